@@ -1,0 +1,26 @@
+package api
+
+import (
+	"errors"
+	"strings"
+)
+
+// ErrNotWasm is returned when the bytes given as a module do not start with
+// the WebAssembly magic number.
+var ErrNotWasm = errors.New("not a WebAssembly module")
+
+// ErrInvalidModule is returned, wrapped with the validator's message, when a
+// module is WebAssembly but malformed or ill-typed.
+var ErrInvalidModule = errors.New("invalid module")
+
+// MissingImportsError lists the imports a module needs that isle does not
+// provide. Such a module cannot be spawned.
+type MissingImportsError struct {
+	// Missing holds "module.name" for each import, in the module's order.
+	Missing []string
+}
+
+// Error implements error.
+func (e *MissingImportsError) Error() string {
+	return "module imports what isle does not provide: " + strings.Join(e.Missing, ", ")
+}

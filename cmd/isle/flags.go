@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dirFlag collects repeated --dir / --ro-dir values of the form
+// HOST[::GUEST].
+type dirFlag struct {
+	readOnly bool
+	dirs     *[]dirGrant
+}
+
+type dirGrant struct {
+	host, guest string
+	readOnly    bool
+}
+
+func (f dirFlag) String() string { return "" }
+
+func (f dirFlag) Set(v string) error {
+	host, guest, found := strings.Cut(v, "::")
+	if host == "" {
+		return fmt.Errorf("empty host directory in %q", v)
+	}
+	if !found {
+		guest = host
+	}
+	if !strings.HasPrefix(guest, "/") {
+		guest = "/" + guest
+	}
+	info, err := os.Stat(host)
+	if err != nil {
+		return fmt.Errorf("directory %s does not exist", host)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a directory", host)
+	}
+	*f.dirs = append(*f.dirs, dirGrant{host: host, guest: guest, readOnly: f.readOnly})
+	return nil
+}
+
+// envFlag collects repeated --env NAME=VALUE values.
+type envFlag []string
+
+func (f *envFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *envFlag) Set(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not NAME=VALUE", v)
+	}
+	*f = append(*f, v)
+	return nil
+}
+
+// sizeFlag parses sizes such as 64MiB, 512KiB, 1GiB, 10MB or 65536.
+type sizeFlag uint64
+
+func (f *sizeFlag) String() string { return strconv.FormatUint(uint64(*f), 10) }
+
+var sizeUnits = []struct {
+	suffix string
+	mult   uint64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
+	{"B", 1},
+}
+
+func (f *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*f = sizeFlag(n)
+	return nil
+}
+
+func parseSize(v string) (uint64, error) {
+	num, mult := v, uint64(1)
+	for _, u := range sizeUnits {
+		if s, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = strings.TrimSpace(s), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) || n*float64(mult) > float64(1<<32) {
+		return 0, fmt.Errorf("%q is not a size between 1B and 4GiB; write it like 64MiB, 512KiB or 1GiB", v)
+	}
+	return uint64(n * float64(mult)), nil
+}
+
+// durationFlag is a positive time.Duration.
+type durationFlag time.Duration
+
+func (f *durationFlag) String() string { return time.Duration(*f).String() }
+
+func (f *durationFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration; write it like 500ms, 10s or 2m", v)
+	}
+	*f = durationFlag(d)
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// isleBin is the CLI under test, built once for the whole package so the
+// tests drive it exactly as a user would.
+var isleBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "isle-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	isleBin = filepath.Join(dir, "isle")
+	if out, err := exec.Command("go", "build", "-o", isleBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build isle: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one run of the CLI.
+type result struct {
+	stdout, stderr string
+	status         int
+}
+
+// isle runs the CLI with a private cache directory.
+func runIsle(t *testing.T, args ...string) result {
+	t.Helper()
+	return isleIn(t, "", args...)
+}
+
+func isleIn(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(isleBin, args...)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run isle: %v", err)
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), status: status}
+}
+
+var sharedCache string
+
+// cacheHome is shared by the package's tests so modules compile once.
+func cacheHome(t *testing.T) string {
+	if sharedCache == "" {
+		sharedCache = filepath.Join(filepath.Dir(isleBin), "cache")
+	}
+	return sharedCache
+}
+
+func (r result) want(t *testing.T, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.status, status, r.stdout, r.stderr)
+	}
+}
+
+func TestExitCodePassesThrough(t *testing.T) {
+	exitWasm := testwasm.WAT(t, "testdata/wat/exit.wat")
+	runIsle(t, "run", exitWasm).want(t, 7)
+
+	dir := testwasm.Path("testdata/go/exitcode")
+	for _, code := range []int{0, 1, 3, 123} {
+		runIsle(t, "run", dir, "--", fmt.Sprint(code)).want(t, code)
+	}
+	r := runIsle(t, "run", dir, "--", "200")
+	r.want(t, statusCodeRange)
+	if !strings.Contains(r.stderr, "exited with code 200, reported as 127") {
+		t.Errorf("stderr does not explain the remapped code:\n%s", r.stderr)
+	}
+}
+
+func TestOrdinaryGoProgram(t *testing.T) {
+	in := t.TempDir()
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(in, "a.txt"), []byte("the cat sat\non the mat\n"), 0o644)
+	os.MkdirAll(filepath.Join(in, "sub"), 0o755)
+	os.WriteFile(filepath.Join(in, "sub", "b.txt"), []byte("The end"), 0o644)
+	r := runIsle(t, "run", "--ro-dir", in+"::/in", "--dir", out+"::/out", "--env", "HOME=/home/guest",
+		testwasm.Path("testdata/go/files"), "--", "-in", "/in", "-out", "/out/report.txt", "-greet", "isle")
+	r.want(t, 0)
+	want := "cat 1\nend 1\nmat 1\non 1\nsat 1\nthe 3\n"
+	if !strings.HasPrefix(r.stdout, "hello, isle (HOME=\"/home/guest\")\n") || !strings.HasSuffix(r.stdout, want) {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "report.txt"))
+	if err != nil || string(got) != want {
+		t.Errorf("report.txt = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestCProgram(t *testing.T) {
+	hello := testwasm.C(t, "testdata/c/hello.c", "-O2")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "in.txt"), []byte("one two\nthree\n"), 0o644)
+	r := runIsle(t, "run", "--dir", dir+"::/work", hello, "--", "/work/in.txt", "/work/out.txt")
+	r.want(t, 0)
+	if r.stdout != "hello from C, argc=3\nlines=2 words=3\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "out.txt")); string(b) != "lines=2 words=3\n" {
+		t.Errorf("out.txt = %q", b)
+	}
+}
+
+func TestDeterministicRunsAreIdentical(t *testing.T) {
+	dir := testwasm.Path("testdata/go/determinism")
+	a := runIsle(t, "run", "--deterministic", dir)
+	a.want(t, 0)
+	b := runIsle(t, "run", "--deterministic", dir)
+	b.want(t, 0)
+	if a.stdout != b.stdout {
+		t.Fatalf("two deterministic runs differ:\n%s\n---\n%s", a.stdout, b.stdout)
+	}
+	if !strings.Contains(a.stdout, "crypto: ") || strings.Contains(a.stdout, "error") {
+		t.Fatalf("unexpected output:\n%s", a.stdout)
+	}
+	// Without the flag the program sees the real clock and entropy, so the
+	// comparison above is not vacuous.
+	c := runIsle(t, "run", dir)
+	d := runIsle(t, "run", dir)
+	if c.stdout == d.stdout {
+		t.Fatalf("two real-clock runs printed the same thing; the test proves nothing:\n%s", c.stdout)
+	}
+}

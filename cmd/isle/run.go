@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/gobuild"
+)
+
+// runOptions are the flags of `isle run`.
+type runOptions struct {
+	dirs          []dirGrant
+	env           envFlag
+	memory        sizeFlag
+	timeout       durationFlag
+	fuel          int64
+	deterministic bool
+	stats         bool
+	cacheDir      string
+}
+
+func newRunFlags(o *runOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(dirFlag{dirs: &o.dirs}, "dir", "grant a read-write directory, `HOST[::GUEST]` (repeatable)")
+	fs.Var(dirFlag{dirs: &o.dirs, readOnly: true}, "ro-dir", "grant a read-only directory, `HOST[::GUEST]` (repeatable)")
+	fs.Var(&o.env, "env", "set a guest environment variable, `NAME=VALUE` (repeatable)")
+	fs.Var(&o.memory, "memory", "cap linear memory, such as `64MiB` (default 4GiB)")
+	fs.Var(&o.timeout, "timeout", "kill the guest after this `duration`, such as 10s")
+	fs.Int64Var(&o.fuel, "fuel", 0, "abandon the guest after it spends this much `fuel` (0: unlimited)")
+	fs.BoolVar(&o.deterministic, "deterministic", false, "virtual clock and seeded randomness: identical runs give identical output")
+	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory and wall time on exit")
+	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
+	return fs
+}
+
+func runFlagHelp() string {
+	var b strings.Builder
+	fs := newRunFlags(&runOptions{})
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// parseRun splits `isle run` arguments into options, the module and the
+// guest's arguments.
+func parseRun(args []string) (*runOptions, string, []string, error) {
+	o := &runOptions{}
+	fs := newRunFlags(o)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, "", nil, usagef("%s; %s", usageLine, moreHelpSentence)
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: "); ok {
+			return nil, "", nil, usagef("unknown flag %s; %s", name, moreHelpSentence)
+		}
+		return nil, "", nil, usagef("%v", err)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return nil, "", nil, usagef("no module given; %s", usageLine)
+	}
+	module, guestArgs := rest[0], rest[1:]
+	if len(guestArgs) > 0 && guestArgs[0] == "--" {
+		guestArgs = guestArgs[1:]
+	}
+	if o.fuel < 0 {
+		return nil, "", nil, usagef("--fuel must not be negative")
+	}
+	return o, module, guestArgs, nil
+}
+
+func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	o, module, guestArgs, err := parseRun(args)
+	if err != nil {
+		return 0, err
+	}
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir})
+	if err != nil {
+		return 0, err
+	}
+	defer node.Close(context.Background())
+
+	mod, err := loadModule(ctx, node, module, o.cacheDir, stderr)
+	if err != nil {
+		return 0, err
+	}
+	grants := isle.Grants{
+		Args:   append([]string{filepath.Base(module)}, guestArgs...),
+		Env:    o.env,
+		Stdin:  stdin,
+		Stdout: stdout,
+		Stderr: stderr,
+		Clock:  !o.deterministic,
+		Random: isle.SystemRandom(),
+	}
+	if o.deterministic {
+		grants.Random = isle.SeededRandom(0)
+	}
+	for _, d := range o.dirs {
+		grants.Dirs = append(grants.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
+	}
+	limits := isle.Limits{Memory: uint64(o.memory), Fuel: o.fuel, Timeout: time.Duration(o.timeout)}
+	p, err := node.Spawn(ctx, mod, grants, limits)
+	if err != nil {
+		return 0, usagef("%v", err)
+	}
+	exit, err := p.Wait(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	if o.stats {
+		printStats(stderr, p.Stats())
+	}
+	return exitStatus(stderr, module, exit, ctx.Err() != nil), nil
+}
+
+// loadModule loads a .wasm file, or builds a Go package directory first.
+func loadModule(ctx context.Context, node *isle.Node, path, cacheDir string, stderr io.Writer) (*isle.Module, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, usagef("%s: no such file or directory", path)
+	}
+	wasmPath := path
+	if info.IsDir() {
+		var progress io.Writer
+		if isTerminal(stderr) {
+			progress = stderr
+		}
+		res, err := gobuild.Build(ctx, path, gobuild.Options{CacheDir: cacheDir, Progress: progress})
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		wasmPath = res.Path
+	}
+	bin, err := os.ReadFile(wasmPath)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	mod, err := node.LoadModule(ctx, filepath.Base(path), bin)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return mod, nil
+}
+
+// exitStatus prints what the user must know about how the guest ended and
+// maps it to isle's exit status.
+func exitStatus(stderr io.Writer, module string, exit api.Exit, interrupted bool) int {
+	name := filepath.Base(module)
+	switch exit.Kind {
+	case api.ExitNormal:
+		if exit.Code > maxPassThrough {
+			fmt.Fprintf(stderr, "isle: %s exited with code %d, reported as %d\n", name, exit.Code, statusCodeRange)
+			return statusCodeRange
+		}
+		return int(exit.Code)
+	case api.ExitAbandoned:
+		fmt.Fprintf(stderr, "isle: %s abandoned: %s\n", name, exit.Abandon.Error())
+		if len(exit.Abandon.Frames) > 0 {
+			fmt.Fprintf(stderr, "wasm stack trace:\n%s", exit.Abandon.Trace())
+		}
+		return statusAbandoned
+	case api.ExitKilled:
+		fmt.Fprintf(stderr, "isle: %s killed: %s\n", name, exit.Killed)
+		switch {
+		case exit.Killed == "timeout":
+			return statusTimeout
+		case interrupted:
+			return statusInterrupt
+		}
+		return statusKilled
+	}
+	return statusInternal
+}
+
+func printStats(w io.Writer, s isle.Stats) {
+	fmt.Fprintf(w, "isle: fuel %d, peak memory %s, wall %s\n", s.Fuel, formatBytes(s.PeakMemory), s.Wall.Round(time.Microsecond))
+}
+
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

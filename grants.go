@@ -1,0 +1,118 @@
+package isle
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/isle-run/isle/internal/capfs"
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// Grants is everything a process may reach. Nothing is granted by
+// default: each field left zero withholds that authority.
+type Grants struct {
+	// Args is the argument vector, including argv[0].
+	Args []string
+	// Env holds "NAME=VALUE" entries, in order. Nothing from the host's
+	// environment reaches the guest unless it is listed here.
+	Env []string
+	// Dirs are the directories the guest may open. Each is confined to its
+	// host directory: "..", absolute paths and symlinks cannot leave it.
+	Dirs []Dir
+	// Stdin, Stdout and Stderr are the guest's standard streams. Nil
+	// means empty input and discarded output.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Clock grants the host's real wall and monotonic clocks. Without it
+	// the guest sees a virtual clock that starts at 2000-01-01 and advances
+	// only as the guest reads it or sleeps, revealing nothing of the host.
+	Clock bool
+	// Random is the guest's entropy, read by WASI random_get. Nil means no
+	// entropy: random_get fails. See SystemRandom and SeededRandom.
+	Random io.Reader
+}
+
+// Dir grants a host directory to the guest.
+type Dir struct {
+	// Host is the directory on the host.
+	Host string
+	// Guest is where the guest sees it, such as "/data". Empty means "/".
+	Guest string
+	// ReadOnly refuses every change: create, write, truncate, rename,
+	// unlink, mkdir, chmod and utimes fail with EROFS.
+	ReadOnly bool
+}
+
+// Limits bound what a process may consume. The zero value is unlimited
+// except by the wasm32 maximum of 4 GiB of memory.
+type Limits struct {
+	// Memory caps linear memory, in bytes. A memory.grow past it fails, as
+	// the wasm specification allows, and the guest's allocator reports out
+	// of memory.
+	Memory uint64
+	// Fuel is the total instruction budget; a process that spends it is
+	// abandoned with api.CauseFuelExhausted.
+	Fuel int64
+	// Timeout kills the process with reason "timeout" once it has run this
+	// long.
+	Timeout time.Duration
+}
+
+// SystemRandom returns the host's cryptographic entropy source.
+func SystemRandom() io.Reader { return rand.Reader }
+
+// SeededRandom returns a deterministic stream (ChaCha8) from seed, for
+// reproducible runs.
+func SeededRandom(seed uint64) io.Reader {
+	var s [32]byte
+	for i := range 8 {
+		s[i] = byte(seed >> (8 * i))
+	}
+	return mrand.NewChaCha8(s)
+}
+
+// spec turns grants and limits into the kernel's form, opening each
+// directory capability.
+func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
+	s := kernel.Spec{
+		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
+		RealClock: g.Clock, Random: g.Random,
+		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout,
+	}
+	for _, kv := range g.Env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return kernel.Spec{}, nil, fmt.Errorf("environment entry %q is not NAME=VALUE", kv)
+		}
+		s.Env = append(s.Env, [2]string{name, value})
+	}
+	var opened []*capfs.FS
+	closeAll := func() {
+		for _, fs := range opened {
+			_ = fs.Close()
+		}
+	}
+	for _, d := range g.Dirs {
+		rights := capfs.ReadWrite
+		if d.ReadOnly {
+			rights = capfs.ReadOnly
+		}
+		fs, err := capfs.Open(d.Host, rights)
+		if err != nil {
+			closeAll()
+			return kernel.Spec{}, nil, err
+		}
+		opened = append(opened, fs)
+		guest := d.Guest
+		if guest == "" {
+			guest = "/"
+		}
+		s.Mounts = append(s.Mounts, kernel.Mount{FS: fs, GuestPath: guest})
+	}
+	return s, closeAll, nil
+}

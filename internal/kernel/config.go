@@ -1,0 +1,90 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/isle-run/isle/internal/fault"
+	"github.com/isle-run/isle/internal/linmem"
+)
+
+func withAllocator(ctx context.Context, a *linmem.Allocator) context.Context {
+	return experimental.WithMemoryAllocator(ctx, a)
+}
+
+// moduleConfig turns the process's grants into wazero's configuration.
+// Anything not granted is left at a value that reveals nothing.
+func (p *Process) moduleConfig() wazero.ModuleConfig {
+	s := p.spec
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(). // _start runs under our own control, see run
+		WithArgs(s.Args...)
+	for _, kv := range s.Env {
+		cfg = cfg.WithEnv(kv[0], kv[1])
+	}
+	if len(s.Mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, m := range s.Mounts {
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m.FS, m.GuestPath)
+		}
+		cfg = cfg.WithFSConfig(fsc)
+	}
+	if s.Stdin != nil {
+		cfg = cfg.WithStdin(s.Stdin)
+	}
+	if s.Stdout != nil {
+		cfg = cfg.WithStdout(s.Stdout)
+	}
+	stderr := s.Stderr
+	if p.mod.isGo {
+		p.goAbort = &goAbortDetector{}
+		stderr = p.goAbort.wrap(stderr)
+	}
+	if stderr != nil {
+		cfg = cfg.WithStderr(stderr)
+	}
+	random := s.Random
+	if random == nil {
+		random = noEntropy{}
+	}
+	cfg = cfg.WithRandSource(random)
+	if s.RealClock {
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(p.sleep)
+	} else {
+		vc := &virtualClock{}
+		cfg = cfg.WithWalltime(vc.walltime, 1).WithNanotime(vc.nanotime, 1).WithNanosleep(vc.sleep)
+	}
+	return cfg.WithOsyield(p.osyield)
+}
+
+// noEntropy is the random source of a process granted no randomness.
+// wazero turns the error into EIO from random_get.
+type noEntropy struct{}
+
+func (noEntropy) Read([]byte) (int, error) {
+	return 0, errors.New("no random capability granted")
+}
+
+var _ io.Reader = noEntropy{}
+
+// sleep is a real-clock nanosleep that a kill interrupts.
+func (p *Process) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-p.killCh:
+		panic(&fault.Kill{Reason: *p.killReason.Load()})
+	}
+}
+
+func (p *Process) osyield() {
+	p.checkKilled()
+}

@@ -1,0 +1,151 @@
+// Package kernel runs wasm processes: it owns the wazero runtime, the host
+// modules every guest links against, and the table of live processes.
+//
+// The types map onto the concepts one to one: a Kernel is a node, a Module
+// is compiled (and fuel-instrumented) code, and a Process is one isolated
+// instance of a Module with its own linear memory and grants.
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// DefaultFuelSlice is how much fuel a process runs on between two visits to
+// the host. At roughly a nanosecond a unit it is about 100 µs of straight
+// compute: short enough that a spinning guest never holds up the Go
+// garbage collector for long, long enough that the visit costs nothing.
+const DefaultFuelSlice = 100_000
+
+// Config configures a Kernel.
+type Config struct {
+	// CacheDir holds compiled code and rewritten modules across runs. Empty
+	// means an in-memory cache only.
+	CacheDir string
+	// Logger receives the kernel's own logs. Nil discards them.
+	Logger *slog.Logger
+	// FuelSlice overrides DefaultFuelSlice.
+	FuelSlice int64
+}
+
+// Kernel is one node's process runtime.
+type Kernel struct {
+	rt        wazero.Runtime
+	log       *slog.Logger
+	cacheDir  string
+	fuelSlice int64
+
+	// hostFuncs is the set of "module.name" imports the host provides, used
+	// to list exactly what a module is missing before it is instantiated.
+	hostFuncs map[string]bool
+
+	mu sync.Mutex
+	// modules caches loaded modules by content hash. Guarded by mu.
+	modules map[[32]byte]*Module
+	// procs holds the live processes by id. Guarded by mu.
+	procs   map[uint64]*Process
+	nextPID uint64 // guarded by mu
+	closed  bool   // guarded by mu
+}
+
+// New starts a kernel.
+func New(ctx context.Context, cfg Config) (*Kernel, error) {
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCoreFeatures(api.CoreFeaturesV2).
+		WithCustomSections(true)
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(cfg.CacheDir, "compiled"))
+		if err != nil {
+			return nil, fmt.Errorf("open compilation cache in %s: %w", cfg.CacheDir, err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	k := &Kernel{
+		rt:        wazero.NewRuntimeWithConfig(ctx, rc),
+		log:       cfg.Logger,
+		cacheDir:  cfg.CacheDir,
+		fuelSlice: cfg.FuelSlice,
+		hostFuncs: map[string]bool{},
+		modules:   map[[32]byte]*Module{},
+		procs:     map[uint64]*Process{},
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if k.fuelSlice <= 0 {
+		k.fuelSlice = DefaultFuelSlice
+	}
+	if err := k.instantiateHostModules(ctx); err != nil {
+		_ = k.rt.Close(ctx)
+		return nil, err
+	}
+	return k, nil
+}
+
+// instantiateHostModules links WASI and isle's own host modules once; every
+// guest instance then imports from them.
+func (k *Kernel) instantiateHostModules(ctx context.Context) error {
+	wasi, err := wasi_snapshot_preview1.NewBuilder(k.rt).Compile(ctx)
+	if err != nil {
+		return fmt.Errorf("compile WASI host module: %w", err)
+	}
+	k.recordHostFuncs(wasi_snapshot_preview1.ModuleName, wasi)
+	if _, err := k.rt.InstantiateModule(ctx, wasi, wazero.NewModuleConfig()); err != nil {
+		return fmt.Errorf("instantiate WASI host module: %w", err)
+	}
+	fuel, err := k.fuelHostModule().Compile(ctx)
+	if err != nil {
+		return fmt.Errorf("compile fuel host module: %w", err)
+	}
+	k.recordHostFuncs(fuelImportModule, fuel)
+	if _, err := k.rt.InstantiateModule(ctx, fuel, wazero.NewModuleConfig()); err != nil {
+		return fmt.Errorf("instantiate fuel host module: %w", err)
+	}
+	return nil
+}
+
+func (k *Kernel) recordHostFuncs(module string, c wazero.CompiledModule) {
+	for name := range c.ExportedFunctions() {
+		k.hostFuncs[module+"."+name] = true
+	}
+}
+
+// Close kills every live process and releases the runtime.
+func (k *Kernel) Close(ctx context.Context) error {
+	k.mu.Lock()
+	k.closed = true
+	procs := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		procs = append(procs, p)
+	}
+	k.mu.Unlock()
+	for _, p := range procs {
+		p.Kill("node closed")
+	}
+	for _, p := range procs {
+		<-p.done
+	}
+	return k.rt.Close(ctx)
+}
+
+// cachePath returns a path under the cache directory, creating its parent,
+// or "" when the kernel has no disk cache.
+func (k *Kernel) cachePath(parts ...string) string {
+	if k.cacheDir == "" {
+		return ""
+	}
+	p := filepath.Join(append([]string{k.cacheDir}, parts...)...)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return ""
+	}
+	return p
+}

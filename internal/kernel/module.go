@@ -1,0 +1,111 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+
+	"github.com/tetratelabs/wazero"
+
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// Module is compiled, fuel-instrumented code that processes are spawned
+// from. It is immutable and shared by every process running it.
+type Module struct {
+	// Name is a label for traces and logs, such as the file name.
+	Name string
+
+	compiled wazero.CompiledModule
+	// isGo marks modules built by the Go toolchain, whose runtime reports
+	// fatal errors by printing and exiting with code 2.
+	isGo bool
+	// minMemory is the linear memory, in bytes, the module needs at start.
+	minMemory uint64
+}
+
+var wasmMagic = []byte{0, 'a', 's', 'm'}
+
+// Load validates, instruments and compiles a module. Loading the same bytes
+// twice returns the same Module.
+func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, error) {
+	if !bytes.HasPrefix(bin, wasmMagic) {
+		return nil, fmt.Errorf("%s: %w (it does not start with \\0asm)", name, isleapi.ErrNotWasm)
+	}
+	sum := sha256.Sum256(bin)
+	k.mu.Lock()
+	m, ok := k.modules[sum]
+	k.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	rewritten, err := k.instrument(sum, bin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+	}
+	compiled, err := k.rt.CompileModule(ctx, rewritten)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+	}
+	if missing := k.missingImports(compiled); len(missing) > 0 {
+		_ = compiled.Close(ctx)
+		return nil, fmt.Errorf("%s: %w", name, &isleapi.MissingImportsError{Missing: missing})
+	}
+	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid")}
+	for _, mem := range compiled.ExportedMemories() {
+		m.minMemory = uint64(mem.Min()) * 65536
+	}
+	k.mu.Lock()
+	if prev, ok := k.modules[sum]; ok {
+		m = prev // lost a race with another loader; keep one copy
+	} else {
+		k.modules[sum] = m
+	}
+	k.mu.Unlock()
+	return m, nil
+}
+
+// LoadFile reads and loads a module from disk.
+func (k *Kernel) LoadFile(ctx context.Context, path string) (*Module, error) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return k.Load(ctx, path, bin)
+}
+
+// missingImports lists the imports the host does not provide. isle provides
+// functions only; a module importing a memory, table or global cannot link.
+func (k *Kernel) missingImports(c wazero.CompiledModule) []string {
+	var missing []string
+	for _, f := range c.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if !k.hostFuncs[mod+"."+name] {
+			missing = append(missing, mod+"."+name)
+		}
+	}
+	for _, m := range c.ImportedMemories() {
+		mod, name, _ := m.Import()
+		missing = append(missing, mod+"."+name+" (memory)")
+	}
+	return missing
+}
+
+func hasCustomSection(c wazero.CompiledModule, name string) bool {
+	for _, s := range c.CustomSections() {
+		if s.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// entryPoint is the export a command runs.
+const entryPoint = "_start"
+
+func isCommand(c wazero.CompiledModule) bool {
+	_, ok := c.ExportedFunctions()[entryPoint]
+	return ok
+}

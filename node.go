@@ -1,0 +1,78 @@
+package isle
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// Config configures a Node.
+type Config struct {
+	// CacheDir holds compiled modules across runs, so a module compiles
+	// once per machine. Empty keeps the cache in memory only; see
+	// DefaultCacheDir.
+	CacheDir string
+	// Logger receives the node's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultCacheDir returns the per-user cache directory isle uses by
+// default: $XDG_CACHE_HOME/isle or its platform equivalent, or "" when the
+// user has no cache directory.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "isle")
+}
+
+// Node is one isle runtime: a set of processes sharing a compilation cache
+// and host services. It is safe for concurrent use.
+type Node struct {
+	k *kernel.Kernel
+}
+
+// NewNode starts a node.
+func NewNode(ctx context.Context, cfg Config) (*Node, error) {
+	k, err := kernel.New(ctx, kernel.Config{CacheDir: cfg.CacheDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Node{k: k}, nil
+}
+
+// Close kills every process still running and releases the node.
+func (n *Node) Close(ctx context.Context) error { return n.k.Close(ctx) }
+
+// Module is a loaded module: validated, instrumented and compiled. Spawn
+// any number of processes from it.
+type Module struct {
+	m *kernel.Module
+}
+
+// Name is the label the module was loaded with.
+func (m *Module) Name() string { return m.m.Name }
+
+// LoadModule loads a module from its binary. name labels it in traces and
+// logs. It returns an error wrapping api.ErrNotWasm or api.ErrInvalidModule,
+// or an *api.MissingImportsError naming every import isle does not provide.
+func (n *Node) LoadModule(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	m, err := n.k.Load(ctx, name, wasm)
+	if err != nil {
+		return nil, err
+	}
+	return &Module{m: m}, nil
+}
+
+// LoadModuleFile loads a module from a .wasm file.
+func (n *Node) LoadModuleFile(ctx context.Context, path string) (*Module, error) {
+	m, err := n.k.LoadFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Module{m: m}, nil
+}

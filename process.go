@@ -1,0 +1,67 @@
+package isle
+
+import (
+	"context"
+	"time"
+
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// Process is a running, isolated instance of a Module.
+type Process struct {
+	p       *kernel.Process
+	release func()
+}
+
+// Spawn starts a process running m's _start with exactly the given grants,
+// bounded by limits. Cancelling ctx kills the process.
+func (n *Node) Spawn(ctx context.Context, m *Module, g Grants, l Limits) (*Process, error) {
+	spec, release, err := g.spec(l)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.k.Spawn(ctx, m.m, spec)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	go func() {
+		<-p.Done()
+		release()
+	}()
+	return &Process{p: p, release: release}, nil
+}
+
+// ID is the process's number on this node, for logs and tools. It is not
+// a capability: nothing can be done to a process knowing only its ID.
+func (p *Process) ID() uint64 { return p.p.ID }
+
+// Wait blocks until the process ends, then returns how it ended. It returns
+// ctx's error if ctx is done first; the process keeps running.
+func (p *Process) Wait(ctx context.Context) (api.Exit, error) { return p.p.Wait(ctx) }
+
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.p.Done() }
+
+// Kill ends the process with reason "killed". It takes effect within one
+// fuel slice, even in a loop that makes no calls.
+func (p *Process) Kill() { p.p.Kill("killed") }
+
+// Stats is what a process has consumed.
+type Stats struct {
+	// Fuel is the instruction fuel spent. The same program on the same
+	// input spends the same fuel.
+	Fuel int64
+	// PeakMemory is the largest linear memory the process reached, in bytes.
+	PeakMemory uint64
+	// Wall is the time from spawn to exit, or to now while it runs.
+	Wall time.Duration
+}
+
+// Stats reports what the process has consumed. It is exact once the
+// process has ended.
+func (p *Process) Stats() Stats {
+	s := p.p.Stats()
+	return Stats{Fuel: s.Fuel, PeakMemory: s.PeakMemory, Wall: s.Wall}
+}
