@@ -35,6 +35,10 @@ type Grants struct {
 	// Random is the guest's entropy, read by WASI random_get. Nil means no
 	// entropy: random_get fails. See SystemRandom and SeededRandom.
 	Random io.Reader
+	// Spawn lists the modules the process may start processes from, by
+	// the name it passes to spawn. The process finds the right under the
+	// grant name "spawner"; its children get the same spawner.
+	Spawn map[string]*Module
 }
 
 // Dir grants a host directory to the guest.
@@ -61,6 +65,10 @@ type Limits struct {
 	// Timeout kills the process with reason "timeout" once it has run this
 	// long.
 	Timeout time.Duration
+	// Mailbox bounds how many messages may wait for the process (default
+	// 1,024). A blocking send to a full mailbox waits; a non-blocking one
+	// fails.
+	Mailbox int
 }
 
 // SystemRandom returns the host's cryptographic entropy source.
@@ -82,7 +90,14 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 	s := kernel.Spec{
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
-		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout,
+		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox,
+	}
+	if len(g.Spawn) > 0 {
+		sp := &kernel.Spawner{Modules: map[string]*kernel.Module{}}
+		for name, m := range g.Spawn {
+			sp.Modules[name] = m.m
+		}
+		s.Grants = map[string]kernel.Cap{"spawner": {Kind: kernel.KindSpawner, Object: sp}}
 	}
 	for _, kv := range g.Env {
 		name, value, ok := strings.Cut(kv, "=")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/kernel"
 )
 
@@ -17,6 +18,12 @@ type Config struct {
 	CacheDir string
 	// Logger receives the node's logs. Nil discards them.
 	Logger *slog.Logger
+	// MaxProcesses bounds the live processes on the node (default one
+	// million). A spawn past it fails with a recoverable error.
+	MaxProcesses int
+	// SpawnQuota bounds the live children of any one process (default
+	// 100,000), so that a spawn bomb stops without taking the node.
+	SpawnQuota int
 }
 
 // DefaultCacheDir returns the per-user cache directory isle uses by
@@ -38,8 +45,17 @@ type Node struct {
 
 // NewNode starts a node.
 func NewNode(ctx context.Context, cfg Config) (*Node, error) {
-	k, err := kernel.New(ctx, kernel.Config{CacheDir: cfg.CacheDir, Logger: cfg.Logger})
+	k, err := kernel.New(ctx, kernel.Config{
+		CacheDir:     cfg.CacheDir,
+		Logger:       cfg.Logger,
+		MaxProcesses: cfg.MaxProcesses,
+		SpawnQuota:   cfg.SpawnQuota,
+	})
 	if err != nil {
+		return nil, err
+	}
+	if err := abi.Install(ctx, k); err != nil {
+		_ = k.Close(ctx)
 		return nil, err
 	}
 	return &Node{k: k}, nil
@@ -56,6 +72,11 @@ type Module struct {
 
 // Name is the label the module was loaded with.
 func (m *Module) Name() string { return m.m.Name }
+
+// Reactor reports whether the module is a reactor (it exports isle_handle
+// and no _start): its processes run one turn per message instead of a
+// _start of their own.
+func (m *Module) Reactor() bool { return m.m.IsReactor() }
 
 // LoadModule loads a module from its binary. name labels it in traces and
 // logs. It returns an error wrapping api.ErrNotWasm or api.ErrInvalidModule,

@@ -1,7 +1,10 @@
 package isle
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/isle-run/isle/api"
@@ -10,6 +13,7 @@ import (
 
 // Process is a running, isolated instance of a Module.
 type Process struct {
+	n       *Node
 	p       *kernel.Process
 	release func()
 }
@@ -30,7 +34,7 @@ func (n *Node) Spawn(ctx context.Context, m *Module, g Grants, l Limits) (*Proce
 		<-p.Done()
 		release()
 	}()
-	return &Process{p: p, release: release}, nil
+	return &Process{n: n, p: p, release: release}, nil
 }
 
 // ID is the process's number on this node, for logs and tools. It is not
@@ -47,6 +51,55 @@ func (p *Process) Done() <-chan struct{} { return p.p.Done() }
 // Kill ends the process with reason "killed". It takes effect within one
 // fuel slice, even in a loop that makes no calls.
 func (p *Process) Kill() { p.p.Kill("killed") }
+
+// Message is a message the Go host sends to a process or receives as a
+// reply.
+type Message struct {
+	// Tag is the message's kind, chosen by the sender; values from
+	// 0xFFFF0000 up are reserved for the system.
+	Tag uint32
+	// Data is the payload, copied on send.
+	Data []byte
+}
+
+// Reactor reports whether the process is a reactor.
+func (p *Process) Reactor() bool { return p.p.Reactor() }
+
+// Send delivers a message to the process's mailbox, waiting for room if it
+// is full, until ctx is done. It fails with ErrGone if the process has
+// ended.
+func (p *Process) Send(ctx context.Context, m Message) error {
+	if m.Tag >= kernel.TagSystem {
+		return fmt.Errorf("tag %#x is reserved for the system", m.Tag)
+	}
+	return mapErr(p.n.k.HostSend(ctx, p.p, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}, false))
+}
+
+// Call sends a request and waits for the reply until ctx is done. It fails
+// with ErrGone as soon as the process ends without answering.
+func (p *Process) Call(ctx context.Context, m Message) (Message, error) {
+	if m.Tag >= kernel.TagSystem {
+		return Message{}, fmt.Errorf("tag %#x is reserved for the system", m.Tag)
+	}
+	r, err := p.n.k.HostCall(ctx, p.p, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)})
+	if err != nil {
+		return Message{}, mapErr(err)
+	}
+	for _, c := range r.Caps {
+		c.Release() // the Go host holds no handle table
+	}
+	return Message{Tag: r.Tag, Data: r.Data}, nil
+}
+
+// ErrGone is returned by Send and Call when the process has ended.
+var ErrGone = errors.New("process gone")
+
+func mapErr(err error) error {
+	if errors.Is(err, kernel.ErrGone) {
+		return ErrGone
+	}
+	return err
+}
 
 // Stats is what a process has consumed.
 type Stats struct {

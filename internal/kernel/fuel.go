@@ -31,46 +31,46 @@ func (k *Kernel) fuelHostModule() wazero.HostModuleBuilder {
 // yield runs at the end of every fuel slice. It is where a spinning guest
 // meets the rest of the node: it is charged, the Go scheduler gets a turn
 // (and with it any pending stop-the-world), and a kill takes effect.
-func yield(ctx context.Context, mod api.Module, _ []uint64) {
+func yield(ctx context.Context, _ api.Module, _ []uint64) {
 	p := processFrom(ctx)
 	if p == nil {
 		panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: "fuel yield outside a process"})
 	}
-	p.refuel(mod)
+	if err := p.grantSlice(); err != nil {
+		panic(err)
+	}
 	runtime.Gosched()
 	p.checkKilled()
 }
 
-// fuelState is a process's fuel accounting. Only the goroutine running the
-// process touches it, except spent, which Stats reads.
+// fuelState is a process's fuel accounting. Only whoever runs the process
+// touches it; Stats reads the spent total from Process.spent.
 type fuelState struct {
-	counter api.MutableGlobal // the injected counter; nil until first yield
+	counter api.MutableGlobal // the injected counter; nil if the module has none
 	granted int64             // what the counter was last set to
 	budget  int64             // fuel still allowed; <0 means unlimited
 	slice   int64
 }
 
-// refuel charges what the last slice used and grants the next one.
-func (p *Process) refuel(mod api.Module) {
+// grantSlice charges what the counter used since the last grant and sets
+// it to a fresh slice. It fails when the budget is spent.
+func (p *Process) grantSlice() error {
 	f := &p.fuel
 	if f.counter == nil {
-		g, ok := mod.ExportedGlobal(fuelGlobalExport).(api.MutableGlobal)
-		if !ok {
-			panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: "fuel counter missing"})
-		}
-		f.counter = g
+		return nil
 	}
 	p.charge()
 	next := f.slice
 	if f.budget >= 0 {
 		if f.budget == 0 {
-			panic(&fault.Abandon{Cause: isleapi.CauseFuelExhausted,
-				Detail: "spent its budget of " + formatCount(p.spec.Fuel)})
+			return &fault.Abandon{Cause: isleapi.CauseFuelExhausted,
+				Detail: "spent its budget of " + formatCount(p.spec.Fuel)}
 		}
 		next = min(next, f.budget)
 	}
 	f.counter.Set(uint64(next))
 	f.granted = next
+	return nil
 }
 
 // charge moves what the counter has used since the last grant into spent.
@@ -79,8 +79,9 @@ func (p *Process) charge() {
 	if f.counter == nil {
 		return
 	}
-	used := f.granted - int64(f.counter.Get())
-	f.granted = int64(f.counter.Get())
+	now := int64(f.counter.Get())
+	used := f.granted - now
+	f.granted = now
 	p.spent.Add(used)
 	if f.budget >= 0 {
 		f.budget = max(f.budget-used, 0)

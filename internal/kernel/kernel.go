@@ -7,6 +7,7 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -35,7 +36,19 @@ type Config struct {
 	Logger *slog.Logger
 	// FuelSlice overrides DefaultFuelSlice.
 	FuelSlice int64
+	// MaxProcesses bounds the live processes on the node; zero means
+	// DefaultMaxProcesses.
+	MaxProcesses int
+	// SpawnQuota bounds the live children of one process; zero means
+	// DefaultSpawnQuota.
+	SpawnQuota int
 }
+
+// Defaults for Config.
+const (
+	DefaultMaxProcesses = 1_000_000
+	DefaultSpawnQuota   = 100_000
+)
 
 // Kernel is one node's process runtime.
 type Kernel struct {
@@ -43,6 +56,9 @@ type Kernel struct {
 	log       *slog.Logger
 	cacheDir  string
 	fuelSlice int64
+	maxProcs  int
+	quota     int64
+	sched     *scheduler
 
 	// hostFuncs is the set of "module.name" imports the host provides, used
 	// to list exactly what a module is missing before it is instantiated.
@@ -84,10 +100,13 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	if k.fuelSlice <= 0 {
 		k.fuelSlice = DefaultFuelSlice
 	}
+	k.maxProcs = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
+	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
 		return nil, err
 	}
+	k.sched = newScheduler()
 	return k, nil
 }
 
@@ -119,6 +138,58 @@ func (k *Kernel) recordHostFuncs(module string, c wazero.CompiledModule) {
 	}
 }
 
+// Runtime is the wazero runtime, for packages that add host modules.
+func (k *Kernel) Runtime() wazero.Runtime { return k.rt }
+
+// AddHostModule instantiates a host module guests may import from. Call it
+// before loading modules that need it.
+func (k *Kernel) AddHostModule(ctx context.Context, b wazero.HostModuleBuilder, name string) error {
+	c, err := b.Compile(ctx)
+	if err != nil {
+		return fmt.Errorf("compile host module %s: %w", name, err)
+	}
+	if _, err := k.rt.InstantiateModule(ctx, c, wazero.NewModuleConfig()); err != nil {
+		return fmt.Errorf("instantiate host module %s: %w", name, err)
+	}
+	k.mu.Lock()
+	k.recordHostFuncs(name, c)
+	k.mu.Unlock()
+	return nil
+}
+
+// register adds p to the process table, enforcing the node's limit.
+func (k *Kernel) register(p *Process) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrNodeClosed
+	}
+	if len(k.procs) >= k.maxProcs {
+		return fmt.Errorf("%w: the node runs its maximum of %d processes", ErrLimit, k.maxProcs)
+	}
+	k.nextPID++
+	p.ID = k.nextPID
+	k.procs[p.ID] = p
+	return nil
+}
+
+func (k *Kernel) unregister(p *Process) {
+	k.mu.Lock()
+	delete(k.procs, p.ID)
+	k.mu.Unlock()
+}
+
+// Processes returns the live processes, in no particular order.
+func (k *Kernel) Processes() []*Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		out = append(out, p)
+	}
+	return out
+}
+
 // Close kills every live process and releases the runtime.
 func (k *Kernel) Close(ctx context.Context) error {
 	k.mu.Lock()
@@ -134,6 +205,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 	for _, p := range procs {
 		<-p.done
 	}
+	k.sched.close()
 	return k.rt.Close(ctx)
 }
 

@@ -24,7 +24,16 @@ type Module struct {
 	isGo bool
 	// minMemory is the linear memory, in bytes, the module needs at start.
 	minMemory uint64
+	kind      moduleKind
 }
+
+type moduleKind uint8
+
+const (
+	kindNone    moduleKind = iota // nothing to run
+	kindCommand                   // exports _start
+	kindReactor                   // exports isle_handle and no _start
+)
 
 var wasmMagic = []byte{0, 'a', 's', 'm'}
 
@@ -54,6 +63,12 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 		return nil, fmt.Errorf("%s: %w", name, &isleapi.MissingImportsError{Missing: missing})
 	}
 	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid")}
+	exports := compiled.ExportedFunctions()
+	if _, ok := exports[entryPoint]; ok {
+		m.kind = kindCommand
+	} else if _, ok := exports[handlerExport]; ok {
+		m.kind = kindReactor
+	}
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
 	}
@@ -79,6 +94,8 @@ func (k *Kernel) LoadFile(ctx context.Context, path string) (*Module, error) {
 // missingImports lists the imports the host does not provide. isle provides
 // functions only; a module importing a memory, table or global cannot link.
 func (k *Kernel) missingImports(c wazero.CompiledModule) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	var missing []string
 	for _, f := range c.ImportedFunctions() {
 		mod, name, _ := f.Import()
@@ -105,7 +122,5 @@ func hasCustomSection(c wazero.CompiledModule, name string) bool {
 // entryPoint is the export a command runs.
 const entryPoint = "_start"
 
-func isCommand(c wazero.CompiledModule) bool {
-	_, ok := c.ExportedFunctions()[entryPoint]
-	return ok
-}
+// IsReactor reports whether processes of this module are reactors.
+func (m *Module) IsReactor() bool { return m.kind == kindReactor }

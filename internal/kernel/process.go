@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/sys"
 
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/fault"
@@ -39,12 +39,16 @@ type Spec struct {
 	RealClock bool
 	// Random is the process's entropy. Nil means random_get fails.
 	Random io.Reader
+	// Grants are named capabilities the process can look up with grant().
+	Grants map[string]Cap
 	// MemoryLimit caps linear memory in bytes; zero means 4 GiB.
 	MemoryLimit uint64
 	// Fuel is the total budget; zero means unlimited.
 	Fuel int64
 	// Timeout kills the process after this long; zero means never.
 	Timeout time.Duration
+	// Mailbox bounds the mailbox; zero means DefaultMailbox.
+	Mailbox int
 }
 
 // Stats is what a process has consumed so far.
@@ -54,25 +58,55 @@ type Stats struct {
 	Wall       time.Duration
 }
 
-// Process is one running instance of a Module.
+// Process is one isolated instance of a Module: a command running _start
+// on its own goroutine, or a reactor whose turns the scheduler runs.
 type Process struct {
-	ID   uint64
-	k    *Kernel
-	mod  *Module
-	spec Spec
-	ctx  context.Context // carries the process to host functions
+	ID      uint64
+	k       *Kernel
+	mod     *Module
+	spec    Spec
+	ctx     context.Context // carries the process to host functions
+	reactor bool
+	parent  *Process // for the spawn quota; nil for processes the host spawned
 
-	alloc   linmem.Allocator
-	fuel    fuelState // owned by the running goroutine
-	spent   atomic.Int64
-	started time.Time
-	ended   atomic.Int64 // UnixNano when the process ended, 0 while it runs
+	// The instance and everything below it up to mu belong to whoever runs
+	// the process: its goroutine (a command) or the worker running its turn
+	// (a reactor). Only one of those exists at a time.
+	inst        api.Module
+	handler     api.Function // reactors: isle_handle, found at the first turn
+	stack       []uint64
+	initialized bool // reactors: _initialize has run
+	inbox       uint32
+	inboxCap    uint32
+	handles     HandleTable
+	self        Handle
+	grants      map[string]Handle
+	current     *Message          // the message being handled
+	curHandles  []Handle          // its handles, in this process's numbering
+	watching    map[uint32]*watch // monitors this process holds, by ref
+	nextRef     uint32
+	turnWorker  *worker    // the worker running the current turn, if a reactor
+	pending     *replySlot // the call this process waits on, if any
+	alloc       linmem.Allocator
+	fuel        fuelState
+	goAbort     *goAbortDetector
+
+	spent    atomic.Int64
+	started  time.Time
+	ended    atomic.Int64 // UnixNano when the process ended, 0 while it runs
+	children atomic.Int64 // live children, for the spawn quota
+	trap     atomic.Bool  // trap exits
+
+	mu       sync.Mutex // guards everything below
+	mbox     mailbox
+	links    map[*Process]struct{}
+	monitors map[*watch]struct{} // monitors on this process
+	dead     bool
 
 	killReason atomic.Pointer[string]
 	killCh     chan struct{} // closed by the first Kill
 	done       chan struct{} // closed once exit is set
 	exit       isleapi.Exit
-	goAbort    *goAbortDetector
 }
 
 type procKey struct{}
@@ -82,50 +116,105 @@ func processFrom(ctx context.Context) *Process {
 	return p
 }
 
-// ErrNotCommand is returned when spawning a module that has no _start.
-var ErrNotCommand = errors.New("module exports no _start function: it is not a WASI command")
+// Errors from Spawn.
+var (
+	ErrNotRunnable = errors.New("module exports neither _start (a command) nor isle_handle (a reactor)")
+	ErrNodeClosed  = errors.New("node is closed")
+)
 
-// Spawn starts a process running m's _start on its own goroutine.
+// Spawn starts a process. A command runs _start on its own goroutine; a
+// reactor is instantiated now and runs a turn per message.
 func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, error) {
-	if !isCommand(m.compiled) {
-		return nil, fmt.Errorf("%s: %w", m.Name, ErrNotCommand)
+	return k.spawn(ctx, m, spec, nil)
+}
+
+func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Process) (*Process, error) {
+	return k.spawnLinked(ctx, m, spec, parent, false)
+}
+
+func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *Process, link bool) (*Process, error) {
+	if m.kind == kindNone {
+		return nil, fmt.Errorf("%s: %w", m.Name, ErrNotRunnable)
 	}
 	if spec.MemoryLimit != 0 && m.minMemory > spec.MemoryLimit {
 		return nil, fmt.Errorf("%s: needs %d bytes of memory at start, over its limit of %d",
 			m.Name, m.minMemory, spec.MemoryLimit)
 	}
-	p := &Process{k: k, mod: m, spec: spec, killCh: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{k: k, mod: m, spec: spec, parent: parent, reactor: m.kind == kindReactor,
+		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
 	p.fuel = fuelState{budget: -1, slice: k.fuelSlice}
 	if spec.Fuel > 0 {
 		p.fuel.budget = spec.Fuel
 	}
-	k.mu.Lock()
-	if k.closed {
-		k.mu.Unlock()
-		return nil, errors.New("node is closed")
+	p.mbox.limit = spec.Mailbox
+	if p.mbox.limit <= 0 {
+		p.mbox.limit = DefaultMailbox
 	}
-	k.nextPID++
-	p.ID = k.nextPID
-	k.procs[p.ID] = p
-	k.mu.Unlock()
-
+	p.mbox.wake = make(chan struct{}, 1)
+	if err := k.register(p); err != nil {
+		return nil, err
+	}
+	if err := p.installGrants(); err != nil {
+		k.unregister(p)
+		return nil, err
+	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
-	cfg := p.moduleConfig()
-	stop := context.AfterFunc(ctx, func() { p.Kill(contextReason(ctx)) })
 	p.started = time.Now()
+	if p.reactor {
+		if err := p.instantiate(); err != nil {
+			p.handles.releaseAll()
+			k.unregister(p)
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+	}
+	p.watchLimits(ctx)
+	if link {
+		parent.Link(p)
+	}
+	if !p.reactor {
+		go p.runCommand()
+	} else {
+		// The first turn runs _initialize.
+		p.mu.Lock()
+		p.mbox.sched = schedQueued
+		p.mu.Unlock()
+		k.sched.ready(p, nil)
+	}
+	return p, nil
+}
+
+// installGrants puts the self handle and the named grants in the table.
+func (p *Process) installGrants() error {
+	var err error
+	if p.self, err = p.handles.Insert(Cap{Kind: KindProcess, Rights: AllProcessRights, Object: p}); err != nil {
+		return err
+	}
+	p.grants = make(map[string]Handle, len(p.spec.Grants))
+	for name, c := range p.spec.Grants {
+		h, err := p.handles.Insert(c)
+		if err != nil {
+			return err
+		}
+		p.grants[name] = h
+	}
+	return nil
+}
+
+// watchLimits arranges for a timeout and for ctx's end to kill p.
+func (p *Process) watchLimits(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { p.Kill(contextReason(ctx)) })
 	var timer *time.Timer
-	if spec.Timeout > 0 {
-		timer = time.AfterFunc(spec.Timeout, func() { p.Kill("timeout") })
+	if p.spec.Timeout > 0 {
+		timer = time.AfterFunc(p.spec.Timeout, func() { p.Kill("timeout") })
 	}
 	go func() {
-		p.run(cfg)
+		<-p.done
 		stop()
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	return p, nil
 }
 
 func contextReason(ctx context.Context) string {
@@ -135,43 +224,71 @@ func contextReason(ctx context.Context) string {
 	return "context done"
 }
 
-// run instantiates the module and runs _start to its end.
-func (p *Process) run(cfg wazero.ModuleConfig) {
-	err := p.instantiateAndStart(cfg)
-	p.charge()
-	p.exit = p.classify(err)
-	p.ended.Store(time.Now().UnixNano())
-	p.k.mu.Lock()
-	delete(p.k.procs, p.ID)
-	p.k.mu.Unlock()
-	close(p.done)
-	p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", p.exit.String())
-}
-
-func (p *Process) instantiateAndStart(cfg wazero.ModuleConfig) (err error) {
+// instantiate creates the wasm instance and readies its fuel counter.
+func (p *Process) instantiate() (err error) {
 	// wazero panics, rather than failing, when a memory allocator cannot
 	// provide a module's initial memory; keep that from taking the node.
 	defer func() {
 		if r := recover(); r != nil {
-			err = &fault.Abandon{Cause: isleapi.CauseHostFault, Detail: fmt.Sprint("instantiate: ", r)}
+			err = fmt.Errorf("instantiate: %v", r)
 			if aerr := p.alloc.Err(); aerr != nil {
-				err = &fault.Abandon{Cause: isleapi.CauseHostFault, Detail: aerr.Error()}
+				err = aerr
 			}
 		}
 	}()
-	mod, err := p.k.rt.InstantiateModule(p.ctx, p.mod.compiled, cfg)
+	inst, err := p.k.rt.InstantiateModule(p.ctx, p.mod.compiled, p.moduleConfig())
 	if err != nil {
 		return err
 	}
-	defer mod.Close(context.Background())
-	if r := p.killReason.Load(); r != nil { // a kill that raced with the spawn wins
-		return &fault.Kill{Reason: *r}
+	p.inst = inst
+	if g, ok := inst.ExportedGlobal(fuelGlobalExport).(api.MutableGlobal); ok {
+		p.fuel.counter = g
 	}
-	_, err = mod.ExportedFunction(entryPoint).Call(p.ctx)
-	return err
+	return nil
 }
 
-// classify turns how _start ended into a typed exit.
+// finish ends the process: it tears down the mailbox, the handle table and
+// the instance, tells links and monitors, and publishes the exit. It runs
+// on the process's own goroutine or on the worker that ran its last turn.
+func (p *Process) finish(exit isleapi.Exit) {
+	p.charge()
+	p.mu.Lock()
+	p.dead = true
+	pending := p.mbox.drain()
+	links, monitors := p.links, p.monitors
+	p.links, p.monitors = nil, nil
+	p.mu.Unlock()
+	for _, m := range pending {
+		m.release()
+	}
+	p.current = nil
+	if p.pending != nil {
+		p.pending.abandon()
+	}
+	p.handles.releaseAll()
+	for _, w := range p.watching {
+		w.cancel()
+	}
+	if p.inst != nil {
+		_ = p.inst.Close(context.Background())
+	}
+	p.exit = exit
+	p.ended.Store(time.Now().UnixNano())
+	for l := range links {
+		l.exitSignal(p, exit, false)
+	}
+	for w := range monitors {
+		w.down(exit, false)
+	}
+	if p.parent != nil {
+		p.parent.children.Add(-1)
+	}
+	p.k.unregister(p)
+	close(p.done)
+	p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
+}
+
+// classify turns how a guest call ended into a typed exit.
 func (p *Process) classify(err error) isleapi.Exit {
 	if err == nil {
 		return isleapi.Exit{Kind: isleapi.ExitNormal}
@@ -180,7 +297,7 @@ func (p *Process) classify(err error) isleapi.Exit {
 	if errors.As(err, &kill) {
 		return isleapi.Exit{Kind: isleapi.ExitKilled, Killed: kill.Reason}
 	}
-	var exitErr *sys.ExitError
+	var exitErr interface{ ExitCode() uint32 }
 	if errors.As(err, &exitErr) {
 		code := exitErr.ExitCode()
 		if p.goAbort != nil && code == 2 {
@@ -194,12 +311,25 @@ func (p *Process) classify(err error) isleapi.Exit {
 	return isleapi.Exit{Kind: isleapi.ExitAbandoned, Abandon: fault.FromError(err)}
 }
 
-// Kill ends the process from outside. It takes effect at the process's next
-// visit to the host: at most one fuel slice away, and at once for a process
-// blocked in a sleep. Killing an ended process does nothing.
+// Kill ends the process from outside. A running process stops at its next
+// visit to the host (at most one fuel slice away, and at once if it is
+// blocked); an idle reactor is scheduled so a worker can tear it down.
+// Killing an ended process does nothing.
 func (p *Process) Kill(reason string) {
-	if p.killReason.CompareAndSwap(nil, &reason) {
-		close(p.killCh)
+	if !p.killReason.CompareAndSwap(nil, &reason) {
+		return
+	}
+	close(p.killCh)
+	if p.reactor {
+		p.mu.Lock()
+		schedule := !p.dead && p.mbox.sched == schedIdle
+		if schedule {
+			p.mbox.sched = schedQueued
+		}
+		p.mu.Unlock()
+		if schedule {
+			p.k.sched.ready(p, nil)
+		}
 	}
 }
 
@@ -223,8 +353,21 @@ func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 	}
 }
 
+// Exit returns how the process ended; ok is false while it runs.
+func (p *Process) Exit() (isleapi.Exit, bool) {
+	select {
+	case <-p.done:
+		return p.exit, true
+	default:
+		return isleapi.Exit{}, false
+	}
+}
+
 // Module returns the module the process runs.
 func (p *Process) Module() *Module { return p.mod }
+
+// Reactor reports whether the process is a reactor.
+func (p *Process) Reactor() bool { return p.reactor }
 
 // Stats reports fuel used, peak linear memory and wall time. Fuel is exact
 // once the process has ended; while it runs it lags by up to one slice.

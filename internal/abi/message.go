@@ -1,0 +1,56 @@
+package abi
+
+import (
+	"encoding/binary"
+
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// message builds a message from the guest's arguments: a copy of the
+// payload and of the capabilities the listed handles name. The handles stay
+// in the caller's table until the message is accepted; removeMoved then
+// takes them out unless they were copied. A non-zero code is an expected
+// failure to return.
+func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
+	if tag >= kernel.TagSystem && tag != kernel.TagInit {
+		c.misuse("tag %#x is reserved for the system", tag)
+	}
+	if n > kernel.DefaultMaxMessage {
+		return nil, nil, ETooBig
+	}
+	if nhandles > kernel.MaxMessageHandles {
+		c.misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
+	}
+	m := &kernel.Message{Tag: tag, Data: append([]byte(nil), c.bytes(ptr, n)...)}
+	if nhandles == 0 {
+		return m, nil, 0
+	}
+	raw := c.bytes(handlesPtr, 4*nhandles)
+	hs := make([]kernel.Handle, nhandles)
+	m.Caps = make([]kernel.Cap, nhandles)
+	for i := range hs {
+		h := kernel.Handle(binary.LittleEndian.Uint32(raw[4*i:]))
+		for _, prev := range hs[:i] {
+			if prev == h {
+				c.misuse("handle %d is listed twice", h)
+			}
+		}
+		cp, ok := c.p.Handles().Get(h)
+		if !ok {
+			c.misuse("handle %d is not in the process's handle table", h)
+		}
+		if copyCaps && cp.Kind == kernel.KindReply {
+			c.misuse("handle %d is a reply handle, which can be moved but not copied", h)
+		}
+		hs[i], m.Caps[i] = h, *cp
+	}
+	return m, hs, 0
+}
+
+// removeMoved takes moved handles out of the caller's table: the message
+// now carries them.
+func (c call) removeMoved(hs []kernel.Handle) {
+	for _, h := range hs {
+		c.p.Handles().Remove(h)
+	}
+}

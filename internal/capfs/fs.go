@@ -1,0 +1,471 @@
+package capfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Rights says what a directory capability allows. It is a bitmask so that a
+// capability can later be attenuated one right at a time.
+type Rights uint8
+
+const (
+	// RightRead allows reading file contents, listing directories and
+	// reading symlinks. Metadata (stat) is visible with any right.
+	RightRead Rights = 1 << iota
+	// RightWrite allows opening existing files for writing, writing,
+	// truncating, chmod and changing timestamps.
+	RightWrite
+	// RightCreate allows creating files (O_CREAT), directories, symlinks and
+	// hard links, and is the destination half of a rename.
+	RightCreate
+	// RightDelete allows unlink and rmdir, and is the source half of a
+	// rename (which also replaces an existing destination).
+	RightDelete
+
+	// ReadOnly is a capability that can look but not touch.
+	ReadOnly = RightRead
+	// ReadWrite is a capability with every right.
+	ReadWrite = RightRead | RightWrite | RightCreate | RightDelete
+
+	mutating = RightWrite | RightCreate | RightDelete
+)
+
+// String lists the rights, for logs and errors.
+func (r Rights) String() string {
+	if r == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, n := range []struct {
+		r    Rights
+		name string
+	}{{RightRead, "read"}, {RightWrite, "write"}, {RightCreate, "create"}, {RightDelete, "delete"}} {
+		if r&n.r != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if rest := r &^ ReadWrite; rest != 0 {
+		parts = append(parts, fmt.Sprintf("%#x", uint8(rest)))
+	}
+	return strings.Join(parts, "|")
+}
+
+// FS is a directory capability: an experimentalsys.FS whose every path
+// operation is resolved by an os.Root, so no path, symlink or race can reach
+// outside the host directory it was opened on. Mount it with
+// wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(fs, guestPath).
+//
+// An FS may be shared by several guests at once; os.Root is safe for
+// concurrent use. The files it opens are not, like wazero's own.
+type FS struct {
+	// UnimplementedFS answers ENOSYS for methods wazero may add later.
+	experimentalsys.UnimplementedFS
+
+	root   *os.Root
+	rights Rights
+}
+
+var _ experimentalsys.FS = (*FS)(nil)
+
+// Open opens hostDir as a capability with the given rights. It fails if
+// hostDir is missing or is not a directory, or if rights is empty or has
+// unknown bits.
+func Open(hostDir string, rights Rights) (*FS, error) {
+	if rights == 0 || rights&^ReadWrite != 0 {
+		return nil, fmt.Errorf("capfs: directory %q: invalid rights %v", hostDir, rights)
+	}
+	// Stat first so the usual mistakes get a plain message.
+	fi, err := os.Stat(hostDir)
+	if err != nil {
+		return nil, fmt.Errorf("capfs: directory %q: %w", hostDir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("capfs: %q is not a directory", hostDir)
+	}
+	root, err := os.OpenRoot(hostDir)
+	if err != nil {
+		return nil, fmt.Errorf("capfs: directory %q: %w", hostDir, err)
+	}
+	// wazero opens the mount root lazily and panics if it cannot, so find
+	// out now (an unreadable directory, say).
+	d, err := root.Open(".")
+	if err != nil {
+		_ = root.Close()
+		return nil, fmt.Errorf("capfs: directory %q: %w", hostDir, err)
+	}
+	_ = d.Close()
+	learnEscape(root)
+	return &FS{root: root, rights: rights}, nil
+}
+
+// Close releases the directory. Files already opened stay usable; path
+// operations afterwards fail with EBADF. Close only once no guest uses the
+// FS: wazero panics if it cannot open a mount's root.
+func (f *FS) Close() error {
+	if err := f.root.Close(); err != nil {
+		return fmt.Errorf("capfs: close %q: %w", f.root.Name(), err)
+	}
+	return nil
+}
+
+// String names the host directory, for diagnostics.
+func (f *FS) String() string { return f.root.Name() }
+
+// Rights returns what this capability allows.
+func (f *FS) Rights() Rights { return f.rights }
+
+func (f *FS) has(r Rights) bool { return f.rights&r == r }
+
+// deny is the errno for a missing mutating right: EROFS when the capability
+// can change nothing at all (it looks like a read-only mount), EACCES when it
+// has some mutating rights but not this one (it looks like a directory
+// without write permission). EPERM stays reserved for escapes.
+func (f *FS) deny() experimentalsys.Errno {
+	if f.rights&mutating == 0 {
+		return experimentalsys.EROFS
+	}
+	return experimentalsys.EACCES
+}
+
+// rel turns a path from wazero into one for os.Root. wazero hands paths
+// relative to the mount, but joins "/" + name for descriptors opened on the
+// mount root, so leading slashes mean the capability's root, never the
+// host's. ".." and symlinks are left for os.Root to resolve and contain.
+func rel(p string) string {
+	p = strings.TrimLeft(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// OpenFile implements experimentalsys.FS.
+func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	name := rel(p)
+	access := flag & accessMask
+	if access == accessMask {
+		return nil, experimentalsys.EINVAL // O_RDWR|O_WRONLY
+	}
+	writes := access != experimentalsys.O_RDONLY || flag&experimentalsys.O_TRUNC != 0
+	reads := access != experimentalsys.O_WRONLY
+	if writes && !f.has(RightWrite) {
+		return nil, f.deny()
+	}
+	// Without RightRead only directories may be opened for reading (wazero
+	// needs them to resolve paths), and that is checked after the open.
+	// These flags rule a directory out, and would act before that check.
+	if reads && !f.has(RightRead) && (access == experimentalsys.O_RDWR || flag&(experimentalsys.O_TRUNC|experimentalsys.O_CREAT) != 0) {
+		return nil, experimentalsys.EACCES
+	}
+	createDenied := false
+	if flag&experimentalsys.O_CREAT != 0 && !f.has(RightCreate) {
+		if flag&experimentalsys.O_EXCL != 0 {
+			return nil, f.deny()
+		}
+		// Without O_CREAT the open can never create, whatever races with
+		// it; a missing file is then reported as the refusal it is.
+		flag &^= experimentalsys.O_CREAT
+		createDenied = true
+	}
+
+	// os.Root always follows a final symlink (it adds O_NOFOLLOW itself
+	// and then resolves the link), so O_NOFOLLOW is enforced here: refuse
+	// a link seen now, and below refuse anything swapped in meanwhile.
+	var before fs.FileInfo
+	if flag&experimentalsys.O_NOFOLLOW != 0 {
+		fi, err := f.root.Lstat(name)
+		switch {
+		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+			if flag&(experimentalsys.O_CREAT|experimentalsys.O_EXCL) == experimentalsys.O_CREAT|experimentalsys.O_EXCL {
+				return nil, experimentalsys.EEXIST
+			}
+			return nil, experimentalsys.ELOOP
+		case err == nil:
+			before = fi
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, toErrno(err)
+		}
+	}
+	if err := refuseSpecial(f.root, name, before); err != 0 {
+		return nil, err
+	}
+
+	file, err := f.root.OpenFile(name, osFlag(flag), perm&fs.ModePerm)
+	if err != nil {
+		errno := toErrno(err)
+		if errno == experimentalsys.ENOENT && createDenied && f.parentExists(name) {
+			errno = f.deny()
+		}
+		return nil, errno
+	}
+	st, err := file.Stat()
+	if err != nil {
+		_ = file.Close()
+		return nil, toErrno(err)
+	}
+	if errno := f.checkOpened(name, flag, st, before, reads); errno != 0 {
+		_ = file.Close()
+		return nil, errno
+	}
+	return newFile(f, file, st, flag, reads, writes), 0
+}
+
+// accessMask selects O_RDONLY (zero), O_RDWR or O_WRONLY.
+const accessMask = experimentalsys.O_RDWR | experimentalsys.O_WRONLY
+
+// accessFlag is the host access mode for flag.
+func accessFlag(flag experimentalsys.Oflag) int {
+	switch flag & accessMask {
+	case experimentalsys.O_RDWR:
+		return os.O_RDWR
+	case experimentalsys.O_WRONLY:
+		return os.O_WRONLY
+	}
+	return os.O_RDONLY
+}
+
+// checkOpened vets what was actually opened, closing the races between the
+// checks in OpenFile and the open itself.
+func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo, before fs.FileInfo, reads bool) experimentalsys.Errno {
+	if flag&experimentalsys.O_NOFOLLOW != 0 {
+		if before != nil && !os.SameFile(before, st) {
+			return experimentalsys.ELOOP // replaced, likely by a symlink
+		}
+		if before == nil {
+			// Created (or appeared) during the open: it must be what the
+			// name now names, not the target of a link.
+			now, err := f.root.Lstat(name)
+			if err != nil || now.Mode()&fs.ModeSymlink != 0 || !os.SameFile(now, st) {
+				return experimentalsys.ELOOP
+			}
+		}
+	}
+	if flag&experimentalsys.O_DIRECTORY != 0 && !st.IsDir() {
+		return experimentalsys.ENOTDIR
+	}
+	if reads && !st.IsDir() && !f.has(RightRead) {
+		return experimentalsys.EACCES
+	}
+	if special(st.Mode()) {
+		return experimentalsys.EACCES
+	}
+	return 0
+}
+
+// special reports device nodes and named pipes. os.Root does not stop
+// devices (its doc says so), and a capability is about files. Opening a
+// FIFO blocks the calling goroutine in the kernel until a peer shows up,
+// where no guest timeout can reach it; the guest cannot make FIFOs, but the
+// host tree may hold one.
+func special(m fs.FileMode) bool {
+	return m&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0
+}
+
+// refuseSpecial refuses a special file before opening it, since the open
+// itself can block or have effects. checkOpened repeats the check on what
+// was opened, in case the name changed in between.
+func refuseSpecial(root *os.Root, name string, lst fs.FileInfo) experimentalsys.Errno {
+	fi := lst
+	if fi == nil || fi.Mode()&fs.ModeSymlink != 0 {
+		var err error
+		if fi, err = root.Stat(name); err != nil {
+			return 0 // the open reports the error
+		}
+	}
+	if special(fi.Mode()) {
+		return experimentalsys.EACCES
+	}
+	return 0
+}
+
+// parentExists tells a missing file from a missing directory, so a refused
+// create reports the refusal only when it would otherwise have succeeded.
+func (f *FS) parentExists(name string) bool {
+	fi, err := f.root.Stat(path.Dir(strings.TrimRight(name, "/")))
+	return err == nil && fi.IsDir()
+}
+
+// Lstat implements experimentalsys.FS.
+func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	fi, err := f.root.Lstat(rel(p))
+	if err != nil {
+		return sys.Stat_t{}, toErrno(err)
+	}
+	return sys.NewStat_t(fi), 0
+}
+
+// Stat implements experimentalsys.FS. A symlink that leads out of the
+// capability fails with EPERM.
+func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	fi, err := f.root.Stat(rel(p))
+	if err != nil {
+		return sys.Stat_t{}, toErrno(err)
+	}
+	return sys.NewStat_t(fi), 0
+}
+
+// Mkdir implements experimentalsys.FS.
+func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	if !f.has(RightCreate) {
+		return f.deny()
+	}
+	return toErrno(f.root.Mkdir(rel(p), perm&fs.ModePerm))
+}
+
+// Chmod implements experimentalsys.FS. Only permission bits are kept, so a
+// guest cannot make setuid or setgid files on the host.
+func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	if !f.has(RightWrite) {
+		return f.deny()
+	}
+	return toErrno(f.root.Chmod(rel(p), perm&fs.ModePerm))
+}
+
+// Rename implements experimentalsys.FS. Both names are resolved in the
+// root, so nothing can be moved in or out of the capability.
+func (f *FS) Rename(from, to string) experimentalsys.Errno {
+	if !f.has(RightCreate | RightDelete) {
+		return f.deny()
+	}
+	from, to = rel(from), rel(to)
+	// os.Root.Rename answers EEXIST whenever the destination is a
+	// directory; POSIX (and wazero's contract) distinguish the cases.
+	if dst, err := f.root.Lstat(to); err == nil && dst.IsDir() {
+		src, err := f.root.Lstat(from)
+		if err != nil {
+			return toErrno(err)
+		}
+		if os.SameFile(src, dst) {
+			return 0
+		}
+		if !src.IsDir() {
+			return experimentalsys.EISDIR
+		}
+		if inside(to, from) {
+			return experimentalsys.EINVAL // a directory into itself
+		}
+		// Replacing an empty directory: remove it first. Not atomic, but
+		// both steps stay inside the root.
+		if err := f.root.Remove(to); err != nil {
+			return toErrno(err)
+		}
+	}
+	return toErrno(f.root.Rename(from, to))
+}
+
+// inside reports whether name is lexically below dir.
+func inside(name, dir string) bool {
+	name, dir = path.Clean(name), path.Clean(dir)
+	return dir == "." || strings.HasPrefix(name, dir+"/")
+}
+
+// Rmdir implements experimentalsys.FS.
+func (f *FS) Rmdir(p string) experimentalsys.Errno {
+	if !f.has(RightDelete) {
+		return f.deny()
+	}
+	name := rel(p)
+	// os.Root has only Remove, which takes files too; look first. A swap
+	// between the look and the remove can only affect files in the root.
+	fi, err := f.root.Lstat(name)
+	if err != nil {
+		return toErrno(err)
+	}
+	if !fi.IsDir() {
+		return experimentalsys.ENOTDIR
+	}
+	return toErrno(f.root.Remove(name))
+}
+
+// Unlink implements experimentalsys.FS.
+func (f *FS) Unlink(p string) experimentalsys.Errno {
+	if !f.has(RightDelete) {
+		return f.deny()
+	}
+	name := rel(p)
+	fi, err := f.root.Lstat(name) // as in Rmdir
+	if err != nil {
+		return toErrno(err)
+	}
+	if fi.IsDir() {
+		return experimentalsys.EISDIR
+	}
+	return toErrno(f.root.Remove(name))
+}
+
+// Link implements experimentalsys.FS. Both names are resolved in the root,
+// so a file outside can never gain a name inside (or the reverse).
+func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
+	if !f.has(RightCreate) {
+		return f.deny()
+	}
+	return toErrno(f.root.Link(rel(oldPath), rel(newPath)))
+}
+
+// Symlink implements experimentalsys.FS. os.Root would refuse to follow a
+// link out of the root anyway; refusing to create one (EPERM) keeps such
+// links from misleading the host or other tools that later walk the tree.
+func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
+	if !f.has(RightCreate) {
+		return f.deny()
+	}
+	name := rel(linkName)
+	if escapesLexically(name, target) {
+		return experimentalsys.EPERM
+	}
+	return toErrno(f.root.Symlink(target, name))
+}
+
+// escapesLexically reports whether a link at name with the given target
+// would point outside the root, judged on the text alone. It cannot see
+// symlinks among name's parents; os.Root is what guarantees containment.
+func escapesLexically(name, target string) bool {
+	if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+		return true // absolute, as the guest or the host reads it
+	}
+	target = filepath.ToSlash(target) // the host's separators, e.g. `..\..`
+	joined := path.Join(path.Dir(strings.TrimRight(name, "/")), target)
+	return joined == ".." || strings.HasPrefix(joined, "../")
+}
+
+// Readlink implements experimentalsys.FS. The link text is returned as is,
+// even when it points outside: reading it is harmless, following is not.
+func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
+	if !f.has(RightRead) {
+		return "", experimentalsys.EACCES
+	}
+	dst, err := f.root.Readlink(rel(p))
+	if err != nil {
+		return "", toErrno(err)
+	}
+	return dst, 0
+}
+
+// Utimens implements experimentalsys.FS, following symlinks inside the
+// root. wazero has already turned "now" into a timestamp from the guest's
+// own clock, so only UTIME_OMIT needs handling here.
+func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	if !f.has(RightWrite) {
+		return f.deny()
+	}
+	return toErrno(f.root.Chtimes(rel(p), toTime(atim), toTime(mtim)))
+}
+
+// toTime converts wazero's nanoseconds; os.Root.Chtimes leaves a time
+// unchanged when given the zero time.Time, which is UTIME_OMIT.
+func toTime(ns int64) time.Time {
+	if ns == experimentalsys.UTIME_OMIT {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}

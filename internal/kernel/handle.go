@@ -1,0 +1,180 @@
+package kernel
+
+import "errors"
+
+// Handle is a process's name for one of its rights: an index into its own
+// HandleTable with a generation in the high bits, so that a stale number
+// (closed, then reused for something else) is caught as misuse instead of
+// silently naming the new entry.
+type Handle uint32
+
+const (
+	handleIndexBits = 16
+	handleIndexMask = 1<<handleIndexBits - 1
+	maxGeneration   = 1<<15 - 1 // keeps every handle a positive i32
+	// MaxHandles is the most handles one process may hold at once.
+	MaxHandles = handleIndexMask
+)
+
+func makeHandle(index uint32, gen uint16) Handle {
+	return Handle(uint32(gen)<<handleIndexBits | index)
+}
+
+func (h Handle) index() uint32 { return uint32(h) & handleIndexMask }
+func (h Handle) gen() uint16   { return uint16(uint32(h) >> handleIndexBits) }
+
+// Kind says what a handle names.
+type Kind uint8
+
+const (
+	KindProcess Kind = iota + 1 // a process: send, monitor, kill
+	KindReply                   // a one-shot right to answer one call
+	KindSpawner                 // the right to start processes from a set of modules
+)
+
+var kindNames = [...]string{KindProcess: "process", KindReply: "reply", KindSpawner: "spawner"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Rights is a bitmask of what a handle allows. Its meaning depends on the
+// handle's kind.
+type Rights uint32
+
+// Process rights.
+const (
+	RightSend    Rights = 1 << iota // send and call
+	RightMonitor                    // monitor
+	RightKill                       // kill and link (a link can end the peer)
+	AllProcessRights = RightSend | RightMonitor | RightKill
+)
+
+// Cap is one right held in a handle table or carried in a message: an
+// object, the kind of object it is, and what it allows.
+type Cap struct {
+	Kind   Kind
+	Rights Rights
+	// Object is *Process, *replySlot or *Spawner, by Kind.
+	Object any
+}
+
+// ErrRevoked is returned when a handle's grantor has revoked it.
+var ErrRevoked = errors.New("handle revoked")
+
+// Check reports whether the capability still holds and carries need.
+func (c *Cap) Check(need Rights) error {
+	if c.Rights&need != need {
+		return ErrRights
+	}
+	return nil
+}
+
+// Release gives up the capability, as closing its handle does.
+func (c Cap) Release() { c.release() }
+
+// release gives up what holding the capability entails: an unanswered
+// reply handle fails its caller.
+func (c Cap) release() {
+	if r, ok := c.Object.(*replySlot); ok && c.Kind == KindReply {
+		r.abandon()
+	}
+}
+
+type tableEntry struct {
+	Cap
+	gen  uint16
+	used bool
+}
+
+// HandleTable is one process's rights. Only the process itself touches its
+// table (host calls run on the process's own goroutine or turn), and the
+// kernel does too once the process has ended; so it needs no lock.
+type HandleTable struct {
+	entries []tableEntry // index 0 is never used: 0 is not a handle
+	free    []uint32
+	count   int
+}
+
+// ErrTableFull is returned when a process holds MaxHandles handles.
+var ErrTableFull = errors.New("handle table full")
+
+// Insert adds a capability and returns its new handle.
+func (t *HandleTable) Insert(c Cap) (Handle, error) {
+	var idx uint32
+	if n := len(t.free); n > 0 {
+		idx = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		if len(t.entries) == 0 {
+			t.entries = append(t.entries, tableEntry{}) // reserve index 0
+		}
+		if len(t.entries) > MaxHandles {
+			return 0, ErrTableFull
+		}
+		idx = uint32(len(t.entries))
+		t.entries = append(t.entries, tableEntry{})
+	}
+	e := &t.entries[idx]
+	e.gen++
+	if e.gen == 0 || e.gen > maxGeneration {
+		e.gen = 1
+	}
+	e.Cap, e.used = c, true
+	t.count++
+	return makeHandle(idx, e.gen), nil
+}
+
+// Get returns the capability h names, or false if h is not in the table.
+func (t *HandleTable) Get(h Handle) (*Cap, bool) {
+	i := h.index()
+	if i == 0 || i >= uint32(len(t.entries)) {
+		return nil, false
+	}
+	e := &t.entries[i]
+	if !e.used || e.gen != h.gen() {
+		return nil, false
+	}
+	return &e.Cap, true
+}
+
+// Remove takes h out of the table and returns what it held.
+func (t *HandleTable) Remove(h Handle) (Cap, bool) {
+	c, ok := t.Get(h)
+	if !ok {
+		return Cap{}, false
+	}
+	out := *c
+	e := &t.entries[h.index()]
+	e.Cap, e.used = Cap{}, false
+	t.free = append(t.free, h.index())
+	t.count--
+	return out, true
+}
+
+// Find returns the first handle naming obj with the given kind, or 0.
+func (t *HandleTable) Find(kind Kind, obj any) Handle {
+	for i := 1; i < len(t.entries); i++ {
+		e := &t.entries[i]
+		if e.used && e.Kind == kind && e.Object == obj {
+			return makeHandle(uint32(i), e.gen)
+		}
+	}
+	return 0
+}
+
+// Len is the number of handles held.
+func (t *HandleTable) Len() int { return t.count }
+
+// releaseAll empties the table, releasing every capability.
+func (t *HandleTable) releaseAll() {
+	for i := range t.entries {
+		if t.entries[i].used {
+			t.entries[i].release()
+		}
+	}
+	t.entries, t.free, t.count = nil, nil, 0
+}

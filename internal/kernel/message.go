@@ -1,0 +1,122 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"sync"
+
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// System tags: user tags are below TagSystem.
+const (
+	TagSystem uint32 = 0xFFFF0000
+	TagExit   uint32 = 0xFFFF0001 // a linked process ended; aux is the receiver's handle to it
+	TagDown   uint32 = 0xFFFF0002 // a monitored process ended; aux is the monitor ref
+	TagInit   uint32 = 0xFFFF0003 // the first message of a spawned process
+)
+
+// Limits on messages.
+const (
+	// DefaultMaxMessage is the largest payload a message may carry.
+	DefaultMaxMessage = 1 << 20
+	// MaxMessageHandles is the most handles one message may carry.
+	MaxMessageHandles = 16
+	// DefaultMailbox is how many messages a mailbox holds before senders
+	// wait or get ErrFull.
+	DefaultMailbox = 1024
+)
+
+// Message is one message in flight. The kernel owns it until it is
+// delivered, and the receiver owns it after.
+type Message struct {
+	Tag  uint32
+	Data []byte
+	// Caps travel with the message and are installed in the receiver's
+	// handle table on delivery.
+	Caps []Cap
+	// reply, for a request, is the slot the answer goes to. On delivery it
+	// becomes a reply handle in the receiver's table, passed as aux.
+	reply *replySlot
+	// from, for an exit signal, is the process that ended; the receiver's
+	// handle to it (if any) is passed as aux.
+	from *Process
+	// ref, for a down message, is the monitor reference, passed as aux.
+	ref uint32
+}
+
+// release drops what an undelivered message holds.
+func (m *Message) release() {
+	for _, c := range m.Caps {
+		c.release()
+	}
+	m.Caps = nil
+	if m.reply != nil {
+		m.reply.abandon()
+		m.reply = nil
+	}
+}
+
+// exitPayload encodes an exit reason as the ABI's struct isle_exit.
+func exitPayload(e isleapi.Exit, noproc bool) []byte {
+	kind, code, cause := uint32(e.Kind), e.Code, uint32(0)
+	text := e.String()
+	if noproc {
+		kind, text = 4, "noproc"
+	}
+	if e.Abandon != nil {
+		cause = uint32(e.Abandon.Cause)
+	}
+	b := make([]byte, 16+len(text))
+	binary.LittleEndian.PutUint32(b[0:], kind)
+	binary.LittleEndian.PutUint32(b[4:], code)
+	binary.LittleEndian.PutUint32(b[8:], cause)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(text)))
+	copy(b[16:], text)
+	return b
+}
+
+// replySlot is the rendezvous of one call: the caller waits on done, and
+// whoever holds the reply handle fills it once.
+type replySlot struct {
+	mu    sync.Mutex
+	state uint8 // slotWaiting, slotAnswered, slotGone
+	msg   *Message
+	done  chan struct{} // closed when state leaves slotWaiting
+}
+
+const (
+	slotWaiting uint8 = iota
+	slotAnswered
+	slotGone // the holder gave up, or the caller did
+)
+
+func newReplySlot() *replySlot { return &replySlot{done: make(chan struct{})} }
+
+// answer delivers the reply. It reports false if the caller has gone.
+func (r *replySlot) answer(m *Message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != slotWaiting {
+		return false
+	}
+	r.state, r.msg = slotAnswered, m
+	close(r.done)
+	return true
+}
+
+// abandon ends the call without an answer: the caller gets ErrGone.
+func (r *replySlot) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == slotWaiting {
+		r.state = slotGone
+		close(r.done)
+	}
+}
+
+// result returns the reply, or nil if there will be none.
+func (r *replySlot) result() *Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.msg
+}

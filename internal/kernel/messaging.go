@@ -1,0 +1,186 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Send queues m in q's mailbox, with p as the sender: p blocks (and can be
+// killed while it does) if the mailbox is full and nonblock is false.
+func (p *Process) Send(q *Process, m *Message, nonblock bool) error {
+	mode := sendBlock
+	if nonblock {
+		mode = sendNonBlock
+	}
+	return q.enqueue(m, mode, p)
+}
+
+// Call sends m to q as a request and waits up to timeout for the reply.
+// It fails with ErrGone as soon as nobody can answer any more: q ended
+// with the request unread, or whoever held the reply handle dropped it.
+// sent reports whether the request left, and with it any capabilities it
+// carried.
+func (p *Process) Call(q *Process, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
+	slot := newReplySlot()
+	m.reply = slot
+	if err := q.enqueue(m, sendBlock, p); err != nil {
+		m.reply = nil
+		return nil, false, err
+	}
+	p.pending = slot
+	err = p.wait(slot.done, timeout)
+	p.pending = nil
+	reply, err = settle(slot, err)
+	return reply, true, err
+}
+
+// settle turns a finished wait on a reply slot into the reply or an error.
+func settle(slot *replySlot, err error) (*Message, error) {
+	if err != nil {
+		slot.abandon()
+	}
+	if r := slot.result(); r != nil {
+		return r, nil // a reply that raced with the timeout still counts
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nil, ErrGone
+}
+
+// Reply answers the call whose reply handle h names, consuming h.
+func (p *Process) Reply(h Handle, m *Message) error {
+	c, ok := p.handles.Remove(h)
+	if !ok || c.Kind != KindReply {
+		return fmt.Errorf("handle %d is not a reply handle", h)
+	}
+	if !c.Object.(*replySlot).answer(m) {
+		return ErrGone
+	}
+	return nil
+}
+
+// Receive takes the next message matching match/mask and makes it the
+// current message, returning it and its aux word.
+func (p *Process) Receive(match, mask uint32, timeout time.Duration) (*Message, uint32, error) {
+	m, err := p.receive(match, mask, timeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, p.deliver(m), nil
+}
+
+// ProcessFrom returns the process a host function was called by.
+func ProcessFrom(ctx context.Context) *Process { return processFrom(ctx) }
+
+// Handles is the process's handle table. Only the process's own context
+// may use it.
+func (p *Process) Handles() *HandleTable { return &p.handles }
+
+// Self returns the process's handle to itself, making a new one if the
+// last was sent away.
+func (p *Process) Self() Handle {
+	if c, ok := p.handles.Get(p.self); ok && c.Kind == KindProcess && c.Object == p {
+		return p.self
+	}
+	h, err := p.handles.Insert(Cap{Kind: KindProcess, Rights: AllProcessRights, Object: p})
+	if err != nil {
+		return 0
+	}
+	p.self = h
+	return h
+}
+
+// Grant returns the handle the process was started with under name.
+func (p *Process) Grant(name string) (Handle, bool) {
+	h, ok := p.grants[name]
+	if !ok {
+		return 0, false
+	}
+	if _, live := p.handles.Get(h); !live {
+		return 0, false // closed or sent away since
+	}
+	return h, true
+}
+
+// SetInbox sets where a reactor's messages are copied before each turn.
+func (p *Process) SetInbox(ptr, n uint32) { p.inbox, p.inboxCap = ptr, n }
+
+// Current returns the message being handled, or nil.
+func (p *Process) Current() *Message { return p.current }
+
+// CurrentHandles returns the handles the current message brought.
+func (p *Process) CurrentHandles() []Handle { return p.curHandles }
+
+// SetCurrent makes a call's reply the current message, installing what it
+// carries.
+func (p *Process) SetCurrent(m *Message) { p.deliver(m) }
+
+// Spawner is the right to start processes from a set of modules.
+type Spawner struct {
+	Modules map[string]*Module
+}
+
+// SpawnChild starts a process from the module called name in sp, as p's
+// child, with init as its first message. With link, p and the child are
+// linked before the child runs; with stdio, the child writes to p's
+// stdout and stderr.
+func (p *Process) SpawnChild(sp *Spawner, name string, init *Message, link, stdio bool) (*Process, error) {
+	m, ok := sp.Modules[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
+	}
+	if p.children.Add(1) > p.k.quota {
+		p.children.Add(-1)
+		return nil, fmt.Errorf("%w: spawn quota of %d live children used", ErrLimit, p.k.quota)
+	}
+	spec := Spec{
+		Args:        []string{name},
+		MemoryLimit: p.spec.MemoryLimit,
+		Fuel:        p.spec.Fuel,
+		Grants:      map[string]Cap{"spawner": {Kind: KindSpawner, Object: sp}},
+	}
+	if spec.MemoryLimit == 0 {
+		spec.MemoryLimit = DefaultChildMemory
+	}
+	if stdio {
+		spec.Stdout, spec.Stderr = p.spec.Stdout, p.spec.Stderr
+	}
+	child, err := p.k.spawnLinked(p.ctx, m, spec, p, link)
+	if err != nil {
+		p.children.Add(-1)
+		return nil, err
+	}
+	if init != nil {
+		init.Tag = TagInit
+		_ = child.enqueue(init, sendForce, p)
+	}
+	return child, nil
+}
+
+// DefaultChildMemory caps the memory of a spawned process whose parent has
+// no limit: 64 MiB keeps a hundred thousand reservations inside the
+// address space.
+const DefaultChildMemory = 64 << 20
+
+// HostSend sends a message from the Go host to q.
+func (k *Kernel) HostSend(ctx context.Context, q *Process, m *Message, nonblock bool) error {
+	mode := sendBlock
+	if nonblock {
+		mode = sendNonBlock
+	}
+	return q.enqueue(m, mode, hostWaiter{ctx})
+}
+
+// HostCall sends a request from the Go host to q and waits for the reply
+// until ctx is done.
+func (k *Kernel) HostCall(ctx context.Context, q *Process, m *Message) (*Message, error) {
+	slot := newReplySlot()
+	m.reply = slot
+	if err := q.enqueue(m, sendBlock, hostWaiter{ctx}); err != nil {
+		m.reply = nil
+		return nil, err
+	}
+	return settle(slot, hostWaiter{ctx}.wait(slot.done, -1))
+}

@@ -1,0 +1,140 @@
+package kernel
+
+import (
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// Reactor exports.
+const (
+	handlerExport    = "isle_handle"
+	initializeExport = "_initialize"
+)
+
+// runTurns runs up to turnBatch turns of a queued reactor on worker w, then
+// puts it back to idle, or at the back of w's queue if more work is
+// waiting.
+func (p *Process) runTurns(w *worker) {
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		return
+	}
+	p.mbox.sched = schedRunning
+	p.mu.Unlock()
+	p.turnWorker = w
+	for range turnBatch {
+		if r := p.killReason.Load(); r != nil {
+			p.turnWorker = nil
+			p.finish(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: *r})
+			return
+		}
+		if !p.initialized {
+			if p.initialize() {
+				return
+			}
+			continue
+		}
+		p.mu.Lock()
+		m := p.mbox.take(0, 0)
+		p.mu.Unlock()
+		if m == nil {
+			break
+		}
+		if p.turn(m) {
+			return
+		}
+	}
+	p.turnWorker = nil
+	p.mu.Lock()
+	requeue := p.mbox.len() > 0 || p.killReason.Load() != nil
+	if requeue {
+		p.mbox.sched = schedQueued
+	} else {
+		p.mbox.sched = schedIdle
+	}
+	p.mu.Unlock()
+	if requeue {
+		w.pushLocal(p)
+	}
+}
+
+// initialize runs _initialize, if exported, and finds the handler. It
+// reports whether the process ended.
+func (p *Process) initialize() bool {
+	p.initialized = true
+	if f := p.inst.ExportedFunction(initializeExport); f != nil {
+		err := p.grantSlice()
+		if err == nil {
+			_, err = f.Call(p.ctx)
+		}
+		if err != nil {
+			p.turnWorker = nil
+			p.finish(p.classify(err))
+			return true
+		}
+	}
+	p.handler = p.inst.ExportedFunction(handlerExport)
+	p.stack = make([]uint64, 4)
+	return false
+}
+
+// turn delivers one message and calls the handler. It reports whether the
+// process ended.
+func (p *Process) turn(m *Message) bool {
+	aux := p.deliver(m)
+	if p.inboxCap > 0 && len(m.Data) > 0 {
+		n := min(uint32(len(m.Data)), p.inboxCap)
+		p.inst.Memory().Write(p.inbox, m.Data[:n])
+	}
+	p.stack[0] = uint64(uint32(len(m.Data)))
+	p.stack[1] = uint64(m.Tag)
+	p.stack[2] = uint64(aux)
+	p.stack[3] = uint64(uint32(len(p.curHandles)))
+	err := p.grantSlice()
+	if err == nil {
+		err = p.handler.CallWithStack(p.ctx, p.stack)
+	}
+	p.current = nil
+	if err != nil {
+		p.turnWorker = nil
+		p.finish(p.classify(err))
+		return true
+	}
+	return false
+}
+
+// deliver makes m the current message: its capabilities enter the handle
+// table, and the aux word is computed in this process's numbering.
+func (p *Process) deliver(m *Message) (aux uint32) {
+	p.curHandles = p.curHandles[:0]
+	for _, c := range m.Caps {
+		h, err := p.handles.Insert(c)
+		if err != nil {
+			// A full table cannot take the right; release it rather than
+			// abandon the receiver for what a sender did.
+			c.release()
+			continue
+		}
+		p.curHandles = append(p.curHandles, h)
+	}
+	m.Caps = nil
+	switch {
+	case m.reply != nil:
+		h, err := p.handles.Insert(Cap{Kind: KindReply, Object: m.reply})
+		if err != nil {
+			m.reply.abandon()
+		} else {
+			aux = uint32(h)
+		}
+		m.reply = nil
+	case m.Tag == TagExit && m.from != nil:
+		aux = uint32(p.handles.Find(KindProcess, m.from))
+		m.from = nil
+	case m.Tag == TagDown:
+		aux = m.ref
+		delete(p.watching, m.ref)
+	}
+	p.current = m
+	return aux
+}
+

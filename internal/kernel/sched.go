@@ -1,0 +1,323 @@
+package kernel
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The scheduler runs reactor turns on a small set of worker goroutines, one
+// per GOMAXPROCS, in the manner of Go's own runtime and BEAM's run queues:
+//
+//   - A send from a reactor's turn to an idle reactor puts the receiver in
+//     the sender's worker's runnext slot, so a request and its answer run
+//     back to back on one thread with no hand-off at all.
+//   - Other runnable reactors go to the worker's local queue or, when made
+//     runnable from outside any worker, to the global queue.
+//   - An idle worker steals from the others' local queues (never runnext,
+//     which would break the locality above) before it parks.
+//   - A turn that blocks (recv, call, a send to a full mailbox) hands the
+//     worker's queued work to a spare worker first, as Go hands off its P
+//     around a blocking syscall.
+//
+// An idle reactor is in no queue and has no goroutine: it costs only its
+// memory.
+type scheduler struct {
+	maxActive int32
+	active    atomic.Int32 // workers running or looking for work (not parked, not blocked)
+
+	mu      sync.Mutex // guards global, idle, workers
+	global  procQueue
+	idle    []*worker
+	workers []*worker
+	nglobal atomic.Int32 // len(global), readable without mu
+	closed  bool
+}
+
+// runnextLimit bounds how many turns in a row may come from runnext before
+// the local queue gets a turn, so that two chatty reactors cannot starve
+// everything else on their worker.
+const runnextLimit = 64
+
+// turnBatch is how many messages a reactor handles before it goes to the
+// back of the queue.
+const turnBatch = 32
+
+type worker struct {
+	s  *scheduler
+	id int
+
+	runnext  *Process // touched only by this worker's goroutine
+	nextRuns int
+
+	mu    sync.Mutex // guards local; stealers take it too
+	local procQueue
+	nlocal atomic.Int32
+
+	wake chan struct{} // cap 1
+}
+
+func newScheduler() *scheduler {
+	s := &scheduler{maxActive: int32(runtime.GOMAXPROCS(0))}
+	for range s.maxActive {
+		s.startWorker()
+	}
+	return s
+}
+
+// startWorker adds a worker goroutine. Called with mu not held.
+func (s *scheduler) startWorker() {
+	s.mu.Lock()
+	w := &worker{s: s, id: len(s.workers), wake: make(chan struct{}, 1)}
+	s.workers = append(s.workers, w)
+	s.mu.Unlock()
+	s.active.Add(1)
+	go w.loop()
+}
+
+// ready makes a queued reactor runnable. from is the worker whose turn
+// made it runnable, or nil when it came from outside any worker.
+func (s *scheduler) ready(p *Process, from *worker) {
+	if from != nil {
+		if old := from.runnext; old != nil {
+			from.pushLocal(old)
+		}
+		from.runnext = p
+		return
+	}
+	s.mu.Lock()
+	s.global.push(p)
+	s.nglobal.Add(1)
+	s.mu.Unlock()
+	s.wakeOne()
+}
+
+// wakeOne unparks an idle worker if there is one.
+func (s *scheduler) wakeOne() {
+	s.mu.Lock()
+	n := len(s.idle)
+	if n == 0 {
+		s.mu.Unlock()
+		return
+	}
+	w := s.idle[n-1]
+	s.idle = s.idle[:n-1]
+	s.mu.Unlock()
+	s.active.Add(1)
+	w.wake <- struct{}{}
+}
+
+func (w *worker) pushLocal(p *Process) {
+	w.mu.Lock()
+	w.local.push(p)
+	w.nlocal.Add(1)
+	w.mu.Unlock()
+	// Work others could steal: make sure someone is awake to steal it.
+	if w.s.active.Load() < w.s.maxActive {
+		w.s.wakeOne()
+	}
+}
+
+func (w *worker) popLocal() *Process {
+	if w.nlocal.Load() == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	p := w.local.pop()
+	if p != nil {
+		w.nlocal.Add(-1)
+	}
+	w.mu.Unlock()
+	return p
+}
+
+// next finds the next reactor to run, or nil if there is none anywhere.
+func (w *worker) next() *Process {
+	if p := w.runnext; p != nil && w.nextRuns < runnextLimit {
+		w.runnext = nil
+		w.nextRuns++
+		return p
+	}
+	w.nextRuns = 0
+	if p := w.popLocal(); p != nil {
+		return p
+	}
+	if p := w.runnext; p != nil {
+		w.runnext = nil
+		return p
+	}
+	if w.s.nglobal.Load() > 0 {
+		w.s.mu.Lock()
+		p := w.s.global.pop()
+		if p != nil {
+			w.s.nglobal.Add(-1)
+		}
+		w.s.mu.Unlock()
+		if p != nil {
+			return p
+		}
+	}
+	return w.steal()
+}
+
+// steal takes one reactor from another worker's local queue.
+func (w *worker) steal() *Process {
+	w.s.mu.Lock()
+	workers := w.s.workers
+	w.s.mu.Unlock()
+	for i := range workers {
+		v := workers[(w.id+1+i)%len(workers)]
+		if v == w {
+			continue
+		}
+		if p := v.popLocal(); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+func (w *worker) loop() {
+	for {
+		p := w.next()
+		if p == nil {
+			if !w.park() {
+				return
+			}
+			continue
+		}
+		p.runTurns(w)
+		// A blocked turn may have left more workers active than there are
+		// CPUs; the extra ones go back to sleep.
+		if w.s.active.Load() > w.s.maxActive && w.runnext == nil && w.nlocal.Load() == 0 {
+			if !w.park() {
+				return
+			}
+		}
+	}
+}
+
+// park puts the worker to sleep until there is work. It reports false when
+// the scheduler is shutting down.
+func (w *worker) park() bool {
+	s := w.s
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.active.Add(-1)
+		return false
+	}
+	// Re-check under the lock: a push to the global queue that saw no idle
+	// worker must not be missed.
+	if s.nglobal.Load() > 0 {
+		s.mu.Unlock()
+		return true
+	}
+	s.idle = append(s.idle, w)
+	s.mu.Unlock()
+	s.active.Add(-1)
+	// Work may have been pushed to a local queue between next() and now by
+	// a worker that saw us still active; look once more before sleeping.
+	if w.anyLocalWork() {
+		s.mu.Lock()
+		for i, v := range s.idle {
+			if v == w {
+				s.idle = append(s.idle[:i], s.idle[i+1:]...)
+				s.mu.Unlock()
+				s.active.Add(1)
+				return true
+			}
+		}
+		s.mu.Unlock()
+		// Someone already woke us; consume the wake below.
+	}
+	<-w.wake
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	return !closed
+}
+
+func (w *worker) anyLocalWork() bool {
+	w.s.mu.Lock()
+	workers := w.s.workers
+	w.s.mu.Unlock()
+	for _, v := range workers {
+		if v.nlocal.Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// blocking is called by a reactor's turn before it waits. The worker's
+// queued work moves to the global queue and a spare worker takes over.
+func (w *worker) blocking() {
+	s := w.s
+	var moved []*Process
+	if p := w.runnext; p != nil {
+		moved = append(moved, p)
+		w.runnext = nil
+	}
+	w.mu.Lock()
+	for p := w.local.pop(); p != nil; p = w.local.pop() {
+		moved = append(moved, p)
+	}
+	w.nlocal.Store(0)
+	w.mu.Unlock()
+	s.mu.Lock()
+	for _, p := range moved {
+		s.global.push(p)
+	}
+	s.nglobal.Add(int32(len(moved)))
+	s.mu.Unlock()
+	s.active.Add(-1)
+	s.mu.Lock()
+	spare := len(s.idle) > 0
+	s.mu.Unlock()
+	if spare {
+		s.wakeOne()
+	} else {
+		s.startWorker()
+	}
+}
+
+// unblocked is called when a blocked turn resumes.
+func (w *worker) unblocked() { w.s.active.Add(1) }
+
+// close stops every worker once it is idle.
+func (s *scheduler) close() {
+	s.mu.Lock()
+	s.closed = true
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, w := range idle {
+		w.wake <- struct{}{}
+	}
+}
+
+// procQueue is a FIFO of processes.
+type procQueue struct {
+	q    []*Process
+	head int
+}
+
+func (q *procQueue) push(p *Process) { q.q = append(q.q, p) }
+
+func (q *procQueue) pop() *Process {
+	if q.head == len(q.q) {
+		return nil
+	}
+	p := q.q[q.head]
+	q.q[q.head] = nil
+	q.head++
+	if q.head == len(q.q) {
+		q.q, q.head = q.q[:0], 0
+	} else if q.head > 256 && q.head > len(q.q)/2 {
+		n := copy(q.q, q.q[q.head:])
+		clear(q.q[n:])
+		q.q, q.head = q.q[:n], 0
+	}
+	return p
+}

@@ -1,0 +1,146 @@
+package kernel
+
+import (
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// Links and monitors follow Erlang. A link is two-way: when either end
+// exits with anything but a normal exit with code 0, the other end is
+// killed, unless it traps exits, in which case it receives a TagExit
+// message. A monitor is one-way: its holder receives exactly one TagDown
+// message when the target ends, whatever the reason.
+
+// watch is one monitor: held by watcher (under ref), registered on target.
+type watch struct {
+	watcher *Process
+	target  *Process
+	ref     uint32
+}
+
+// Link links p and q. If q has already ended, p gets the exit signal at
+// once with reason noproc.
+func (p *Process) Link(q *Process) {
+	if p == q {
+		return
+	}
+	a, b := lockOrder(p, q)
+	a.mu.Lock()
+	b.mu.Lock()
+	dead := q.dead
+	if !dead && !p.dead {
+		if p.links == nil {
+			p.links = map[*Process]struct{}{}
+		}
+		if q.links == nil {
+			q.links = map[*Process]struct{}{}
+		}
+		p.links[q] = struct{}{}
+		q.links[p] = struct{}{}
+	}
+	b.mu.Unlock()
+	a.mu.Unlock()
+	if dead {
+		p.exitSignal(q, isleapi.Exit{}, true)
+	}
+}
+
+// Unlink removes a link between p and q, if there is one.
+func (p *Process) Unlink(q *Process) {
+	a, b := lockOrder(p, q)
+	a.mu.Lock()
+	b.mu.Lock()
+	delete(p.links, q)
+	delete(q.links, p)
+	b.mu.Unlock()
+	a.mu.Unlock()
+}
+
+// lockOrder orders two processes for locking both: by ID, which is unique
+// and never changes.
+func lockOrder(p, q *Process) (*Process, *Process) {
+	if p.ID < q.ID {
+		return p, q
+	}
+	return q, p
+}
+
+// exitSignal tells p that a linked process ended.
+func (p *Process) exitSignal(from *Process, exit isleapi.Exit, noproc bool) {
+	if p.trap.Load() {
+		_ = p.enqueue(&Message{Tag: TagExit, Data: exitPayload(exit, noproc), from: from}, sendForce, nil)
+		return
+	}
+	if noproc {
+		p.Kill("link: noproc")
+		return
+	}
+	if exit.Kind == isleapi.ExitNormal && exit.Code == 0 {
+		return
+	}
+	p.Kill("link: " + exit.String())
+}
+
+// TrapExits sets whether exit signals arrive as messages, returning the
+// previous setting.
+func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
+
+// Monitor starts watching q and returns the reference its TagDown message
+// will carry. Only p's own context may call it.
+func (p *Process) Monitor(q *Process) uint32 {
+	p.nextRef++
+	if p.nextRef == 0 {
+		p.nextRef = 1
+	}
+	w := &watch{watcher: p, target: q, ref: p.nextRef}
+	if p.watching == nil {
+		p.watching = map[uint32]*watch{}
+	}
+	p.watching[w.ref] = w
+	q.mu.Lock()
+	dead := q.dead
+	if !dead {
+		if q.monitors == nil {
+			q.monitors = map[*watch]struct{}{}
+		}
+		q.monitors[w] = struct{}{}
+	}
+	q.mu.Unlock()
+	if dead {
+		w.down(isleapi.Exit{}, true)
+	}
+	return w.ref
+}
+
+// Demonitor cancels the monitor ref; no TagDown for it is delivered after
+// it returns, even one already in the mailbox. It reports whether ref was
+// an active monitor.
+func (p *Process) Demonitor(ref uint32) bool {
+	w, ok := p.watching[ref]
+	if !ok {
+		return false
+	}
+	delete(p.watching, ref)
+	w.cancel()
+	// Flush a TagDown that raced in.
+	p.mu.Lock()
+	for i := p.mbox.head; i < len(p.mbox.q); i++ {
+		if m := p.mbox.q[i]; m.Tag == TagDown && m.ref == ref {
+			p.mbox.q = append(p.mbox.q[:i], p.mbox.q[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
+	return true
+}
+
+// cancel unregisters the monitor from its target.
+func (w *watch) cancel() {
+	w.target.mu.Lock()
+	delete(w.target.monitors, w)
+	w.target.mu.Unlock()
+}
+
+// down delivers the monitor's TagDown message.
+func (w *watch) down(exit isleapi.Exit, noproc bool) {
+	_ = w.watcher.enqueue(&Message{Tag: TagDown, Data: exitPayload(exit, noproc), ref: w.ref}, sendForce, nil)
+}

@@ -1,0 +1,66 @@
+package kernel
+
+import (
+	"context"
+	"time"
+
+	"github.com/isle-run/isle/internal/fault"
+)
+
+// waiter is whoever blocks in a kernel operation: a process, which a kill
+// must interrupt and whose worker must hand off its queue if it is a
+// reactor in a turn; or the Go host, bounded by a context.
+type waiter interface {
+	// wait blocks until ch is closed or receives, or timeout passes
+	// (negative: never), returning ErrTimeout for the latter.
+	wait(ch <-chan struct{}, timeout time.Duration) error
+	// worker is the worker the waiter runs on, for runnext; nil if none.
+	worker() *worker
+}
+
+func (p *Process) worker() *worker { return p.turnWorker }
+
+// wait blocks p. A kill ends the wait by abandoning the host call, so the
+// process unwinds out of wasm and finishes as killed.
+func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
+	if w := p.turnWorker; w != nil {
+		w.blocking()
+		defer w.unblocked()
+	}
+	var timer <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-timer:
+		return ErrTimeout
+	case <-p.killCh:
+		panic(&fault.Kill{Reason: *p.killReason.Load()})
+	}
+}
+
+// hostWaiter is the Go host blocking in Send or Call.
+type hostWaiter struct{ ctx context.Context }
+
+func (h hostWaiter) worker() *worker { return nil }
+
+func (h hostWaiter) wait(ch <-chan struct{}, timeout time.Duration) error {
+	var timer <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-timer:
+		return ErrTimeout
+	case <-h.ctx.Done():
+		return h.ctx.Err()
+	}
+}
