@@ -47,9 +47,9 @@ type Rights uint32
 
 // Process rights.
 const (
-	RightSend    Rights = 1 << iota // send and call
-	RightMonitor                    // monitor
-	RightKill                       // kill and link (a link can end the peer)
+	RightSend        Rights = 1 << iota // send and call
+	RightMonitor                        // monitor
+	RightKill                           // kill and link (a link can end the peer)
 	AllProcessRights = RightSend | RightMonitor | RightKill
 )
 

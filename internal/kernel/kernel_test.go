@@ -52,4 +52,3 @@ func TestExitKinds(t *testing.T) {
 		t.Errorf("stack: %v", e)
 	}
 }
-

@@ -137,4 +137,3 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 	p.current = m
 	return aux
 }
-

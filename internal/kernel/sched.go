@@ -50,8 +50,8 @@ type worker struct {
 	runnext  *Process // touched only by this worker's goroutine
 	nextRuns int
 
-	mu    sync.Mutex // guards local; stealers take it too
-	local procQueue
+	mu     sync.Mutex // guards local; stealers take it too
+	local  procQueue
 	nlocal atomic.Int32
 
 	wake chan struct{} // cap 1
