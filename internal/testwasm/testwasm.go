@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -41,10 +40,11 @@ func WAT(t testing.TB, rel string, flags ...string) string {
 }
 
 // C compiles C sources with clang for wasm32-wasi and returns the .wasm.
+// The C SDK (sdk/c) is on the include path.
 func C(t testing.TB, rel string, flags ...string) string {
 	t.Helper()
-	args := append([]string{"--target=wasm32-wasi"}, flags...)
-	return build(t, []string{Path(rel)}, append([]string{"clang"}, args...), func(out string) []string {
+	args := append([]string{"--target=wasm32-wasi", "-I" + Path("sdk/c")}, flags...)
+	return build(t, []string{Path(rel), Path("sdk/c/isle.h")}, append([]string{"clang"}, args...), func(out string) []string {
 		return concat([]string{"clang"}, args, []string{Path(rel), "-o", out})
 	}, "install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32")
 }
@@ -77,7 +77,6 @@ func build(t testing.TB, inputs, key []string, cmdline func(out string) []string
 	defer mu.Unlock()
 	h := sha256.New()
 	fmt.Fprintln(h, strings.Join(key, "\x00"))
-	sort.Strings(inputs)
 	for _, in := range inputs {
 		b, err := os.ReadFile(in)
 		if err != nil {
