@@ -15,13 +15,14 @@ func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (
 	if tag >= kernel.TagSystem && tag != kernel.TagInit {
 		c.misuse("tag %#x is reserved for the system", tag)
 	}
+	payload := c.bytes(ptr, n) // a range outside memory is misuse, whatever its size
 	if n > kernel.DefaultMaxMessage {
 		return nil, nil, ETooBig
 	}
 	if nhandles > kernel.MaxMessageHandles {
 		c.misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
 	}
-	m := &kernel.Message{Tag: tag, Data: append([]byte(nil), c.bytes(ptr, n)...)}
+	m := &kernel.Message{Tag: tag, Data: append([]byte(nil), payload...)}
 	if nhandles == 0 {
 		return m, nil, 0
 	}

@@ -1,0 +1,58 @@
+package isle_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// A guest that misuses the ABI is abandoned with a reason naming the
+// function and the fault; it never gets an error code it could ignore, and
+// the node is unharmed.
+func TestABIMisuseAbandons(t *testing.T) {
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/abuse.wat"))
+	cases := []string{
+		0:  "send: range [0x7fff0000, 0x7fff0000+16) is outside its 65536-byte memory",
+		1:  "send: range [0xfff0, 0xfff0+4294967040) is outside",
+		2:  "send: handle 65602 is not in the process's handle table",
+		3:  "send: tag 0xffff0001 is reserved for the system",
+		4:  "send: unknown flags 0x80",
+		5:  "recv: range [0xfffffff8, 0xfffffff8+16) is outside",
+		6:  "msg_read: offset 100000 is past the message's 0 bytes",
+		7:  "send: 17 handles in one message; the limit is 16",
+		8:  "close: handle 65537 is not in the process's handle table",
+		9:  "demonitor: 77 is not an active monitor reference",
+		10: "reply: handle 65537 is a process handle, not a reply handle",
+		11: "kill: handle 0 is not in the process's handle table",
+		12: "kill: handle 65537 is not in the process's handle table",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for tag, want := range cases {
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Send(ctx, isle.Message{Tag: uint32(tag)}); err != nil {
+			t.Fatal(err)
+		}
+		exit, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exit.Kind != api.ExitAbandoned || exit.Abandon.Cause != api.CauseMisuse ||
+			!strings.Contains(exit.Abandon.Detail, want) {
+			t.Errorf("misuse %d: %v; want misuse %q", tag, exit, want)
+			continue
+		}
+		if len(exit.Abandon.Frames) == 0 || exit.Abandon.Frames[0].Function == "" {
+			t.Errorf("misuse %d: no wasm frames in %v", tag, exit)
+		}
+	}
+}
