@@ -112,6 +112,9 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 			_ = fs.Close()
 		}
 	}
+	if len(g.Dirs) == 0 {
+		closeAll = nil
+	}
 	for _, d := range g.Dirs {
 		rights := capfs.ReadWrite
 		if d.ReadOnly {

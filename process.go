@@ -13,9 +13,8 @@ import (
 
 // Process is a running, isolated instance of a Module.
 type Process struct {
-	n       *Node
-	p       *kernel.Process
-	release func()
+	n *Node
+	p *kernel.Process
 }
 
 // Spawn starts a process running m's _start with exactly the given grants,
@@ -25,16 +24,15 @@ func (n *Node) Spawn(ctx context.Context, m *Module, g Grants, l Limits) (*Proce
 	if err != nil {
 		return nil, err
 	}
+	spec.OnExit = release
 	p, err := n.k.Spawn(ctx, m.m, spec)
 	if err != nil {
-		release()
+		if release != nil {
+			release()
+		}
 		return nil, err
 	}
-	go func() {
-		<-p.Done()
-		release()
-	}()
-	return &Process{n: n, p: p, release: release}, nil
+	return &Process{n: n, p: p}, nil
 }
 
 // ID is the process's number on this node, for logs and tools. It is not

@@ -18,14 +18,23 @@ func withAllocator(ctx context.Context, a *linmem.Allocator) context.Context {
 	return experimental.WithMemoryAllocator(ctx, a)
 }
 
+// baseConfig is the configuration every process starts from: anonymous,
+// with no start functions (isle runs _start itself) and no entropy.
+func baseConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(noEntropy{})
+}
+
 // moduleConfig turns the process's grants into wazero's configuration.
-// Anything not granted is left at a value that reveals nothing.
+// Anything not granted is left at a value that reveals nothing. A module
+// that imports nothing from WASI cannot observe any of it, so it gets the
+// shared base configuration: each With below copies the whole config, and
+// that is most of what a small reactor's spawn would otherwise allocate.
 func (p *Process) moduleConfig() wazero.ModuleConfig {
+	if !p.mod.usesWASI {
+		return p.k.baseConfig
+	}
 	s := p.spec
-	cfg := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions(). // _start runs under our own control, see run
-		WithArgs(s.Args...)
+	cfg := p.k.baseConfig.WithArgs(s.Args...)
 	for _, kv := range s.Env {
 		cfg = cfg.WithEnv(kv[0], kv[1])
 	}
@@ -50,11 +59,9 @@ func (p *Process) moduleConfig() wazero.ModuleConfig {
 	if stderr != nil {
 		cfg = cfg.WithStderr(stderr)
 	}
-	random := s.Random
-	if random == nil {
-		random = noEntropy{}
+	if s.Random != nil {
+		cfg = cfg.WithRandSource(s.Random)
 	}
-	cfg = cfg.WithRandSource(random)
 	if s.RealClock {
 		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(p.sleep)
 	} else {

@@ -59,6 +59,8 @@ type Kernel struct {
 	maxProcs  int
 	quota     int64
 	sched     *scheduler
+	// baseConfig is shared by every process; see moduleConfig.
+	baseConfig wazero.ModuleConfig
 
 	// hostFuncs is the set of "module.name" imports the host provides, used
 	// to list exactly what a module is missing before it is instantiated.
@@ -86,13 +88,14 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	k := &Kernel{
-		rt:        wazero.NewRuntimeWithConfig(ctx, rc),
-		log:       cfg.Logger,
-		cacheDir:  cfg.CacheDir,
-		fuelSlice: cfg.FuelSlice,
-		hostFuncs: map[string]bool{},
-		modules:   map[[32]byte]*Module{},
-		procs:     map[uint64]*Process{},
+		rt:         wazero.NewRuntimeWithConfig(ctx, rc),
+		log:        cfg.Logger,
+		cacheDir:   cfg.CacheDir,
+		fuelSlice:  cfg.FuelSlice,
+		hostFuncs:  map[string]bool{},
+		modules:    map[[32]byte]*Module{},
+		procs:      map[uint64]*Process{},
+		baseConfig: baseConfig(),
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -25,6 +25,10 @@ type Module struct {
 	// minMemory is the linear memory, in bytes, the module needs at start.
 	minMemory uint64
 	kind      moduleKind
+	// usesWASI is true if the module imports anything from WASI.
+	usesWASI bool
+	// hasInitialize is true if the module exports _initialize.
+	hasInitialize bool
 }
 
 type moduleKind uint8
@@ -63,7 +67,13 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 		return nil, fmt.Errorf("%s: %w", name, &isleapi.MissingImportsError{Missing: missing})
 	}
 	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid")}
+	for _, f := range compiled.ImportedFunctions() {
+		if mod, _, _ := f.Import(); mod == wasiModule {
+			m.usesWASI = true
+		}
+	}
 	exports := compiled.ExportedFunctions()
+	_, m.hasInitialize = exports[initializeExport]
 	if _, ok := exports[entryPoint]; ok {
 		m.kind = kindCommand
 	} else if _, ok := exports[handlerExport]; ok {
@@ -118,6 +128,8 @@ func hasCustomSection(c wazero.CompiledModule, name string) bool {
 	}
 	return false
 }
+
+const wasiModule = "wasi_snapshot_preview1"
 
 // entryPoint is the export a command runs.
 const entryPoint = "_start"

@@ -49,6 +49,8 @@ type Spec struct {
 	Timeout time.Duration
 	// Mailbox bounds the mailbox; zero means DefaultMailbox.
 	Mailbox int
+	// OnExit, if set, runs once the process has ended, before Wait returns.
+	OnExit func()
 }
 
 // Stats is what a process has consumed so far.
@@ -87,6 +89,8 @@ type Process struct {
 	nextRef     uint32
 	turnWorker  *worker    // the worker running the current turn, if a reactor
 	pending     *replySlot // the call this process waits on, if any
+	stopCtx     func() bool
+	timer       *time.Timer
 	alloc       linmem.Allocator
 	fuel        fuelState
 	goAbort     *goAbortDetector
@@ -174,12 +178,14 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 	}
 	if !p.reactor {
 		go p.runCommand()
-	} else {
+	} else if m.hasInitialize {
 		// The first turn runs _initialize.
 		p.mu.Lock()
 		p.mbox.sched = schedQueued
 		p.mu.Unlock()
 		k.sched.ready(p, nil)
+	} else {
+		p.initialized = true // idle until its first message
 	}
 	return p, nil
 }
@@ -201,20 +207,15 @@ func (p *Process) installGrants() error {
 	return nil
 }
 
-// watchLimits arranges for a timeout and for ctx's end to kill p.
+// watchLimits arranges for a timeout and for ctx's end to kill p. finish
+// disarms both. A context that can never end costs nothing.
 func (p *Process) watchLimits(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() { p.Kill(contextReason(ctx)) })
-	var timer *time.Timer
-	if p.spec.Timeout > 0 {
-		timer = time.AfterFunc(p.spec.Timeout, func() { p.Kill("timeout") })
+	if ctx.Done() != nil {
+		p.stopCtx = context.AfterFunc(ctx, func() { p.Kill(contextReason(ctx)) })
 	}
-	go func() {
-		<-p.done
-		stop()
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	if p.spec.Timeout > 0 {
+		p.timer = time.AfterFunc(p.spec.Timeout, func() { p.Kill("timeout") })
+	}
 }
 
 func contextReason(ctx context.Context) string {
@@ -282,6 +283,15 @@ func (p *Process) finish(exit isleapi.Exit) {
 	}
 	if p.parent != nil {
 		p.parent.children.Add(-1)
+	}
+	if p.stopCtx != nil {
+		p.stopCtx()
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	if p.spec.OnExit != nil {
+		p.spec.OnExit()
 	}
 	p.k.unregister(p)
 	close(p.done)

@@ -40,6 +40,13 @@ func (p *Process) runTurns(w *worker) {
 		if m == nil {
 			break
 		}
+		if p.handler == nil {
+			// Found on first use: the call engine wazero makes for it
+			// holds a 10 KiB stack that a never-messaged reactor need
+			// not pay for.
+			p.handler = p.inst.ExportedFunction(handlerExport)
+			p.stack = make([]uint64, 4)
+		}
 		if p.turn(m) {
 			return
 		}
@@ -58,23 +65,19 @@ func (p *Process) runTurns(w *worker) {
 	}
 }
 
-// initialize runs _initialize, if exported, and finds the handler. It
-// reports whether the process ended.
+// initialize runs _initialize as the reactor's first turn. It reports
+// whether the process ended.
 func (p *Process) initialize() bool {
 	p.initialized = true
-	if f := p.inst.ExportedFunction(initializeExport); f != nil {
-		err := p.grantSlice()
-		if err == nil {
-			_, err = f.Call(p.ctx)
-		}
-		if err != nil {
-			p.turnWorker = nil
-			p.finish(p.classify(err))
-			return true
-		}
+	err := p.grantSlice()
+	if err == nil {
+		_, err = p.inst.ExportedFunction(initializeExport).Call(p.ctx)
 	}
-	p.handler = p.inst.ExportedFunction(handlerExport)
-	p.stack = make([]uint64, 4)
+	if err != nil {
+		p.turnWorker = nil
+		p.finish(p.classify(err))
+		return true
+	}
 	return false
 }
 

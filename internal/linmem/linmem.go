@@ -1,18 +1,28 @@
-// Package linmem gives each wasm process a linear memory that is reserved
-// once and committed as it grows, so growth never copies and an untouched
-// page never costs resident memory.
+// Package linmem gives each wasm process a linear memory carved from large,
+// lazily committed reservations, so that spawning costs no system call,
+// growing rarely moves, and an untouched page costs no resident memory.
 //
 // wazero's default memory is a Go slice that is reallocated and copied on
 // every memory.grow; a guest growing to 2 GiB leaves old copies alive until
-// the Go GC frees them (8.6 GB RSS measured, see DESIGN.md). Here the whole
-// range up to the process's limit is reserved with PROT_NONE and
-// MAP_NORESERVE, and pages become readable and writable only as the guest
-// grows into them. Fresh anonymous pages read as zero, so no page is
-// zeroed by hand either.
+// the Go GC frees them (8.6 GB RSS measured, see DESIGN.md). Here:
+//
+//   - Memories come in power-of-two size classes, carved from slabs of at
+//     least 1 GiB mapped PROT_READ|PROT_WRITE with MAP_NORESERVE. Nothing
+//     is committed until the guest touches it. wazero bounds-checks every
+//     access against the memory's current length, so the rest of the
+//     region needs no guard.
+//   - A process first gets a region of min(limit, 64 MiB). Growth within it
+//     is free. A process that grows past 64 MiB moves once, to a region of
+//     its full limit, and never again.
+//   - A freed region is returned to the kernel with MADV_DONTNEED, which
+//     drops its pages and makes it read as zero, and then reused: no
+//     process ever sees another's data, and the next spawn needs no mmap.
 package linmem
 
 import (
 	"fmt"
+	"math/bits"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -20,31 +30,83 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// pageSize is the host's page granularity for mprotect.
+const (
+	minClass    = 16 // 64 KiB, one wasm page
+	maxClass    = 32 // 4 GiB, the wasm32 limit
+	firstRegion = 64 << 20
+	slabSize    = 1 << 30
+)
+
 var pageSize = uint64(syscall.Getpagesize())
 
-// Allocator hands out linear memories capped at Limit bytes. It is safe for
-// concurrent use; each memory it returns belongs to one process.
-type Allocator struct {
-	// Limit caps every memory this allocator returns, in bytes. Zero means
-	// the wasm32 maximum of 4 GiB.
-	Limit uint64
+// pool holds every size class. Regions are shared by all allocators in the
+// host process, like the address space they come from.
+var pool [maxClass + 1]sizeClass
 
-	// Peak records the largest size, in bytes, that any memory from this
-	// allocator reached. Read it with PeakBytes.
-	peak atomic.Uint64
-
-	// reserveErr holds the first mmap failure so that the spawn path can
-	// report it instead of a nil-buffer panic inside wazero.
-	reserveErr atomic.Pointer[error]
+type sizeClass struct {
+	mu   sync.Mutex
+	free [][]byte // zeroed regions ready for reuse
+	slab []byte   // the unused tail of the newest slab
 }
 
-// PeakBytes reports the largest committed size any memory reached.
+func classOf(n uint64) int {
+	if n <= 1<<minClass {
+		return minClass
+	}
+	return bits.Len64(n - 1)
+}
+
+// get returns a zeroed region of class c.
+func get(c int) ([]byte, error) {
+	sc := &pool[c]
+	size := uint64(1) << c
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if n := len(sc.free); n > 0 {
+		r := sc.free[n-1]
+		sc.free = sc.free[:n-1]
+		return r, nil
+	}
+	if uint64(len(sc.slab)) < size {
+		m, err := syscall.Mmap(-1, 0, int(max(size, slabSize)), syscall.PROT_READ|syscall.PROT_WRITE,
+			syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+		if err != nil {
+			return nil, fmt.Errorf("reserve %d bytes of address space for linear memory: %w", max(size, slabSize), err)
+		}
+		sc.slab = m
+	}
+	r := sc.slab[:size:size]
+	sc.slab = sc.slab[size:]
+	return r, nil
+}
+
+// put zeroes the first dirty bytes of r and makes it reusable.
+func put(r []byte, dirty uint64) {
+	if dirty > 0 {
+		_ = syscall.Madvise(r[:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
+	}
+	sc := &pool[classOf(uint64(len(r)))]
+	sc.mu.Lock()
+	sc.free = append(sc.free, r)
+	sc.mu.Unlock()
+}
+
+// Allocator hands out the linear memory of one process, capped at Limit.
+type Allocator struct {
+	// Limit caps the memory in bytes. Zero means the wasm32 maximum of
+	// 4 GiB.
+	Limit uint64
+
+	peak atomic.Uint64
+	err  atomic.Pointer[error]
+}
+
+// PeakBytes reports the largest size the memory reached.
 func (a *Allocator) PeakBytes() uint64 { return a.peak.Load() }
 
 // Err reports why a reservation failed, if one did.
 func (a *Allocator) Err() error {
-	if p := a.reserveErr.Load(); p != nil {
+	if p := a.err.Load(); p != nil {
 		return *p
 	}
 	return nil
@@ -53,62 +115,62 @@ func (a *Allocator) Err() error {
 // Allocate implements experimental.MemoryAllocator.
 func (a *Allocator) Allocate(_, max uint64) experimental.LinearMemory {
 	limit := a.Limit
-	if limit == 0 || limit > 1<<32 {
-		limit = 1 << 32
+	if limit == 0 || limit > 1<<maxClass {
+		limit = 1 << maxClass
 	}
-	if max > limit {
-		max = limit
-	}
-	reserve := roundUp(max)
-	if reserve == 0 {
-		reserve = pageSize
-	}
-	b, err := syscall.Mmap(-1, 0, int(reserve), syscall.PROT_NONE,
-		syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
-	if err != nil {
-		err = fmt.Errorf("reserve %d bytes of linear memory: %w", reserve, err)
-		a.reserveErr.CompareAndSwap(nil, &err)
-		return &memory{alloc: a}
-	}
-	return &memory{alloc: a, mapping: b, max: max}
+	limit = min(limit, max)
+	return &memory{alloc: a, limit: limit}
 }
 
 // memory is one process's linear memory.
 type memory struct {
-	alloc     *Allocator
-	mapping   []byte // the whole reservation; nil if mmap failed
-	max       uint64 // bytes the guest may grow to
-	committed uint64 // bytes currently readable and writable
+	alloc  *Allocator
+	region []byte // nil until the first Reallocate
+	limit  uint64 // bytes the guest may grow to
+	dirty  uint64 // the most bytes ever handed to the guest
 }
 
 // Reallocate implements experimental.LinearMemory. It returns nil, which
-// wazero turns into a failed memory.grow (-1), when size passes the limit.
+// wazero turns into a failed memory.grow, past the limit.
 func (m *memory) Reallocate(size uint64) []byte {
-	if m.mapping == nil || size > m.max {
+	if size > m.limit {
 		return nil
 	}
-	if need := roundUp(size); need > m.committed {
-		if err := syscall.Mprotect(m.mapping[m.committed:need], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
-			return nil
-		}
-		m.committed = need
+	if size > uint64(len(m.region)) && !m.move(size) {
+		return nil
 	}
-	for {
-		p := m.alloc.peak.Load()
-		if size <= p || m.alloc.peak.CompareAndSwap(p, size) {
-			break
-		}
+	m.dirty = max(m.dirty, size)
+	for p := m.alloc.peak.Load(); size > p && !m.alloc.peak.CompareAndSwap(p, size); p = m.alloc.peak.Load() {
 	}
-	// The slice's capacity is exactly its length: wazero must come back
-	// through Reallocate to grow, so the limit holds.
-	return unsafe.Slice(unsafe.SliceData(m.mapping), size)[:size:size]
+	// Capacity equals length, so wazero must come back here to grow.
+	return unsafe.Slice(unsafe.SliceData(m.region), size)[:size:size]
+}
+
+// move gets a region that holds size bytes: first a small one, then, if
+// the guest outgrows it, one of its whole limit.
+func (m *memory) move(size uint64) bool {
+	want := min(m.limit, firstRegion)
+	if m.region != nil || size > want {
+		want = m.limit
+	}
+	r, err := get(classOf(max(want, size)))
+	if err != nil {
+		m.alloc.err.CompareAndSwap(nil, &err)
+		return false
+	}
+	if m.region != nil {
+		copy(r, m.region[:m.dirty])
+		put(m.region, m.dirty)
+	}
+	m.region = r
+	return true
 }
 
 // Free implements experimental.LinearMemory.
 func (m *memory) Free() {
-	if m.mapping != nil {
-		_ = syscall.Munmap(m.mapping)
-		m.mapping = nil
+	if m.region != nil {
+		put(m.region, m.dirty)
+		m.region = nil
 	}
 }
 
