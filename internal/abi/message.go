@@ -22,13 +22,13 @@ func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (
 	if nhandles > kernel.MaxMessageHandles {
 		c.misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
 	}
-	m := &kernel.Message{Tag: tag, Data: append([]byte(nil), payload...)}
 	if nhandles == 0 {
-		return m, nil, 0
+		return kernel.NewMessage(tag, payload), nil, 0
 	}
 	raw := c.bytes(handlesPtr, 4*nhandles)
 	hs := make([]kernel.Handle, nhandles)
-	m.Caps = make([]kernel.Cap, nhandles)
+	m := kernel.NewMessage(tag, payload)
+	m.Caps = append(m.Caps[:0], make([]kernel.Cap, nhandles)...)
 	for i := range hs {
 		h := kernel.Handle(binary.LittleEndian.Uint32(raw[4*i:]))
 		for _, prev := range hs[:i] {

@@ -261,8 +261,9 @@ func (p *Process) finish(exit isleapi.Exit) {
 	p.mu.Unlock()
 	for _, m := range pending {
 		m.release()
+		m.recycle()
 	}
-	p.current = nil
+	p.setCurrent(nil)
 	if p.pending != nil {
 		p.pending.abandon()
 	}

@@ -12,34 +12,45 @@ const (
 
 // runTurns runs up to turnBatch turns of a queued reactor on worker w, then
 // puts it back to idle, or at the back of w's queue if more work is
-// waiting.
+// waiting. Taking the next message and deciding the reactor's state share
+// one critical section, so a message costs one lock here.
 func (p *Process) runTurns(w *worker) {
+	p.turnWorker = w
+	defer func() { p.turnWorker = nil }()
+	if !p.initialized && p.initialize() {
+		return
+	}
 	p.mu.Lock()
 	if p.dead {
 		p.mu.Unlock()
 		return
 	}
 	p.mbox.sched = schedRunning
-	p.mu.Unlock()
-	p.turnWorker = w
-	for range turnBatch {
+	for turns := 0; ; turns++ {
 		if r := p.killReason.Load(); r != nil {
+			p.mu.Unlock()
 			p.turnWorker = nil
 			p.finish(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: *r})
 			return
 		}
-		if !p.initialized {
-			if p.initialize() {
-				return
-			}
-			continue
+		var m *Message
+		if turns < turnBatch {
+			m = p.mbox.take(0, 0)
 		}
-		p.mu.Lock()
-		m := p.mbox.take(0, 0)
-		p.mu.Unlock()
 		if m == nil {
-			break
+			requeue := p.mbox.len() > 0
+			if requeue {
+				p.mbox.sched = schedQueued
+			} else {
+				p.mbox.sched = schedIdle
+			}
+			p.mu.Unlock()
+			if requeue {
+				w.pushLocal(p)
+			}
+			return
 		}
+		p.mu.Unlock()
 		if p.handler == nil {
 			// Found on first use: the call engine wazero makes for it
 			// holds a 10 KiB stack that a never-messaged reactor need
@@ -50,18 +61,7 @@ func (p *Process) runTurns(w *worker) {
 		if p.turn(m) {
 			return
 		}
-	}
-	p.turnWorker = nil
-	p.mu.Lock()
-	requeue := p.mbox.len() > 0 || p.killReason.Load() != nil
-	if requeue {
-		p.mbox.sched = schedQueued
-	} else {
-		p.mbox.sched = schedIdle
-	}
-	p.mu.Unlock()
-	if requeue {
-		w.pushLocal(p)
+		p.mu.Lock()
 	}
 }
 
@@ -97,7 +97,7 @@ func (p *Process) turn(m *Message) bool {
 	if err == nil {
 		err = p.handler.CallWithStack(p.ctx, p.stack)
 	}
-	p.current = nil
+	p.setCurrent(nil)
 	if err != nil {
 		p.turnWorker = nil
 		p.finish(p.classify(err))
@@ -120,7 +120,7 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 		}
 		p.curHandles = append(p.curHandles, h)
 	}
-	m.Caps = nil
+	m.Caps = m.Caps[:0]
 	switch {
 	case m.reply != nil:
 		h, err := p.handles.Insert(Cap{Kind: KindReply, Object: m.reply})
@@ -137,6 +137,15 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 		aux = m.ref
 		delete(p.watching, m.ref)
 	}
-	p.current = m
+	p.setCurrent(m)
 	return aux
+}
+
+// setCurrent replaces the current message, recycling the old one: nothing
+// refers to a message once its process has moved on from it.
+func (p *Process) setCurrent(m *Message) {
+	if old := p.current; old != nil && old != m {
+		old.recycle()
+	}
+	p.current = m
 }

@@ -1,0 +1,123 @@
+package fuel
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// spectestDir finds the converted spec tests: $ISLE_SPECTEST, or
+// shared/spectest/v2 in the package directory or one of its parents.
+func spectestDir(t testing.TB) string {
+	if d := os.Getenv("ISLE_SPECTEST"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var looked []string
+	for d := wd; ; d = filepath.Dir(d) {
+		c := filepath.Join(d, "shared", "spectest", "v2")
+		looked = append(looked, c)
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	t.Fatalf("spec tests not found; set ISLE_SPECTEST or put them in one of %q", looked)
+	return ""
+}
+
+// wat compiles testdata/name.wat with wat2wasm into a temporary directory.
+func wat(t testing.TB, name string, flags ...string) []byte {
+	t.Helper()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Fatalf("wat2wasm (Debian package wabt) is needed: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	args := append([]string{"--debug-names", "-o", out, filepath.Join("testdata", name+".wat")}, flags...)
+	cmd := exec.Command(tool, args...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm %s: %v\n%s", name, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func instrument(t testing.TB, b []byte) []byte {
+	t.Helper()
+	res, err := Instrument(b)
+	if err != nil {
+		t.Fatalf("Instrument: %v", err)
+	}
+	return res.Wasm
+}
+
+// meter is a host yield that refills the caller's counter with fixed
+// slices and counts its calls. Refills add up to the fuel used.
+type meter struct {
+	slice   int64
+	yields  atomic.Int64
+	refills atomic.Int64
+	limit   int64 // kill the guest after this many yields; 0 means never
+}
+
+var errOutOfFuel = errors.New("out of fuel")
+
+func (m *meter) yield(ctx context.Context, mod api.Module) {
+	n := m.yields.Add(1)
+	if m.limit > 0 && n > m.limit {
+		panic(errOutOfFuel)
+	}
+	g := mod.ExportedGlobal(GlobalExport).(api.MutableGlobal)
+	m.refills.Add(m.slice - int64(g.Get()))
+	g.Set(uint64(m.slice))
+}
+
+// used is the fuel the guest consumed: every unit refilled, minus what is
+// left in the counter.
+func (m *meter) used(mod api.Module) int64 {
+	return m.refills.Load() - int64(mod.ExportedGlobal(GlobalExport).Get())
+}
+
+// newRuntime makes a compiler runtime with the isle:fuel host module.
+func newRuntime(t testing.TB, ctx context.Context, m *meter, features ...api.CoreFeatures) wazero.Runtime {
+	t.Helper()
+	f := api.CoreFeaturesV2
+	for _, x := range features {
+		f |= x
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(f))
+	t.Cleanup(func() { r.Close(ctx) })
+	_, err := r.NewHostModuleBuilder(ImportModule).
+		NewFunctionBuilder().WithFunc(m.yield).Export(ImportName).
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// firstLine is the first line of an error, without wazero's stack trace.
+func firstLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
