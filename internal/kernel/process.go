@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -296,7 +297,9 @@ func (p *Process) finish(exit isleapi.Exit) {
 	}
 	p.k.unregister(p)
 	close(p.done)
-	p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
+	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
+	}
 }
 
 // classify turns how a guest call ended into a typed exit.
