@@ -39,6 +39,10 @@ type Grants struct {
 	// the name it passes to spawn. The process finds the right under the
 	// grant name "spawner"; its children get the same spawner.
 	Spawn map[string]*Module
+	// Init, if set, is the process's first message (tag ISLE_TAG_INIT),
+	// as a spawning process would send it. isle run passes a reactor its
+	// arguments this way, NUL-separated.
+	Init []byte
 }
 
 // Dir grants a host directory to the guest.
@@ -91,6 +95,9 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
 		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox,
+	}
+	if g.Init != nil {
+		s.Init = kernel.NewMessage(kernel.TagInit, g.Init)
 	}
 	if len(g.Spawn) > 0 {
 		sp := &kernel.Spawner{Modules: map[string]*kernel.Module{}}

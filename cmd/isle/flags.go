@@ -111,3 +111,19 @@ func (f *durationFlag) Set(v string) error {
 	*f = durationFlag(d)
 	return nil
 }
+
+// spawnFlag collects repeated --spawn NAME=PATH values.
+type spawnFlag []spawnModule
+
+type spawnModule struct{ name, path string }
+
+func (f *spawnFlag) String() string { return "" }
+
+func (f *spawnFlag) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("%q is not NAME=PATH", v)
+	}
+	*f = append(*f, spawnModule{name: name, path: path})
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 
 // runOptions are the flags of `isle run`.
 type runOptions struct {
+	spawn         spawnFlag
 	dirs          []dirGrant
 	env           envFlag
 	memory        sizeFlag
@@ -34,6 +35,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(dirFlag{dirs: &o.dirs}, "dir", "grant a read-write directory, `HOST[::GUEST]` (repeatable)")
 	fs.Var(dirFlag{dirs: &o.dirs, readOnly: true}, "ro-dir", "grant a read-only directory, `HOST[::GUEST]` (repeatable)")
 	fs.Var(&o.env, "env", "set a guest environment variable, `NAME=VALUE` (repeatable)")
+	fs.Var(&o.spawn, "spawn", "let the guest spawn processes from the module at PATH under NAME, `NAME=PATH` (repeatable; the main module is always spawnable under its own name)")
 	fs.Var(&o.memory, "memory", "cap linear memory, such as `64MiB` (default 4GiB)")
 	fs.Var(&o.timeout, "timeout", "kill the guest after this `duration`, such as 10s")
 	fs.Int64Var(&o.fuel, "fuel", 0, "abandon the guest after it spends this much `fuel` (0: unlimited)")
@@ -94,7 +96,16 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
+	spawnable := map[string]*isle.Module{moduleName(module): mod}
+	for _, s := range o.spawn {
+		m, err := loadModule(ctx, node, s.path, o.cacheDir, stderr)
+		if err != nil {
+			return 0, err
+		}
+		spawnable[s.name] = m
+	}
 	grants := isle.Grants{
+		Spawn:  spawnable,
 		Args:   append([]string{filepath.Base(module)}, guestArgs...),
 		Env:    o.env,
 		Stdin:  stdin,
@@ -105,6 +116,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if o.deterministic {
 		grants.Random = isle.SeededRandom(0)
+	}
+	if mod.Reactor() {
+		// A reactor has no argv: it gets its arguments as its first
+		// message, NUL-separated, as a spawned process gets its init.
+		grants.Init = []byte(strings.Join(guestArgs, "\x00"))
 	}
 	for _, d := range o.dirs {
 		grants.Dirs = append(grants.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
@@ -122,6 +138,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		printStats(stderr, p.Stats())
 	}
 	return exitStatus(stderr, module, exit, ctx.Err() != nil), nil
+}
+
+// moduleName is what a module is spawned as: its file or directory name
+// without a .wasm extension.
+func moduleName(path string) string {
+	return strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".wasm")
 }
 
 // loadModule loads a .wasm file, or builds a Go package directory first.

@@ -27,12 +27,18 @@ import (
 type Mode uint8
 
 const (
+	// Auto builds a reactor if the main package says so with a line
+	// "//isle:reactor" in one of its files, and a command otherwise.
+	Auto Mode = iota
 	// Command builds a WASI command with a _start entry point.
-	Command Mode = iota
+	Command
 	// Reactor builds with -buildmode=c-shared: the module exports
 	// _initialize and its //go:wasmexport functions instead of _start.
 	Reactor
 )
+
+// reactorDirective marks a main package that builds as a reactor.
+const reactorDirective = "//isle:reactor"
 
 // Options configures Build.
 type Options struct {
@@ -42,14 +48,15 @@ type Options struct {
 	// Progress, when set, receives a line while a build runs and how long
 	// it took. Pass the terminal's stderr, or nil to stay quiet.
 	Progress io.Writer
-	// Mode is Command or Reactor.
+	// Mode is Auto, Command or Reactor.
 	Mode Mode
 }
 
 // Result is a built module.
 type Result struct {
-	Path   string // the .wasm file
-	Cached bool   // true if no build was needed
+	Path    string // the .wasm file
+	Cached  bool   // true if no build was needed
+	Reactor bool   // built with -buildmode=c-shared
 }
 
 // Build builds the main package in dir for GOOS=wasip1 GOARCH=wasm.
@@ -58,15 +65,22 @@ func Build(ctx context.Context, dir string, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building %s needs the Go toolchain, and go is not on PATH: install Go from https://go.dev/dl", dir)
 	}
-	key, err := contentKey(ctx, goBin, dir, opt.Mode)
+	key, directive, err := contentKey(ctx, goBin, dir, opt.Mode)
 	if err != nil {
 		return nil, err
 	}
+	if opt.Mode == Auto {
+		opt.Mode = Command
+		if directive {
+			opt.Mode = Reactor
+		}
+	}
+	reactor := opt.Mode == Reactor
 	var out string
 	if opt.CacheDir != "" {
 		out = filepath.Join(opt.CacheDir, "gobuild", key+".wasm")
 		if _, err := os.Stat(out); err == nil {
-			return &Result{Path: out, Cached: true}, nil
+			return &Result{Path: out, Cached: true, Reactor: reactor}, nil
 		}
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return nil, fmt.Errorf("create build cache: %w", err)
@@ -81,7 +95,7 @@ func Build(ctx context.Context, dir string, opt Options) (*Result, error) {
 	if err := compile(ctx, goBin, dir, out, opt); err != nil {
 		return nil, err
 	}
-	return &Result{Path: out}, nil
+	return &Result{Path: out, Reactor: reactor}, nil
 }
 
 // compile runs go build into a temporary file and renames it into place,
@@ -158,7 +172,8 @@ type listedPackage struct {
 
 // contentKey hashes the Go version, the build mode and the content of every
 // non-standard-library file that the build reads.
-func contentKey(ctx context.Context, goBin, dir string, mode Mode) (string, error) {
+// It also reports whether the main package carries the reactor directive.
+func contentKey(ctx context.Context, goBin, dir string, mode Mode) (key string, reactor bool, err error) {
 	cmd := exec.CommandContext(ctx, goBin, "list", "-deps", "-e",
 		"-json=ImportPath,Name,Dir,Standard,GoFiles,SFiles,EmbedFiles,Module,Error", ".")
 	cmd.Dir = dir
@@ -166,7 +181,7 @@ func contentKey(ctx context.Context, goBin, dir string, mode Mode) (string, erro
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s is not a Go package that can be built: %s", dir, strings.TrimSpace(stderr.String()))
+		return "", false, fmt.Errorf("%s is not a Go package that can be built: %s", dir, strings.TrimSpace(stderr.String()))
 	}
 	h := sha256.New()
 	ver, _ := exec.CommandContext(ctx, goBin, "env", "GOVERSION", "GOFLAGS").Output()
@@ -179,18 +194,20 @@ func contentKey(ctx context.Context, goBin, dir string, mode Mode) (string, erro
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return "", fmt.Errorf("read go list output: %w", err)
+			return "", false, fmt.Errorf("read go list output: %w", err)
 		}
 		if p.Error != nil {
-			return "", fmt.Errorf("%s: %s", dir, p.Error.Err)
+			return "", false, fmt.Errorf("%s: %s", dir, p.Error.Err)
 		}
 		main = &p // the package named on the command line comes last
 		if p.Standard {
 			continue
 		}
-		if err := hashFiles(h, p); err != nil {
-			return "", err
+		directive, err := hashFiles(h, p)
+		if err != nil {
+			return "", false, err
 		}
+		reactor = directive // the main package comes last, so its answer stands
 		// go.mod decides language semantics (the go directive), so it is
 		// part of the input even though no package lists it.
 		if p.Module != nil && p.Module.GoMod != "" && !goMods[p.Module.GoMod] {
@@ -200,22 +217,37 @@ func contentKey(ctx context.Context, goBin, dir string, mode Mode) (string, erro
 		}
 	}
 	if main == nil || main.Name != "main" {
-		return "", fmt.Errorf("%s is not a main package: isle runs programs, so the directory needs package main", dir)
+		return "", false, fmt.Errorf("%s is not a main package: isle runs programs, so the directory needs package main", dir)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+	fmt.Fprintf(h, "reactor=%v\n", reactor)
+	return hex.EncodeToString(h.Sum(nil)[:16]), reactor, nil
 }
 
-func hashFiles(h io.Writer, p listedPackage) error {
+// hashFiles hashes a package's files and reports whether a Go file of it
+// carries the reactor directive.
+func hashFiles(h io.Writer, p listedPackage) (reactor bool, err error) {
 	fmt.Fprintf(h, "pkg %s\n", p.ImportPath)
-	for _, list := range [][]string{p.GoFiles, p.SFiles, p.EmbedFiles} {
+	for i, list := range [][]string{p.GoFiles, p.SFiles, p.EmbedFiles} {
 		for _, f := range list {
 			b, err := os.ReadFile(filepath.Join(p.Dir, f))
 			if err != nil {
-				return fmt.Errorf("hash %s: %w", f, err)
+				return false, fmt.Errorf("hash %s: %w", f, err)
 			}
 			sum := sha256.Sum256(b)
 			fmt.Fprintf(h, "%s %x\n", f, sum)
+			if i == 0 && hasDirective(b) {
+				reactor = true
+			}
 		}
 	}
-	return nil
+	return reactor, nil
+}
+
+func hasDirective(src []byte) bool {
+	for _, line := range bytes.Split(src, []byte("\n")) {
+		if string(bytes.TrimSpace(line)) == reactorDirective {
+			return true
+		}
+	}
+	return false
 }

@@ -52,6 +52,8 @@ type Spec struct {
 	Mailbox int
 	// OnExit, if set, runs once the process has ended, before Wait returns.
 	OnExit func()
+	// Init, if set, is queued as the process's first message.
+	Init *Message
 }
 
 // Stats is what a process has consumed so far.
@@ -173,6 +175,11 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
 	}
+	if spec.Init != nil {
+		spec.Init.Tag = TagInit
+		p.mbox.append(spec.Init) // nobody else can see p yet
+		p.spec.Init = nil
+	}
 	p.watchLimits(ctx)
 	if link {
 		parent.Link(p)
@@ -181,6 +188,12 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 		go p.runCommand()
 	} else if m.hasInitialize {
 		// The first turn runs _initialize.
+		p.mu.Lock()
+		p.mbox.sched = schedQueued
+		p.mu.Unlock()
+		k.sched.ready(p, nil)
+	} else if p.mbox.len() > 0 {
+		p.initialized = true
 		p.mu.Lock()
 		p.mbox.sched = schedQueued
 		p.mu.Unlock()
