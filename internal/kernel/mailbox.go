@@ -152,6 +152,7 @@ func (p *Process) receive(match, mask uint32, timeout time.Duration) (*Message, 
 		deadline = time.Now().Add(timeout)
 	}
 	for {
+		p.checkKilled()
 		p.mu.Lock()
 		if m := p.mbox.take(match, mask); m != nil {
 			p.mu.Unlock()

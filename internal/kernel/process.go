@@ -290,12 +290,6 @@ func (p *Process) finish(exit isleapi.Exit) {
 	}
 	p.exit = exit
 	p.ended.Store(time.Now().UnixNano())
-	for l := range links {
-		l.exitSignal(p, exit, false)
-	}
-	for w := range monitors {
-		w.down(exit, false)
-	}
 	if p.parent != nil {
 		p.parent.children.Add(-1)
 	}
@@ -309,7 +303,15 @@ func (p *Process) finish(exit isleapi.Exit) {
 		p.spec.OnExit()
 	}
 	p.k.unregister(p)
+	// Publish the exit before telling anyone: a process that receives the
+	// exit or down signal must find this one ended.
 	close(p.done)
+	for l := range links {
+		l.exitSignal(p, exit, false)
+	}
+	for w := range monitors {
+		w.down(exit, false)
+	}
 	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
 	}

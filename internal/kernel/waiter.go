@@ -3,8 +3,6 @@ package kernel
 import (
 	"context"
 	"time"
-
-	"github.com/isle-run/isle/internal/fault"
 )
 
 // waiter is whoever blocks in a kernel operation: a process, which a kill
@@ -35,12 +33,16 @@ func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	}
 	select {
 	case <-ch:
-		return nil
 	case <-timer:
+		p.checkKilled()
 		return ErrTimeout
 	case <-p.killCh:
-		panic(&fault.Kill{Reason: *p.killReason.Load()})
 	}
+	// A kill wins over whatever else became ready at the same time: a
+	// process killed by a link must not go on to handle the message that
+	// arrived with it.
+	p.checkKilled()
+	return nil
 }
 
 // hostWaiter is the Go host blocking in Send or Call.
