@@ -14,14 +14,17 @@ const (
 // puts it back to idle, or at the back of w's queue if more work is
 // waiting. Taking the next message and deciding the reactor's state share
 // one critical section, so a message costs one lock here.
+//
+// turnWorker is cleared before the lock that ends the run is released:
+// after that, another worker may already own the process.
 func (p *Process) runTurns(w *worker) {
 	p.turnWorker = w
-	defer func() { p.turnWorker = nil }()
 	if !p.initialized && p.initialize() {
 		return
 	}
 	p.mu.Lock()
 	if p.dead {
+		p.turnWorker = nil
 		p.mu.Unlock()
 		return
 	}
@@ -44,6 +47,7 @@ func (p *Process) runTurns(w *worker) {
 			} else {
 				p.mbox.sched = schedIdle
 			}
+			p.turnWorker = nil
 			p.mu.Unlock()
 			if requeue {
 				w.pushLocal(p)
