@@ -39,6 +39,9 @@ type Grants struct {
 	// the name it passes to spawn. The process finds the right under the
 	// grant name "spawner"; its children get the same spawner.
 	Spawn map[string]*Module
+	// Processes are handles to other processes the new one starts with, by
+	// grant name. Each carries the send and monitor rights, not kill.
+	Processes map[string]*Process
 	// Init, if set, is the process's first message (tag ISLE_TAG_INIT),
 	// as a spawning process would send it. isle run passes a reactor its
 	// arguments this way, NUL-separated.
@@ -99,12 +102,19 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 	if g.Init != nil {
 		s.Init = kernel.NewMessage(kernel.TagInit, g.Init)
 	}
+	s.Grants = map[string]kernel.Cap{}
 	if len(g.Spawn) > 0 {
 		sp := &kernel.Spawner{Modules: map[string]*kernel.Module{}}
 		for name, m := range g.Spawn {
 			sp.Modules[name] = m.m
 		}
-		s.Grants = map[string]kernel.Cap{"spawner": {Kind: kernel.KindSpawner, Object: sp}}
+		s.Grants["spawner"] = kernel.Cap{Kind: kernel.KindSpawner, Object: sp}
+	}
+	for name, p := range g.Processes {
+		if _, dup := s.Grants[name]; dup {
+			return kernel.Spec{}, nil, fmt.Errorf("grant name %q is used twice", name)
+		}
+		s.Grants[name] = kernel.Cap{Kind: kernel.KindProcess, Rights: kernel.RightSend | kernel.RightMonitor, Object: p.p}
 	}
 	for _, kv := range g.Env {
 		name, value, ok := strings.Cut(kv, "=")

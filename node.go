@@ -97,3 +97,6 @@ func (n *Node) LoadModuleFile(ctx context.Context, path string) (*Module, error)
 	}
 	return &Module{m: m}, nil
 }
+
+// Processes reports how many processes are alive on the node.
+func (n *Node) Processes() int { return n.k.ProcessCount() }

@@ -108,11 +108,13 @@ type Stats struct {
 	PeakMemory uint64
 	// Wall is the time from spawn to exit, or to now while it runs.
 	Wall time.Duration
+	// Queued is how many messages wait in the mailbox now.
+	Queued int
 }
 
 // Stats reports what the process has consumed. It is exact once the
 // process has ended.
 func (p *Process) Stats() Stats {
 	s := p.p.Stats()
-	return Stats{Fuel: s.Fuel, PeakMemory: s.PeakMemory, Wall: s.Wall}
+	return Stats{Fuel: s.Fuel, PeakMemory: s.PeakMemory, Wall: s.Wall, Queued: s.Queued}
 }

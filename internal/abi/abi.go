@@ -85,6 +85,9 @@ func enter(ctx context.Context, mod api.Module, name string) call {
 	if p == nil {
 		panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: name + " called outside a process"})
 	}
+	// Every host call is a point where a kill takes effect, so a guest
+	// looping on calls stops at once rather than at its next fuel yield.
+	p.CheckKilled()
 	return call{p: p, mem: mod.Memory(), name: name}
 }
 

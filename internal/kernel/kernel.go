@@ -182,6 +182,13 @@ func (k *Kernel) unregister(p *Process) {
 	k.mu.Unlock()
 }
 
+// ProcessCount is the number of live processes.
+func (k *Kernel) ProcessCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.procs)
+}
+
 // Processes returns the live processes, in no particular order.
 func (k *Kernel) Processes() []*Process {
 	k.mu.Lock()

@@ -61,6 +61,7 @@ type Stats struct {
 	Fuel       int64
 	PeakMemory uint64
 	Wall       time.Duration
+	Queued     int
 }
 
 // Process is one isolated instance of a Module: a command running _start
@@ -362,6 +363,10 @@ func (p *Process) Kill(reason string) {
 	}
 }
 
+// CheckKilled ends the current host call, and with it the guest's run, if
+// the process has been killed.
+func (p *Process) CheckKilled() { p.checkKilled() }
+
 // checkKilled abandons the current host call if the process was killed.
 func (p *Process) checkKilled() {
 	if r := p.killReason.Load(); r != nil {
@@ -405,7 +410,10 @@ func (p *Process) Stats() Stats {
 	if e := p.ended.Load(); e != 0 {
 		end = time.Unix(0, e)
 	}
-	return Stats{Fuel: p.spent.Load(), PeakMemory: p.alloc.PeakBytes(), Wall: end.Sub(p.started)}
+	p.mu.Lock()
+	queued := p.mbox.len()
+	p.mu.Unlock()
+	return Stats{Fuel: p.spent.Load(), PeakMemory: p.alloc.PeakBytes(), Wall: end.Sub(p.started), Queued: queued}
 }
 
 func formatCount(n int64) string { return strconv.FormatInt(n, 10) }
