@@ -47,7 +47,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	opts := bench.Options{Quick: *quick, Runs: *runs, InstallErlang: !*noInstall, Log: stderr}
 	if *only != "" {
-		opts.Only = strings.Split(*only, ",")
+		for _, name := range strings.Split(*only, ",") {
+			opts.Only = append(opts.Only, strings.TrimSpace(name))
+		}
 	}
 	root, err := bench.FindRoot()
 	if err != nil {

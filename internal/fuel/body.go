@@ -13,7 +13,7 @@ type edit struct {
 	pos  int
 	end  int    // patches replace body[pos:end]; checks insert at pos
 	val  uint32 // patches: the new function index
-	cost int64  // checks: fuel charged (index into loops until resolved)
+	cost int64  // checks: fuel charged, filled in once the scope is counted
 	loop int32  // checks: the loop whose cost this is, or -1 for the entry
 }
 
@@ -60,7 +60,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64) error {
 			return err
 		}
 		if err := w.mod.checkInstr(in, locals, len(w.ctrl)); err != nil {
-			return fmt.Errorf("at offset %d: %w", in.Pos, err)
+			return fmt.Errorf("%w, at body offset %d", err, in.Pos)
 		}
 		switch in.Op {
 		case wasm.OpEnd:

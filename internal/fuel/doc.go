@@ -24,7 +24,9 @@
 //
 // A check charges the number of instructions it guards: the entry check
 // those of the function outside any loop, a loop header those directly in
-// that loop (nested loops charge their own). It is an over-estimate when
+// that loop (nested loops charge their own). Every instruction counts one,
+// block, else and end included; a loop's own opcode and its end run once
+// per entry, so they count for the enclosing scope. It is an over-estimate when
 // branches skip code, but it is static, so the same program with the same
 // inputs uses exactly the same fuel on every run and on every machine,
 // which wall-clock preemption cannot give. Every back-edge passes a loop

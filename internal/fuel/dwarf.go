@@ -31,15 +31,19 @@ type cuLines struct {
 // that replace it: a minimal DWARF 4 with, per compile unit, its name, its
 // remapped address ranges and its line table. It returns nothing when the
 // original has no usable DWARF; stale debug sections are dropped either way.
-func (mod *module) rebuildDWARF(om *OffsetMap) []wasm.Section {
+func (mod *module) rebuildDWARF(om *OffsetMap) (out []wasm.Section) {
+	// debug/dwarf is not hardened against every malformed input. Debug
+	// information is optional, so a panic there costs only the DWARF.
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
 	d, err := mod.readDWARF()
 	if err != nil {
 		return nil
 	}
-	codeLen := uint64(0)
-	if s := mod.m.Section(wasm.SectionCode); s != nil {
-		codeLen = uint64(len(s.Payload))
-	}
+	codeLen := mod.codeLen
 	var cus []cuLines
 	r := d.Reader()
 	for {

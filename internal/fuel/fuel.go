@@ -122,7 +122,7 @@ func (mod *module) rewriteSections(code []byte) {
 	exports := make([]wasm.Export, 0, len(mod.exports)+1)
 	for _, e := range mod.exports {
 		if e.Kind == wasm.KindFunc {
-			e.Index = e.Index
+			e.Index = mod.funcIndex(e.Index)
 		}
 		exports = append(exports, e)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
 
@@ -113,5 +112,3 @@ func TestTailCalls(t *testing.T) {
 		t.Fatalf("forever returned %v, want out of fuel", err)
 	}
 }
-
-var _ = api.CoreFeaturesV2

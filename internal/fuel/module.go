@@ -18,9 +18,17 @@ type module struct {
 	elems   []wasm.Element
 	code    []wasm.Code
 	data    []wasm.Data
-	counts  wasm.Counts
+	counts  counts
+	codeLen uint64 // length of the original code section payload
 
 	yieldType, yieldFunc, fuelGlobal uint32
+}
+
+// counts are the sizes of the original index spaces. Imports come first in
+// each space.
+type counts struct {
+	Types, Funcs, Tables, Memories, Globals, Elems, Datas            uint32
+	ImportedFuncs, ImportedTables, ImportedMemories, ImportedGlobals uint32
 }
 
 // decodeModule decodes every section the rewrite reads or changes.
@@ -63,6 +71,7 @@ func decodeModule(b []byte) (*module, error) {
 			dataCount = &v
 		case wasm.SectionCode:
 			mod.code, err = wasm.DecodeCode(p)
+			mod.codeLen = uint64(len(p))
 		case wasm.SectionData:
 			mod.data, err = wasm.DecodeData(p)
 		}
@@ -105,7 +114,7 @@ func (mod *module) count(tables []wasm.TableType, mems []wasm.Limits, dataCount 
 	}
 }
 
-// indexError reports an index immediate outside its space.
+// checkIndex reports an index immediate outside its space.
 func (mod *module) checkIndex(s wasm.Space, idx uint32) error {
 	var n uint32
 	c := &mod.counts

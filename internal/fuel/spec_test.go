@@ -3,6 +3,7 @@ package fuel
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,11 +48,30 @@ type outcome struct {
 
 // specMeter is the yield of the differential run: it refills the caller's
 // counter with a slice of 1 to 7 units, so the yield path runs constantly.
-type specMeter struct{ calls atomic.Int64 }
+// It kills a command that yields more than budget times, so that a broken
+// rewrite that loops forever fails the test instead of hanging it.
+type specMeter struct {
+	calls, left, most atomic.Int64
+}
+
+const yieldBudget = 20_000_000
+
+var errRunaway = errors.New("runaway: yield budget of the command exhausted")
 
 func (m *specMeter) yield(_ context.Context, mod api.Module) {
 	n := m.calls.Add(1)
+	if m.left.Add(-1) < 0 {
+		panic(errRunaway)
+	}
 	mod.ExportedGlobal(GlobalExport).(api.MutableGlobal).Set(uint64(1 + n%7))
+}
+
+// startCommand resets the budget, noting how much the last command used.
+func (m *specMeter) startCommand() {
+	if used := yieldBudget - m.left.Load(); used > m.most.Load() {
+		m.most.Store(used)
+	}
+	m.left.Store(yieldBudget)
 }
 
 // specRun runs one command file under one variant.
@@ -80,6 +100,7 @@ func TestSpecDifferential(t *testing.T) {
 	}
 	spectest := wat(t, "spectest")
 	meter := &specMeter{}
+	meter.left.Store(yieldBudget)
 	counts := map[string]int{}
 	skips := map[string]int{}
 	for _, f := range files {
@@ -113,8 +134,10 @@ func TestSpecDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("assertions checked %d, held for original %d, held for rewritten %d, divergences %d; yield called %d times",
-		counts["checked"], counts["held for original"], counts["held for rewritten"], counts["divergences"], meter.calls.Load())
+	meter.startCommand()
+	t.Logf("assertions checked %d, held for original %d, held for rewritten %d, divergences %d; yield called %d times, at most %d in one command",
+		counts["checked"], counts["held for original"], counts["held for rewritten"], counts["divergences"],
+		meter.calls.Load(), meter.most.Load())
 	var reasons []string
 	for k, v := range skips {
 		reasons = append(reasons, fmt.Sprintf("%d %s", v, k))
@@ -146,6 +169,7 @@ func runSpecFile(t *testing.T, dir string, sf specFile, rewrite bool, spectest [
 		regNames: registrations(sf.Commands), cache: map[string]any{}}
 	out := make([]outcome, len(sf.Commands))
 	for i := range sf.Commands {
+		m.startCommand()
 		out[i] = s.command(i, &sf.Commands[i])
 	}
 	return out

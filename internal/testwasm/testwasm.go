@@ -59,9 +59,11 @@ func Go(t testing.TB, rel string, flags ...string) string {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("testwasm: no Go files in %s", dir)
 	}
-	// The SDK is part of the module, so its sources are inputs too.
+	// The SDK is part of the module, so its sources are inputs too, and so
+	// is the api package it imports.
 	sdk, _ := filepath.Glob(Path("sdk/go/*/*.go"))
-	inputs := append(append(files, sdk...), Path("go.mod"))
+	api, _ := filepath.Glob(Path("api/*.go"))
+	inputs := append(append(append(files, sdk...), api...), Path("go.mod"))
 	return build(t, inputs, append([]string{"go", runtime.Version()}, flags...), func(out string) []string {
 		return concat([]string{"go", "build", "-o", out}, flags, []string{"."})
 	}, "install Go", func(c *exec.Cmd) {

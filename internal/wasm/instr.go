@@ -53,6 +53,7 @@ type OpcodeError struct {
 	Proposal string // the proposal it belongs to, when known
 }
 
+// Error names the opcode, the proposal it belongs to and where it is.
 func (e *OpcodeError) Error() string {
 	return fmt.Sprintf("unsupported opcode %v (%s) at offset %d", e.Op, e.Proposal, e.Offset)
 }
@@ -102,6 +103,11 @@ func (r *Reader) Next(in *Instr) error {
 	default:
 		info = opsMVP[op]
 		if !info.known {
+			if op == 0xfe || op == 0xfb { // name the sub-opcode of these families too
+				if sub, _, err := ReadU32(b, p); err == nil {
+					return r.unsupported(in.Pos, byte(op), sub)
+				}
+			}
 			return r.unsupported(in.Pos, 0, uint32(op))
 		}
 	}

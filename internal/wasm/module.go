@@ -118,6 +118,8 @@ func Decode(b []byte) (*Module, error) {
 			if err := s.splitName(); err != nil {
 				return nil, fmt.Errorf("custom section at offset %d: %w", start, err)
 			}
+		case id == 13:
+			return nil, fmt.Errorf("tag section at offset %d: exception handling is not supported", start)
 		case id > SectionDataCount:
 			return nil, fmt.Errorf("malformed section id %d at offset %d", byte(id), start)
 		default:
@@ -172,7 +174,8 @@ func (m *Module) Custom(name string) *Section {
 }
 
 // Put replaces the payload of the section with the given id, or inserts a
-// new section at the place the spec's order requires.
+// new section at the place the spec's order requires. The id must not be
+// SectionCustom.
 func (m *Module) Put(id SectionID, payload []byte) {
 	if s := m.Section(id); s != nil {
 		s.Payload = payload
@@ -185,9 +188,12 @@ func (m *Module) Put(id SectionID, payload []byte) {
 			break
 		}
 	}
-	// Keep custom sections that sat just before the next section with it.
-	for at > 0 && at == len(m.Sections) && m.Sections[at-1].ID == SectionCustom {
-		at--
+	// With no later section, go before the trailing custom sections
+	// (names, DWARF), which conventionally come last.
+	if at == len(m.Sections) {
+		for at > 0 && m.Sections[at-1].ID == SectionCustom {
+			at--
+		}
 	}
 	m.Sections = append(m.Sections, Section{})
 	copy(m.Sections[at+1:], m.Sections[at:])
@@ -237,23 +243,4 @@ func (m *Module) AppendTo(dst []byte) []byte {
 		dst = append(dst, s.Payload...)
 	}
 	return dst
-}
-
-// PayloadOffset is the offset the section's payload will have in the output
-// of Encode. The code section's offset anchors DWARF addresses.
-func (m *Module) PayloadOffset(target *Section) int {
-	p := 8
-	for i := range m.Sections {
-		s := &m.Sections[i]
-		n := s.contentLen()
-		p += 1 + max(U32Len(uint32(n)), s.sizeWidth)
-		if s.ID == SectionCustom {
-			p += n - len(s.Payload)
-		}
-		if s == target {
-			return p
-		}
-		p += len(s.Payload)
-	}
-	return -1
 }

@@ -132,9 +132,14 @@ func roundTripInstrs(s *Section, st *roundTripStats) error {
 	var r, r2 Reader
 	var in, in2 Instr
 	for fi, c := range code {
-		_, start, err := Locals(c.Body)
+		decls, start, err := LocalDecls(c.Body)
 		if err != nil {
 			continue
+		}
+		if out := AppendLocalDecls(nil, decls); !bytes.Equal(out, c.Body[:start]) {
+			if d2, _, err := LocalDecls(out); err != nil || !reflect.DeepEqual(d2, decls) {
+				return fmt.Errorf("body %d: locals %x re-encoded as %x", fi, c.Body[:start], out)
+			}
 		}
 		r.Reset(c.Body)
 		r.Seek(start)
@@ -204,7 +209,8 @@ func TestRoundTripSpectest(t *testing.T) {
 func TestPutKeepsOrder(t *testing.T) {
 	m := &Module{}
 	m.Put(SectionCode, []byte{0})
-	m.Sections = append(m.Sections, Section{ID: SectionCustom, Name: "name"})
+	m.Sections = append(m.Sections, Section{ID: SectionCustom, Name: "name"},
+		Section{ID: SectionCustom, Name: ".debug_info"})
 	m.Put(SectionType, []byte{0})
 	m.Put(SectionDataCount, []byte{0})
 	m.Put(SectionData, []byte{0})
@@ -213,7 +219,7 @@ func TestPutKeepsOrder(t *testing.T) {
 	for _, s := range m.Sections {
 		got = append(got, s.ID)
 	}
-	want := []SectionID{SectionType, SectionImport, SectionDataCount, SectionCode, SectionData, SectionCustom}
+	want := []SectionID{SectionType, SectionImport, SectionDataCount, SectionCode, SectionData, SectionCustom, SectionCustom}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
 	}

@@ -128,14 +128,6 @@ type Export struct {
 	Index uint32
 }
 
-// Counts of index spaces, for validators.
-type Counts struct {
-	Types, Funcs, Tables, Memories, Globals, Elems, Datas uint32
-	// ImportedFuncs etc. count the imported part of each space, which
-	// comes first.
-	ImportedFuncs, ImportedTables, ImportedMemories, ImportedGlobals uint32
-}
-
 func (d *parser) limits(memory bool) Limits {
 	var l Limits
 	l.Flags = d.byte()

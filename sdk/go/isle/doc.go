@@ -2,9 +2,9 @@
 // ABI (docs/ABI.md in the isle repository) as ordinary Go, with typed
 // errors, contexts for timeouts, and reactors.
 //
-// Build guests with GOOS=wasip1 GOARCH=wasm; every file that touches the
-// ABI carries //go:build wasip1, so on other platforms the package holds
-// only its portable types.
+// Build guests with GOOS=wasip1 GOARCH=wasm. On other platforms the
+// package still builds, so that guest code can be vetted and its pure
+// parts tested, but every call into the kernel panics.
 //
 // # Processes and messages
 //
@@ -50,9 +50,11 @@
 //
 // A reactor has no main loop: the kernel calls its handler once per
 // message and it costs nothing while idle. Build it with
-// -buildmode=c-shared and register the handler in init, because main
-// never runs in such a module:
+// -buildmode=c-shared (isle run does so for a main package with a line
+// "//isle:reactor") and register the handler in init, because main never
+// runs in such a module:
 //
+//	//isle:reactor
 //	package main
 //
 //	import "github.com/isle-run/isle/sdk/go/isle"
@@ -66,6 +68,13 @@
 //	}
 //
 //	func main() {}
+//
+// # Memory
+//
+// Each message's Data is its own allocation, so a busy process makes
+// garbage. A handler that is done with a message can Release it, and the
+// next message reuses the buffer: in a ping-pong of 4 KiB messages
+// between two Go reactors that cut the time per round trip by two thirds.
 //
 // # Blocking and time
 //

@@ -2,6 +2,7 @@ package isle
 
 import (
 	"context"
+	"errors"
 	"strconv"
 )
 
@@ -60,11 +61,8 @@ func (e Errno) Is(target error) bool {
 
 // ErrNotRequest is returned by (Message).Reply and (Message).Decline for a
 // message that is not a request, or whose request was already answered.
-var ErrNotRequest = notRequest{}
-
-type notRequest struct{}
-
-func (notRequest) Error() string { return "isle: not a request, or already answered" }
+// Unlike the Errno values it comes from this package, not the kernel.
+var ErrNotRequest = errors.New("isle: not a request, or already answered")
 
 // errno turns a negative ABI result into its Errno, and anything else into
 // nil.

@@ -1,5 +1,3 @@
-//go:build wasip1
-
 package isle
 
 import (
@@ -39,8 +37,9 @@ func (m Message) IsRequest() bool { return m.reply != nil && !m.reply.used }
 
 // Reply answers the request m with tag (below TagSystem) and a copy of
 // data. It fails with ErrGone if the caller has given up, and with
-// ErrNotRequest if m is not a request or was answered already. Handles
-// sent WithHandles are moved, never copied.
+// ErrNotRequest if m is not a request or was answered already. A reply
+// over MaxMessage fails with ErrTooBig and leaves the request unanswered,
+// to be answered again. Handles sent WithHandles are moved, never copied.
 func (m Message) Reply(tag uint32, data []byte, opts ...SendOption) error {
 	c := sendConfig(opts)
 	if c.flags&sendCopy != 0 {
@@ -49,10 +48,13 @@ func (m Message) Reply(tag uint32, data []byte, opts ...SendOption) error {
 	if !m.IsRequest() {
 		return ErrNotRequest
 	}
-	m.reply.used = true // the kernel consumes the handle whatever the outcome
 	d, n := bytesPtr(data)
 	hs, nh := handlesPtr(c.handles)
-	return errno(abiReply(m.reply.h, tag, d, n, hs, nh))
+	r := abiReply(m.reply.h, tag, d, n, hs, nh)
+	// The kernel consumes the reply handle unless it refused the payload
+	// before looking at it.
+	m.reply.used = Errno(r) != ErrTooBig
+	return errno(r)
 }
 
 // Decline drops the request m unanswered: its caller fails with ErrGone
@@ -63,6 +65,24 @@ func (m Message) Decline() error {
 	}
 	m.reply.used = true
 	return Close(Handle(m.reply.h))
+}
+
+// Release hands m.Data back to this package, for a later message to
+// reuse instead of allocating: a handler that releases each message it is
+// done with allocates nothing per message, and causes no garbage
+// collection. It is optional; without it the garbage collector frees
+// the payload as usual. After Release, m.Data must not be used, through
+// m or any copy of it.
+func (m *Message) Release() {
+	if cap(m.Data) == 0 {
+		return
+	}
+	mu.Lock()
+	if cap(m.Data) > cap(spare) {
+		spare = m.Data[:0]
+	}
+	mu.Unlock()
+	m.Data = nil
 }
 
 // IsInit reports whether m is the init message Spawn sends first.
@@ -143,11 +163,12 @@ func receive(mt Match, timeout int64) (Message, error) {
 }
 
 // The payload of a received message lands in scratch first, so a small
-// message costs one host call and one exact-size copy. mu keeps other
+// message costs one host call and one exact-size copy; a bigger one is
+// read past scratch straight into its own buffer with msg_read. mu keeps other
 // goroutines off scratch and off the kernel's current message between the
 // calls that read one message (a goroutine can be parked by the garbage
 // collector in the middle).
-const scratchSize = 64 << 10
+const scratchSize = 1 << 10
 
 var (
 	mu      sync.Mutex
@@ -155,6 +176,22 @@ var (
 )
 
 func scratchPtr() unsafe.Pointer { return unsafe.Pointer(&scratch[0]) }
+
+// spare is a released payload buffer, the largest one released since it
+// was last used. Guarded by mu.
+var spare []byte
+
+// alloc returns a buffer of n bytes for a payload: spare if it is big
+// enough, else a new one. Its content is about to be overwritten, so it is
+// not cleared. Called with mu held.
+func alloc(n uint32) []byte {
+	if uint32(cap(spare)) >= n {
+		b := spare[:n]
+		spare = nil
+		return b
+	}
+	return make([]byte, n)
+}
 
 // current builds a Message from the result r of recv or call, whose
 // payload prefix is in scratch: a payload longer than scratch comes back
@@ -166,7 +203,7 @@ func current(r int32, in *info) (Message, error) {
 	}
 	m := Message{Tag: in.tag, aux: in.aux}
 	if in.len > 0 {
-		m.Data = make([]byte, in.len)
+		m.Data = alloc(in.len)
 		k := copy(m.Data, scratch[:min(in.len, scratchSize)])
 		readRest(m.Data, k)
 	}

@@ -20,6 +20,7 @@ const (
 	tagMainRan  = 5 // reply "true" if main.main ran, which it must not
 	tagExit     = 6 // exit with the code in the request, without replying
 	tagDecline  = 7 // drop the request unanswered
+	tagBigReply = 8 // try a reply over the limit, then answer with what that returned
 	// Any other request is echoed back, tag and payload.
 )
 
@@ -74,6 +75,9 @@ func handle(m isle.Message) {
 		isle.Exit(binary.LittleEndian.Uint32(m.Data))
 	case tagDecline:
 		m.Decline()
+	case tagBigReply:
+		err := m.Reply(tagBigReply, make([]byte, isle.MaxMessage+1))
+		m.Reply(tagBigReply, []byte(fmt.Sprint(err)))
 	default:
 		m.Reply(m.Tag, m.Data)
 	}

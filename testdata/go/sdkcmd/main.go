@@ -22,6 +22,7 @@ const (
 	tagSpawnCmd = 4
 	tagMainRan  = 5
 	tagDecline  = 7
+	tagBigReply = 8
 	tagEcho     = 42 // echoed by both reactors
 	tagStore    = 10
 	tagSeq      = 11
@@ -46,7 +47,10 @@ var scenarios = map[string]func(){
 	"selective": selective,
 	"linkdie":   linkdie,
 	"linktrap":  linktrap,
+	"linkrace":  linkrace,
 	"hold":      hold,
+	"misc":      misc,
+	"quota":     quota,
 }
 
 var failed bool
@@ -86,9 +90,9 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func timeout(d time.Duration) context.Context {
-	ctx, _ := context.WithTimeout(context.Background(), d) //nolint:govet // ends with the process
-	return ctx
+// within returns a context whose deadline is d from now.
+func within(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }
 
 func spawner() isle.Handle { return must(isle.Grant("spawner")) }
@@ -108,3 +112,10 @@ func u32(v ...uint32) []byte {
 
 // seqMsg is the payload of a numbered message.
 func seqMsg(from, seq uint32) []byte { return u32(from, seq) }
+
+func u32at(b []byte, off int) uint32 {
+	if len(b) < off+4 {
+		return 0xFFFFFFFF
+	}
+	return binary.LittleEndian.Uint32(b[off:])
+}

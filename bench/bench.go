@@ -1,0 +1,348 @@
+// Package bench measures isle beside its anchors: Erlang/OTP processes, OS
+// processes (fork+exec, pipes), goroutines and bare wazero. Every figure in
+// a Report comes from the run that made it; nothing is carried over.
+//
+// The workloads are spawn latency, message round trip, throughput with
+// several senders, resident memory per idle process, and a ring of
+// processes. Each row of the report puts one isle figure beside one peer's,
+// measured in the same run, with the median of several counted runs after
+// a warm-up and the spread of those runs.
+//
+// `isle bench` (cmd/isle) runs the suite and writes BENCHMARKS.md and its
+// plots; Run is the same thing as a library call.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/isle-run/isle"
+)
+
+// Options selects what a run measures and how.
+type Options struct {
+	// Root is the repository root, where the fixtures' sources are
+	// (bench/wasm, bench/native, bench/erlang, sdk/c). Empty finds it from
+	// the working directory.
+	Root string
+	// CacheDir keeps built fixtures and compiled modules between runs.
+	// Empty uses the user's cache directory.
+	CacheDir string
+	// Quick runs every workload at a tiny size: a smoke test, not a
+	// measurement.
+	Quick bool
+	// Only names the workloads to run (see Workloads); empty runs all.
+	Only []string
+	// Runs is how many counted runs make each figure, after one warm-up
+	// run. Zero means 5, or 2 with Quick.
+	Runs int
+	// InstallErlang lets the run install Debian's erlang-base with apt-get
+	// when escript is missing and the process runs as root.
+	InstallErlang bool
+	// Log receives progress lines. Nil discards them.
+	Log io.Writer
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Env     Env
+	Rows    []Row
+	Targets []Target
+	Plots   []Plot
+	// Elapsed is the wall time of the whole run.
+	Elapsed time.Duration
+	Quick   bool
+	Runs    int
+	Only    []string
+	sz      sizes
+}
+
+// Kind says what a row measures, which decides whether lower is better
+// and how a ratio reads.
+type Kind int
+
+// Row kinds.
+const (
+	Time   Kind = iota // lower is better: faster
+	Rate               // higher is better
+	Memory             // lower is better: less memory
+)
+
+// Row puts one isle figure beside one peer's.
+type Row struct {
+	Workload string // such as "spawn latency p50"
+	Unit     string // of both figures
+	Kind     Kind
+	Isle     Figure
+	Peer     Figure
+	// Note says where isle and the peer do not do the same work.
+	Note string
+	// Skip, when set, says why the whole row was not measured.
+	Skip string
+}
+
+// Figure is one subject's measurement: one value per counted run.
+type Figure struct {
+	Name string
+	Runs []float64
+	// Skip, when set, says why there are no runs.
+	Skip string
+}
+
+// Median returns the median of the runs.
+func (f Figure) Median() float64 { return median(f.Runs) }
+
+// Measured reports whether the figure has numbers.
+func (f Figure) Measured() bool { return f.Skip == "" && len(f.Runs) > 0 }
+
+// Target is one of isle's goals, checked against this run's figure.
+type Target struct {
+	What  string
+	Goal  float64
+	Unit  string
+	Kind  Kind
+	Value Figure
+}
+
+// Met reports whether the figure reaches the goal.
+func (t Target) Met() bool {
+	if !t.Value.Measured() {
+		return false
+	}
+	if t.Kind == Rate {
+		return t.Value.Median() >= t.Goal
+	}
+	return t.Value.Median() <= t.Goal
+}
+
+// Workload is one named part of the suite.
+type Workload struct {
+	Name string
+	What string
+	run  func(*harness, *Report) error
+}
+
+// Workloads lists the suite in the order it runs.
+func Workloads() []Workload {
+	return []Workload{
+		{"spawn", "spawn latency p50/p99, from Go and guest to guest, and against live processes", runSpawn},
+		{"roundtrip", "round trip of a 4-byte message between two processes", runRoundTrip},
+		{"throughput", "messages per second from 1, 2 and 8 senders into one receiver", runThroughput},
+		{"memory", "resident memory per idle process at 1k, 10k and 100k", runMemory},
+		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
+		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
+		{"ingress", "key-value and HTTP ingress (not measured yet)", runIngress},
+	}
+}
+
+// Run measures the selected workloads and returns the report. A peer that
+// cannot run here (Erlang missing, say) becomes a skipped figure with its
+// reason; an isle failure is an error.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	start := time.Now()
+	h, err := newHarness(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	var selected []Workload
+	all := Workloads()
+	for _, name := range h.opts.Only {
+		if !slices.ContainsFunc(all, func(w Workload) bool { return w.Name == name }) {
+			return nil, fmt.Errorf("no workload %q; the workloads are %s", name, workloadNames())
+		}
+	}
+	for _, w := range all {
+		if len(h.opts.Only) == 0 || slices.Contains(h.opts.Only, w.Name) {
+			selected = append(selected, w)
+		}
+	}
+	cpu0 := sampleCPU()
+	r := &Report{Quick: h.opts.Quick, Runs: h.opts.Runs, Only: h.opts.Only, sz: h.sz}
+	for _, w := range selected {
+		t := time.Now()
+		h.logf("%s: %s", w.Name, w.What)
+		if err := w.run(h, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", w.Name, err)
+		}
+		h.logf("%s: done in %v", w.Name, time.Since(t).Round(10*time.Millisecond))
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	r.Env = h.env
+	r.Env.OtherCPU = otherCPU(cpu0, sampleCPU())
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+func workloadNames() string {
+	var names []string
+	for _, w := range Workloads() {
+		names = append(names, w.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// harness is what the workloads share during a run.
+type harness struct {
+	ctx    context.Context
+	opts   Options
+	sz     sizes
+	env    Env
+	build  *builder
+	erlang erlangRunner
+}
+
+func newHarness(ctx context.Context, opts Options) (*harness, error) {
+	if opts.Runs <= 0 {
+		opts.Runs = 5
+		if opts.Quick {
+			opts.Runs = 2
+		}
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Root == "" {
+		root, err := FindRoot()
+		if err != nil {
+			return nil, err
+		}
+		opts.Root = root
+	}
+	if opts.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		opts.CacheDir = filepath.Join(dir, "isle", "bench")
+	}
+	h := &harness{ctx: ctx, opts: opts, sz: fullSizes}
+	if opts.Quick {
+		h.sz = quickSizes
+	}
+	h.build = &builder{root: opts.Root, dir: filepath.Join(opts.CacheDir, "build")}
+	h.env = probeEnv(opts.Root)
+	h.erlang = h.findErlang()
+	if h.erlang.version != "" {
+		h.env.Erlang = h.erlang.version
+	}
+	return h, nil
+}
+
+func (h *harness) logf(format string, args ...any) {
+	fmt.Fprintf(h.opts.Log, "bench: "+format+"\n", args...)
+}
+
+// repeat runs f once to warm up, then Runs times, and returns each of f's
+// values across the counted runs: out[i] holds value i of every run.
+func (h *harness) repeat(f func() ([]float64, error)) ([][]float64, error) {
+	if _, err := f(); err != nil {
+		return nil, err
+	}
+	var out [][]float64
+	for range h.opts.Runs {
+		if err := h.ctx.Err(); err != nil {
+			return nil, err
+		}
+		vals, err := f()
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = make([][]float64, len(vals))
+		}
+		for i, v := range vals {
+			out[i] = append(out[i], v)
+		}
+	}
+	return out, nil
+}
+
+// peer measures a peer, turning a failure into a skipped figure: a peer
+// that cannot run here must not cost the isle figures.
+func (h *harness) peer(name string, n int, f func() ([]float64, error)) []Figure {
+	figs := make([]Figure, n)
+	for i := range figs {
+		figs[i].Name = name
+	}
+	runs, err := h.repeat(f)
+	if err == nil && len(runs) != n {
+		err = fmt.Errorf("got %d values per run, want %d", len(runs), n)
+	}
+	if err != nil {
+		h.logf("  %s: skipped: %v", name, err)
+		for i := range figs {
+			figs[i].Skip = err.Error()
+		}
+		return figs
+	}
+	for i := range figs {
+		figs[i].Runs = runs[i]
+	}
+	return figs
+}
+
+// node starts a fresh isle node with the bench's compilation cache.
+func (h *harness) node() (*isle.Node, error) {
+	return isle.NewNode(h.ctx, isle.Config{CacheDir: filepath.Join(h.opts.CacheDir, "node")})
+}
+
+// load builds a fixture and loads it into node.
+func (h *harness) load(node *isle.Node, fixture string) (*isle.Module, error) {
+	path, err := h.build.wasm(fixture)
+	if err != nil {
+		return nil, err
+	}
+	return node.LoadModuleFile(h.ctx, path)
+}
+
+// reactorLimits bounds every benchmark reactor and, through inheritance,
+// the children it spawns: 1 MiB of linear memory each.
+var reactorLimits = isle.Limits{Memory: 1 << 20}
+
+// skipped is a row that has no figures yet.
+func skipped(workload, reason string) Row {
+	return Row{Workload: workload, Skip: reason}
+}
+
+// sizes scales the workloads.
+type sizes struct {
+	spawnN      int   // spawns per run
+	forkN       int   // fork+exec samples per run
+	live        []int // live processes for the spawn-vs-live curve
+	liveSamples int   // spawns timed at each live count
+	roundTrips  int
+	pipeTrips   int
+	msgs        int   // messages per throughput run, over all senders
+	senders     []int // sender counts
+	batch       int   // messages an isle sender sends per turn
+	idle        []int // idle processes for the memory figures
+	osIdle      []int // idle OS processes
+	ring        int
+	laps        int
+}
+
+var fullSizes = sizes{
+	spawnN: 8000, forkN: 1000,
+	live: []int{0, 1000, 10000, 100000}, liveSamples: 1000,
+	roundTrips: 1_000_000, pipeTrips: 100_000,
+	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
+	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
+	ring: 10000, laps: 100,
+}
+
+var quickSizes = sizes{
+	spawnN: 200, forkN: 10,
+	live: []int{0, 200}, liveSamples: 50,
+	roundTrips: 2000, pipeTrips: 500,
+	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
+	idle: []int{1000, 2000}, osIdle: []int{5},
+	ring: 100, laps: 5,
+}

@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuick runs the whole suite at its tiny size and checks that every
+// row has numbers: isle's always, a peer's unless its tool is missing
+// here, and that the report and plots are written.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quick benchmark suite")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	var log strings.Builder
+	rep, err := Run(ctx, Options{Quick: true, Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	t.Logf("quick suite took %v", time.Since(start).Round(time.Millisecond))
+	_, noErlang := exec.LookPath("escript")
+	if len(rep.Rows) == 0 {
+		t.Fatal("no rows")
+	}
+	for _, row := range rep.Rows {
+		if row.Skip != "" {
+			if !strings.HasPrefix(row.Skip, "not measured yet") {
+				t.Errorf("%s: skipped: %s", row.Workload, row.Skip)
+			}
+			continue
+		}
+		checkFigure(t, row, row.Isle, false)
+		erlang := strings.HasPrefix(row.Peer.Name, "Erlang")
+		checkFigure(t, row, row.Peer, erlang && noErlang != nil)
+		if row.Unit == "" {
+			t.Errorf("%s: no unit", row.Workload)
+		}
+	}
+	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP"} {
+		if !hasRow(rep, want) {
+			t.Errorf("no row for %s", want)
+		}
+	}
+	if len(rep.Targets) != 4 {
+		t.Errorf("%d targets, want 4", len(rep.Targets))
+	}
+	dir := t.TempDir()
+	md := filepath.Join(dir, "BENCHMARKS.md")
+	if err := rep.Write(md, filepath.Join(dir, "bench", "plots")); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Plots {
+		if !strings.Contains(string(text), "](bench/plots/"+p.File+")") {
+			t.Errorf("BENCHMARKS.md does not embed %s", p.File)
+		}
+		svg, err := os.ReadFile(filepath.Join(dir, "bench", "plots", p.File))
+		if err != nil || !strings.Contains(string(svg), "<polyline") {
+			t.Errorf("plot %s: %v, no line drawn", p.File, err)
+		}
+	}
+	if len(rep.Plots) != 3 {
+		t.Errorf("%d plots, want 3", len(rep.Plots))
+	}
+}
+
+// checkFigure checks that a figure has a number for every run. Memory
+// figures at the quick sizes may round to zero pages, or below.
+func checkFigure(t *testing.T, row Row, f Figure, mayMiss bool) {
+	t.Helper()
+	workload := row.Workload
+	if f.Skip != "" {
+		if !mayMiss {
+			t.Errorf("%s: %s: skipped: %s", workload, f.Name, f.Skip)
+		}
+		return
+	}
+	if len(f.Runs) == 0 {
+		t.Errorf("%s: %s: no runs", workload, f.Name)
+	}
+	for _, v := range f.Runs {
+		if math.IsNaN(v) || math.IsInf(v, 0) || (v <= 0 && row.Kind != Memory) {
+			t.Errorf("%s: %s: run value %v", workload, f.Name, v)
+		}
+	}
+}
+
+func hasRow(r *Report, s string) bool {
+	for _, row := range r.Rows {
+		if strings.Contains(row.Workload, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestStats(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median = %v", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median = %v", m)
+	}
+	xs := make([]float64, 100)
+	for i := range xs {
+		xs[i] = float64(100 - i)
+	}
+	if p := percentile(xs, 0.5); p != 50 {
+		t.Errorf("p50 = %v", p)
+	}
+	if p := percentile(xs, 0.99); p != 99 {
+		t.Errorf("p99 = %v", p)
+	}
+	for v, want := range map[float64]string{0.4123: "0.412", 18.24: "18.2", 2640: "2,640", 1234567: "1,234,567", 5: "5.00"} {
+		if got := num(v); got != want {
+			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+	row := Row{Kind: Time, Isle: Figure{Runs: []float64{2}}, Peer: Figure{Runs: []float64{1}}}
+	if got := ratio(row); got != "**2.00× slower**" {
+		t.Errorf("ratio = %q", got)
+	}
+	row.Kind = Rate
+	if got := ratio(row); got != "2.00× higher" {
+		t.Errorf("ratio = %q", got)
+	}
+}

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// ReactorFlags is how every benchmark reactor is built: the smallest sane
+// C reactor. No libc (so no _initialize and nothing to run before the
+// first turn), no entry point, a 4 KiB shadow stack and one 64 KiB page of
+// linear memory. bench/wasm/spawner.c alone asks for a second page for its
+// tables.
+var ReactorFlags = []string{
+	"--target=wasm32-wasi", "-O2", "-nostdlib",
+	"-Wl,--no-entry", "-Wl,-z,stack-size=4096", "-Wl,--initial-memory=65536",
+}
+
+// fixtureFlags overrides ReactorFlags for one fixture.
+var fixtureFlags = map[string][]string{
+	"spawner": {"-Wl,--initial-memory=131072"},
+}
+
+// builder compiles the fixtures from their sources in the repository into
+// a cache directory keyed by content, so that a second run reuses them and
+// a changed source rebuilds.
+type builder struct {
+	root string
+	dir  string
+	mu   sync.Mutex
+}
+
+// wasm builds bench/wasm/NAME.c as a reactor and returns the .wasm path.
+func (b *builder) wasm(name string) (string, error) {
+	src := filepath.Join(b.root, "bench", "wasm", name+".c")
+	flags := append(append([]string{}, ReactorFlags...), fixtureFlags[name]...)
+	flags = append(flags, "-I"+filepath.Join(b.root, "sdk", "c"), "-I"+filepath.Join(b.root, "bench", "wasm"))
+	inputs := []string{src, filepath.Join(b.root, "sdk", "c", "isle.h"), filepath.Join(b.root, "bench", "wasm", "common.h")}
+	return b.cached(name, ".wasm", inputs, "clang", flags, src,
+		"install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32")
+}
+
+// native builds bench/native/NAME.c for the host and returns the binary.
+func (b *builder) native(name string) (string, error) {
+	src := filepath.Join(b.root, "bench", "native", name+".c")
+	return b.cached(name, "", []string{src}, "cc", []string{"-O2"}, src, "install a C compiler (Debian's build-essential)")
+}
+
+// cached runs "tool flags src -o out" unless out is already built from
+// the same inputs and flags.
+func (b *builder) cached(name, ext string, inputs []string, tool string, flags []string, src, install string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := sha256.New()
+	fmt.Fprintln(h, tool, strings.Join(flags, "\x00"), runtime.GOOS, runtime.GOARCH)
+	for _, in := range inputs {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			return "", fmt.Errorf("read fixture source: %w", err)
+		}
+		fmt.Fprintf(h, "%s %x\n", filepath.Base(in), sha256.Sum256(data))
+	}
+	out := filepath.Join(b.dir, name+"-"+hex.EncodeToString(h.Sum(nil)[:8])+ext)
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := exec.LookPath(tool); err != nil {
+		return "", fmt.Errorf("%s is needed to build %s: %s", tool, filepath.Base(src), install)
+	}
+	args := append(append([]string{}, flags...), src, "-o", out+".tmp")
+	if msg, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, msg)
+	}
+	return out, os.Rename(out+".tmp", out)
+}
+
+// BuildCommand returns the command line that builds a benchmark reactor,
+// for the report.
+func BuildCommand() string {
+	return "clang " + strings.Join(ReactorFlags, " ") + " -I sdk/c -I bench/wasm NAME.c -o NAME.wasm"
+}
+
+// FindRoot returns the isle repository root: the nearest directory at or
+// above the working directory whose go.mod declares the isle module, or
+// else the one this source file was compiled from.
+func FindRoot() (string, error) {
+	isRoot := func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		return err == nil && strings.Contains(string(b), "module github.com/isle-run/isle\n") &&
+			fileExists(filepath.Join(dir, "bench", "wasm", "tiny.c"))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if isRoot(dir) {
+				return dir, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		if dir := filepath.Dir(filepath.Dir(file)); isRoot(dir) {
+			return dir, nil
+		}
+	}
+	return "", errors.New("cannot find the isle repository (its bench/wasm sources are needed): run from inside it")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

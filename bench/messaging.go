@@ -1,0 +1,229 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/isle-run/isle"
+)
+
+// Tags of bench/wasm/pingpong.c and tput.c.
+const (
+	tagStart = 1
+	tagRun   = 1
+)
+
+func runRoundTrip(h *harness, r *Report) error {
+	n := h.sz.roundTrips
+	node, err := h.node()
+	if err != nil {
+		return err
+	}
+	defer node.Close(context.Background())
+	mod, err := h.load(node, "pingpong")
+	if err != nil {
+		return err
+	}
+	p, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"pingpong": mod}}, reactorLimits)
+	if err != nil {
+		return err
+	}
+	runs, err := h.repeat(func() ([]float64, error) {
+		ctx, cancel := context.WithTimeout(h.ctx, 2*time.Minute)
+		defer cancel()
+		t0 := time.Now()
+		if _, err := p.Call(ctx, isle.Message{Tag: tagStart, Data: u32s(uint32(n))}); err != nil {
+			return nil, err
+		}
+		return []float64{float64(time.Since(t0).Nanoseconds()) / float64(n) / 1e3}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("isle ping-pong: %w", err)
+	}
+	isleF := Figure{Name: "isle: two 1-page C reactors trade a 4-byte message", Runs: runs[0]}
+	res, eerr := h.erlang.run(h, "pingpong.escript", strconv.Itoa(h.opts.Runs), strconv.Itoa(n))
+	peers := []Figure{
+		scaleFigs(erlangFigures("Erlang: two processes trade a 4-byte binary", res, eerr, "rt_ns"), 1e-3)[0],
+		h.peer("Go: two goroutines over unbuffered channels", 1, func() ([]float64, error) {
+			return []float64{goRoundTrip(n) / 1e3}, nil
+		})[0],
+		h.peer("OS processes: a 4-byte message over two Unix pipes", 1, func() ([]float64, error) {
+			v, err := h.pipes("pingpong", strconv.Itoa(h.sz.pipeTrips))
+			return []float64{v / 1e3}, err
+		})[0],
+	}
+	notes := []string{
+		"",
+		"",
+		fmt.Sprintf("%s round trips per run (a read and a write system call each way)", count(h.sz.pipeTrips)),
+	}
+	for i, peer := range peers {
+		r.Rows = append(r.Rows, Row{Workload: "message round trip", Unit: "µs", Kind: Time, Isle: isleF, Peer: peer, Note: notes[i]})
+	}
+	r.Targets = append(r.Targets, Target{What: "message round trip", Goal: 0.4, Unit: "µs", Kind: Time, Value: isleF})
+	return nil
+}
+
+func runThroughput(h *harness, r *Report) error {
+	node, err := h.node()
+	if err != nil {
+		return err
+	}
+	defer node.Close(context.Background())
+	mod, err := h.load(node, "tput")
+	if err != nil {
+		return err
+	}
+	sink, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"tput": mod}}, reactorLimits)
+	if err != nil {
+		return err
+	}
+	res, eerr := h.erlang.run(h, "throughput.escript", strconv.Itoa(h.opts.Runs), strconv.Itoa(h.sz.msgs), ints(h.sz.senders))
+	plot := Plot{File: "throughput.svg", Title: "Throughput into one receiver against senders",
+		XLabel: "senders", YLabel: "million messages per second (log)"}
+	series := make([]Series, 4)
+	best := Figure{}
+	for _, s := range h.sz.senders {
+		each := h.sz.msgs / s
+		total := float64(each * s)
+		plot.Categories = append(plot.Categories, strconv.Itoa(s))
+		runs, err := h.repeat(func() ([]float64, error) {
+			ctx, cancel := context.WithTimeout(h.ctx, 2*time.Minute)
+			defer cancel()
+			t0 := time.Now()
+			reply, err := sink.Call(ctx, isle.Message{Tag: tagRun, Data: u32s(uint32(s), uint32(each), uint32(h.sz.batch))})
+			d := time.Since(t0)
+			if err != nil {
+				return nil, err
+			}
+			if got := binary.LittleEndian.Uint32(reply.Data); got != uint32(total) {
+				return nil, fmt.Errorf("sink counted %d messages, want %d", got, int(total))
+			}
+			return []float64{total / d.Seconds() / 1e6}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("isle throughput with %d senders: %w", s, err)
+		}
+		isleF := Figure{Name: fmt.Sprintf("isle: %s → one sink reactor", plural(s, "C reactor sender")), Runs: runs[0]}
+		if !best.Measured() || isleF.Median() > best.Median() {
+			best = isleF
+		}
+		peers := []Figure{
+			scaleFigs(erlangFigures(fmt.Sprintf("Erlang: %s → one receiver", plural(s, "sender")), res, eerr, fmt.Sprintf("tput_%d", s)), 1e-6)[0],
+			h.peer(fmt.Sprintf("Go: %s → one channel (capacity 1,024)", plural(s, "goroutine")), 1, func() ([]float64, error) {
+				return []float64{total / goThroughput(s, each).Seconds() / 1e6}, nil
+			})[0],
+			h.peer(fmt.Sprintf("OS processes: %s → one Unix pipe", plural(s, "writer")), 1, func() ([]float64, error) {
+				ns, err := h.pipes("tput", strconv.Itoa(s), strconv.Itoa(each))
+				return []float64{total / (ns / 1e9) / 1e6}, err
+			})[0],
+		}
+		notes := []string{
+			"Erlang mailboxes are unbounded: its senders never wait for room, isle's do (mailbox of 1,024)",
+			"",
+			"one write(2) per message; the reader drains up to 64 KiB per read(2)",
+		}
+		for i, p := range peers {
+			r.Rows = append(r.Rows, Row{Workload: "throughput, " + plural(s, "sender"), Unit: "M msg/s", Kind: Rate,
+				Isle: isleF, Peer: p, Note: notes[i]})
+		}
+		for i, f := range append([]Figure{isleF}, peers...) {
+			series[i].add(f)
+		}
+	}
+	for i, name := range []string{"isle (C reactors)", "Erlang", "Go channel", "Unix pipe"} {
+		series[i].Name = name
+	}
+	plot.Series = series
+	r.Plots = append(r.Plots, plot)
+	best.Name += " (best sender count)"
+	r.Targets = append(r.Targets, Target{What: "throughput on 2 cores (best of the sender counts)", Goal: 3, Unit: "M msg/s", Kind: Rate, Value: best})
+	return nil
+}
+
+// goRoundTrip returns the mean round trip, in nanoseconds, of a 4-byte
+// value between two goroutines over unbuffered channels.
+func goRoundTrip(n int) float64 {
+	ping, pong := make(chan [4]byte), make(chan [4]byte)
+	go func() {
+		for m := range ping {
+			pong <- m
+		}
+	}()
+	v := [4]byte{1, 2, 3, 4}
+	t0 := time.Now()
+	for range n {
+		ping <- v
+		v = <-pong
+	}
+	d := time.Since(t0)
+	close(ping)
+	return float64(d.Nanoseconds()) / float64(n)
+}
+
+// goThroughput has s goroutines send each 4-byte values into one buffered
+// channel that this goroutine drains, and returns how long that took from
+// their release.
+func goThroughput(s, each int) time.Duration {
+	ch := make(chan [4]byte, 1024)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range s {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			v := [4]byte{1, 2, 3, 4}
+			for range each {
+				ch <- v
+			}
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	for range s * each {
+		<-ch
+	}
+	d := time.Since(t0)
+	wg.Wait()
+	return d
+}
+
+// pipes runs bench/native/pipes.c and returns the number it prints.
+func (h *harness) pipes(args ...string) (float64, error) {
+	bin, err := h.build.native("pipes")
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.CommandContext(h.ctx, bin, args...).Output()
+	if err != nil {
+		return 0, fmt.Errorf("pipes %v: %w", args, err)
+	}
+	v, err := parseFloats(string(out))
+	if err != nil {
+		return 0, err
+	}
+	return v[0], nil
+}
+
+// u32s encodes little-endian uint32s, the fixtures' payloads.
+func u32s(vs ...uint32) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return b
+}
+
+// plural says "1 sender" or "8 senders".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

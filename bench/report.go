@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Write writes the report as Markdown to mdPath and its plots into
+// plotsDir, linked from the Markdown by relative path.
+func (r *Report) Write(mdPath, plotsDir string) error {
+	if err := writePlots(plotsDir, r.Plots); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(mdPath), plotsDir)
+	if err != nil {
+		rel = plotsDir
+	}
+	var b strings.Builder
+	r.markdown(&b, filepath.ToSlash(rel))
+	return os.WriteFile(mdPath, []byte(b.String()), 0o644)
+}
+
+// Table writes the results table alone, as Markdown.
+func (r *Report) Table(w io.Writer) {
+	fmt.Fprintln(w, "| workload | isle | peer | peer's figure | isle vs peer | note |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	for _, row := range r.Rows {
+		if row.Skip != "" {
+			fmt.Fprintf(w, "| %s | not measured | – | – | – | %s |\n", row.Workload, row.Skip)
+			continue
+		}
+		note := row.Note
+		if row.Peer.Skip != "" {
+			note = strings.TrimPrefix(note+"; ", "; ") + "peer skipped: " + row.Peer.Skip
+		}
+		fmt.Fprintf(w, "| %s (%s) | %s | %s | %s | %s | %s |\n", row.Workload, row.Unit, figure(row.Isle),
+			row.Peer.Name, figure(row.Peer), ratio(row), cell(note))
+	}
+}
+
+// TargetTable writes isle's targets against this run, as Markdown.
+func (r *Report) TargetTable(w io.Writer) {
+	fmt.Fprintln(w, "| target | goal | isle in this run | met |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- |")
+	for _, t := range r.Targets {
+		op := "≤"
+		if t.Kind == Rate {
+			op = "≥"
+		}
+		met := "**no**"
+		if t.Met() {
+			met = "yes"
+		}
+		fmt.Fprintf(w, "| %s | %s %s %s | %s %s | %s |\n", t.What, op, tick(t.Goal), t.Unit, figure(t.Value), t.Unit, met)
+	}
+}
+
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func (r *Report) markdown(w io.Writer, plots string) {
+	e := r.Env
+	fmt.Fprintln(w, "# isle benchmarks")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Measured by `go run ./cmd/isle bench%s` on %s, in %s. Every figure on this page comes from that one run; nothing is copied from elsewhere.\n",
+		r.flags(), e.Date.Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
+	if busy := r.Env.OtherCPU; busy > 0.05 {
+		fmt.Fprintf(w, "\n**The machine was not quiet: other processes used %.0f%% of its CPU time during the run (load average %s at the start). "+
+			"They competed with both isle and its peers, so these figures are noisier, and likely slower, than on a quiet machine.**\n",
+			busy*100, r.Env.Load)
+	}
+	if r.Quick {
+		fmt.Fprintln(w, "\n**This is a `--quick` run: every workload ran at a tiny size, as a smoke test. Its figures are not measurements.**")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "To measure again: `go run ./cmd/isle bench` (everything; this file and `bench/plots/`), `go run ./cmd/isle bench --only spawn,roundtrip` (a subset, printed), `go run ./cmd/isle bench --quick` (a smoke test, printed).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Machine")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| | |\n| --- | --- |")
+	fmt.Fprintf(w, "| CPU | %s, %d logical cores (GOMAXPROCS %d) |\n", e.CPU, e.Cores, e.Cores)
+	fmt.Fprintf(w, "| RAM | %.1f GiB |\n", float64(e.RAM)/(1<<30))
+	fmt.Fprintf(w, "| OS | %s |\n", e.OS)
+	fmt.Fprintf(w, "| Go | %s |\n", e.Go)
+	fmt.Fprintf(w, "| wazero | %s |\n", e.Wazero)
+	fmt.Fprintf(w, "| Erlang | %s |\n", e.Erlang)
+	fmt.Fprintf(w, "| C | %s; native: %s |\n", e.Clang, e.CC)
+	fmt.Fprintf(w, "| isle | commit %s |\n", e.Commit)
+	other := "unknown"
+	if e.OtherCPU >= 0 {
+		other = fmt.Sprintf("%.1f%% of all CPU time went to other processes during the run", e.OtherCPU*100)
+	}
+	fmt.Fprintf(w, "| Quiet? | load average %s at the start; %s |\n", e.Load, other)
+	fmt.Fprintln(w)
+	if len(r.Targets) > 0 {
+		fmt.Fprintln(w, "## isle against its targets")
+		fmt.Fprintln(w)
+		r.TargetTable(w)
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "## Results")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Each figure is the median of %d counted runs after one warm-up run, with the lowest and highest run in brackets. "+
+		"\"isle vs peer\" compares the medians; a bold entry is one where isle does worse. "+
+		"Percentiles (p50, p99) are taken over all the spawns of one run, then the median is taken across runs.\n\n", r.Runs)
+	r.Table(w)
+	fmt.Fprintln(w)
+	if len(r.Plots) > 0 {
+		fmt.Fprintln(w, "## Plots")
+		fmt.Fprintln(w)
+		for _, p := range r.Plots {
+			fmt.Fprintf(w, "![%s](%s/%s)\n\n", p.Title, plots, p.File)
+		}
+	}
+	fmt.Fprint(w, r.sz.replacer().Replace(method))
+}
+
+// replacer fills the method text in with the sizes the run used.
+func (sz sizes) replacer() *strings.Replacer {
+	n := func(v int) string { return group(strconv.Itoa(v)) }
+	list := func(vs []int) string {
+		var s []string
+		for _, v := range vs {
+			s = append(s, n(v))
+		}
+		if len(s) < 2 {
+			return strings.Join(s, "")
+		}
+		return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+	}
+	return strings.NewReplacer(
+		"{build}", BuildCommand(),
+		"{spawnN}", n(sz.spawnN), "{forkN}", n(sz.forkN), "{liveSamples}", n(sz.liveSamples),
+		"{roundTrips}", n(sz.roundTrips), "{pipeTrips}", n(sz.pipeTrips),
+		"{msgs}", n(sz.msgs), "{senders}", strings.Replace(list(sz.senders), " and ", " or ", 1), "{batch}", n(sz.batch),
+		"{idle}", list(sz.idle), "{osIdle}", list(sz.osIdle),
+		"{ring}", n(sz.ring), "{laps}", n(sz.laps), "{hops}", n(sz.ring*sz.laps), "{ringSpawns}", n(sz.ring-1),
+	)
+}
+
+func (r *Report) flags() string {
+	var s string
+	if r.Quick {
+		s += " --quick"
+	}
+	if len(r.Only) > 0 {
+		s += " --only " + strings.Join(r.Only, ",")
+	}
+	return s
+}
+
+// method says how each workload is measured and where isle and a peer do
+// not do the same work. It describes the code, not results; the sizes in
+// braces are filled in from the run.
+const method = `## How it is measured
+
+All workloads run one after another in one ` + "`isle bench`" + ` process, so that nothing else competes for the two cores; the Erlang
+peers run as escripts (` + "`bench/erlang/`" + `) with the BEAM's defaults (one scheduler per core), the OS-process peers as small C
+programs (` + "`bench/native/`" + `), the Go peers in the same process as isle.
+
+The isle fixtures are C reactors in ` + "`bench/wasm/`" + `, built without libc as the smallest sane reactor:
+
+    {build}
+
+That is one 64 KiB page of linear memory, a 4 KiB shadow stack, no ` + "`_initialize`" + `: a spawned reactor is idle until its first
+message. Every isle process runs with ` + "`isle.Limits{Memory: 1 MiB}`" + `, which its children inherit, and the default mailbox of
+1,024 messages. Modules are loaded as any module is, through the node's rewriter (so fuel metering counts once it is wired in). Processes are spawned with a context that never
+ends, so no watcher is armed.
+
+- **Spawn latency.** Each run spawns {spawnN} processes and keeps them alive to the end of the run, timing each spawn call alone;
+  p50 and p99 are over those {spawnN}. *From Go*: ` + "`node.Spawn`" + ` of the tiny reactor. *Guest to guest*: a reactor
+  (` + "`spawner.c`" + `, granted the real clock) times each ` + "`isle_spawn`" + ` with the WASI monotonic clock, which adds two
+  host calls to each sample; the child then gets its init message and runs one turn, outside the timed call. Erlang times
+  ` + "`spawn/1`" + ` of a fun that waits in ` + "`receive`" + `; a goroutine, the ` + "`go`" + ` statement; bare wazero,
+  ` + "`InstantiateModule`" + ` of the same .wasm (without fuel instrumentation) with a default ` + "`ModuleConfig`" + ` and its
+  imports stubbed: the engine isle runs on, used as its documentation shows, with no process table, handles or mailbox, but
+  also without isle's pooled linear memories and shared module configuration. Fork+exec is timed from before ` + "`fork()`" + ` until the child's first byte arrives from its ` + "`main`" + `
+  ({forkN} per run), a whole new address space, so more work than any of the others. *Against live processes*: the node (or BEAM, or
+  Go runtime) first gets that many idle processes, then {liveSamples} more spawns are timed.
+- **Message round trip.** Two reactors of ` + "`pingpong.c`" + ` trade a 4-byte message {roundTrips} times per run, inside the node
+  (the host starts the volley with one call). Erlang trades a 4-byte binary in a tuple with the sender's pid; Go, a ` + "`[4]byte`" + `
+  over two unbuffered channels; two OS processes, 4 bytes over two pipes ({pipeTrips} per run).
+- **Throughput.** {msgs} messages of 4 bytes per run, split evenly among {senders} senders, into one receiver that counts them.
+  isle's senders (` + "`tput.c`" + `) send {batch} messages per turn and then a message to themselves to carry on, so that they yield
+  between batches as reactors should; a sender blocks when the sink's mailbox (1,024) is full. Erlang senders loop on ` + "`!`" + `
+  into an unbounded mailbox; Go goroutines send into one channel of capacity 1,024; OS processes make one ` + "`write(2)`" + ` per
+  message into one pipe, and the reader drains 64 KiB per ` + "`read(2)`" + `.
+- **Memory per idle process.** The growth of the whole OS process's resident set (VmRSS from ` + "`/proc/self/status`" + `, after
+  ` + "`debug.FreeOSMemory`" + ` in Go, after a settle and ` + "`garbage_collect`" + ` in Erlang) while N ({idle}) idle processes are alive,
+  divided by N. It counts everything each process costs: the isle kernel's own records and the linear memory pages touched. For
+  isle it is measured twice: right after spawning (a reactor that never had a message has no call stack yet), and after one call
+  to each. Erlang is given both by its own ` + "`erlang:memory(processes)`" + ` accounting (the row compared first) and by the
+  BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
+  sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in
+  every process, and of their Pss, which divides shared pages among the processes sharing them.
+- **Ring.** A coordinator process spawns the rest of a ring of {ring} processes, each holding a handle to the next (a pid in
+  Erlang), then sends one empty token round it {laps} times: {hops} messages, strictly one after another. Setting up the ring is
+  reported too: it is {ringSpawns} spawns from inside a process.
+
+## What is not measured yet
+
+- **Fuel overhead on compute kernels**: the fuel-metering rewriter is still being built. ` + "`bench/fuel.go`" + ` reports it as
+  a skipped row until then; its peers will be uninstrumented wazero and wazero's ` + "`WithCloseOnContextDone`" + `.
+- **Key-value and HTTP ingress**: isle has neither service yet.
+- The spawn figures for isle and Erlang keep every process alive; fork+exec lets each child exit, since holding thousands of OS
+  processes would measure the OS's process table, not a spawn.
+`

@@ -1,0 +1,5 @@
+;; Uses exception handling: refused.
+(module
+  (tag $e)
+  (func $thrower (throw $e))
+)
