@@ -108,7 +108,7 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 		for name, m := range g.Spawn {
 			sp.Modules[name] = m.m
 		}
-		s.Grants["spawner"] = kernel.Cap{Kind: kernel.KindSpawner, Object: sp}
+		s.Grants["spawner"] = kernel.Cap{Kind: kernel.KindSpawner, Rights: kernel.RightUse, Object: sp}
 	}
 	for name, p := range g.Processes {
 		if _, dup := s.Grants[name]; dup {

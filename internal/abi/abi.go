@@ -37,30 +37,40 @@ const (
 	ENotFound int32 = -8
 )
 
-// Install adds the isle host module to k.
-func Install(ctx context.Context, k *kernel.Kernel) error {
+// Install adds the isle host module to k: the kernel's functions, and
+// those of each service.
+func Install(ctx context.Context, k *kernel.Kernel, services ...[]Func) error {
 	b := k.Runtime().NewHostModuleBuilder(ModuleName)
-	for _, f := range functions {
-		b.NewFunctionBuilder().
-			WithGoModuleFunction(f.fn, f.params, f.results).
-			WithName(f.name).
-			Export(f.name)
+	for _, fs := range append([][]Func{functions, capFunctions}, services...) {
+		for _, f := range fs {
+			b.NewFunctionBuilder().
+				WithGoModuleFunction(f.Fn, f.Params, f.Results).
+				WithName(f.Name).
+				Export(f.Name)
+		}
 	}
 	return k.AddHostModule(ctx, b, ModuleName)
 }
 
-// function is one import: its name, signature and implementation.
-type function struct {
-	name    string
-	params  []api.ValueType
-	results []api.ValueType
-	fn      api.GoModuleFunc
+// Func is one import: its name, signature and implementation. Service
+// packages provide their own and pass them to Install.
+type Func struct {
+	Name    string
+	Params  []api.ValueType
+	Results []api.ValueType
+	Fn      api.GoModuleFunc
 }
 
 const (
 	i32 = api.ValueTypeI32
 	i64 = api.ValueTypeI64
 )
+
+// I32s returns n i32 parameter types, the shape of most ABI functions.
+func I32s(n int) []api.ValueType { return sig(n) }
+
+// RetI32 is the result type of every ABI function but exit.
+var RetI32 = []api.ValueType{i32}
 
 func sig(n int) []api.ValueType {
 	out := make([]api.ValueType, n)
@@ -72,15 +82,17 @@ func sig(n int) []api.ValueType {
 
 var ret32 = []api.ValueType{i32}
 
-// call is the per-invocation context of a host function: the calling
-// process, its memory, and the function's name for misuse reports.
-type call struct {
-	p    *kernel.Process
-	mem  api.Memory
-	name string
+// Ctx is the context of one host call: the calling process, its memory,
+// and the function's name for misuse reports.
+type Ctx struct {
+	P    *kernel.Process
+	Mem  api.Memory
+	Name string
 }
 
-func enter(ctx context.Context, mod api.Module, name string) call {
+// Enter starts a host call: it finds the calling process and makes the
+// call a point where a pending kill takes effect.
+func Enter(ctx context.Context, mod api.Module, name string) Ctx {
 	p := kernel.ProcessFrom(ctx)
 	if p == nil {
 		panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: name + " called outside a process"})
@@ -88,32 +100,32 @@ func enter(ctx context.Context, mod api.Module, name string) call {
 	// Every host call is a point where a kill takes effect, so a guest
 	// looping on calls stops at once rather than at its next fuel yield.
 	p.CheckKilled()
-	return call{p: p, mem: mod.Memory(), name: name}
+	return Ctx{P: p, Mem: mod.Memory(), Name: name}
 }
 
-// misuse abandons the caller.
-func (c call) misuse(format string, args ...any) {
-	panic(&fault.Abandon{Cause: isleapi.CauseMisuse, Detail: c.name + ": " + fmt.Sprintf(format, args...)})
+// Misuse abandons the caller with a reason naming the function.
+func (c Ctx) Misuse(format string, args ...any) {
+	panic(&fault.Abandon{Cause: isleapi.CauseMisuse, Detail: c.Name + ": " + fmt.Sprintf(format, args...)})
 }
 
-// bytes returns the guest's memory at [ptr, ptr+n), or abandons.
-func (c call) bytes(ptr, n uint32) []byte {
+// Bytes returns the guest's memory at [ptr, ptr+n), or abandons.
+func (c Ctx) Bytes(ptr, n uint32) []byte {
 	if n == 0 {
 		return nil
 	}
-	if c.mem == nil {
-		c.misuse("the module has no memory")
+	if c.Mem == nil {
+		c.Misuse("the module has no memory")
 	}
-	b, ok := c.mem.Read(ptr, n)
+	b, ok := c.Mem.Read(ptr, n)
 	if !ok {
-		c.misuse("range [%#x, %#x+%d) is outside its %d-byte memory", ptr, ptr, n, c.mem.Size())
+		c.Misuse("range [%#x, %#x+%d) is outside its %d-byte memory", ptr, ptr, n, c.Mem.Size())
 	}
 	return b
 }
 
-// code maps an expected failure to its ABI code. Anything else is a fault
+// Code maps an expected failure to its ABI code. Anything else is a fault
 // in isle, reported as such rather than crashing the node.
-func (c call) code(err error) int32 {
+func (c Ctx) Code(err error) int32 {
 	switch {
 	case errors.Is(err, kernel.ErrTimeout):
 		return ETimeout
@@ -132,28 +144,41 @@ func (c call) code(err error) int32 {
 	case errors.Is(err, kernel.ErrNoMatch):
 		return ENotFound
 	}
-	panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: c.name + ": " + err.Error()})
+	panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: c.Name + ": " + err.Error()})
 }
 
-// cap returns the capability h names, abandoning if it is not in the table
+// Cap returns the capability h names, abandoning if it is not in the table
 // or not of the wanted kind.
-func (c call) cap(h uint32, kind kernel.Kind) *kernel.Cap {
-	cp, ok := c.p.Handles().Get(kernel.Handle(h))
+func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
+	cp, ok := c.P.Handles().Get(kernel.Handle(h))
 	if !ok {
-		c.misuse("handle %d is not in the process's handle table", h)
+		c.Misuse("handle %d is not in the process's handle table", h)
 	}
 	if cp.Kind != kind {
-		c.misuse("handle %d is a %s handle, not a %s handle", h, cp.Kind, kind)
+		c.Misuse("handle %d is a %s handle, not a %s handle", h, cp.Kind, kind)
 	}
 	return cp
 }
 
 // process resolves a process handle that must carry need. ok is false
 // (with the error code set) when a right is missing or revoked.
-func (c call) process(h uint32, need kernel.Rights) (*kernel.Process, int32) {
-	cp := c.cap(h, kernel.KindProcess)
+func (c Ctx) process(h uint32, need kernel.Rights) (*kernel.Process, int32) {
+	cp := c.Cap(h, kernel.KindProcess)
 	if err := cp.Check(need); err != nil {
-		return nil, c.code(err)
+		return nil, c.Code(err)
 	}
 	return cp.Object.(*kernel.Process), 0
 }
+
+// Use resolves h to the object of a capability of kind that carries need.
+// A missing right or a revoked handle is an expected failure (code != 0).
+func (c Ctx) Use(h uint32, kind kernel.Kind, need kernel.Rights) (any, int32) {
+	cp := c.Cap(h, kind)
+	if err := cp.Check(need); err != nil {
+		return nil, c.Code(err)
+	}
+	return cp.Object, 0
+}
+
+// SetResult stores an ABI result.
+func SetResult(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }

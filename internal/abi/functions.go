@@ -13,7 +13,7 @@ import (
 
 // functions is the whole isle host module. Parameters are in stack order;
 // docs/ABI.md documents each.
-var functions = []function{
+var functions = []Func{
 	{"self", nil, ret32, self},
 	{"grant", sig(2), ret32, grant},
 	{"spawn", sig(8), ret32, spawn},
@@ -47,14 +47,14 @@ func u32(v uint64) uint32 { return uint32(v) }
 func setResult(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
 
 func self(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "self")
-	setResult(stack, int32(c.p.Self()))
+	c := Enter(ctx, mod, "self")
+	setResult(stack, int32(c.P.Self()))
 }
 
 func grant(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "grant")
-	name := string(c.bytes(u32(stack[0]), u32(stack[1])))
-	h, ok := c.p.Grant(name)
+	c := Enter(ctx, mod, "grant")
+	name := string(c.Bytes(u32(stack[0]), u32(stack[1])))
+	h, ok := c.P.Grant(name)
 	if !ok {
 		setResult(stack, ENotFound)
 		return
@@ -63,41 +63,41 @@ func grant(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func spawn(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "spawn")
+	c := Enter(ctx, mod, "spawn")
 	flags := u32(stack[7])
 	if flags&^(spawnLink|spawnStdio) != 0 {
-		c.misuse("unknown flags %#x", flags)
+		c.Misuse("unknown flags %#x", flags)
 	}
-	sp := c.cap(u32(stack[0]), kernel.KindSpawner)
-	if err := sp.Check(0); err != nil {
-		setResult(stack, c.code(err))
+	sp := c.Cap(u32(stack[0]), kernel.KindSpawner)
+	if err := sp.Check(kernel.RightUse); err != nil {
+		setResult(stack, c.Code(err))
 		return
 	}
-	name := string(c.bytes(u32(stack[1]), u32(stack[2])))
+	name := string(c.Bytes(u32(stack[1]), u32(stack[2])))
 	init, hs, code := c.message(kernel.TagInit, u32(stack[3]), u32(stack[4]), u32(stack[5]), u32(stack[6]), false)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
-	child, err := c.p.SpawnChild(sp.Object.(*kernel.Spawner), name, init, flags&spawnLink != 0, flags&spawnStdio != 0)
+	child, err := c.P.SpawnChild(*sp, name, init, flags&spawnLink != 0, flags&spawnStdio != 0)
 	if err != nil {
-		setResult(stack, c.code(err)) // the handles never left the caller
+		setResult(stack, c.Code(err)) // the handles never left the caller
 		return
 	}
 	c.removeMoved(hs)
-	h, err := c.p.Handles().Insert(kernel.Cap{Kind: kernel.KindProcess, Rights: kernel.AllProcessRights, Object: child})
+	h, err := c.P.Handles().Insert(kernel.Cap{Kind: kernel.KindProcess, Rights: kernel.AllProcessRights, Object: child})
 	if err != nil {
-		setResult(stack, c.code(err))
+		setResult(stack, c.Code(err))
 		return
 	}
 	setResult(stack, int32(h))
 }
 
 func send(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "send")
+	c := Enter(ctx, mod, "send")
 	flags := u32(stack[6])
 	if flags&^(sendNoBlock|sendCopy) != 0 {
-		c.misuse("unknown flags %#x", flags)
+		c.Misuse("unknown flags %#x", flags)
 	}
 	q, code := c.process(u32(stack[0]), kernel.RightSend)
 	if code != 0 {
@@ -109,8 +109,8 @@ func send(ctx context.Context, mod api.Module, stack []uint64) {
 		setResult(stack, code)
 		return
 	}
-	if err := c.p.Send(q, m, flags&sendNoBlock != 0); err != nil {
-		setResult(stack, c.code(err))
+	if err := c.P.Send(q, m, flags&sendNoBlock != 0); err != nil {
+		setResult(stack, c.Code(err))
 		return
 	}
 	if flags&sendCopy == 0 {
@@ -120,15 +120,15 @@ func send(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func recv(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "recv")
+	c := Enter(ctx, mod, "recv")
 	buf, bufCap := u32(stack[0]), u32(stack[1])
 	match, mask := u32(stack[2]), u32(stack[3])
 	info := u32(stack[5])
-	c.bytes(info, 16) // check before blocking
-	c.bytes(buf, bufCap)
-	m, aux, err := c.p.Receive(match, mask, timeout(stack[4]))
+	c.Bytes(info, 16) // check before blocking
+	c.Bytes(buf, bufCap)
+	m, aux, err := c.P.Receive(match, mask, timeout(stack[4]))
 	if err != nil {
-		setResult(stack, c.code(err))
+		setResult(stack, c.Code(err))
 		return
 	}
 	setResult(stack, c.deliverTo(m, aux, buf, bufCap, info))
@@ -136,14 +136,14 @@ func recv(ctx context.Context, mod api.Module, stack []uint64) {
 
 // deliverTo copies the current message m into the guest's buffer and info
 // struct, returning its length or ETOOBIG if the buffer was short.
-func (c call) deliverTo(m *kernel.Message, aux, buf, bufCap, info uint32) int32 {
+func (c Ctx) deliverTo(m *kernel.Message, aux, buf, bufCap, info uint32) int32 {
 	n := uint32(len(m.Data))
-	copy(c.bytes(buf, min(n, bufCap)), m.Data)
-	b := c.bytes(info, 16)
+	copy(c.Bytes(buf, min(n, bufCap)), m.Data)
+	b := c.Bytes(info, 16)
 	binary.LittleEndian.PutUint32(b[0:], n)
 	binary.LittleEndian.PutUint32(b[4:], m.Tag)
 	binary.LittleEndian.PutUint32(b[8:], aux)
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(c.p.CurrentHandles())))
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(c.P.CurrentHandles())))
 	if n > bufCap {
 		return ETooBig
 	}
@@ -151,23 +151,23 @@ func (c call) deliverTo(m *kernel.Message, aux, buf, bufCap, info uint32) int32 
 }
 
 func msgRead(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "msg_read")
+	c := Enter(ctx, mod, "msg_read")
 	off, ptr, n := u32(stack[0]), u32(stack[1]), u32(stack[2])
-	m := c.p.Current()
+	m := c.P.Current()
 	if m == nil {
-		c.misuse("there is no current message")
+		c.Misuse("there is no current message")
 	}
 	if uint64(off) > uint64(len(m.Data)) {
-		c.misuse("offset %d is past the message's %d bytes", off, len(m.Data))
+		c.Misuse("offset %d is past the message's %d bytes", off, len(m.Data))
 	}
-	setResult(stack, int32(copy(c.bytes(ptr, n), m.Data[off:])))
+	setResult(stack, int32(copy(c.Bytes(ptr, n), m.Data[off:])))
 }
 
 func msgHandles(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "msg_handles")
+	c := Enter(ctx, mod, "msg_handles")
 	ptr, capacity := u32(stack[0]), u32(stack[1])
-	hs := c.p.CurrentHandles()
-	b := c.bytes(ptr, 4*min(capacity, uint32(len(hs))))
+	hs := c.P.CurrentHandles()
+	b := c.Bytes(ptr, 4*min(capacity, uint32(len(hs))))
 	for i := range min(int(capacity), len(hs)) {
 		binary.LittleEndian.PutUint32(b[4*i:], uint32(hs[i]))
 	}
@@ -175,43 +175,43 @@ func msgHandles(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func callFn(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "call")
+	c := Enter(ctx, mod, "call")
 	q, code := c.process(u32(stack[0]), kernel.RightSend)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
 	buf, bufCap, info := u32(stack[6]), u32(stack[7]), u32(stack[9])
-	c.bytes(info, 16)
-	c.bytes(buf, bufCap)
+	c.Bytes(info, 16)
+	c.Bytes(buf, bufCap)
 	m, hs, code := c.message(u32(stack[1]), u32(stack[2]), u32(stack[3]), u32(stack[4]), u32(stack[5]), false)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
-	r, sent, err := c.p.Call(q, m, timeout(stack[8]))
+	r, sent, err := c.P.Call(q, m, timeout(stack[8]))
 	if sent {
 		c.removeMoved(hs)
 	}
 	if err != nil {
-		setResult(stack, c.code(err))
+		setResult(stack, c.Code(err))
 		return
 	}
-	c.p.SetCurrent(r)
+	c.P.SetCurrent(r)
 	setResult(stack, c.deliverTo(r, 0, buf, bufCap, info))
 }
 
 func reply(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "reply")
+	c := Enter(ctx, mod, "reply")
 	h := u32(stack[0])
-	c.cap(h, kernel.KindReply)
+	c.Cap(h, kernel.KindReply)
 	m, hs, code := c.message(u32(stack[1]), u32(stack[2]), u32(stack[3]), u32(stack[4]), u32(stack[5]), false)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
-	if err := c.p.Reply(kernel.Handle(h), m); err != nil {
-		setResult(stack, c.code(err))
+	if err := c.P.Reply(kernel.Handle(h), m); err != nil {
+		setResult(stack, c.Code(err))
 		return
 	}
 	c.removeMoved(hs)
@@ -219,26 +219,26 @@ func reply(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 func inbox(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "inbox")
+	c := Enter(ctx, mod, "inbox")
 	ptr, n := u32(stack[0]), u32(stack[1])
-	c.bytes(ptr, n)
-	c.p.SetInbox(ptr, n)
+	c.Bytes(ptr, n)
+	c.P.SetInbox(ptr, n)
 	setResult(stack, 0)
 }
 
 func closeFn(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "close")
+	c := Enter(ctx, mod, "close")
 	h := u32(stack[0])
-	cp, ok := c.p.Handles().Remove(kernel.Handle(h))
+	cp, ok := c.P.Handles().Remove(kernel.Handle(h))
 	if !ok {
-		c.misuse("handle %d is not in the process's handle table", h)
+		c.Misuse("handle %d is not in the process's handle table", h)
 	}
 	cp.Release()
 	setResult(stack, 0)
 }
 
 func kill(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "kill")
+	c := Enter(ctx, mod, "kill")
 	q, code := c.process(u32(stack[0]), kernel.RightKill)
 	if code != 0 {
 		setResult(stack, code)
@@ -257,48 +257,48 @@ func exit(_ context.Context, _ api.Module, stack []uint64) {
 }
 
 func link(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "link")
+	c := Enter(ctx, mod, "link")
 	q, code := c.process(u32(stack[0]), kernel.RightKill)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
-	c.p.Link(q)
+	c.P.Link(q)
 	setResult(stack, 0)
 }
 
 func unlink(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "unlink")
-	q := c.cap(u32(stack[0]), kernel.KindProcess).Object.(*kernel.Process)
-	c.p.Unlink(q)
+	c := Enter(ctx, mod, "unlink")
+	q := c.Cap(u32(stack[0]), kernel.KindProcess).Object.(*kernel.Process)
+	c.P.Unlink(q)
 	setResult(stack, 0)
 }
 
 func monitor(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "monitor")
+	c := Enter(ctx, mod, "monitor")
 	q, code := c.process(u32(stack[0]), kernel.RightMonitor)
 	if code != 0 {
 		setResult(stack, code)
 		return
 	}
-	setResult(stack, int32(c.p.Monitor(q)))
+	setResult(stack, int32(c.P.Monitor(q)))
 }
 
 func demonitor(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "demonitor")
-	if !c.p.Demonitor(u32(stack[0])) {
-		c.misuse("%d is not an active monitor reference", u32(stack[0]))
+	c := Enter(ctx, mod, "demonitor")
+	if !c.P.Demonitor(u32(stack[0])) {
+		c.Misuse("%d is not an active monitor reference", u32(stack[0]))
 	}
 	setResult(stack, 0)
 }
 
 func trapExits(ctx context.Context, mod api.Module, stack []uint64) {
-	c := enter(ctx, mod, "trap_exits")
+	c := Enter(ctx, mod, "trap_exits")
 	on := u32(stack[0])
 	if on > 1 {
-		c.misuse("argument %d is neither 0 nor 1", on)
+		c.Misuse("argument %d is neither 0 nor 1", on)
 	}
-	prev := c.p.TrapExits(on == 1)
+	prev := c.P.TrapExits(on == 1)
 	if prev {
 		setResult(stack, 1)
 	} else {

@@ -11,21 +11,21 @@ import (
 // in the caller's table until the message is accepted; removeMoved then
 // takes them out unless they were copied. A non-zero code is an expected
 // failure to return.
-func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
+func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
 	if tag >= kernel.TagSystem && tag != kernel.TagInit {
-		c.misuse("tag %#x is reserved for the system", tag)
+		c.Misuse("tag %#x is reserved for the system", tag)
 	}
-	payload := c.bytes(ptr, n) // a range outside memory is misuse, whatever its size
+	payload := c.Bytes(ptr, n) // a range outside memory is misuse, whatever its size
 	if n > kernel.DefaultMaxMessage {
 		return nil, nil, ETooBig
 	}
 	if nhandles > kernel.MaxMessageHandles {
-		c.misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
+		c.Misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
 	}
 	if nhandles == 0 {
 		return kernel.NewMessage(tag, payload), nil, 0
 	}
-	raw := c.bytes(handlesPtr, 4*nhandles)
+	raw := c.Bytes(handlesPtr, 4*nhandles)
 	hs := make([]kernel.Handle, nhandles)
 	m := kernel.NewMessage(tag, payload)
 	m.Caps = append(m.Caps[:0], make([]kernel.Cap, nhandles)...)
@@ -33,15 +33,15 @@ func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (
 		h := kernel.Handle(binary.LittleEndian.Uint32(raw[4*i:]))
 		for _, prev := range hs[:i] {
 			if prev == h {
-				c.misuse("handle %d is listed twice", h)
+				c.Misuse("handle %d is listed twice", h)
 			}
 		}
-		cp, ok := c.p.Handles().Get(h)
+		cp, ok := c.P.Handles().Get(h)
 		if !ok {
-			c.misuse("handle %d is not in the process's handle table", h)
+			c.Misuse("handle %d is not in the process's handle table", h)
 		}
 		if copyCaps && cp.Kind == kernel.KindReply {
-			c.misuse("handle %d is a reply handle, which can be moved but not copied", h)
+			c.Misuse("handle %d is a reply handle, which can be moved but not copied", h)
 		}
 		hs[i], m.Caps[i] = h, *cp
 	}
@@ -50,8 +50,8 @@ func (c call) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (
 
 // removeMoved takes moved handles out of the caller's table: the message
 // now carries them.
-func (c call) removeMoved(hs []kernel.Handle) {
+func (c Ctx) removeMoved(hs []kernel.Handle) {
 	for _, h := range hs {
-		c.p.Handles().Remove(h)
+		c.P.Handles().Remove(h)
 	}
 }

@@ -23,59 +23,6 @@ func makeHandle(index uint32, gen uint16) Handle {
 func (h Handle) index() uint32 { return uint32(h) & handleIndexMask }
 func (h Handle) gen() uint16   { return uint16(uint32(h) >> handleIndexBits) }
 
-// Kind says what a handle names.
-type Kind uint8
-
-const (
-	KindProcess Kind = iota + 1 // a process: send, monitor, kill
-	KindReply                   // a one-shot right to answer one call
-	KindSpawner                 // the right to start processes from a set of modules
-)
-
-var kindNames = [...]string{KindProcess: "process", KindReply: "reply", KindSpawner: "spawner"}
-
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
-	}
-	return "unknown"
-}
-
-// Rights is a bitmask of what a handle allows. Its meaning depends on the
-// handle's kind.
-type Rights uint32
-
-// Process rights.
-const (
-	RightSend        Rights = 1 << iota // send and call
-	RightMonitor                        // monitor
-	RightKill                           // kill and link (a link can end the peer)
-	AllProcessRights = RightSend | RightMonitor | RightKill
-)
-
-// Cap is one right held in a handle table or carried in a message: an
-// object, the kind of object it is, and what it allows.
-type Cap struct {
-	Kind   Kind
-	Rights Rights
-	// Object is *Process, *replySlot or *Spawner, by Kind.
-	Object any
-}
-
-// ErrRevoked is returned when a handle's grantor has revoked it.
-var ErrRevoked = errors.New("handle revoked")
-
-// Check reports whether the capability still holds and carries need.
-func (c *Cap) Check(need Rights) error {
-	if c.Rights&need != need {
-		return ErrRights
-	}
-	return nil
-}
-
-// Release gives up the capability, as closing its handle does.
-func (c Cap) Release() { c.release() }
-
 // release gives up what holding the capability entails: an unanswered
 // reply handle fails its caller.
 func (c Cap) release() {

@@ -122,11 +122,13 @@ type Spawner struct {
 	Modules map[string]*Module
 }
 
-// SpawnChild starts a process from the module called name in sp, as p's
-// child, with init as its first message. With link, p and the child are
-// linked before the child runs; with stdio, the child writes to p's
-// stdout and stderr.
-func (p *Process) SpawnChild(sp *Spawner, name string, init *Message, link, stdio bool) (*Process, error) {
+// SpawnChild starts a process from the module called name in the spawner
+// capability spc, as p's child, with init as its first message. The child
+// holds the same spawner capability (so a revoked spawner stops a whole
+// tree). With link, p and the child are linked before the child runs; with
+// stdio, the child writes to p's stdout and stderr.
+func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bool) (*Process, error) {
+	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
@@ -139,7 +141,7 @@ func (p *Process) SpawnChild(sp *Spawner, name string, init *Message, link, stdi
 		Args:        []string{name},
 		MemoryLimit: p.spec.MemoryLimit,
 		Fuel:        p.spec.Fuel,
-		Grants:      map[string]Cap{"spawner": {Kind: KindSpawner, Object: sp}},
+		Grants:      map[string]Cap{"spawner": spc},
 	}
 	if spec.MemoryLimit == 0 {
 		spec.MemoryLimit = DefaultChildMemory
