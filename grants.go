@@ -42,6 +42,10 @@ type Grants struct {
 	// Processes are handles to other processes the new one starts with, by
 	// grant name. Each carries the send and monitor rights, not kill.
 	Processes map[string]*Process
+	// Caps are capabilities the process starts with, by the name it looks
+	// them up with (grant). See KVCap, DirCap, ClockCap, LogCap, HTTPCap,
+	// RandomCap, ProcessCap and SpawnerCap.
+	Caps map[string]Capability
 	// Init, if set, is the process's first message (tag ISLE_TAG_INIT),
 	// as a spawning process would send it. isle run passes a reactor its
 	// arguments this way, NUL-separated.
@@ -92,8 +96,8 @@ func SeededRandom(seed uint64) io.Reader {
 }
 
 // spec turns grants and limits into the kernel's form, opening each
-// directory capability.
-func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
+// directory and capability; the returned function releases them.
+func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 	s := kernel.Spec{
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
@@ -123,14 +127,16 @@ func (g Grants) spec(l Limits) (kernel.Spec, func(), error) {
 		}
 		s.Env = append(s.Env, [2]string{name, value})
 	}
+	capsRelease, err := n.resolve(g.Caps, s.Grants)
+	if err != nil {
+		return kernel.Spec{}, nil, err
+	}
 	var opened []*capfs.FS
 	closeAll := func() {
+		capsRelease()
 		for _, fs := range opened {
 			_ = fs.Close()
 		}
-	}
-	if len(g.Dirs) == 0 {
-		closeAll = nil
 	}
 	for _, d := range g.Dirs {
 		rights := capfs.ReadWrite

@@ -24,6 +24,9 @@ type Config struct {
 	// SpawnQuota bounds the live children of any one process (default
 	// 100,000), so that a spawn bomb stops without taking the node.
 	SpawnQuota int
+	// DataDir holds the node's durable state, such as key-value buckets.
+	// Empty means the node has none, and key-value capabilities fail.
+	DataDir string
 }
 
 // DefaultCacheDir returns the per-user cache directory isle uses by
@@ -40,7 +43,9 @@ func DefaultCacheDir() string {
 // Node is one isle runtime: a set of processes sharing a compilation cache
 // and host services. It is safe for concurrent use.
 type Node struct {
-	k *kernel.Kernel
+	k       *kernel.Kernel
+	dataDir string
+	log     *slog.Logger
 }
 
 // NewNode starts a node.
@@ -58,7 +63,11 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		_ = k.Close(ctx)
 		return nil, err
 	}
-	return &Node{k: k}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Node{k: k, dataDir: cfg.DataDir, log: log}, nil
 }
 
 // Close kills every process still running and releases the node.

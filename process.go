@@ -20,7 +20,7 @@ type Process struct {
 // Spawn starts a process running m's _start with exactly the given grants,
 // bounded by limits. Cancelling ctx kills the process.
 func (n *Node) Spawn(ctx context.Context, m *Module, g Grants, l Limits) (*Process, error) {
-	spec, release, err := g.spec(l)
+	spec, release, err := g.spec(n, l)
 	if err != nil {
 		return nil, err
 	}
