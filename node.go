@@ -2,9 +2,11 @@ package isle
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/kernel"
@@ -46,6 +48,31 @@ type Node struct {
 	k       *kernel.Kernel
 	dataDir string
 	log     *slog.Logger
+
+	mu sync.Mutex
+	// services holds node-wide service state (a key-value store, an HTTP
+	// client...), opened on first use by the capability that needs it and
+	// closed with the node. Guarded by mu.
+	services map[string]any
+}
+
+// service returns the node-wide service named key, opening it on first
+// use. A service that implements io.Closer is closed with the node.
+func (n *Node) service(key string, open func() (any, error)) (any, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s, ok := n.services[key]; ok {
+		return s, nil
+	}
+	s, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if n.services == nil {
+		n.services = map[string]any{}
+	}
+	n.services[key] = s
+	return s, nil
 }
 
 // NewNode starts a node.
@@ -70,8 +97,22 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	return &Node{k: k, dataDir: cfg.DataDir, log: log}, nil
 }
 
-// Close kills every process still running and releases the node.
-func (n *Node) Close(ctx context.Context) error { return n.k.Close(ctx) }
+// Close kills every process still running, then closes the node's
+// services and releases the node.
+func (n *Node) Close(ctx context.Context) error {
+	err := n.k.Close(ctx)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.services {
+		if c, ok := s.(io.Closer); ok {
+			if cerr := c.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
+	n.services = nil
+	return err
+}
 
 // Module is a loaded module: validated, instrumented and compiled. Spawn
 // any number of processes from it.

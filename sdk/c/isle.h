@@ -91,6 +91,44 @@ ISLE_IMPORT("monitor") int32_t isle_monitor(isle_handle_t h);
 ISLE_IMPORT("demonitor") int32_t isle_demonitor(int32_t ref);
 ISLE_IMPORT("trap_exits") int32_t isle_trap_exits(int32_t on);
 
+/* Capabilities of every kind (docs/ABI.md, "Capabilities"). */
+typedef struct {
+	uint32_t kind;    /* ISLE_KIND_* */
+	uint32_t rights;  /* the kind's ISLE_RIGHT_* bits */
+	uint32_t revoked; /* 1 once its grantor has revoked it */
+} isle_cap_info_t;
+
+#define ISLE_KIND_PROCESS 1
+#define ISLE_KIND_REPLY   2
+#define ISLE_KIND_SPAWNER 3
+#define ISLE_KIND_DIR     4
+#define ISLE_KIND_KV      5
+#define ISLE_KIND_CLOCK   6
+#define ISLE_KIND_RANDOM  7
+#define ISLE_KIND_LOG     8
+#define ISLE_KIND_HTTP    9
+#define ISLE_KIND_REVOKER 10
+
+#define ISLE_RIGHT_SEND      1u /* process */
+#define ISLE_RIGHT_MONITOR   2u
+#define ISLE_RIGHT_KILL      4u
+#define ISLE_RIGHT_READ      1u /* directory */
+#define ISLE_RIGHT_WRITE     2u
+#define ISLE_RIGHT_CREATE    4u
+#define ISLE_RIGHT_DELETE    8u
+#define ISLE_RIGHT_GET       1u /* key-value */
+#define ISLE_RIGHT_PUT       2u
+#define ISLE_RIGHT_REMOVE    4u
+#define ISLE_RIGHT_LIST      8u
+#define ISLE_RIGHT_MONOTONIC 1u /* clock */
+#define ISLE_RIGHT_WALL      2u
+#define ISLE_RIGHT_USE       1u /* spawner, random, log, http, revoker */
+
+ISLE_IMPORT("dup") isle_handle_t isle_dup(isle_handle_t h, uint32_t rights);
+ISLE_IMPORT("inspect") int32_t isle_inspect(isle_handle_t h, isle_cap_info_t *info);
+ISLE_IMPORT("revocable") isle_handle_t isle_revocable(isle_handle_t h, uint32_t rights, isle_handle_t *revoker);
+ISLE_IMPORT("revoke") int32_t isle_revoke(isle_handle_t revoker);
+
 /* Conveniences. */
 static inline isle_handle_t isle_grant_str(const char *name) {
 	size_t n = 0;
@@ -116,4 +154,8 @@ static inline int32_t isle_send_bytes(isle_handle_t to, uint32_t tag, const void
 #ifdef __cplusplus
 }
 #endif
+
+/* The services, one header each. */
+#include "isle_services.h"
+
 #endif /* ISLE_H */
