@@ -10,6 +10,9 @@ import (
 
 	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/services/clock"
+	"github.com/isle-run/isle/internal/services/logsvc"
+	"github.com/isle-run/isle/internal/services/random"
 )
 
 // Config configures a Node.
@@ -86,7 +89,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := abi.Install(ctx, k); err != nil {
+	if err := abi.Install(ctx, k, clock.Funcs(), random.Funcs(), logsvc.Funcs()); err != nil {
 		_ = k.Close(ctx)
 		return nil, err
 	}

@@ -35,6 +35,7 @@ const (
 	ERevoked  int32 = -6
 	ELimit    int32 = -7
 	ENotFound int32 = -8
+	EIO       int32 = -9
 )
 
 // Install adds the isle host module to k: the kernel's functions, and
@@ -143,6 +144,8 @@ func (c Ctx) Code(err error) int32 {
 		return ELimit
 	case errors.Is(err, kernel.ErrNoMatch):
 		return ENotFound
+	case errors.Is(err, kernel.ErrIO):
+		return EIO
 	}
 	panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: c.Name + ": " + err.Error()})
 }

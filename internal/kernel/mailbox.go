@@ -14,6 +14,7 @@ var (
 	ErrRights  = errors.New("handle lacks the right")
 	ErrLimit   = errors.New("limit reached")
 	ErrNoMatch = errors.New("not found")
+	ErrIO      = errors.New("storage or network failure")
 )
 
 // Scheduling states of a reactor, guarded by its mailbox lock.
