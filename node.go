@@ -11,6 +11,7 @@ import (
 	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/services/clock"
+	"github.com/isle-run/isle/internal/services/dirs"
 	"github.com/isle-run/isle/internal/services/logsvc"
 	"github.com/isle-run/isle/internal/services/random"
 )
@@ -85,6 +86,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:       cfg.Logger,
 		MaxProcesses: cfg.MaxProcesses,
 		SpawnQuota:   cfg.SpawnQuota,
+		HandleFS:     dirs.New,
 	})
 	if err != nil {
 		return nil, err

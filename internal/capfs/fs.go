@@ -118,6 +118,16 @@ func (f *FS) Close() error {
 	return nil
 }
 
+// Narrow returns a view of the same directory with fewer rights, for an
+// attenuated handle. The view shares f's root: it needs no Close of its
+// own, and stops working when f is closed. Rights never widen.
+func (f *FS) Narrow(rights Rights) (*FS, error) {
+	if rights == 0 || rights&^f.rights != 0 {
+		return nil, fmt.Errorf("capfs: cannot narrow %v to %v", f.rights, rights)
+	}
+	return &FS{root: f.root, rights: rights}, nil
+}
+
 // String names the host directory, for diagnostics.
 func (f *FS) String() string { return f.root.Name() }
 

@@ -38,10 +38,13 @@ func (p *Process) moduleConfig() wazero.ModuleConfig {
 	for _, kv := range s.Env {
 		cfg = cfg.WithEnv(kv[0], kv[1])
 	}
-	if len(s.Mounts) > 0 {
+	if len(s.Mounts) > 0 || p.k.handleFS != nil {
 		fsc := wazero.NewFSConfig()
 		for _, m := range s.Mounts {
 			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(m.FS, m.GuestPath)
+		}
+		if p.k.handleFS != nil {
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(p.k.handleFS(p), HandleMount)
 		}
 		cfg = cfg.WithFSConfig(fsc)
 	}

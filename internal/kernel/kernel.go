@@ -18,6 +18,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -42,7 +43,14 @@ type Config struct {
 	// SpawnQuota bounds the live children of one process; zero means
 	// DefaultSpawnQuota.
 	SpawnQuota int
+	// HandleFS, if set, makes a file system for each process that uses
+	// WASI, mounted at HandleMount: how directory capabilities that arrive
+	// at run time become paths (see internal/services/dirs).
+	HandleFS func(p *Process) experimentalsys.FS
 }
+
+// HandleMount is where a process's HandleFS is mounted.
+const HandleMount = "/.cap"
 
 // Defaults for Config.
 const (
@@ -58,6 +66,7 @@ type Kernel struct {
 	fuelSlice int64
 	maxProcs  int
 	quota     int64
+	handleFS  func(p *Process) experimentalsys.FS
 	sched     *scheduler
 	// baseConfig is shared by every process; see moduleConfig.
 	baseConfig wazero.ModuleConfig
@@ -105,6 +114,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	}
 	k.maxProcs = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
 	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
+	k.handleFS = cfg.HandleFS
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
 		return nil, err
