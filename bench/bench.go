@@ -60,7 +60,16 @@ type Report struct {
 	Quick   bool
 	Runs    int
 	Only    []string
-	sz      sizes
+	// OtherCPU is, per workload, the share of the machine's CPU time other
+	// processes used while it ran (see Env.OtherCPU).
+	OtherCPU []WorkloadCPU
+	sz       sizes
+}
+
+// WorkloadCPU is how busy the rest of the machine was during a workload.
+type WorkloadCPU struct {
+	Workload string
+	Other    float64
 }
 
 // Kind says what a row measures, which decides whether lower is better
@@ -167,8 +176,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, w := range selected {
 		t := time.Now()
 		h.logf("%s: %s", w.Name, w.What)
+		c0 := sampleCPU()
 		if err := w.run(h, r); err != nil {
 			return nil, fmt.Errorf("%s: %w", w.Name, err)
+		}
+		if other := otherCPU(c0, sampleCPU()); other >= 0 && time.Since(t) > time.Second {
+			r.OtherCPU = append(r.OtherCPU, WorkloadCPU{w.Name, other})
 		}
 		h.logf("%s: done in %v", w.Name, time.Since(t).Round(10*time.Millisecond))
 		if err := ctx.Err(); err != nil {

@@ -11,8 +11,8 @@ package bench
 // with no instrumentation and under wazero's WithCloseOnContextDone.
 func runFuel(h *harness, r *Report) error {
 	r.Rows = append(r.Rows, skipped("fuel overhead on compute kernels",
-		"not measured yet: the fuel-metering module rewriter is still being built; the peers will be "+
-			"uninstrumented wazero and wazero with WithCloseOnContextDone"))
+		"not measured yet: the compute-kernel fixtures are still to be written; isle runs them with the fuel "+
+			"its rewriter injects, the peers will be uninstrumented wazero and wazero with WithCloseOnContextDone"))
 	return nil
 }
 

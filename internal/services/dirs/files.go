@@ -16,16 +16,16 @@ type emptyDir struct {
 	rewind[int64]
 }
 
-func (emptyDir) Dev() (uint64, experimentalsys.Errno)   { return 0, 0 }
+func (emptyDir) Dev() (uint64, experimentalsys.Errno)    { return 0, 0 }
 func (emptyDir) Ino() (sys.Inode, experimentalsys.Errno) { return 0, 0 }
 func (emptyDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 1}, 0
 }
 func (emptyDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) { return nil, 0 }
-func (emptyDir) Sync() experimentalsys.Errno                                    { return 0 }
-func (emptyDir) Datasync() experimentalsys.Errno                                { return 0 }
-func (emptyDir) Utimens(int64, int64) experimentalsys.Errno                     { return experimentalsys.EPERM }
-func (emptyDir) Close() experimentalsys.Errno                                   { return 0 }
+func (emptyDir) Sync() experimentalsys.Errno                                   { return 0 }
+func (emptyDir) Datasync() experimentalsys.Errno                               { return 0 }
+func (emptyDir) Utimens(int64, int64) experimentalsys.Errno                    { return experimentalsys.EPERM }
+func (emptyDir) Close() experimentalsys.Errno                                  { return 0 }
 
 // rewind gives emptyDir a Seek. It is generic only so that go vet does not
 // mistake it for a malformed io.Seeker: wazero's File.Seek returns an Errno.
