@@ -76,6 +76,11 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 	}
 	case T_USE: {
 		isle_cap_info_t info;
+		if (!kept) { // not arrived yet
+			out[0] = ISLE_ETIMEOUT, out[1] = out[2] = 0;
+			answer(aux, 3);
+			return;
+		}
 		out[0] = ping(kept);
 		isle_inspect(kept, &info);
 		out[1] = (int32_t)info.revoked;
