@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capfs"
 	"github.com/isle-run/isle/internal/kernel"
 )
@@ -61,6 +62,9 @@ type Dir struct {
 	// ReadOnly refuses every change: create, write, truncate, rename,
 	// unlink, mkdir, chmod and utimes fail with EROFS.
 	ReadOnly bool
+	// Rights, when not zero, grants exactly these directory rights
+	// (api.RightRead, RightWrite, RightCreate, RightDelete) instead.
+	Rights api.Rights
 }
 
 // Limits bound what a process may consume. The zero value is unlimited
@@ -140,7 +144,10 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 	}
 	for _, d := range g.Dirs {
 		rights := capfs.ReadWrite
-		if d.ReadOnly {
+		switch {
+		case d.Rights != 0:
+			rights = capfs.Rights(d.Rights)
+		case d.ReadOnly:
 			rights = capfs.ReadOnly
 		}
 		fs, err := capfs.Open(d.Host, rights)

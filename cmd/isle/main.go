@@ -59,6 +59,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		status, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "caps":
+		status, err = capsCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		printHelp(stdout)
 		return 0

@@ -27,6 +27,7 @@ type runOptions struct {
 	deterministic bool
 	stats         bool
 	cacheDir      string
+	dataDir       string
 }
 
 func newRunFlags(o *runOptions) *flag.FlagSet {
@@ -42,6 +43,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.BoolVar(&o.deterministic, "deterministic", false, "virtual clock and seeded randomness: identical runs give identical output")
 	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory and wall time on exit")
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
+	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")
 	return fs
 }
 
@@ -86,47 +88,24 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir})
+	var pl *plan
+	if strings.HasSuffix(module, ".toml") {
+		pl, err = planFromManifest(module, o, guestArgs, stdin, stdout, stderr)
+	} else {
+		pl, err = planFromFlags(module, o, guestArgs, stdin, stdout, stderr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir})
 	if err != nil {
 		return 0, err
 	}
 	defer node.Close(context.Background())
-
-	mod, err := loadModule(ctx, node, module, o.cacheDir, stderr)
-	if err != nil {
+	if err := pl.load(ctx, node, o.cacheDir, stderr); err != nil {
 		return 0, err
 	}
-	spawnable := map[string]*isle.Module{moduleName(module): mod}
-	for _, s := range o.spawn {
-		m, err := loadModule(ctx, node, s.path, o.cacheDir, stderr)
-		if err != nil {
-			return 0, err
-		}
-		spawnable[s.name] = m
-	}
-	grants := isle.Grants{
-		Spawn:  spawnable,
-		Args:   append([]string{filepath.Base(module)}, guestArgs...),
-		Env:    o.env,
-		Stdin:  stdin,
-		Stdout: stdout,
-		Stderr: stderr,
-		Clock:  !o.deterministic,
-		Random: isle.SystemRandom(),
-	}
-	if o.deterministic {
-		grants.Random = isle.SeededRandom(0)
-	}
-	if mod.Reactor() {
-		// A reactor has no argv: it gets its arguments as its first
-		// message, NUL-separated, as a spawned process gets its init.
-		grants.Init = []byte(strings.Join(guestArgs, "\x00"))
-	}
-	for _, d := range o.dirs {
-		grants.Dirs = append(grants.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
-	}
-	limits := isle.Limits{Memory: uint64(o.memory), Fuel: o.fuel, Timeout: time.Duration(o.timeout)}
-	p, err := node.Spawn(ctx, mod, grants, limits)
+	p, err := node.Spawn(ctx, pl.mod, pl.grants, pl.limits)
 	if err != nil {
 		return 0, usagef("%v", err)
 	}
@@ -137,7 +116,77 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if o.stats {
 		printStats(stderr, p.Stats())
 	}
-	return exitStatus(stderr, module, exit, ctx.Err() != nil), nil
+	return exitStatus(stderr, pl.module, exit, ctx.Err() != nil), nil
+}
+
+// plan is what a run will start: the module, what it may spawn, its grants
+// and limits, from flags or from a manifest.
+type plan struct {
+	module  string
+	mod     *isle.Module
+	spawn   map[string]string // module paths by spawn name
+	dataDir string
+	grants  isle.Grants
+	limits  isle.Limits
+	// capSpawners lists manifest spawner capabilities to build once the
+	// modules are loaded.
+	capSpawners map[string]map[string]string
+}
+
+func planFromFlags(module string, o *runOptions, guestArgs []string, stdin io.Reader, stdout, stderr io.Writer) (*plan, error) {
+	pl := &plan{module: module, spawn: map[string]string{}, dataDir: o.dataDir}
+	for _, s := range o.spawn {
+		pl.spawn[s.name] = s.path
+	}
+	pl.grants = isle.Grants{
+		Args:   append([]string{filepath.Base(module)}, guestArgs...),
+		Env:    o.env,
+		Stdin:  stdin,
+		Stdout: stdout,
+		Stderr: stderr,
+		Clock:  !o.deterministic,
+		Random: isle.SystemRandom(),
+	}
+	if o.deterministic {
+		pl.grants.Random = isle.SeededRandom(0)
+	}
+	for _, d := range o.dirs {
+		pl.grants.Dirs = append(pl.grants.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
+	}
+	pl.limits = isle.Limits{Memory: uint64(o.memory), Fuel: o.fuel, Timeout: time.Duration(o.timeout)}
+	return pl, nil
+}
+
+// load loads the main module and everything it may spawn, and finishes the
+// grants that need loaded modules.
+func (pl *plan) load(ctx context.Context, node *isle.Node, cacheDir string, stderr io.Writer) error {
+	mod, err := loadModule(ctx, node, pl.module, cacheDir, stderr)
+	if err != nil {
+		return err
+	}
+	pl.mod = mod
+	spawnable := map[string]*isle.Module{moduleName(pl.module): mod}
+	for name, path := range pl.spawn {
+		if spawnable[name], err = loadModule(ctx, node, path, cacheDir, stderr); err != nil {
+			return err
+		}
+	}
+	pl.grants.Spawn = spawnable
+	for grant, mods := range pl.capSpawners {
+		loaded := map[string]*isle.Module{}
+		for name, path := range mods {
+			if loaded[name], err = loadModule(ctx, node, path, cacheDir, stderr); err != nil {
+				return err
+			}
+		}
+		pl.grants.Caps[grant] = isle.SpawnerCap(loaded)
+	}
+	if mod.Reactor() {
+		// A reactor has no argv: it gets its arguments as its first
+		// message, NUL-separated, as a spawned process gets its init.
+		pl.grants.Init = []byte(strings.Join(pl.grants.Args[1:], "\x00"))
+	}
+	return nil
 }
 
 // moduleName is what a module is spawned as: its file or directory name

@@ -1,0 +1,14 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/manifest"
+)
+
+// addServiceCap grants the capabilities of services that live in their
+// own packages: key-value and HTTP.
+func addServiceCap(g *isle.Grants, c manifest.Cap) error {
+	return fmt.Errorf("%s capabilities are not available yet", c.Kind)
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// isle run app.toml grants exactly what the manifest lists.
+func TestManifestGrantsExactly(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "in.txt"), []byte("from the host"), 0o644)
+	manifest := filepath.Join(dir, "app.toml")
+	os.WriteFile(manifest, []byte(fmt.Sprintf(`
+module = %q
+stdio = true
+
+[limits]
+memory = "128MiB"
+timeout = "30s"
+
+[caps.data]
+kind = "dir"
+path = "data"
+rights = ["read"]
+
+[caps.clock]
+kind = "clock"
+rights = ["monotonic"]
+
+[caps.log]
+kind = "log"
+`, testwasm.Path("testdata/go/capsuser"))), 0o644)
+	r := runIsle(t, "run", manifest)
+	r.want(t, 0)
+	want := []string{
+		`read: "from the host" <nil>`,
+		"write: false", // read-only handle
+		"monotonic: true",
+		"wall: isle: handle lacks the right",
+		"log: <nil>",
+		"kv: isle: not found", // not granted
+		"rights: 1",
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stdout, w+"\n") {
+			t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "out.txt")); err == nil {
+		t.Error("a read-only directory handle wrote a file")
+	}
+}
+
+func TestManifestMistakesGetClearErrors(t *testing.T) {
+	dir := t.TempDir()
+	noop := testwasm.WAT(t, "testdata/wat/noop.wat")
+	cases := []struct{ name, body, want string }{
+		{"no module", ``, "module: missing"},
+		{"missing module", `module = "nope.wasm"`, "nope.wasm does not exist"},
+		{"unknown key", fmt.Sprintf("module = %q\nmodul = 1", noop), `unknown key "modul"`},
+		{"bad toml", `module = `, "app.toml:1:"},
+		{"bad size", fmt.Sprintf("module = %q\n[limits]\nmemory = \"lots\"", noop), `limits.memory: "lots" is not a size`},
+		{"bad timeout", fmt.Sprintf("module = %q\n[limits]\ntimeout = \"soon\"", noop), `limits.timeout: "soon" is not a positive duration`},
+		{"unknown kind", fmt.Sprintf("module = %q\n[caps.x]\nkind = \"teleport\"", noop), `caps.x.kind: unknown kind "teleport"`},
+		{"no kind", fmt.Sprintf("module = %q\n[caps.x]\nrights = [\"read\"]", noop), "caps.x: missing kind"},
+		{"unknown right", fmt.Sprintf("module = %q\n[caps.d]\nkind = \"dir\"\npath = %q\nrights = [\"fly\"]", noop, dir), `unknown right "fly" for a dir capability; the rights are create, delete, read, write`},
+		{"no rights", fmt.Sprintf("module = %q\n[caps.d]\nkind = \"dir\"\npath = %q", noop, dir), "list the rights to grant"},
+		{"dir without path", fmt.Sprintf("module = %q\n[caps.d]\nkind = \"dir\"\nrights = [\"read\"]", noop), `a dir capability needs path`},
+		{"missing dir", fmt.Sprintf("module = %q\n[caps.d]\nkind = \"dir\"\npath = \"absent\"\nrights = [\"read\"]", noop), "is not an existing directory"},
+		{"field for other kind", fmt.Sprintf("module = %q\n[caps.c]\nkind = \"clock\"\nrights = [\"wall\"]\nbucket = \"x\"", noop), "caps.c.bucket: does not apply to a clock capability"},
+		{"bad origin", fmt.Sprintf("module = %q\n[caps.h]\nkind = \"http\"\nallow = [\"example.com\"]", noop), `"example.com" is not an origin`},
+		{"single right kind", fmt.Sprintf("module = %q\n[caps.l]\nkind = \"log\"\nrights = [\"write\"]", noop), "has a single right; leave rights out"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "app.toml")
+			os.WriteFile(path, []byte(c.body), 0o644)
+			r := runIsle(t, "run", path)
+			r.want(t, statusUsage)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
+	r := runIsle(t, "caps", testwasm.Path("testdata/go/files"))
+	r.want(t, 0)
+	for _, w := range []string{"wasi_snapshot_preview1: ", "files (path_open", "environment variables (environ_get", "the clock (clock_time_get"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("isle caps output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	r = runIsle(t, "caps", testwasm.WAT(t, "testdata/wat/spin.wat"))
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "nothing: it can only compute") {
+		t.Errorf("a module with no imports:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,212 @@
+// Package manifest reads isle.toml: a program's module, the capabilities it
+// is granted with their rights, and its limits. `isle run app.toml` grants
+// exactly what the manifest says and nothing else.
+//
+// The format is TOML (github.com/BurntSushi/toml: the standard library has
+// no TOML, and this package is small, strict and widely used). Every key
+// is checked: an unknown key, kind or right, a missing field or a bad size
+// is an error that names the file, the key and what to write instead.
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/isle-run/isle/api"
+)
+
+// Manifest is a validated isle.toml, with paths made absolute.
+type Manifest struct {
+	// Path is the manifest file itself.
+	Path string
+	// Module is the .wasm file or Go package directory to run.
+	Module string
+	Args   []string
+	// Env is NAME=VALUE entries, sorted by name.
+	Env []string
+	// Stdio grants stdin, stdout and stderr.
+	Stdio bool
+	// WASIClock and WASIRandom grant WASI's clock and random_get.
+	WASIClock, WASIRandom bool
+	Limits    Limits
+	// Caps are the named capabilities, sorted by name.
+	Caps []Cap
+	// Listen, if set, is where the node serves HTTP to this process.
+	Listen string
+	// DataDir holds durable state, such as key-value buckets.
+	DataDir string
+}
+
+// Limits bound the process.
+type Limits struct {
+	Memory  uint64
+	Fuel    int64
+	Mailbox int
+	Timeout time.Duration
+}
+
+// Cap is one named capability.
+type Cap struct {
+	Name   string
+	Kind   string // one of Kinds
+	Rights api.Rights
+	// Path (dir): the host directory. Mount, if set, also preopens it for
+	// WASI at that guest path.
+	Path, Mount string
+	// Bucket (kv).
+	Bucket string
+	// Allow (http): the allowed origins.
+	Allow []string
+	// Modules (spawner): module paths by the name the guest spawns them as.
+	Modules map[string]string
+}
+
+// file is the TOML form.
+type file struct {
+	Module  string            `toml:"module"`
+	Args    []string          `toml:"args"`
+	Env     map[string]string `toml:"env"`
+	Stdio   bool              `toml:"stdio"`
+	DataDir string            `toml:"data_dir"`
+	WASI    struct {
+		Clock  bool `toml:"clock"`
+		Random bool `toml:"random"`
+	} `toml:"wasi"`
+	Limits struct {
+		Memory  string `toml:"memory"`
+		Fuel    int64  `toml:"fuel"`
+		Mailbox int    `toml:"mailbox"`
+		Timeout string `toml:"timeout"`
+	} `toml:"limits"`
+	HTTP struct {
+		Listen string `toml:"listen"`
+	} `toml:"http"`
+	Caps map[string]capFile `toml:"caps"`
+}
+
+type capFile struct {
+	Kind    string            `toml:"kind"`
+	Rights  []string          `toml:"rights"`
+	Path    string            `toml:"path"`
+	Mount   string            `toml:"mount"`
+	Bucket  string            `toml:"bucket"`
+	Allow   []string          `toml:"allow"`
+	Modules map[string]string `toml:"modules"`
+}
+
+// Load reads and validates a manifest.
+func Load(path string) (*Manifest, error) {
+	var f file
+	md, err := toml.DecodeFile(path, &f)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q (see docs/MANIFEST.md for the keys)", path, undecoded[0].String())
+	}
+	return validate(path, &f)
+}
+
+func validate(path string, f *file) (*Manifest, error) {
+	dir := filepath.Dir(path)
+	m := &Manifest{Path: path, Args: f.Args, Stdio: f.Stdio, WASIClock: f.WASI.Clock,
+		WASIRandom: f.WASI.Random, Listen: f.HTTP.Listen}
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %s", path, key, fmt.Sprintf(format, args...))
+	}
+	if f.Module == "" {
+		return nil, bad("module", "missing: name the .wasm file or Go package directory to run")
+	}
+	m.Module = resolve(dir, f.Module)
+	if _, err := os.Stat(m.Module); err != nil {
+		return nil, bad("module", "%s does not exist", m.Module)
+	}
+	if f.DataDir != "" {
+		m.DataDir = resolve(dir, f.DataDir)
+	}
+	for name, v := range f.Env {
+		if name == "" || strings.Contains(name, "=") {
+			return nil, bad("env", "%q is not a variable name", name)
+		}
+		m.Env = append(m.Env, name+"="+v)
+	}
+	sort.Strings(m.Env)
+	if err := m.parseLimits(f, bad); err != nil {
+		return nil, err
+	}
+	for name, c := range f.Caps {
+		cp, err := parseCap(dir, name, c, bad)
+		if err != nil {
+			return nil, err
+		}
+		m.Caps = append(m.Caps, cp)
+	}
+	sort.Slice(m.Caps, func(i, j int) bool { return m.Caps[i].Name < m.Caps[j].Name })
+	return m, nil
+}
+
+func (m *Manifest) parseLimits(f *file, bad func(string, string, ...any) error) error {
+	if s := f.Limits.Memory; s != "" {
+		n, err := ParseSize(s)
+		if err != nil {
+			return bad("limits.memory", "%v", err)
+		}
+		m.Limits.Memory = n
+	}
+	if f.Limits.Fuel < 0 {
+		return bad("limits.fuel", "must not be negative")
+	}
+	m.Limits.Fuel = f.Limits.Fuel
+	if f.Limits.Mailbox < 0 {
+		return bad("limits.mailbox", "must not be negative")
+	}
+	m.Limits.Mailbox = f.Limits.Mailbox
+	if s := f.Limits.Timeout; s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return bad("limits.timeout", "%q is not a positive duration; write it like 500ms, 10s or 2m", s)
+		}
+		m.Limits.Timeout = d
+	}
+	return nil
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// ParseSize parses sizes such as 64MiB, 512KiB, 1GiB, 10MB or 65536.
+func ParseSize(v string) (uint64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	num, mult := v, 1.0
+	for _, u := range units {
+		if s, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = strings.TrimSpace(s), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 || n*mult > 1<<32 || n*mult != n*mult {
+		return 0, fmt.Errorf("%q is not a size between 1B and 4GiB; write it like 64MiB, 512KiB or 1GiB", v)
+	}
+	return uint64(n * mult), nil
+}
