@@ -36,7 +36,7 @@ type Manifest struct {
 	Stdio bool
 	// WASIClock and WASIRandom grant WASI's clock and random_get.
 	WASIClock, WASIRandom bool
-	Limits    Limits
+	Limits                Limits
 	// Caps are the named capabilities, sorted by name.
 	Caps []Cap
 	// Listen, if set, is where the node serves HTTP to this process.
