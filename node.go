@@ -12,6 +12,8 @@ import (
 	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/services/clock"
 	"github.com/isle-run/isle/internal/services/dirs"
+	"github.com/isle-run/isle/internal/services/httpcap"
+	"github.com/isle-run/isle/internal/services/kv"
 	"github.com/isle-run/isle/internal/services/logsvc"
 	"github.com/isle-run/isle/internal/services/random"
 )
@@ -91,7 +93,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := abi.Install(ctx, k, clock.Funcs(), random.Funcs(), logsvc.Funcs()); err != nil {
+	if err := abi.Install(ctx, k, clock.Funcs(), random.Funcs(), logsvc.Funcs(), httpcap.Funcs(), kv.Funcs()); err != nil {
 		_ = k.Close(ctx)
 		return nil, err
 	}

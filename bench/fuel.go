@@ -1,6 +1,6 @@
 package bench
 
-// The workloads whose isle side does not exist yet. Each reports a skipped
+// The workloads this suite does not measure yet. Each reports a skipped
 // row with its reason, so the report says what it does not cover instead
 // of leaving it out. When the piece lands, its workload replaces the
 // function here and keeps the name, so `isle bench --only NAME` stays the
@@ -11,8 +11,8 @@ package bench
 // with no instrumentation and under wazero's WithCloseOnContextDone.
 func runFuel(h *harness, r *Report) error {
 	r.Rows = append(r.Rows, skipped("fuel overhead on compute kernels",
-		"not measured yet: the compute-kernel fixtures are still to be written; isle runs them with the fuel "+
-			"its rewriter injects, the peers will be uninstrumented wazero and wazero with WithCloseOnContextDone"))
+		"not measured yet: this suite has no compute-kernel workload yet; it will run them with the fuel "+
+			"isle's rewriter injects, beside uninstrumented wazero and wazero with WithCloseOnContextDone"))
 	return nil
 }
 
@@ -20,7 +20,7 @@ func runFuel(h *harness, r *Report) error {
 // against a plain Go server doing the same work.
 func runIngress(h *harness, r *Report) error {
 	r.Rows = append(r.Rows,
-		skipped("key-value operations", "not measured yet: isle has no key-value service yet"),
-		skipped("HTTP ingress", "not measured yet: isle has no HTTP ingress yet"))
+		skipped("key-value operations", "not measured yet: this suite has no key-value workload yet"),
+		skipped("HTTP ingress", "not measured yet: this suite has no HTTP ingress workload yet"))
 	return nil
 }

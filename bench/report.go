@@ -221,9 +221,9 @@ ends, so no watcher is armed.
 
 ## What is not measured yet
 
-- **Fuel overhead on compute kernels**: the compute-kernel fixtures are still to be written. ` + "`bench/fuel.go`" + ` reports it
-  as a skipped row until then; its peers will be uninstrumented wazero and wazero's ` + "`WithCloseOnContextDone`" + `.
-- **Key-value and HTTP ingress**: isle has neither service yet.
+- **Fuel overhead on compute kernels**: this suite has no compute-kernel workload yet. ` + "`bench/fuel.go`" + ` reports it as
+  a skipped row until then; its peers will be uninstrumented wazero and wazero's ` + "`WithCloseOnContextDone`" + `.
+- **Key-value and HTTP ingress**: this suite has no workload for them yet.
 - The spawn figures for isle and Erlang keep every process alive; fork+exec lets each child exit, since holding thousands of OS
   processes would measure the OS's process table, not a spawn.
 `

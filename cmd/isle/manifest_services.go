@@ -10,5 +10,10 @@ import (
 // addServiceCap grants the capabilities of services that live in their
 // own packages: key-value and HTTP.
 func addServiceCap(g *isle.Grants, c manifest.Cap) error {
+	switch c.Kind {
+	case "kv":
+		g.Caps[c.Name] = isle.KVCap(c.Bucket, c.Rights)
+		return nil
+	}
 	return fmt.Errorf("%s capabilities are not available yet", c.Kind)
 }

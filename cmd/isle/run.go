@@ -28,6 +28,7 @@ type runOptions struct {
 	stats         bool
 	cacheDir      string
 	dataDir       string
+	http          string
 }
 
 func newRunFlags(o *runOptions) *flag.FlagSet {
@@ -44,6 +45,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory and wall time on exit")
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")
+	fs.StringVar(&o.http, "http", "", "serve the process over HTTP at `ADDR` (such as 127.0.0.1:8080) until it exits or isle is interrupted: each request becomes a message, the reply the response")
 	return fs
 }
 
@@ -109,6 +111,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, usagef("%v", err)
 	}
+	stopHTTP, err := startHTTP(o.http, p, stderr)
+	if err != nil {
+		return 0, err
+	}
+	defer stopHTTP()
 	exit, err := p.Wait(context.Background())
 	if err != nil {
 		return 0, err

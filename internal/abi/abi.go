@@ -36,6 +36,7 @@ const (
 	ELimit    int32 = -7
 	ENotFound int32 = -8
 	EIO       int32 = -9
+	EDenied   int32 = -10
 )
 
 // Install adds the isle host module to k: the kernel's functions, and
@@ -146,6 +147,8 @@ func (c Ctx) Code(err error) int32 {
 		return ENotFound
 	case errors.Is(err, kernel.ErrIO):
 		return EIO
+	case errors.Is(err, kernel.ErrDenied):
+		return EDenied
 	}
 	panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: c.Name + ": " + err.Error()})
 }

@@ -15,6 +15,7 @@ var (
 	ErrLimit   = errors.New("limit reached")
 	ErrNoMatch = errors.New("not found")
 	ErrIO      = errors.New("storage or network failure")
+	ErrDenied  = errors.New("denied by the capability")
 )
 
 // Scheduling states of a reactor, guarded by its mailbox lock.

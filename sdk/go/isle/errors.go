@@ -32,17 +32,24 @@ const (
 	ErrLimit Errno = -7
 	// ErrNotFound: no such grant or module.
 	ErrNotFound Errno = -8
+	// ErrIO: a storage or network failure.
+	ErrIO Errno = -9
+	// ErrDenied: the capability does not allow this, such as an HTTP
+	// request to an origin off its allowlist.
+	ErrDenied Errno = -10
 )
 
 var errnoText = [...]string{
-	1: "timed out",
-	2: "peer gone",
-	3: "mailbox full",
-	4: "message too big",
-	5: "handle lacks the right",
-	6: "handle revoked",
-	7: "limit reached",
-	8: "not found",
+	1:  "timed out",
+	2:  "peer gone",
+	3:  "mailbox full",
+	4:  "message too big",
+	5:  "handle lacks the right",
+	6:  "handle revoked",
+	7:  "limit reached",
+	8:  "not found",
+	9:  "storage or network failure",
+	10: "denied by the capability",
 }
 
 // Error describes the failure, such as "isle: peer gone".

@@ -1,0 +1,239 @@
+package fuelbench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// testOptions sends progress to the test log when -v is given.
+func testOptions(tb testing.TB, quick bool) Options {
+	o := Options{Quick: quick}
+	if testing.Verbose() {
+		o.Progress = os.Stderr
+	}
+	return o
+}
+
+func needTools(tb testing.TB) {
+	tb.Helper()
+	for _, tool := range []string{"go", "clang"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			tb.Skipf("%s is not installed: the kernels cannot be built", tool)
+		}
+	}
+}
+
+// TestQuick runs Overhead and Liveness at tiny sizes and checks that what
+// they report is sane. Overhead itself fails if any run of a kernel, in
+// any of the three ways, printed a different line from the others.
+func TestQuick(t *testing.T) {
+	needTools(t)
+	ctx := context.Background()
+	start := time.Now()
+	o := testOptions(t, true)
+	o.Diagnose = true
+	o.Runs = 2 // so that the fuel two runs use can be compared
+	over, err := Overhead(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(over) != len(kernels) {
+		t.Fatalf("%d results for %d kernels", len(over), len(kernels))
+	}
+	for i, k := range over {
+		if k.Name != kernels[i].name {
+			t.Errorf("result %d is %s, want %s", i, k.Name, kernels[i].name)
+		}
+		for what, d := range map[string]time.Duration{
+			"Base": k.Base, "Fuel": k.Fuel, "CloseOnDone": k.CloseOnDone,
+			"Base min": k.Spread.Base.Min, "Fuel min": k.Spread.Fuel.Min, "CloseOnDone min": k.Spread.CloseOnDone.Min,
+			"ChecksOnly": k.ChecksOnly, "NoGosched": k.NoGosched,
+		} {
+			if d <= 0 {
+				t.Errorf("%s: %s is %v", k.Name, what, d)
+			}
+		}
+		if !strings.HasPrefix(k.Output, k.Name+" ") || strings.Contains(k.Output, "MISMATCH") {
+			t.Errorf("%s printed %q", k.Name, k.Output)
+		}
+		if k.FuelVaries {
+			t.Errorf("%s: two runs of the same input used different fuel", k.Name)
+		}
+		if k.FuelSpent <= 0 || k.FuelWasmBytes <= 0 || k.WasmBytes <= 0 {
+			t.Errorf("%s: fuel spent %d, sizes %d -> %d", k.Name, k.FuelSpent, k.WasmBytes, k.FuelWasmBytes)
+		}
+		t.Logf("%-8s %q: base %v, fuel %v (%.2f×), close-on-done %v; %d yields, %d fuel (varies: %v)",
+			k.Name, k.Output, k.Base, k.Fuel, k.FuelRatio(), k.CloseOnDone, k.Yields, k.FuelSpent, k.FuelVaries)
+	}
+	// Known answers: fannkuch-redux(7) is 228 with 16 flips at most; the
+	// n-body energy before any step is -0.169075164.
+	for _, k := range over {
+		switch k.Name {
+		case "fannkuch":
+			if k.Output != "fannkuch 7 228 16" {
+				t.Errorf("fannkuch printed %q, want the known answer %q", k.Output, "fannkuch 7 228 16")
+			}
+		case "nbody":
+			if !strings.HasPrefix(k.Output, "nbody 10000 -0.169075164 ") {
+				t.Errorf("nbody printed %q, want the known initial energy -0.169075164", k.Output)
+			}
+		}
+	}
+
+	live, err := Liveness(ctx, testOptions(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("liveness: %+v", live)
+	for what, f := range map[string]LivenessFigures{"with guests": live.LivenessFigures, "baseline": live.Baseline} {
+		if f.Ticks <= 0 || f.GCs <= 0 || f.GCPause <= 0 || f.GCMedian <= 0 {
+			t.Errorf("%s: %+v", what, f)
+		}
+	}
+	if live.Guests != 2*live.GOMAXPROCS || live.Yields <= 0 || live.SliceTime <= 0 {
+		t.Errorf("guests %d on %d Ps yielded %d times, %v a slice", live.Guests, live.GOMAXPROCS, live.Yields, live.SliceTime)
+	}
+	// Not the targets (a quick run measures nothing), but instrumented
+	// guests must never hold the program for long.
+	if live.WorstTickerDelay > 250*time.Millisecond || live.GCPause > 250*time.Millisecond {
+		t.Errorf("with instrumented guests spinning, a tick was %v late and a GC took %v", live.WorstTickerDelay, live.GCPause)
+	}
+	if u := live.Unmetered; !u.Ran || (!u.Froze && u.Note == "" && u.Figures.Ticks == 0) {
+		t.Errorf("uninstrumented child: %+v", u)
+	}
+	md := Markdown(over, live)
+	if n := strings.Count(md, "\n"); n < 2+4*len(over)+3+5 {
+		t.Errorf("Markdown has %d lines:\n%s", n, md)
+	}
+	t.Logf("whole quick run: %v\n%s", time.Since(start), md)
+}
+
+// TestSpinWasm checks the hand-assembled spinning guest against its WAT
+// source, when wat2wasm is installed, and that wazero accepts it.
+func TestSpinWasm(t *testing.T) {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	if _, err := rt.CompileModule(ctx, spinWasm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm is not installed")
+	}
+	out := filepath.Join(t.TempDir(), "spin.wasm")
+	root, err := findRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command("wat2wasm", filepath.Join(root, "testdata", "kernels", "spin.wat"), "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, msg)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(spinWasm, want) {
+		t.Fatalf("spinWasm differs from spin.wat:\n got % x\nwant % x", spinWasm, want)
+	}
+}
+
+// TestMarkdown checks the table's shape on made-up figures.
+func TestMarkdown(t *testing.T) {
+	over := []KernelResult{
+		{Name: "a", What: "kernel a", Base: 100 * time.Millisecond, Fuel: 110 * time.Millisecond, CloseOnDone: 300 * time.Millisecond},
+		{Name: "b", What: "kernel b", LoopHeavy: true, Base: 200 * time.Millisecond, Fuel: 190 * time.Millisecond, CloseOnDone: 4 * time.Second},
+	}
+	live := LivenessResult{
+		LivenessFigures: LivenessFigures{Guests: 4, Ticks: 2000, WorstTickerDelay: 300 * time.Microsecond,
+			GCPause: 2 * time.Millisecond, GCMedian: time.Millisecond, GCs: 7, STWMax: 100 * time.Microsecond},
+		GOMAXPROCS: 2, Window: 2 * time.Second, SliceTime: time.Microsecond,
+		Baseline:  LivenessFigures{Ticks: 2000, WorstTickerDelay: 100 * time.Microsecond, GCPause: time.Millisecond, GCMedian: time.Millisecond, GCs: 7},
+		Unmetered: Unmetered{Ran: true, Froze: true, Timeout: 10 * time.Second},
+	}
+	md := Markdown(over, live)
+	t.Log("\n" + md)
+	lines := strings.Split(strings.TrimSpace(md), "\n")
+	for _, l := range lines {
+		if strings.Count(l, " | ") != 3 || !strings.HasPrefix(l, "| ") || !strings.HasSuffix(l, " |") {
+			t.Errorf("not 4 columns: %s", l)
+		}
+	}
+	for _, want := range []string{"**+10.0% time**", "-5.0% time", "2.73× faster", "21.1× faster", "froze"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	f, c, lc := GeoMean(over)
+	if f < 1.02 || f > 1.03 || lc < 21 || lc > 21.1 || c < 7 || c > 8 {
+		t.Errorf("GeoMean = %v, %v, %v", f, c, lc)
+	}
+	ts := Targets(over, &live)
+	if len(ts) != 4 || !ts[0].Met() || !ts[1].Met() || !ts[2].Met() || !ts[3].Met() {
+		t.Errorf("Targets = %+v", ts)
+	}
+}
+
+// BenchmarkOverhead runs the full Overhead and reports, per kernel, each
+// way's median time in ms beside the others and the ratios; then the
+// geometric means.
+func BenchmarkOverhead(b *testing.B) {
+	needTools(b)
+	var over []KernelResult
+	for range b.N {
+		var err error
+		if over, err = Overhead(context.Background(), testOptions(b, false)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, k := range over {
+		b.ReportMetric(ms(k.Base), k.Name+":base-ms")
+		b.ReportMetric(ms(k.Fuel), k.Name+":fuel-ms")
+		b.ReportMetric(ms(k.CloseOnDone), k.Name+":close-on-done-ms")
+		b.ReportMetric(k.FuelRatio(), k.Name+":fuel/base")
+		b.ReportMetric(k.CloseRatio(), k.Name+":close-on-done/fuel")
+	}
+	f, c, lc := GeoMean(over)
+	b.ReportMetric(f, "geomean:fuel/base")
+	b.ReportMetric(c, "geomean:close-on-done/fuel")
+	b.ReportMetric(lc, "geomean-loop-heavy:close-on-done/fuel")
+	b.ReportMetric(0, "ns/op")
+	b.Log("\n" + Markdown(over, LivenessResult{}))
+}
+
+// BenchmarkLiveness runs the full Liveness and reports each figure with
+// instrumented guests spinning beside the same with no guest.
+func BenchmarkLiveness(b *testing.B) {
+	var live LivenessResult
+	for range b.N {
+		var err error
+		if live, err = Liveness(context.Background(), testOptions(b, false)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(ms(live.WorstTickerDelay), "tick-late-worst:fuel-ms")
+	b.ReportMetric(ms(live.Baseline.WorstTickerDelay), "tick-late-worst:no-guest-ms")
+	b.ReportMetric(ms(live.P99TickerDelay), "tick-late-p99:fuel-ms")
+	b.ReportMetric(ms(live.Baseline.P99TickerDelay), "tick-late-p99:no-guest-ms")
+	b.ReportMetric(ms(live.GCPause), "gc-worst:fuel-ms")
+	b.ReportMetric(ms(live.Baseline.GCPause), "gc-worst:no-guest-ms")
+	b.ReportMetric(ms(live.GCMedian), "gc-median:fuel-ms")
+	b.ReportMetric(ms(live.Baseline.GCMedian), "gc-median:no-guest-ms")
+	b.ReportMetric(ms(live.STWMax), "stw-max:fuel-ms")
+	b.ReportMetric(ms(live.Baseline.STWMax), "stw-max:no-guest-ms")
+	b.ReportMetric(float64(live.SliceTime)/float64(time.Microsecond), "slice-µs")
+	froze := 0.0
+	if live.Unmetered.Froze {
+		froze = 1
+	}
+	b.ReportMetric(froze, "uninstrumented-froze")
+	b.ReportMetric(0, "ns/op")
+	b.Log("\n" + Markdown(nil, live))
+}

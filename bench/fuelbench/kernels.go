@@ -1,0 +1,114 @@
+package fuelbench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/isle-run/isle/internal/gobuild"
+)
+
+// kernel is one compute kernel under testdata/kernels.
+type kernel struct {
+	name      string
+	lang      string // "Go": a package directory; "C": a .c file
+	loopHeavy bool
+	full      string // its size argument in a full run: about 0.2–1 s here
+	quick     string // and in quick mode
+	what      string // what it computes, with %s for the size
+}
+
+// kernels are the compute kernels Overhead runs, in report order. The Go
+// ones run real standard-library code; the C ones are loop-heavy.
+var kernels = []kernel{
+	{name: "sha256", lang: "Go", full: "16", quick: "1",
+		what: "Go crypto/sha256 over %s MiB"},
+	{name: "flate", lang: "Go", full: "1024", quick: "64",
+		what: "Go compress/flate, compress and decompress %s KiB of text"},
+	{name: "json", lang: "Go", full: "2", quick: "1",
+		what: "Go encoding/json, encode and decode a 5,461-node document %s times"},
+	{name: "sort", lang: "Go", full: "1000000", quick: "10000",
+		what: "Go slices.Sort of %s ints"},
+	{name: "fannkuch", lang: "C", loopHeavy: true, full: "10", quick: "7",
+		what: "C fannkuch-redux, n=%s"},
+	{name: "nbody", lang: "C", loopHeavy: true, full: "3000000", quick: "10000",
+		what: "C n-body, %s steps"},
+	{name: "collatz", lang: "C", loopHeavy: true, full: "1500000", quick: "20000",
+		what: "C longest Collatz chain below %s"},
+}
+
+// KernelNames lists the kernels Overhead runs, for Options.Kernels.
+func KernelNames() []string {
+	names := make([]string, len(kernels))
+	for i, k := range kernels {
+		names[i] = k.name
+	}
+	return names
+}
+
+func (k kernel) arg(quick bool) string {
+	if quick {
+		return k.quick
+	}
+	return k.full
+}
+
+// cFlags is how the C kernels are built.
+var cFlags = []string{"--target=wasm32-wasi", "-O2"}
+
+// build returns the kernel's module, built from its source under
+// root/testdata/kernels into the cache if not already there.
+func (k kernel) build(ctx context.Context, root string, o Options) ([]byte, error) {
+	src := filepath.Join(root, "testdata", "kernels", k.name)
+	var path string
+	if k.lang == "Go" {
+		res, err := gobuild.Build(ctx, src, gobuild.Options{CacheDir: o.CacheDir, Mode: gobuild.Command})
+		if err != nil {
+			return nil, err
+		}
+		path = res.Path
+	} else {
+		p, err := buildC(ctx, src+".c", o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	return os.ReadFile(path)
+}
+
+// buildC runs clang on one C file, or returns the cached output of an
+// earlier run on the same source with the same flags and compiler.
+func buildC(ctx context.Context, src, cacheDir string) (string, error) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		return "", fmt.Errorf("clang is needed to build %s: install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32", filepath.Base(src))
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	version, _ := exec.CommandContext(ctx, "clang", "--version").Output()
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", version, strings.Join(cFlags, " "))
+	h.Write(data)
+	name := strings.TrimSuffix(filepath.Base(src), ".c")
+	out := filepath.Join(cacheDir, "kernels", name+"-"+hex.EncodeToString(h.Sum(nil)[:8])+".wasm")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+	args := append(append([]string{}, cFlags...), src, "-o", tmp)
+	if msg, err := exec.CommandContext(ctx, "clang", args...).CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("clang %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return out, os.Rename(tmp, out)
+}

@@ -1,0 +1,20 @@
+package fuelbench
+
+// spinWasm is testdata/kernels/spin.wat assembled by hand: a module whose
+// exported _start adds one to a local in an endless loop, with no call.
+var spinWasm = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: one type, func () -> ()
+	0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+	0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x00, // export section: "_start" = func 0
+	0x0a, 0x12, 0x01, 0x10, // code section: one body of 16 bytes
+	0x01, 0x01, 0x7f, // one local of type i32
+	0x03, 0x40, // loop (no result)
+	0x20, 0x00, // local.get 0
+	0x41, 0x01, // i32.const 1
+	0x6a,       // i32.add
+	0x21, 0x00, // local.set 0
+	0x0c, 0x00, // br 0 (back to the loop header)
+	0x0b, // end loop
+	0x0b, // end function
+}

@@ -1,0 +1,39 @@
+package kernel
+
+import (
+	"context"
+	"time"
+)
+
+// KillContext returns a context that is done once p is killed. Host
+// functions that wait on something outside the kernel (a network request)
+// pass it down, so that a kill interrupts them as it interrupts recv.
+// It carries no values and no deadline.
+func (p *Process) KillContext() context.Context { return killContext{p} }
+
+type killContext struct{ p *Process }
+
+func (killContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c killContext) Done() <-chan struct{}     { return c.p.killCh }
+func (killContext) Value(any) any               { return nil }
+
+func (c killContext) Err() error {
+	select {
+	case <-c.p.killCh:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// Blocking runs f, a host operation that may wait for a long time outside
+// the kernel. If p is a reactor in a turn, its worker first hands its
+// queued work to a spare worker, as it does when a turn blocks in recv,
+// so other reactors are not held up behind the wait.
+func (p *Process) Blocking(f func()) {
+	if w := p.turnWorker; w != nil {
+		w.blocking()
+		defer w.unblocked()
+	}
+	f()
+}

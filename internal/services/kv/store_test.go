@@ -1,0 +1,231 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func keys(t *testing.T, b *Bucket, prefix, after string) []string {
+	t.Helper()
+	var out []string
+	if err := b.List([]byte(prefix), []byte(after), func(k []byte) bool {
+		out = append(out, string(k))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestStore(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "sub", "kv.db"))
+	b, err := s.Bucket("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Bucket("b"); again != b {
+		t.Fatal("a second Bucket call made a second object")
+	}
+	if err := b.Put([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("get: %q %v", v, err)
+	}
+	if _, err := b.Get([]byte("nope")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get missing: %v", err)
+	}
+	if err := b.Put([]byte("empty"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get([]byte("empty")); err != nil || v == nil || len(v) != 0 {
+		t.Fatalf("empty value: %q %v", v, err)
+	}
+	if err := b.Delete([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete([]byte("k")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete again: %v", err)
+	}
+
+	// Limits.
+	if err := b.Put(nil, []byte("v")); !errors.Is(err, ErrKeyEmpty) {
+		t.Fatalf("empty key: %v", err)
+	}
+	if err := b.Put(make([]byte, MaxKey+1), nil); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("long key: %v", err)
+	}
+	if err := b.Put([]byte("big"), make([]byte, MaxValue+1)); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("big value: %v", err)
+	}
+	if err := b.Put(bytes.Repeat([]byte("k"), MaxKey), make([]byte, MaxValue)); err != nil {
+		t.Fatalf("largest entry: %v", err)
+	}
+	if _, err := s.Bucket(""); err == nil {
+		t.Fatal("empty bucket name accepted")
+	}
+	if _, err := s.Bucket(strings.Repeat("n", MaxBucketName+1)); err == nil {
+		t.Fatal("long bucket name accepted")
+	}
+
+	// Listing.
+	for _, k := range []string{"p/b", "p/a", "q", "p/c", "o"} {
+		if err := b.Put([]byte(k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := keys(t, b, "p/", ""); !slices.Equal(got, []string{"p/a", "p/b", "p/c"}) {
+		t.Fatalf("prefix: %q", got)
+	}
+	if got := keys(t, b, "p/", "p/a"); !slices.Equal(got, []string{"p/b", "p/c"}) {
+		t.Fatalf("after a key: %q", got)
+	}
+	if got := keys(t, b, "p/", "p/aa"); !slices.Equal(got, []string{"p/b", "p/c"}) {
+		t.Fatalf("after a non-key: %q", got)
+	}
+	if got := keys(t, b, "p/", "a"); !slices.Equal(got, []string{"p/a", "p/b", "p/c"}) {
+		t.Fatalf("after something before the prefix: %q", got)
+	}
+	if got := keys(t, b, "p/", "z"); got != nil {
+		t.Fatalf("after everything: %q", got)
+	}
+
+	// Another bucket is empty.
+	other, err := s.Bucket("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(t, other, "", ""); got != nil {
+		t.Fatalf("other bucket: %q", got)
+	}
+}
+
+// TestGroupCommit: writes queued while a commit is being flushed share the
+// next one, and each still gets its own outcome.
+func TestGroupCommit(t *testing.T) {
+	// Hold the committer at its first commit while the writes queue, as a
+	// slow fsync would.
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	testHookBeforeCommit = func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "kv.db"))
+	defer func() {
+		s.Close() // the committer is gone before the hook is
+		testHookBeforeCommit = nil
+	}()
+	b, _ := s.Bucket("b")
+	before := s.Stats()
+	const n = 200
+	var ws []*Write
+	for i := range n {
+		w, err := b.StartPut(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		if i == 0 {
+			<-held // the first write is being committed
+		}
+	}
+	// A delete of a key that is not there fails alone, in the same batch.
+	miss, _ := b.StartDelete([]byte("absent"))
+	close(release)
+	for _, w := range ws {
+		<-w.Done()
+		if w.Err() != nil {
+			t.Fatal(w.Err())
+		}
+	}
+	<-miss.Done()
+	if !errors.Is(miss.Err(), ErrNotFound) {
+		t.Fatalf("delete of a missing key in a batch: %v", miss.Err())
+	}
+	st := s.Stats()
+	commits, writes := st.Commits-before.Commits, st.Writes-before.Writes
+	if writes != n+1 || commits != 2 {
+		t.Fatalf("%d writes took %d commits; the 200 queued behind the first should share one", writes, commits)
+	}
+	t.Logf("%d writes in %d commits", writes, commits)
+
+	// Many goroutines at once: all stored, fewer commits than writes.
+	before = s.Stats()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				if err := b.Put(fmt.Appendf(nil, "g%02d-%d", g, i), []byte("x")); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := keys(t, b, "g", ""); len(got) != 320 {
+		t.Fatalf("%d keys after concurrent puts", len(got))
+	}
+	st = s.Stats()
+	t.Logf("32 goroutines: %d writes in %d commits", st.Writes-before.Writes, st.Commits-before.Commits)
+}
+
+// TestCloseDrains: Close waits for queued writes, and the next Open sees
+// them; writes after Close fail.
+func TestCloseDrains(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Bucket("b")
+	for i := range 100 {
+		if _, err := b.StartPut(fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put([]byte("late"), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("put after close: %v", err)
+	}
+	s2 := openStore(t, path)
+	b2, _ := s2.Bucket("b")
+	if got := keys(t, b2, "k", ""); len(got) != 100 {
+		t.Fatalf("%d of 100 queued writes after reopening", len(got))
+	}
+}
+
+// TestOpenTwice: a store held by one opener is refused to another with a
+// clear error, not a hang.
+func TestOpenTwice(t *testing.T) {
+	defer func(d time.Duration) { lockTimeout = d }(lockTimeout)
+	lockTimeout = 50 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "kv.db")
+	openStore(t, path)
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+}
