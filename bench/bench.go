@@ -146,7 +146,7 @@ func Workloads() []Workload {
 		{"memory", "resident memory per idle process at 1k, 10k and 100k", runMemory},
 		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
 		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
-		{"ingress", "key-value and HTTP ingress (not measured yet)", runIngress},
+		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
 	}
 }
 

@@ -16,11 +16,3 @@ func runFuel(h *harness, r *Report) error {
 	return nil
 }
 
-// runIngress will measure isle's key-value and HTTP ingress services
-// against a plain Go server doing the same work.
-func runIngress(h *harness, r *Report) error {
-	r.Rows = append(r.Rows,
-		skipped("key-value operations", "not measured yet: this suite has no key-value workload yet"),
-		skipped("HTTP ingress", "not measured yet: this suite has no HTTP ingress workload yet"))
-	return nil
-}

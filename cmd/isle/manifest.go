@@ -57,6 +57,9 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 		g.Dirs = append(g.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
 	}
 	pl.grants = g
+	if o.http == "" {
+		o.http = m.Listen
+	}
 	pl.limits = isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout}
 	if o.memory != 0 {
 		pl.limits.Memory = uint64(o.memory)

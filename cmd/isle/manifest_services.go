@@ -13,7 +13,10 @@ func addServiceCap(g *isle.Grants, c manifest.Cap) error {
 	switch c.Kind {
 	case "kv":
 		g.Caps[c.Name] = isle.KVCap(c.Bucket, c.Rights)
-		return nil
+	case "http":
+		g.Caps[c.Name] = isle.HTTPCap(c.Allow...)
+	default:
+		return fmt.Errorf("unknown kind %q", c.Kind)
 	}
-	return fmt.Errorf("%s capabilities are not available yet", c.Kind)
+	return nil
 }

@@ -106,3 +106,42 @@ func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
 		t.Errorf("a module with no imports:\n%s", r.stdout)
 	}
 }
+
+// A manifest grants key-value buckets too, with a data directory that
+// outlives the run.
+func TestManifestKeyValue(t *testing.T) {
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "kv.toml")
+	os.WriteFile(manifest, []byte(fmt.Sprintf(`
+module = %q
+stdio = true
+data_dir = "state"
+
+[caps.kv]
+kind = "kv"
+bucket = "main"
+rights = ["get", "put", "remove", "list"]
+
+[caps.ro]
+kind = "kv"
+bucket = "main"
+rights = ["get"]
+
+[caps.other]
+kind = "kv"
+bucket = "other"
+rights = ["get", "put", "remove", "list"]
+
+[caps.clock]
+kind = "clock"
+rights = ["monotonic"]
+`, testwasm.Path("testdata/go/kv"))), 0o644)
+	r := runIsle(t, "run", manifest)
+	r.want(t, 0)
+	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok ") {
+		t.Fatalf("guest checks:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "kv.db")); err != nil {
+		t.Fatalf("no store in the manifest's data_dir: %v", err)
+	}
+}
