@@ -15,4 +15,3 @@ func runFuel(h *harness, r *Report) error {
 			"isle's rewriter injects, beside uninstrumented wazero and wazero with WithCloseOnContextDone"))
 	return nil
 }
-
