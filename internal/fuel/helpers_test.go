@@ -12,32 +12,12 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
-// spectestDir finds the converted spec tests: $ISLE_SPECTEST, or
-// shared/spectest/v2 in the package directory or one of its parents.
-func spectestDir(t testing.TB) string {
-	if d := os.Getenv("ISLE_SPECTEST"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var looked []string
-	for d := wd; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "spectest", "v2")
-		looked = append(looked, c)
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatalf("spec tests not found; set ISLE_SPECTEST or put them in one of %q", looked)
-	return ""
-}
+// spectestDir finds the converted spec tests.
+func spectestDir(t testing.TB) string { return testwasm.SpecTests(t) }
 
 // wat compiles testdata/name.wat with wat2wasm into a temporary directory.
 func wat(t testing.TB, name string, flags ...string) []byte {

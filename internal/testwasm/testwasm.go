@@ -129,3 +129,30 @@ func concat(parts ...[]string) []string {
 	}
 	return out
 }
+
+// SpecTests finds the converted WebAssembly spec tests: $ISLE_SPECTEST, or
+// shared/spectest/v2 in the working directory or one of its parents (CI
+// puts the steering repository's shared/ beside the clone).
+func SpecTests(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("ISLE_SPECTEST"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var looked []string
+	for d := wd; ; d = filepath.Dir(d) {
+		c := filepath.Join(d, "shared", "spectest", "v2")
+		looked = append(looked, c)
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	t.Fatalf("spec tests not found; set ISLE_SPECTEST or put them in one of %q", looked)
+	return ""
+}
