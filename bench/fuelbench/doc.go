@@ -24,6 +24,10 @@
 //     never cancelled: wazero's own answer to runaway guests, which leaves
 //     compiled code for Go at every loop header.
 //
+// With Options.Diagnose, two more ways show where Fuel's cost goes: the
+// rewritten module with a counter so full that it never yields (the
+// checks alone), and with a yield that refills without runtime.Gosched.
+//
 // Only the _start call is timed: compilation, rewriting and instantiation
 // are not. Each kernel runs its warm-up runs and then its counted runs,
 // the three ways taking turns in a rotating order so that drift in the
@@ -43,8 +47,10 @@
 // every P is always wanted by a guest. While they spin, it measures how
 // late a 1 ms time.Ticker delivers its ticks and how long a forced
 // runtime.GC() takes, and compares both with the same measurement when
-// no guest runs. The guests are stopped at the end: their yield panics
-// with a sentinel once a stop flag is set.
+// no guest runs and when as many goroutines spin in Go code instead (the
+// liveness Go itself gives a program under that load, by preempting
+// goroutines asynchronously). The guests are stopped at the end: their
+// yield panics with a sentinel once a stop flag is set.
 //
 // The same guests uninstrumented cannot be preempted by Go at all, so a
 // program that runs them freezes: no P is left for the ticker, and the

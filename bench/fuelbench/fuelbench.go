@@ -60,7 +60,7 @@ type Options struct {
 	// child process.
 	SkipUnmetered bool
 	// UnmeteredTimeout is how long that child may take before it is
-	// killed and reported as frozen. Zero means 10 s, or 3 s in quick mode.
+	// killed and reported as frozen. Zero means 10 s, or 2 s in quick mode.
 	UnmeteredTimeout time.Duration
 }
 
@@ -95,7 +95,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.UnmeteredTimeout <= 0 {
 		o.UnmeteredTimeout = 10 * time.Second
 		if o.Quick {
-			o.UnmeteredTimeout = 3 * time.Second
+			o.UnmeteredTimeout = 2 * time.Second
 		}
 	}
 	if o.CacheDir == "" {
@@ -247,8 +247,12 @@ type LivenessResult struct {
 	Yields    int64
 	SliceTime time.Duration
 
-	Baseline  LivenessFigures // no guests
-	Unmetered Unmetered       // the same guests uninstrumented
+	Baseline LivenessFigures // no guests
+	// GoSpin is the same number of goroutines spinning in Go code, which
+	// the Go runtime preempts by itself: how live Go keeps a program
+	// under the same load.
+	GoSpin    LivenessFigures
+	Unmetered Unmetered // the same guests uninstrumented
 
 	// OtherCPU is the share of the machine's CPU time that other
 	// processes used during the two windows (-1: unknown).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/isle-run/isle/internal/gobuild"
@@ -56,6 +57,14 @@ func (k kernel) arg(quick bool) string {
 		return k.quick
 	}
 	return k.full
+}
+
+// argText formats a size argument for reading: 1000000 as 1,000,000.
+func argText(arg string) string {
+	if n, err := strconv.ParseInt(arg, 10, 64); err == nil {
+		return commas(n)
+	}
+	return arg
 }
 
 // cFlags is how the C kernels are built.

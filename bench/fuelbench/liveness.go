@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,13 @@ func Liveness(ctx context.Context, opts Options) (LivenessResult, error) {
 	if err := g.stop(5 * time.Second); err != nil {
 		return res, err
 	}
+	fmt.Fprintf(o.Progress, "fuelbench: liveness: ticker late by %v at worst (%v with no guest), GC %v at worst (%v); "+
+		"other processes %.0f%% CPU\n", res.WorstTickerDelay.Round(10*time.Microsecond),
+		res.Baseline.WorstTickerDelay.Round(10*time.Microsecond), res.GCPause.Round(10*time.Microsecond),
+		res.Baseline.GCPause.Round(10*time.Microsecond), res.OtherCPU*100)
+
+	fmt.Fprintf(o.Progress, "fuelbench: liveness: %v with %d goroutines spinning in Go code\n", o.Window, g.n)
+	res.GoSpin = measureGoSpin(o.Window, o.GCs, g.n)
 
 	if !o.SkipUnmetered {
 		fmt.Fprintf(o.Progress, "fuelbench: liveness: %d uninstrumented guests, in a child process killed after %v\n",
@@ -158,6 +166,32 @@ func (g *guests) stop(timeout time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// measureGoSpin measures a window while n goroutines spin in a Go loop
+// without calls, which the Go runtime preempts asynchronously (by signal,
+// once a goroutine has run for 10 ms): the same load in Go itself.
+func measureGoSpin(window time.Duration, gcs, n int) LivenessFigures {
+	var stop atomic.Bool
+	var running sync.WaitGroup
+	sums := make([]uint64, n)
+	running.Add(n)
+	var done sync.WaitGroup
+	for i := range n {
+		done.Go(func() {
+			running.Done()
+			var x uint64
+			for !stop.Load() {
+				x = x*6364136223846793005 + 1442695040888963407
+			}
+			sums[i] = x
+		})
+	}
+	running.Wait()
+	f := measureWindow(window, gcs, n)
+	stop.Store(true)
+	done.Wait()
+	return f
 }
 
 // stwMetric is the runtime's histogram of stop-the-world pauses for GC.

@@ -57,9 +57,17 @@ func Markdown(over []KernelResult, live LivenessResult) string {
 		base := live.Baseline
 		u := live.Unmetered
 		spinning := fmt.Sprintf("%d guests spinning on %d Ps", g, live.GOMAXPROCS)
+		if live.OtherCPU > 0.05 {
+			spinning += fmt.Sprintf(", while other processes used %.0f%% of the CPU", live.OtherCPU*100)
+		}
 		row(fmt.Sprintf("worst lateness of a 1 ms ticker over %v, %s (ms)", live.Window, spinning),
 			msFig(live.WorstTickerDelay), "no guest running: "+msFig(base.WorstTickerDelay),
 			worse(live.WorstTickerDelay, base.WorstTickerDelay))
+		if live.GoSpin.Ticks > 0 {
+			row(fmt.Sprintf("worst lateness of a 1 ms ticker, %s (ms)", spinning), msFig(live.WorstTickerDelay),
+				fmt.Sprintf("%d goroutines spinning in Go code instead: %s", g, msFig(live.GoSpin.WorstTickerDelay)),
+				worse(live.WorstTickerDelay, live.GoSpin.WorstTickerDelay))
+		}
 		if u.Ran {
 			row(fmt.Sprintf("worst lateness of a 1 ms ticker, %s (ms)", spinning), msFig(live.WorstTickerDelay),
 				"the same guests uninstrumented: "+unmetered(u, u.Figures.WorstTickerDelay),
@@ -71,6 +79,12 @@ func Markdown(over []KernelResult, live LivenessResult) string {
 			fmt.Sprintf("%s (median %s)", msFig(live.GCPause), msFig(live.GCMedian)),
 			fmt.Sprintf("no guest running: %s (median %s)", msFig(base.GCPause), msFig(base.GCMedian)),
 			worse(live.GCPause, base.GCPause))
+		if live.GoSpin.GCs > 0 {
+			row(fmt.Sprintf("forced `runtime.GC()`, worst of %d, %s (ms)", live.GCs, spinning), msFig(live.GCPause),
+				fmt.Sprintf("%d goroutines spinning in Go code instead: %s (median %s)", g,
+					msFig(live.GoSpin.GCPause), msFig(live.GoSpin.GCMedian)),
+				worse(live.GCPause, live.GoSpin.GCPause))
+		}
 		if u.Ran {
 			row(fmt.Sprintf("forced `runtime.GC()`, %s (ms)", spinning), msFig(live.GCPause),
 				"the same guests uninstrumented: "+unmetered(u, u.Figures.GCPause),

@@ -149,7 +149,7 @@ func prepare(ctx context.Context, rts *runtimes, k kernel, root string, o Option
 	}
 	p := &prepared{k: k, arg: k.arg(o.Quick), slice: o.Slice}
 	p.res = KernelResult{
-		Name: k.name, Lang: k.lang, What: fmt.Sprintf(k.what, p.arg), LoopHeavy: k.loopHeavy, Arg: p.arg,
+		Name: k.name, Lang: k.lang, What: fmt.Sprintf(k.what, argText(p.arg)), LoopHeavy: k.loopHeavy, Arg: p.arg,
 		WasmBytes: len(orig), FuelWasmBytes: len(inst.Wasm), Rewrite: time.Since(start),
 	}
 	// Compiling a Go kernel takes about a second a way when the cache is
