@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	islekernel "github.com/isle-run/isle/internal/kernel"
 )
 
 // Slice is the fuel a guest gets each time its counter runs out: the same
-// slice isle's kernel grants (kernel.DefaultFuelSlice).
-const Slice = 100_000
+// slice isle's kernel grants (islekernel.DefaultFuelSlice).
+const Slice = islekernel.DefaultFuelSlice
 
 // Options configures Overhead and Liveness. The zero value is a full run.
 type Options struct {

@@ -106,7 +106,7 @@ func startGuests(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 			g.stop(time.Second)
 			return nil, fmt.Errorf("instantiate a spinning guest: %w", err)
 		}
-		m := &meter{slice: Slice, stop: &g.flag}
+		m := &meter{slice: Slice, stop: &g.flag, start: time.Now()}
 		g.meters = append(g.meters, m)
 		gctx := ctx
 		if instrumented {
@@ -115,7 +115,9 @@ func startGuests(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 		}
 		start := mod.ExportedFunction("_start")
 		go func() {
+			polite.Run()
 			_, err := start.Call(gctx)
+			polite.Wait()
 			_ = mod.Close(ctx)
 			g.done <- err
 		}()

@@ -19,6 +19,8 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/isle-run/isle/internal/fuel"
+
+	islekernel "github.com/isle-run/isle/internal/kernel"
 )
 
 // way is one of the three ways a kernel runs.
@@ -79,14 +81,20 @@ func (r *runtimes) Close(ctx context.Context) {
 // meter is the fuel accounting of one instrumented guest. It travels in
 // the context of the guest's call, so yield finds it.
 type meter struct {
-	slice     int64        // what yield refills the counter to
-	noGosched bool         // yield only refills
-	spent     int64        // fuel used up to the last refill
-	yields    atomic.Int64 // times yield ran
-	stop      *atomic.Bool // when set, yield panics with errStopped
+	slice     int64         // what yield refills the counter to
+	noGosched bool          // yield only refills
+	spent     int64         // fuel used up to the last refill
+	yields    atomic.Int64  // times yield ran
+	stop      *atomic.Bool  // when set, yield panics with errStopped
+	start     time.Time     // when the meter was made
+	lastSched time.Duration // since start, when yield last called Gosched
 }
 
 type meterKey struct{}
+
+// polite paces the guests' yields to the Go scheduler exactly as isle's
+// kernel does; Run and Wait bracket every guest's _start.
+var polite = islekernel.NewPoliteness()
 
 // errStopped is the sentinel yield panics with to stop a guest.
 var errStopped = errors.New("fuelbench: guest stopped")
@@ -114,8 +122,10 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 	} else {
 		g.Set(Slice)
 	}
-	if m == nil || !m.noGosched {
+	if m == nil {
 		runtime.Gosched()
+	} else if !m.noGosched {
+		polite.Yield(&m.lastSched, time.Since(m.start)) // the kernel's policy
 	}
 }
 
@@ -207,9 +217,9 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 	var m *meter
 	switch w {
 	case wayFuel, wayNoGosched:
-		m = &meter{slice: p.slice, noGosched: w == wayNoGosched}
+		m = &meter{slice: p.slice, noGosched: w == wayNoGosched, start: time.Now()}
 	case wayChecks:
-		m = &meter{slice: 1 << 62}
+		m = &meter{slice: 1 << 62, start: time.Now()}
 	}
 	if m != nil {
 		mod.ExportedGlobal(fuel.GlobalExport).(api.MutableGlobal).Set(uint64(m.slice))
@@ -217,7 +227,9 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 	}
 	runtime.GC() // no garbage of the previous run is collected inside this one's timing
 	t0 := time.Now()
+	polite.Run()
 	_, err = start.Call(ctx)
+	polite.Wait()
 	d := time.Since(t0)
 	if exit, ok := errors.AsType[*sys.ExitError](err); ok && exit.ExitCode() == 0 {
 		err = nil

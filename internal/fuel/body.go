@@ -15,6 +15,9 @@ type edit struct {
 	val  uint32 // patches: the new function index
 	cost int64  // checks: fuel charged, filled in once the scope is counted
 	loop int32  // checks: the loop whose cost this is, or -1 for the entry
+	// chargeOnly marks an entry check that only charges, without testing
+	// the counter or calling yield: see resolveCosts.
+	chargeOnly bool
 }
 
 // frame is one open block of the control stack.
@@ -42,6 +45,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64) error {
 	w.loops = w.loops[:0]
 	w.edits = append(w.edits[:0], edit{pos: start, end: start, loop: -1})
 	var entry int64
+	calls := false
 	scope := int32(-1)
 	w.r.Reset(body)
 	w.r.Seek(start)
@@ -72,7 +76,10 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64) error {
 			}
 		case wasm.OpBlock, wasm.OpIf:
 			w.ctrl = append(w.ctrl, frame{scope: scope})
+		case wasm.OpCallIndirect, wasm.OpReturnCallIndirect:
+			calls = true
 		case wasm.OpCall, wasm.OpReturnCall, wasm.OpRefFunc:
+			calls = calls || in.Op != wasm.OpRefFunc
 			if in.Index >= w.mod.counts.ImportedFuncs {
 				w.edits = append(w.edits, edit{pos: in.IdxPos, end: in.End, val: in.Index + 1})
 			}
@@ -92,18 +99,23 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64) error {
 			w.edits = append(w.edits, edit{pos: in.End, end: in.End, loop: scope})
 		}
 	}
-	w.resolveCosts(entry)
+	w.resolveCosts(entry, !calls && len(w.loops) == 0)
 	return nil
 }
 
 // resolveCosts fills in the cost of each check and drops the checks of
 // empty loops: a loop without instructions cannot branch back to itself.
-func (w *bodyRewriter) resolveCosts(entry int64) {
+//
+// A function with no loop and no call (a leaf) always finishes within its
+// own static cost, so its entry only charges the counter: the next full
+// check, in a caller or a loop, sees the debt. Keeping the yield call out
+// of leaves saved most of the checks' cost on small, hot functions.
+func (w *bodyRewriter) resolveCosts(entry int64, leaf bool) {
 	out := w.edits[:0]
 	for _, e := range w.edits {
 		if e.isCheck() {
 			if e.loop < 0 {
-				e.cost = entry
+				e.cost, e.chargeOnly = entry, leaf
 			} else if e.cost = w.loops[e.loop]; e.cost == 0 {
 				continue
 			}
@@ -121,7 +133,7 @@ func (w *bodyRewriter) newLen(body []byte) int {
 	for i := range w.edits {
 		e := &w.edits[i]
 		if e.isCheck() {
-			n += w.check.len(e.cost)
+			n += w.check.len(e.cost, e.chargeOnly)
 		} else {
 			n += max(wasm.U32Len(e.val), e.end-e.pos) - (e.end - e.pos)
 		}
@@ -139,7 +151,7 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 		om.add(len(dst), oldBase+last, e.pos-last)
 		dst = append(dst, body[last:e.pos]...)
 		if e.isCheck() {
-			dst = w.check.append(dst, e.cost) // new bytes: no origin
+			dst = w.check.append(dst, e.cost, e.chargeOnly) // new bytes: no origin
 		} else {
 			// Keep the index as wide as it was, so most patches leave the
 			// surrounding offsets, and the offset map, unbroken.
@@ -157,8 +169,11 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 //
 //	global.get $fuel; i64.const cost; i64.sub; global.set $fuel
 //	global.get $fuel; i64.const 0; i64.lt_s; if (empty) call $yield end
+//
+// A charge-only check stops after the global.set.
 type checkCode struct {
 	head, tail []byte
+	charge     int // len(tail) of a charge-only check
 }
 
 func newCheckCode(fuelGlobal, yieldFunc uint32) checkCode {
@@ -167,21 +182,29 @@ func newCheckCode(fuelGlobal, yieldFunc uint32) checkCode {
 	head = append(head, byte(wasm.OpI64Const))
 	tail := []byte{byte(wasm.OpI64Sub), byte(wasm.OpGlobalSet)}
 	tail = wasm.AppendU32(tail, fuelGlobal)
+	charge := len(tail)
 	tail = append(tail, byte(wasm.OpGlobalGet))
 	tail = wasm.AppendU32(tail, fuelGlobal)
 	tail = append(tail, byte(wasm.OpI64Const), 0, byte(wasm.OpI64LtS),
 		byte(wasm.OpIf), byte(0x40), byte(wasm.OpCall))
 	tail = wasm.AppendU32(tail, yieldFunc)
 	tail = append(tail, byte(wasm.OpEnd))
-	return checkCode{head: head, tail: tail}
+	return checkCode{head: head, tail: tail, charge: charge}
 }
 
-func (c *checkCode) len(cost int64) int {
-	return len(c.head) + len(wasm.AppendS64(make([]byte, 0, 10), cost)) + len(c.tail)
+func (c *checkCode) tailOf(chargeOnly bool) []byte {
+	if chargeOnly {
+		return c.tail[:c.charge]
+	}
+	return c.tail
 }
 
-func (c *checkCode) append(dst []byte, cost int64) []byte {
+func (c *checkCode) len(cost int64, chargeOnly bool) int {
+	return len(c.head) + len(wasm.AppendS64(make([]byte, 0, 10), cost)) + len(c.tailOf(chargeOnly))
+}
+
+func (c *checkCode) append(dst []byte, cost int64, chargeOnly bool) []byte {
 	dst = append(dst, c.head...)
 	dst = wasm.AppendS64(dst, cost)
-	return append(dst, c.tail...)
+	return append(dst, c.tailOf(chargeOnly)...)
 }

@@ -4,6 +4,8 @@ import "github.com/isle-run/isle/internal/fault"
 
 // runCommand is a command's goroutine: instantiate, run _start, finish.
 func (p *Process) runCommand() {
+	p.k.polite.Run()
+	defer p.k.polite.Wait()
 	err := p.instantiate()
 	if err == nil {
 		if r := p.killReason.Load(); r != nil { // a kill that raced with the spawn wins

@@ -10,7 +10,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
-	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
 )
 
@@ -84,15 +83,10 @@ func (noEntropy) Read([]byte) (int, error) {
 
 var _ io.Reader = noEntropy{}
 
-// sleep is a real-clock nanosleep that a kill interrupts.
+// sleep is a real-clock nanosleep that a kill interrupts. A reactor's
+// worker hands off its queue first, as for any blocking wait.
 func (p *Process) sleep(ns int64) {
-	t := time.NewTimer(time.Duration(ns))
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-p.killCh:
-		panic(&fault.Kill{Reason: *p.killReason.Load()})
-	}
+	_ = p.wait(nil, time.Duration(ns))
 }
 
 func (p *Process) osyield() {

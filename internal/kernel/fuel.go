@@ -2,7 +2,7 @@ package kernel
 
 import (
 	"context"
-	"runtime"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -29,8 +29,8 @@ func (k *Kernel) fuelHostModule() wazero.HostModuleBuilder {
 }
 
 // yield runs at the end of every fuel slice. It is where a spinning guest
-// meets the rest of the node: it is charged, the Go scheduler gets a turn
-// (and with it any pending stop-the-world), and a kill takes effect.
+// meets the rest of the node: it is charged, a kill takes effect, and, when
+// Politeness says it is due, the Go scheduler gets a turn.
 func yield(ctx context.Context, _ api.Module, _ []uint64) {
 	p := processFrom(ctx)
 	if p == nil {
@@ -39,7 +39,7 @@ func yield(ctx context.Context, _ api.Module, _ []uint64) {
 	if err := p.grantSlice(); err != nil {
 		panic(err)
 	}
-	runtime.Gosched()
+	p.k.polite.Yield(&p.fuel.lastSched, time.Since(p.k.epoch))
 	p.checkKilled()
 }
 
@@ -50,6 +50,9 @@ type fuelState struct {
 	granted int64             // what the counter was last set to
 	budget  int64             // fuel still allowed; <0 means unlimited
 	slice   int64
+	// lastSched is when, since the kernel's epoch, yield last called
+	// runtime.Gosched.
+	lastSched time.Duration
 }
 
 // grantSlice charges what the counter used since the last grant and sets

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -23,10 +24,12 @@ import (
 )
 
 // DefaultFuelSlice is how much fuel a process runs on between two visits to
-// the host. At roughly a nanosecond a unit it is about 100 µs of straight
-// compute: short enough that a spinning guest never holds up the Go
-// garbage collector for long, long enough that the visit costs nothing.
-const DefaultFuelSlice = 100_000
+// the host. Compiled C spends 13 to 20 units a nanosecond, so it is 50 to
+// 75 µs of compute there, and Go guests (whose functions are one big
+// dispatch loop, charged whole at every jump) spend it in about 10 µs:
+// short enough that a spinning guest never holds up the garbage collector
+// or a kill for long, long enough that the visit costs little.
+const DefaultFuelSlice = 1_000_000
 
 // Config configures a Kernel.
 type Config struct {
@@ -70,6 +73,11 @@ type Kernel struct {
 	sched     *scheduler
 	// baseConfig is shared by every process; see moduleConfig.
 	baseConfig wazero.ModuleConfig
+	// epoch is when the kernel started: a cheap monotonic origin.
+	epoch time.Time
+	// polite counts running guests, to pace their yields to the Go
+	// scheduler.
+	polite *Politeness
 
 	// hostFuncs is the set of "module.name" imports the host provides, used
 	// to list exactly what a module is missing before it is instantiated.
@@ -105,6 +113,8 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		modules:    map[[32]byte]*Module{},
 		procs:      map[uint64]*Process{},
 		baseConfig: baseConfig(),
+		epoch:      time.Now(),
+		polite:     NewPoliteness(),
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -119,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		_ = k.rt.Close(ctx)
 		return nil, err
 	}
-	k.sched = newScheduler()
+	k.sched = newScheduler(k.polite)
 	return k, nil
 }
 

@@ -34,6 +34,9 @@ func (p *Process) Blocking(f func()) {
 	if w := p.turnWorker; w != nil {
 		w.blocking()
 		defer w.unblocked()
+	} else {
+		p.k.polite.Wait()
+		defer p.k.polite.Run()
 	}
 	f()
 }

@@ -23,6 +23,7 @@ import (
 // An idle reactor is in no queue and has no goroutine: it costs only its
 // memory.
 type scheduler struct {
+	polite    *Politeness
 	maxActive int32
 	active    atomic.Int32 // workers running or looking for work (not parked, not blocked)
 
@@ -57,8 +58,8 @@ type worker struct {
 	wake chan struct{} // cap 1
 }
 
-func newScheduler() *scheduler {
-	s := &scheduler{maxActive: int32(runtime.GOMAXPROCS(0))}
+func newScheduler(polite *Politeness) *scheduler {
+	s := &scheduler{polite: polite, maxActive: int32(runtime.GOMAXPROCS(0))}
 	for range s.maxActive {
 		s.startWorker()
 	}
@@ -186,7 +187,9 @@ func (w *worker) loop() {
 			}
 			continue
 		}
+		w.s.polite.Run()
 		p.runTurns(w)
+		w.s.polite.Wait()
 		// A blocked turn may have left more workers active than there are
 		// CPUs; the extra ones go back to sleep.
 		if w.s.active.Load() > w.s.maxActive && w.runnext == nil && w.nlocal.Load() == 0 {
@@ -272,6 +275,7 @@ func (w *worker) blocking() {
 	s.nglobal.Add(int32(len(moved)))
 	s.mu.Unlock()
 	s.active.Add(-1)
+	s.polite.Wait()
 	s.mu.Lock()
 	spare := len(s.idle) > 0
 	s.mu.Unlock()
@@ -283,7 +287,10 @@ func (w *worker) blocking() {
 }
 
 // unblocked is called when a blocked turn resumes.
-func (w *worker) unblocked() { w.s.active.Add(1) }
+func (w *worker) unblocked() {
+	w.s.active.Add(1)
+	w.s.polite.Run()
+}
 
 // close stops every worker once it is idle.
 func (s *scheduler) close() {

@@ -24,6 +24,9 @@ func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	if w := p.turnWorker; w != nil {
 		w.blocking()
 		defer w.unblocked()
+	} else {
+		p.k.polite.Wait()
+		defer p.k.polite.Run()
 	}
 	var timer <-chan time.Time
 	if timeout >= 0 {
