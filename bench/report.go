@@ -219,11 +219,19 @@ ends, so no watcher is armed.
   Erlang), then sends one empty token round it {laps} times: {hops} messages, strictly one after another. Setting up the ring is
   reported too: it is {ringSpawns} spawns from inside a process.
 
-## What is not measured yet
+- **Fuel.** Seven compute kernels (Go guests running the standard library's crypto/sha256, compress/flate,
+  encoding/json and slices.Sort; C fannkuch, n-body and collatz) run three ways under bare wazero, timing only
+  ` + "`_start`" + `: uninstrumented, rewritten with isle's fuel checks (and isle's yield policy), and uninstrumented
+  under ` + "`WithCloseOnContextDone`" + `. Every run must print the same checksum. Liveness runs 2×GOMAXPROCS guests
+  that spin with no calls and measures a 1 ms ticker's worst lateness and a forced ` + "`runtime.GC()`" + `, beside the
+  same number of goroutines spinning in Go, no guests at all, and uninstrumented guests in a child process that
+  is killed if it freezes.
+- **Key-value and HTTP ingress.** A C reactor calls ` + "`kv_put`" + ` / ` + "`kv_get`" + ` through the ABI, beside the same
+  bbolt store called from Go; a C reactor behind ` + "`isle.HTTPHandler`" + ` serves keep-alive clients on loopback beside
+  a ` + "`net/http`" + ` handler doing the same work, under the same load generator, in alternating rounds.
 
-- **Fuel overhead on compute kernels**: this suite has no compute-kernel workload yet. ` + "`bench/fuel.go`" + ` reports it as
-  a skipped row until then; its peers will be uninstrumented wazero and wazero's ` + "`WithCloseOnContextDone`" + `.
-- **Key-value and HTTP ingress**: this suite has no workload for them yet.
+## Where the comparison is not like for like
+
 - The spawn figures for isle and Erlang keep every process alive; fork+exec lets each child exit, since holding thousands of OS
   processes would measure the OS's process table, not a spawn.
 `
