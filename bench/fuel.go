@@ -38,6 +38,9 @@ func runFuel(h *harness, r *Report) error {
 	if math.IsNaN(loopClose) {
 		r.Targets = r.Targets[:len(r.Targets)-1]
 	}
+	// Measured in a fresh process: by now this one has a large heap, and a
+	// forced GC would measure that instead of the guests.
+	o.Fresh = true
 	live, err := fuelbench.Liveness(h.ctx, o)
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ import (
 // with no guest running, and, in a child process with a hard timeout,
 // with the same guests uninstrumented. See the package documentation.
 func Liveness(ctx context.Context, opts Options) (LivenessResult, error) {
+	if opts.Fresh {
+		return livenessInChild(ctx, opts)
+	}
 	o, err := opts.withDefaults()
 	if err != nil {
 		return LivenessResult{}, err
@@ -280,10 +283,64 @@ const childEnv = "ISLE_FUELBENCH_UNMETERED_CHILD"
 // startedLine is what the child prints once every guest has been started.
 const startedLine = "fuelbench-child: guests started"
 
+// freshEnv, when set, makes this package's init run Liveness with the
+// JSON-encoded Options it holds, print the result as JSON and exit.
+const freshEnv = "ISLE_FUELBENCH_LIVENESS_CHILD"
+
 func init() {
 	if v := os.Getenv(childEnv); v != "" {
 		os.Exit(unmeteredChild(v))
 	}
+	if v := os.Getenv(freshEnv); v != "" {
+		os.Exit(freshChild(v))
+	}
+}
+
+// livenessInChild runs Liveness in a new process of this executable.
+func livenessInChild(ctx context.Context, opts Options) (LivenessResult, error) {
+	opts.Fresh = false
+	progress := opts.Progress
+	opts.Progress = nil
+	spec, err := json.Marshal(opts)
+	if err != nil {
+		return LivenessResult{}, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return LivenessResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), freshEnv+"="+string(spec))
+	if progress != nil {
+		cmd.Stderr = progress
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return LivenessResult{}, fmt.Errorf("liveness child: %w", err)
+	}
+	var res LivenessResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return LivenessResult{}, fmt.Errorf("liveness child: %w", err)
+	}
+	return res, nil
+}
+
+func freshChild(spec string) int {
+	var opts Options
+	if err := json.Unmarshal([]byte(spec), &opts); err != nil {
+		fmt.Fprintf(os.Stderr, "fuelbench-child: bad %s: %v\n", freshEnv, err)
+		return 2
+	}
+	opts.Progress = os.Stderr
+	res, err := Liveness(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fuelbench-child:", err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // unmeteredChild runs in the child process: it starts 2×GOMAXPROCS
