@@ -491,7 +491,8 @@ func TestHTTPIngressGo(t *testing.T) {
 		t.Errorf("/die: %d", resp.StatusCode)
 	}
 	exit, _ := p.Wait(context.Background())
-	if exit.Kind != api.ExitAbandoned {
-		t.Errorf("exit after /die: %v", exit)
+	if exit.Kind != api.ExitAbandoned || exit.Abandon.Cause != api.CauseRuntimeAbort ||
+		!strings.Contains(exit.Abandon.Detail, "panic: asked to die") {
+		t.Errorf("exit after /die: %v; want the Go runtime's own reason", exit)
 	}
 }

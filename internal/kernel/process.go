@@ -338,7 +338,15 @@ func (p *Process) classify(err error) isleapi.Exit {
 		}
 		return isleapi.Exit{Kind: isleapi.ExitNormal, Code: code}
 	}
-	return isleapi.Exit{Kind: isleapi.ExitAbandoned, Abandon: fault.FromError(err)}
+	ab := fault.FromError(err)
+	// A Go reactor (c-shared) that panics aborts with a trap rather than
+	// exiting 2; its stderr still carries the runtime's reason.
+	if p.goAbort != nil && ab.Cause == isleapi.CauseUnreachable {
+		if msg := p.goAbort.message(); msg != "" {
+			ab.Cause, ab.Detail = isleapi.CauseRuntimeAbort, "go: "+msg
+		}
+	}
+	return isleapi.Exit{Kind: isleapi.ExitAbandoned, Abandon: ab}
 }
 
 // Kill ends the process from outside. A running process stops at its next
