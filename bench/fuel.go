@@ -21,7 +21,7 @@ func runFuel(h *harness, r *Report) error {
 	const note = "only the _start call is timed; every run prints the same checksum"
 	for _, k := range over {
 		fuel := kernelRuns(k.Spread.Fuel, k.Fuel)
-		what := fmt.Sprintf("fuel: %s %s", k.Lang, k.What)
+		what := "fuel: " + k.What
 		r.Rows = append(r.Rows,
 			Row{Workload: what, Unit: "ms", Kind: Time, Note: note,
 				Isle: Figure{Name: "isle: rewritten with fuel checks", Runs: fuel},
