@@ -68,7 +68,7 @@ func (n *Node) resolve(caps map[string]Capability, into map[string]kernel.Cap) (
 		}
 		if c.open == nil {
 			release()
-			return nil, fmt.Errorf("grant %q: the zero Capability grants nothing; build one with isle.KVCap, isle.DirCap, ...", name)
+			return nil, fmt.Errorf("grant %q: the zero Capability grants nothing; build one with a constructor such as isle.KVCap or isle.DirCap", name)
 		}
 		if extra := kernel.Rights(c.rights) &^ kernel.AllRights(c.kind); extra != 0 {
 			release()

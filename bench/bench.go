@@ -320,11 +320,6 @@ func (h *harness) load(node *isle.Node, fixture string) (*isle.Module, error) {
 // the children it spawns: 1 MiB of linear memory each.
 var reactorLimits = isle.Limits{Memory: 1 << 20}
 
-// skipped is a row that has no figures yet.
-func skipped(workload, reason string) Row {
-	return Row{Workload: workload, Skip: reason}
-}
-
 // sizes scales the workloads.
 type sizes struct {
 	spawnN      int   // spawns per run

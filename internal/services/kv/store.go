@@ -23,6 +23,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/isle-run/isle/internal/kernel"
 )
@@ -87,7 +88,7 @@ func Open(path string) (*Store, error) {
 	// Another process holding the file (bbolt takes an flock) is an
 	// operator's mistake; say so instead of waiting forever.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, NoStatistics: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("kv: %s is in use by another process", path)
 	}
 	if err != nil {

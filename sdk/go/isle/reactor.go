@@ -12,6 +12,7 @@ import "unsafe"
 // module's _initialize runs the runtime and every package's init, but
 // never main.main.
 
+//lint:ignore U1000 read by isle_handle, in reactor_wasip1.go
 var handler func(Message)
 
 // inboxSize is how much payload the kernel writes before each turn: a
@@ -41,6 +42,8 @@ func HandleFunc(f func(Message)) {
 
 // turnMessage reads the message of the current turn: the kernel has put
 // its payload's first inboxSize bytes in inbox.
+//
+//lint:ignore U1000 called by isle_handle, in reactor_wasip1.go
 func turnMessage(n, tag, aux, nhandles uint32) Message {
 	mu.Lock()
 	defer mu.Unlock()
