@@ -3,7 +3,6 @@ package bench
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/isle-run/isle/internal/repo"
 )
 
 // ReactorFlags is how every benchmark reactor is built: the smallest sane
@@ -90,32 +91,9 @@ func BuildCommand() string {
 	return "clang " + strings.Join(ReactorFlags, " ") + " -I sdk/c -I bench/wasm NAME.c -o NAME.wasm"
 }
 
-// FindRoot returns the isle repository root: the nearest directory at or
-// above the working directory whose go.mod declares the isle module, or
-// else the one this source file was compiled from.
-func FindRoot() (string, error) {
-	isRoot := func(dir string) bool {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		return err == nil && strings.Contains(string(b), "module github.com/isle-run/isle\n") &&
-			fileExists(filepath.Join(dir, "bench", "wasm", "tiny.c"))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			if isRoot(dir) {
-				return dir, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if dir := filepath.Dir(filepath.Dir(file)); isRoot(dir) {
-			return dir, nil
-		}
-	}
-	return "", errors.New("cannot find the isle repository (its bench/wasm sources are needed): run from inside it")
-}
+// FindRoot returns the isle repository root, which holds the benchmark
+// reactors' sources.
+func FindRoot() (string, error) { return repo.Root("bench/wasm/tiny.c") }
 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)

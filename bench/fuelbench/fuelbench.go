@@ -1,18 +1,16 @@
 package fuelbench
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	islekernel "github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/repo"
 )
 
 // Slice is the fuel a guest gets each time its counter runs out: the same
@@ -333,32 +331,10 @@ func spread(ds []time.Duration) Range {
 	return Range{Min: slices.Min(ds), Max: slices.Max(ds)}
 }
 
-func isRoot(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil || !strings.Contains(string(b), "module github.com/isle-run/isle\n") {
-		return false
-	}
-	_, err = os.Stat(filepath.Join(dir, "testdata", "kernels", "README.md"))
-	return err == nil
-}
+// kernelsMarker is a file only the isle repository's kernels have.
+const kernelsMarker = "testdata/kernels/README.md"
 
-// findRoot returns the isle repository at or above the working directory,
-// or else the one this file was compiled from.
-func findRoot() (string, error) {
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			if isRoot(dir) {
-				return dir, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		if dir := filepath.Dir(filepath.Dir(filepath.Dir(file))); isRoot(dir) {
-			return dir, nil
-		}
-	}
-	return "", errors.New("cannot find the isle repository, whose testdata/kernels holds the kernels' sources: run from inside it or set Options.Root")
-}
+func isRoot(dir string) bool { return repo.IsRoot(dir, kernelsMarker) }
+
+// findRoot returns the isle repository that holds the kernels.
+func findRoot() (string, error) { return repo.Root(kernelsMarker) }
