@@ -94,8 +94,3 @@ func BuildCommand() string {
 // FindRoot returns the isle repository root, which holds the benchmark
 // reactors' sources.
 func FindRoot() (string, error) { return repo.Root("bench/wasm/tiny.c") }
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
