@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isle-run/isle/internal/testwasm"
 )
@@ -144,5 +145,33 @@ func TestDeterministicRunsAreIdentical(t *testing.T) {
 	d := runIsle(t, "run", dir, "--", "-crypto")
 	if c.stdout == d.stdout {
 		t.Fatalf("two real-clock runs printed the same thing; the test proves nothing:\n%s", c.stdout)
+	}
+}
+
+func TestStdinReachesTheGuest(t *testing.T) {
+	r := isleIn(t, "one\ntwo\n", "run", testwasm.Path("testdata/go/cat"))
+	r.want(t, 0)
+	if r.stdout != "ONE\nTWO\n" || !strings.Contains(r.stderr, "2 lines") {
+		t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
+	}
+}
+
+// A guest blocked reading a stdin nobody writes to still stops at its
+// timeout: the read must not hold the process, or the node, hostage.
+func TestTimeoutInterruptsABlockedStdinRead(t *testing.T) {
+	cmd := exec.Command(isleBin, "run", "--timeout", "500ms", testwasm.Path("testdata/go/cat"))
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
+	stdin, err := cmd.StdinPipe() // held open and never written
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	start := time.Now()
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != statusTimeout {
+		t.Fatalf("exit %d, want %d:\n%s", code, statusTimeout, out)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Fatalf("took %v", elapsed)
 	}
 }

@@ -48,7 +48,7 @@ func (p *Process) moduleConfig() wazero.ModuleConfig {
 		cfg = cfg.WithFSConfig(fsc)
 	}
 	if s.Stdin != nil {
-		cfg = cfg.WithStdin(s.Stdin)
+		cfg = cfg.WithStdin(&killableReader{r: s.Stdin, p: p})
 	}
 	if s.Stdout != nil {
 		cfg = cfg.WithStdout(s.Stdout)
@@ -92,3 +92,42 @@ func (p *Process) sleep(ns int64) {
 func (p *Process) osyield() {
 	p.checkKilled()
 }
+
+// killableReader is a command's stdin: a read blocked on the host (a
+// terminal, a pipe nobody writes to) must not outlive a kill or a timeout,
+// so each read runs on a helper goroutine and the guest stops waiting for
+// it when the process is killed. The abandoned read finishes, and its
+// bytes are dropped, whenever the host's input next arrives.
+type killableReader struct {
+	r io.Reader
+	p *Process
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+func (k *killableReader) Read(b []byte) (int, error) {
+	buf := make([]byte, len(b)) // the helper must not write into guest memory after a kill
+	done := make(chan readResult, 1)
+	go func() {
+		n, err := k.r.Read(buf)
+		done <- readResult{n, err}
+	}()
+	var res readResult
+	k.p.Blocking(func() {
+		select {
+		case res = <-done:
+		case <-k.p.killCh:
+			res.err = errKilledRead
+		}
+	})
+	if res.err == errKilledRead {
+		k.p.checkKilled()
+	}
+	copy(b, buf[:res.n])
+	return res.n, res.err
+}
+
+var errKilledRead = errors.New("read interrupted by kill")
