@@ -3,6 +3,7 @@ package isle_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,63 @@ func TestFuelLimitAndAccounting(t *testing.T) {
 	}
 	if c == a {
 		t.Errorf("different work, same fuel %d", a)
+	}
+}
+
+// A start function that never returns runs inside Spawn; its timeout, its
+// fuel budget and the spawn's context still end it.
+func TestEndlessStartFunctionIsStopped(t *testing.T) {
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
+	start := time.Now()
+	if _, err := node.Spawn(context.Background(), mod, isle.Grants{}, isle.Limits{Timeout: 200 * time.Millisecond}); err == nil ||
+		!strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("spawn: %v", err)
+	}
+	if _, err := node.Spawn(context.Background(), mod, isle.Grants{}, isle.Limits{Fuel: 10_000_000}); err == nil ||
+		!strings.Contains(err.Error(), "fuel exhausted") {
+		t.Fatalf("spawn with a budget: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{}); err == nil {
+		t.Fatal("spawn with a context that ends succeeded")
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Fatalf("took %v", elapsed)
+	}
+	if n := node.Processes(); n != 0 {
+		t.Fatalf("%d processes left behind", n)
+	}
+}
+
+// A process stuck spawning a child whose start function never returns can
+// still be killed: the child's start ends with its spawner.
+func TestKillReachesASpawnerStuckInAChildsStart(t *testing.T) {
+	node := newNode(t)
+	startspin := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
+	bomb := load(t, node, reactor(t, "testdata/c/bomb.c"))
+	p, err := node.Spawn(context.Background(), bomb, isle.Grants{Spawn: map[string]*isle.Module{"bomb": startspin}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Call(ctx, isle.Message{Tag: 1}); err == nil {
+		t.Fatal("the spawn of a child that never starts returned")
+	}
+	p.Kill()
+	wctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	exit, err := p.Wait(wctx)
+	if err != nil || exit.Kind != api.ExitKilled {
+		t.Fatalf("exit %v, %v", exit, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for node.Processes() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := node.Processes(); n != 0 {
+		t.Fatalf("%d processes left behind", n)
 	}
 }

@@ -131,7 +131,7 @@ func (c Ctx) Code(err error) int32 {
 	switch {
 	case errors.Is(err, kernel.ErrTimeout):
 		return ETimeout
-	case errors.Is(err, kernel.ErrGone):
+	case errors.Is(err, kernel.ErrGone), errors.Is(err, kernel.ErrStartFailed):
 		return EGone
 	case errors.Is(err, kernel.ErrFull):
 		return EFull

@@ -31,16 +31,26 @@ func (k *Kernel) fuelHostModule() wazero.HostModuleBuilder {
 // yield runs at the end of every fuel slice. It is where a spinning guest
 // meets the rest of the node: it is charged, a kill takes effect, and, when
 // Politeness says it is due, the Go scheduler gets a turn.
-func yield(ctx context.Context, _ api.Module, _ []uint64) {
+func yield(ctx context.Context, mod api.Module, _ []uint64) {
 	p := processFrom(ctx)
 	if p == nil {
 		panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: "fuel yield outside a process"})
+	}
+	if p.fuel.counter == nil {
+		// A start function runs before instantiate returns the instance;
+		// find the counter from the caller, so it is metered too.
+		if g, ok := mod.ExportedGlobal(fuelGlobalExport).(api.MutableGlobal); ok {
+			p.fuel.counter = g
+		}
 	}
 	if err := p.grantSlice(); err != nil {
 		panic(err)
 	}
 	p.k.polite.Yield(&p.fuel.lastSched, time.Since(p.k.epoch))
 	p.checkKilled()
+	if p.instantiating && p.parent != nil && p.parent.killReason.Load() != nil {
+		panic(&fault.Kill{Reason: "its spawner was killed while it started"})
+	}
 }
 
 // fuelState is a process's fuel accounting. Only whoever runs the process

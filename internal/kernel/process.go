@@ -95,9 +95,12 @@ type Process struct {
 	pending     *replySlot // the call this process waits on, if any
 	stopCtx     func() bool
 	timer       *time.Timer
-	alloc       linmem.Allocator
-	fuel        fuelState
-	goAbort     *goAbortDetector
+	// instantiating is set while a reactor's start function runs inside
+	// its spawner's call, so that a kill of the spawner ends it too.
+	instantiating bool
+	alloc         linmem.Allocator
+	fuel          fuelState
+	goAbort       *goAbortDetector
 
 	spent    atomic.Int64
 	started  time.Time
@@ -128,6 +131,9 @@ func processFrom(ctx context.Context) *Process {
 var (
 	ErrNotRunnable = errors.New("module exports neither _start (a command) nor isle_handle (a reactor)")
 	ErrNodeClosed  = errors.New("node is closed")
+	// ErrStartFailed wraps why a reactor ended before its spawn returned:
+	// its start function trapped, ran out of fuel, or was killed.
+	ErrStartFailed = errors.New("the process ended while it started")
 )
 
 // Spawn starts a process. A command runs _start on its own goroutine; a
@@ -169,38 +175,53 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
 	p.started = time.Now()
+	// Armed before instantiating: a module's start function runs inside
+	// instantiate, and one that never returns must still meet its timeout,
+	// its context, or the kill of whoever is spawning it.
+	p.watchLimits(ctx)
 	if p.reactor {
-		if err := p.instantiate(); err != nil {
+		// Until it is ready, the spawner owns the reactor: a kill that
+		// arrives meanwhile must not queue a half-made process.
+		p.mu.Lock()
+		p.mbox.sched = schedRunning
+		p.mu.Unlock()
+		p.instantiating = true
+		err := p.instantiate()
+		p.instantiating = false
+		if err != nil {
+			p.disarm()
 			p.handles.releaseAll()
 			k.unregister(p)
-			return nil, fmt.Errorf("%s: %w", m.Name, err)
+			return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrStartFailed, err)
 		}
 	}
 	if spec.Init != nil {
 		spec.Init.Tag = TagInit
-		p.mbox.append(spec.Init) // nobody else can see p yet
+		p.mu.Lock()
+		p.mbox.append(spec.Init) // no handle to p exists yet: it is first
+		p.mu.Unlock()
 		p.spec.Init = nil
 	}
-	p.watchLimits(ctx)
 	if link {
 		parent.Link(p)
 	}
 	if !p.reactor {
 		go p.runCommand()
-	} else if m.hasInitialize {
-		// The first turn runs _initialize.
-		p.mu.Lock()
+		return p, nil
+	}
+	// The first turn runs _initialize, if there is one; otherwise the
+	// reactor is idle until its first message (or its kill).
+	p.initialized = !m.hasInitialize
+	p.mu.Lock()
+	queue := m.hasInitialize || p.mbox.len() > 0 || p.killReason.Load() != nil
+	if queue {
 		p.mbox.sched = schedQueued
-		p.mu.Unlock()
-		k.sched.ready(p, nil)
-	} else if p.mbox.len() > 0 {
-		p.initialized = true
-		p.mu.Lock()
-		p.mbox.sched = schedQueued
-		p.mu.Unlock()
-		k.sched.ready(p, nil)
 	} else {
-		p.initialized = true // idle until its first message
+		p.mbox.sched = schedIdle
+	}
+	p.mu.Unlock()
+	if queue {
+		k.sched.ready(p, nil)
 	}
 	return p, nil
 }
@@ -230,6 +251,16 @@ func (p *Process) watchLimits(ctx context.Context) {
 	}
 	if p.spec.Timeout > 0 {
 		p.timer = time.AfterFunc(p.spec.Timeout, func() { p.Kill("timeout") })
+	}
+}
+
+// disarm stops the timeout and context watch of watchLimits.
+func (p *Process) disarm() {
+	if p.stopCtx != nil {
+		p.stopCtx()
+	}
+	if p.timer != nil {
+		p.timer.Stop()
 	}
 }
 
@@ -294,12 +325,7 @@ func (p *Process) finish(exit isleapi.Exit) {
 	if p.parent != nil {
 		p.parent.children.Add(-1)
 	}
-	if p.stopCtx != nil {
-		p.stopCtx()
-	}
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+	p.disarm()
 	if p.spec.OnExit != nil {
 		p.spec.OnExit()
 	}

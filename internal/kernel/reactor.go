@@ -19,7 +19,7 @@ const (
 // after that, another worker may already own the process.
 func (p *Process) runTurns(w *worker) {
 	p.turnWorker = w
-	if !p.initialized && p.initialize() {
+	if !p.initialized && p.killReason.Load() == nil && p.initialize() {
 		return
 	}
 	p.mu.Lock()
