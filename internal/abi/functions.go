@@ -81,7 +81,7 @@ func spawn(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	child, err := c.P.SpawnChild(*sp, name, init, flags&spawnLink != 0, flags&spawnStdio != 0)
 	if err != nil {
-		c.P.CheckKilled() // a kill that ended the child's start ends the caller too
+		c.P.CheckKilled()             // a kill that ended the child's start ends the caller too
 		setResult(stack, c.Code(err)) // the handles never left the caller
 		return
 	}
