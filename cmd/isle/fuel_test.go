@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -55,5 +57,30 @@ func TestFuelIsDeterministic(t *testing.T) {
 	a, b := fuelOf(), fuelOf()
 	if a != b || a == "0" {
 		t.Fatalf("fuel %s then %s", a, b)
+	}
+}
+
+// SIGINT ends a running guest with status 130, even one in a loop with no
+// calls.
+func TestInterruptStopsTheGuest(t *testing.T) {
+	cmd := exec.Command(isleBin, "run", testwasm.WAT(t, "testdata/wat/spin.wat"))
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("isle did not stop on SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != statusInterrupt {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, statusInterrupt, stderr.String())
 	}
 }
