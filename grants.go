@@ -25,7 +25,9 @@ type Grants struct {
 	// host directory: "..", absolute paths and symlinks cannot leave it.
 	Dirs []Dir
 	// Stdin, Stdout and Stderr are the guest's standard streams. Nil
-	// means empty input and discarded output.
+	// means empty input and discarded output. A writer shared by several
+	// processes (children spawned with ISLE_SPAWN_STDIO share their
+	// parent's) must be safe for concurrent use, as an *os.File is.
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
