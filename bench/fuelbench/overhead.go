@@ -36,6 +36,7 @@ const (
 	nWays
 )
 
+// String names the way, for progress lines.
 func (w way) String() string {
 	return [...]string{"base", "fuel", "close-on-done", "fuel-checks-only", "fuel-no-gosched"}[w]
 }
@@ -72,6 +73,7 @@ func newRuntimes(ctx context.Context, cacheDir string) (*runtimes, error) {
 	return r, nil
 }
 
+// Close releases the runtimes.
 func (r *runtimes) Close(ctx context.Context) {
 	_ = r.plain.Close(ctx)
 	_ = r.close.Close(ctx)
@@ -138,6 +140,7 @@ type prepared struct {
 	res      KernelResult
 }
 
+// Close releases the compiled kernel.
 func (p *prepared) Close(ctx context.Context) {
 	for _, w := range []way{wayBase, wayFuel, wayClose} {
 		if c := p.compiled[w]; c != nil {

@@ -29,6 +29,7 @@ var kindNames = [...]string{
 	KindHTTP: "http", KindRevoker: "revoker",
 }
 
+// String implements fmt.Stringer.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]

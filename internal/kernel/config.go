@@ -77,6 +77,7 @@ func (p *Process) moduleConfig() wazero.ModuleConfig {
 // wazero turns the error into EIO from random_get.
 type noEntropy struct{}
 
+// Read implements io.Reader: it always fails.
 func (noEntropy) Read([]byte) (int, error) {
 	return 0, errors.New("no random capability granted")
 }
@@ -108,6 +109,7 @@ type readResult struct {
 	err error
 }
 
+// Read implements io.Reader.
 func (k *killableReader) Read(b []byte) (int, error) {
 	buf := make([]byte, len(b)) // the helper must not write into guest memory after a kill
 	done := make(chan readResult, 1)

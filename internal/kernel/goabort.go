@@ -36,6 +36,7 @@ type goAbortWriter struct {
 	w io.Writer
 }
 
+// Write implements io.Writer.
 func (g *goAbortWriter) Write(b []byte) (int, error) {
 	g.d.scan(b)
 	return g.w.Write(b)

@@ -13,10 +13,16 @@ func (p *Process) KillContext() context.Context { return killContext{p} }
 
 type killContext struct{ p *Process }
 
+// Deadline implements context.Context: there is none.
 func (killContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c killContext) Done() <-chan struct{}     { return c.p.killCh }
-func (killContext) Value(any) any               { return nil }
 
+// Done implements context.Context: closed by the kill.
+func (c killContext) Done() <-chan struct{} { return c.p.killCh }
+
+// Value implements context.Context: it carries none.
+func (killContext) Value(any) any { return nil }
+
+// Err implements context.Context.
 func (c killContext) Err() error {
 	select {
 	case <-c.p.killCh:

@@ -16,16 +16,31 @@ type emptyDir struct {
 	rewind[int64]
 }
 
-func (emptyDir) Dev() (uint64, experimentalsys.Errno)    { return 0, 0 }
+// Dev implements experimentalsys.File.
+func (emptyDir) Dev() (uint64, experimentalsys.Errno) { return 0, 0 }
+
+// Ino implements experimentalsys.File.
 func (emptyDir) Ino() (sys.Inode, experimentalsys.Errno) { return 0, 0 }
+
+// Stat implements experimentalsys.File.
 func (emptyDir) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return sys.Stat_t{Mode: fs.ModeDir | 0o500, Nlink: 1}, 0
 }
+
+// Readdir implements experimentalsys.File.
 func (emptyDir) Readdir(int) ([]experimentalsys.Dirent, experimentalsys.Errno) { return nil, 0 }
-func (emptyDir) Sync() experimentalsys.Errno                                   { return 0 }
-func (emptyDir) Datasync() experimentalsys.Errno                               { return 0 }
-func (emptyDir) Utimens(int64, int64) experimentalsys.Errno                    { return experimentalsys.EPERM }
-func (emptyDir) Close() experimentalsys.Errno                                  { return 0 }
+
+// Sync implements experimentalsys.File.
+func (emptyDir) Sync() experimentalsys.Errno { return 0 }
+
+// Datasync implements experimentalsys.File.
+func (emptyDir) Datasync() experimentalsys.Errno { return 0 }
+
+// Utimens implements experimentalsys.File.
+func (emptyDir) Utimens(int64, int64) experimentalsys.Errno { return experimentalsys.EPERM }
+
+// Close implements experimentalsys.File.
+func (emptyDir) Close() experimentalsys.Errno { return 0 }
 
 // rewind gives emptyDir a Seek. It is generic only so that go vet does not
 // mistake it for a malformed io.Seeker: wazero's File.Seek returns an Errno.
@@ -42,6 +57,7 @@ type revocableFile struct {
 	rev *kernel.Revocation
 }
 
+// live implements experimentalsys.File.
 func (f *revocableFile) live() experimentalsys.Errno {
 	if f.rev.Revoked() {
 		return experimentalsys.EPERM
@@ -49,6 +65,7 @@ func (f *revocableFile) live() experimentalsys.Errno {
 	return 0
 }
 
+// Read implements experimentalsys.File.
 func (f *revocableFile) Read(b []byte) (int, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return 0, e
@@ -56,6 +73,7 @@ func (f *revocableFile) Read(b []byte) (int, experimentalsys.Errno) {
 	return f.File.Read(b)
 }
 
+// Pread implements experimentalsys.File.
 func (f *revocableFile) Pread(b []byte, off int64) (int, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return 0, e
@@ -63,6 +81,7 @@ func (f *revocableFile) Pread(b []byte, off int64) (int, experimentalsys.Errno) 
 	return f.File.Pread(b, off)
 }
 
+// Write implements experimentalsys.File.
 func (f *revocableFile) Write(b []byte) (int, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return 0, e
@@ -70,6 +89,7 @@ func (f *revocableFile) Write(b []byte) (int, experimentalsys.Errno) {
 	return f.File.Write(b)
 }
 
+// Pwrite implements experimentalsys.File.
 func (f *revocableFile) Pwrite(b []byte, off int64) (int, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return 0, e
@@ -77,6 +97,7 @@ func (f *revocableFile) Pwrite(b []byte, off int64) (int, experimentalsys.Errno)
 	return f.File.Pwrite(b, off)
 }
 
+// Readdir implements experimentalsys.File.
 func (f *revocableFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return nil, e
@@ -84,6 +105,7 @@ func (f *revocableFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsy
 	return f.File.Readdir(n)
 }
 
+// Truncate implements experimentalsys.File.
 func (f *revocableFile) Truncate(size int64) experimentalsys.Errno {
 	if e := f.live(); e != 0 {
 		return e
@@ -91,6 +113,7 @@ func (f *revocableFile) Truncate(size int64) experimentalsys.Errno {
 	return f.File.Truncate(size)
 }
 
+// Stat implements experimentalsys.File.
 func (f *revocableFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	if e := f.live(); e != 0 {
 		return sys.Stat_t{}, e
@@ -98,6 +121,7 @@ func (f *revocableFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
 	return f.File.Stat()
 }
 
+// Utimens implements experimentalsys.File.
 func (f *revocableFile) Utimens(atim, mtim int64) experimentalsys.Errno {
 	if e := f.live(); e != 0 {
 		return e

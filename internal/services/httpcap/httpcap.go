@@ -197,6 +197,7 @@ func (c *Client) denied(u *url.URL) error {
 // before the pool or the dialer sees it.
 type guard struct{ c *Client }
 
+// RoundTrip implements http.RoundTripper.
 func (g guard) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !g.c.Allowed(r.URL) {
 		if r.Body != nil {

@@ -101,6 +101,7 @@ func CheckHTTPRequest(req *HTTPRequest) error {
 
 type httpError struct{ msg string }
 
+// Error implements error.
 func (e *httpError) Error() string { return "isle: invalid HTTP request: " + e.msg }
 
 func quote(s string) string { return "\"" + s + "\"" }

@@ -167,14 +167,17 @@ type responseWriter struct {
 	body   bytes.Buffer
 }
 
+// Header implements http.ResponseWriter.
 func (w *responseWriter) Header() http.Header { return w.header }
 
+// WriteHeader implements http.ResponseWriter.
 func (w *responseWriter) WriteHeader(status int) {
 	if w.status == 0 && status >= 200 {
 		w.status = status // 1xx responses are informational; the final one counts
 	}
 }
 
+// Write implements io.Writer.
 func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
