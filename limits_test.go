@@ -96,3 +96,31 @@ func TestFloodIsThrottledByBackpressure(t *testing.T) {
 		t.Fatalf("sender: %v", exit)
 	}
 }
+
+// The mailbox bound holds in bytes as well as in messages: big messages
+// fill it long before 1,024 of them have arrived.
+func TestMailboxIsBoundedInBytes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node := newNode(t)
+	victim, err := node.Spawn(ctx, load(t, node, testwasm.WAT(t, "testdata/wat/victim.wat")), isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	sent := 0
+	for ; sent < 100; sent++ {
+		sctx, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+		err := victim.Send(sctx, isle.Message{Tag: 1, Data: big})
+		stop()
+		if err != nil {
+			break
+		}
+	}
+	if sent != 16 {
+		t.Fatalf("a mailbox took %d one-MiB messages; the byte bound is 16 MiB", sent)
+	}
+	if q := victim.Stats().Queued; q != 16 {
+		t.Fatalf("%d queued", q)
+	}
+}

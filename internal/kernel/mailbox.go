@@ -32,7 +32,8 @@ const (
 type mailbox struct {
 	q       []*Message // q[head:] are the queued messages, oldest first
 	head    int
-	limit   int
+	limit   int // messages
+	bytes   int // payload bytes queued
 	closed  bool
 	sched   uint8
 	waiting bool          // the owner is blocked in receive
@@ -42,7 +43,19 @@ type mailbox struct {
 
 func (mb *mailbox) len() int { return len(mb.q) - mb.head }
 
+// MailboxBytes bounds the payload bytes waiting in one mailbox, so that
+// the bound holds in memory as well as in messages: 1,024 messages of the
+// largest size would otherwise be a gigabyte. A message arriving at an
+// empty mailbox is always taken, whatever its size.
+const MailboxBytes = 16 << 20
+
+// full reports whether a message of n bytes must wait for room.
+func (mb *mailbox) full(n int) bool {
+	return mb.len() >= mb.limit || (mb.len() > 0 && mb.bytes+n > MailboxBytes)
+}
+
 func (mb *mailbox) append(m *Message) {
+	mb.bytes += len(m.Data)
 	mb.q = append(mb.q, m)
 }
 
@@ -53,6 +66,7 @@ func (mb *mailbox) take(match, mask uint32) *Message {
 		if m.Tag&mask != match {
 			continue
 		}
+		mb.bytes -= len(m.Data)
 		if i == mb.head {
 			mb.q[i] = nil
 			mb.head++
@@ -80,7 +94,7 @@ func (mb *mailbox) take(match, mask uint32) *Message {
 // drain empties the mailbox and closes it.
 func (mb *mailbox) drain() []*Message {
 	out := mb.q[mb.head:]
-	mb.q, mb.head, mb.closed = nil, 0, true
+	mb.q, mb.head, mb.closed, mb.bytes = nil, 0, true, 0
 	if mb.space != nil {
 		close(mb.space)
 		mb.space = nil
@@ -107,7 +121,7 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			p.mu.Unlock()
 			return ErrGone
 		}
-		if mode != sendForce && mb.len() >= mb.limit {
+		if mode != sendForce && mb.full(len(m.Data)) {
 			if mode == sendNonBlock {
 				p.mu.Unlock()
 				return ErrFull

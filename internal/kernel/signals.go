@@ -125,6 +125,7 @@ func (p *Process) Demonitor(ref uint32) bool {
 	p.mu.Lock()
 	for i := p.mbox.head; i < len(p.mbox.q); i++ {
 		if m := p.mbox.q[i]; m.Tag == TagDown && m.ref == ref {
+			p.mbox.bytes -= len(m.Data)
 			p.mbox.q = append(p.mbox.q[:i], p.mbox.q[i+1:]...)
 			break
 		}
