@@ -282,7 +282,12 @@ func monitor(ctx context.Context, mod api.Module, stack []uint64) {
 		setResult(stack, code)
 		return
 	}
-	setResult(stack, int32(c.P.Monitor(q)))
+	ref, err := c.P.Monitor(q)
+	if err != nil {
+		setResult(stack, c.Code(err))
+		return
+	}
+	setResult(stack, int32(ref))
 }
 
 func demonitor(ctx context.Context, mod api.Module, stack []uint64) {

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"fmt"
+
 	isleapi "github.com/isle-run/isle/api"
 )
 
@@ -84,9 +86,16 @@ func (p *Process) exitSignal(from *Process, exit isleapi.Exit, noproc bool) {
 // previous setting.
 func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
 
+// MaxMonitors bounds the monitors one process holds at once, so that a
+// loop of monitor calls cannot grow the node's memory without end.
+const MaxMonitors = 1 << 16
+
 // Monitor starts watching q and returns the reference its TagDown message
 // will carry. Only p's own context may call it.
-func (p *Process) Monitor(q *Process) uint32 {
+func (p *Process) Monitor(q *Process) (uint32, error) {
+	if len(p.watching) >= MaxMonitors {
+		return 0, fmt.Errorf("%w: %d monitors held", ErrLimit, MaxMonitors)
+	}
 	p.nextRef++
 	if p.nextRef == 0 {
 		p.nextRef = 1
@@ -108,7 +117,7 @@ func (p *Process) Monitor(q *Process) uint32 {
 	if dead {
 		w.down(isleapi.Exit{}, true)
 	}
-	return w.ref
+	return w.ref, nil
 }
 
 // Demonitor cancels the monitor ref; no TagDown for it is delivered after
