@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"math"
+	"github.com/isle-run/isle/internal/manifest"
 	"os"
 	"strconv"
 	"strings"
@@ -64,38 +64,13 @@ type sizeFlag uint64
 
 func (f *sizeFlag) String() string { return strconv.FormatUint(uint64(*f), 10) }
 
-var sizeUnits = []struct {
-	suffix string
-	mult   uint64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
-	{"B", 1},
-}
-
 func (f *sizeFlag) Set(v string) error {
-	n, err := parseSize(v)
+	n, err := manifest.ParseSize(v)
 	if err != nil {
 		return err
 	}
 	*f = sizeFlag(n)
 	return nil
-}
-
-func parseSize(v string) (uint64, error) {
-	num, mult := v, uint64(1)
-	for _, u := range sizeUnits {
-		if s, ok := strings.CutSuffix(v, u.suffix); ok {
-			num, mult = strings.TrimSpace(s), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n <= 0 || math.IsInf(n, 0) || n*float64(mult) > float64(1<<32) {
-		return 0, fmt.Errorf("%q is not a size between 1B and 4GiB; write it like 64MiB, 512KiB or 1GiB", v)
-	}
-	return uint64(n * float64(mult)), nil
 }
 
 // durationFlag is a positive time.Duration.
