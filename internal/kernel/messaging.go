@@ -9,11 +9,26 @@ import (
 // Send queues m in q's mailbox, with p as the sender: p blocks (and can be
 // killed while it does) if the mailbox is full and nonblock is false.
 func (p *Process) Send(q *Process, m *Message, nonblock bool) error {
-	mode := sendBlock
+	return q.enqueue(m, modeOf(nonblock), p)
+}
+
+func modeOf(nonblock bool) sendMode {
 	if nonblock {
-		mode = sendNonBlock
+		return sendNonBlock
 	}
-	return q.enqueue(m, mode, p)
+	return sendBlock
+}
+
+// request queues m in q's mailbox as a request, with w as the sender, and
+// returns the slot its reply will arrive in.
+func (q *Process) request(m *Message, w waiter) (*replySlot, error) {
+	slot := newReplySlot()
+	m.reply = slot
+	if err := q.enqueue(m, sendBlock, w); err != nil {
+		m.reply = nil
+		return nil, err
+	}
+	return slot, nil
 }
 
 // Call sends m to q as a request and waits up to timeout for the reply.
@@ -22,10 +37,8 @@ func (p *Process) Send(q *Process, m *Message, nonblock bool) error {
 // sent reports whether the request left, and with it any capabilities it
 // carried.
 func (p *Process) Call(q *Process, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
-	slot := newReplySlot()
-	m.reply = slot
-	if err := q.enqueue(m, sendBlock, p); err != nil {
-		m.reply = nil
+	slot, err := q.request(m, p)
+	if err != nil {
 		return nil, false, err
 	}
 	p.pending = slot
@@ -168,20 +181,14 @@ const DefaultChildMemory = 64 << 20
 
 // HostSend sends a message from the Go host to q.
 func (k *Kernel) HostSend(ctx context.Context, q *Process, m *Message, nonblock bool) error {
-	mode := sendBlock
-	if nonblock {
-		mode = sendNonBlock
-	}
-	return q.enqueue(m, mode, hostWaiter{ctx})
+	return q.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
 }
 
 // HostCall sends a request from the Go host to q and waits for the reply
 // until ctx is done.
 func (k *Kernel) HostCall(ctx context.Context, q *Process, m *Message) (*Message, error) {
-	slot := newReplySlot()
-	m.reply = slot
-	if err := q.enqueue(m, sendBlock, hostWaiter{ctx}); err != nil {
-		m.reply = nil
+	slot, err := q.request(m, hostWaiter{ctx})
+	if err != nil {
 		return nil, err
 	}
 	return settle(slot, hostWaiter{ctx}.wait(slot.done, -1))
