@@ -62,10 +62,6 @@ func (n *Node) resolve(caps map[string]Capability, into map[string]kernel.Cap) (
 		}
 	}
 	for name, c := range caps {
-		if _, dup := into[name]; dup {
-			release()
-			return nil, fmt.Errorf("grant name %q is used twice", name)
-		}
 		if c.open == nil {
 			release()
 			return nil, fmt.Errorf("grant %q: the zero Capability grants nothing; build one with a constructor such as isle.KVCap or isle.DirCap", name)

@@ -112,19 +112,27 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 	if g.Init != nil {
 		s.Init = kernel.NewMessage(kernel.TagInit, g.Init)
 	}
-	s.Grants = map[string]kernel.Cap{}
-	if len(g.Spawn) > 0 {
-		sp := &kernel.Spawner{Modules: map[string]*kernel.Module{}}
-		for name, m := range g.Spawn {
-			sp.Modules[name] = m.m
+	// Spawn and Processes are shorthands for capabilities granted by name.
+	caps := make(map[string]Capability, len(g.Caps)+len(g.Processes)+1)
+	add := func(name string, c Capability) error {
+		if _, dup := caps[name]; dup {
+			return fmt.Errorf("grant name %q is used twice", name)
 		}
-		s.Grants["spawner"] = kernel.Cap{Kind: kernel.KindSpawner, Rights: kernel.RightUse, Object: sp}
+		caps[name] = c
+		return nil
+	}
+	if len(g.Spawn) > 0 {
+		caps["spawner"] = SpawnerCap(g.Spawn)
 	}
 	for name, p := range g.Processes {
-		if _, dup := s.Grants[name]; dup {
-			return kernel.Spec{}, nil, fmt.Errorf("grant name %q is used twice", name)
+		if err := add(name, ProcessCap(p, api.RightSend|api.RightMonitor)); err != nil {
+			return kernel.Spec{}, nil, err
 		}
-		s.Grants[name] = kernel.Cap{Kind: kernel.KindProcess, Rights: kernel.RightSend | kernel.RightMonitor, Object: p.p}
+	}
+	for name, c := range g.Caps {
+		if err := add(name, c); err != nil {
+			return kernel.Spec{}, nil, err
+		}
 	}
 	for _, kv := range g.Env {
 		name, value, ok := strings.Cut(kv, "=")
@@ -133,7 +141,8 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 		}
 		s.Env = append(s.Env, [2]string{name, value})
 	}
-	capsRelease, err := n.resolve(g.Caps, s.Grants)
+	s.Grants = map[string]kernel.Cap{}
+	capsRelease, err := n.resolve(caps, s.Grants)
 	if err != nil {
 		return kernel.Spec{}, nil, err
 	}
