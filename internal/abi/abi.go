@@ -153,13 +153,20 @@ func (c Ctx) Code(err error) int32 {
 	panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: c.Name + ": " + err.Error()})
 }
 
-// Cap returns the capability h names, abandoning if it is not in the table
-// or not of the wanted kind.
-func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
+// Lookup returns the capability h names, of any kind, abandoning if h is
+// not in the caller's table.
+func (c Ctx) Lookup(h uint32) *kernel.Cap {
 	cp, ok := c.P.Handles().Get(kernel.Handle(h))
 	if !ok {
 		c.Misuse("handle %d is not in the process's handle table", h)
 	}
+	return cp
+}
+
+// Cap returns the capability h names, abandoning if it is not in the table
+// or not of the wanted kind.
+func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
+	cp := c.Lookup(h)
 	if cp.Kind != kind {
 		c.Misuse("handle %d is a %s handle, not a %s handle", h, cp.Kind, kind)
 	}

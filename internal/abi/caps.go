@@ -21,10 +21,7 @@ var capFunctions = []Func{
 // anyCap returns the capability h names, whatever its kind, refusing reply
 // handles, which are one-shot and cannot be copied.
 func (c Ctx) anyCap(h uint32) *kernel.Cap {
-	cp, ok := c.P.Handles().Get(kernel.Handle(h))
-	if !ok {
-		c.Misuse("handle %d is not in the process's handle table", h)
-	}
+	cp := c.Lookup(h)
 	if cp.Kind == kernel.KindReply {
 		c.Misuse("handle %d is a reply handle, which is one-shot and cannot be copied", h)
 	}
@@ -58,11 +55,7 @@ func dup(ctx context.Context, mod api.Module, stack []uint64) {
 // inspect(h, info_ptr) writes {kind, rights, revoked} as three u32.
 func inspect(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "inspect")
-	h := u32(stack[0])
-	cp, ok := c.P.Handles().Get(kernel.Handle(h))
-	if !ok {
-		c.Misuse("handle %d is not in the process's handle table", h)
-	}
+	cp := c.Lookup(u32(stack[0]))
 	b := c.Bytes(u32(stack[1]), 12)
 	binary.LittleEndian.PutUint32(b[0:], uint32(cp.Kind))
 	binary.LittleEndian.PutUint32(b[4:], uint32(cp.Rights))

@@ -36,10 +36,7 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 				c.Misuse("handle %d is listed twice", h)
 			}
 		}
-		cp, ok := c.P.Handles().Get(h)
-		if !ok {
-			c.Misuse("handle %d is not in the process's handle table", h)
-		}
+		cp := c.Lookup(uint32(h))
 		if copyCaps && cp.Kind == kernel.KindReply {
 			c.Misuse("handle %d is a reply handle, which can be moved but not copied", h)
 		}
