@@ -69,19 +69,31 @@ type Dir struct {
 	Rights api.Rights
 }
 
-// Limits bound what a process may consume. The zero value is unlimited
-// except by the wasm32 maximum of 4 GiB of memory.
+// Limits bound what a process and every process it spawns, and they in
+// turn, may consume together, as a cgroup bounds a tree of OS processes:
+// children draw from their ancestors' budgets and never get fresh ones.
+// When the process is killed (by Kill, its timeout or its context) or
+// spends the budget, the whole tree ends. The zero value is unlimited
+// except by the node's memory ceiling (Config.MaxMemory) and process quota
+// (Config.SpawnQuota).
 type Limits struct {
-	// Memory caps linear memory, in bytes. A memory.grow past it fails, as
-	// the wasm specification allows, and the guest's allocator reports out
-	// of memory.
+	// Memory caps, in bytes, everything the node holds for the tree: its
+	// linear memories, tables, call stacks, queued messages, host-side
+	// buffers and a fixed share for each process's kernel state (see
+	// Stats). A memory.grow or table.grow past it fails, as the wasm
+	// specification allows; a spawn past it fails with a recoverable
+	// error; a call stack that cannot grow abandons the process with
+	// api.CauseMemoryExhausted.
 	Memory uint64
-	// Fuel is the total instruction budget; a process that spends it is
-	// abandoned with api.CauseFuelExhausted.
+	// Fuel is the tree's total instruction budget; a process that finds it
+	// spent is abandoned with api.CauseFuelExhausted.
 	Fuel int64
-	// Timeout kills the process with reason "timeout" once it has run this
-	// long.
+	// Timeout kills the tree with reason "timeout" once this long has
+	// passed since the spawn.
 	Timeout time.Duration
+	// Processes bounds the live processes of the tree, this one included
+	// (default Config.SpawnQuota).
+	Processes int
 	// Mailbox bounds how many messages may wait for the process (default
 	// 1,024). A blocking send to a full mailbox waits; a non-blocking one
 	// fails.
@@ -107,7 +119,7 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 	s := kernel.Spec{
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
-		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox,
+		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox, Processes: int64(l.Processes),
 	}
 	if g.Init != nil {
 		s.Init = kernel.NewMessage(kernel.TagInit, g.Init)

@@ -29,9 +29,16 @@ type Config struct {
 	// MaxProcesses bounds the live processes on the node (default one
 	// million). A spawn past it fails with a recoverable error.
 	MaxProcesses int
-	// SpawnQuota bounds the live children of any one process (default
+	// SpawnQuota bounds the live processes of any one process tree: a
+	// process spawned with Node.Spawn and all its descendants (default
 	// 100,000), so that a spawn bomb stops without taking the node.
 	SpawnQuota int
+	// MaxMemory is the node's ceiling, in bytes, on what all its processes
+	// hold together, counted as Limits.Memory counts it. Past it, spawns
+	// and memory.grow fail recoverably. The default is the machine's
+	// physical memory. It counts linear memory at its size, touched or
+	// not, so a node of very many small processes may need it raised.
+	MaxMemory int64
 	// DataDir holds the node's durable state, such as key-value buckets.
 	// Empty means the node has none, and key-value capabilities fail.
 	DataDir string
@@ -88,6 +95,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		Logger:       cfg.Logger,
 		MaxProcesses: cfg.MaxProcesses,
 		SpawnQuota:   cfg.SpawnQuota,
+		MaxMemory:    cfg.MaxMemory,
 		HandleFS:     dirs.New,
 	})
 	if err != nil {

@@ -101,20 +101,45 @@ func mapErr(err error) error {
 
 // Stats is what a process has consumed.
 type Stats struct {
-	// Fuel is the instruction fuel spent. The same program on the same
-	// input spends the same fuel.
+	// Fuel is the instruction fuel the process spent. A process that reads
+	// no real clock, entropy or other outside input (see --deterministic)
+	// spends the same fuel on every run with the same input.
 	Fuel int64
-	// PeakMemory is the largest linear memory the process reached, in bytes.
-	PeakMemory uint64
+	// Memory is what the node holds for the process now, in bytes: its
+	// linear memory at its current size, its tables, its call stack, the
+	// messages queued for it, host buffers on their way to it, and a fixed
+	// share for its kernel state. PeakMemory is the most it held.
+	Memory, PeakMemory uint64
+	// PeakLinear is the largest its linear memory grew.
+	PeakLinear uint64
 	// Wall is the time from spawn to exit, or to now while it runs.
 	Wall time.Duration
 	// Queued is how many messages wait in the mailbox now.
 	Queued int
+	// Tree is what the process's whole tree has consumed: see Limits.
+	Tree TreeStats
+}
+
+// TreeStats is what a process tree (see Limits) has consumed together.
+type TreeStats struct {
+	// Processes is how many of its processes are alive now, and
+	// PeakProcesses the most that were at once.
+	Processes, PeakProcesses int
+	// Memory and PeakMemory are what the node holds for all of them, now
+	// and at most.
+	Memory, PeakMemory uint64
+	// Fuel is what all of them, alive or ended, have spent.
+	Fuel int64
 }
 
 // Stats reports what the process has consumed. It is exact once the
-// process has ended.
+// process has ended; while it runs, fuel lags by up to one slice.
 func (p *Process) Stats() Stats {
 	s := p.p.Stats()
-	return Stats{Fuel: s.Fuel, PeakMemory: s.PeakMemory, Wall: s.Wall, Queued: s.Queued}
+	g := p.p.Group()
+	mem, peak := g.Memory()
+	procs, peakProcs := g.Processes()
+	return Stats{Fuel: s.Fuel, Memory: s.Memory, PeakMemory: s.PeakMemory, PeakLinear: s.PeakLinear,
+		Wall: s.Wall, Queued: s.Queued,
+		Tree: TreeStats{Processes: int(procs), PeakProcesses: int(peakProcs), Memory: uint64(max(mem, 0)), PeakMemory: uint64(peak), Fuel: g.FuelSpent()}}
 }

@@ -33,7 +33,7 @@ func TestFuelBudgetAbandons(t *testing.T) {
 	if !strings.Contains(r.stderr, "abandoned: fuel exhausted: spent its budget of 5000000") {
 		t.Errorf("stderr: %s", r.stderr)
 	}
-	m := regexp.MustCompile(`isle: fuel (\d+), peak memory ([0-9.]+ \w+), wall `).FindStringSubmatch(r.stderr)
+	m := regexp.MustCompile(`isle: fuel (\d+), peak memory ([0-9.]+ \w+) \(linear [0-9.]+ \w+\), wall `).FindStringSubmatch(r.stderr)
 	if m == nil {
 		t.Fatalf("no stats line in:\n%s", r.stderr)
 	}

@@ -42,7 +42,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.timeout, "timeout", "kill the guest after this `duration`, such as 10s")
 	fs.Int64Var(&o.fuel, "fuel", 0, "abandon the guest after it spends this much `fuel` (0: unlimited)")
 	fs.BoolVar(&o.deterministic, "deterministic", false, "virtual clock and seeded randomness: identical runs give identical output")
-	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory and wall time on exit")
+	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory (everything the node held for the process, and for its tree) and wall time on exit")
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")
 	fs.StringVar(&o.http, "http", "", "serve the process over HTTP at `ADDR` (such as 127.0.0.1:8080) until it exits or isle is interrupted: each request becomes a message, the reply the response")
@@ -261,8 +261,15 @@ func exitStatus(stderr io.Writer, module string, exit api.Exit, interrupted bool
 	return statusInternal
 }
 
+// printStats prints the main process's figures, then its whole tree's
+// when it spawned others.
 func printStats(w io.Writer, s isle.Stats) {
-	fmt.Fprintf(w, "isle: fuel %d, peak memory %s, wall %s\n", s.Fuel, formatBytes(s.PeakMemory), s.Wall.Round(time.Microsecond))
+	fmt.Fprintf(w, "isle: fuel %d, peak memory %s (linear %s), wall %s\n", s.Fuel, formatBytes(s.PeakMemory),
+		formatBytes(s.PeakLinear), s.Wall.Round(time.Microsecond))
+	if s.Tree.Fuel != s.Fuel || s.Tree.PeakMemory != s.PeakMemory {
+		fmt.Fprintf(w, "isle: with its descendants: fuel %d, peak memory %s, %d still running\n",
+			s.Tree.Fuel, formatBytes(s.Tree.PeakMemory), s.Tree.Processes)
+	}
 }
 
 func formatBytes(n uint64) string {

@@ -74,7 +74,7 @@ func spawn(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	name := string(c.Bytes(u32(stack[1]), u32(stack[2])))
-	init, hs, code := c.message(kernel.TagInit, u32(stack[3]), u32(stack[4]), u32(stack[5]), u32(stack[6]), false)
+	init, hs, code := c.message(0, u32(stack[3]), u32(stack[4]), u32(stack[5]), u32(stack[6]), false)
 	if code != 0 {
 		setResult(stack, code)
 		return
@@ -264,7 +264,10 @@ func link(ctx context.Context, mod api.Module, stack []uint64) {
 		setResult(stack, code)
 		return
 	}
-	c.P.Link(q)
+	if err := c.P.Link(q); err != nil {
+		setResult(stack, c.Code(err))
+		return
+	}
 	setResult(stack, 0)
 }
 

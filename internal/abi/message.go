@@ -12,7 +12,7 @@ import (
 // takes them out unless they were copied. A non-zero code is an expected
 // failure to return.
 func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
-	if tag >= kernel.TagSystem && tag != kernel.TagInit {
+	if tag >= kernel.TagSystem {
 		c.Misuse("tag %#x is reserved for the system", tag)
 	}
 	payload := c.Bytes(ptr, n) // a range outside memory is misuse, whatever its size

@@ -51,9 +51,12 @@ func (p *Process) moduleConfig() wazero.ModuleConfig {
 		cfg = cfg.WithStdin(&killableReader{r: s.Stdin, p: p})
 	}
 	if s.Stdout != nil {
-		cfg = cfg.WithStdout(s.Stdout)
+		cfg = cfg.WithStdout(newOutput(s.Stdout).writer(p))
 	}
-	stderr := s.Stderr
+	var stderr io.Writer
+	if s.Stderr != nil {
+		stderr = newOutput(s.Stderr).writer(p)
+	}
 	if p.mod.isGo {
 		p.goAbort = &goAbortDetector{}
 		stderr = p.goAbort.wrap(stderr)

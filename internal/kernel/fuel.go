@@ -58,7 +58,6 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 type fuelState struct {
 	counter api.MutableGlobal // the injected counter; nil if the module has none
 	granted int64             // what the counter was last set to
-	budget  int64             // fuel still allowed; <0 means unlimited
 	slice   int64
 	// lastSched is when, since the kernel's epoch, yield last called
 	// runtime.Gosched.
@@ -66,37 +65,35 @@ type fuelState struct {
 }
 
 // grantSlice charges what the counter used since the last grant and sets
-// it to a fresh slice. It fails when the budget is spent.
+// it to a fresh slice, drawn from the tree's budget. It fails when that
+// budget is spent.
 func (p *Process) grantSlice() error {
 	f := &p.fuel
 	if f.counter == nil {
 		return nil
 	}
 	p.charge()
-	next := f.slice
-	if f.budget >= 0 {
-		if f.budget == 0 {
-			return &fault.Abandon{Cause: isleapi.CauseFuelExhausted,
-				Detail: "spent its budget of " + formatCount(p.spec.Fuel)}
-		}
-		next = min(next, f.budget)
+	next, ok := p.group.takeFuel(f.slice)
+	if !ok {
+		return &fault.Abandon{Cause: isleapi.CauseFuelExhausted,
+			Detail: "its process tree spent its budget of " + formatCount(p.group.fuelLimit)}
 	}
 	f.counter.Set(uint64(next))
 	f.granted = next
 	return nil
 }
 
-// charge moves what the counter has used since the last grant into spent.
+// charge moves what the counter has used since the last grant into spent,
+// and gives what is left of the grant back to the tree's budget.
 func (p *Process) charge() {
 	f := &p.fuel
 	if f.counter == nil {
 		return
 	}
-	now := int64(f.counter.Get())
-	used := f.granted - now
-	f.granted = now
+	left := int64(f.counter.Get())
+	used := f.granted - left
+	f.granted = 0
+	f.counter.Set(0)
 	p.spent.Add(used)
-	if f.budget >= 0 {
-		f.budget = max(f.budget-used, 0)
-	}
+	p.group.settleFuel(used+left, used)
 }

@@ -46,7 +46,9 @@ type HandleTable struct {
 	count   int
 }
 
-// ErrTableFull is returned when a process holds MaxHandles handles.
+// ErrTableFull is returned when a process holds MaxHandles handles, or
+// has used up every handle number: each of the MaxHandles slots gives
+// maxGeneration numbers over the process's life, about two billion in all.
 var ErrTableFull = errors.New("handle table full")
 
 // Insert adds a capability and returns its new handle.
@@ -66,10 +68,7 @@ func (t *HandleTable) Insert(c Cap) (Handle, error) {
 		t.entries = append(t.entries, tableEntry{})
 	}
 	e := &t.entries[idx]
-	e.gen++
-	if e.gen == 0 || e.gen > maxGeneration {
-		e.gen = 1
-	}
+	e.gen++ // a retired slot never comes back here, so this never wraps
 	e.Cap, e.used = c, true
 	t.count++
 	return makeHandle(idx, e.gen), nil
@@ -97,7 +96,12 @@ func (t *HandleTable) Remove(h Handle) (Cap, bool) {
 	out := *c
 	e := &t.entries[h.index()]
 	e.Cap, e.used = Cap{}, false
-	t.free = append(t.free, h.index())
+	// A slot whose generations are used up is retired, not reused: its
+	// next number would repeat one the process may still hold, and a
+	// stale handle must never name a new right.
+	if e.gen < maxGeneration {
+		t.free = append(t.free, h.index())
+	}
 	t.count--
 	return out, true
 }

@@ -43,9 +43,12 @@ type Config struct {
 	// MaxProcesses bounds the live processes on the node; zero means
 	// DefaultMaxProcesses.
 	MaxProcesses int
-	// SpawnQuota bounds the live children of one process; zero means
-	// DefaultSpawnQuota.
+	// SpawnQuota bounds the live processes of one process tree (a process
+	// the host spawned and its descendants); zero means DefaultSpawnQuota.
 	SpawnQuota int
+	// MaxMemory is the node's ceiling on what all its processes hold
+	// together, in bytes (see Group). Zero means DefaultMaxMemory.
+	MaxMemory int64
 	// HandleFS, if set, makes a file system for each process that uses
 	// WASI, mounted at HandleMount: how directory capabilities that arrive
 	// at run time become paths (see internal/services/dirs).
@@ -71,6 +74,9 @@ type Kernel struct {
 	quota     int64
 	handleFS  func(p *Process) experimentalsys.FS
 	sched     *scheduler
+	// node is the group every process tree belongs to: its memory limit
+	// is the node's ceiling.
+	node *Group
 	// baseConfig is shared by every process; see moduleConfig.
 	baseConfig wazero.ModuleConfig
 	// epoch is when the kernel started: a cheap monotonic origin.
@@ -124,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	}
 	k.maxProcs = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
 	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
+	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory())}
 	k.handleFS = cfg.HandleFS
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
@@ -202,6 +209,13 @@ func (k *Kernel) unregister(p *Process) {
 	k.mu.Unlock()
 }
 
+// Memory reports what the node's processes hold together now, at most
+// since the node started, and the ceiling, in bytes.
+func (k *Kernel) Memory() (now, peak, ceiling int64) {
+	now, peak = k.node.Memory()
+	return now, peak, k.node.memLimit
+}
+
 // ProcessCount is the number of live processes.
 func (k *Kernel) ProcessCount() int {
 	k.mu.Lock()
@@ -220,7 +234,11 @@ func (k *Kernel) Processes() []*Process {
 	return out
 }
 
-// Close kills every live process and releases the runtime.
+// Close kills every live process, waits for them to end, and releases the
+// runtime. If ctx ends first, it returns ctx's error and leaves the runtime
+// to the processes still ending: a kill takes effect within milliseconds,
+// so that means something is wrong, and freeing code under a running guest
+// would be worse.
 func (k *Kernel) Close(ctx context.Context) error {
 	k.mu.Lock()
 	k.closed = true
@@ -232,11 +250,15 @@ func (k *Kernel) Close(ctx context.Context) error {
 	for _, p := range procs {
 		p.Kill("node closed")
 	}
-	for _, p := range procs {
-		<-p.done
+	for i, p := range procs {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return fmt.Errorf("close node: %d processes still ending: %w", len(procs)-i, ctx.Err())
+		}
 	}
 	k.sched.close()
-	return k.rt.Close(ctx)
+	return k.rt.Close(context.WithoutCancel(ctx))
 }
 
 // cachePath returns a path under the cache directory, creating its parent,

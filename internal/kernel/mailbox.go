@@ -32,8 +32,11 @@ const (
 type mailbox struct {
 	q       []*Message // q[head:] are the queued messages, oldest first
 	head    int
-	limit   int // messages
-	bytes   int // payload bytes queued
+	limit   int   // messages
+	bytes   int   // payload bytes queued
+	acct    int64 // bytes the queued messages cost the account (messageSize)
+	charged int64 // bytes charged to the account beyond MailboxAllowance
+	signals int   // exit and down signals queued
 	closed  bool
 	sched   uint8
 	waiting bool          // the owner is blocked in receive
@@ -62,39 +65,90 @@ func (mb *mailbox) append(m *Message) {
 // take removes the first message whose tag&mask == match.
 func (mb *mailbox) take(match, mask uint32) *Message {
 	for i := mb.head; i < len(mb.q); i++ {
-		m := mb.q[i]
-		if m.Tag&mask != match {
-			continue
+		if m := mb.q[i]; m.Tag&mask == match {
+			mb.removeAt(i)
+			return m
 		}
-		mb.bytes -= len(m.Data)
-		if i == mb.head {
-			mb.q[i] = nil
-			mb.head++
-			if mb.head == len(mb.q) {
-				mb.q, mb.head = mb.q[:0], 0
-			} else if mb.head > 64 && mb.head > len(mb.q)/2 {
-				n := copy(mb.q, mb.q[mb.head:])
-				clear(mb.q[n:])
-				mb.q, mb.head = mb.q[:n], 0
-			}
-		} else {
-			copy(mb.q[i:], mb.q[i+1:])
-			mb.q[len(mb.q)-1] = nil
-			mb.q = mb.q[:len(mb.q)-1]
-		}
-		if mb.space != nil {
-			close(mb.space)
-			mb.space = nil
-		}
-		return m
 	}
 	return nil
+}
+
+// removeAt takes out the message at q[i] and wakes senders waiting for
+// room. The process must then give back its cost (unadmit).
+func (mb *mailbox) removeAt(i int) {
+	m := mb.q[i]
+	mb.bytes -= len(m.Data)
+	if m.Tag == TagExit || m.Tag == TagDown {
+		mb.signals--
+	}
+	if i == mb.head {
+		mb.q[i] = nil
+		mb.head++
+		if mb.head == len(mb.q) {
+			mb.q, mb.head = mb.q[:0], 0
+		} else if mb.head > 64 && mb.head > len(mb.q)/2 {
+			n := copy(mb.q, mb.q[mb.head:])
+			clear(mb.q[n:])
+			mb.q, mb.head = mb.q[:n], 0
+		}
+	} else {
+		copy(mb.q[i:], mb.q[i+1:])
+		mb.q[len(mb.q)-1] = nil
+		mb.q = mb.q[:len(mb.q)-1]
+	}
+	if mb.space != nil {
+		close(mb.space)
+		mb.space = nil
+	}
+}
+
+// admit charges p's account for a message of n bytes (messageSize) about
+// to be queued, past the allowance, in whole steps. It returns nil, or the
+// group whose limit the charge would pass. With force the charge cannot
+// fail. Precondition: p.mu is held.
+func (p *Process) admit(n int64, force bool) (full *Group) {
+	mb := &p.mbox
+	if over := mb.acct + n - MailboxAllowance - mb.charged; over > 0 {
+		step := (over + mailboxStep - 1) / mailboxStep * mailboxStep
+		if force {
+			p.forceChargeMem(step)
+		} else if full = p.chargeMem(step); full != nil {
+			return full
+		}
+		mb.charged += step
+	}
+	mb.acct += n
+	return nil
+}
+
+// unadmit gives back the cost of a message of n bytes that left the
+// mailbox, keeping up to one step charged so that a mailbox hovering at a
+// step boundary does not charge and uncharge on every message.
+// Precondition: p.mu is held.
+func (p *Process) unadmit(n int64) {
+	mb := &p.mbox
+	mb.acct -= n
+	want := (max(mb.acct-MailboxAllowance, 0) + mailboxStep - 1) / mailboxStep * mailboxStep
+	if mb.charged > want+mailboxStep {
+		p.unchargeMem(mb.charged - want)
+		mb.charged = want
+	}
+}
+
+// takeMessage takes the first matching message and gives back its cost.
+// Precondition: p.mu is held.
+func (p *Process) takeMessage(match, mask uint32) *Message {
+	m := p.mbox.take(match, mask)
+	if m != nil {
+		p.unadmit(messageSize(m))
+	}
+	return m
 }
 
 // drain empties the mailbox and closes it.
 func (mb *mailbox) drain() []*Message {
 	out := mb.q[mb.head:]
-	mb.q, mb.head, mb.closed, mb.bytes = nil, 0, true, 0
+	mb.q, mb.head, mb.closed, mb.bytes, mb.signals = nil, 0, true, 0, 0
 	if mb.space != nil {
 		close(mb.space)
 		mb.space = nil
@@ -112,8 +166,10 @@ const (
 )
 
 // enqueue appends m to p's mailbox, making p runnable if it is an idle
-// reactor. w is the sender, who waits when the mailbox is full.
+// reactor. w is the sender, who waits when the mailbox is full or p's tree
+// cannot hold the message.
 func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
+	size := messageSize(m)
 	for {
 		p.mu.Lock()
 		mb := &p.mbox
@@ -121,22 +177,37 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			p.mu.Unlock()
 			return ErrGone
 		}
+		var room <-chan struct{}
+		var roomDone func()
 		if mode != sendForce && mb.full(len(m.Data)) {
-			if mode == sendNonBlock {
-				p.mu.Unlock()
-				return ErrFull
-			}
 			if mb.space == nil {
 				mb.space = make(chan struct{})
 			}
-			space := mb.space
+			room = mb.space
+		} else if full := p.admit(size, mode == sendForce); full != nil {
+			room, roomDone = full.roomChan()
+		}
+		if room != nil {
 			p.mu.Unlock()
-			if err := w.wait(space, -1); err != nil {
+			if mode == sendNonBlock {
+				if roomDone != nil {
+					roomDone()
+				}
+				return ErrFull
+			}
+			err := w.wait(room, -1)
+			if roomDone != nil {
+				roomDone()
+			}
+			if err != nil {
 				return err
 			}
 			continue
 		}
 		mb.append(m)
+		if m.Tag == TagExit || m.Tag == TagDown {
+			mb.signals++
+		}
 		wake := mb.waiting
 		schedule := p.reactor && mb.sched == schedIdle
 		if schedule {
@@ -170,7 +241,7 @@ func (p *Process) receive(match, mask uint32, timeout time.Duration) (*Message, 
 	for {
 		p.checkKilled()
 		p.mu.Lock()
-		if m := p.mbox.take(match, mask); m != nil {
+		if m := p.takeMessage(match, mask); m != nil {
 			p.mu.Unlock()
 			return m, nil
 		}
@@ -198,7 +269,7 @@ func (p *Process) receive(match, mask uint32, timeout time.Duration) (*Message, 
 		if err != nil {
 			// One last look: a message may have arrived with the timeout.
 			p.mu.Lock()
-			m := p.mbox.take(match, mask)
+			m := p.takeMessage(match, mask)
 			p.mu.Unlock()
 			if m != nil {
 				return m, nil

@@ -136,47 +136,37 @@ type Spawner struct {
 }
 
 // SpawnChild starts a process from the module called name in the spawner
-// capability spc, as p's child, with init as its first message. The child
-// holds the same spawner capability (so a revoked spawner stops a whole
-// tree). With link, p and the child are linked before the child runs; with
-// stdio, the child writes to p's stdout and stderr.
+// capability spc, as p's child in p's tree, with init as its first
+// message. The child holds the same spawner capability (so a revoked
+// spawner stops a whole tree). With link, p and the child are linked
+// before the child runs; with stdio, the child writes to p's stdout and
+// stderr.
 func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bool) (*Process, error) {
 	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
 	}
-	if p.children.Add(1) > p.k.quota {
-		p.children.Add(-1)
-		return nil, fmt.Errorf("%w: spawn quota of %d live children used", ErrLimit, p.k.quota)
-	}
 	spec := Spec{
 		Args:        []string{name},
-		MemoryLimit: p.spec.MemoryLimit,
-		Fuel:        p.spec.Fuel,
+		MemoryLimit: p.alloc.Limit,
 		Grants:      map[string]Cap{"spawner": spc},
 	}
 	if spec.MemoryLimit == 0 {
 		spec.MemoryLimit = DefaultChildMemory
 	}
+	if err := m.runnable(spec.MemoryLimit); err != nil {
+		return nil, err
+	}
 	if stdio {
 		spec.Stdout, spec.Stderr = p.spec.Stdout, p.spec.Stderr
 	}
-	child, err := p.k.spawnLinked(p.ctx, m, spec, p, link)
-	if err != nil {
-		p.children.Add(-1)
-		return nil, err
-	}
-	if init != nil {
-		init.Tag = TagInit
-		_ = child.enqueue(init, sendForce, p)
-	}
-	return child, nil
+	return p.k.spawn(p.ctx, m, spec, p, p.group, init, link)
 }
 
-// DefaultChildMemory caps the memory of a spawned process whose parent has
-// no limit: 64 MiB keeps a hundred thousand reservations inside the
-// address space.
+// DefaultChildMemory caps the linear memory of a spawned process whose
+// tree has no memory limit: 64 MiB keeps a hundred thousand reservations
+// inside the address space.
 const DefaultChildMemory = 64 << 20
 
 // HostSend sends a message from the Go host to q.

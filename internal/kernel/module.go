@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/wasm"
 )
 
 // Module is compiled, fuel-instrumented code that processes are spawned
@@ -29,6 +30,33 @@ type Module struct {
 	usesWASI bool
 	// hasInitialize is true if the module exports _initialize.
 	hasInitialize bool
+	// fixedMemory is what every process of the module holds on the host
+	// from its start beside its linear memory: its tables.
+	fixedMemory int64
+}
+
+// tableElemBytes is what wazero holds per table element: one reference.
+const tableElemBytes = 8
+
+// tableBytes is what the tables a module declares take at start.
+func tableBytes(bin []byte) (int64, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return 0, err
+	}
+	s := mod.Section(wasm.SectionTable)
+	if s == nil {
+		return 0, nil
+	}
+	tables, err := wasm.DecodeTables(s.Payload)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, t := range tables {
+		n += int64(t.Limits.Min) * tableElemBytes
+	}
+	return n, nil
 }
 
 type moduleKind uint8
@@ -66,7 +94,12 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%s: %w", name, &isleapi.MissingImportsError{Missing: missing})
 	}
-	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid")}
+	tables, err := tableBytes(bin)
+	if err != nil {
+		_ = compiled.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+	}
+	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables}
 	for _, f := range compiled.ImportedFunctions() {
 		if mod, _, _ := f.Import(); mod == wasiModule {
 			m.usesWASI = true

@@ -42,12 +42,20 @@ type Spec struct {
 	Random io.Reader
 	// Grants are named capabilities the process can look up with grant().
 	Grants map[string]Cap
-	// MemoryLimit caps linear memory in bytes; zero means 4 GiB.
+	// MemoryLimit caps, in bytes, everything the node holds for the
+	// process and every process it spawns, together (see Group); zero
+	// means no limit but the node's ceiling. It also caps each linear
+	// memory.
 	MemoryLimit uint64
-	// Fuel is the total budget; zero means unlimited.
+	// Fuel is the budget of the process and its descendants together;
+	// zero means unlimited.
 	Fuel int64
-	// Timeout kills the process after this long; zero means never.
+	// Timeout kills the process and its descendants after this long; zero
+	// means never.
 	Timeout time.Duration
+	// Processes bounds the live processes of the tree, this one included;
+	// zero means the kernel's SpawnQuota.
+	Processes int64
 	// Mailbox bounds the mailbox; zero means DefaultMailbox.
 	Mailbox int
 	// OnExit, if set, runs once the process has ended, before Wait returns.
@@ -58,8 +66,14 @@ type Spec struct {
 
 // Stats is what a process has consumed so far.
 type Stats struct {
-	Fuel       int64
+	Fuel int64
+	// Memory and PeakMemory are the process's memory account, now and at
+	// its largest: linear memory, tables, call stack, queued messages,
+	// host buffers and kernel state.
+	Memory     uint64
 	PeakMemory uint64
+	// PeakLinear is the largest its linear memory grew.
+	PeakLinear uint64
 	Wall       time.Duration
 	Queued     int
 }
@@ -73,7 +87,8 @@ type Process struct {
 	spec    Spec
 	ctx     context.Context // carries the process to host functions
 	reactor bool
-	parent  *Process // for the spawn quota; nil for processes the host spawned
+	parent  *Process // nil for processes the host spawned
+	group   *Group   // the tree's shared budget
 
 	// The instance and everything below it up to mu belong to whoever runs
 	// the process: its goroutine (a command) or the worker running its turn
@@ -102,11 +117,13 @@ type Process struct {
 	fuel          fuelState
 	goAbort       *goAbortDetector
 
-	spent    atomic.Int64
-	started  time.Time
-	ended    atomic.Int64 // UnixNano when the process ended, 0 while it runs
-	children atomic.Int64 // live children, for the spawn quota
-	trap     atomic.Bool  // trap exits
+	spent     atomic.Int64
+	mem       atomic.Int64 // bytes charged to the memory account
+	peakMem   atomic.Int64
+	memClosed atomic.Bool // the account is settled: the process has ended
+	started   time.Time
+	ended     atomic.Int64 // UnixNano when the process ended, 0 while it runs
+	trap      atomic.Bool  // trap exits
 
 	mu       sync.Mutex // guards everything below
 	mbox     mailbox
@@ -136,52 +153,83 @@ var (
 	ErrStartFailed = errors.New("the process ended while it started")
 )
 
-// Spawn starts a process. A command runs _start on its own goroutine; a
-// reactor is instantiated now and runs a turn per message.
+// Spawn starts a process as the root of a new tree, whose limits are the
+// spec's. A command runs _start on its own goroutine; a reactor is
+// instantiated now and runs a turn per message.
 func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, error) {
-	return k.spawn(ctx, m, spec, nil)
+	if err := m.runnable(spec.MemoryLimit); err != nil {
+		return nil, err
+	}
+	spec.Stdout, spec.Stderr = newOutputs(spec.Stdout, spec.Stderr)
+	g := k.newGroup(ctx, GroupLimits{Memory: int64(spec.MemoryLimit), Fuel: spec.Fuel,
+		Processes: spec.Processes, Timeout: spec.Timeout})
+	p, err := k.spawn(ctx, m, spec, nil, g, nil, false)
+	if err != nil {
+		g.disarm()
+		return nil, err
+	}
+	return p, nil
 }
 
-func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Process) (*Process, error) {
-	return k.spawnLinked(ctx, m, spec, parent, false)
-}
-
-func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *Process, link bool) (*Process, error) {
+// runnable checks that processes can be started from m under a memory
+// limit.
+func (m *Module) runnable(limit uint64) error {
 	if m.kind == kindNone {
-		return nil, fmt.Errorf("%s: %w", m.Name, ErrNotRunnable)
+		return fmt.Errorf("%s: %w", m.Name, ErrNotRunnable)
 	}
-	if spec.MemoryLimit != 0 && m.minMemory > spec.MemoryLimit {
-		return nil, fmt.Errorf("%s: needs %d bytes of memory at start, over its limit of %d",
-			m.Name, m.minMemory, spec.MemoryLimit)
+	if need := m.minMemory + ProcessOverhead + uint64(m.fixedMemory); limit != 0 && need > limit {
+		return fmt.Errorf("%s: needs %d bytes of memory at start (%d of linear memory, %d of tables and kernel state), over its limit of %d",
+			m.Name, need, m.minMemory, need-m.minMemory, limit)
 	}
-	p := &Process{k: k, mod: m, spec: spec, parent: parent, reactor: m.kind == kindReactor,
+	return nil
+}
+
+// spawn starts a process in group g, as parent's child if parent is set,
+// with init queued as its first message before it can run.
+func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Process, g *Group, init *Message, link bool) (*Process, error) {
+	p := &Process{k: k, mod: m, spec: spec, parent: parent, group: g, reactor: m.kind == kindReactor,
 		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
-	p.fuel = fuelState{budget: -1, slice: k.fuelSlice}
-	if spec.Fuel > 0 {
-		p.fuel.budget = spec.Fuel
-	}
+	p.alloc.Account = memAccount{p}
+	p.fuel = fuelState{slice: k.fuelSlice}
 	p.mbox.limit = spec.Mailbox
 	if p.mbox.limit <= 0 {
 		p.mbox.limit = DefaultMailbox
 	}
 	p.mbox.wake = make(chan struct{}, 1)
+	if err := g.join(p); err != nil {
+		return nil, err
+	}
+	if full := p.chargeMem(ProcessOverhead + m.fixedMemory); full != nil {
+		g.leave(p)
+		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(ProcessOverhead+m.fixedMemory))
+	}
 	if err := k.register(p); err != nil {
+		p.closeMem()
+		g.leave(p)
 		return nil, err
 	}
 	if err := p.installGrants(); err != nil {
-		k.unregister(p)
+		p.abort()
 		return nil, err
 	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
 	p.started = time.Now()
-	// Armed before instantiating: a module's start function runs inside
-	// instantiate, and one that never returns must still meet its timeout,
-	// its context, or the kill of whoever is spawning it.
-	p.watchLimits(ctx)
+	if init != nil {
+		// Queued before the process can run, so that it is the first
+		// message whatever the child does first.
+		init.Tag = TagInit
+		p.mu.Lock()
+		p.admit(messageSize(init), true)
+		p.mbox.append(init)
+		p.mu.Unlock()
+	}
 	if p.reactor {
 		// Until it is ready, the spawner owns the reactor: a kill that
-		// arrives meanwhile must not queue a half-made process.
+		// arrives meanwhile must not queue a half-made process. A start
+		// function that never returns meets the tree's timeout, its
+		// context, or the kill of whoever is spawning it at its fuel
+		// yields.
 		p.mu.Lock()
 		p.mbox.sched = schedRunning
 		p.mu.Unlock()
@@ -189,31 +237,35 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 		err := p.instantiate()
 		p.instantiating = false
 		if err != nil {
-			p.disarm()
-			p.handles.releaseAll()
-			k.unregister(p)
+			p.abort()
 			return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrStartFailed, err)
 		}
 	}
-	if spec.Init != nil {
-		spec.Init.Tag = TagInit
-		p.mu.Lock()
-		p.mbox.append(spec.Init) // no handle to p exists yet: it is first
-		p.mu.Unlock()
-		p.spec.Init = nil
-	}
+	var linkErr error
 	if link {
-		parent.Link(p)
+		if linkErr = parent.Link(p); linkErr != nil {
+			// It ends as it starts, as any process killed this early does.
+			p.Kill("its spawner could not link to it")
+		}
 	}
+	p.start()
+	if linkErr != nil {
+		return nil, linkErr
+	}
+	return p, nil
+}
+
+// start lets a newly made process run.
+func (p *Process) start() {
 	if !p.reactor {
 		go p.runCommand()
-		return p, nil
+		return
 	}
 	// The first turn runs _initialize, if there is one; otherwise the
 	// reactor is idle until its first message (or its kill).
-	p.initialized = !m.hasInitialize
+	p.initialized = !p.mod.hasInitialize
 	p.mu.Lock()
-	queue := m.hasInitialize || p.mbox.len() > 0 || p.killReason.Load() != nil
+	queue := p.mod.hasInitialize || p.mbox.len() > 0 || p.killReason.Load() != nil
 	if queue {
 		p.mbox.sched = schedQueued
 	} else {
@@ -221,9 +273,22 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 	}
 	p.mu.Unlock()
 	if queue {
-		k.sched.ready(p, nil)
+		p.k.sched.ready(p, nil)
 	}
-	return p, nil
+}
+
+// abort undoes a spawn that failed before the process could run. Its init
+// message is dropped without releasing what it carries: the spawner still
+// holds those capabilities.
+func (p *Process) abort() {
+	p.mbox.drain()
+	p.handles.releaseAll()
+	if p.inst != nil {
+		_ = p.inst.Close(context.Background())
+	}
+	p.k.unregister(p)
+	p.closeMem()
+	p.group.leave(p)
 }
 
 // installGrants puts the self handle and the named grants in the table.
@@ -241,27 +306,6 @@ func (p *Process) installGrants() error {
 		p.grants[name] = h
 	}
 	return nil
-}
-
-// watchLimits arranges for a timeout and for ctx's end to kill p. finish
-// disarms both. A context that can never end costs nothing.
-func (p *Process) watchLimits(ctx context.Context) {
-	if ctx.Done() != nil {
-		p.stopCtx = context.AfterFunc(ctx, func() { p.Kill(contextReason(ctx)) })
-	}
-	if p.spec.Timeout > 0 {
-		p.timer = time.AfterFunc(p.spec.Timeout, func() { p.Kill("timeout") })
-	}
-}
-
-// disarm stops the timeout and context watch of watchLimits.
-func (p *Process) disarm() {
-	if p.stopCtx != nil {
-		p.stopCtx()
-	}
-	if p.timer != nil {
-		p.timer.Stop()
-	}
 }
 
 func contextReason(ctx context.Context) string {
@@ -320,12 +364,13 @@ func (p *Process) finish(exit isleapi.Exit) {
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
 	}
+	p.closeMem()
 	p.exit = exit
 	p.ended.Store(time.Now().UnixNano())
-	if p.parent != nil {
-		p.parent.children.Add(-1)
+	p.group.leave(p)
+	if p.parent == nil && endsTree(exit) {
+		p.group.Kill("its tree's root was " + exit.String())
 	}
-	p.disarm()
 	if p.spec.OnExit != nil {
 		p.spec.OnExit()
 	}
@@ -342,6 +387,23 @@ func (p *Process) finish(exit isleapi.Exit) {
 	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
 	}
+}
+
+// endsTree reports whether a root that ended so takes its tree with it:
+// when it was killed (by Kill, its timeout or its context) or spent its
+// tree's budget, so that no descendant outlives the limits that ended it.
+func endsTree(e isleapi.Exit) bool {
+	if e.Kind == isleapi.ExitKilled {
+		return true
+	}
+	if e.Kind != isleapi.ExitAbandoned || e.Abandon == nil {
+		return false
+	}
+	switch e.Abandon.Cause {
+	case isleapi.CauseFuelExhausted, isleapi.CauseMemoryExhausted:
+		return true
+	}
+	return false
 }
 
 // classify turns how a guest call ended into a typed exit.
@@ -447,7 +509,15 @@ func (p *Process) Stats() Stats {
 	p.mu.Lock()
 	queued := p.mbox.len()
 	p.mu.Unlock()
-	return Stats{Fuel: p.spent.Load(), PeakMemory: p.alloc.PeakBytes(), Wall: end.Sub(p.started), Queued: queued}
+	return Stats{Fuel: p.spent.Load(), Memory: uint64(max(p.mem.Load(), 0)), PeakMemory: uint64(p.peakMem.Load()),
+		PeakLinear: p.alloc.PeakBytes(), Wall: end.Sub(p.started), Queued: queued}
+}
+
+// Group returns the budget of the process's tree.
+func (p *Process) Group() *Group { return p.group }
+
+// Parent returns the process that spawned p, or nil if the host did.
+func (p *Process) Parent() *Process { return p.parent
 }
 
 func formatCount(n int64) string { return strconv.FormatInt(n, 10) }

@@ -38,7 +38,7 @@ func (p *Process) runTurns(w *worker) {
 		}
 		var m *Message
 		if turns < turnBatch {
-			m = p.mbox.take(0, 0)
+			m = p.takeMessage(0, 0)
 		}
 		if m == nil {
 			requeue := p.mbox.len() > 0

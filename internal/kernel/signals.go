@@ -19,16 +19,37 @@ type watch struct {
 	ref     uint32
 }
 
+// MaxLinks bounds the links one process holds at once, and MaxSignals the
+// exit and down signals queued for it, so that no loop of link or monitor
+// calls can grow the node's memory without end. (MaxMonitors bounds
+// monitors.)
+const (
+	MaxLinks   = 1 << 16
+	MaxSignals = MaxLinks + MaxMonitors
+)
+
 // Link links p and q. If q has already ended, p gets the exit signal at
-// once with reason noproc.
-func (p *Process) Link(q *Process) {
+// once with reason noproc. It fails with ErrLimit when p holds MaxLinks
+// links, or when the noproc signal would pass MaxSignals.
+func (p *Process) Link(q *Process) error {
 	if p == q {
-		return
+		return nil
 	}
 	a, b := lockOrder(p, q)
 	a.mu.Lock()
 	b.mu.Lock()
 	dead := q.dead
+	_, linked := p.links[q]
+	switch {
+	case !linked && len(p.links) >= MaxLinks:
+		b.mu.Unlock()
+		a.mu.Unlock()
+		return fmt.Errorf("%w: %d links held", ErrLimit, MaxLinks)
+	case dead && p.mbox.signals >= MaxSignals:
+		b.mu.Unlock()
+		a.mu.Unlock()
+		return fmt.Errorf("%w: %d exit and down signals queued", ErrLimit, MaxSignals)
+	}
 	if !dead && !p.dead {
 		if p.links == nil {
 			p.links = map[*Process]struct{}{}
@@ -44,6 +65,7 @@ func (p *Process) Link(q *Process) {
 	if dead {
 		p.exitSignal(q, isleapi.Exit{}, true)
 	}
+	return nil
 }
 
 // Unlink removes a link between p and q, if there is one.
@@ -134,8 +156,9 @@ func (p *Process) Demonitor(ref uint32) bool {
 	p.mu.Lock()
 	for i := p.mbox.head; i < len(p.mbox.q); i++ {
 		if m := p.mbox.q[i]; m.Tag == TagDown && m.ref == ref {
-			p.mbox.bytes -= len(m.Data)
-			p.mbox.q = append(p.mbox.q[:i], p.mbox.q[i+1:]...)
+			p.mbox.removeAt(i)
+			p.unadmit(messageSize(m))
+			m.recycle()
 			break
 		}
 	}

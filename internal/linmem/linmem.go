@@ -91,11 +91,22 @@ func put(r []byte, dirty uint64) {
 	sc.mu.Unlock()
 }
 
+// Account is charged for the bytes a linear memory hands to its guest.
+type Account interface {
+	// Charge reports whether n more bytes may be held.
+	Charge(n int64) bool
+	// Uncharge gives n bytes back.
+	Uncharge(n int64)
+}
+
 // Allocator hands out the linear memory of one process, capped at Limit.
 type Allocator struct {
 	// Limit caps the memory in bytes. Zero means the wasm32 maximum of
 	// 4 GiB.
 	Limit uint64
+	// Account, if set, is charged for every byte the memory grows by and
+	// credited when it is freed; a refused charge fails the growth.
+	Account Account
 
 	peak atomic.Uint64
 	err  atomic.Pointer[error]
@@ -127,7 +138,7 @@ type memory struct {
 	alloc  *Allocator
 	region []byte // nil until the first Reallocate
 	limit  uint64 // bytes the guest may grow to
-	dirty  uint64 // the most bytes ever handed to the guest
+	dirty  uint64 // the most bytes ever handed to the guest, all charged
 }
 
 // Reallocate implements experimental.LinearMemory. It returns nil, which
@@ -136,7 +147,14 @@ func (m *memory) Reallocate(size uint64) []byte {
 	if size > m.limit {
 		return nil
 	}
+	grow := int64(size) - int64(m.dirty)
+	if grow > 0 && m.alloc.Account != nil && !m.alloc.Account.Charge(grow) {
+		return nil
+	}
 	if size > uint64(len(m.region)) && !m.move(size) {
+		if grow > 0 && m.alloc.Account != nil {
+			m.alloc.Account.Uncharge(grow)
+		}
 		return nil
 	}
 	m.dirty = max(m.dirty, size)
@@ -172,6 +190,10 @@ func (m *memory) Free() {
 		put(m.region, m.dirty)
 		m.region = nil
 	}
+	if m.alloc.Account != nil && m.dirty > 0 {
+		m.alloc.Account.Uncharge(int64(m.dirty))
+	}
+	m.dirty = 0
 }
 
 func roundUp(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }

@@ -1,0 +1,227 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Group is the budget a process tree shares, as a cgroup is: a process
+// the host spawns starts a group, and every process it spawns, and they in
+// turn, join it. The group's memory limit, fuel budget, process quota and
+// timeout bound the whole tree together, so a child never gets a fresh
+// budget of its own. Every tree's group has the node's group as its parent,
+// whose memory limit is the node's ceiling on guest memory.
+//
+// Memory is charged in bytes: a charge walks up to the node, and fails,
+// leaving nothing charged, if any level would pass its limit.
+type Group struct {
+	k      *Kernel
+	parent *Group // nil for the node's own group
+
+	memLimit int64        // bytes; 0 means none
+	mem      atomic.Int64 // bytes charged now
+	peakMem  atomic.Int64
+	// freed is closed, and replaced, when memory is uncharged while a
+	// sender waits for room in this group. Guarded by mu.
+	freed   chan struct{}
+	waiters atomic.Int32
+
+	fuelLimit int64        // the budget; 0 means unlimited
+	fuel      atomic.Int64 // what is left of it, when fuelLimit > 0
+	spent     atomic.Int64 // fuel spent by every member, ever
+
+	procLimit int64
+	procs     atomic.Int64 // live members
+	peakProcs atomic.Int64
+
+	mu      sync.Mutex // guards everything below, and freed
+	members map[*Process]struct{}
+	// killed is the reason the whole tree is being ended, once it is.
+	killed  string
+	timer   *time.Timer
+	stopCtx func() bool
+}
+
+// GroupLimits bound a process tree as a whole. Zero fields are unlimited
+// (the process quota defaults to the kernel's).
+type GroupLimits struct {
+	Memory    int64
+	Fuel      int64
+	Processes int64
+	Timeout   time.Duration
+}
+
+// newGroup makes the group of a new tree, watched by ctx and its timeout
+// from now.
+func (k *Kernel) newGroup(ctx context.Context, lim GroupLimits) *Group {
+	g := &Group{k: k, parent: k.node, memLimit: lim.Memory, fuelLimit: lim.Fuel,
+		procLimit: lim.Processes, members: map[*Process]struct{}{}}
+	if g.procLimit <= 0 {
+		g.procLimit = k.quota
+	}
+	g.fuel.Store(lim.Fuel)
+	if ctx.Done() != nil {
+		g.stopCtx = context.AfterFunc(ctx, func() { g.Kill(contextReason(ctx)) })
+	}
+	if lim.Timeout > 0 {
+		g.timer = time.AfterFunc(lim.Timeout, func() { g.Kill("timeout") })
+	}
+	return g
+}
+
+// join adds p to the group, enforcing its process quota.
+func (g *Group) join(p *Process) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.killed != "" {
+		return fmt.Errorf("%w: its process tree is being ended (%s)", ErrGone, g.killed)
+	}
+	if g.procs.Load() >= g.procLimit {
+		return fmt.Errorf("%w: the process tree runs its maximum of %d processes", ErrLimit, g.procLimit)
+	}
+	if n := g.procs.Add(1); n > g.peakProcs.Load() {
+		g.peakProcs.Store(n) // under mu: no other join races with this one
+	}
+	g.members[p] = struct{}{}
+	return nil
+}
+
+// leave removes p, and ends the group's watches with its last member.
+func (g *Group) leave(p *Process) {
+	g.mu.Lock()
+	delete(g.members, p)
+	last := g.procs.Add(-1) == 0
+	g.mu.Unlock()
+	if last {
+		g.disarm()
+	}
+}
+
+// disarm stops the timeout and the context watch.
+func (g *Group) disarm() {
+	if g.stopCtx != nil {
+		g.stopCtx()
+	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+}
+
+// Kill ends every process of the tree, and any that a member spawns from
+// now on fails to start.
+func (g *Group) Kill(reason string) {
+	g.mu.Lock()
+	if g.killed != "" {
+		g.mu.Unlock()
+		return
+	}
+	g.killed = reason
+	members := make([]*Process, 0, len(g.members))
+	for p := range g.members {
+		members = append(members, p)
+	}
+	g.mu.Unlock()
+	for _, p := range members {
+		p.Kill(reason)
+	}
+}
+
+// Processes is the number of live processes in the tree, now and at most.
+func (g *Group) Processes() (now, peak int64) { return g.procs.Load(), g.peakProcs.Load() }
+
+// Memory is what the tree holds now and the most it has held, in bytes.
+func (g *Group) Memory() (now, peak int64) { return g.mem.Load(), g.peakMem.Load() }
+
+// FuelSpent is the fuel every member of the tree has spent, ever.
+func (g *Group) FuelSpent() int64 { return g.spent.Load() }
+
+// charge adds n bytes to g and every group above it. If that would pass a
+// limit it charges nothing and returns the group whose limit it is.
+func (g *Group) charge(n int64) (full *Group) {
+	for a := g; a != nil; a = a.parent {
+		v := a.mem.Add(n)
+		if a.memLimit > 0 && v > a.memLimit {
+			for b := g; ; b = b.parent {
+				b.mem.Add(-n)
+				if b == a {
+					break
+				}
+			}
+			return a
+		}
+		a.notePeak(v)
+	}
+	return nil
+}
+
+// forceCharge charges n bytes whatever the limits say: for what the kernel
+// must hold (an exit signal) and has bounded some other way.
+func (g *Group) forceCharge(n int64) {
+	for a := g; a != nil; a = a.parent {
+		a.notePeak(a.mem.Add(n))
+	}
+}
+
+// uncharge gives back n bytes, waking senders that wait for room.
+func (g *Group) uncharge(n int64) {
+	for a := g; a != nil; a = a.parent {
+		a.mem.Add(-n)
+		if a.waiters.Load() > 0 {
+			a.mu.Lock()
+			if a.freed != nil {
+				close(a.freed)
+				a.freed = nil
+			}
+			a.mu.Unlock()
+		}
+	}
+}
+
+func (g *Group) notePeak(v int64) {
+	for p := g.peakMem.Load(); v > p && !g.peakMem.CompareAndSwap(p, v); p = g.peakMem.Load() {
+	}
+}
+
+// roomChan returns a channel closed when memory is next given back in this
+// group or above it; done must be called after the wait.
+func (g *Group) roomChan() (ch <-chan struct{}, done func()) {
+	g.waiters.Add(1)
+	g.mu.Lock()
+	if g.freed == nil {
+		g.freed = make(chan struct{})
+	}
+	ch = g.freed
+	g.mu.Unlock()
+	return ch, func() { g.waiters.Add(-1) }
+}
+
+// takeFuel reserves up to want units from the tree's budget; ok is false
+// when the budget is spent.
+func (g *Group) takeFuel(want int64) (got int64, ok bool) {
+	if g.fuelLimit <= 0 {
+		return want, true
+	}
+	for {
+		left := g.fuel.Load()
+		if left <= 0 {
+			return 0, false
+		}
+		got = min(want, left)
+		if g.fuel.CompareAndSwap(left, left-got) {
+			return got, true
+		}
+	}
+}
+
+// settleFuel records that a member used used units of a reservation of
+// granted: the rest goes back to the budget, and an overdraft (a bulk
+// operation charged past the counter) comes out of it.
+func (g *Group) settleFuel(granted, used int64) {
+	g.spent.Add(used)
+	if g.fuelLimit > 0 && granted != used {
+		g.fuel.Add(granted - used)
+	}
+}
