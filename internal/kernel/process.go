@@ -517,7 +517,8 @@ func (p *Process) Stats() Stats {
 func (p *Process) Group() *Group { return p.group }
 
 // Parent returns the process that spawned p, or nil if the host did.
-func (p *Process) Parent() *Process { return p.parent
+func (p *Process) Parent() *Process {
+	return p.parent
 }
 
 func formatCount(n int64) string { return strconv.FormatInt(n, 10) }
