@@ -38,7 +38,7 @@ func TestBadInputGetsOneClearLine(t *testing.T) {
 		{"missing dir", []string{"run", "--dir", filepath.Join(dir, "absent"), noop}, []string{"absent does not exist"}},
 		{"file as dir", []string{"run", "--ro-dir", text + "::/x", noop}, []string{"is not a directory"}},
 		{"bad env", []string{"run", "--env", "NOEQUALS", noop}, []string{`"NOEQUALS" is not NAME=VALUE`}},
-		{"memory below module minimum", []string{"run", "--memory", "64MiB", bigmem}, []string{"needs 268435456 bytes of memory at start"}},
+		{"memory below module minimum", []string{"run", "--memory", "64MiB", bigmem}, []string{"bytes of memory at start (268435456 of linear memory", "over its limit of 67108864"}},
 		{"not a main package", []string{"run", testwasm.Path("internal/fault")}, []string{"not a main package"}},
 		{"unknown command", []string{"launch", noop}, []string{`unknown command "launch"`}},
 	}

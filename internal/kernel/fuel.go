@@ -48,10 +48,23 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 	}
 	p.k.polite.Yield(&p.fuel.lastSched, time.Since(p.k.epoch))
 	p.checkKilled()
-	if p.instantiating && p.parent != nil && p.parent.killReason.Load() != nil {
-		panic(&fault.Kill{Reason: "its spawner was killed while it started"})
+	p.checkSpawner()
+}
+
+// checkSpawner ends a start function running inside its spawner's call
+// once the spawner is killed.
+func (p *Process) checkSpawner() {
+	if p.spawnerKill == nil {
+		return
+	}
+	select {
+	case <-p.spawnerKill:
+		panic(&fault.Kill{Reason: spawnerKilled})
+	default:
 	}
 }
+
+const spawnerKilled = "its spawner was killed while it started"
 
 // fuelState is a process's fuel accounting. Only whoever runs the process
 // touches it; Stats reads the spent total from Process.spent.
@@ -75,8 +88,11 @@ func (p *Process) grantSlice() error {
 	p.charge()
 	next, ok := p.group.takeFuel(f.slice)
 	if !ok {
-		return &fault.Abandon{Cause: isleapi.CauseFuelExhausted,
-			Detail: "its process tree spent its budget of " + formatCount(p.group.fuelLimit)}
+		who := "spent its budget of "
+		if p.parent != nil || p.group.peakProcs.Load() > 1 {
+			who = "its process tree spent its budget of "
+		}
+		return &fault.Abandon{Cause: isleapi.CauseFuelExhausted, Detail: who + formatCount(p.group.fuelLimit)}
 	}
 	f.counter.Set(uint64(next))
 	f.granted = next

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -163,6 +164,10 @@ const (
 	sendBlock    sendMode = iota // wait for room
 	sendNonBlock                 // ErrFull if there is no room
 	sendForce                    // ignore the bound: exit signals and init
+	// sendSignal ignores the mailbox's bound but not the account: the
+	// noproc signal a process asks for by linking to or monitoring a dead
+	// one. A refused charge is ErrLimit.
+	sendSignal
 )
 
 // enqueue appends m to p's mailbox, making p runnable if it is an idle
@@ -179,12 +184,16 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		}
 		var room <-chan struct{}
 		var roomDone func()
-		if mode != sendForce && mb.full(len(m.Data)) {
+		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data)) {
 			if mb.space == nil {
 				mb.space = make(chan struct{})
 			}
 			room = mb.space
 		} else if full := p.admit(size, mode == sendForce); full != nil {
+			if mode == sendSignal {
+				p.mu.Unlock()
+				return fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size))
+			}
 			room, roomDone = full.roomChan()
 		}
 		if room != nil {

@@ -111,8 +111,10 @@ type Process struct {
 	stopCtx     func() bool
 	timer       *time.Timer
 	// instantiating is set while a reactor's start function runs inside
-	// its spawner's call, so that a kill of the spawner ends it too.
+	// its spawner's call, and spawnerKill is then the spawner's killCh,
+	// so that a kill of the spawner ends it too.
 	instantiating bool
+	spawnerKill   <-chan struct{}
 	alloc         linmem.Allocator
 	fuel          fuelState
 	goAbort       *goAbortDetector
@@ -233,9 +235,16 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.mu.Lock()
 		p.mbox.sched = schedRunning
 		p.mu.Unlock()
+		// The start function runs inside the spawner's call, on its thread:
+		// if it blocks, the spawner's worker hands off its queue, and the
+		// spawner's kill ends it.
+		if parent != nil {
+			p.turnWorker, p.spawnerKill = parent.turnWorker, parent.killCh
+		}
 		p.instantiating = true
 		err := p.instantiate()
 		p.instantiating = false
+		p.turnWorker, p.spawnerKill = nil, nil
 		if err != nil {
 			p.abort()
 			return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrStartFailed, err)
@@ -379,10 +388,10 @@ func (p *Process) finish(exit isleapi.Exit) {
 	// exit or down signal must find this one ended.
 	close(p.done)
 	for l := range links {
-		l.exitSignal(p, exit, false)
+		_ = l.exitSignal(p, exit, false)
 	}
 	for w := range monitors {
-		w.down(exit, false)
+		_ = w.down(exit, false)
 	}
 	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())

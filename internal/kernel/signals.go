@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -63,7 +64,7 @@ func (p *Process) Link(q *Process) error {
 	b.mu.Unlock()
 	a.mu.Unlock()
 	if dead {
-		p.exitSignal(q, isleapi.Exit{}, true)
+		return p.exitSignal(q, isleapi.Exit{}, true)
 	}
 	return nil
 }
@@ -88,20 +89,30 @@ func lockOrder(p, q *Process) (*Process, *Process) {
 	return q, p
 }
 
-// exitSignal tells p that a linked process ended.
-func (p *Process) exitSignal(from *Process, exit isleapi.Exit, noproc bool) {
+// exitSignal tells p that a linked process ended. A noproc signal is one
+// p asked for by linking to a dead process: it is charged to p like a
+// message, and fails with ErrLimit where p's tree cannot hold it.
+func (p *Process) exitSignal(from *Process, exit isleapi.Exit, noproc bool) error {
 	if p.trap.Load() {
-		_ = p.enqueue(&Message{Tag: TagExit, Data: exitPayload(exit, noproc), from: from}, sendForce, nil)
-		return
+		mode := sendForce
+		if noproc {
+			mode = sendSignal
+		}
+		err := p.enqueue(&Message{Tag: TagExit, Data: exitPayload(exit, noproc), from: from}, mode, nil)
+		if errors.Is(err, ErrGone) {
+			return nil // p ended meanwhile
+		}
+		return err
 	}
 	if noproc {
 		p.Kill("link: noproc")
-		return
+		return nil
 	}
 	if exit.Kind == isleapi.ExitNormal && exit.Code == 0 {
-		return
+		return nil
 	}
 	p.Kill("link: " + exit.String())
+	return nil
 }
 
 // TrapExits sets whether exit signals arrive as messages, returning the
@@ -137,7 +148,10 @@ func (p *Process) Monitor(q *Process) (uint32, error) {
 	}
 	q.mu.Unlock()
 	if dead {
-		w.down(isleapi.Exit{}, true)
+		if err := w.down(isleapi.Exit{}, true); err != nil {
+			delete(p.watching, w.ref)
+			return 0, err
+		}
 	}
 	return w.ref, nil
 }
@@ -173,7 +187,17 @@ func (w *watch) cancel() {
 	w.target.mu.Unlock()
 }
 
-// down delivers the monitor's TagDown message.
-func (w *watch) down(exit isleapi.Exit, noproc bool) {
-	_ = w.watcher.enqueue(&Message{Tag: TagDown, Data: exitPayload(exit, noproc), ref: w.ref}, sendForce, nil)
+// down delivers the monitor's TagDown message. A noproc one, which the
+// watcher asked for by monitoring a dead process, is charged like a
+// message and fails with ErrLimit where the watcher's tree cannot hold it.
+func (w *watch) down(exit isleapi.Exit, noproc bool) error {
+	mode := sendForce
+	if noproc {
+		mode = sendSignal
+	}
+	err := w.watcher.enqueue(&Message{Tag: TagDown, Data: exitPayload(exit, noproc), ref: w.ref}, mode, nil)
+	if errors.Is(err, ErrGone) {
+		return nil // the watcher ended meanwhile
+	}
+	return err
 }

@@ -38,13 +38,16 @@ func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	case <-ch:
 	case <-timer:
 		p.checkKilled()
+		p.checkSpawner()
 		return ErrTimeout
 	case <-p.killCh:
+	case <-p.spawnerKill: // nil, and so never ready, but in a start function
 	}
 	// A kill wins over whatever else became ready at the same time: a
 	// process killed by a link must not go on to handle the message that
 	// arrived with it.
 	p.checkKilled()
+	p.checkSpawner()
 	return nil
 }
 

@@ -1,0 +1,192 @@
+// hostile.c: a command that attacks the node's governance, one attack per
+// mode. The mode is argv[1] for the process the host starts, and the init
+// message for the children it spawns (from the spawner granted as
+// "spawner", under the name "hostile"). Each mode prints what it achieved
+// on stdout, so the host can compare it with what it measured itself.
+// Built by internal/testwasm: clang --target=wasm32-wasi -O2 -I sdk/c hostile.c
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "isle.h"
+
+static isle_handle_t spawn_mode(const char *mode, uint32_t flags) {
+	return isle_spawn(isle_grant_str("spawner"), "hostile", 7, mode, strlen(mode), NULL, 0, flags);
+}
+
+// stdout: one write far larger than any pipe, to an output nobody reads.
+static void flood_stdout(void) {
+	size_t n = 4 << 20;
+	char *buf = malloc(n);
+	memset(buf, 'x', n);
+	fprintf(stderr, "writing\n");
+	for (;;) write(1, buf, n);
+}
+
+// hog: take memory a mebibyte at a time, touching every page, until the
+// allocator fails; then wait forever. Reports how much it got.
+static char *volatile held[4096]; // volatile: the compiler must not elide the allocations
+
+static void hog(void) {
+	size_t got = 0;
+	for (; got < 4096; got++) {
+		char *p = malloc(1 << 20);
+		if (!p) break;
+		memset(p, 1, 1 << 20);
+		held[got] = p;
+	}
+	printf("hog %zu MiB\n", got);
+	fflush(stdout);
+	isle_info_t info;
+	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+}
+
+// hogs: spawn hogging children until spawn fails, each with its own
+// memory limit as a fresh process would have had it.
+static void hogs(void) {
+	int n = 0;
+	for (; n < 200; n++)
+		if (spawn_mode("hog", ISLE_SPAWN_STDIO) < 0) break;
+	printf("hogs spawned %d\n", n);
+	fflush(stdout);
+	isle_info_t info;
+	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+}
+
+// chain: spin a while, then hand on to a child of the next generation,
+// linked so that a death anywhere ends the chain. Each generation would
+// get a fresh budget if budgets were per process.
+static void chain(void) {
+	volatile uint64_t x = 0;
+	for (uint32_t i = 0; i < 2000000; i++) x += i;
+	isle_handle_t h = spawn_mode("chain", ISLE_SPAWN_LINK | ISLE_SPAWN_STDIO);
+	if (h < 0) {
+		printf("chain stopped: spawn %d\n", h);
+		fflush(stdout);
+	}
+	isle_info_t info;
+	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+}
+
+// sleepers: spawn n children that wait forever, then wait too.
+static void sleepers(int n) {
+	for (int i = 0; i < n; i++)
+		if (spawn_mode("sleep", 0) < 0) break;
+	printf("sleepers up\n");
+	fflush(stdout);
+	isle_info_t info;
+	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+}
+
+// links: link to a dead process over and over, trapping exits, so that
+// every link queues a noproc signal. Reports how many it got in.
+static void links(void) {
+	isle_handle_t h = spawn_mode("exit", 0);
+	if (h < 0) { printf("links: spawn %d\n", h); return; }
+	int32_t ref = isle_monitor(h);
+	isle_info_t info;
+	isle_recv(NULL, 0, ISLE_TAG_DOWN, 0xFFFFFFFFu, ISLE_FOREVER, &info);
+	(void)ref;
+	isle_trap_exits(1);
+	int32_t r = 0;
+	long n = 0;
+	for (; n < 10000000; n++)
+		if ((r = isle_link(h)) < 0) break;
+	printf("links %ld then %d\n", n, r);
+}
+
+// alias: reuse one handle slot over and over and look for a handle number
+// that repeats one closed before: a stale handle naming a new right.
+static void alias(void) {
+	isle_handle_t first = isle_dup(isle_self(), 0);
+	isle_close(first);
+	long repeats = 0, n = 0;
+	int32_t err = 0;
+	for (; n < 100000; n++) {
+		isle_handle_t h = isle_dup(isle_self(), 0);
+		if (h < 0) { err = h; break; }
+		if (h == first) repeats++;
+		isle_close(h);
+	}
+	printf("alias %ld dups, %ld repeats, error %d\n", n, repeats, err);
+}
+
+// forge: send a message carrying the init tag to itself.
+static void forge(void) {
+	isle_send(isle_self(), ISLE_TAG_INIT, "x", 1, NULL, 0, ISLE_SEND_NONBLOCK);
+	printf("forged\n");
+}
+
+// initfirst: spawn n children that each check that their first message,
+// looked for without waiting, is their init message; count those that
+// found none.
+static void initfirst(int n) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		isle_handle_t me = isle_dup(isle_self(), 1); // send only; the spawn moves it
+		isle_handle_t h = isle_spawn(isle_grant_str("spawner"), "hostile", 7, "initcheck", 9, &me, 1,
+		                             ISLE_SPAWN_STDIO);
+		if (h < 0) { printf("initfirst: spawn %d\n", h); return; }
+		isle_info_t info;
+		char ok;
+		if (isle_recv(&ok, 1, 7, 0xFFFFFFFFu, ISLE_FOREVER, &info) != 1) { printf("initfirst: recv\n"); return; }
+		if (ok != 'y') bad++;
+		isle_close(h);
+	}
+	printf("initfirst %d of %d missed their init\n", bad, n);
+}
+
+// child handles the mode its init message names.
+static void child(void) {
+	char mode[32] = {0};
+	isle_info_t info;
+	int32_t n = isle_recv(mode, sizeof mode - 1, 0, 0, 0, &info);
+	if (n == 9 && info.tag == ISLE_TAG_INIT && !memcmp(mode, "initcheck", 9)) {
+		isle_handle_t parent = -1;
+		isle_msg_handles(&parent, 1);
+		isle_send(parent, 7, "y", 1, NULL, 0, 0);
+		return;
+	}
+	if (n < 0 || info.tag != ISLE_TAG_INIT) {
+		// No init message yet: the spawner started us before queuing it.
+		if (isle_recv(mode, sizeof mode - 1, ISLE_TAG_INIT, 0xFFFFFFFFu, ISLE_FOREVER, &info) == 9) {
+			isle_handle_t parent = -1;
+			isle_msg_handles(&parent, 1);
+			isle_send(parent, 7, "n", 1, NULL, 0, 0);
+		}
+		return;
+	}
+	if (!strcmp(mode, "exit")) return;
+	if (!strcmp(mode, "hog")) hog();
+	if (!strcmp(mode, "chain")) chain();
+	if (!strcmp(mode, "sleep")) {
+		isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+	}
+}
+
+int main(int argc, char **argv) {
+	if (argc < 2) {
+		child();
+		return 0;
+	}
+	const char *m = argv[1];
+	int n = argc > 2 ? atoi(argv[2]) : 100;
+	if (!strcmp(m, "stdout")) flood_stdout();
+	else if (!strcmp(m, "hog")) hog();
+	else if (!strcmp(m, "hogs")) hogs();
+	else if (!strcmp(m, "chain")) chain();
+	else if (!strcmp(m, "sleepers")) sleepers(n);
+	else if (!strcmp(m, "links")) links();
+	else if (!strcmp(m, "alias")) alias();
+	else if (!strcmp(m, "forge")) forge();
+	else if (!strcmp(m, "initfirst")) initfirst(n);
+	else if (!strcmp(m, "spawnstart")) {
+		// A child whose start function blocks: the spawn never returns.
+		printf("spawning\n");
+		fflush(stdout);
+		isle_handle_t h = isle_spawn(isle_grant_str("spawner"), "startrecv", 9, NULL, 0, NULL, 0, 0);
+		printf("spawnstart returned %d\n", h);
+	}
+	else { fprintf(stderr, "unknown mode %s\n", m); return 2; }
+	return 0;
+}
