@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -25,6 +26,9 @@ const (
 	// DefaultHTTPTimeout bounds how long the process may take to answer;
 	// after it the client gets 504.
 	DefaultHTTPTimeout = 30 * time.Second
+	// DefaultHTTPBodyTimeout bounds how long a client may take to send its
+	// request body; a slower one is cut off with 408.
+	DefaultHTTPBodyTimeout = 10 * time.Second
 )
 
 // HTTPIngress serves HTTP with a process, as a serverless platform serves
@@ -33,16 +37,28 @@ const (
 // messages, so any number may be in flight; the process's mailbox queues
 // them and its bound applies backpressure.
 //
+// A request counts against the process's mailbox and memory account from
+// before its body is read: room for the whole body (its Content-Length,
+// or MaxBody when the client does not say) is reserved first. So many
+// slow uploads to a slow process cannot hold more than one mailbox's worth
+// of memory (kernel.MailboxBytes, 16 MiB): past it, the client gets 503
+// Service Unavailable at once, with Retry-After.
+//
 // The client gets 502 Bad Gateway when the process has ended or ends
 // before it answers, or answers with something that is not a valid
 // response; 504 Gateway Timeout when it does not answer within Timeout;
-// and 413 when the request body is over MaxBody.
+// 413 when the request body is over MaxBody; and 408 when the body does
+// not arrive within BodyTimeout.
 type HTTPIngress struct {
 	// MaxBody bounds a request body in bytes (default DefaultHTTPMaxBody).
 	MaxBody int64
 	// Timeout bounds the wait for the reply (default DefaultHTTPTimeout).
 	Timeout time.Duration
-	p       *Process
+	// BodyTimeout bounds the wait for the request body (default
+	// DefaultHTTPBodyTimeout). It needs a server that supports read
+	// deadlines (http.ResponseController), as net/http's does.
+	BodyTimeout time.Duration
+	p           *Process
 }
 
 // HTTPHandler returns an http.Handler that serves every request it gets
@@ -50,7 +66,7 @@ type HTTPIngress struct {
 //
 //	mux.Handle("/fn/", http.StripPrefix("/fn", isle.HTTPHandler(p)))
 func HTTPHandler(p *Process) *HTTPIngress {
-	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, p: p}
+	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, BodyTimeout: DefaultHTTPBodyTimeout, p: p}
 }
 
 // hopByHop are the headers that describe one connection, not the
@@ -76,20 +92,31 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		target = r.URL.RequestURI() // a request built in Go rather than read from a client
 	}
 	req := httpwire.Request{Method: r.Method, Target: target, Header: requestFields(r)}
+	body := r.ContentLength
+	if body < 0 {
+		body = limit // unknown: room for the most it may be
+	}
+	if r.Body == http.NoBody {
+		body = 0
+	}
+	size := int64(httpwire.RequestSize(&req)) + body
+	hold, err := h.p.p.Reserve(size)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	defer hold.Release()
 	// The body is the rest of the encoding, so it is read straight onto
 	// the end of the head: one buffer, no copy.
-	b := make([]byte, 0, httpwire.RequestSize(&req)+int(max(r.ContentLength, 0)))
-	buf := bytes.NewBuffer(httpwire.AppendRequest(b, &req))
-	if r.Body == http.NoBody {
-		// Nothing to read: ReadFrom would still grow the buffer first.
-	} else if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-		} else {
-			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+	want := size
+	if r.ContentLength < 0 {
+		want = size - body + 4096 // grown as it arrives, within the reservation
+	}
+	buf := bytes.NewBuffer(httpwire.AppendRequest(make([]byte, 0, want), &req))
+	if body > 0 {
+		if err := h.readBody(w, r, buf, limit); err != nil {
+			return
 		}
-		return
 	}
 	timeout := h.Timeout
 	if timeout <= 0 {
@@ -97,7 +124,9 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	reply, err := h.p.n.k.HostCall(ctx, h.p.p, &kernel.Message{Tag: TagHTTP, Data: buf.Bytes()})
+	m := &kernel.Message{Tag: TagHTTP, Data: buf.Bytes()}
+	m.Hold(hold)
+	reply, err := h.p.n.k.HostCall(ctx, h.p.p, m)
 	if err != nil {
 		switch {
 		case errors.Is(err, kernel.ErrGone):
@@ -135,6 +164,47 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
+}
+
+// readBody reads r's body onto buf within BodyTimeout, answering the
+// client itself when it cannot.
+func (h *HTTPIngress) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit int64) error {
+	bodyTimeout := h.BodyTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultHTTPBodyTimeout
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // servers without deadlines get none
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		// Lifted only now: a connection whose body was cut off must not
+		// wait out the rest of it while the server drains it.
+		_ = rc.SetReadDeadline(time.Time{})
+		return nil
+	case errors.As(err, &tooBig):
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		http.Error(w, "the request body did not arrive within "+bodyTimeout.String(), http.StatusRequestTimeout)
+	default:
+		http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+	}
+	return err
+}
+
+// refuse answers a request the process has no room for.
+func (h *HTTPIngress) refuse(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, kernel.ErrGone):
+		h.fail(w, http.StatusBadGateway, "the process serving this route has ended")
+	default: // its mailbox or its memory is full: come back later
+		// Logged at debug only: under load this is every request.
+		h.p.n.log.Debug("http ingress", "pid", h.p.ID(), "status", http.StatusServiceUnavailable, "error", err.Error())
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the process serving this route is busy: "+err.Error(), http.StatusServiceUnavailable)
+	}
 }
 
 // fail answers for the process, and logs why.

@@ -38,7 +38,10 @@ type mailbox struct {
 	acct    int64 // bytes the queued messages cost the account (messageSize)
 	charged int64 // bytes charged to the account beyond MailboxAllowance
 	signals int   // exit and down signals queued
-	closed  bool
+	// reserved is payload bytes promised to messages the host is still
+	// receiving (Reservation); they count against MailboxBytes.
+	reserved int64
+	closed   bool
 	sched   uint8
 	waiting bool          // the owner is blocked in receive
 	wake    chan struct{} // cap 1: a message arrived while waiting
@@ -53,9 +56,11 @@ func (mb *mailbox) len() int { return len(mb.q) - mb.head }
 // empty mailbox is always taken, whatever its size.
 const MailboxBytes = 16 << 20
 
-// full reports whether a message of n bytes must wait for room.
-func (mb *mailbox) full(n int) bool {
-	return mb.len() >= mb.limit || (mb.len() > 0 && mb.bytes+n > MailboxBytes)
+// full reports whether a message of n bytes, which holds held bytes of the
+// reservation, must wait for room.
+func (mb *mailbox) full(n int, held int64) bool {
+	others := mb.reserved - held
+	return mb.len() >= mb.limit || ((mb.len() > 0 || others > 0) && int64(mb.bytes)+others+int64(n) > MailboxBytes)
 }
 
 func (mb *mailbox) append(m *Message) {
@@ -184,7 +189,11 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		}
 		var room <-chan struct{}
 		var roomDone func()
-		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data)) {
+		var held int64
+		if m.hold != nil {
+			held = m.hold.n
+		}
+		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data), held) {
 			if mb.space == nil {
 				mb.space = make(chan struct{})
 			}
@@ -217,6 +226,10 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		if m.Tag == TagExit || m.Tag == TagDown {
 			mb.signals++
 		}
+		if m.hold != nil {
+			m.hold.releaseLocked()
+			m.hold = nil
+		}
 		wake := mb.waiting
 		schedule := p.reactor && mb.sched == schedIdle
 		if schedule {
@@ -238,6 +251,56 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		}
 		return nil
 	}
+}
+
+// A Reservation holds room in a process's mailbox, and in its memory
+// account, for a message the host is still receiving, such as an HTTP
+// request body arriving from a client: the bytes count from the moment
+// they are promised, not from when the message is queued, so that many
+// slow uploads cannot hold more than one mailbox's worth of memory.
+type Reservation struct {
+	p *Process
+	n int64
+}
+
+// Reserve promises n payload bytes of p's mailbox and n bytes of its
+// memory account to a message the host will send with Message.Hold. It
+// fails with ErrFull when the mailbox cannot take them now, with ErrLimit
+// past the memory limit, and with ErrGone when p has ended. Safe from any
+// goroutine.
+func (p *Process) Reserve(n int64) (*Reservation, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb := &p.mbox
+	switch {
+	case mb.closed:
+		return nil, ErrGone
+	case mb.full(int(n), 0):
+		return nil, ErrFull
+	}
+	if full := p.chargeMem(n); full != nil {
+		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(n))
+	}
+	mb.reserved += n
+	return &Reservation{p: p, n: n}, nil
+}
+
+// Release gives the room back. It does nothing once the reservation's
+// message is queued or it was released.
+func (r *Reservation) Release() {
+	r.p.mu.Lock()
+	r.releaseLocked()
+	r.p.mu.Unlock()
+}
+
+// releaseLocked releases r. Precondition: r.p.mu is held.
+func (r *Reservation) releaseLocked() {
+	if r.n == 0 {
+		return
+	}
+	r.p.mbox.reserved -= r.n
+	r.p.unchargeMem(r.n)
+	r.n = 0
 }
 
 // receive takes the first message matching match/mask, waiting up to

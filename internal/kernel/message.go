@@ -42,7 +42,14 @@ type Message struct {
 	from *Process
 	// ref, for a down message, is the monitor reference, passed as aux.
 	ref uint32
+	// hold is the reservation the message fills; it is released when the
+	// message is queued.
+	hold *Reservation
 }
+
+// Hold makes m the message that fills r: queuing it releases r in the
+// same step, so the bytes are never counted twice or not at all.
+func (m *Message) Hold(r *Reservation) { m.hold = r }
 
 // msgPool recycles messages: at millions of messages a second, allocating
 // each (and its payload) was a fifth of a round trip between reactors.
