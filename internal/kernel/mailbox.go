@@ -42,10 +42,10 @@ type mailbox struct {
 	// receiving (Reservation); they count against MailboxBytes.
 	reserved int64
 	closed   bool
-	sched   uint8
-	waiting bool          // the owner is blocked in receive
-	wake    chan struct{} // cap 1: a message arrived while waiting
-	space   chan struct{} // closed when room appears; nil when nobody waits
+	sched    uint8
+	waiting  bool          // the owner is blocked in receive
+	wake     chan struct{} // cap 1: a message arrived while waiting
+	space    chan struct{} // closed when room appears; nil when nobody waits
 }
 
 func (mb *mailbox) len() int { return len(mb.q) - mb.head }
