@@ -27,10 +27,10 @@
 //
 // # Defence in depth
 //
-//   - Guest symlinks whose target is absolute, or lexically leaves the tree
-//     from where the link is made, are refused (EPERM), so that such links
-//     do not mislead the host or tools that later walk the directory. The
-//     check reads text only; os.Root is what guarantees containment.
+//   - Guest symlinks whose target is absolute or has a ".." component are
+//     refused (EPERM), so that no link the guest makes can lead a host
+//     program that follows it out of the tree, whatever the guest does
+//     later (see mayLeave). os.Root is what contains the guest itself.
 //   - Device nodes and FIFOs are refused (EACCES). os.Root does not stop
 //     them, and opening a FIFO blocks in the kernel where no timeout
 //     reaches.

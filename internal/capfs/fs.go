@@ -429,23 +429,31 @@ func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
 	if !f.has(RightCreate) {
 		return f.deny()
 	}
-	name := rel(linkName)
-	if escapesLexically(name, target) {
+	if mayLeave(target) {
 		return experimentalsys.EPERM
 	}
-	return toErrno(f.root.Symlink(target, name))
+	return toErrno(f.root.Symlink(target, rel(linkName)))
 }
 
-// escapesLexically reports whether a link at name with the given target
-// would point outside the root, judged on the text alone. It cannot see
-// symlinks among name's parents; os.Root is what guarantees containment.
-func escapesLexically(name, target string) bool {
-	if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+// mayLeave reports whether a symlink with this target could lead a host
+// program that follows it out of the tree. Only a target that is relative
+// and goes down by plain names is safe whatever else changes: one with ".."
+// anywhere can be turned outward by a symlink among its components
+// ("sub/up/.." with sub/up -> ..) or by renaming the directory that holds
+// it to a shallower place. A link of plain names starts in a real
+// directory inside the tree and only goes down, and every link it passes
+// through obeys the same rule. os.Root is what contains the guest itself;
+// this keeps its links from misleading the host.
+func mayLeave(target string) bool {
+	if target == "" || path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
 		return true // absolute, as the guest or the host reads it
 	}
-	target = filepath.ToSlash(target) // the host's separators, e.g. `..\..`
-	joined := path.Join(path.Dir(strings.TrimRight(name, "/")), target)
-	return joined == ".." || strings.HasPrefix(joined, "../")
+	for _, c := range strings.Split(filepath.ToSlash(target), "/") { // the host's separators too, e.g. `..\..`
+		if c == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // Readlink implements experimentalsys.FS. The link text is returned as is,
