@@ -104,8 +104,29 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, err
 	}
 	defer node.Close(context.Background())
-	if err := pl.load(ctx, node, o.cacheDir, stderr); err != nil {
+	// --timeout counts from now: loading a module is bounded by it too,
+	// and so is anything a signal should stop.
+	loadCtx := ctx
+	var deadline time.Time
+	if pl.limits.Timeout > 0 {
+		deadline = time.Now().Add(pl.limits.Timeout)
+		var cancel context.CancelFunc
+		loadCtx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	if err := pl.load(loadCtx, node, o.cacheDir, stderr); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			fmt.Fprintf(stderr, "isle: interrupted while loading %s\n", pl.module)
+			return statusInterrupt, nil
+		case loadCtx.Err() != nil:
+			fmt.Fprintf(stderr, "isle: --timeout %s expired while loading %s\n", pl.limits.Timeout, pl.module)
+			return statusTimeout, nil
+		}
 		return 0, err
+	}
+	if !deadline.IsZero() {
+		pl.limits.Timeout = max(time.Until(deadline), time.Nanosecond)
 	}
 	p, err := node.Spawn(ctx, pl.mod, pl.grants, pl.limits)
 	if err != nil {

@@ -70,7 +70,10 @@ const (
 var wasmMagic = []byte{0, 'a', 's', 'm'}
 
 // Load validates, instruments and compiles a module. Loading the same bytes
-// twice returns the same Module.
+// twice returns the same Module. Compiling can take a while for a large
+// module; when ctx ends first, Load returns at once with ctx's cause, and
+// the compilation finishes in the background into the cache (its cost is
+// bounded by the shape limits checked first).
 func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, error) {
 	if !bytes.HasPrefix(bin, wasmMagic) {
 		return nil, fmt.Errorf("%s: %w (it does not start with \\0asm)", name, isleapi.ErrNotWasm)
@@ -82,6 +85,28 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 	if ok {
 		return m, nil
 	}
+	if ctx.Done() == nil {
+		return k.compile(ctx, name, bin, sum)
+	}
+	type result struct {
+		m   *Module
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := k.compile(context.WithoutCancel(ctx), name, bin, sum)
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: loading stopped: %w", name, context.Cause(ctx))
+	}
+}
+
+// compile does the work of Load for a module not loaded before.
+func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]byte) (*Module, error) {
 	rewritten, err := k.instrument(sum, bin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
@@ -99,7 +124,7 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
-	m = &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables}
+	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables}
 	for _, f := range compiled.ImportedFunctions() {
 		if mod, _, _ := f.Import(); mod == wasiModule {
 			m.usesWASI = true
