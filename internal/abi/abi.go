@@ -173,14 +173,14 @@ func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
 	return cp
 }
 
-// process resolves a process handle that must carry need. ok is false
-// (with the error code set) when a right is missing or revoked.
-func (c Ctx) process(h uint32, need kernel.Rights) (*kernel.Process, int32) {
+// process resolves a process handle, which names a process or a service,
+// and must carry need. A non-zero code is a missing or revoked right.
+func (c Ctx) process(h uint32, need kernel.Rights) (kernel.Target, int32) {
 	cp := c.Cap(h, kernel.KindProcess)
 	if err := cp.Check(need); err != nil {
 		return nil, c.Code(err)
 	}
-	return cp.Object.(*kernel.Process), 0
+	return cp.Object.(kernel.Target), 0
 }
 
 // Use resolves h to the object of a capability of kind that carries need.

@@ -245,7 +245,7 @@ func kill(ctx context.Context, mod api.Module, stack []uint64) {
 		setResult(stack, code)
 		return
 	}
-	if _, ended := q.Exit(); ended {
+	if q.Ended() {
 		setResult(stack, EGone)
 		return
 	}
@@ -273,7 +273,7 @@ func link(ctx context.Context, mod api.Module, stack []uint64) {
 
 func unlink(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "unlink")
-	q := c.Cap(u32(stack[0]), kernel.KindProcess).Object.(*kernel.Process)
+	q := c.Cap(u32(stack[0]), kernel.KindProcess).Object.(kernel.Target)
 	c.P.Unlink(q)
 	setResult(stack, 0)
 }

@@ -37,9 +37,9 @@ type Message struct {
 	// reply, for a request, is the slot the answer goes to. On delivery it
 	// becomes a reply handle in the receiver's table, passed as aux.
 	reply *replySlot
-	// from, for an exit signal, is the process that ended; the receiver's
-	// handle to it (if any) is passed as aux.
-	from *Process
+	// from, for an exit signal, is the process or service that ended; the
+	// receiver's handle to it (if any) is passed as aux.
+	from Target
 	// ref, for a down message, is the monitor reference, passed as aux.
 	ref uint32
 	// hold is the reservation the message fills; it is released when the

@@ -8,7 +8,9 @@ import (
 
 // Send queues m in q's mailbox, with p as the sender: p blocks (and can be
 // killed while it does) if the mailbox is full and nonblock is false.
-func (p *Process) Send(q *Process, m *Message, nonblock bool) error {
+//
+// Precondition: called by p's own goroutine or turn.
+func (p *Process) Send(q Target, m *Message, nonblock bool) error {
 	return q.enqueue(m, modeOf(nonblock), p)
 }
 
@@ -21,7 +23,7 @@ func modeOf(nonblock bool) sendMode {
 
 // request queues m in q's mailbox as a request, with w as the sender, and
 // returns the slot its reply will arrive in.
-func (q *Process) request(m *Message, w waiter) (*replySlot, error) {
+func request(q Target, m *Message, w waiter) (*replySlot, error) {
 	slot := newReplySlot()
 	m.reply = slot
 	if err := q.enqueue(m, sendBlock, w); err != nil {
@@ -36,8 +38,10 @@ func (q *Process) request(m *Message, w waiter) (*replySlot, error) {
 // with the request unread, or whoever held the reply handle dropped it.
 // sent reports whether the request left, and with it any capabilities it
 // carried.
-func (p *Process) Call(q *Process, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
-	slot, err := q.request(m, p)
+//
+// Precondition: called by p's own goroutine or turn.
+func (p *Process) Call(q Target, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
+	slot, err := request(q, m, p)
 	if err != nil {
 		return nil, false, err
 	}
@@ -170,14 +174,14 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 const DefaultChildMemory = 64 << 20
 
 // HostSend sends a message from the Go host to q.
-func (k *Kernel) HostSend(ctx context.Context, q *Process, m *Message, nonblock bool) error {
+func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bool) error {
 	return q.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
 }
 
 // HostCall sends a request from the Go host to q and waits for the reply
 // until ctx is done.
-func (k *Kernel) HostCall(ctx context.Context, q *Process, m *Message) (*Message, error) {
-	slot, err := q.request(m, hostWaiter{ctx})
+func (k *Kernel) HostCall(ctx context.Context, q Target, m *Message) (*Message, error) {
+	slot, err := request(q, m, hostWaiter{ctx})
 	if err != nil {
 		return nil, err
 	}

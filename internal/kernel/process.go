@@ -62,6 +62,10 @@ type Spec struct {
 	OnExit func()
 	// Init, if set, is queued as the process's first message.
 	Init *Message
+	// Service, if set, is the service this process is the new instance
+	// of: messages waiting in it are queued for the process before it
+	// runs, and those it never takes go back to the service when it ends.
+	Service *Service
 }
 
 // Stats is what a process has consumed so far.
@@ -129,7 +133,7 @@ type Process struct {
 
 	mu       sync.Mutex // guards everything below
 	mbox     mailbox
-	links    map[*Process]struct{}
+	links    map[Target]struct{}
 	monitors map[*watch]struct{} // monitors on this process
 	dead     bool
 
@@ -165,7 +169,9 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, err
 	spec.Stdout, spec.Stderr = newOutputs(spec.Stdout, spec.Stderr)
 	g := k.newGroup(ctx, GroupLimits{Memory: int64(spec.MemoryLimit), Fuel: spec.Fuel,
 		Processes: spec.Processes, Timeout: spec.Timeout})
-	p, err := k.spawn(ctx, m, spec, nil, g, nil, false)
+	init := spec.Init
+	spec.Init = nil
+	p, err := k.spawn(ctx, m, spec, nil, g, init, false)
 	if err != nil {
 		g.disarm()
 		return nil, err
@@ -225,6 +231,9 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.admit(messageSize(init), true)
 		p.mbox.append(init)
 		p.mu.Unlock()
+	}
+	if spec.Service != nil {
+		spec.Service.attach(p)
 	}
 	if p.reactor {
 		// Until it is ready, the spawner owns the reactor: a kill that
@@ -290,7 +299,13 @@ func (p *Process) start() {
 // message is dropped without releasing what it carries: the spawner still
 // holds those capabilities.
 func (p *Process) abort() {
-	p.mbox.drain()
+	queued := p.mbox.drain()
+	if s := p.spec.Service; s != nil {
+		if len(queued) > 0 && queued[0].Tag == TagInit {
+			queued = queued[1:]
+		}
+		s.detach(p, queued) // what waited for this instance waits for the next
+	}
 	p.handles.releaseAll()
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
@@ -358,9 +373,13 @@ func (p *Process) finish(exit isleapi.Exit) {
 	links, monitors := p.links, p.monitors
 	p.links, p.monitors = nil, nil
 	p.mu.Unlock()
-	for _, m := range pending {
-		m.release()
-		m.recycle()
+	if s := p.spec.Service; s != nil {
+		s.detach(p, pending) // the next instance gets what this one never took
+	} else {
+		for _, m := range pending {
+			m.release()
+			m.recycle()
+		}
 	}
 	p.setCurrent(nil)
 	if p.pending != nil {
@@ -388,7 +407,7 @@ func (p *Process) finish(exit isleapi.Exit) {
 	// exit or down signal must find this one ended.
 	close(p.done)
 	for l := range links {
-		_ = l.exitSignal(p, exit, false)
+		l.linkedExit(p, exit)
 	}
 	for w := range monitors {
 		_ = w.down(exit, false)
@@ -490,6 +509,12 @@ func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 	case <-ctx.Done():
 		return isleapi.Exit{}, ctx.Err()
 	}
+}
+
+// Ended implements Target: it reports whether the process has ended.
+func (p *Process) Ended() bool {
+	_, ended := p.Exit()
+	return ended
 }
 
 // Exit returns how the process ended; ok is false while it runs.

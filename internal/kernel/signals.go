@@ -16,7 +16,7 @@ import (
 // watch is one monitor: held by watcher (under ref), registered on target.
 type watch struct {
 	watcher *Process
-	target  *Process
+	target  Target
 	ref     uint32
 }
 
@@ -31,68 +31,84 @@ const (
 
 // Link links p and q. If q has already ended, p gets the exit signal at
 // once with reason noproc. It fails with ErrLimit when p holds MaxLinks
-// links, or when the noproc signal would pass MaxSignals.
-func (p *Process) Link(q *Process) error {
-	if p == q {
+// links, or when the noproc signal would not fit (see exitSignal).
+//
+// Precondition: called by p's own goroutine or turn, or by the kernel
+// while p is made.
+func (p *Process) Link(q Target) error {
+	if q == Target(p) {
 		return nil
 	}
-	a, b := lockOrder(p, q)
-	a.mu.Lock()
-	b.mu.Lock()
-	dead := q.dead
-	_, linked := p.links[q]
-	switch {
-	case !linked && len(p.links) >= MaxLinks:
-		b.mu.Unlock()
-		a.mu.Unlock()
+	// p's side first: if p ends meanwhile, its finish finds q and tells
+	// it, so no exit signal is lost; q may keep a stale entry for a dead
+	// p, whose signal then goes nowhere.
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		return nil
+	}
+	if _, linked := p.links[q]; !linked && len(p.links) >= MaxLinks {
+		p.mu.Unlock()
 		return fmt.Errorf("%w: %d links held", ErrLimit, MaxLinks)
-	case dead && p.mbox.signals >= MaxSignals:
-		b.mu.Unlock()
-		a.mu.Unlock()
+	}
+	if p.links == nil {
+		p.links = map[Target]struct{}{}
+	}
+	p.links[q] = struct{}{}
+	p.mu.Unlock()
+	if !q.addLink(p) {
+		return nil
+	}
+	p.mu.Lock()
+	delete(p.links, q)
+	full := p.mbox.signals >= MaxSignals
+	p.mu.Unlock()
+	if full {
 		return fmt.Errorf("%w: %d exit and down signals queued", ErrLimit, MaxSignals)
 	}
-	if !dead && !p.dead {
-		if p.links == nil {
-			p.links = map[*Process]struct{}{}
-		}
-		if q.links == nil {
-			q.links = map[*Process]struct{}{}
-		}
-		p.links[q] = struct{}{}
-		q.links[p] = struct{}{}
-	}
-	b.mu.Unlock()
-	a.mu.Unlock()
-	if dead {
-		return p.exitSignal(q, isleapi.Exit{}, true)
-	}
-	return nil
+	return p.exitSignal(q, isleapi.Exit{}, true)
 }
 
 // Unlink removes a link between p and q, if there is one.
-func (p *Process) Unlink(q *Process) {
-	a, b := lockOrder(p, q)
-	a.mu.Lock()
-	b.mu.Lock()
+func (p *Process) Unlink(q Target) {
+	p.mu.Lock()
 	delete(p.links, q)
-	delete(q.links, p)
-	b.mu.Unlock()
-	a.mu.Unlock()
+	p.mu.Unlock()
+	q.removeLink(p)
 }
 
-// lockOrder orders two processes for locking both: by ID, which is unique
-// and never changes.
-func lockOrder(p, q *Process) (*Process, *Process) {
-	if p.ID < q.ID {
-		return p, q
+// addLink implements Target.
+func (p *Process) addLink(q *Process) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead {
+		return true
 	}
-	return q, p
+	if p.links == nil {
+		p.links = map[Target]struct{}{}
+	}
+	p.links[q] = struct{}{}
+	return false
 }
 
-// exitSignal tells p that a linked process ended. A noproc signal is one
-// p asked for by linking to a dead process: it is charged to p like a
-// message, and fails with ErrLimit where p's tree cannot hold it.
-func (p *Process) exitSignal(from *Process, exit isleapi.Exit, noproc bool) error {
+// removeLink implements Target.
+func (p *Process) removeLink(q *Process) {
+	p.mu.Lock()
+	delete(p.links, q)
+	p.mu.Unlock()
+}
+
+// linkedExit implements Target: q, linked to p, ended.
+func (p *Process) linkedExit(q *Process, exit isleapi.Exit) {
+	p.removeLink(q)
+	_ = p.exitSignal(q, exit, false)
+}
+
+// exitSignal tells p that from, a process or service linked to it, ended.
+// A noproc signal is one p asked for by linking to something already
+// ended: it is charged to p like a message, and fails with ErrLimit where
+// p's tree cannot hold it.
+func (p *Process) exitSignal(from Target, exit isleapi.Exit, noproc bool) error {
 	if p.trap.Load() {
 		mode := sendForce
 		if noproc {
@@ -124,8 +140,10 @@ func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
 const MaxMonitors = 1 << 16
 
 // Monitor starts watching q and returns the reference its TagDown message
-// will carry. Only p's own context may call it.
-func (p *Process) Monitor(q *Process) (uint32, error) {
+// will carry.
+//
+// Precondition: called by p's own goroutine or turn.
+func (p *Process) Monitor(q Target) (uint32, error) {
 	if len(p.watching) >= MaxMonitors {
 		return 0, fmt.Errorf("%w: %d monitors held", ErrLimit, MaxMonitors)
 	}
@@ -138,16 +156,7 @@ func (p *Process) Monitor(q *Process) (uint32, error) {
 		p.watching = map[uint32]*watch{}
 	}
 	p.watching[w.ref] = w
-	q.mu.Lock()
-	dead := q.dead
-	if !dead {
-		if q.monitors == nil {
-			q.monitors = map[*watch]struct{}{}
-		}
-		q.monitors[w] = struct{}{}
-	}
-	q.mu.Unlock()
-	if dead {
+	if q.addWatch(w) {
 		if err := w.down(isleapi.Exit{}, true); err != nil {
 			delete(p.watching, w.ref)
 			return 0, err
@@ -181,10 +190,27 @@ func (p *Process) Demonitor(ref uint32) bool {
 }
 
 // cancel unregisters the monitor from its target.
-func (w *watch) cancel() {
-	w.target.mu.Lock()
-	delete(w.target.monitors, w)
-	w.target.mu.Unlock()
+func (w *watch) cancel() { w.target.removeWatch(w) }
+
+// addWatch implements Target.
+func (p *Process) addWatch(w *watch) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead {
+		return true
+	}
+	if p.monitors == nil {
+		p.monitors = map[*watch]struct{}{}
+	}
+	p.monitors[w] = struct{}{}
+	return false
+}
+
+// removeWatch implements Target.
+func (p *Process) removeWatch(w *watch) {
+	p.mu.Lock()
+	delete(p.monitors, w)
+	p.mu.Unlock()
 }
 
 // down delivers the monitor's TagDown message. A noproc one, which the

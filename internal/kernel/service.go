@@ -1,0 +1,255 @@
+package kernel
+
+import (
+	"sync"
+	"sync/atomic"
+
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// Target is what a process handle names: a Process, or a Service that
+// stands for whichever process runs it now. Send, Call, Link, Monitor and
+// Kill take a Target.
+type Target interface {
+	enqueue(m *Message, mode sendMode, w waiter) error
+	// addLink records that p is linked to the target; dead reports that
+	// the target has ended, and nothing was recorded.
+	addLink(p *Process) (dead bool)
+	removeLink(p *Process)
+	// linkedExit tells the target that p, linked to it, ended.
+	linkedExit(p *Process, exit isleapi.Exit)
+	// addWatch registers a monitor; dead reports that the target has
+	// ended, and nothing was registered.
+	addWatch(w *watch) (dead bool)
+	removeWatch(w *watch)
+	// Kill ends the target, or for a service its current process.
+	Kill(reason string)
+	// Ended reports whether the target has ended for good.
+	Ended() bool
+}
+
+var (
+	_ Target = (*Process)(nil)
+	_ Target = (*Service)(nil)
+)
+
+// A Service is a stable address for a supervised process: a handle to it
+// survives the process's crashes and restarts, with no name in any global
+// namespace. The supervisor attaches each new instance; between two
+// instances, messages wait in the service, within the bounds of a mailbox,
+// and reach the next instance in the order they were sent. Messages still
+// queued in a crashed instance's mailbox are handed on too: only the
+// message being handled at the crash is lost, and if it was a call, its
+// caller gets ErrGone. Links and monitors on a service fire when the
+// supervisor gives it up (End), not when one instance ends.
+type Service struct {
+	// Name is the service's name in its supervisor, for logs.
+	Name string
+
+	cur atomic.Pointer[Process] // the running instance; nil between instances
+
+	mu      sync.Mutex // guards everything below; taken after Process.mu
+	pending mailbox    // messages waiting for the next instance
+	ended   bool
+	exit    isleapi.Exit
+	links   map[*Process]struct{}
+	watches map[*watch]struct{}
+	done    chan struct{}
+}
+
+// NewService makes a service with no instance yet.
+func NewService(name string) *Service {
+	s := &Service{Name: name, done: make(chan struct{})}
+	s.pending.limit = DefaultMailbox
+	return s
+}
+
+// Current returns the running instance, or nil between instances.
+func (s *Service) Current() *Process { return s.cur.Load() }
+
+// Done is closed when the service is given up.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Ended implements Target.
+func (s *Service) Ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+// Exit returns the reason the service was given up, once it was.
+func (s *Service) Exit() (isleapi.Exit, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exit, s.ended
+}
+
+// Kill implements Target: it kills the current instance, if there is one;
+// its supervisor decides what comes next.
+func (s *Service) Kill(reason string) {
+	if p := s.cur.Load(); p != nil {
+		p.Kill(reason)
+	}
+}
+
+// enqueue implements Target: to the current instance, or into the service
+// to wait for the next.
+func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
+	for {
+		if p := s.cur.Load(); p != nil {
+			err := p.enqueue(m, mode, w)
+			if err != ErrGone {
+				return err
+			}
+			s.cur.CompareAndSwap(p, nil) // it died: hold the message for the next
+		}
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return ErrGone
+		}
+		if s.cur.Load() != nil {
+			s.mu.Unlock()
+			continue // an instance was attached meanwhile
+		}
+		mb := &s.pending
+		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data), 0) {
+			if mode == sendNonBlock {
+				s.mu.Unlock()
+				return ErrFull
+			}
+			if mb.space == nil {
+				mb.space = make(chan struct{})
+			}
+			space := mb.space
+			s.mu.Unlock()
+			if err := w.wait(space, -1); err != nil {
+				return err
+			}
+			continue
+		}
+		mb.append(m)
+		s.mu.Unlock()
+		return nil
+	}
+}
+
+// attach makes p the running instance, handing it the messages that
+// waited, in order, before anyone can send to it directly. Called while p
+// is made, before it runs.
+func (s *Service) attach(p *Process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waiting := s.pending.drain()
+	s.pending = mailbox{limit: s.pending.limit}
+	p.mu.Lock()
+	for _, m := range waiting {
+		p.admit(messageSize(m), true)
+		p.mbox.append(m)
+	}
+	p.mu.Unlock()
+	s.cur.Store(p)
+}
+
+// detach ends p's turn as the instance. queued are the messages p never
+// took: they were sent before anything now waiting, so they go first.
+func (s *Service) detach(p *Process, queued []*Message) {
+	s.cur.CompareAndSwap(p, nil)
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		for _, m := range queued {
+			m.release()
+			m.recycle()
+		}
+		return
+	}
+	mb := &s.pending
+	later := mb.drain()
+	*mb = mailbox{limit: mb.limit}
+	for _, m := range append(queued, later...) {
+		mb.append(m)
+	}
+	s.mu.Unlock()
+}
+
+// End gives the service up with exit: waiting messages are dropped (their
+// callers get ErrGone), and its links and monitors fire. The current
+// instance, if any, is not touched; the supervisor stops it first.
+func (s *Service) End(exit isleapi.Exit) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended, s.exit = true, exit
+	waiting := s.pending.drain()
+	links, watches := s.links, s.watches
+	s.links, s.watches = nil, nil
+	close(s.done)
+	s.mu.Unlock()
+	for _, m := range waiting {
+		m.release()
+		m.recycle()
+	}
+	for p := range links {
+		p.mu.Lock()
+		delete(p.links, Target(s))
+		p.mu.Unlock()
+		_ = p.exitSignal(s, exit, false)
+	}
+	for w := range watches {
+		_ = w.down(exit, false)
+	}
+}
+
+// addLink implements Target.
+func (s *Service) addLink(p *Process) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return true
+	}
+	if s.links == nil {
+		s.links = map[*Process]struct{}{}
+	}
+	s.links[p] = struct{}{}
+	return false
+}
+
+// removeLink implements Target.
+func (s *Service) removeLink(p *Process) {
+	s.mu.Lock()
+	delete(s.links, p)
+	s.mu.Unlock()
+}
+
+// linkedExit implements Target: a process linked to the service ended, so
+// the current instance gets the exit signal a linked peer would.
+func (s *Service) linkedExit(p *Process, exit isleapi.Exit) {
+	s.removeLink(p)
+	if cur := s.cur.Load(); cur != nil {
+		_ = cur.exitSignal(p, exit, false)
+	}
+}
+
+// addWatch implements Target.
+func (s *Service) addWatch(w *watch) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return true
+	}
+	if s.watches == nil {
+		s.watches = map[*watch]struct{}{}
+	}
+	s.watches[w] = struct{}{}
+	return false
+}
+
+// removeWatch implements Target.
+func (s *Service) removeWatch(w *watch) {
+	s.mu.Lock()
+	delete(s.watches, w)
+	s.mu.Unlock()
+}
