@@ -79,7 +79,12 @@ func (p *Process) Call(ctx context.Context, m Message) (Message, error) {
 	if m.Tag >= kernel.TagSystem {
 		return Message{}, fmt.Errorf("tag %#x is reserved for the system", m.Tag)
 	}
-	r, err := p.n.k.HostCall(ctx, p.p, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)})
+	return hostCall(ctx, p.n, p.p, m)
+}
+
+// hostCall calls q from the Go host.
+func hostCall(ctx context.Context, n *Node, q kernel.Target, m Message) (Message, error) {
+	r, err := n.k.HostCall(ctx, q, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)})
 	if err != nil {
 		return Message{}, mapErr(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -81,6 +82,8 @@ type Kernel struct {
 	baseConfig wazero.ModuleConfig
 	// epoch is when the kernel started: a cheap monotonic origin.
 	epoch time.Time
+	// traces numbers causality ids (Message.Trace).
+	traces atomic.Uint64
 	// polite counts running guests, to pace their yields to the Go
 	// scheduler.
 	polite *Politeness

@@ -13,6 +13,9 @@ const (
 	TagExit   uint32 = 0xFFFF0001 // a linked process ended; aux is the receiver's handle to it
 	TagDown   uint32 = 0xFFFF0002 // a monitored process ended; aux is the monitor ref
 	TagInit   uint32 = 0xFFFF0003 // the first message of a spawned process
+	// TagShutdown asks a process to end: its supervisor is stopping it,
+	// and kills it if it has not ended within its shutdown timeout.
+	TagShutdown uint32 = 0xFFFF0004
 )
 
 // Limits on messages.
@@ -31,6 +34,11 @@ const (
 type Message struct {
 	Tag  uint32
 	Data []byte
+	// Trace is the causality id the message carries, Midori's activity:
+	// a message sent while a process handles another inherits its id, and
+	// so does a reply, so a chain of sends across processes shares one id.
+	// The host starts a new one for each message it sends.
+	Trace uint64
 	// Caps travel with the message and are installed in the receiver's
 	// handle table on delivery.
 	Caps []Cap

@@ -11,8 +11,24 @@ import (
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Send(q Target, m *Message, nonblock bool) error {
+	m.Trace = p.trace()
 	return q.enqueue(m, modeOf(nonblock), p)
 }
+
+// trace is the causality id of what p sends now: that of the message it
+// is handling, or its own when it handles none.
+func (p *Process) trace() uint64 {
+	if p.current != nil && p.current.Trace != 0 {
+		return p.current.Trace
+	}
+	if p.ownTrace == 0 {
+		p.ownTrace = p.k.newTrace()
+	}
+	return p.ownTrace
+}
+
+// newTrace returns a causality id unique on the node.
+func (k *Kernel) newTrace() uint64 { return k.traces.Add(1) }
 
 func modeOf(nonblock bool) sendMode {
 	if nonblock {
@@ -41,6 +57,7 @@ func request(q Target, m *Message, w waiter) (*replySlot, error) {
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Call(q Target, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
+	m.Trace = p.trace()
 	slot, err := request(q, m, p)
 	if err != nil {
 		return nil, false, err
@@ -72,6 +89,7 @@ func (p *Process) Reply(h Handle, m *Message) error {
 	if !ok || c.Kind != KindReply {
 		return fmt.Errorf("handle %d is not a reply handle", h)
 	}
+	m.Trace = p.trace()
 	if !c.Object.(*replySlot).answer(m) {
 		return ErrGone
 	}
@@ -175,12 +193,18 @@ const DefaultChildMemory = 64 << 20
 
 // HostSend sends a message from the Go host to q.
 func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bool) error {
+	if m.Trace == 0 {
+		m.Trace = k.newTrace()
+	}
 	return q.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
 }
 
 // HostCall sends a request from the Go host to q and waits for the reply
 // until ctx is done.
 func (k *Kernel) HostCall(ctx context.Context, q Target, m *Message) (*Message, error) {
+	if m.Trace == 0 {
+		m.Trace = k.newTrace()
+	}
 	slot, err := request(q, m, hostWaiter{ctx})
 	if err != nil {
 		return nil, err

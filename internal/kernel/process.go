@@ -107,6 +107,7 @@ type Process struct {
 	self        Handle
 	grants      map[string]Handle
 	current     *Message          // the message being handled
+	ownTrace    uint64            // causality id of what it sends outside any message
 	curHandles  []Handle          // its handles, in this process's numbering
 	watching    map[uint32]*watch // monitors this process holds, by ref
 	nextRef     uint32
@@ -136,6 +137,13 @@ type Process struct {
 	links    map[Target]struct{}
 	monitors map[*watch]struct{} // monitors on this process
 	dead     bool
+
+	// crash is the message being handled when the process ended, if it
+	// ended abnormally while handling one; set before done is closed.
+	crash struct {
+		tag, trace uint64
+		ok         bool
+	}
 
 	killReason atomic.Pointer[string]
 	killCh     chan struct{} // closed by the first Kill
@@ -381,6 +389,9 @@ func (p *Process) finish(exit isleapi.Exit) {
 			m.recycle()
 		}
 	}
+	if !exit.Normal() {
+		p.noteCrash(p.current)
+	}
 	p.setCurrent(nil)
 	if p.pending != nil {
 		p.pending.abandon()
@@ -415,6 +426,24 @@ func (p *Process) finish(exit isleapi.Exit) {
 	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
 	}
+}
+
+// noteCrash records m as the message the process was handling when it
+// ended abnormally.
+func (p *Process) noteCrash(m *Message) {
+	if m != nil && !p.crash.ok {
+		p.crash.tag, p.crash.trace, p.crash.ok = uint64(m.Tag), m.Trace, true
+	}
+}
+
+// Crash returns the tag and causality id of the message the process was
+// handling when it ended abnormally; ok is false if it handled none then,
+// or has not ended.
+func (p *Process) Crash() (tag uint32, trace uint64, ok bool) {
+	if !p.Ended() {
+		return 0, 0, false
+	}
+	return uint32(p.crash.tag), p.crash.trace, p.crash.ok
 }
 
 // endsTree reports whether a root that ended so takes its tree with it:

@@ -101,6 +101,9 @@ func (p *Process) turn(m *Message) bool {
 	if err == nil {
 		err = p.handler.CallWithStack(p.ctx, p.stack)
 	}
+	if err != nil {
+		p.noteCrash(m)
+	}
 	p.setCurrent(nil)
 	if err != nil {
 		p.turnWorker = nil

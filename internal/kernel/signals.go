@@ -131,6 +131,13 @@ func (p *Process) exitSignal(from Target, exit isleapi.Exit, noproc bool) error 
 	return nil
 }
 
+// Shutdown asks p to end, with a TagShutdown message that jumps no queue:
+// a process handles what was sent before it first. Safe from any
+// goroutine.
+func (p *Process) Shutdown() {
+	_ = p.enqueue(&Message{Tag: TagShutdown}, sendForce, nil)
+}
+
 // TrapExits sets whether exit signals arrive as messages, returning the
 // previous setting.
 func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
