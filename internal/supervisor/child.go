@@ -87,4 +87,3 @@ func (s *Supervisor) stopChild(c *child) {
 	exit, _ := p.Exit()
 	s.emit(Event{Kind: Stopped, Child: c.spec.Name, Restarts: c.restarts, Exit: exit, Process: p})
 }
-
