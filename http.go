@@ -58,7 +58,8 @@ type HTTPIngress struct {
 	// DefaultHTTPBodyTimeout). It needs a server that supports read
 	// deadlines (http.ResponseController), as net/http's does.
 	BodyTimeout time.Duration
-	p           *Process
+	n           *Node
+	target      kernel.Target // a *kernel.Process, or a *kernel.Service
 }
 
 // HTTPHandler returns an http.Handler that serves every request it gets
@@ -66,7 +67,32 @@ type HTTPIngress struct {
 //
 //	mux.Handle("/fn/", http.StripPrefix("/fn", isle.HTTPHandler(p)))
 func HTTPHandler(p *Process) *HTTPIngress {
-	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, BodyTimeout: DefaultHTTPBodyTimeout, p: p}
+	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, BodyTimeout: DefaultHTTPBodyTimeout,
+		n: p.n, target: p.p}
+}
+
+// ServiceHTTPHandler returns an http.Handler that serves every request it
+// gets with a supervised service: when its instance crashes in the middle
+// of a request, that request gets 502, and the next ones are served by the
+// restarted instance (they wait in the service while it restarts).
+func ServiceHTTPHandler(s *Service) *HTTPIngress {
+	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, BodyTimeout: DefaultHTTPBodyTimeout,
+		n: s.n, target: s.s}
+}
+
+// reserve holds room for a request of n bytes in the serving process's
+// mailbox; a service between instances holds its waiting requests itself,
+// within a mailbox's bounds.
+func (h *HTTPIngress) reserve(n int64) (*kernel.Reservation, error) {
+	p := h.target
+	if s, ok := p.(*kernel.Service); ok {
+		cur := s.Current()
+		if cur == nil {
+			return nil, nil
+		}
+		p = cur
+	}
+	return p.(*kernel.Process).Reserve(n)
 }
 
 // hopByHop are the headers that describe one connection, not the
@@ -100,12 +126,14 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = 0
 	}
 	size := int64(httpwire.RequestSize(&req)) + body
-	hold, err := h.p.p.Reserve(size)
+	hold, err := h.reserve(size)
 	if err != nil {
 		h.refuse(w, err)
 		return
 	}
-	defer hold.Release()
+	if hold != nil {
+		defer hold.Release()
+	}
 	// The body is the rest of the encoding, so it is read straight onto
 	// the end of the head: one buffer, no copy.
 	want := size
@@ -125,8 +153,10 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	m := &kernel.Message{Tag: TagHTTP, Data: buf.Bytes()}
-	m.Hold(hold)
-	reply, err := h.p.n.k.HostCall(ctx, h.p.p, m)
+	if hold != nil {
+		m.Hold(hold)
+	}
+	reply, err := h.n.k.HostCall(ctx, h.target, m)
 	if err != nil {
 		switch {
 		case errors.Is(err, kernel.ErrGone):
@@ -201,7 +231,7 @@ func (h *HTTPIngress) refuse(w http.ResponseWriter, err error) {
 		h.fail(w, http.StatusBadGateway, "the process serving this route has ended")
 	default: // its mailbox or its memory is full: come back later
 		// Logged at debug only: under load this is every request.
-		h.p.n.log.Debug("http ingress", "pid", h.p.ID(), "status", http.StatusServiceUnavailable, "error", err.Error())
+		h.n.log.Debug("http ingress", "target", h.name(), "status", http.StatusServiceUnavailable, "error", err.Error())
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "the process serving this route is busy: "+err.Error(), http.StatusServiceUnavailable)
 	}
@@ -209,8 +239,16 @@ func (h *HTTPIngress) refuse(w http.ResponseWriter, err error) {
 
 // fail answers for the process, and logs why.
 func (h *HTTPIngress) fail(w http.ResponseWriter, status int, msg string) {
-	h.p.n.log.Warn("http ingress", "pid", h.p.ID(), "status", status, "error", msg)
+	h.n.log.Warn("http ingress", "target", h.name(), "status", status, "error", msg)
 	http.Error(w, msg, status)
+}
+
+// name names what is served, for logs.
+func (h *HTTPIngress) name() string {
+	if s, ok := h.target.(*kernel.Service); ok {
+		return "service " + s.Name
+	}
+	return fmt.Sprintf("pid %d", h.target.(*kernel.Process).ID)
 }
 
 // checkResponse refuses what a server must not send: a status that is not

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -329,4 +333,43 @@ func TestGracefulShutdownOrder(t *testing.T) {
 	if e := sup.Exit(); !e.Normal() {
 		t.Fatalf("a stopped supervisor: %v", e)
 	}
+}
+
+// An HTTP route served by a supervised service heals: of 10,000 requests
+// with a crash on every 100th, exactly the crashing requests fail (502),
+// and every other one is served, by whichever instance is running.
+func TestHTTPRouteHeals(t *testing.T) {
+	ctx := testCtx(t)
+	node := newNode(t)
+	fn := isle.ChildSpec{Name: "fn", Module: load(t, node, reactor(t, "testdata/c/httpfn.c"))}
+	sup, log := supervise(t, node, isle.SupervisorSpec{Name: "web", Intensity: 1000, Period: time.Hour,
+		Children: []isle.ChildSpec{fn}})
+	srv := httptest.NewServer(isle.ServiceHTTPHandler(service(t, sup, "fn")))
+	defer srv.Close()
+	const n = 10_000
+	var bad []string
+	for i := range n {
+		path := "/hello"
+		if i%100 == 99 {
+			path = "/die"
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		want := 200
+		if path == "/die" {
+			want = 502
+		}
+		if resp.StatusCode != want {
+			bad = append(bad, fmt.Sprintf("request %d (%s): %d", i, path, resp.StatusCode))
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("%d requests got the wrong status: %v", len(bad), bad[:min(len(bad), 10)])
+	}
+	log.wait(t, ctx, "the 100th restart", func(l []string) bool { return count(l, "started fn") == 101 })
 }

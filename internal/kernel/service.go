@@ -128,6 +128,18 @@ func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
 			}
 			continue
 		}
+		if m.hold != nil {
+			// The room was held in an instance that has ended.
+			r := m.hold
+			m.hold = nil
+			s.mu.Unlock()
+			r.Release()
+			s.mu.Lock()
+			if s.ended || s.cur.Load() != nil {
+				s.mu.Unlock()
+				continue
+			}
+		}
 		mb.append(m)
 		s.mu.Unlock()
 		return nil
