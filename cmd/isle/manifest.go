@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,6 +48,8 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	}
 	if m.Stdio {
 		g.Stdin, g.Stdout, g.Stderr = stdin, stdout, stderr
+	} else {
+		fmt.Fprintf(stderr, "isle: %s grants no stdio, so the program's output goes nowhere (add stdio = true to see it)\n", path)
 	}
 	for _, c := range m.Caps {
 		if err := addCap(pl, &g, c); err != nil {

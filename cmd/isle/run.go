@@ -78,11 +78,33 @@ func parseRun(args []string) (*runOptions, string, []string, error) {
 	module, guestArgs := rest[0], rest[1:]
 	if len(guestArgs) > 0 && guestArgs[0] == "--" {
 		guestArgs = guestArgs[1:]
+	} else if name := ownFlag(fs, guestArgs); name != "" {
+		return nil, "", nil, usagef("flag -%s comes after the module, where the guest would get it: put isle's flags before MODULE, and the guest's arguments after --", name)
 	}
 	if o.fuel < 0 {
 		return nil, "", nil, usagef("--fuel must not be negative")
 	}
 	return o, module, guestArgs, nil
+}
+
+// ownFlag returns the name of the first of isle's own flags among args
+// (before any "--"), or "".
+func ownFlag(fs *flag.FlagSet, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			return ""
+		}
+		name, ok := strings.CutPrefix(a, "-")
+		if !ok {
+			continue
+		}
+		name = strings.TrimPrefix(name, "-")
+		name, _, _ = strings.Cut(name, "=")
+		if fs.Lookup(name) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -104,8 +126,16 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, err
 	}
 	defer node.Close(context.Background())
-	// --timeout counts from now: loading a module is bounded by it too,
-	// and so is anything a signal should stop.
+	// Go packages are built first, bounded by signals only: that is the
+	// user's own toolchain. From then on --timeout counts: loading a
+	// module (rewriting and compiling it) is bounded by it too.
+	if err := pl.build(ctx, o.cacheDir, stderr); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "isle: interrupted while building %s\n", pl.module)
+			return statusInterrupt, nil
+		}
+		return 0, err
+	}
 	loadCtx := ctx
 	var deadline time.Time
 	if pl.limits.Timeout > 0 {
@@ -114,7 +144,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		loadCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	if err := pl.load(loadCtx, node, o.cacheDir, stderr); err != nil {
+	if err := pl.load(loadCtx, node); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			fmt.Fprintf(stderr, "isle: interrupted while loading %s\n", pl.module)
@@ -159,6 +189,8 @@ type plan struct {
 	// capSpawners lists manifest spawner capabilities to build once the
 	// modules are loaded.
 	capSpawners map[string]map[string]string
+	// wasm maps each module path to its .wasm file, once built.
+	wasm map[string]string
 }
 
 func planFromFlags(module string, o *runOptions, guestArgs []string, stdin io.Reader, stdout, stderr io.Writer) (*plan, error) {
@@ -185,25 +217,50 @@ func planFromFlags(module string, o *runOptions, guestArgs []string, stdin io.Re
 	return pl, nil
 }
 
+// build builds every Go package directory the plan names, so that load
+// finds only .wasm files.
+func (pl *plan) build(ctx context.Context, cacheDir string, stderr io.Writer) error {
+	pl.wasm = map[string]string{}
+	paths := []string{pl.module}
+	for _, p := range pl.spawn {
+		paths = append(paths, p)
+	}
+	for _, mods := range pl.capSpawners {
+		for _, p := range mods {
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range paths {
+		w, err := buildModule(ctx, p, cacheDir, stderr)
+		if err != nil {
+			return err
+		}
+		pl.wasm[p] = w
+	}
+	return nil
+}
+
 // load loads the main module and everything it may spawn, and finishes the
-// grants that need loaded modules.
-func (pl *plan) load(ctx context.Context, node *isle.Node, cacheDir string, stderr io.Writer) error {
-	mod, err := loadModule(ctx, node, pl.module, cacheDir, stderr)
+// grants that need loaded modules. Precondition: build has run.
+func (pl *plan) load(ctx context.Context, node *isle.Node) error {
+	mod, err := loadWasm(ctx, node, pl.module, pl.wasm[pl.module])
 	if err != nil {
 		return err
 	}
 	pl.mod = mod
 	spawnable := map[string]*isle.Module{moduleName(pl.module): mod}
 	for name, path := range pl.spawn {
-		if spawnable[name], err = loadModule(ctx, node, path, cacheDir, stderr); err != nil {
+		if spawnable[name], err = loadWasm(ctx, node, path, pl.wasm[path]); err != nil {
 			return err
 		}
 	}
-	pl.grants.Spawn = spawnable
+	if _, taken := pl.capSpawners["spawner"]; !taken {
+		pl.grants.Spawn = spawnable // the manifest's own spawner wins
+	}
 	for grant, mods := range pl.capSpawners {
 		loaded := map[string]*isle.Module{}
 		for name, path := range mods {
-			if loaded[name], err = loadModule(ctx, node, path, cacheDir, stderr); err != nil {
+			if loaded[name], err = loadWasm(ctx, node, path, pl.wasm[path]); err != nil {
 				return err
 			}
 		}
@@ -223,24 +280,29 @@ func moduleName(path string) string {
 	return strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".wasm")
 }
 
-// loadModule loads a .wasm file, or builds a Go package directory first.
-func loadModule(ctx context.Context, node *isle.Node, path, cacheDir string, stderr io.Writer) (*isle.Module, error) {
+// buildModule returns the .wasm file for path: path itself, or the build
+// of the Go package directory it names.
+func buildModule(ctx context.Context, path, cacheDir string, stderr io.Writer) (string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, usagef("%s: no such file or directory", path)
+		return "", usagef("%s: no such file or directory", path)
 	}
-	wasmPath := path
-	if info.IsDir() {
-		var progress io.Writer
-		if isTerminal(stderr) {
-			progress = stderr
-		}
-		res, err := gobuild.Build(ctx, path, gobuild.Options{CacheDir: cacheDir, Progress: progress})
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		wasmPath = res.Path
+	if !info.IsDir() {
+		return path, nil
 	}
+	var progress io.Writer
+	if isTerminal(stderr) {
+		progress = stderr
+	}
+	res, err := gobuild.Build(ctx, path, gobuild.Options{CacheDir: cacheDir, Progress: progress})
+	if err != nil {
+		return "", usagef("%v", err)
+	}
+	return res.Path, nil
+}
+
+// loadWasm loads the .wasm file built for path.
+func loadWasm(ctx context.Context, node *isle.Node, path, wasmPath string) (*isle.Module, error) {
 	bin, err := os.ReadFile(wasmPath)
 	if err != nil {
 		return nil, usagef("%v", err)

@@ -21,8 +21,8 @@ var rightNames = map[string]map[string]api.Rights{
 	"clock": {"monotonic": api.RightMonotonic, "wall": api.RightWall},
 }
 
-func parseCap(dir, name string, c capFile, bad func(string, string, ...any) error) (Cap, error) {
-	key := "caps." + name
+func parseCap(dir, prefix, name string, c capFile, bad badFunc) (Cap, error) {
+	key := prefix + "caps." + name
 	cp := Cap{Name: name, Kind: c.Kind}
 	if !contains(Kinds, c.Kind) {
 		if c.Kind == "" {

@@ -27,6 +27,16 @@ import (
 type Manifest struct {
 	// Path is the manifest file itself.
 	Path string
+	Program
+	// Listen, if set, is where the node serves HTTP to this process.
+	Listen string
+	// DataDir holds durable state, such as key-value buckets.
+	DataDir string
+}
+
+// Program is what runs and what it is granted: the part of a manifest
+// that an application's services have too.
+type Program struct {
 	// Module is the .wasm file or Go package directory to run.
 	Module string
 	Args   []string
@@ -39,10 +49,6 @@ type Manifest struct {
 	Limits                Limits
 	// Caps are the named capabilities, sorted by name.
 	Caps []Cap
-	// Listen, if set, is where the node serves HTTP to this process.
-	Listen string
-	// DataDir holds durable state, such as key-value buckets.
-	DataDir string
 }
 
 // Limits bound the process.
@@ -71,12 +77,20 @@ type Cap struct {
 
 // file is the TOML form.
 type file struct {
-	Module  string            `toml:"module"`
-	Args    []string          `toml:"args"`
-	Env     map[string]string `toml:"env"`
-	Stdio   bool              `toml:"stdio"`
-	DataDir string            `toml:"data_dir"`
-	WASI    struct {
+	programFile
+	DataDir string `toml:"data_dir"`
+	HTTP    struct {
+		Listen string `toml:"listen"`
+	} `toml:"http"`
+}
+
+// programFile is the TOML form of a Program.
+type programFile struct {
+	Module string            `toml:"module"`
+	Args   []string          `toml:"args"`
+	Env    map[string]string `toml:"env"`
+	Stdio  bool              `toml:"stdio"`
+	WASI   struct {
 		Clock  bool `toml:"clock"`
 		Random bool `toml:"random"`
 	} `toml:"wasi"`
@@ -86,9 +100,6 @@ type file struct {
 		Mailbox int    `toml:"mailbox"`
 		Timeout string `toml:"timeout"`
 	} `toml:"limits"`
-	HTTP struct {
-		Listen string `toml:"listen"`
-	} `toml:"http"`
 	Caps map[string]capFile `toml:"caps"`
 }
 
@@ -105,51 +116,76 @@ type capFile struct {
 // Load reads and validates a manifest.
 func Load(path string) (*Manifest, error) {
 	var f file
-	md, err := toml.DecodeFile(path, &f)
-	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q (see docs/MANIFEST.md for the keys)", path, undecoded[0].String())
+	if err := decode(path, &f); err != nil {
+		return nil, err
 	}
 	return validate(path, &f)
 }
 
-func validate(path string, f *file) (*Manifest, error) {
-	dir := filepath.Dir(path)
-	m := &Manifest{Path: path, Args: f.Args, Stdio: f.Stdio, WASIClock: f.WASI.Clock,
-		WASIRandom: f.WASI.Random, Listen: f.HTTP.Listen}
-	bad := func(key, format string, args ...any) error {
+// decode reads a TOML file strictly: every key must be known.
+func decode(path string, into any) error {
+	md, err := toml.DecodeFile(path, into)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return fmt.Errorf("%s: unknown key %q (see docs/MANIFEST.md for the keys)", path, undecoded[0].String())
+	}
+	return nil
+}
+
+// badFunc makes errors that name the file and the key.
+type badFunc func(key, format string, args ...any) error
+
+func badIn(path string) badFunc {
+	return func(key, format string, args ...any) error {
 		return fmt.Errorf("%s: %s: %s", path, key, fmt.Sprintf(format, args...))
 	}
-	if f.Module == "" {
-		return nil, bad("module", "missing: name the .wasm file or Go package directory to run")
+}
+
+func validate(path string, f *file) (*Manifest, error) {
+	dir := filepath.Dir(path)
+	m := &Manifest{Path: path, Listen: f.HTTP.Listen}
+	prog, err := f.programFile.program(dir, "", badIn(path))
+	if err != nil {
+		return nil, err
 	}
-	m.Module = resolve(dir, f.Module)
-	if _, err := os.Stat(m.Module); err != nil {
-		return nil, bad("module", "%s does not exist", m.Module)
-	}
+	m.Program = prog
 	if f.DataDir != "" {
 		m.DataDir = resolve(dir, f.DataDir)
 	}
+	return m, nil
+}
+
+// program validates a program whose keys start with prefix ("" at the top
+// of a manifest, "service.NAME." in an application).
+func (f *programFile) program(dir, prefix string, bad badFunc) (Program, error) {
+	m := Program{Args: f.Args, Stdio: f.Stdio, WASIClock: f.WASI.Clock, WASIRandom: f.WASI.Random}
+	if f.Module == "" {
+		return m, bad(prefix+"module", "missing: name the .wasm file or Go package directory to run")
+	}
+	m.Module = resolve(dir, f.Module)
+	if _, err := os.Stat(m.Module); err != nil {
+		return m, bad(prefix+"module", "%s does not exist", m.Module)
+	}
 	for name, v := range f.Env {
 		if name == "" || strings.Contains(name, "=") {
-			return nil, bad("env", "%q is not a variable name", name)
+			return m, bad(prefix+"env", "%q is not a variable name", name)
 		}
 		m.Env = append(m.Env, name+"="+v)
 	}
 	sort.Strings(m.Env)
-	if err := m.parseLimits(f, bad); err != nil {
-		return nil, err
+	if err := m.parseLimits(f, prefix, bad); err != nil {
+		return m, err
 	}
 	for name, c := range f.Caps {
-		cp, err := parseCap(dir, name, c, bad)
+		cp, err := parseCap(dir, prefix, name, c, bad)
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		m.Caps = append(m.Caps, cp)
 	}
@@ -157,26 +193,26 @@ func validate(path string, f *file) (*Manifest, error) {
 	return m, nil
 }
 
-func (m *Manifest) parseLimits(f *file, bad func(string, string, ...any) error) error {
+func (m *Program) parseLimits(f *programFile, prefix string, bad badFunc) error {
 	if s := f.Limits.Memory; s != "" {
 		n, err := ParseSize(s)
 		if err != nil {
-			return bad("limits.memory", "%v", err)
+			return bad(prefix+"limits.memory", "%v", err)
 		}
 		m.Limits.Memory = n
 	}
 	if f.Limits.Fuel < 0 {
-		return bad("limits.fuel", "must not be negative")
+		return bad(prefix+"limits.fuel", "must not be negative")
 	}
 	m.Limits.Fuel = f.Limits.Fuel
 	if f.Limits.Mailbox < 0 {
-		return bad("limits.mailbox", "must not be negative")
+		return bad(prefix+"limits.mailbox", "must not be negative")
 	}
 	m.Limits.Mailbox = f.Limits.Mailbox
 	if s := f.Limits.Timeout; s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
-			return bad("limits.timeout", "%q is not a positive duration; write it like 500ms, 10s or 2m", s)
+			return bad(prefix+"limits.timeout", "%q is not a positive duration; write it like 500ms, 10s or 2m", s)
 		}
 		m.Limits.Timeout = d
 	}
