@@ -29,41 +29,30 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	pl := &plan{module: m.Module, spawn: map[string]string{}, dataDir: o.dataDir,
-		capSpawners: map[string]map[string]string{}}
+	pl := &plan{module: m.Module, spawn: map[string]string{}, dataDir: o.dataDir}
 	if m.DataDir != "" {
 		pl.dataDir = m.DataDir
 	}
 	for _, s := range o.spawn {
 		pl.spawn[s.name] = s.path
 	}
-	g := isle.Grants{
-		Args:  append(append([]string{filepath.Base(m.Module)}, m.Args...), guestArgs...),
-		Env:   append(m.Env, o.env...),
-		Clock: m.WASIClock,
-		Caps:  map[string]isle.Capability{},
-	}
-	if m.WASIRandom {
-		g.Random = isle.SystemRandom()
-	}
-	if m.Stdio {
-		g.Stdin, g.Stdout, g.Stderr = stdin, stdout, stderr
-	} else {
+	if !m.Stdio {
 		fmt.Fprintf(stderr, "isle: %s grants no stdio, so the program's output goes nowhere (add stdio = true to see it)\n", path)
 	}
-	for _, c := range m.Caps {
-		if err := addCap(pl, &g, c); err != nil {
-			return nil, usagef("%s: caps.%s: %v", path, c.Name, err)
-		}
+	g, spawners, err := programGrants(path, "", m.Program, stdin, stdout, stderr)
+	if err != nil {
+		return nil, err
 	}
+	g.Args = append(g.Args, guestArgs...)
+	g.Env = append(g.Env, o.env...)
 	for _, d := range o.dirs {
 		g.Dirs = append(g.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
 	}
-	pl.grants = g
+	pl.grants, pl.capSpawners = g, spawners
 	if o.http == "" {
 		o.http = m.Listen
 	}
-	pl.limits = isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout}
+	pl.limits = programLimits(m.Program)
 	if o.memory != 0 {
 		pl.limits.Memory = uint64(o.memory)
 	}
@@ -76,8 +65,43 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	return pl, nil
 }
 
-// addCap turns one manifest capability into a grant.
-func addCap(pl *plan, g *isle.Grants, c manifest.Cap) error {
+// programGrants grants exactly what a manifest's program lists. Spawner
+// capabilities come back apart, as module paths by grant name: they need
+// the modules loaded. key is where the program is in the file, for errors.
+func programGrants(path, key string, m manifest.Program, stdin io.Reader, stdout, stderr io.Writer) (isle.Grants, map[string]map[string]string, error) {
+	g := isle.Grants{
+		Args:  append([]string{filepath.Base(m.Module)}, m.Args...),
+		Env:   m.Env,
+		Clock: m.WASIClock,
+		Caps:  map[string]isle.Capability{},
+	}
+	if m.WASIRandom {
+		g.Random = isle.SystemRandom()
+	}
+	if m.Stdio {
+		g.Stdin, g.Stdout, g.Stderr = stdin, stdout, stderr
+	}
+	spawners := map[string]map[string]string{}
+	for _, c := range m.Caps {
+		if c.Kind == "spawner" {
+			spawners[c.Name] = c.Modules
+			continue
+		}
+		if err := addCap(&g, c); err != nil {
+			return g, nil, usagef("%s: %scaps.%s: %v", path, key, c.Name, err)
+		}
+	}
+	return g, spawners, nil
+}
+
+// programLimits are a program's limits, as the API takes them.
+func programLimits(m manifest.Program) isle.Limits {
+	return isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout}
+}
+
+// addCap turns one manifest capability, other than a spawner, into a
+// grant.
+func addCap(g *isle.Grants, c manifest.Cap) error {
 	switch c.Kind {
 	case "dir":
 		g.Caps[c.Name] = isle.DirCap(c.Path, c.Rights)
@@ -90,8 +114,6 @@ func addCap(pl *plan, g *isle.Grants, c manifest.Cap) error {
 		g.Caps[c.Name] = isle.RandomCap(nil)
 	case "log":
 		g.Caps[c.Name] = isle.LogCap()
-	case "spawner":
-		pl.capSpawners[c.Name] = c.Modules
 	default:
 		return addServiceCap(g, c)
 	}

@@ -138,6 +138,12 @@ func decode(path string, into any) error {
 	return nil
 }
 
+// decodeLoose reads a TOML file, ignoring keys into does not have.
+func decodeLoose(path string, into any) error {
+	_, err := toml.DecodeFile(path, into)
+	return err
+}
+
 // badFunc makes errors that name the file and the key.
 type badFunc func(key, format string, args ...any) error
 

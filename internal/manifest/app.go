@@ -1,0 +1,291 @@
+package manifest
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// App is a validated application manifest for `isle up`: a supervision
+// tree of services.
+type App struct {
+	Path    string
+	Name    string
+	DataDir string
+	Root    Supervisor
+}
+
+// Supervisor is one supervisor of an application and its services.
+type Supervisor struct {
+	Strategy   string // one_for_one, one_for_all or rest_for_one
+	Intensity  int
+	Period     time.Duration
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	Services   []Service
+}
+
+// Service is one child of a supervisor: a program, or a nested supervisor.
+type Service struct {
+	Name string
+	// Key is where the service is in the file, such as "service.web", for
+	// errors found later (a port in use).
+	Key      string
+	Program  Program
+	Restart  string // permanent, transient or temporary
+	Shutdown time.Duration
+	// HTTP, if set, is the address whose requests the service serves.
+	HTTP string
+	// Uses names siblings whose services it is granted, by their names.
+	Uses []string
+	// Supervisor, if set, makes the service a nested supervisor.
+	Supervisor *Supervisor
+}
+
+type appFile struct {
+	Name       string        `toml:"name"`
+	DataDir    string        `toml:"data_dir"`
+	Supervisor supFile       `toml:"supervisor"`
+	Service    []serviceFile `toml:"service"`
+}
+
+type supFile struct {
+	Strategy  string `toml:"strategy"`
+	Intensity *int   `toml:"intensity"`
+	Period    string `toml:"period"`
+	Backoff   string `toml:"backoff"`
+}
+
+type serviceFile struct {
+	programFile
+	Name       string        `toml:"name"`
+	Restart    string        `toml:"restart"`
+	Shutdown   string        `toml:"shutdown"`
+	HTTP       string        `toml:"http"`
+	Uses       []string      `toml:"uses"`
+	Supervisor *supFile      `toml:"supervisor"`
+	Service    []serviceFile `toml:"service"`
+}
+
+// IsApp reports whether the manifest at path describes an application
+// (it has [[service]] entries) rather than one program.
+func IsApp(path string) bool {
+	var probe struct {
+		Service []map[string]any `toml:"service"`
+	}
+	_ = decodeLoose(path, &probe)
+	return len(probe.Service) > 0
+}
+
+// LoadApp reads and validates an application manifest.
+func LoadApp(path string) (*App, error) {
+	var f appFile
+	if err := decode(path, &f); err != nil {
+		return nil, err
+	}
+	bad := badIn(path)
+	dir := filepath.Dir(path)
+	a := &App{Path: path, Name: f.Name}
+	if a.Name == "" {
+		a.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	if f.DataDir != "" {
+		a.DataDir = resolve(dir, f.DataDir)
+	}
+	if len(f.Service) == 0 {
+		return nil, bad("service", "an application needs at least one [[service]]")
+	}
+	root, err := supervisorOf(dir, "supervisor", &f.Supervisor, "", f.Service, bad)
+	if err != nil {
+		return nil, err
+	}
+	a.Root = root
+	if err := checkListeners(&a.Root, map[string]string{}, bad); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// supervisorOf validates a supervisor (its keys under supKey) and its
+// services (under prefix "service." or "service.NAME.service.").
+func supervisorOf(dir, supKey string, sf *supFile, prefix string, services []serviceFile, bad badFunc) (Supervisor, error) {
+	s := Supervisor{Strategy: sf.Strategy}
+	if s.Strategy == "" {
+		s.Strategy = "one_for_one"
+	}
+	switch s.Strategy {
+	case "one_for_one", "one_for_all", "rest_for_one":
+	default:
+		return s, bad(supKey+".strategy", "%q is not one_for_one, one_for_all or rest_for_one", sf.Strategy)
+	}
+	if sf.Intensity != nil {
+		if *sf.Intensity < 0 {
+			return s, bad(supKey+".intensity", "must not be negative")
+		}
+		s.Intensity = *sf.Intensity
+		if s.Intensity == 0 {
+			s.Intensity = -1 // written as 0: no restart at all
+		}
+	}
+	var err error
+	if s.Period, err = duration(sf.Period, supKey+".period", bad); err != nil {
+		return s, err
+	}
+	if sf.Backoff != "" {
+		lo, hi, ok := strings.Cut(sf.Backoff, "..")
+		s.BackoffMin, err = time.ParseDuration(lo)
+		if err == nil {
+			s.BackoffMax, err = time.ParseDuration(hi)
+		}
+		if !ok || err != nil || s.BackoffMin <= 0 || s.BackoffMax < s.BackoffMin {
+			return s, bad(supKey+".backoff", "%q is not MIN..MAX; write it like \"10ms..1s\"", sf.Backoff)
+		}
+	}
+	names := map[string]bool{}
+	for i := range services {
+		svc, err := serviceOf(dir, prefix, &services[i], bad)
+		if err != nil {
+			return s, err
+		}
+		if names[svc.Name] {
+			return s, bad(svc.Key, "the name %q is used by two services of one supervisor", svc.Name)
+		}
+		names[svc.Name] = true
+		s.Services = append(s.Services, svc)
+	}
+	return s, checkUses(s.Services, bad)
+}
+
+// serviceOf validates one [[service]] entry.
+func serviceOf(dir, prefix string, f *serviceFile, bad badFunc) (Service, error) {
+	key := prefix + "service"
+	if f.Name == "" {
+		return Service{}, bad(key+".name", "missing: every service needs a name")
+	}
+	if strings.ContainsAny(f.Name, "/. ") {
+		return Service{}, bad(key+".name", "%q: a service name has no '/', '.' or space", f.Name)
+	}
+	key += "." + f.Name
+	s := Service{Name: f.Name, Key: key, HTTP: f.HTTP, Uses: f.Uses, Restart: f.Restart}
+	if s.Restart == "" {
+		s.Restart = "permanent"
+	}
+	switch s.Restart {
+	case "permanent", "transient", "temporary":
+	default:
+		return s, bad(key+".restart", "%q is not permanent, transient or temporary", f.Restart)
+	}
+	var err error
+	if s.Shutdown, err = duration(f.Shutdown, key+".shutdown", bad); err != nil {
+		return s, err
+	}
+	if f.Supervisor != nil || len(f.Service) > 0 {
+		if f.Module != "" || f.HTTP != "" {
+			return s, bad(key, "a service is a program (module) or a supervisor ([service.supervisor] and its [[service.service]]), not both")
+		}
+		if len(f.Service) == 0 {
+			return s, bad(key+".service", "a nested supervisor needs at least one [[service.service]]")
+		}
+		sf := f.Supervisor
+		if sf == nil {
+			sf = &supFile{}
+		}
+		sub, err := supervisorOf(dir, key+".supervisor", sf, key+".", f.Service, bad)
+		if err != nil {
+			return s, err
+		}
+		s.Supervisor = &sub
+		return s, nil
+	}
+	if s.Program, err = f.program(dir, key+".", bad); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// checkUses refuses uses of unknown siblings and cycles of uses.
+func checkUses(services []Service, bad badFunc) error {
+	byName := map[string]*Service{}
+	for i := range services {
+		byName[services[i].Name] = &services[i]
+	}
+	for _, s := range services {
+		for _, u := range s.Uses {
+			if byName[u] == nil {
+				return bad(s.Key+".uses", "no sibling service is called %q", u)
+			}
+			if u == s.Name {
+				return bad(s.Key+".uses", "a service cannot use itself")
+			}
+		}
+	}
+	// Depth-first search for a cycle; state 1 is on the path, 2 is done.
+	state := map[string]int{}
+	var path []string
+	var visit func(name string) error
+	visit = func(name string) error {
+		state[name] = 1
+		path = append(path, name)
+		for _, u := range byName[name].Uses {
+			switch state[u] {
+			case 1:
+				i := len(path) - 1
+				for path[i] != u {
+					i--
+				}
+				return bad(byName[u].Key+".uses", "a cycle: %s -> %s", strings.Join(path[i:], " -> "), u)
+			case 0:
+				if err := visit(u); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[name] = 2
+		return nil
+	}
+	for _, s := range services {
+		if state[s.Name] == 0 {
+			if err := visit(s.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkListeners refuses an http address that is not host:port, or that
+// two services share.
+func checkListeners(s *Supervisor, seen map[string]string, bad badFunc) error {
+	for _, svc := range s.Services {
+		if svc.Supervisor != nil {
+			if err := checkListeners(svc.Supervisor, seen, bad); err != nil {
+				return err
+			}
+			continue
+		}
+		if svc.HTTP == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(svc.HTTP); err != nil {
+			return bad(svc.Key+".http", "%q is not host:port; write it like \"127.0.0.1:8080\"", svc.HTTP)
+		}
+		if other, dup := seen[svc.HTTP]; dup {
+			return bad(svc.Key+".http", "%s is also %s's address", svc.HTTP, other)
+		}
+		seen[svc.HTTP] = svc.Key
+	}
+	return nil
+}
+
+func duration(s, key string, bad badFunc) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, bad(key, "%q is not a positive duration; write it like 500ms, 10s or 2m", s)
+	}
+	return d, nil
+}
