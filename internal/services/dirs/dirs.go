@@ -220,3 +220,12 @@ func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	}
 	return dir.Utimens(rest, atim, mtim)
 }
+
+// Lutimens sets the times of a symlink itself (see capfs.FS.Lutimens).
+func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
+	dir, rest, errno := f.in(p)
+	if errno != 0 {
+		return errno
+	}
+	return dir.Lutimens(rest, atim, mtim)
+}
