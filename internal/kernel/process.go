@@ -17,6 +17,7 @@ import (
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
+	"github.com/isle-run/isle/internal/wasip1"
 )
 
 // Mount places a directory capability in the guest's file system.
@@ -101,6 +102,7 @@ type Process struct {
 	alloc         linmem.Allocator
 	fuel          fuelState
 	goAbort       *goAbortDetector
+	wasi          *wasip1.State // nil if the module imports nothing from WASI
 
 	spent    atomic.Int64
 	started  time.Time
@@ -174,6 +176,7 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 		return nil, err
 	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
+	p.wasi = p.newWASI()
 	p.started = time.Now()
 	// Armed before instantiating: a module's start function runs inside
 	// instantiate, and one that never returns must still meet its timeout,
@@ -190,6 +193,7 @@ func (k *Kernel) spawnLinked(ctx context.Context, m *Module, spec Spec, parent *
 		p.instantiating = false
 		if err != nil {
 			p.disarm()
+			p.closeWASI()
 			p.handles.releaseAll()
 			k.unregister(p)
 			return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrStartFailed, err)
@@ -299,6 +303,7 @@ func (p *Process) instantiate() (err error) {
 // on the process's own goroutine or on the worker that ran its last turn.
 func (p *Process) finish(exit isleapi.Exit) {
 	p.charge()
+	p.closeWASI()
 	p.mu.Lock()
 	p.dead = true
 	pending := p.mbox.drain()
