@@ -172,3 +172,22 @@ func TestConformancePoll(t *testing.T) {
 		})
 	}
 }
+
+// A process that has no directories and cannot receive directory handles
+// has fd 3 free; one that imports recv finds /.cap there.
+func TestFirstFreeFD(t *testing.T) {
+	plain := testwasm.Read(t, testwasm.C(t, "internal/wasip1/testdata/firstfd.c", "-O1"))
+	out, exit := run(t, plain, isle.Grants{})
+	if !exit.Normal() || out != "fdstat3 8\n" {
+		t.Errorf("plain program: exit %v, output %q; want fd 3 free (EBADF, 8)", exit, out)
+	}
+	recv := testwasm.Read(t, testwasm.C(t, "internal/wasip1/testdata/firstfd.c", "-O1", "-DRECV"))
+	out, exit = run(t, recv, isle.Grants{})
+	if !exit.Normal() || out != "fdstat3 0\npreopen3 /.cap\n" {
+		t.Errorf("program importing recv: exit %v, output %q; want /.cap at fd 3", exit, out)
+	}
+	out, exit = run(t, plain, isle.Grants{Dirs: scratch(t)})
+	if !exit.Normal() || out != "fdstat3 0\npreopen3 /scratch\n" {
+		t.Errorf("program given a directory: exit %v, output %q; want it at fd 3", exit, out)
+	}
+}
