@@ -71,7 +71,7 @@ func run(t *testing.T, wasm []byte, g isle.Grants) (stdout string, exit api.Exit
 	return out.String(), exit
 }
 
-var checkName = regexp.MustCompile(`"((?:args|environ|clock|fd|path|poll|proc|sched|random|sock)_[a-z_]+/[a-z0-9-]+)"`)
+var checkName = regexp.MustCompile(`"((?:args|environ|clock|fd|path|poll|proc|sched|random|sock|libc|go)_[a-z_]+/[a-z0-9-]+)"`)
 
 // wantAllOK checks a program's report against the checks in its source.
 func wantAllOK(t *testing.T, src, out string) {
@@ -189,5 +189,27 @@ func TestFirstFreeFD(t *testing.T) {
 	out, exit = run(t, plain, isle.Grants{Dirs: scratch(t)})
 	if !exit.Normal() || out != "fdstat3 0\npreopen3 /scratch\n" {
 		t.Errorf("program given a directory: exit %v, output %q; want it at fd 3", exit, out)
+	}
+}
+
+// Real programs: C through wasi-libc's POSIX layer, and Go's wasip1 port.
+func TestRealWorldC(t *testing.T) {
+	for _, clock := range []bool{false, true} {
+		out, exit := run(t, buildC(t, "realworld.c"), isle.Grants{Dirs: scratch(t), Stdin: strings.NewReader("hello\n"), Clock: clock})
+		if !exit.Normal() {
+			t.Errorf("clock %v: exit %v", clock, exit)
+		}
+		wantAllOK(t, "realworld.c", out)
+	}
+}
+
+func TestRealWorldGo(t *testing.T) {
+	wasm := testwasm.Read(t, testwasm.Go(t, "internal/wasip1/testdata/goio"))
+	for _, clock := range []bool{false, true} {
+		out, exit := run(t, wasm, isle.Grants{Dirs: scratch(t), Stdin: strings.NewReader("alpha\nbeta\n"), Clock: clock})
+		if !exit.Normal() {
+			t.Errorf("clock %v: exit %v", clock, exit)
+		}
+		wantAllOK(t, "goio/main.go", out)
 	}
 }
