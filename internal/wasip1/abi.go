@@ -124,8 +124,6 @@ const (
 	rightPollFdReadwrite
 	rightSockShutdown
 	rightSockAccept
-
-	rightsAll = rightSockAccept<<1 - 1
 )
 
 // Rights that apply to each kind of descriptor. path_open grants the

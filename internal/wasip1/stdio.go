@@ -115,7 +115,6 @@ type output struct {
 	mu      sync.Mutex
 	buf     []byte // queued, in order
 	spare   []byte
-	busy    bool          // the pump is writing
 	closed  bool          // no more writes; the pump exits once empty
 	err     error         // the first error from w
 	started bool          // the pump runs
