@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"io"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
@@ -18,8 +19,15 @@ func withAllocator(ctx context.Context, a *linmem.Allocator) context.Context {
 // anonymous, with no start functions (isle runs _start itself). What a
 // process is granted through WASI lives in its wasip1.State instead.
 func baseConfig() wazero.ModuleConfig {
-	return wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(noRandom{})
 }
+
+// noRandom is wazero's random source, which nothing reads: without one,
+// wazero makes a 5 KiB math/rand source for every instance.
+type noRandom struct{}
+
+// Read implements io.Reader.
+func (noRandom) Read([]byte) (int, error) { return 0, io.EOF }
 
 // moduleConfig is wazero's configuration for the process: the shared one.
 func (p *Process) moduleConfig() wazero.ModuleConfig { return p.k.baseConfig }

@@ -49,7 +49,12 @@ func (in *input) start() <-chan struct{} {
 		done := make(chan struct{})
 		in.pending = done
 		if in.next == nil {
-			in.next = make([]byte, inputChunk)
+			// Reuse the last read's buffer once it is consumed.
+			if cap(in.buf) >= inputChunk && len(in.buf) == 0 {
+				in.next = in.buf[:cap(in.buf)]
+			} else {
+				in.next = make([]byte, inputChunk)
+			}
 		}
 		buf := in.next
 		go func() {

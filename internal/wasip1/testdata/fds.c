@@ -199,6 +199,30 @@ static void files(__wasi_fd_t P) {
 	EQ("fd_allocate/readonly", __wasi_fd_allocate(ro, 0, 200), E(BADF));
 	EQ("fd_advise/bad-advice", __wasi_fd_advise(f, 0, 0, 9), E(INVAL));
 	EQ("fd_advise/file", __wasi_fd_advise(f, 0, 0, __WASI_ADVICE_SEQUENTIAL), 0);
+	EQ("fd_filestat_set_size/grow", __wasi_fd_filestat_set_size(f, 300), 0);
+	__wasi_fd_filestat_get(f, &st);
+	EQ("fd_filestat_set_size/grown", st.size, 300);
+	EQ("fd_datasync/file", __wasi_fd_datasync(f), 0);
+	EQ("fd_sync/file", __wasi_fd_sync(f), 0);
+	{
+		uint8_t w[3] = {'a', 'b', 'c'}, r[3] = {0};
+		__wasi_ciovec_t ci = {w, 3};
+		__wasi_iovec_t ri = {r, 3};
+		__wasi_size_t n;
+		__wasi_filesize_t pos;
+		EQ("fd_pwrite/file", __wasi_fd_pwrite(f, &ci, 1, 10, &n), 0);
+		EQ("fd_tell/pwrite-keeps-offset", __wasi_fd_tell(f, &pos) == 0 ? pos : 99, 0);
+		EQ("fd_pread/file", __wasi_fd_pread(f, &ri, 1, 10, &n), 0);
+		TRUE("fd_pread/bytes", n == 3 && memcmp(r, "abc", 3) == 0);
+		EQ("fd_seek/set", __wasi_fd_seek(f, 11, __WASI_WHENCE_SET, &pos), 0);
+		EQ("fd_seek/set-pos", pos, 11);
+		EQ("fd_seek/negative", __wasi_fd_seek(f, -100, __WASI_WHENCE_CUR, &pos), E(INVAL));
+		EQ("fd_read/file", __wasi_fd_read(f, &ri, 1, &n), 0);
+		TRUE("fd_read/file-bytes", n == 3 && memcmp(r, "bc\0", 3) == 0);
+		EQ("fd_tell/file", __wasi_fd_tell(f, &pos) == 0 ? pos : 99, 14);
+		EQ("fd_seek/end", __wasi_fd_seek(f, -1, __WASI_WHENCE_END, &pos), 0);
+		EQ("fd_seek/end-pos", pos, 299);
+	}
 	EQ("fd_fdstat_set_flags/append", __wasi_fd_fdstat_set_flags(f, __WASI_FDFLAGS_APPEND), 0);
 	__wasi_fdstat_t fst;
 	__wasi_fd_fdstat_get(f, &fst);

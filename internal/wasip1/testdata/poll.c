@@ -158,7 +158,11 @@ static void process(void) {
 	EQ("environ_get/ok", __wasi_environ_get(ptrs, buf), 0);
 	TRUE("environ_get/values", strcmp((char *)ptrs[0], "A=1") == 0 && strcmp((char *)ptrs[1], "B=22") == 0);
 	EQ("args_sizes_get/ok", __wasi_args_sizes_get(&count, &size), 0);
-	TRUE("args_sizes_get/one", count == 1 && size > 1);
+	TRUE("args_sizes_get/one", count == 1 && size == 5);
+	uint8_t *argv[1];
+	uint8_t abuf[5];
+	EQ("args_get/ok", __wasi_args_get(argv, abuf), 0);
+	TRUE("args_get/values", strcmp((char *)argv[0], "poll") == 0);
 }
 
 int main(void) {
