@@ -3,6 +3,7 @@ package wasip1_test
 import (
 	"context"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -94,5 +95,67 @@ func TestBlockedCallsAreKillable(t *testing.T) {
 				t.Errorf("exit %v; want killed", exit)
 			}
 		})
+	}
+}
+
+// A reactor blocked in a WASI call gives up its scheduler worker: with
+// more reactors blocked in poll_oneoff than there are workers, another
+// reactor still answers a call.
+func TestBlockedReactorsFreeTheirWorkers(t *testing.T) {
+	n := testNode(t)
+	ctx := context.Background()
+	sleeper, err := n.LoadModule(ctx, "sleeper.wasm", testwasm.Read(t,
+		testwasm.C(t, "internal/wasip1/testdata/sleeper.c", "-O1", "-mexec-model=reactor")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, err := n.LoadModule(ctx, "echo.wasm", testwasm.Read(t,
+		testwasm.C(t, "testdata/c/echo.c", "-O2", "-mexec-model=reactor")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocked []*isle.Process
+	defer func() {
+		for _, p := range blocked {
+			p.Kill()
+		}
+	}()
+	for range runtime.GOMAXPROCS(0) + 2 {
+		inR, inW := io.Pipe()
+		defer inW.Close()
+		errw := &signalWriter{seen: make(chan struct{})}
+		p, err := n.Spawn(ctx, sleeper, isle.Grants{Stdin: inR, Stderr: errw}, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked = append(blocked, p)
+		if err := p.Send(ctx, isle.Message{Tag: 1}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-errw.seen:
+		case <-time.After(deadline):
+			t.Fatal("a sleeper never reached its poll")
+		}
+	}
+	e, err := n.Spawn(ctx, echo, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Kill()
+	cctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	r, err := e.Call(cctx, isle.Message{Tag: 7, Data: []byte("still here")})
+	if err != nil || string(r.Data) != "still here" {
+		t.Fatalf("call past blocked reactors: %q, %v", r.Data, err)
+	}
+	for _, p := range blocked {
+		p.Kill()
+		wctx, cancel := context.WithTimeout(ctx, deadline)
+		exit, err := p.Wait(wctx)
+		cancel()
+		if err != nil || exit.Kind != api.ExitKilled {
+			t.Errorf("blocked reactor: exit %v, %v; want killed", exit, err)
+		}
 	}
 }
