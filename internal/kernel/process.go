@@ -37,7 +37,7 @@ type Spec struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	// RealClock grants the host's wall and monotonic clocks. Without it the
-	// process sees a virtual clock (see clock.go).
+	// process sees a virtual clock (see wasip1.NewVirtualClock).
 	RealClock bool
 	// Random is the process's entropy. Nil means random_get fails.
 	Random io.Reader

@@ -24,6 +24,7 @@ type realClock struct{ origin time.Time }
 // origin.
 func NewRealClock(origin time.Time) Clock { return realClock{origin} }
 
+// Now implements Clock.
 func (c realClock) Now(id uint32) int64 {
 	if id == clockRealtime {
 		return time.Now().UnixNano()
@@ -31,9 +32,14 @@ func (c realClock) Now(id uint32) int64 {
 	return int64(time.Since(c.origin))
 }
 
+// Resolution implements Clock.
 func (realClock) Resolution() int64 { return 1 }
-func (realClock) Virtual() bool     { return false }
-func (realClock) Advance(int64)     {}
+
+// Virtual implements Clock.
+func (realClock) Virtual() bool { return false }
+
+// Advance implements Clock: real time passes by itself.
+func (realClock) Advance(int64) {}
 
 // virtualClock is the clock of a process not granted the real one. It
 // starts at a fixed instant, moves forward a microsecond on every reading
@@ -55,6 +61,7 @@ const virtualEpoch = 946684800 * int64(time.Second)
 // virtualTick is added by each reading.
 const virtualTick = 1000
 
+// Now implements Clock: every reading moves the clock a tick.
 func (c *virtualClock) Now(id uint32) int64 {
 	c.ns += virtualTick
 	if id == clockRealtime {
@@ -63,9 +70,13 @@ func (c *virtualClock) Now(id uint32) int64 {
 	return c.ns
 }
 
+// Resolution implements Clock.
 func (*virtualClock) Resolution() int64 { return virtualTick }
-func (*virtualClock) Virtual() bool     { return true }
 
+// Virtual implements Clock.
+func (*virtualClock) Virtual() bool { return true }
+
+// Advance implements Clock: a wait jumps.
 func (c *virtualClock) Advance(ns int64) {
 	if ns > 0 {
 		c.ns += ns

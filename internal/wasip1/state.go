@@ -33,12 +33,18 @@ type Preopen struct {
 // arguments, environment, directories or stdio, a virtual clock and no
 // entropy.
 type Config struct {
-	Args     []string
-	Env      [][2]string
+	// Args is the argument vector, argv[0] included.
+	Args []string
+	// Env is the environment, as name and value pairs.
+	Env [][2]string
+	// Preopens are the directories, from fd 3 on in order.
 	Preopens []Preopen
-	Stdin    io.Reader
-	Stdout   io.Writer
-	Stderr   io.Writer
+	// Stdin is read on a helper goroutine; nil is an empty input.
+	Stdin io.Reader
+	// Stdout and Stderr are written by a goroutine each (one if they are
+	// the same writer); nil discards.
+	Stdout io.Writer
+	Stderr io.Writer
 	// StderrTap, if set, sees every write to stderr as the guest makes it,
 	// before it is queued for the host's writer.
 	StderrTap func([]byte)
