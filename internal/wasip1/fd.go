@@ -334,12 +334,13 @@ func (s *State) readv(mem api.Memory, fd uint64, iovs, n uint32, at int64, resul
 	if errno := e.need(need); errno != 0 {
 		return errno
 	}
-	bufs, errno := iovecs(mem, iovs, n)
+	bufs, errno := readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
 	total := 0
-	for i, b := range bufs {
+	for i := range bufs.len() {
+		b, _ := bufs.at(i)
 		if len(b) == 0 {
 			continue
 		}
@@ -405,12 +406,13 @@ func (s *State) writev(mem api.Memory, fd uint64, iovs, n uint32, at int64, resu
 	if errno := e.need(need); errno != 0 {
 		return errno
 	}
-	bufs, errno := iovecs(mem, iovs, n)
+	bufs, errno := readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
 	total := 0
-	for _, b := range bufs {
+	for i := range bufs.len() {
+		b, _ := bufs.at(i)
 		if len(b) == 0 {
 			continue
 		}

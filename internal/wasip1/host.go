@@ -159,24 +159,36 @@ func str(mem api.Memory, ptr, n uint32) (string, Errno) {
 	return string(b), 0
 }
 
-// iovecs reads an iovec array and returns the guest buffers it names.
-func iovecs(mem api.Memory, ptr, n uint32) ([][]byte, Errno) {
+// iovecs is a guest's iovec array, checked whole before any I/O so that
+// a bad entry is EFAULT with nothing done. It is read in place: a guest
+// naming millions of buffers costs the host no memory.
+type iovecs struct {
+	mem api.Memory
+	raw []byte
+}
+
+func readIovecs(mem api.Memory, ptr, n uint32) (iovecs, Errno) {
 	if uint64(n)*sizeIovec > 1<<32 {
-		return nil, errFault
+		return iovecs{}, errFault
 	}
 	raw, errno := read(mem, ptr, n*sizeIovec)
 	if errno != 0 {
-		return nil, errno
+		return iovecs{}, errno
 	}
-	bufs := make([][]byte, n)
-	for i := range bufs {
-		off := le32(raw[i*8:])
-		l := le32(raw[i*8+4:])
-		if bufs[i], errno = read(mem, off, l); errno != 0 {
-			return nil, errno
+	v := iovecs{mem, raw}
+	for i := range v.len() {
+		if _, errno := v.at(i); errno != 0 {
+			return iovecs{}, errno
 		}
 	}
-	return bufs, 0
+	return v, 0
+}
+
+func (v iovecs) len() int { return len(v.raw) / sizeIovec }
+
+// at returns buffer i, a view of guest memory.
+func (v iovecs) at(i int) ([]byte, Errno) {
+	return read(v.mem, le32(v.raw[i*sizeIovec:]), le32(v.raw[i*sizeIovec+4:]))
 }
 
 func le32(b []byte) uint32 {

@@ -34,6 +34,8 @@ func pollOneoff(s *State, mem api.Memory, st []uint64) Errno {
 	if uint64(n)*sizeSubscription > math.MaxUint32 {
 		return errFault
 	}
+	// Both arrays are used in place, so a guest asking for millions of
+	// subscriptions costs the host no memory.
 	raw, errno := read(mem, in, n*sizeSubscription)
 	if errno != 0 {
 		return errno
@@ -42,65 +44,67 @@ func pollOneoff(s *State, mem api.Memory, st []uint64) Errno {
 	if errno != 0 {
 		return errno
 	}
-	subs := make([]sub, n)
-	for i := range subs {
-		b := raw[i*sizeSubscription:]
-		subs[i] = sub{userdata: le64(b), tag: b[8], clock: le32(b[16:]), timeout: le64(b[24:]),
-			flags: uint16(b[40]) | uint16(b[41])<<8, fd: le32(b[16:])}
-	}
-	// Deadlines, as durations from the first look.
-	waits := make([]int64, n)
-	for i := range subs {
-		if subs[i].tag == eventClock {
-			waits[i] = s.clockWait(&subs[i])
-		}
-	}
 	start := time.Now()
+	var elapsed int64 // real time since start, or virtual time skipped
 	for {
-		elapsed := int64(time.Since(start))
-		if s.clock.Virtual() {
-			elapsed = 0
-		}
-		count := 0
-		minWait := int64(math.MaxInt64)
-		for i := range subs {
-			ready, errno, nbytes, flags := s.ready(&subs[i], waits[i]-elapsed)
-			if subs[i].tag == eventClock && errno == 0 && !ready {
-				minWait = min(minWait, waits[i]-elapsed)
-			}
-			if ready || errno != 0 {
-				putEvent(evs[count*sizeEvent:], &subs[i], errno, nbytes, flags)
-				count++
-			}
-		}
+		count, minWait := s.pollPass(raw, evs, elapsed)
 		if count > 0 {
 			return putU32(mem, uint32(st[3]), uint32(count))
 		}
 		if s.clock.Virtual() && minWait != math.MaxInt64 {
+			// Nothing is ready and time only passes when the guest waits:
+			// jump to the first deadline and report what it fires.
 			s.clock.Advance(minWait)
-			for i := range subs {
-				if subs[i].tag == eventClock && waits[i] == minWait {
-					putEvent(evs[count*sizeEvent:], &subs[i], 0, 0, 0)
-					count++
-				}
-			}
-			return putU32(mem, uint32(st[3]), uint32(count))
+			elapsed += minWait
+			continue
 		}
-		s.waitAny(subs, minWait)
+		s.waitAny(raw, minWait)
+		if !s.clock.Virtual() {
+			elapsed = int64(time.Since(start))
+		}
 	}
 }
 
-// clockWait is how long from now a clock subscription waits; an invalid
-// clock returns 0 and is reported by ready.
-func (s *State) clockWait(c *sub) int64 {
-	if c.clock != clockRealtime && c.clock != clockMonotonic {
+// subAt parses subscription i.
+func subAt(raw []byte, i int) sub {
+	b := raw[i*sizeSubscription:]
+	return sub{userdata: le64(b), tag: b[8], clock: le32(b[16:]), timeout: le64(b[24:]),
+		flags: uint16(b[40]) | uint16(b[41])<<8, fd: le32(b[16:])}
+}
+
+// pollPass looks at every subscription once, writes an event for each one
+// that is ready, and returns how many it wrote and how long the nearest
+// clock still has to wait.
+func (s *State) pollPass(raw, evs []byte, elapsed int64) (count int, minWait int64) {
+	minWait = math.MaxInt64
+	for i := range len(raw) / sizeSubscription {
+		c := subAt(raw, i)
+		wait := s.clockWait(&c, elapsed)
+		ready, errno, nbytes, flags := s.ready(&c, wait)
+		if c.tag == eventClock && errno == 0 && !ready {
+			minWait = min(minWait, wait)
+		}
+		if ready || errno != 0 {
+			putEvent(evs[count*sizeEvent:], &c, errno, nbytes, flags)
+			count++
+		}
+	}
+	return count, minWait
+}
+
+// clockWait is how long a clock subscription still waits: a relative
+// timeout counts from the call, less elapsed; an absolute one from the
+// clock's reading now. Other subscriptions, and invalid clocks (which
+// ready reports), return 0.
+func (s *State) clockWait(c *sub, elapsed int64) int64 {
+	if c.tag != eventClock || (c.clock != clockRealtime && c.clock != clockMonotonic) {
 		return 0
 	}
 	t := int64(min(c.timeout, math.MaxInt64))
 	if c.flags&subclockAbstime != 0 {
 		return t - s.clock.Now(c.clock)
 	}
-	return t
+	return t - elapsed
 }
 
 // ready evaluates one subscription now; wait is what remains of a
@@ -173,12 +177,16 @@ func putEvent(b []byte, c *sub, errno Errno, nbytes uint64, flags uint16) {
 // waitAny blocks until something a subscription waits on may have
 // happened: input arrived, an output queue drained, the first deadline
 // passed, or the process was killed.
-func (s *State) waitAny(subs []sub, wait int64) {
+func (s *State) waitAny(raw []byte, wait int64) {
 	var stdin <-chan struct{}
 	var rooms [2]<-chan struct{}
-	for i := range subs {
-		e, errno := s.get(subs[i].fd)
-		if subs[i].tag == eventClock || errno != 0 {
+	for i := range len(raw) / sizeSubscription {
+		c := subAt(raw, i)
+		if c.tag == eventClock {
+			continue
+		}
+		e, errno := s.get(c.fd)
+		if errno != 0 {
 			continue
 		}
 		switch {

@@ -184,6 +184,8 @@ static void dir_ops(__wasi_fd_t P) {
 	EQ("fd_pread/stdin", __wasi_fd_pread(0, &iov, 1, 0, &n), E(SPIPE));
 	EQ("fd_read/stdout", __wasi_fd_read(1, &iov, 1, &n), E(BADF));
 	EQ("fd_write/stdin", __wasi_fd_write(0, &ciov, 1, &n), E(BADF));
+	EQ("fd_write/huge-iovec-count", __wasi_fd_write(1, &ciov, 0x10000000, &n), E(FAULT));
+	EQ("fd_read/huge-iovec-count", __wasi_fd_read(0, &iov, 0x10000000, &n), E(FAULT));
 }
 
 static void files(__wasi_fd_t P) {

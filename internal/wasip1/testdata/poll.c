@@ -52,6 +52,7 @@ static void clocks(void) {
 	__wasi_size_t n = 99;
 	__wasi_subscription_t s[4];
 	EQ("poll_oneoff/no-subscriptions", __wasi_poll_oneoff(s, ev, 0, &n), E(INVAL));
+	EQ("poll_oneoff/huge-count", __wasi_poll_oneoff(s, ev, 0x7fffffff, &n), E(FAULT));
 	s[0] = clock_sub(42, __WASI_CLOCKID_MONOTONIC, 1000000, 0);
 	EQ("poll_oneoff/relative-clock", __wasi_poll_oneoff(s, ev, 1, &n), 0);
 	TRUE("poll_oneoff/relative-clock-event", n == 1 && ev[0].userdata == 42 && ev[0].type == __WASI_EVENTTYPE_CLOCK && ev[0].error == 0);
