@@ -150,8 +150,15 @@ func putU64(mem api.Memory, ptr uint32, v uint64) Errno {
 	return 0
 }
 
+// maxPath bounds a path or symlink text, so that a guest cannot make the
+// host copy its whole memory into a string. Linux's own limit is 4 KiB.
+const maxPath = 64 << 10
+
 // str reads a guest string (a path).
 func str(mem api.Memory, ptr, n uint32) (string, Errno) {
+	if n > maxPath {
+		return "", errNametoolong
+	}
 	b, errno := read(mem, ptr, n)
 	if errno != 0 {
 		return "", errno
