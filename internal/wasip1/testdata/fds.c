@@ -91,6 +91,11 @@ static void fdstat(__wasi_fd_t P) {
 	TRUE("fd_fdstat_get/subdir-no-set-size", !(st.fs_rights_base & (R(PATH_FILESTAT_SET_SIZE) | R(FD_FILESTAT_SET_SIZE) | R(FD_SEEK))));
 	__wasi_fd_close(d);
 
+	__wasi_fd_t none;
+	EQ("path_open/empty-rights", __wasi_path_open(P, 0, ".", 0, 0, 0, 0, &none), 0);
+	EQ("fd_fdstat_get/empty-rights", rights(none), 0);
+	__wasi_fd_close(none);
+	EQ("path_open/directory-read-write", __wasi_path_open(P, 0, ".", __WASI_OFLAGS_DIRECTORY, R(FD_READ) | R(FD_WRITE), 0, 0, &none), E(ISDIR));
 	__wasi_fd_t narrow = open_file(P, "rw", 0, R(FD_READ), 0);
 	EQ("fd_fdstat_get/narrow-request", rights(narrow), R(FD_READ));
 	__wasi_filesize_t pos;
@@ -114,6 +119,8 @@ static void set_rights(__wasi_fd_t P) {
 static __wasi_fd_t renumber(__wasi_fd_t P) {
 	__wasi_fd_t a = open_file(P, "rw", 0, all, 0);
 	__wasi_fdstat_t st;
+	EQ("fd_renumber/stdin-self", __wasi_fd_renumber(0, 0), 0);
+	EQ("fd_renumber/max-target", __wasi_fd_renumber(a, 0xffffffffu), E(BADF));
 	EQ("fd_renumber/closed-target", __wasi_fd_renumber(a, 50), E(BADF));
 	EQ("fd_renumber/closed-target-keeps-source", __wasi_fd_fdstat_get(a, &st), 0);
 	EQ("fd_renumber/bad-source", __wasi_fd_renumber(77, a), E(BADF));

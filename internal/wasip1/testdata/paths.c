@@ -93,6 +93,12 @@ static void link_tests(__wasi_fd_t P) {
 	__wasi_fd_t fd;
 	EQ("path_open/symlink-loop", __wasi_path_open(P, FOLLOW, "loop1", 0, all, all, 0, &fd), E(LOOP));
 	EQ("path_open/nofollow-symlink", __wasi_path_open(P, 0, "la", 0, all, all, 0, &fd), E(LOOP));
+	EQ("path_symlink/to-dir", __wasi_path_symlink("d", P, "ld"), 0);
+	__wasi_errno_t e = __wasi_path_open(P, 0, "ld", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd);
+	TRUE("path_open/nofollow-dir-symlink", e == E(LOOP) || e == E(NOTDIR));
+	EQ("path_open/follow-dir-symlink", __wasi_path_open(P, FOLLOW, "ld", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd), 0);
+	__wasi_fd_close(fd);
+	EQ("path_open/follow-file-symlink-as-dir", __wasi_path_open(P, FOLLOW, "la", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd), E(NOTDIR));
 }
 
 static void times_tests(__wasi_fd_t P) {
