@@ -197,6 +197,11 @@ func pathOpen(s *State, mem api.Memory, st []uint64) Errno {
 	if dirflags&^lookupSymlinkFollow != 0 || oflags&^0xf != 0 || fdflags&^uint32(fdflagsAll) != 0 {
 		return errInval
 	}
+	// A directory cannot be created, exclusively opened or truncated by
+	// path_open: EINVAL, as in wasmtime and Linux.
+	if oflags&oflagDirectory != 0 && oflags&(oflagCreat|oflagExcl|oflagTrunc) != 0 {
+		return errInval
+	}
 	guest, errno := str(mem, uint32(st[2]), uint32(st[3]))
 	if errno != 0 {
 		return errno

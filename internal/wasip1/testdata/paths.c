@@ -142,6 +142,8 @@ static void shape_tests(__wasi_fd_t P) {
 	__wasi_fd_t fd;
 	EQ("path_open/trailing-slash-file", __wasi_path_open(P, 0, "a/", 0, all, all, 0, &fd), E(NOTDIR));
 	EQ("path_open/directory-flag-file", __wasi_path_open(P, 0, "a", __WASI_OFLAGS_DIRECTORY, dirs, all, 0, &fd), E(NOTDIR));
+	EQ("path_open/directory-create", __wasi_path_open(P, 0, "newdir", __WASI_OFLAGS_DIRECTORY | __WASI_OFLAGS_CREAT, dirs, all, 0, &fd), E(INVAL));
+	EQ("path_open/directory-trunc", __wasi_path_open(P, 0, "d", __WASI_OFLAGS_DIRECTORY | __WASI_OFLAGS_TRUNC, dirs, all, 0, &fd), E(INVAL));
 	EQ("path_open/excl-exists", __wasi_path_open(P, 0, "a", __WASI_OFLAGS_CREAT | __WASI_OFLAGS_EXCL, all, all, 0, &fd), E(EXIST));
 	EQ("path_open/missing", __wasi_path_open(P, 0, "nope", 0, all, all, 0, &fd), E(NOENT));
 	EQ("path_open/dir-for-write", __wasi_path_open(P, 0, "d", 0, all, all, 0, &fd), E(ISDIR));
