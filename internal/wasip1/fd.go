@@ -157,15 +157,17 @@ func filetype(m fs.FileMode) uint8 {
 
 // fdFdstatSetFlags changes APPEND and NONBLOCK. The synchronous flags are
 // fixed at open, as in wasmtime: asking for others than the descriptor
-// has is EINVAL (asking for the same ones is allowed, so that a program
-// can set NONBLOCK on top of what F_GETFL returned).
+// has is EINVAL. Passing the same ones (a program setting NONBLOCK on top
+// of what F_GETFL returned) or none (libc's F_SETFL passes only APPEND
+// and NONBLOCK) leaves them as they are.
 func fdFdstatSetFlags(s *State, _ api.Memory, st []uint64) Errno {
 	e, errno := s.file(st[0], rightFdFdstatSetFlags)
 	if errno != 0 {
 		return errno
 	}
 	flags := uint16(st[1])
-	if uint32(st[1])&^uint32(fdflagsAll) != 0 || flags&fdflagsSyncs != e.flags&fdflagsSyncs {
+	syncs := flags & fdflagsSyncs
+	if uint32(st[1])&^uint32(fdflagsAll) != 0 || (syncs != 0 && syncs != e.flags&fdflagsSyncs) {
 		return errInval
 	}
 	if app := flags&fdflagAppend != 0; app != e.file.IsAppend() {
@@ -173,7 +175,7 @@ func fdFdstatSetFlags(s *State, _ api.Memory, st []uint64) Errno {
 			return fromSys(serr)
 		}
 	}
-	e.flags = flags
+	e.flags = flags&^fdflagsSyncs | e.flags&fdflagsSyncs
 	return 0
 }
 

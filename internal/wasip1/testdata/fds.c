@@ -81,6 +81,9 @@ static void fdstat(__wasi_fd_t P) {
 	TRUE("fd_fdstat_get/flags-dsync", st.fs_flags & __WASI_FDFLAGS_DSYNC);
 	TRUE("fd_fdstat_get/flags-rsync", st.fs_flags & __WASI_FDFLAGS_RSYNC);
 	TRUE("fd_fdstat_get/flags-append", st.fs_flags & __WASI_FDFLAGS_APPEND);
+	EQ("fd_fdstat_set_flags/keeps-sync", __wasi_fd_fdstat_set_flags(sy, __WASI_FDFLAGS_NONBLOCK), 0);
+	__wasi_fd_fdstat_get(sy, &st);
+	TRUE("fd_fdstat_set_flags/sync-kept", (st.fs_flags & __WASI_FDFLAGS_SYNC) && (st.fs_flags & __WASI_FDFLAGS_NONBLOCK) && !(st.fs_flags & __WASI_FDFLAGS_APPEND));
 	__wasi_fd_close(sy);
 
 	__wasi_fd_t d;
