@@ -1,5 +1,6 @@
-// Package capfs is a directory capability for WASI guests: a wazero
-// experimental/sys.FS that a guest cannot climb out of.
+// Package capfs is a directory capability for WASI guests: a file system
+// (wazero's experimental/sys.FS interface, which isle's WASI layer in
+// internal/wasip1 calls) that a guest cannot climb out of.
 //
 // # Why not wazero's WithDirMount
 //
@@ -58,11 +59,12 @@
 //
 // Host errors map to the errno of the same name; EXDEV becomes ENOTSUP and
 // ENOSPC, EDQUOT and the like become EIO, as wazero has no closer ones. An
-// os.Root escape becomes EPERM. WASI's ERRNO_NOTCAPABLE would be the
-// natural answer, but wazero's experimental/sys has no ENOTCAPABLE (and
-// wasi-libc rewrites it into other errnos anyway), and EPERM is what
-// wazero itself answers for ".." and absolute paths it rejects before they
-// reach the FS, so a guest sees one errno for every escape.
+// os.Root escape becomes EPERM: wazero's experimental/sys, whose errnos
+// this package answers in, has no ENOTCAPABLE. isle's WASI layer
+// (internal/wasip1) refuses ".." past a descriptor's directory and
+// absolute paths itself, with ENOTCAPABLE as wasmtime does, before they
+// reach this package; what still reaches os.Root's check is a symlink
+// leading out, which is EPERM.
 //
 // # What os.Root does not guarantee, and what is done about it
 //
@@ -92,7 +94,7 @@
 //
 // Stat reports the host's device and inode numbers, and timestamps as the
 // host kernel set them: a file the guest creates carries the host's real
-// time even when the guest's clock is virtual. wazero resolves the WASI
+// time even when the guest's clock is virtual. The WASI layer resolves the
 // "now" flags of utimens itself, from the guest's clock, so only
 // UTIME_OMIT reaches this package.
 package capfs

@@ -487,3 +487,27 @@ func toTime(ns int64) time.Time {
 	}
 	return time.Unix(0, ns)
 }
+
+// Lutimens sets the times of the named entry itself, without following a
+// final symlink (utimensat with AT_SYMLINK_NOFOLLOW). The parent is opened
+// through the root, so only its last name is resolved by the host, in a
+// directory already inside the capability.
+func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
+	if !f.has(RightWrite) {
+		return f.deny()
+	}
+	name := path.Clean(rel(p))
+	parent, base := path.Split(name)
+	if base == "." || base == ".." || base == "" {
+		return f.Utimens(name, atim, mtim) // a directory, never a link
+	}
+	if parent == "" {
+		parent = "."
+	}
+	d, err := f.root.Open(parent)
+	if err != nil {
+		return toErrno(err)
+	}
+	defer d.Close()
+	return lutimensat(d, base, atim, mtim)
+}

@@ -110,3 +110,26 @@ func toTimespec(ns int64) syscall.Timespec {
 	}
 	return syscall.NsecToTimespec(ns)
 }
+
+// lutimensat is utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW).
+func lutimensat(dir *os.File, name string, atim, mtim int64) experimentalsys.Errno {
+	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
+		return 0
+	}
+	cname, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return experimentalsys.EINVAL
+	}
+	ts := [2]syscall.Timespec{toTimespec(atim), toTimespec(mtim)}
+	return control(dir, func(fd int) error {
+		_, _, e := syscall.Syscall6(syscall.SYS_UTIMENSAT, uintptr(fd), uintptr(unsafe.Pointer(cname)),
+			uintptr(unsafe.Pointer(&ts)), atSymlinkNofollow, 0, 0)
+		if e != 0 {
+			return e
+		}
+		return nil
+	})
+}
+
+// atSymlinkNofollow is the kernel's AT_SYMLINK_NOFOLLOW.
+const atSymlinkNofollow = 0x100

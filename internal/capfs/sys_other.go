@@ -47,3 +47,6 @@ func datasync(f *os.File) experimentalsys.Errno { return toErrno(f.Sync()) }
 // futimens is unsupported here; wazero then falls back to FS.Utimens on
 // the file's name, which is still resolved in the root.
 func futimens(*os.File, int64, int64) experimentalsys.Errno { return experimentalsys.ENOSYS }
+
+// lutimensat is unsupported here.
+func lutimensat(*os.File, string, int64, int64) experimentalsys.Errno { return experimentalsys.ENOSYS }

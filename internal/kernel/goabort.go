@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"bytes"
-	"io"
 	"sync"
 )
 
@@ -23,25 +22,8 @@ var goAbortPrefixes = [][]byte{[]byte("panic: "), []byte("fatal error: ")}
 
 const goAbortMaxLine = 256
 
-func (d *goAbortDetector) wrap(w io.Writer) io.Writer {
-	d.atStart = true
-	if w == nil {
-		w = io.Discard
-	}
-	return &goAbortWriter{d: d, w: w}
-}
-
-type goAbortWriter struct {
-	d *goAbortDetector
-	w io.Writer
-}
-
-// Write implements io.Writer.
-func (g *goAbortWriter) Write(b []byte) (int, error) {
-	g.d.scan(b)
-	return g.w.Write(b)
-}
-
+// scan watches one write to stderr. The WASI layer calls it with every
+// write as the guest makes it (wasip1.Config.StderrTap).
 func (d *goAbortDetector) scan(b []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -21,7 +21,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/isle-run/isle/internal/wasip1"
 )
 
 // DefaultFuelSlice is how much fuel a process runs on between two visits to
@@ -146,11 +147,11 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 // instantiateHostModules links WASI and isle's own host modules once; every
 // guest instance then imports from them.
 func (k *Kernel) instantiateHostModules(ctx context.Context) error {
-	wasi, err := wasi_snapshot_preview1.NewBuilder(k.rt).Compile(ctx)
+	wasi, err := wasip1.NewModule(k.rt, wasiState).Compile(ctx)
 	if err != nil {
 		return fmt.Errorf("compile WASI host module: %w", err)
 	}
-	k.recordHostFuncs(wasi_snapshot_preview1.ModuleName, wasi)
+	k.recordHostFuncs(wasip1.ModuleName, wasi)
 	if _, err := k.rt.InstantiateModule(ctx, wasi, wazero.NewModuleConfig()); err != nil {
 		return fmt.Errorf("instantiate WASI host module: %w", err)
 	}
@@ -161,6 +162,14 @@ func (k *Kernel) instantiateHostModules(ctx context.Context) error {
 	k.recordHostFuncs(fuelImportModule, fuel)
 	if _, err := k.rt.InstantiateModule(ctx, fuel, wazero.NewModuleConfig()); err != nil {
 		return fmt.Errorf("instantiate fuel host module: %w", err)
+	}
+	return nil
+}
+
+// wasiState finds the calling process's WASI state for isle's WASI layer.
+func wasiState(ctx context.Context) *wasip1.State {
+	if p := processFrom(ctx); p != nil {
+		return p.wasi
 	}
 	return nil
 }

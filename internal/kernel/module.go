@@ -28,6 +28,10 @@ type Module struct {
 	kind      moduleKind
 	// usesWASI is true if the module imports anything from WASI.
 	usesWASI bool
+	// receivesHandles is true if processes of the module can be handed
+	// capabilities in messages: reactors, and modules importing recv, call
+	// or msg_handles.
+	receivesHandles bool
 	// hasInitialize is true if the module exports _initialize.
 	hasInitialize bool
 	// fixedMemory is what every process of the module holds on the host
@@ -126,8 +130,12 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	}
 	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables}
 	for _, f := range compiled.ImportedFunctions() {
-		if mod, _, _ := f.Import(); mod == wasiModule {
+		mod, name, _ := f.Import()
+		switch {
+		case mod == wasiModule:
 			m.usesWASI = true
+		case mod == isleModule && (name == "recv" || name == "call" || name == "msg_handles"):
+			m.receivesHandles = true
 		}
 	}
 	exports := compiled.ExportedFunctions()
@@ -136,6 +144,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		m.kind = kindCommand
 	} else if _, ok := exports[handlerExport]; ok {
 		m.kind = kindReactor
+		m.receivesHandles = true
 	}
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
@@ -187,7 +196,10 @@ func hasCustomSection(c wazero.CompiledModule, name string) bool {
 	return false
 }
 
-const wasiModule = "wasi_snapshot_preview1"
+const (
+	wasiModule = "wasi_snapshot_preview1"
+	isleModule = "isle" // internal/abi's ModuleName
+)
 
 // entryPoint is the export a command runs.
 const entryPoint = "_start"

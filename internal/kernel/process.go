@@ -17,6 +17,7 @@ import (
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
+	"github.com/isle-run/isle/internal/wasip1"
 )
 
 // Mount places a directory capability in the guest's file system.
@@ -36,7 +37,7 @@ type Spec struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	// RealClock grants the host's wall and monotonic clocks. Without it the
-	// process sees a virtual clock (see clock.go).
+	// process sees a virtual clock (see wasip1.NewVirtualClock).
 	RealClock bool
 	// Random is the process's entropy. Nil means random_get fails.
 	Random io.Reader
@@ -123,6 +124,7 @@ type Process struct {
 	alloc         linmem.Allocator
 	fuel          fuelState
 	goAbort       *goAbortDetector
+	wasi          *wasip1.State // nil if the module imports nothing from WASI
 
 	spent     atomic.Int64
 	mem       atomic.Int64 // bytes charged to the memory account
@@ -174,7 +176,6 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, err
 	if err := m.runnable(spec.MemoryLimit); err != nil {
 		return nil, err
 	}
-	spec.Stdout, spec.Stderr = newOutputs(spec.Stdout, spec.Stderr)
 	g := k.newGroup(ctx, GroupLimits{Memory: int64(spec.MemoryLimit), Fuel: spec.Fuel,
 		Processes: spec.Processes, Timeout: spec.Timeout})
 	init := spec.Init
@@ -230,6 +231,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, err
 	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
+	p.wasi = p.newWASI()
 	p.started = time.Now()
 	if init != nil {
 		// Queued before the process can run, so that it is the first
@@ -307,6 +309,7 @@ func (p *Process) start() {
 // message is dropped without releasing what it carries: the spawner still
 // holds those capabilities.
 func (p *Process) abort() {
+	p.closeWASI()
 	queued := p.mbox.drain()
 	if s := p.spec.Service; s != nil {
 		if len(queued) > 0 && queued[0].Tag == TagInit {
@@ -375,6 +378,7 @@ func (p *Process) instantiate() (err error) {
 // on the process's own goroutine or on the worker that ran its last turn.
 func (p *Process) finish(exit isleapi.Exit) {
 	p.charge()
+	p.closeWASI()
 	p.mu.Lock()
 	p.dead = true
 	pending := p.mbox.drain()

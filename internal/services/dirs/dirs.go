@@ -1,9 +1,11 @@
 // Package dirs makes directory capabilities that arrive at run time usable
 // through ordinary WASI file calls.
 //
-// WASI preview 1 fixes a process's preopened directories when it starts,
-// and wazero offers no way to add one later. So every process that uses
-// WASI gets one more mount, at MountPoint, whose top-level names are the
+// WASI preview 1 fixes a process's preopened directories when it starts.
+// So every process that uses WASI and can hold a directory handle (one
+// was granted, or it can receive handles in messages: see
+// kernel.Process.mayHoldDirs) gets one more preopen, at MountPoint, whose
+// top-level names are the
 // handle numbers of the directory capabilities in its own table: a
 // directory handle 65539 is the path /.cap/65539. Each operation resolves
 // the handle afresh, so closing, moving away or revoking the handle takes
@@ -219,4 +221,13 @@ func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 		return errno
 	}
 	return dir.Utimens(rest, atim, mtim)
+}
+
+// Lutimens sets the times of a symlink itself (see capfs.FS.Lutimens).
+func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
+	dir, rest, errno := f.in(p)
+	if errno != 0 {
+		return errno
+	}
+	return dir.Lutimens(rest, atim, mtim)
 }
