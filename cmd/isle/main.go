@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -59,6 +60,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		status, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "up":
+		status, err = upCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
@@ -84,11 +87,13 @@ func printHelp(w io.Writer) {
 	fmt.Fprintf(w, `isle runs WebAssembly programs as software-isolated processes.
 
 %s
+       %s
        isle caps MODULE
        isle bench [--quick] [--only NAME,...]
 
-isle run starts MODULE; isle caps prints what a module imports and so asks
-for; isle bench measures isle beside Erlang, OS processes, goroutines and
+isle run starts MODULE. isle up runs an application, a supervision tree of
+services declared in APP.toml (docs/MANIFEST.md), until interrupted. isle
+caps prints what a module imports and so asks for. isle bench measures isle beside Erlang, OS processes, goroutines and
 wazero and writes BENCHMARKS.md.
 
 MODULE is a .wasm file or a directory of Go source (built with the local Go
@@ -107,5 +112,5 @@ Exit status:
   130    interrupted (SIGINT or SIGTERM)
   134    the guest was abandoned: a trap, exhausted fuel or a runtime abort
   137    the guest was killed
-`, usageLine, runFlagHelp())
+`, usageLine, strings.TrimPrefix(upUsage, "usage: "), runFlagHelp())
 }

@@ -38,6 +38,7 @@ typedef int32_t isle_handle_t;
 #define ISLE_TAG_EXIT   0xFFFF0001u /* a linked process ended; aux: handle to it */
 #define ISLE_TAG_DOWN   0xFFFF0002u /* a monitored process ended; aux: the ref */
 #define ISLE_TAG_INIT   0xFFFF0003u /* first message of a spawned process */
+#define ISLE_TAG_SHUTDOWN 0xFFFF0004u /* your supervisor is stopping you: end, or be killed at your shutdown timeout */
 
 /* Flags. */
 #define ISLE_SPAWN_LINK    1u

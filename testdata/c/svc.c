@@ -12,7 +12,7 @@
 #include <string.h>
 #include "isle.h"
 
-#define TAG_SHUTDOWN 0xFFFF0004u
+#define TAG_SHUTDOWN ISLE_TAG_SHUTDOWN
 
 static char role[16];
 static uint32_t handled, distinct;

@@ -10,4 +10,7 @@ func isleHandle(n, tag, aux, nhandles uint32) {
 		panic("isle: this reactor has no handler: call isle.HandleFunc from an init function, since main does not run in a module built with -buildmode=c-shared")
 	}
 	handler(turnMessage(n, tag, aux, nhandles))
+	if tag == TagShutdown {
+		Exit(0) // the handler had its turn to clean up
+	}
 }

@@ -24,6 +24,11 @@ const (
 	TagDown uint32 = 0xFFFF0002
 	// TagInit is the first message of every process started by Spawn.
 	TagInit uint32 = 0xFFFF0003
+	// TagShutdown asks the process to end: its supervisor is stopping it,
+	// and kills it if it has not ended within its shutdown timeout. A
+	// reactor's handler sees it like any message; when the handler
+	// returns, the reactor exits with code 0.
+	TagShutdown uint32 = 0xFFFF0004
 )
 
 // Limits of one message, as the kernel enforces them.
