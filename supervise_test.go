@@ -47,9 +47,10 @@ func (l *eventLog) lines() []string {
 }
 
 func eventLine(e isle.SupervisorEvent) string {
-	kind := map[uint8]string{1: "started", 2: "exited", 3: "backoff", 4: "gaveup", 5: "stopped"}[uint8(e.Kind)]
+	kind := map[isle.EventKind]string{isle.EventStarted: "started", isle.EventExited: "exited",
+		isle.EventBackingOff: "backoff", isle.EventGaveUp: "gaveup", isle.EventStopped: "stopped"}[e.Kind]
 	s := kind + " " + e.Child
-	if e.Kind == 3 {
+	if e.Kind == isle.EventBackingOff {
 		s += " " + e.Delay.String()
 	}
 	return s
@@ -306,7 +307,7 @@ func TestGracefulShutdownOrder(t *testing.T) {
 	log := newEventLog()
 	sup, err := node.Supervise(ctx, isle.SupervisorSpec{Name: "top", OnEvent: func(e isle.SupervisorEvent) {
 		log.add(e)
-		if uint8(e.Kind) == 5 {
+		if e.Kind == isle.EventStopped {
 			mu.Lock()
 			exits[e.Child] = e.Exit
 			mu.Unlock()

@@ -46,7 +46,38 @@ type Backoff = supervisor.Backoff
 
 // SupervisorEvent is one thing a supervisor did or saw; see
 // SupervisorSpec.OnEvent.
-type SupervisorEvent = supervisor.Event
+type SupervisorEvent struct {
+	Kind EventKind
+	// Supervisor and Child name who it is about.
+	Supervisor, Child string
+	// Restarts is how many times the child had been restarted then.
+	Restarts int
+	// Exit is how the child ended, for EventExited and EventStopped.
+	Exit api.Exit
+	// Delay is the backoff, for EventBackingOff.
+	Delay time.Duration
+	// Process is the instance, for EventStarted, EventExited and
+	// EventStopped of a process child.
+	Process *Process
+}
+
+// EventKind says what a SupervisorEvent is.
+type EventKind = supervisor.EventKind
+
+// Event kinds.
+const (
+	// EventStarted: an instance of the child started.
+	EventStarted = supervisor.Started
+	// EventExited: an instance of the child ended by itself, or crashed.
+	EventExited = supervisor.Exited
+	// EventBackingOff: the child's restart waits its backoff first.
+	EventBackingOff = supervisor.BackingOff
+	// EventGaveUp: the restart intensity was passed; the supervisor stops
+	// its children and ends.
+	EventGaveUp = supervisor.GaveUp
+	// EventStopped: the supervisor stopped the child (shutdown).
+	EventStopped = supervisor.Stopped
+)
 
 // SupervisorSpec describes a supervision tree: a supervisor and its
 // children, started in order and stopped in reverse order.
@@ -130,7 +161,17 @@ func (n *Node) Supervise(ctx context.Context, spec SupervisorSpec) (*Supervisor,
 // services: "web" in a nested supervisor "front" is "front/web".
 func (sup *Supervisor) build(spec SupervisorSpec, prefix string) (supervisor.Spec, error) {
 	ks := supervisor.Spec{Name: spec.Name, Strategy: spec.Strategy, Intensity: spec.Intensity, Period: spec.Period,
-		Backoff: spec.Backoff, OnEvent: spec.OnEvent, Log: sup.n.log}
+		Backoff: spec.Backoff, Log: sup.n.log}
+	if f := spec.OnEvent; f != nil {
+		ks.OnEvent = func(e supervisor.Event) {
+			pe := SupervisorEvent{Kind: e.Kind, Supervisor: e.Supervisor, Child: e.Child, Restarts: e.Restarts,
+				Exit: e.Exit, Delay: e.Delay}
+			if e.Process != nil {
+				pe.Process = &Process{n: sup.n, p: e.Process}
+			}
+			f(pe)
+		}
+	}
 	siblings := map[string]*Service{}
 	for _, c := range spec.Children {
 		if _, dup := siblings[c.Name]; dup || c.Name == "" {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,7 +122,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir})
+	// The node's own warnings and crash reports go to stderr.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir, Logger: logger})
 	if err != nil {
 		return 0, err
 	}
@@ -158,15 +161,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if !deadline.IsZero() {
 		pl.limits.Timeout = max(time.Until(deadline), time.Nanosecond)
 	}
+	if o.http != "" {
+		return serve(ctx, node, pl, o.http, o.stats, stderr)
+	}
 	p, err := node.Spawn(ctx, pl.mod, pl.grants, pl.limits)
 	if err != nil {
 		return 0, usagef("%v", err)
 	}
-	stopHTTP, err := startHTTP(o.http, p, stderr)
-	if err != nil {
-		return 0, err
-	}
-	defer stopHTTP()
 	exit, err := p.Wait(context.Background())
 	if err != nil {
 		return 0, err
