@@ -43,7 +43,7 @@ func serve(ctx context.Context, node *isle.Node, pl *plan, addr string, stats bo
 	timeout := limits.Timeout
 	limits.Timeout = 0 // bounds the whole run below, not each instance
 	sup, err := node.Supervise(ctx, isle.SupervisorSpec{Name: name, Intensity: servedIntensity, Period: servedPeriod,
-		Backoff: servedBackoff,
+		Backoff:  servedBackoff,
 		Children: []isle.ChildSpec{{Name: name, Module: pl.mod, Grants: pl.grants, Limits: limits, Restart: isle.Transient}},
 		OnEvent: func(e isle.SupervisorEvent) {
 			mu.Lock()
