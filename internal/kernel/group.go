@@ -112,6 +112,8 @@ func (g *Group) disarm() {
 
 // Kill ends every process of the tree, and any that a member spawns from
 // now on fails to start.
+//
+// Safe from any goroutine.
 func (g *Group) Kill(reason string) {
 	g.mu.Lock()
 	if g.killed != "" {
@@ -130,12 +132,18 @@ func (g *Group) Kill(reason string) {
 }
 
 // Processes is the number of live processes in the tree, now and at most.
+//
+// Safe from any goroutine.
 func (g *Group) Processes() (now, peak int64) { return g.procs.Load(), g.peakProcs.Load() }
 
 // Memory is what the tree holds now and the most it has held, in bytes.
+//
+// Safe from any goroutine.
 func (g *Group) Memory() (now, peak int64) { return g.mem.Load(), g.peakMem.Load() }
 
 // FuelSpent is the fuel every member of the tree has spent, ever.
+//
+// Safe from any goroutine.
 func (g *Group) FuelSpent() int64 { return g.spent.Load() }
 
 // charge adds n bytes to g and every group above it. If that would pass a

@@ -1,9 +1,3 @@
-// Package kernel runs wasm processes: it owns the wazero runtime, the host
-// modules every guest links against, and the table of live processes.
-//
-// The types map onto the concepts one to one: a Kernel is a node, a Module
-// is compiled (and fuel-instrumented) code, and a Process is one isolated
-// instance of a Module with its own linear memory and grants.
 package kernel
 
 import (
@@ -181,10 +175,14 @@ func (k *Kernel) recordHostFuncs(module string, c wazero.CompiledModule) {
 }
 
 // Runtime is the wazero runtime, for packages that add host modules.
+//
+// Safe from any goroutine.
 func (k *Kernel) Runtime() wazero.Runtime { return k.rt }
 
 // AddHostModule instantiates a host module guests may import from. Call it
 // before loading modules that need it.
+//
+// Precondition: called before any module that imports from it is loaded.
 func (k *Kernel) AddHostModule(ctx context.Context, b wazero.HostModuleBuilder, name string) error {
 	c, err := b.Compile(ctx)
 	if err != nil {
@@ -223,12 +221,16 @@ func (k *Kernel) unregister(p *Process) {
 
 // Memory reports what the node's processes hold together now, at most
 // since the node started, and the ceiling, in bytes.
+//
+// Safe from any goroutine.
 func (k *Kernel) Memory() (now, peak, ceiling int64) {
 	now, peak = k.node.Memory()
 	return now, peak, k.node.memLimit
 }
 
 // ProcessCount is the number of live processes.
+//
+// Safe from any goroutine.
 func (k *Kernel) ProcessCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -236,6 +238,8 @@ func (k *Kernel) ProcessCount() int {
 }
 
 // Processes returns the live processes, in no particular order.
+//
+// Safe from any goroutine.
 func (k *Kernel) Processes() []*Process {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -251,6 +255,8 @@ func (k *Kernel) Processes() []*Process {
 // to the processes still ending: a kill takes effect within milliseconds,
 // so that means something is wrong, and freeing code under a running guest
 // would be worse.
+//
+// Safe from any goroutine.
 func (k *Kernel) Close(ctx context.Context) error {
 	k.mu.Lock()
 	k.closed = true

@@ -9,6 +9,8 @@ import (
 // functions that wait on something outside the kernel (a network request)
 // pass it down, so that a kill interrupts them as it interrupts recv.
 // It carries no values and no deadline.
+//
+// Safe from any goroutine.
 func (p *Process) KillContext() context.Context { return killContext{p} }
 
 type killContext struct{ p *Process }
@@ -36,6 +38,8 @@ func (c killContext) Err() error {
 // the kernel. If p is a reactor in a turn, its worker first hands its
 // queued work to a spare worker, as it does when a turn blocks in recv,
 // so other reactors are not held up behind the wait.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Blocking(f func()) {
 	if w := p.turnWorker; w != nil {
 		w.blocking()

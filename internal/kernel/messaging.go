@@ -84,6 +84,8 @@ func settle(slot *replySlot, err error) (*Message, error) {
 }
 
 // Reply answers the call whose reply handle h names, consuming h.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Reply(h Handle, m *Message) error {
 	c, ok := p.handles.Remove(h)
 	if !ok || c.Kind != KindReply {
@@ -98,6 +100,8 @@ func (p *Process) Reply(h Handle, m *Message) error {
 
 // Receive takes the next message matching match/mask and makes it the
 // current message, returning it and its aux word.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Receive(match, mask uint32, timeout time.Duration) (*Message, uint32, error) {
 	m, err := p.receive(match, mask, timeout)
 	if err != nil {
@@ -111,10 +115,14 @@ func ProcessFrom(ctx context.Context) *Process { return processFrom(ctx) }
 
 // Handles is the process's handle table. Only the process's own context
 // may use it.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Handles() *HandleTable { return &p.handles }
 
 // Self returns the process's handle to itself, making a new one if the
 // last was sent away.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Self() Handle {
 	if c, ok := p.handles.Get(p.self); ok && c.Kind == KindProcess && c.Object == p {
 		return p.self
@@ -128,6 +136,8 @@ func (p *Process) Self() Handle {
 }
 
 // Grant returns the handle the process was started with under name.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Grant(name string) (Handle, bool) {
 	h, ok := p.grants[name]
 	if !ok {
@@ -140,16 +150,24 @@ func (p *Process) Grant(name string) (Handle, bool) {
 }
 
 // SetInbox sets where a reactor's messages are copied before each turn.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SetInbox(ptr, n uint32) { p.inbox, p.inboxCap = ptr, n }
 
 // Current returns the message being handled, or nil.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Current() *Message { return p.current }
 
 // CurrentHandles returns the handles the current message brought.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) CurrentHandles() []Handle { return p.curHandles }
 
 // SetCurrent makes a call's reply the current message, installing what it
 // carries.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SetCurrent(m *Message) { p.deliver(m) }
 
 // Spawner is the right to start processes from a set of modules.
@@ -163,6 +181,8 @@ type Spawner struct {
 // spawner stops a whole tree). With link, p and the child are linked
 // before the child runs; with stdio, the child writes to p's stdout and
 // stderr.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bool) (*Process, error) {
 	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
@@ -192,6 +212,8 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 const DefaultChildMemory = 64 << 20
 
 // HostSend sends a message from the Go host to q.
+//
+// Safe from any goroutine.
 func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bool) error {
 	if m.Trace == 0 {
 		m.Trace = k.newTrace()
@@ -201,6 +223,8 @@ func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bo
 
 // HostCall sends a request from the Go host to q and waits for the reply
 // until ctx is done.
+//
+// Safe from any goroutine.
 func (k *Kernel) HostCall(ctx context.Context, q Target, m *Message) (*Message, error) {
 	if m.Trace == 0 {
 		m.Trace = k.newTrace()

@@ -78,6 +78,8 @@ var wasmMagic = []byte{0, 'a', 's', 'm'}
 // module; when ctx ends first, Load returns at once with ctx's cause, and
 // the compilation finishes in the background into the cache (its cost is
 // bounded by the shape limits checked first).
+//
+// Safe from any goroutine.
 func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, error) {
 	if !bytes.HasPrefix(bin, wasmMagic) {
 		return nil, fmt.Errorf("%s: %w (it does not start with \\0asm)", name, isleapi.ErrNotWasm)
@@ -160,6 +162,8 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 }
 
 // LoadFile reads and loads a module from disk.
+//
+// Safe from any goroutine.
 func (k *Kernel) LoadFile(ctx context.Context, path string) (*Module, error) {
 	bin, err := os.ReadFile(path)
 	if err != nil {

@@ -172,6 +172,8 @@ var (
 // Spawn starts a process as the root of a new tree, whose limits are the
 // spec's. A command runs _start on its own goroutine; a reactor is
 // instantiated now and runs a turn per message.
+//
+// Safe from any goroutine.
 func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, error) {
 	if err := m.runnable(spec.MemoryLimit); err != nil {
 		return nil, err
@@ -443,6 +445,8 @@ func (p *Process) noteCrash(m *Message) {
 // Crash returns the tag and causality id of the message the process was
 // handling when it ended abnormally; ok is false if it handled none then,
 // or has not ended.
+//
+// Safe from any goroutine.
 func (p *Process) Crash() (tag uint32, trace uint64, ok bool) {
 	if !p.Ended() {
 		return 0, 0, false
@@ -502,6 +506,8 @@ func (p *Process) classify(err error) isleapi.Exit {
 // visit to the host (at most one fuel slice away, and at once if it is
 // blocked); an idle reactor is scheduled so a worker can tear it down.
 // Killing an ended process does nothing.
+//
+// Safe from any goroutine.
 func (p *Process) Kill(reason string) {
 	if !p.killReason.CompareAndSwap(nil, &reason) {
 		return
@@ -522,6 +528,8 @@ func (p *Process) Kill(reason string) {
 
 // CheckKilled ends the current host call, and with it the guest's run, if
 // the process has been killed.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) CheckKilled() { p.checkKilled() }
 
 // checkKilled abandons the current host call if the process was killed.
@@ -532,9 +540,13 @@ func (p *Process) checkKilled() {
 }
 
 // Done is closed when the process has ended.
+//
+// Safe from any goroutine.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Wait blocks until the process ends or ctx is done.
+//
+// Safe from any goroutine.
 func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 	select {
 	case <-p.done:
@@ -545,12 +557,16 @@ func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 }
 
 // Ended implements Target: it reports whether the process has ended.
+//
+// Safe from any goroutine.
 func (p *Process) Ended() bool {
 	_, ended := p.Exit()
 	return ended
 }
 
 // Exit returns how the process ended; ok is false while it runs.
+//
+// Safe from any goroutine.
 func (p *Process) Exit() (isleapi.Exit, bool) {
 	select {
 	case <-p.done:
@@ -561,13 +577,19 @@ func (p *Process) Exit() (isleapi.Exit, bool) {
 }
 
 // Module returns the module the process runs.
+//
+// Safe from any goroutine.
 func (p *Process) Module() *Module { return p.mod }
 
 // Reactor reports whether the process is a reactor.
+//
+// Safe from any goroutine.
 func (p *Process) Reactor() bool { return p.reactor }
 
 // Stats reports fuel used, peak linear memory and wall time. Fuel is exact
 // once the process has ended; while it runs it lags by up to one slice.
+//
+// Safe from any goroutine.
 func (p *Process) Stats() Stats {
 	end := time.Now()
 	if e := p.ended.Load(); e != 0 {
@@ -581,9 +603,13 @@ func (p *Process) Stats() Stats {
 }
 
 // Group returns the budget of the process's tree.
+//
+// Safe from any goroutine.
 func (p *Process) Group() *Group { return p.group }
 
 // Parent returns the process that spawned p, or nil if the host did.
+//
+// Safe from any goroutine.
 func (p *Process) Parent() *Process {
 	return p.parent
 }

@@ -48,7 +48,7 @@ type Service struct {
 
 	cur atomic.Pointer[Process] // the running instance; nil between instances
 
-	mu      sync.Mutex // guards everything below; taken after Process.mu
+	mu      sync.Mutex // guards everything below; taken before Process.mu
 	pending mailbox    // messages waiting for the next instance
 	ended   bool
 	exit    isleapi.Exit
@@ -65,12 +65,18 @@ func NewService(name string) *Service {
 }
 
 // Current returns the running instance, or nil between instances.
+//
+// Safe from any goroutine.
 func (s *Service) Current() *Process { return s.cur.Load() }
 
 // Done is closed when the service is given up.
+//
+// Safe from any goroutine.
 func (s *Service) Done() <-chan struct{} { return s.done }
 
 // Ended implements Target.
+//
+// Safe from any goroutine.
 func (s *Service) Ended() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,6 +84,8 @@ func (s *Service) Ended() bool {
 }
 
 // Exit returns the reason the service was given up, once it was.
+//
+// Safe from any goroutine.
 func (s *Service) Exit() (isleapi.Exit, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,6 +94,8 @@ func (s *Service) Exit() (isleapi.Exit, bool) {
 
 // Kill implements Target: it kills the current instance, if there is one;
 // its supervisor decides what comes next.
+//
+// Safe from any goroutine.
 func (s *Service) Kill(reason string) {
 	if p := s.cur.Load(); p != nil {
 		p.Kill(reason)
@@ -188,6 +198,8 @@ func (s *Service) detach(p *Process, queued []*Message) {
 // End gives the service up with exit: waiting messages are dropped (their
 // callers get ErrGone), and its links and monitors fire. The current
 // instance, if any, is not touched; the supervisor stops it first.
+//
+// Safe from any goroutine.
 func (s *Service) End(exit isleapi.Exit) {
 	s.mu.Lock()
 	if s.ended {

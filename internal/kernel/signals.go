@@ -70,6 +70,8 @@ func (p *Process) Link(q Target) error {
 }
 
 // Unlink removes a link between p and q, if there is one.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Unlink(q Target) {
 	p.mu.Lock()
 	delete(p.links, q)
@@ -140,6 +142,8 @@ func (p *Process) Shutdown() {
 
 // TrapExits sets whether exit signals arrive as messages, returning the
 // previous setting.
+//
+// Safe from any goroutine.
 func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
 
 // MaxMonitors bounds the monitors one process holds at once, so that a
@@ -175,6 +179,8 @@ func (p *Process) Monitor(q Target) (uint32, error) {
 // Demonitor cancels the monitor ref; no TagDown for it is delivered after
 // it returns, even one already in the mailbox. It reports whether ref was
 // an active monitor.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Demonitor(ref uint32) bool {
 	w, ok := p.watching[ref]
 	if !ok {
