@@ -134,23 +134,25 @@ type Process struct {
 	ended     atomic.Int64 // UnixNano when the process ended, 0 while it runs
 	trap      atomic.Bool  // trap exits
 
-	mu       sync.Mutex // guards everything below
+	mu       sync.Mutex // guards mbox, links, monitors and dead
 	mbox     mailbox
 	links    map[Target]struct{}
 	monitors map[*watch]struct{} // monitors on this process
 	dead     bool
 
+	killReason atomic.Pointer[string]
+	killCh     chan struct{} // closed by the first Kill
+	done       chan struct{} // closed once exit and crash are set
+
+	// Written by the owner in finish, before done is closed, and read
+	// only after: the close publishes them.
+	exit isleapi.Exit
 	// crash is the message being handled when the process ended, if it
-	// ended abnormally while handling one; set before done is closed.
+	// ended abnormally while handling one.
 	crash struct {
 		tag, trace uint64
 		ok         bool
 	}
-
-	killReason atomic.Pointer[string]
-	killCh     chan struct{} // closed by the first Kill
-	done       chan struct{} // closed once exit is set
-	exit       isleapi.Exit
 }
 
 type procKey struct{}
