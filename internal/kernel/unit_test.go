@@ -1,0 +1,294 @@
+package kernel
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// These tests build their guests with internal/wasm, so they need no
+// toolchain: each reactor's isle_handle reports (pid-less) what it was
+// given to a host function, test.seen(tag, aux), and returns.
+
+// recorder collects what reactors saw, by tag.
+type recorder struct {
+	mu    sync.Mutex
+	tags  []uint32
+	total atomic.Int64
+	more  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{more: make(chan struct{})} }
+
+func (r *recorder) seen(tag uint32) {
+	r.mu.Lock()
+	r.tags = append(r.tags, tag)
+	close(r.more)
+	r.more = make(chan struct{})
+	r.mu.Unlock()
+	r.total.Add(1)
+}
+
+// wait waits until cond holds over the tags seen so far.
+func (r *recorder) wait(t *testing.T, what string, cond func([]uint32) bool) {
+	t.Helper()
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		ok, more := cond(r.tags), r.more
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("gave up waiting for %s; seen %v", what, r.tags)
+		}
+	}
+}
+
+// recordingKernel is a kernel with the test host module installed.
+func recordingKernel(t *testing.T, r *recorder) *Kernel {
+	t.Helper()
+	k := newKernel(t)
+	b := k.Runtime().NewHostModuleBuilder("test").NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(func(_ context.Context, stack []uint64) { r.seen(uint32(stack[0])) }),
+			[]api.ValueType{api.ValueTypeI32}, nil).Export("seen")
+	if err := k.AddHostModule(context.Background(), b, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// recordingReactor is a reactor that calls test.seen(tag) for every
+// message.
+func recordingReactor(t *testing.T, k *Kernel) *Module {
+	t.Helper()
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{
+		{Params: []wasm.ValType{wasm.I32}},
+		{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}},
+	}))
+	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0}}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{1}))
+	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
+		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
+		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 1},
+	}))
+	// local.get 1 (the tag); call 0 (test.seen); end
+	body := []byte{0x00, 0x20, 0x01, 0x10, 0x00, 0x0b}
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
+	mod, err := k.Load(context.Background(), "recorder", m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
+
+func spawn(t *testing.T, k *Kernel, m *Module, spec Spec) *Process {
+	t.Helper()
+	p, err := k.Spawn(context.Background(), m, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill("test over") })
+	return p
+}
+
+func hostSend(t *testing.T, k *Kernel, q Target, tag uint32) {
+	t.Helper()
+	if err := k.HostSend(context.Background(), q, NewMessage(tag, nil), false); err != nil {
+		t.Fatalf("send %d: %v", tag, err)
+	}
+}
+
+func waitExit(t *testing.T, p *Process) isleapi.Exit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatalf("process %d did not end: %v", p.ID, err)
+	}
+	return e
+}
+
+// Many goroutines send to many reactors at once: every message is handled
+// exactly once, and each sender's messages in order. Run under -race.
+func TestSchedulerHammer(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	const reactors, senders, each = 64, 8, 500
+	ps := make([]*Process, reactors)
+	for i := range ps {
+		ps[i] = spawn(t, k, mod, Spec{})
+	}
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				hostSend(t, k, ps[(s*each+i)%reactors], uint32(s))
+			}
+		}()
+	}
+	wg.Wait()
+	r.wait(t, "every message handled", func(tags []uint32) bool { return len(tags) == senders*each })
+	counts := map[uint32]int{}
+	for _, tag := range r.tags {
+		counts[tag]++
+	}
+	for s := range senders {
+		if counts[uint32(s)] != each {
+			t.Fatalf("sender %d: %d messages handled, want %d", s, counts[uint32(s)], each)
+		}
+	}
+}
+
+// One sender's messages reach one receiver in the order sent.
+func TestPerSenderOrder(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	p := spawn(t, k, recordingReactor(t, k), Spec{})
+	const n = 5000
+	for i := range n {
+		hostSend(t, k, p, uint32(i))
+	}
+	r.wait(t, "all messages", func(tags []uint32) bool { return len(tags) == n })
+	for i, tag := range r.tags {
+		if tag != uint32(i) {
+			t.Fatalf("message %d arrived as number %d", tag, i)
+		}
+	}
+}
+
+// A monitor delivers exactly one down message when its target ends; a
+// link kills the linked process unless it traps exits, in which case the
+// exit arrives as a message.
+func TestMonitorsAndLinks(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	watcher, target := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	if _, err := watcher.Monitor(target); err != nil {
+		t.Fatal(err)
+	}
+	target.Kill("boom")
+	r.wait(t, "one down message", func(tags []uint32) bool { return len(tags) == 1 && tags[0] == TagDown })
+
+	a, b := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	if err := a.Link(b); err != nil {
+		t.Fatal(err)
+	}
+	b.Kill("boom")
+	if e := waitExit(t, a); e.Kind != isleapi.ExitKilled || e.Killed != "link: killed: boom" {
+		t.Fatalf("linked process: %v", e)
+	}
+
+	c, d := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	c.TrapExits(true)
+	if err := c.Link(d); err != nil {
+		t.Fatal(err)
+	}
+	d.Kill("boom")
+	r.wait(t, "the exit as a message", func(tags []uint32) bool { return len(tags) == 2 && tags[1] == TagExit })
+	if c.Ended() {
+		t.Fatal("a process trapping exits was killed by its link")
+	}
+	// Monitoring or linking to an ended process signals at once: noproc.
+	if _, err := watcher.Monitor(target); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "a noproc down", func(tags []uint32) bool { return len(tags) == 3 && tags[2] == TagDown })
+}
+
+// Demonitor removes a down message already queued, and the mailbox's
+// bookkeeping stays right: the vacated slot is cleared and room is
+// announced to waiting senders.
+func TestDemonitorFlushesItsDown(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	watcher, target := spawn(t, k, mod, Spec{Mailbox: 1}), spawn(t, k, mod, Spec{})
+	ref, err := watcher.Monitor(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the watcher's turns: make it look running, so messages queue;
+	// then let it run again, or it could never be torn down.
+	watcher.mu.Lock()
+	watcher.mbox.sched = schedRunning
+	watcher.mu.Unlock()
+	defer func() {
+		watcher.mu.Lock()
+		watcher.mbox.sched = schedQueued
+		watcher.mu.Unlock()
+		k.sched.ready(watcher, nil)
+	}()
+	target.Kill("boom")
+	waitExit(t, target)
+	watcher.mu.Lock()
+	if watcher.mbox.len() != 1 {
+		watcher.mu.Unlock()
+		t.Fatalf("%d messages queued; want the down", watcher.mbox.len())
+	}
+	space := make(chan struct{})
+	watcher.mbox.space = space
+	watcher.mu.Unlock()
+	if !watcher.Demonitor(ref) {
+		t.Fatal("demonitor: not an active monitor")
+	}
+	watcher.mu.Lock()
+	n, acct := watcher.mbox.len(), watcher.mbox.acct
+	q := watcher.mbox.q[:cap(watcher.mbox.q)]
+	watcher.mu.Unlock()
+	if n != 0 || acct != 0 {
+		t.Fatalf("after demonitor: %d messages, %d bytes accounted", n, acct)
+	}
+	for _, m := range q {
+		if m != nil {
+			t.Fatal("the vacated slot still points at the message")
+		}
+	}
+	select {
+	case <-space:
+	default:
+		t.Fatal("senders waiting for room were not told")
+	}
+}
+
+// Messages sent to a service with no instance wait, and reach the next
+// instance in order, after its init message.
+func TestServiceHandsWaitingMessagesOn(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	svc := NewService("s")
+	for i := range 10 {
+		hostSend(t, k, svc, uint32(i))
+	}
+	spawn(t, k, mod, Spec{Service: svc, Init: NewMessage(0, nil)})
+	r.wait(t, "the waiting messages", func(tags []uint32) bool { return len(tags) == 11 })
+	if r.tags[0] != TagInit {
+		t.Fatalf("first message %#x; want init", r.tags[0])
+	}
+	for i, tag := range r.tags[1:] {
+		if tag != uint32(i) {
+			t.Fatalf("message %d arrived as number %d", tag, i)
+		}
+	}
+}
