@@ -1,0 +1,214 @@
+package shape
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Limits bound the shape of a module. A zero field means the default from
+// DefaultLimits. Every count is exact: it is read from the binary, never
+// estimated, and compared before anything is allocated for it.
+type Limits struct {
+	// ModuleBytes bounds the whole binary. It also bounds what wazero
+	// allocates in proportion to the bytes (copies of custom sections, data
+	// segments and bodies, and the compiled code).
+	ModuleBytes int
+	// CustomSections bounds the number of custom sections; wazero copies
+	// each one into its own allocation.
+	CustomSections int
+	// Types bounds the entries of the type section.
+	Types int
+	// TypeArity bounds the params plus results of one function type. Every
+	// call and every branch to a block of that type moves that many values
+	// with a few bytes of code.
+	TypeArity int
+	// Imports bounds the entries of the import section.
+	Imports int
+	// Functions bounds the functions, imported and defined together.
+	Functions int
+	// Tables bounds the tables, imported and defined together.
+	Tables int
+	// TableMin bounds the declared minimum size of one table, in elements;
+	// wazero allocates that many references for every instance.
+	TableMin int
+	// MemoryMinPages bounds the declared minimum size of the memory, in
+	// 64 KiB pages; every instance starts with that much.
+	MemoryMinPages int
+	// Globals bounds the globals, imported and defined together.
+	Globals int
+	// Exports bounds the entries of the export section.
+	Exports int
+	// ElemSegments bounds the entries of the element section.
+	ElemSegments int
+	// ElemSegmentItems bounds the items of one element segment; wazero
+	// allocates a constant expression for each.
+	ElemSegmentItems int
+	// DataSegments bounds the entries of the data section.
+	DataSegments int
+	// FunctionBytes bounds the body of one function, locals included.
+	FunctionBytes int
+	// Locals bounds the params plus declared locals of one function.
+	// wazero allocates a byte for each before it validates the body.
+	Locals int
+	// Nesting bounds how deep block, loop and if nest in one function.
+	// wazero's compile time grows with the square of it.
+	Nesting int
+	// BrTableTargets bounds the targets of one br_table, default included.
+	BrTableTargets int
+}
+
+// DefaultLimits returns the limits Check applies to zero fields. They admit
+// every real program measured (see the package documentation) with a
+// margin of about four times, and keep the worst module they admit to a
+// compile of seconds, not minutes.
+func DefaultLimits() Limits {
+	return Limits{
+		ModuleBytes:      defaultModuleBytes,
+		CustomSections:   defaultCustomSections,
+		Types:            defaultTypes,
+		TypeArity:        defaultTypeArity,
+		Imports:          defaultImports,
+		Functions:        defaultFunctions,
+		Tables:           defaultTables,
+		TableMin:         defaultTableMin,
+		MemoryMinPages:   defaultMemoryMinPages,
+		Globals:          defaultGlobals,
+		Exports:          defaultExports,
+		ElemSegments:     defaultElemSegments,
+		ElemSegmentItems: defaultElemSegmentItems,
+		DataSegments:     defaultDataSegments,
+		FunctionBytes:    defaultFunctionBytes,
+		Locals:           defaultLocals,
+		Nesting:          defaultNesting,
+		BrTableTargets:   defaultBrTableTargets,
+	}
+}
+
+// The defaults; the package documentation gives the measurements behind
+// each one.
+const (
+	defaultModuleBytes      = 128 << 20
+	defaultCustomSections   = 1024
+	defaultTypes            = 16384
+	defaultTypeArity        = 256
+	defaultImports          = 4096
+	defaultFunctions        = 262144
+	defaultTables           = 16
+	defaultTableMin         = 262144
+	defaultMemoryMinPages   = 16384
+	defaultGlobals          = 16384
+	defaultExports          = 65536
+	defaultElemSegments     = 1024
+	defaultElemSegmentItems = 262144
+	defaultDataSegments     = 262144
+	defaultFunctionBytes    = 4 << 20
+	defaultLocals           = 16384
+	defaultNesting          = 1024
+	defaultBrTableTargets   = 16384
+)
+
+// fieldNames are the names of the Limits fields, in the order fields
+// returns them; they are the LimitError.Limit values.
+var fieldNames = [...]string{"ModuleBytes", "CustomSections", "Types", "TypeArity",
+	"Imports", "Functions", "Tables", "TableMin", "MemoryMinPages", "Globals",
+	"Exports", "ElemSegments", "ElemSegmentItems", "DataSegments",
+	"FunctionBytes", "Locals", "Nesting", "BrTableTargets"}
+
+// fields points at every field of l, in the order of fieldNames.
+func (l *Limits) fields() [len(fieldNames)]*int {
+	return [...]*int{&l.ModuleBytes, &l.CustomSections, &l.Types, &l.TypeArity,
+		&l.Imports, &l.Functions, &l.Tables, &l.TableMin, &l.MemoryMinPages, &l.Globals,
+		&l.Exports, &l.ElemSegments, &l.ElemSegmentItems, &l.DataSegments,
+		&l.FunctionBytes, &l.Locals, &l.Nesting, &l.BrTableTargets}
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits; a negative
+// field admits nothing.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	df := d.fields()
+	for i, f := range l.fields() {
+		if *f == 0 {
+			*f = *df[i]
+		}
+	}
+	return l
+}
+
+// unlimited has every field at its largest value, for Measure.
+func unlimited() Limits {
+	var l Limits
+	for _, f := range l.fields() {
+		*f = math.MaxInt
+	}
+	return l
+}
+
+// ErrShape is wrapped by every error Check returns: a limit exceeded
+// (*LimitError) or a module too malformed to measure.
+var ErrShape = errors.New("module shape")
+
+// LimitError reports one limit a module exceeds.
+type LimitError struct {
+	// Limit is the name of the Limits field, such as "Nesting".
+	Limit string
+	// Where names the offending item: "module", "type 3", "table 0",
+	// "element segment 2" or "function 12 (main.main)". Function numbers
+	// are indices in the function index space, imports first.
+	Where string
+	// Value is what the module has; Max is the limit it exceeds.
+	Value, Max uint64
+}
+
+// Error says what exceeds which limit, in one line.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: %s, over the limit of %d", ErrShape, e.describe(), e.Max)
+}
+
+// describe words the value for each limit.
+func (e *LimitError) describe() string {
+	w, v := e.Where, e.Value
+	switch e.Limit {
+	case "ModuleBytes":
+		return fmt.Sprintf("%s is %d bytes", w, v)
+	case "TypeArity":
+		return fmt.Sprintf("%s has %d params and results", w, v)
+	case "TableMin":
+		return fmt.Sprintf("%s starts with %d elements", w, v)
+	case "MemoryMinPages":
+		return fmt.Sprintf("%s starts with %d pages", w, v)
+	case "ElemSegmentItems":
+		return fmt.Sprintf("%s has %d items", w, v)
+	case "FunctionBytes":
+		return fmt.Sprintf("%s has a body of %d bytes", w, v)
+	case "Locals":
+		return fmt.Sprintf("%s has %d params and locals", w, v)
+	case "Nesting":
+		return fmt.Sprintf("%s nests blocks %d deep", w, v)
+	case "BrTableTargets":
+		return fmt.Sprintf("%s has a br_table of %d targets", w, v)
+	}
+	return fmt.Sprintf("%s has %d %s", w, v, countNoun(e.Limit))
+}
+
+// countNoun names what a count limit counts.
+func countNoun(limit string) string {
+	switch limit {
+	case "CustomSections":
+		return "custom sections"
+	case "ElemSegments":
+		return "element segments"
+	case "DataSegments":
+		return "data segments"
+	}
+	// Types, Imports, Functions, Tables, Globals, Exports.
+	b := []byte(limit)
+	if len(b) > 0 && b[0] >= 'A' && b[0] <= 'Z' {
+		b[0] += 'a' - 'A'
+	}
+	return string(b)
+}
+
+// Unwrap makes errors.Is(err, ErrShape) hold.
+func (e *LimitError) Unwrap() error { return ErrShape }
