@@ -19,6 +19,9 @@ type modBuilder struct {
 	bodies  [][]byte // locals and expression of each defined function
 	data    []wasm.Data
 	customs []wasm.Section
+	// dataCount adds a data count section, which memory.init and data.drop
+	// need.
+	dataCount bool
 }
 
 // fn adds a function of type 0, () -> (), with the given body.
@@ -53,6 +56,9 @@ func (m *modBuilder) bytes() []byte {
 		}
 		return wasm.EncodeCode(code)
 	})
+	if m.dataCount {
+		mod.Put(wasm.SectionDataCount, wasm.AppendU32(nil, uint32(len(m.data))))
+	}
 	put(wasm.SectionData, len(m.data), func() []byte { return wasm.EncodeData(m.data) })
 	mod.Sections = append(mod.Sections, m.customs...)
 	return mod.Encode()
@@ -102,4 +108,69 @@ func funcType(p, r int) wasm.FuncType {
 		f.Results[i] = wasm.I32
 	}
 	return f
+}
+
+// loopsLocals is a function of n i32 locals read in the innermost of depth
+// nested loops: each read becomes a parameter of every loop around it.
+func loopsLocals(depth, n int) []byte {
+	b := append(wasm.AppendU32([]byte{1}, uint32(n)), byte(wasm.I32))
+	b = append(b, bytes.Repeat([]byte{byte(wasm.OpLoop), 0x40}, depth)...)
+	for j := 0; j < n; j++ {
+		b = wasm.AppendU32(append(b, byte(wasm.OpLocalGet)), uint32(j))
+		b = append(b, byte(wasm.OpDrop))
+	}
+	b = append(b, bytes.Repeat([]byte{byte(wasm.OpEnd)}, depth+1)...)
+	return (&modBuilder{}).fn(b).bytes()
+}
+
+// ifsLocals is a function of n i32 locals set in the innermost of depth
+// nested ifs and read after them: each becomes a parameter where every if
+// ends.
+func ifsLocals(depth, n int) []byte {
+	b := append(wasm.AppendU32([]byte{1}, uint32(n)), byte(wasm.I32))
+	b = append(b, bytes.Repeat([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpIf), 0x40}, depth)...)
+	for j := 0; j < n; j++ {
+		b = wasm.AppendU32(append(b, byte(wasm.OpI32Const), 1, byte(wasm.OpLocalSet)), uint32(j))
+	}
+	b = append(b, bytes.Repeat([]byte{byte(wasm.OpEnd)}, depth)...)
+	for j := 0; j < n; j++ {
+		b = wasm.AppendU32(append(b, byte(wasm.OpLocalGet)), uint32(j))
+		b = append(b, byte(wasm.OpDrop))
+	}
+	return (&modBuilder{}).fn(append(b, byte(wasm.OpEnd))).bytes()
+}
+
+// chainedCalls is n calls of a function [a i32] -> [a i32], each passing
+// the previous one's results, in the module's last function.
+func chainedCalls(n, a int) []byte {
+	m := &modBuilder{types: []wasm.FuncType{{}, funcType(a, a)}}
+	callee := []byte{0}
+	for j := 0; j < a; j++ {
+		callee = wasm.AppendU32(append(callee, byte(wasm.OpLocalGet)), uint32(j))
+	}
+	m.funcs = append(m.funcs, 1)
+	m.bodies = append(m.bodies, append(callee, byte(wasm.OpEnd)))
+	return m.fn(body(bytes.Repeat([]byte{byte(wasm.OpI32Const), 0}, a),
+		bytes.Repeat([]byte{byte(wasm.OpCall), 0}, n),
+		bytes.Repeat([]byte{byte(wasm.OpDrop)}, a))).bytes()
+}
+
+// brIfValues is n br_ifs out of a block of a i32 results, each carrying
+// them.
+func brIfValues(n, a int) []byte {
+	m := &modBuilder{types: []wasm.FuncType{{}, funcType(0, a)}}
+	return m.fn(body([]byte{byte(wasm.OpBlock), 1},
+		bytes.Repeat([]byte{byte(wasm.OpI32Const), 0}, a),
+		bytes.Repeat([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpBrIf), 0}, n),
+		[]byte{byte(wasm.OpEnd)},
+		bytes.Repeat([]byte{byte(wasm.OpDrop)}, a))).bytes()
+}
+
+// manyFunctions is a module of n empty functions.
+func manyFunctions(n int) []byte {
+	m := &modBuilder{}
+	for i := 0; i < n; i++ {
+		m.fn(body())
+	}
+	return m.bytes()
 }

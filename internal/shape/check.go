@@ -65,6 +65,8 @@ const (
 	limLocals
 	limNesting
 	limBrTableTargets
+	limFunctionWork
+	limCompileWork
 	numLimits
 )
 
@@ -84,13 +86,32 @@ type scanner struct {
 
 	funcs, tables, globals, customs uint64 // counts so far, imports included
 	funcImports                     uint64
-	// typeParams holds the param count of each type, for counting the
-	// locals of a function; it is allocated once the type count is checked.
-	typeParams []uint32
-	// funcSec is the function section after its count: the type index of
-	// each defined function, read in step with the code section.
-	funcSec []byte
-	code    codeScanner
+	// types holds the arity of each type and funcTypes the type index of
+	// each function, imports first; each is allocated once its count is
+	// checked.
+	types     []arity
+	funcTypes []uint32
+	code      codeScanner
+	work      uint64 // compile work of the functions so far
+}
+
+// arity is what a function type moves: its params and results.
+type arity struct{ params, results uint32 }
+
+// funcType returns the arity of function f's type; an invalid index gives
+// zero, and wazero will refuse the module anyway.
+func (s *scanner) funcType(f uint32) arity {
+	if uint64(f) < uint64(len(s.funcTypes)) {
+		return s.typeArity(s.funcTypes[f])
+	}
+	return arity{}
+}
+
+func (s *scanner) typeArity(t uint32) arity {
+	if uint64(t) < uint64(len(s.types)) {
+		return s.types[t]
+	}
+	return arity{}
 }
 
 // see records value v of limit id at p and fails if it is over the limit.
@@ -177,15 +198,18 @@ func (s *scanner) section(id wasm.SectionID, c *cursor) error {
 	case wasm.SectionCustom:
 		return s.custom(c)
 	case wasm.SectionType:
-		return s.types(c)
+		return s.typeSection(c)
 	case wasm.SectionImport:
 		return s.imports(c)
 	case wasm.SectionFunction:
 		n := c.count(1)
-		s.funcSec = c.b[c.p:]
-		c.p = len(c.b) // walked in step with the code section
 		s.funcs += n
-		return s.see(limFunctions, module, s.funcs)
+		if err := s.see(limFunctions, module, s.funcs); err != nil {
+			return err
+		}
+		for i := uint64(0); i < n && c.err == nil; i++ {
+			s.funcTypes = append(s.funcTypes, c.u32())
+		}
 	case wasm.SectionTable:
 		return s.tableSection(c)
 	case wasm.SectionMemory:
@@ -219,13 +243,13 @@ func (s *scanner) section(id wasm.SectionID, c *cursor) error {
 	return nil
 }
 
-func (s *scanner) types(c *cursor) error {
+func (s *scanner) typeSection(c *cursor) error {
 	n := c.count(3)
 	if err := s.see(limTypes, module, n); err != nil {
 		return err
 	}
-	s.typeParams = make([]uint32, n)
-	for i := range s.typeParams {
+	s.types = make([]arity, n)
+	for i := range s.types {
 		if form := c.byte(); c.err == nil && form != 0x60 {
 			c.fail(fmt.Errorf("type %d: unsupported type form 0x%02x", i, form))
 		}
@@ -239,7 +263,7 @@ func (s *scanner) types(c *cursor) error {
 		if err := s.see(limTypeArity, place{"type", i}, params+results); err != nil {
 			return err
 		}
-		s.typeParams[i] = uint32(params)
+		s.types[i] = arity{uint32(params), uint32(results)}
 	}
 	return nil
 }
@@ -255,7 +279,7 @@ func (s *scanner) imports(c *cursor) error {
 		var err error
 		switch kind := c.byte(); kind {
 		case 0: // function
-			c.u32()
+			s.funcTypes = append(s.funcTypes, c.u32())
 			s.funcs++
 			s.funcImports++
 			err = s.see(limFunctions, module, s.funcs)

@@ -56,6 +56,15 @@ type Limits struct {
 	Nesting int
 	// BrTableTargets bounds the targets of one br_table, default included.
 	BrTableTargets int
+	// FunctionWork bounds the estimated compile work of one function, in
+	// units of about a nanosecond of compile CPU (see fnCost). It bounds
+	// what the shapes that compile in more than linear time (long chains
+	// of blocks, many locals in nested loops) may cost, and the memory of
+	// compiling one function.
+	FunctionWork int
+	// CompileWork bounds the estimated compile work of all functions
+	// together, and so the compile time of the module.
+	CompileWork int
 }
 
 // DefaultLimits returns the limits Check applies to zero fields. They admit
@@ -82,30 +91,34 @@ func DefaultLimits() Limits {
 		Locals:           defaultLocals,
 		Nesting:          defaultNesting,
 		BrTableTargets:   defaultBrTableTargets,
+		FunctionWork:     defaultFunctionWork,
+		CompileWork:      defaultCompileWork,
 	}
 }
 
 // The defaults; the package documentation gives the measurements behind
 // each one.
 const (
-	defaultModuleBytes      = 128 << 20
-	defaultCustomSections   = 1024
-	defaultTypes            = 16384
-	defaultTypeArity        = 256
-	defaultImports          = 4096
-	defaultFunctions        = 262144
-	defaultTables           = 16
-	defaultTableMin         = 262144
+	defaultModuleBytes      = 64 << 20
+	defaultCustomSections   = 256
+	defaultTypes            = 4096
+	defaultTypeArity        = 128
+	defaultImports          = 1024
+	defaultFunctions        = 65536
+	defaultTables           = 8
+	defaultTableMin         = 131072
 	defaultMemoryMinPages   = 16384
-	defaultGlobals          = 16384
-	defaultExports          = 65536
+	defaultGlobals          = 1024
+	defaultExports          = 16384
 	defaultElemSegments     = 1024
-	defaultElemSegmentItems = 262144
-	defaultDataSegments     = 262144
-	defaultFunctionBytes    = 4 << 20
-	defaultLocals           = 16384
-	defaultNesting          = 1024
-	defaultBrTableTargets   = 16384
+	defaultElemSegmentItems = 131072
+	defaultDataSegments     = 524288
+	defaultFunctionBytes    = 1 << 20
+	defaultLocals           = 4096
+	defaultNesting          = 4096
+	defaultBrTableTargets   = 65536
+	defaultFunctionWork     = 1_000_000_000
+	defaultCompileWork      = 40_000_000_000
 )
 
 // fieldNames are the names of the Limits fields, in the order fields
@@ -113,14 +126,14 @@ const (
 var fieldNames = [...]string{"ModuleBytes", "CustomSections", "Types", "TypeArity",
 	"Imports", "Functions", "Tables", "TableMin", "MemoryMinPages", "Globals",
 	"Exports", "ElemSegments", "ElemSegmentItems", "DataSegments",
-	"FunctionBytes", "Locals", "Nesting", "BrTableTargets"}
+	"FunctionBytes", "Locals", "Nesting", "BrTableTargets", "FunctionWork", "CompileWork"}
 
 // fields points at every field of l, in the order of fieldNames.
 func (l *Limits) fields() [len(fieldNames)]*int {
 	return [...]*int{&l.ModuleBytes, &l.CustomSections, &l.Types, &l.TypeArity,
 		&l.Imports, &l.Functions, &l.Tables, &l.TableMin, &l.MemoryMinPages, &l.Globals,
 		&l.Exports, &l.ElemSegments, &l.ElemSegmentItems, &l.DataSegments,
-		&l.FunctionBytes, &l.Locals, &l.Nesting, &l.BrTableTargets}
+		&l.FunctionBytes, &l.Locals, &l.Nesting, &l.BrTableTargets, &l.FunctionWork, &l.CompileWork}
 }
 
 // withDefaults fills the zero fields of l from DefaultLimits; a negative
@@ -188,6 +201,8 @@ func (e *LimitError) describe() string {
 		return fmt.Sprintf("%s nests blocks %d deep", w, v)
 	case "BrTableTargets":
 		return fmt.Sprintf("%s has a br_table of %d targets", w, v)
+	case "FunctionWork", "CompileWork":
+		return fmt.Sprintf("%s needs an estimated %d units of compile work", w, v)
 	}
 	return fmt.Sprintf("%s has %d %s", w, v, countNoun(e.Limit))
 }
