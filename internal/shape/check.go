@@ -382,7 +382,7 @@ func (s *scanner) elements(c *cursor) error {
 }
 
 func (s *scanner) data(c *cursor) error {
-	n := c.count(3)
+	n := c.count(2) // a passive segment can be two bytes
 	if err := s.see(limDataSegments, module, n); err != nil {
 		return err
 	}
