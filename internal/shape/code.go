@@ -85,6 +85,13 @@ func (s *scanner) instructions(fn place, expr []byte, off int, typ arity) error 
 	s.code.labels = s.code.labels[:0]
 	for {
 		p := r.Pos()
+		if p < len(expr) && plainOps[expr[p]] {
+			// Most instructions are one byte with no immediates; they need
+			// neither the reader nor the switch below.
+			cost.op(wasm.Opcode(expr[p]))
+			r.Seek(p + 1)
+			continue
+		}
 		if p < len(expr) && expr[p] == byte(wasm.OpBrTable) {
 			q, err := s.brTable(fn, expr, p+1)
 			if err != nil {
@@ -127,6 +134,19 @@ func (s *scanner) instructions(fn place, expr []byte, off int, typ arity) error 
 		}
 	}
 }
+
+// plainOps are the one-byte instructions without immediates that neither
+// open nor close a label nor move values between labels.
+var plainOps = func() (plain [256]bool) {
+	for op := range plain {
+		info, ok := wasm.Info(wasm.Opcode(op))
+		plain[op] = ok && info.Imm == wasm.ImmNone && op < wasm.PrefixMisc
+	}
+	for _, op := range []wasm.Opcode{wasm.OpElse, wasm.OpEnd, wasm.OpReturn} {
+		plain[op] = false
+	}
+	return plain
+}()
 
 // open pushes the label of a block, loop or if.
 func (s *scanner) open(fn place, in *wasm.Instr) error {
