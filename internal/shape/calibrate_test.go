@@ -268,16 +268,18 @@ func (w *weightTables) source(k calConsts) []byte {
 	table("weightMisc", w.misc[:])
 	table("weightSIMD", w.simd[:])
 	fmt.Fprintf(&b, `// Compile CPU in ns per unit of the terms of fnCost: per function, per
-// br_table target, per value moved, per block walked over and per label
-// parameter squared.
+// br_table target (and one per costTargetSqDiv of a br_table's targets
+// squared), per value moved, per block walked over and per label parameter
+// squared.
 const (
-	costFunction = %d
-	costTarget   = %d
-	costValue    = %d
-	costBlock    = %d
-	costPhi      = %d
+	costFunction    = %d
+	costTarget      = %d
+	costTargetSqDiv = %d
+	costValue       = %d
+	costBlock       = %d
+	costPhi         = %d
 )
-`, up(k.function), up(k.target), up(k.value), up(k.block), up(k.phi))
+`, up(k.function), up(k.target), max(1, int(1/max(k.targetSq, 1e-9))), up(k.value), up(k.block), up(k.phi))
 	return []byte(b.String())
 }
 
@@ -302,10 +304,11 @@ type calShape struct {
 }
 
 // calConsts are the constants of fnCost's terms other than instructions.
-type calConsts struct{ function, target, value, block, phi float64 }
+type calConsts struct{ function, target, targetSq, value, block, phi float64 }
 
 func (k *calConsts) max(v calConsts) {
 	k.function, k.target, k.value = max(k.function, v.function), max(k.target, v.target), max(k.value, v.value)
+	k.targetSq = max(k.targetSq, v.targetSq)
 	k.block, k.phi = max(k.block, v.block), max(k.phi, v.phi)
 }
 
@@ -323,11 +326,18 @@ func (c *calibrator) shapes() calConsts {
 	}
 	kFunction := c.worst("function", []calShape{{"4096 empty functions, instrumented", manyFunctions(4096), true}},
 		func(f fnCost, ns float64) float64 { return ns / 4096 })
-	kTarget := c.worst("target", []calShape{{"br_table of 16384 targets", calModule(brTable(16384)), false}},
-		func(f fnCost, ns float64) float64 { return (ns - kFunction) / 16384 })
+	// A target costs more in a larger br_table: a fixed part, measured on
+	// small br_tables, and a part that grows with the br_table, measured on
+	// the largest the defaults admit.
+	const small, large = 1024, defaultBrTableTargets
+	kTarget := c.worst("target", []calShape{{"64 br_tables of 1024 targets", calModule(bytes.Repeat(brTable(small), 64)), false}},
+		func(f fnCost, ns float64) float64 { return (ns - kFunction) / (64 * small) })
+	kTargetSq := c.worst("target squared", []calShape{{"br_table at the default limit", calModule(brTable(large)), false}},
+		func(f fnCost, ns float64) float64 { return (ns - kFunction - kTarget*large) / (large * large) })
 	// The constants measured so far stand in for the generated ones.
 	linear := func(f fnCost) float64 {
-		return float64(f.linear) + (kFunction - costFunction) + float64(f.targets)*(kTarget-costTarget)
+		return float64(f.linear) + (kFunction - costFunction) + float64(f.targets)*(kTarget-costTarget) +
+			float64(f.targetSq)*(kTargetSq-1/float64(costTargetSqDiv))
 	}
 	kBlock := c.worst("block", blocks, func(f fnCost, ns float64) float64 {
 		return (ns - linear(f)) / float64(f.dom)
@@ -346,7 +356,7 @@ func (c *calibrator) shapes() calConsts {
 	kValue := c.worst("value", values, func(f fnCost, ns float64) float64 {
 		return (ns - linear(f) - kBlock*float64(f.dom) - kPhi*float64(f.phiSq)) / float64(f.values)
 	})
-	return calConsts{function: kFunction, target: kTarget, value: kValue, block: kBlock, phi: kPhi}
+	return calConsts{function: kFunction, target: kTarget, targetSq: kTargetSq, value: kValue, block: kBlock, phi: kPhi}
 }
 
 func up(x float64) int { return int(math.Ceil(x)) }

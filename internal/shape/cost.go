@@ -34,6 +34,7 @@ type fnCost struct {
 	accesses uint64 // local.get, local.set and local.tee so far
 	linear   uint64 // base, instructions and br_table targets
 	targets  uint64 // br_table targets
+	targetSq uint64 // sum over br_tables of their targets squared
 	values   uint64 // values moved
 	blocks   uint64 // basic blocks so far, fuel checks included
 	dom      uint64 // sum over blocks of the blocks before each
@@ -90,7 +91,9 @@ const (
 // the br_table's block.
 func (c *fnCost) brTable(n uint64) {
 	c.targets += n
+	c.targetSq = satAdd(c.targetSq, satMul(n, n))
 	c.linear = satAdd(c.linear, satMul(n, costTarget))
+	c.linear = satAdd(c.linear, satMul(n, n)/costTargetSqDiv)
 	c.dom = satAdd(c.dom, satMul(n, c.blocks))
 }
 

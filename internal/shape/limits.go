@@ -118,7 +118,7 @@ const (
 	defaultNesting          = 4096
 	defaultBrTableTargets   = 65536
 	defaultFunctionWork     = 1_000_000_000
-	defaultCompileWork      = 45_000_000_000
+	defaultCompileWork      = 40_000_000_000
 )
 
 // fieldNames are the names of the Limits fields, in the order fields

@@ -56,6 +56,8 @@ type worstShape struct {
 	body func(k int) []byte
 	// module wraps the functions; nil means modBuilder's plain template.
 	module func(bodies [][]byte) []byte
+	// fills is set when module pads itself to the size limit.
+	fills bool
 }
 
 func worstShapes() []worstShape {
@@ -64,28 +66,28 @@ func worstShapes() []worstShape {
 	}
 	lg := []byte{byte(wasm.OpLocalGet), 0}
 	return []worstShape{
-		{"nested blocks", func(k int) []byte { return body(nest(wasm.OpBlock, min(k, defaultNesting))) }, nil},
-		{"nested loops", func(k int) []byte { return body(nest(wasm.OpLoop, min(k, defaultNesting))) }, nil},
+		{"nested blocks", func(k int) []byte { return body(nest(wasm.OpBlock, min(k, defaultNesting))) }, nil, false},
+		{"nested loops", func(k int) []byte { return body(nest(wasm.OpLoop, min(k, defaultNesting))) }, nil, false},
 		{"br_ifs in a row", func(k int) []byte {
 			return body([]byte{byte(wasm.OpBlock), 0x40}, bytes.Repeat([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpBrIf), 0}, k), []byte{byte(wasm.OpEnd)})
-		}, nil},
-		{"ifs in a row", rep([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpIf), 0x40, byte(wasm.OpEnd)}), nil},
-		{"locals in nested loops", func(k int) []byte { return onlyBody(loopsLocals(16, k)) }, nil},
-		{"locals in nested ifs", func(k int) []byte { return onlyBody(ifsLocals(16, k)) }, nil},
-		{"br_table", func(k int) []byte { return body(brTable(min(k, defaultBrTableTargets))) }, nil},
-		{"chained calls", func(k int) []byte { return onlyBody(chainedCalls(k, 16)) }, calTemplate},
-		{"call_indirect", func(k int) []byte { return calBody(bytes.Repeat(append(lg, 0x11, 0, 0), k)) }, calTemplate},
+		}, nil, false},
+		{"ifs in a row", rep([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpIf), 0x40, byte(wasm.OpEnd)}), nil, false},
+		{"locals in nested loops", func(k int) []byte { return onlyBody(loopsLocals(16, k)) }, nil, false},
+		{"locals in nested ifs", func(k int) []byte { return onlyBody(ifsLocals(16, k)) }, nil, false},
+		{"br_table", func(k int) []byte { return body(brTable(min(k, defaultBrTableTargets))) }, nil, false},
+		{"chained calls", func(k int) []byte { return onlyBody(chainedCalls(k, 16)) }, calTemplate, false},
+		{"call_indirect", func(k int) []byte { return calBody(bytes.Repeat(append(lg, 0x11, 0, 0), k)) }, calTemplate, false},
 		{"memory.copy", func(k int) []byte {
 			return calBody(bytes.Repeat(append(append(lg, lg...), append(lg, 0xfc, 10, 0, 0)...), k))
-		}, calTemplate},
+		}, calTemplate, false},
 		{"memory.fill", func(k int) []byte {
 			return calBody(bytes.Repeat(append(append(lg, lg...), append(lg, 0xfc, 11, 0)...), k))
-		}, calTemplate},
-		{"div", func(k int) []byte { return calBody(bytes.Repeat(append(append(lg, lg...), 0x6d, 0x1a), k)) }, calTemplate},
-		{"empty functions", func(k int) []byte { return body() }, nil},
+		}, calTemplate, false},
+		{"div", func(k int) []byte { return calBody(bytes.Repeat(append(append(lg, lg...), 0x6d, 0x1a), k)) }, calTemplate, false},
+		{"empty functions", func(k int) []byte { return body() }, nil, false},
 		{"everything at once", func(k int) []byte {
 			return body([]byte{byte(wasm.OpBlock), 0x40}, bytes.Repeat([]byte{byte(wasm.OpI32Const), 0, byte(wasm.OpBrIf), 0}, k), []byte{byte(wasm.OpEnd)})
-		}, everythingTemplate},
+		}, everythingTemplate, true},
 	}
 }
 
@@ -136,7 +138,7 @@ func calTemplate(bodies [][]byte) []byte {
 }
 
 // everythingTemplate puts every count at its default limit around the
-// bodies, as far as the module size allows.
+// bodies, and fills the module to its size limit.
 func everythingTemplate(bodies [][]byte) []byte {
 	m := &modBuilder{customs: []wasm.Section{}}
 	for n := 0; len(m.types) < defaultTypes; n++ { // all distinct: n values in all
@@ -166,7 +168,7 @@ func everythingTemplate(bodies [][]byte) []byte {
 		}
 		m.elems = append(m.elems, seg)
 	}
-	for i := 0; i < defaultDataSegments; i++ {
+	for i := 0; i < defaultDataSegments-1; i++ {
 		m.data = append(m.data, wasm.Data{Offset: i32, Init: []byte{byte(i)}})
 	}
 	for i := 0; i < defaultCustomSections; i++ {
@@ -175,6 +177,10 @@ func everythingTemplate(bodies [][]byte) []byte {
 	for _, b := range bodies {
 		m.fn(b)
 	}
+	// One more data segment fills the module to its size limit.
+	m.data = append(m.data, wasm.Data{Flags: 1})
+	bin := m.bytes()
+	m.data[len(m.data)-1].Init = make([]byte, max(defaultModuleBytes-len(bin)-16, 0))
 	return m.bytes()
 }
 
@@ -214,9 +220,12 @@ func fillBudget(t *testing.T, s worstShape) ([]byte, int, uint64) {
 	}
 	w, _ := fits(k)
 	fn := s.body(k)
-	base := len(template(nil))
+	room := defaultModuleBytes - len(template(nil))
+	if s.fills {
+		room = defaultModuleBytes / 2
+	}
 	n := int(min(defaultCompileWork/max(w, 1), uint64(defaultFunctions-defaultImports-1),
-		uint64((defaultModuleBytes-base)/(len(fn)+5))))
+		uint64(room/(len(fn)+5))))
 	for ; n > 0; n = n * 15 / 16 {
 		bodies := make([][]byte, n)
 		for i := range bodies {
