@@ -92,12 +92,6 @@ func brTable(n int) []byte {
 	return append(b, byte(wasm.OpEnd))
 }
 
-// localsBody declares n i32 locals in one run-length entry.
-func localsBody(n uint32) []byte {
-	b := wasm.AppendU32([]byte{1}, n)
-	return append(b, byte(wasm.I32), byte(wasm.OpEnd))
-}
-
 // funcType has p i32 params and r i32 results.
 func funcType(p, r int) wasm.FuncType {
 	f := wasm.FuncType{Params: make([]wasm.ValType, p), Results: make([]wasm.ValType, r)}

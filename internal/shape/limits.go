@@ -3,12 +3,13 @@ package shape
 import (
 	"errors"
 	"fmt"
-	"math"
 )
 
 // Limits bound the shape of a module. A zero field means the default from
-// DefaultLimits. Every count is exact: it is read from the binary, never
-// estimated, and compared before anything is allocated for it.
+// DefaultLimits; a negative one allows none. Counts and sizes are read
+// from the binary exactly, and each is compared before anything is walked
+// or allocated for it; the two work limits bound an estimate (see the
+// package documentation).
 type Limits struct {
 	// ModuleBytes bounds the whole binary. It also bounds what wazero
 	// allocates in proportion to the bytes (copies of custom sections, data
@@ -69,8 +70,9 @@ type Limits struct {
 
 // DefaultLimits returns the limits Check applies to zero fields. They admit
 // every real program measured (see the package documentation) with a
-// margin of about four times, and keep the worst module they admit to a
-// compile of seconds, not minutes.
+// margin of four times or more, and hold the worst module they admit to
+// about four times the compile time and memory of the largest (about 40 s
+// of CPU and 0.8 GB on the machine measured).
 func DefaultLimits() Limits {
 	return Limits{
 		ModuleBytes:      defaultModuleBytes,
@@ -145,15 +147,6 @@ func (l Limits) withDefaults() Limits {
 		if *f == 0 {
 			*f = *df[i]
 		}
-	}
-	return l
-}
-
-// unlimited has every field at its largest value, for Measure.
-func unlimited() Limits {
-	var l Limits
-	for _, f := range l.fields() {
-		*f = math.MaxInt
 	}
 	return l
 }

@@ -39,13 +39,15 @@ func TestWorstCase(t *testing.T) {
 				t.Skip("not selected by ISLE_SHAPE_WORSTCASE")
 			}
 			bin, funcs, w := fillBudget(t, s)
+			start := time.Now()
 			if err := Check(bin, Limits{}); err != nil {
 				t.Fatalf("the defaults refuse it: %v", err)
 			}
+			checked := time.Since(start)
 			m, _ := Measure(bin)
 			r := compileInChild(t, bin)
-			t.Logf("%s: %d functions, %.1f MB, estimated %.1fs (function %.2fs): compile %s",
-				s.name, funcs, float64(len(bin))/1e6, float64(m.CompileWork)/1e9, float64(w)/1e9, r)
+			t.Logf("%s: %d functions, %.1f MB, checked in %v, estimated %.1fs (function %.2fs): compile %s",
+				s.name, funcs, float64(len(bin))/1e6, checked.Round(time.Millisecond), float64(m.CompileWork)/1e9, float64(w)/1e9, r)
 		})
 	}
 }
