@@ -2,6 +2,7 @@ package isle_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"regexp"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
+	"github.com/isle-run/isle/internal/wasm"
 )
 
 // These tests attack the node's governance with hostile guests
@@ -388,4 +390,39 @@ func sharedCache(t *testing.T) string {
 		dir = os.TempDir() + "/isle-test-cache"
 	}
 	return dir
+}
+
+// nestedBlocks is a command whose _start nests n empty blocks: the shape
+// that held `isle run --timeout 1s` for 9 to 14 s in wazero's compiler.
+func nestedBlocks(n int) []byte {
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{}}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{{Name: "_start", Kind: wasm.KindFunc, Index: 0}}))
+	body := []byte{0x00} // no locals
+	for range n {
+		body = append(body, 0x02, 0x40) // block (empty type)
+	}
+	for range n + 1 {
+		body = append(body, 0x0b) // end
+	}
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
+	return m.Encode()
+}
+
+// A module of 45,000 nested blocks is refused before wazero sees it, with
+// an error naming the limit, in far less time than it would take to
+// compile.
+func TestOversizedModuleIsRefusedAtOnce(t *testing.T) {
+	node := newNode(t)
+	start := time.Now()
+	_, err := node.LoadModule(testCtx(t), "nested.wasm", nestedBlocks(45_000))
+	if !errors.Is(err, api.ErrModuleShape) || !strings.Contains(err.Error(), "nests blocks 4097 deep, over the limit of 4096") {
+		t.Fatalf("loading 45,000 nested blocks: %v", err)
+	}
+	t.Logf("refused in %v", time.Since(start))
+	// The same shape within the limit loads.
+	if _, err := node.LoadModule(testCtx(t), "nested.wasm", nestedBlocks(1000)); err != nil {
+		t.Fatalf("1,000 nested blocks: %v", err)
+	}
 }

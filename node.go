@@ -16,6 +16,7 @@ import (
 	"github.com/isle-run/isle/internal/services/kv"
 	"github.com/isle-run/isle/internal/services/logsvc"
 	"github.com/isle-run/isle/internal/services/random"
+	"github.com/isle-run/isle/internal/shape"
 )
 
 // Config configures a Node.
@@ -39,10 +40,21 @@ type Config struct {
 	// physical memory. It counts linear memory at its size, touched or
 	// not, so a node of very many small processes may need it raised.
 	MaxMemory int64
+	// ModuleLimits bound the shape of the modules the node will compile:
+	// their size, function and local counts, block nesting, br_table size,
+	// table size, and an estimate of the compile work. A module past one is
+	// refused at once with an error wrapping api.ErrModuleShape that names
+	// the limit. Zero fields are the defaults, which admit the largest real
+	// programs measured with a margin of about four.
+	ModuleLimits ModuleLimits
 	// DataDir holds the node's durable state, such as key-value buckets.
 	// Empty means the node has none, and key-value capabilities fail.
 	DataDir string
 }
+
+// ModuleLimits bound the shape of modules; see Config.ModuleLimits and the
+// documentation of each field.
+type ModuleLimits = shape.Limits
 
 // DefaultCacheDir returns the per-user cache directory isle uses by
 // default: $XDG_CACHE_HOME/isle or its platform equivalent, or "" when the
@@ -96,6 +108,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		MaxProcesses: cfg.MaxProcesses,
 		SpawnQuota:   cfg.SpawnQuota,
 		MaxMemory:    cfg.MaxMemory,
+		ModuleShape:  cfg.ModuleLimits,
 		HandleFS:     dirs.New,
 	})
 	if err != nil {

@@ -13,6 +13,11 @@ var ErrNotWasm = errors.New("not a WebAssembly module")
 // module is WebAssembly but malformed or ill-typed.
 var ErrInvalidModule = errors.New("invalid module")
 
+// ErrModuleShape is returned, wrapped with the limit and where the module
+// passes it, when a module is larger or more deeply nested than the node
+// compiles (isle.Config.ModuleLimits): it is refused before compiling.
+var ErrModuleShape = errors.New("module shape")
+
 // MissingImportsError lists the imports a module needs that isle does not
 // provide. Such a module cannot be spawned.
 type MissingImportsError struct {

@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	"github.com/isle-run/isle/internal/shape"
+
 	"github.com/isle-run/isle/internal/wasip1"
 )
 
@@ -45,6 +47,9 @@ type Config struct {
 	// MaxMemory is the node's ceiling on what all its processes hold
 	// together, in bytes (see Group). Zero means DefaultMaxMemory.
 	MaxMemory int64
+	// ModuleShape bounds what a module may look like before it is
+	// compiled; zero fields are shape.DefaultLimits.
+	ModuleShape shape.Limits
 	// HandleFS, if set, makes a file system for each process that uses
 	// WASI, mounted at HandleMount: how directory capabilities that arrive
 	// at run time become paths (see internal/services/dirs).
@@ -73,6 +78,8 @@ type Kernel struct {
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
 	node *Group
+	// shape bounds modules before they are compiled.
+	shape shape.Limits
 	// baseConfig is shared by every process; see moduleConfig.
 	baseConfig wazero.ModuleConfig
 	// epoch is when the kernel started: a cheap monotonic origin.
@@ -129,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	k.maxProcs = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
 	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
 	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory())}
+	k.shape = cfg.ModuleShape
 	k.handleFS = cfg.HandleFS
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/shape"
 	"github.com/isle-run/isle/internal/wasm"
 )
 
@@ -111,8 +112,13 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 	}
 }
 
-// compile does the work of Load for a module not loaded before.
+// compile does the work of Load for a module not loaded before. The shape
+// check comes first: wazero's compile time and memory grow faster than
+// linearly in some shapes, and nothing else bounds them.
 func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]byte) (*Module, error) {
+	if err := shape.Check(bin, k.shape); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+	}
 	rewritten, err := k.instrument(sum, bin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)

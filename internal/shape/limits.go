@@ -1,8 +1,9 @@
 package shape
 
 import (
-	"errors"
 	"fmt"
+
+	isleapi "github.com/isle-run/isle/api"
 )
 
 // Limits bound the shape of a module. A zero field means the default from
@@ -153,7 +154,7 @@ func (l Limits) withDefaults() Limits {
 
 // ErrShape is wrapped by every error Check returns: a limit exceeded
 // (*LimitError) or a module too malformed to measure.
-var ErrShape = errors.New("module shape")
+var ErrShape = isleapi.ErrModuleShape
 
 // LimitError reports one limit a module exceeds.
 type LimitError struct {
