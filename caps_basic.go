@@ -14,7 +14,7 @@ import (
 // elapsed time (counted from the node's start), api.RightWall for the date.
 func ClockCap(rights api.Rights) Capability {
 	return Capability{kind: kernel.KindClock, rights: rights, open: func(n *Node) (any, func(), error) {
-		c, err := n.service("clock", func() (any, error) { return clock.New(), nil })
+		c, err := n.service("clock", func() (any, error) { return clock.New(n.started), nil })
 		return c, nil, err
 	}}
 }

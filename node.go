@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/kernel"
@@ -71,6 +72,7 @@ func DefaultCacheDir() string {
 // and host services. It is safe for concurrent use.
 type Node struct {
 	k       *kernel.Kernel
+	started time.Time // the origin of the clock capability's monotonic clock
 	dataDir string
 	log     *slog.Logger
 
@@ -122,7 +124,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Node{k: k, dataDir: cfg.DataDir, log: log}, nil
+	return &Node{k: k, dataDir: cfg.DataDir, log: log, started: time.Now()}, nil
 }
 
 // Close kills every process still running, then closes the node's

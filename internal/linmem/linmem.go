@@ -4,7 +4,8 @@
 //
 // wazero's default memory is a Go slice that is reallocated and copied on
 // every memory.grow; a guest growing to 2 GiB leaves old copies alive until
-// the Go GC frees them (8.6 GB RSS measured, see DESIGN.md). Here:
+// the Go GC frees them (8.6 GB RSS measured for a guest growing to 2 GiB).
+// Here:
 //
 //   - Memories come in power-of-two size classes, carved from slabs of at
 //     least 1 GiB mapped PROT_READ|PROT_WRITE with MAP_NORESERVE. Nothing

@@ -48,6 +48,7 @@ typedef int32_t isle_handle_t;
 
 #define ISLE_FOREVER ((int64_t)-1)
 #define ISLE_MAX_HANDLES 16
+#define ISLE_MAX_MESSAGE (1u << 20) /* the largest payload of one message */
 
 /* What recv and call write at info_ptr. */
 typedef struct {

@@ -21,8 +21,9 @@ type Clock struct {
 	origin time.Time
 }
 
-// New returns a clock whose monotonic readings start at zero now.
-func New() *Clock { return &Clock{origin: time.Now()} }
+// New returns a clock whose monotonic readings count from origin, the
+// node's start.
+func New(origin time.Time) *Clock { return &Clock{origin: origin} }
 
 // Which clock clock_now reads.
 const (
