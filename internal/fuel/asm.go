@@ -15,6 +15,8 @@ const (
 	opI64Add        = 0x7c
 	opI64Shl        = 0x86
 	opI64ShrU       = 0x88
+	opI64Or         = 0x84
+	opI64ExtendI32S = 0xac
 	opI64ExtendI32U = 0xad
 	opMemorySize    = 0x3f
 
@@ -54,14 +56,19 @@ func (a *asm) misc(sub uint32, idx ...uint32) {
 // ifEmpty opens an if without results.
 func (a *asm) ifEmpty() { a.op(byte(wasm.OpIf), 0x40) }
 
-// charge subtracts from the fuel counter the i32 in local l, shifted right.
-func (a *asm) charge(fuel, l uint32, shift int64) {
+// charge subtracts from the fuel counter the i32 in local l, shifted
+// right, less what was already charged.
+func (a *asm) charge(fuel, l uint32, shift, charged int64) {
 	a.globalGet(fuel)
 	a.localGet(l)
 	a.op(opI64ExtendI32U)
 	if shift > 0 {
 		a.i64(shift)
 		a.op(opI64ShrU)
+	}
+	if charged > 0 {
+		a.i64(charged)
+		a.op(byte(wasm.OpI64Sub))
 	}
 	a.op(byte(wasm.OpI64Sub))
 	a.globalSet(fuel)

@@ -15,12 +15,14 @@ const (
 	// editEntry inserts at the body's start the entry fuel check and, in
 	// a function that calls, the stack check, then the opening of the
 	// block that wraps the body if a branch targets the function's label.
-	editEntry editKind = iota
-	editLoop           // inserts a fuel check after a loop opcode
-	editIndex          // replaces a function index immediate with val
-	editCall           // replaces an instruction with a call of helper val
-	editLeave          // inserts before a return or tail call: the frame is given back
-	editExit           // inserts before the final end: the wrapping block's end, the frame given back
+	editEntry  editKind = iota
+	editLoop            // inserts a fuel check after a loop opcode
+	editIndex           // replaces a u32 immediate (a function index, a count) with val
+	editCall            // replaces an instruction with a call of helper val
+	editBulk            // puts a bulk instruction behind a test of its length, longer ones going to helper val
+	editLocals          // inserts the declarations of the scratch locals
+	editLeave           // inserts before a return or tail call: the frame is given back
+	editExit            // inserts before the final end: the wrapping block's end, the frame given back
 )
 
 // edit is one change to a body, at a byte position of the original body.
@@ -51,6 +53,7 @@ type bodyRewriter struct {
 	check checkCode
 	stack stackCode
 	est   frameEstimate
+	tmp   []byte // scratch for measuring injected code
 
 	// Per body, once scanned:
 	calls      bool   // the body calls: it accounts its frame
@@ -58,6 +61,7 @@ type bodyRewriter struct {
 	chargeOnly bool   // the entry check only charges: see resolveCosts
 	frameSize  int64  // the frame estimate charged to the stack budget
 	wrapType   []byte // block type of the wrapping block
+	scratch    scratchLocals
 }
 
 // scan validates a body's indices and structure, counts the cost of each
@@ -67,6 +71,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 	w.loops = w.loops[:0]
 	w.edits = append(w.edits[:0], edit{pos: start, end: start, kind: editEntry})
 	w.calls, w.wrap = false, false
+	w.scratch = scratchLocals{}
 	var entry int64
 	scope := int32(-1)
 	var prevConst bool // the previous instruction was an i32.const
@@ -137,7 +142,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 		}
 	}
 	w.resolve(entry, sig)
-	return nil
+	return w.addScratch(body, start, locals)
 }
 
 // scanCall records what a call needs: its index renumbered, the frame
@@ -181,23 +186,24 @@ func (w *bodyRewriter) renumber(in *wasm.Instr) {
 	}
 }
 
-// scanMisc replaces bulk operations and table.grow with calls of helpers,
-// and returns the instruction's static cost. A bulk operation whose
-// length is a constant of at most a chunk is left as it is and charged
-// statically.
+// scanMisc records the rewrite of bulk operations and table.grow, and
+// returns the instruction's static cost. A bulk operation whose length is
+// a constant of at most a chunk is left as it is and charged statically.
 func (w *bodyRewriter) scanMisc(in *wasm.Instr, prevConst bool, n uint32) int64 {
 	kind, ok := bulkKinds[in.Op.Sub()]
 	if !ok {
 		return 1
 	}
 	k := helperKey{kind: kind, a: in.Index, b: in.Index2}
-	if kind != helperTableGrow && prevConst {
-		if chunk, shift := k.chunk(); int64(n) <= chunk {
-			return 1 + int64(n)>>shift
-		}
+	if kind == helperTableGrow {
+		w.edits = append(w.edits, edit{pos: in.Pos, end: in.End, kind: editCall, val: w.mod.helperFor(k)})
+		return 1
 	}
-	w.edits = append(w.edits, edit{pos: in.Pos, end: in.End, kind: editCall, val: w.mod.helperFor(k)})
-	return 1
+	if chunk, _ := k.chunk(); prevConst && int64(n) <= chunk {
+		return k.cost(int64(n))
+	}
+	w.scanBulk(in, k)
+	return k.cost(0)
 }
 
 // blockArity is how many values a block type merges: its parameters and
@@ -275,7 +281,7 @@ func (w *bodyRewriter) newLen(body []byte) int {
 func (w *bodyRewriter) injectLen(e *edit) int {
 	switch e.kind {
 	case editEntry:
-		n := w.check.len(e.cost, w.chargeOnly)
+		n := w.check.len(e.cost, w.chargeOnly || w.calls)
 		if w.calls {
 			n += w.stack.enterLen(w.frameSize)
 		}
@@ -289,6 +295,12 @@ func (w *bodyRewriter) injectLen(e *edit) int {
 		return max(wasm.U32Len(e.val), e.end-e.pos)
 	case editCall:
 		return 1 + wasm.U32Len(e.val)
+	case editBulk:
+		b, _ := w.bulkCode(w.tmp[:0], e, nil)
+		w.tmp = b
+		return len(b) + e.end - e.pos
+	case editLocals:
+		return len(w.scratch.decls(w.tmp[:0]))
 	case editLeave:
 		return w.stack.leaveLen(w.frameSize)
 	case editExit:
@@ -312,7 +324,7 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 		at := len(dst)
 		switch e.kind {
 		case editEntry:
-			dst = w.check.append(dst, e.cost, w.chargeOnly)
+			dst = w.check.append(dst, e.cost, w.chargeOnly || w.calls)
 			if w.calls {
 				dst = w.stack.enter(dst, w.frameSize)
 			}
@@ -327,6 +339,15 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 			dst = wasm.AppendU32Width(dst, e.val, e.end-e.pos)
 		case editCall:
 			dst = wasm.AppendU32(append(dst, byte(wasm.OpCall)), e.val)
+		case editBulk:
+			var op int
+			dst, op = w.bulkCode(dst, e, body[e.pos:e.end])
+			// The instruction is copied: map it, so traces point at it.
+			om.add(op, oldBase+e.pos, e.end-e.pos)
+			last = e.end
+			continue
+		case editLocals:
+			dst = w.scratch.decls(dst)
 		case editLeave:
 			dst = w.stack.leave(dst, w.frameSize)
 		case editExit:

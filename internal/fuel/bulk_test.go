@@ -260,13 +260,14 @@ func TestBulkTableDifferential(t *testing.T) {
 }
 
 // TestBulkChargesAndYields checks what a bulk operation costs: 1 unit per
-// MemoryBytesPerFuel bytes, and one yield per chunk of a long operation.
+// MemoryBytesPerFuel bytes, at least MemoryChargeFloor of them, and one
+// yield per chunk of a long operation.
 func TestBulkChargesAndYields(t *testing.T) {
 	b := instrument(t, bulkModule(t))
-	base := fuelOf(t, b, "fill", 0, 1, 0)
-	for _, n := range []uint64{1, 15, 16, MemoryChunk, MemoryChunk + 1, 3*MemoryChunk + 17} {
+	base := fuelOf(t, b, "fill", 0, 1, 0) // charged as MemoryChargeFloor bytes
+	for _, n := range []uint64{1, 15, 16, MemoryChargeFloor, MemoryChargeFloor + 16, MemoryChunk, MemoryChunk + 1, 3*MemoryChunk + 17} {
 		used, yields := fuelAndYields(t, b, "fill", 0, 1, n)
-		if want := base + int64(n)/MemoryBytesPerFuel; used != want {
+		if want := base + (max(int64(n), MemoryChargeFloor)-MemoryChargeFloor)/MemoryBytesPerFuel; used != want {
 			t.Errorf("fill of %d bytes used %d fuel, want %d", n, used, want)
 		}
 		chunks := int64(0)
@@ -278,9 +279,10 @@ func TestBulkChargesAndYields(t *testing.T) {
 		}
 	}
 	tbase := fuelOf(t, b, "tfill", 0, 0)
-	for _, n := range []uint64{1, TableChunk, 2*TableChunk + 3} {
-		if used := fuelOf(t, b, "tfill", 0, n); used != tbase+int64(n)/TableEntriesPerFuel {
-			t.Errorf("table.fill of %d entries used %d fuel, want %d", n, used, tbase+int64(n))
+	for _, n := range []uint64{1, TableChargeFloor + 1, TableChunk, 2*TableChunk + 3} {
+		want := tbase + (max(int64(n), TableChargeFloor)-TableChargeFloor)/TableEntriesPerFuel
+		if used := fuelOf(t, b, "tfill", 0, n); used != want {
+			t.Errorf("table.fill of %d entries used %d fuel, want %d", n, used, want)
 		}
 	}
 	// A constant length is charged statically, in the caller, and the
@@ -400,5 +402,58 @@ func TestTableGrowAsksHost(t *testing.T) {
 	}
 	if tg.calls.Load() != 5 || tg.asked.Load() != 161 {
 		t.Errorf("host asked %d times for %d entries, want 5 times for 161", tg.calls.Load(), tg.asked.Load())
+	}
+}
+
+// TestCodeCountWidens rewrites a module of 127 functions, whose helpers
+// make more than 128: the code section's count needs a second byte, and
+// every byte after it moves. The offset map must follow.
+func TestCodeCountWidens(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("(module (memory (export \"memory\") 1)\n")
+	for i := range 126 {
+		fmt.Fprintf(&src, "(func (export \"f%d\") (result i32) (i32.const %d))\n", i, i)
+	}
+	src.WriteString(`(func (export "fill") (param i32) (memory.fill (i32.const 0) (i32.const 9) (local.get 0))))`)
+	orig := watSource(t, src.String())
+	res, err := Instrument(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCode, newCode := codePayload(t, orig), codePayload(t, res.Wasm)
+	if oldCode[0] != 127 || newCode[0]&0x80 == 0 || newCode[1] != 1 {
+		t.Fatalf("code section counts % x before, % x after", oldCode[:2], newCode[:2])
+	}
+	bodies, err := wasm.DecodeCode(oldCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fi, c := range bodies {
+		_, start, _ := wasm.Locals(c.Body)
+		var r wasm.Reader
+		var in wasm.Instr
+		r.Reset(c.Body)
+		r.Seek(start)
+		for r.Next(&in) == nil {
+			a := uint64(c.Offset + in.Pos)
+			b := res.Offsets.rewritten(a)
+			if back, ok := res.Offsets.Original(b); !ok || back != a {
+				t.Fatalf("body %d: offset %#x maps to %#x, which maps back to %#x, %v", fi, a, b, back, ok)
+			}
+			if newCode[b] != oldCode[a] {
+				t.Fatalf("body %d: opcode %#x at %#x became %#x at %#x", fi, oldCode[a], a, newCode[b], b)
+			}
+		}
+	}
+	ctx := context.Background()
+	mod, err := newRuntime(t, ctx, &meter{slice: 1 << 40}).Instantiate(ctx, res.Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction("fill").Call(ctx, 65536); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mod.ExportedMemory("memory").ReadByte(65535); got != 9 {
+		t.Errorf("fill left %d at the end of memory", got)
 	}
 }

@@ -53,32 +53,39 @@ func s64Len(v int64) int {
 }
 
 // stackCode is the injected stack accounting, split around the frame size
-// immediate. Entering a function that calls:
+// immediate. Entering a function that calls, after the fuel check has
+// charged without testing the counter:
 //
 //	global.get $stack; i32.const frame; i32.sub; global.set $stack
-//	global.get $stack; i32.const 0; i32.lt_s; if (empty) call $stackImport end
+//	global.get $fuel; global.get $stack; i64.extend_i32_s; i64.or
+//	i64.const 0; i64.lt_s; if (empty) call $entrySlow end
 //
-// and leaving it, before its final end or a tail call:
+// one test for both: the or is negative when either is. $entrySlow calls
+// yield and stack as they are due. Leaving, before the final end, a
+// return or a tail call:
 //
 //	global.get $stack; i32.const frame; i32.add; global.set $stack
 type stackCode struct {
 	head, enterTail, leaveTail []byte
 }
 
-func newStackCode(stackGlobal, stackFunc uint32) stackCode {
+func newStackCode(stackGlobal, fuelGlobal, entrySlow uint32) stackCode {
 	head := []byte{byte(wasm.OpGlobalGet)}
 	head = wasm.AppendU32(head, stackGlobal)
 	head = append(head, byte(wasm.OpI32Const))
-	enter := []byte{opI32Sub, byte(wasm.OpGlobalSet)}
-	enter = wasm.AppendU32(enter, stackGlobal)
-	enter = append(enter, byte(wasm.OpGlobalGet))
-	enter = wasm.AppendU32(enter, stackGlobal)
-	enter = append(enter, byte(wasm.OpI32Const), 0, opI32LtS, byte(wasm.OpIf), 0x40, byte(wasm.OpCall))
-	enter = wasm.AppendU32(enter, stackFunc)
-	enter = append(enter, byte(wasm.OpEnd))
+	a := asm{b: []byte{opI32Sub}}
+	a.globalSet(stackGlobal)
+	a.globalGet(fuelGlobal)
+	a.globalGet(stackGlobal)
+	a.op(opI64ExtendI32S, opI64Or)
+	a.i64(0)
+	a.op(byte(wasm.OpI64LtS))
+	a.ifEmpty()
+	a.call(entrySlow)
+	a.end()
 	leave := []byte{opI32Add, byte(wasm.OpGlobalSet)}
 	leave = wasm.AppendU32(leave, stackGlobal)
-	return stackCode{head: head, enterTail: enter, leaveTail: leave}
+	return stackCode{head: head, enterTail: a.b, leaveTail: leave}
 }
 
 func (s *stackCode) enterLen(frame int64) int { return len(s.head) + s64Len(frame) + len(s.enterTail) }

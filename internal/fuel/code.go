@@ -20,7 +20,7 @@ func (mod *module) rewriteCode() ([]byte, *OffsetMap, error) {
 	in := &mod.inj
 	w := &bodyRewriter{mod: mod,
 		check: newCheckCode(in.fuelGlobal, in.yieldFunc),
-		stack: newStackCode(in.stackGlobal, in.stackFunc)}
+		stack: newStackCode(in.stackGlobal, in.fuelGlobal, mod.helperFor(helperKey{kind: helperEntrySlow}))}
 	dst := make([]byte, 0, len(old)+len(old)/4+64)
 	_, p, _ := wasm.ReadU32(old, 0) // the count, already decoded
 	dst = append(dst, old[:p]...)   // rewritten once the helpers are known

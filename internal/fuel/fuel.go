@@ -50,9 +50,15 @@ const (
 	// MemoryBytesPerFuel is how many bytes of a memory bulk operation cost
 	// one unit of fuel.
 	MemoryBytesPerFuel = 1 << memoryFuelShift
+	// MemoryChargeFloor is the length below which a memory bulk operation
+	// is charged as if it were this long: it then runs inline, with no
+	// test of the counter.
+	MemoryChargeFloor = 256
 	// TableChunk is the most entries one native table.fill, table.copy or
 	// table.init handles; it costs the same fuel as a MemoryChunk.
 	TableChunk = MemoryChunk / MemoryBytesPerFuel
+	// TableChargeFloor is MemoryChargeFloor for table bulk operations.
+	TableChargeFloor = MemoryChargeFloor / MemoryBytesPerFuel
 	// TableEntriesPerFuel is how many table entries cost one unit of fuel,
 	// in bulk operations and in table.grow.
 	TableEntriesPerFuel = 1 << tableFuelShift

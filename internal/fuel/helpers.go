@@ -15,6 +15,7 @@ const (
 	helperTableCopy
 	helperTableInit
 	helperTableGrow
+	helperEntrySlow // the slow path of the entry check of a function that calls
 )
 
 // bulkKinds maps the 0xfc sub-opcodes the rewrite replaces to helpers.
@@ -47,6 +48,21 @@ func (k helperKey) chunk() (int64, int64) {
 	return TableChunk, tableFuelShift
 }
 
+// floor is the length below which a bulk kind is charged as this long.
+func (k helperKey) floor() int64 {
+	if k.memory() {
+		return MemoryChargeFloor
+	}
+	return TableChargeFloor
+}
+
+// cost is the fuel of a bulk operation of n bytes or entries, the
+// instruction included.
+func (k helperKey) cost(n int64) int64 {
+	_, shift := k.chunk()
+	return 1 + max(n, k.floor())>>shift
+}
+
 // opIndices are the immediates of the original instruction.
 func (k helperKey) opIndices() []uint32 {
 	switch k.kind {
@@ -76,6 +92,8 @@ func (mod *module) helperFor(k helperKey) uint32 {
 		typ = mod.typeOf([]wasm.ValType{i32, mod.tableElems[k.a], i32}, nil)
 	case helperTableGrow:
 		typ = mod.typeOf([]wasm.ValType{mod.tableElems[k.a], i32}, []wasm.ValType{i32})
+	case helperEntrySlow:
+		typ = in.yieldType
 	default:
 		typ = mod.typeOf([]wasm.ValType{i32, i32, i32}, nil)
 	}
@@ -96,8 +114,9 @@ const (
 
 // helperBody is the code of a helper, local declarations included.
 //
-// A bulk helper runs an operation of at most a chunk as it is, charging
-// it first. A longer one is first checked against the bounds that the
+// A bulk helper is called for lengths above the charge floor, which the
+// caller charged statically: it charges the rest. It runs an operation of
+// at most a chunk as it is, charging it first. A longer one is first checked against the bounds that the
 // original instruction checks; if it would trap, the original instruction
 // runs and traps, having written nothing. Otherwise it is done a chunk at a
 // time, each charged and followed by a yield, so the host gets control back
@@ -105,13 +124,18 @@ const (
 // end, so that overlapping copies give what one memmove gives.
 func (mod *module) helperBody(k helperKey) []byte {
 	a := &asm{b: make([]byte, 0, 256)}
-	if k.kind == helperTableGrow {
+	switch k.kind {
+	case helperTableGrow:
 		mod.tableGrowBody(a, k)
+		return a.b
+	case helperEntrySlow:
+		mod.entrySlowBody(a)
 		return a.b
 	}
 	in := &mod.inj
 	chunk, shift := k.chunk()
-	a.op(1, 2, byte(wasm.I32)) // locals i and c
+	floor := k.floor() >> shift // charged by the caller
+	a.op(1, 2, byte(wasm.I32))  // locals i and c
 	orig := func() {
 		a.localGet(locD)
 		a.localGet(locX)
@@ -124,7 +148,7 @@ func (mod *module) helperBody(k helperKey) []byte {
 	a.i32(chunk)
 	a.op(opI32LeU)
 	a.ifEmpty()
-	a.charge(in.fuelGlobal, locN, shift)
+	a.charge(in.fuelGlobal, locN, shift, floor)
 	a.yieldIfNegative(in.fuelGlobal, in.yieldFunc)
 	orig()
 	a.end()
@@ -143,6 +167,10 @@ func (mod *module) helperBody(k helperKey) []byte {
 		a.i32(0)
 		a.misc(helperOps[k.kind], k.opIndices()...)
 	}
+	a.globalGet(in.fuelGlobal) // give back the floor: the chunks charge all
+	a.i64(floor)
+	a.op(opI64Add)
+	a.globalSet(in.fuelGlobal)
 	if k.kind == helperMemoryCopy || k.kind == helperTableCopy {
 		a.localGet(locD)
 		a.localGet(locX)
@@ -197,7 +225,7 @@ func (mod *module) outOfBounds(a *asm, k helperKey) {
 // from offset i.
 func (mod *module) chunkStep(a *asm, k helperKey, shift int64) {
 	in := &mod.inj
-	a.charge(in.fuelGlobal, locC, shift)
+	a.charge(in.fuelGlobal, locC, shift, 0)
 	a.call(in.yieldFunc)
 	a.localGet(locD)
 	a.localGet(locI)
@@ -268,13 +296,29 @@ func (mod *module) tableGrowBody(a *asm, k helperKey) {
 	a.localGet(1)
 	a.call(in.tableGrowFunc)
 	a.op(byte(wasm.OpIf), byte(wasm.I32))
-	a.charge(in.fuelGlobal, 1, tableFuelShift)
+	a.charge(in.fuelGlobal, 1, tableFuelShift, 0)
 	a.yieldIfNegative(in.fuelGlobal, in.yieldFunc)
 	a.localGet(0)
 	a.localGet(1)
 	a.misc(miscTableGrow, k.a)
 	a.op(byte(wasm.OpElse))
 	a.i32(-1)
+	a.end()
+	a.end()
+}
+
+// entrySlowBody calls yield if the counter is negative and stack if the
+// stack budget is: the entry check of a function that calls tests both at
+// once.
+func (mod *module) entrySlowBody(a *asm) {
+	in := &mod.inj
+	a.op(0) // no locals
+	a.yieldIfNegative(in.fuelGlobal, in.yieldFunc)
+	a.globalGet(in.stackGlobal)
+	a.i32(0)
+	a.op(opI32LtS)
+	a.ifEmpty()
+	a.call(in.stackFunc)
 	a.end()
 	a.end()
 }
