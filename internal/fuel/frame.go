@@ -82,17 +82,28 @@ func hasV128(ts []wasm.ValType) bool {
 // instr counts the value an ordinary instruction defines. Those that
 // define none are not counted; the rest count one, a slight over-estimate.
 func (f *frameEstimate) instr(op wasm.Opcode) {
-	switch {
-	case op <= wasm.OpReturnCallIndirect, op == wasm.OpDrop,
-		op >= wasm.OpLocalGet && op <= wasm.OpLocalTee, op == wasm.OpGlobalSet,
-		op >= 0x36 && op <= 0x3e: // control, calls, locals, stores
-	case op.Prefix() == wasm.PrefixSIMD:
-		f.wide = true
-		f.values++
-	default:
-		f.values++
+	if op < 0x100 {
+		f.values += int64(definesValue[op])
+		return
 	}
+	f.values++
+	f.wide = f.wide || op.Prefix() == wasm.PrefixSIMD
 }
+
+// definesValue is 1 for the one-byte opcodes that define a value: not
+// control, calls (counted apart), drop, locals, global.set or stores.
+var definesValue = func() (t [0x100]uint8) {
+	for op := range t {
+		switch {
+		case op <= int(wasm.OpReturnCallIndirect), op == int(wasm.OpDrop),
+			op >= int(wasm.OpLocalGet) && op <= int(wasm.OpLocalTee), op == int(wasm.OpGlobalSet),
+			op >= 0x36 && op <= 0x3e:
+		default:
+			t[op] = 1
+		}
+	}
+	return t
+}()
 
 // call counts a call's results and the stack it may pass them and the
 // arguments on.
