@@ -58,7 +58,7 @@ type bodyRewriter struct {
 	// Per body, once scanned:
 	calls      bool   // the body calls: it accounts its frame
 	wrap       bool   // a branch targets the function's label: the body is wrapped
-	chargeOnly bool   // the entry check only charges: see resolveCosts
+	chargeOnly bool   // the entry check only charges: see resolve
 	frameSize  int64  // the frame estimate charged to the stack budget
 	wrapType   []byte // block type of the wrapping block
 	scratch    scratchLocals
