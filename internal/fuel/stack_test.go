@@ -3,6 +3,7 @@ package fuel
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -65,5 +66,19 @@ func TestStackExits(t *testing.T) {
 	}
 	if b := stackBudget(n); b >= StackInitial {
 		t.Errorf("a trap left the budget at %d", b)
+	}
+}
+
+// TestStackNameReserved checks that a module exporting the stack
+// budget's name is refused, as one exporting the counter's is.
+func TestStackNameReserved(t *testing.T) {
+	for _, src := range []string{
+		`(module (global (export "isle:stack") (mut i32) (i32.const 0)))`,
+		`(module (func (export "isle:stack")))`,
+	} {
+		_, err := Instrument(watSource(t, src))
+		if err == nil || !strings.Contains(err.Error(), `named "isle:stack": that export name is reserved`) {
+			t.Errorf("%s: got %v, want the reserved name refused", src, err)
+		}
 	}
 }
