@@ -65,10 +65,11 @@
 // operations go entry by entry. The floor lets the short operations that
 // dominate, such as a Go program's small memmoves, be charged statically,
 // like any instruction, at the price of over-charging them by up to 16
-// units. The length is part of the program's inputs, so this charge is
-// deterministic too. (A Go program run with real clocks zeroes memory in
-// amounts that depend on time, so its fuel varies a little from run to
-// run; with fixed clocks it does not.)
+// units. The length is an input like any other, so this charge is as
+// deterministic as the rest; but a length can follow the clock: the Go
+// runtime zeroes memory in amounts that depend on time, small ones that
+// the floor absorbs (without the floor, a Go kernel's fuel varied from
+// run to run with real clocks).
 //
 // # Why bulk operations are split
 //
