@@ -102,13 +102,32 @@ var polite = islekernel.NewPoliteness()
 var errStopped = errors.New("fuelbench: guest stopped")
 
 // fuelHost builds the isle:fuel host module: yield refills the counter to
-// Slice and lets the Go scheduler run, as isle's kernel does.
+// Slice and lets the Go scheduler run, as isle's kernel does; stack grants
+// without limit and every table.grow is allowed, as for a process whose
+// memory limit is never reached.
 func fuelHost(rt wazero.Runtime) wazero.HostModuleBuilder {
 	return rt.NewHostModuleBuilder(fuel.ImportModule).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(yield), nil, nil).
 		WithName(fuel.ImportName).
-		Export(fuel.ImportName)
+		Export(fuel.ImportName).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(growStack), nil, nil).
+		WithName(fuel.StackImportName).
+		Export(fuel.StackImportName).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) { stack[0] = 1 }),
+			[]api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithName(fuel.TableGrowImportName).
+		Export(fuel.TableGrowImportName)
+}
+
+// growStack grants stack budget until it is not negative.
+func growStack(_ context.Context, mod api.Module, _ []uint64) {
+	g := mod.ExportedGlobal(fuel.StackGlobalExport).(api.MutableGlobal)
+	for int32(g.Get()) < 0 {
+		g.Set(uint64(uint32(int32(g.Get()) + fuel.StackChunk)))
+	}
 }
 
 func yield(ctx context.Context, mod api.Module, _ []uint64) {

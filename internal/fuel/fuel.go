@@ -9,15 +9,68 @@ import (
 
 // Reserved names the rewriter adds. A module that already uses them is refused.
 const (
-	// ImportModule is the module name of the injected host import.
+	// ImportModule is the module name of the injected host imports.
 	ImportModule = "isle:fuel"
 	// ImportName is the injected import's field name: a func () -> () that
-	// instrumented code calls when the counter goes negative. The host
-	// refills the counter, or traps to kill the process.
+	// instrumented code calls when the counter goes negative, and after
+	// every chunk of a long bulk operation. The host refills the counter,
+	// or traps to kill the process.
 	ImportName = "yield"
+	// StackImportName is the import a func () -> () that instrumented code
+	// calls when the stack budget goes negative. The host grants whole
+	// StackChunk until the budget is not negative, charging the process's
+	// memory, or traps when the process may not have more.
+	StackImportName = "stack"
+	// TableGrowImportName is the import a func (n i32) -> i32 that
+	// instrumented code calls before every table.grow of n entries. A
+	// nonzero result lets the grow go ahead (the host has charged for it);
+	// zero makes it fail as a grow beyond the table's maximum does.
+	TableGrowImportName = "table_grow"
 	// GlobalExport names the injected mutable i64 counter. It is exported
 	// only so that the host can read and refill it; no guest code can name it.
 	GlobalExport = "isle:fuel"
+	// StackGlobalExport names the injected mutable i32 stack budget: the
+	// bytes of call stack the guest may still use before it calls the
+	// stack import. Exported for the host alone, like the counter.
+	StackGlobalExport = "isle:stack"
+)
+
+// The ABI's sizes. See the package documentation for why these values.
+const (
+	// StackInitial is the stack budget an instance starts with, about the
+	// call stack wazero allocates for a first call. The host accounts it
+	// when the instance is created.
+	StackInitial = 8 << 10
+	// StackChunk is what the host should add to the stack budget per
+	// grant: large enough that recursion calls the host rarely.
+	StackChunk = 64 << 10
+	// MemoryChunk is the most bytes one native memory.fill, memory.copy or
+	// memory.init handles before control returns to the host.
+	MemoryChunk = 64 << 10
+	// MemoryBytesPerFuel is how many bytes of a memory bulk operation cost
+	// one unit of fuel.
+	MemoryBytesPerFuel = 1 << memoryFuelShift
+	// MemoryChargeFloor is the length below which a memory bulk operation
+	// is charged as if it were this long: it then runs inline, with no
+	// test of the counter.
+	MemoryChargeFloor = 256
+	// TableChunk is the most entries one native table.fill, table.copy or
+	// table.init handles; it costs the same fuel as a MemoryChunk.
+	TableChunk = MemoryChunk / MemoryBytesPerFuel
+	// TableChargeFloor is MemoryChargeFloor for table bulk operations.
+	TableChargeFloor = MemoryChargeFloor / MemoryBytesPerFuel
+	// TableEntriesPerFuel is how many table entries cost one unit of fuel,
+	// in bulk operations and in table.grow.
+	TableEntriesPerFuel = 1 << tableFuelShift
+	// MaxFrame caps the estimated frame of one function, so that stack
+	// arithmetic never overflows the i32 budget.
+	MaxFrame = 1 << 24
+)
+
+// Fuel shifts: a bulk operation of n bytes or entries costs n>>shift.
+const (
+	memoryFuelShift = 4
+	tableFuelShift  = 0
 )
 
 // Result is an instrumented module.
@@ -32,7 +85,9 @@ type Result struct {
 
 // Instrument validates a module's indices and rewrites it to charge fuel at
 // every function entry and loop header, calling the injected yield import
-// whenever the counter goes negative. See the package documentation.
+// whenever the counter goes negative; to account for call stack use; and
+// to split and charge bulk memory and table operations. See the package
+// documentation.
 func Instrument(original []byte) (*Result, error) {
 	mod, err := decodeModule(original)
 	if err != nil {
@@ -68,65 +123,127 @@ func (mod *module) checkReserved() error {
 		}
 	}
 	for _, e := range mod.exports {
-		if e.Name == GlobalExport {
+		if e.Name == GlobalExport || e.Name == StackGlobalExport {
 			return fmt.Errorf("module exports a %s named %q: that export name is reserved for fuel metering",
-				e.Kind, GlobalExport)
+				e.Kind, e.Name)
 		}
 	}
 	return nil
 }
 
-// plan picks the indices of the injected import, type and global.
-func (mod *module) plan() {
-	mod.yieldType = uint32(len(mod.types))
-	for i, t := range mod.types {
-		if len(t.Params) == 0 && len(t.Results) == 0 {
-			mod.yieldType = uint32(i)
-			break
-		}
-	}
-	mod.yieldFunc = mod.counts.ImportedFuncs // appended after the imports
-	mod.fuelGlobal = mod.counts.Globals      // appended after all globals
+// injectedImports is how many function imports the rewrite adds.
+const injectedImports = 3
+
+// injected is what the rewrite adds: the indices of the imports, globals
+// and types, and the helper functions its code calls.
+type injected struct {
+	yieldType, tableGrowType            uint32 // the imports' types
+	yieldFunc, stackFunc, tableGrowFunc uint32
+	fuelGlobal, stackGlobal             uint32
+	typeIndex                           map[string]uint32 // interned signatures
+	helpers                             []helper
+	helperIndex                         map[helperKey]uint32
+	helperBase                          uint32 // function index of the first helper
 }
 
-// funcIndex renumbers a function index of the original module: the yield
-// import takes the place of the first defined function.
+// plan picks the indices of the injected imports, types and globals.
+func (mod *module) plan() {
+	c := &mod.counts
+	in := &mod.inj
+	in.yieldType = mod.typeOf(nil, nil)
+	in.tableGrowType = mod.typeOf([]wasm.ValType{wasm.I32}, []wasm.ValType{wasm.I32})
+	// The imports come after the module's own, so the defined functions
+	// move up by injectedImports; the helpers come after all of them.
+	in.yieldFunc = c.ImportedFuncs
+	in.stackFunc = c.ImportedFuncs + 1
+	in.tableGrowFunc = c.ImportedFuncs + 2
+	in.helperBase = c.Funcs + injectedImports
+	in.fuelGlobal = c.Globals // appended after all globals
+	in.stackGlobal = c.Globals + 1
+}
+
+// typeOf returns the index of a signature, appending it to the types if
+// the module has none equal. Appended types are out of the guest's reach:
+// every type index in the original was checked against the original count.
+func (mod *module) typeOf(params, results []wasm.ValType) uint32 {
+	in := &mod.inj
+	key := string(params) + "\x00" + string(results) // value types are never 0
+	if in.typeIndex == nil {
+		in.typeIndex = make(map[string]uint32, len(mod.types)+4)
+		for i := len(mod.types) - 1; i >= 0; i-- { // the first of equal types wins
+			t := mod.types[i]
+			in.typeIndex[string(t.Params)+"\x00"+string(t.Results)] = uint32(i)
+		}
+	}
+	if i, ok := in.typeIndex[key]; ok {
+		return i
+	}
+	i := uint32(len(mod.types))
+	mod.types = append(mod.types, wasm.FuncType{Params: params, Results: results})
+	in.typeIndex[key] = i
+	return i
+}
+
+// funcType is the signature of a validated function index.
+func (mod *module) funcType(f uint32) wasm.FuncType {
+	if f < mod.counts.ImportedFuncs {
+		return mod.types[mod.importTypes[f]]
+	}
+	return mod.types[mod.funcs[f-mod.counts.ImportedFuncs]]
+}
+
+// funcIndex renumbers a function index of the original module: the
+// injected imports take the place of the first defined functions.
 func (mod *module) funcIndex(i uint32) uint32 {
 	if i >= mod.counts.ImportedFuncs {
-		return i + 1
+		return i + injectedImports
 	}
 	return i
 }
 
-// rewriteSections adds the import, type, global and export, and renumbers
-// every function index outside the code section.
+// rewriteSections adds the imports, types, globals, exports and helper
+// functions, and renumbers every function index outside the code section.
 func (mod *module) rewriteSections(code []byte) {
 	m := mod.m
-	if mod.yieldType == uint32(len(mod.types)) {
-		m.Put(wasm.SectionType, wasm.EncodeTypes(append(mod.types, wasm.FuncType{})))
+	in := &mod.inj
+	if len(mod.types) > int(mod.counts.Types) {
+		m.Put(wasm.SectionType, wasm.EncodeTypes(mod.types))
 	}
-	imports := append(mod.imports, wasm.Import{
-		Module: ImportModule, Name: ImportName, Kind: wasm.KindFunc, Func: mod.yieldType})
+	imports := append(mod.imports,
+		wasm.Import{Module: ImportModule, Name: ImportName, Kind: wasm.KindFunc, Func: in.yieldType},
+		wasm.Import{Module: ImportModule, Name: StackImportName, Kind: wasm.KindFunc, Func: in.yieldType},
+		wasm.Import{Module: ImportModule, Name: TableGrowImportName, Kind: wasm.KindFunc, Func: in.tableGrowType})
 	m.Put(wasm.SectionImport, wasm.EncodeImports(imports))
+	if len(in.helpers) > 0 {
+		funcs := mod.funcs
+		for _, h := range in.helpers {
+			funcs = append(funcs, h.typ)
+		}
+		m.Put(wasm.SectionFunction, wasm.EncodeIndices(funcs))
+	}
 
-	globals := make([]wasm.Global, 0, len(mod.globals)+1)
+	globals := make([]wasm.Global, 0, len(mod.globals)+2)
 	for _, g := range mod.globals {
 		g.Init = mod.renumberExpr(g.Init)
 		globals = append(globals, g)
 	}
-	globals = append(globals, wasm.Global{
-		Type: wasm.GlobalType{Type: wasm.I64, Mutable: true},
-		Init: wasm.Expr{byte(wasm.OpI64Const), 0, byte(wasm.OpEnd)}})
+	globals = append(globals,
+		wasm.Global{Type: wasm.GlobalType{Type: wasm.I64, Mutable: true},
+			Init: wasm.Expr{byte(wasm.OpI64Const), 0, byte(wasm.OpEnd)}},
+		wasm.Global{Type: wasm.GlobalType{Type: wasm.I32, Mutable: true},
+			Init: append(wasm.AppendS64([]byte{byte(wasm.OpI32Const)}, StackInitial), byte(wasm.OpEnd))})
 	m.Put(wasm.SectionGlobal, wasm.EncodeGlobals(globals))
 
-	exports := make([]wasm.Export, 0, len(mod.exports)+1)
+	exports := make([]wasm.Export, 0, len(mod.exports)+2)
 	for _, e := range mod.exports {
 		if e.Kind == wasm.KindFunc {
 			e.Index = mod.funcIndex(e.Index)
 		}
 		exports = append(exports, e)
 	}
-	exports = append(exports, wasm.Export{Name: GlobalExport, Kind: wasm.KindGlobal, Index: mod.fuelGlobal})
+	exports = append(exports,
+		wasm.Export{Name: GlobalExport, Kind: wasm.KindGlobal, Index: in.fuelGlobal},
+		wasm.Export{Name: StackGlobalExport, Kind: wasm.KindGlobal, Index: in.stackGlobal})
 	m.Put(wasm.SectionExport, wasm.EncodeExports(exports))
 
 	if mod.start != nil {
@@ -160,7 +277,7 @@ func (mod *module) renumberExpr(e wasm.Expr) wasm.Expr {
 	for r.Next(&in) == nil {
 		if in.Op == wasm.OpRefFunc && in.Index >= mod.counts.ImportedFuncs {
 			out = append(out, e[last:in.IdxPos]...)
-			out = wasm.AppendU32Width(out, in.Index+1, in.End-in.IdxPos)
+			out = wasm.AppendU32Width(out, mod.funcIndex(in.Index), in.End-in.IdxPos)
 			last = in.End
 		}
 	}

@@ -84,8 +84,8 @@ func newRuntime(t testing.TB, ctx context.Context, m *meter, features ...api.Cor
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(f))
 	t.Cleanup(func() { r.Close(ctx) })
-	_, err := r.NewHostModuleBuilder(ImportModule).
-		NewFunctionBuilder().WithFunc(m.yield).Export(ImportName).
+	_, err := withStubs(r.NewHostModuleBuilder(ImportModule).
+		NewFunctionBuilder().WithFunc(m.yield).Export(ImportName)).
 		Instantiate(ctx)
 	if err != nil {
 		t.Fatal(err)

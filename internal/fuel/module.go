@@ -20,8 +20,15 @@ type module struct {
 	data    []wasm.Data
 	counts  counts
 	codeLen uint64 // length of the original code section payload
+	// tableElems is the element type of every table, imports first.
+	tableElems []wasm.ValType
+	// importTypes is the type index of every imported function.
+	importTypes []uint32
 
-	yieldType, yieldFunc, fuelGlobal uint32
+	inj injected
+	// frames is the frame estimate of each defined function that calls,
+	// 0 for the others; tests read it.
+	frames []int64
 }
 
 // counts are the sizes of the original index spaces. Imports come first in
@@ -93,8 +100,10 @@ func (mod *module) count(tables []wasm.TableType, mems []wasm.Limits, dataCount 
 		switch im.Kind {
 		case wasm.KindFunc:
 			c.ImportedFuncs++
+			mod.importTypes = append(mod.importTypes, im.Func)
 		case wasm.KindTable:
 			c.ImportedTables++
+			mod.tableElems = append(mod.tableElems, im.Table.Elem)
 		case wasm.KindMemory:
 			c.ImportedMemories++
 		case wasm.KindGlobal:
@@ -105,6 +114,9 @@ func (mod *module) count(tables []wasm.TableType, mems []wasm.Limits, dataCount 
 	c.Types = uint32(len(mod.types))
 	c.Funcs = c.ImportedFuncs + uint32(len(mod.funcs))
 	c.Tables = c.ImportedTables + uint32(len(tables))
+	for _, t := range tables {
+		mod.tableElems = append(mod.tableElems, t.Elem)
+	}
 	c.Memories = c.ImportedMemories + uint32(len(mems))
 	c.Globals = c.ImportedGlobals + uint32(len(mod.globals))
 	c.Elems = uint32(len(mod.elems))

@@ -47,8 +47,8 @@ func TestNamesRenumbered(t *testing.T) {
 	}
 	for i := range fb {
 		want := fb[i]
-		if want.Index >= 1 { // defined functions move past the yield import
-			want.Index++
+		if want.Index >= 1 { // defined functions move past the injected imports
+			want.Index += injectedImports
 		}
 		if fa[i] != want {
 			t.Errorf("function name %v became %v, want %v", fb[i], fa[i], want)
@@ -62,7 +62,7 @@ func TestNamesRenumbered(t *testing.T) {
 	for i := range lb {
 		want := lb[i].Index
 		if want >= 1 {
-			want++
+			want += injectedImports
 		}
 		if la[i].Index != want || !reflect.DeepEqual(la[i].Names, lb[i].Names) {
 			t.Errorf("locals of function %d became %v", lb[i].Index, la[i])

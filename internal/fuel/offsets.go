@@ -30,6 +30,23 @@ func (m *OffsetMap) add(newOff, oldOff, n int) {
 	m.spans = append(m.spans, span{New: uint32(newOff), Old: uint32(oldOff), Len: uint32(n)})
 }
 
+// shift moves the bytes from newOffset on by delta, the bytes before it
+// being replaced: what spans covered of them is dropped.
+func (m *OffsetMap) shift(newOffset, delta int) {
+	out := m.spans[:0]
+	for _, s := range m.spans {
+		if cut := newOffset - int(s.New); cut > 0 {
+			if int(s.Len) <= cut {
+				continue
+			}
+			s.New, s.Old, s.Len = uint32(newOffset), s.Old+uint32(cut), s.Len-uint32(cut)
+		}
+		s.New += uint32(delta)
+		out = append(out, s)
+	}
+	m.spans = out
+}
+
 // Original returns the offset in the original code section that a byte at
 // newOffset of the rewritten one was copied from. It reports false for
 // injected bytes and offsets past the end.

@@ -158,8 +158,8 @@ func runSpecFile(t *testing.T, dir string, sf specFile, rewrite bool, spectest [
 	cfg := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer r.Close(ctx)
-	if _, err := r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().
-		WithFunc(m.yield).Export(ImportName).Instantiate(ctx); err != nil {
+	if _, err := withStubs(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().
+		WithFunc(m.yield).Export(ImportName)).Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.InstantiateWithConfig(ctx, spectest, wazero.NewModuleConfig().WithName("spectest")); err != nil {
