@@ -98,27 +98,25 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// Under a tree memory limit, a parent spawning children that each hog
-// memory gets them all only as much as the limit together: the account of
-// the whole tree never passes it.
+// Under a tree memory limit, a parent spawning children that each take
+// all the memory they can gets them only as much as the limit, together:
+// the tree's account never passes it, however many children there are.
 func TestTreeMemoryLimitBoundsDescendants(t *testing.T) {
 	ctx := testCtx(t)
 	node := newNode(t)
 	const limit = 32 << 20
 	root, out := hostile(t, node, isle.Limits{Memory: limit}, "hogs")
-	out.wait(t, ctx, `hogs spawned (\d+)`)
-	hogged := func() int64 {
-		var n int64
-		for _, m := range regexp.MustCompile(`hog (\d+) MiB`).FindAllStringSubmatch(out.String(), -1) {
-			n += atoi(t, m[1])
-		}
-		return n
+	out.wait(t, ctx, `hogs done`)
+	var total, most int64
+	for _, m := range regexp.MustCompile(`hog (\d+) MiB`).FindAllStringSubmatch(out.String(), -1) {
+		n := atoi(t, m[1])
+		total, most = total+n, max(most, n)
 	}
-	if s := root.Stats().Tree; s.PeakMemory > limit || hogged() > limit>>20 {
-		t.Fatalf("the tree peaked at %d bytes and its hogs report %d MiB; its limit is %d", s.PeakMemory, hogged(), limit)
+	if s := root.Stats().Tree; s.PeakMemory > limit || most > limit>>20 {
+		t.Fatalf("the tree peaked at %d bytes, and one hog took %d MiB; the limit is %d", s.PeakMemory, most, limit)
 	}
-	if s := root.Stats().Tree; s.Processes < 2 {
-		t.Fatalf("only %d processes in the tree: the attack did not run", s.Processes)
+	if total <= limit>>20 {
+		t.Fatalf("the hogs took %d MiB in all: the attack did not run long enough to test the limit", total)
 	}
 }
 

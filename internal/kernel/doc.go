@@ -53,7 +53,7 @@
 //
 //	Service.mu       a service's pending messages, links, monitors
 //	Process.mu       the mailbox, links, monitors on the process, dead
-//	Group.mu         members, killed, freed
+//	Group.mu         members, killed
 //	Kernel.mu        the process table and module cache
 //	scheduler.mu, worker.mu, replySlot.mu (leaves)
 //

@@ -9,23 +9,28 @@ import (
 
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/fault"
+	"github.com/isle-run/isle/internal/fuel"
 )
 
 // The names the fuel rewriter injects; see internal/fuel.
 const (
-	fuelImportModule = "isle:fuel"
-	fuelImportName   = "yield"
-	fuelGlobalExport = "isle:fuel"
+	fuelImportModule  = fuel.ImportModule
+	fuelGlobalExport  = fuel.GlobalExport
+	stackGlobalExport = fuel.StackGlobalExport
 )
 
-// fuelHostModule provides the yield import that instrumented code calls
-// whenever its fuel counter drops below zero.
+// fuelHostModule provides the imports that instrumented code calls: yield
+// whenever its fuel counter drops below zero, stack when its stack budget
+// does, and table_grow before each table.grow.
 func (k *Kernel) fuelHostModule() wazero.HostModuleBuilder {
+	i32 := []api.ValueType{api.ValueTypeI32}
 	return k.rt.NewHostModuleBuilder(fuelImportModule).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(yield), nil, nil).
-		WithName(fuelImportName).
-		Export(fuelImportName)
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(yield), nil, nil).
+		WithName(fuel.ImportName).Export(fuel.ImportName).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(growStack), nil, nil).
+		WithName(fuel.StackImportName).Export(fuel.StackImportName).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(tableGrow), i32, i32).
+		WithName(fuel.TableGrowImportName).Export(fuel.TableGrowImportName)
 }
 
 // yield runs at the end of every fuel slice. It is where a spinning guest

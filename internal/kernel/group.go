@@ -24,10 +24,6 @@ type Group struct {
 	memLimit int64        // bytes; 0 means none
 	mem      atomic.Int64 // bytes charged now
 	peakMem  atomic.Int64
-	// freed is closed, and replaced, when memory is uncharged while a
-	// sender waits for room in this group. Guarded by mu.
-	freed   chan struct{}
-	waiters atomic.Int32
 
 	fuelLimit int64        // the budget; 0 means unlimited
 	fuel      atomic.Int64 // what is left of it, when fuelLimit > 0
@@ -37,7 +33,7 @@ type Group struct {
 	procs     atomic.Int64 // live members
 	peakProcs atomic.Int64
 
-	mu      sync.Mutex // guards everything below, and freed
+	mu      sync.Mutex // guards everything below
 	members map[*Process]struct{}
 	// killed is the reason the whole tree is being ended, once it is.
 	killed  string
@@ -173,37 +169,16 @@ func (g *Group) forceCharge(n int64) {
 	}
 }
 
-// uncharge gives back n bytes, waking senders that wait for room.
+// uncharge gives back n bytes.
 func (g *Group) uncharge(n int64) {
 	for a := g; a != nil; a = a.parent {
 		a.mem.Add(-n)
-		if a.waiters.Load() > 0 {
-			a.mu.Lock()
-			if a.freed != nil {
-				close(a.freed)
-				a.freed = nil
-			}
-			a.mu.Unlock()
-		}
 	}
 }
 
 func (g *Group) notePeak(v int64) {
 	for p := g.peakMem.Load(); v > p && !g.peakMem.CompareAndSwap(p, v); p = g.peakMem.Load() {
 	}
-}
-
-// roomChan returns a channel closed when memory is next given back in this
-// group or above it; done must be called after the wait.
-func (g *Group) roomChan() (ch <-chan struct{}, done func()) {
-	g.waiters.Add(1)
-	g.mu.Lock()
-	if g.freed == nil {
-		g.freed = make(chan struct{})
-	}
-	ch = g.freed
-	g.mu.Unlock()
-	return ch, func() { g.waiters.Add(-1) }
 }
 
 // takeFuel reserves up to want units from the tree's budget; ok is false

@@ -171,13 +171,13 @@ const (
 	sendForce                    // ignore the bound: exit signals and init
 	// sendSignal ignores the mailbox's bound but not the account: the
 	// noproc signal a process asks for by linking to or monitoring a dead
-	// one. A refused charge is ErrLimit.
+	// one.
 	sendSignal
 )
 
 // enqueue appends m to p's mailbox, making p runnable if it is an idle
-// reactor. w is the sender, who waits when the mailbox is full or p's tree
-// cannot hold the message.
+// reactor. w is the sender, who waits when the mailbox is full; when p's
+// tree cannot hold the message, it fails with ErrLimit.
 func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 	size := messageSize(m)
 	for {
@@ -187,8 +187,6 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			p.mu.Unlock()
 			return ErrGone
 		}
-		var room <-chan struct{}
-		var roomDone func()
 		var held int64
 		if m.hold != nil {
 			held = m.hold.n
@@ -197,30 +195,22 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			if mb.space == nil {
 				mb.space = make(chan struct{})
 			}
-			room = mb.space
-		} else if full := p.admit(size, mode == sendForce); full != nil {
-			if mode == sendSignal {
-				p.mu.Unlock()
-				return fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size))
-			}
-			room, roomDone = full.roomChan()
-		}
-		if room != nil {
+			space := mb.space
 			p.mu.Unlock()
 			if mode == sendNonBlock {
-				if roomDone != nil {
-					roomDone()
-				}
 				return ErrFull
 			}
-			err := w.wait(room, -1)
-			if roomDone != nil {
-				roomDone()
-			}
-			if err != nil {
+			if err := w.wait(space, -1); err != nil {
 				return err
 			}
 			continue
+		}
+		// A tree at its memory limit may never free anything, so a send
+		// it cannot hold fails at once rather than wait: within one tree,
+		// waiting could wait for ever.
+		if full := p.admit(size, mode == sendForce); full != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size))
 		}
 		mb.append(m)
 		if m.Tag == TagExit || m.Tag == TagDown {

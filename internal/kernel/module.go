@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/fuel"
 	"github.com/isle-run/isle/internal/shape"
 	"github.com/isle-run/isle/internal/wasm"
 )
@@ -36,7 +37,8 @@ type Module struct {
 	// hasInitialize is true if the module exports _initialize.
 	hasInitialize bool
 	// fixedMemory is what every process of the module holds on the host
-	// from its start beside its linear memory: its tables.
+	// from its start beside its linear memory: its tables and its first
+	// call stack budget.
 	fixedMemory int64
 }
 
@@ -136,7 +138,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
-	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables}
+	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables + fuel.StackInitial}
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch {

@@ -123,6 +123,7 @@ type Process struct {
 	spawnerKill   <-chan struct{}
 	alloc         linmem.Allocator
 	fuel          fuelState
+	callStack     stackState
 	goAbort       *goAbortDetector
 	wasi          *wasip1.State // nil if the module imports nothing from WASI
 

@@ -37,20 +37,28 @@ static void hog(void) {
 	}
 	printf("hog %zu MiB\n", got);
 	fflush(stdout);
-	isle_info_t info;
-	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
 }
 
-// hogs: spawn hogging children until spawn fails, each with its own
-// memory limit as a fresh process would have had it.
+// hogs: spawn hogging children, monitored, until spawn fails; each would
+// have had its own memory limit if limits were per process. Then wait
+// until every child has ended. (Down messages are always delivered; a
+// plain message in a full tree would not be.)
 static void hogs(void) {
 	int n = 0;
-	for (; n < 200; n++)
-		if (spawn_mode("hog", ISLE_SPAWN_STDIO) < 0) break;
+	for (; n < 200; n++) {
+		isle_handle_t h = spawn_mode("hog", ISLE_SPAWN_STDIO);
+		if (h < 0) break;
+		if (isle_monitor(h) < 0) break;
+		isle_close(h);
+	}
 	printf("hogs spawned %d\n", n);
 	fflush(stdout);
-	isle_info_t info;
-	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+	for (int i = 0; i < n; i++) {
+		isle_info_t info;
+		isle_recv(NULL, 0, ISLE_TAG_DOWN, 0xFFFFFFFFu, ISLE_FOREVER, &info);
+	}
+	printf("hogs done\n");
+	fflush(stdout);
 }
 
 // chain: spin a while, then hand on to a child of the next generation,
