@@ -18,7 +18,7 @@ import (
 // ingress` measures the same through bench.HTTPIngress.
 func BenchmarkHTTPIngress(b *testing.B) {
 	flags := append([]string{"-I" + testwasm.Path("sdk/c")}, bench.ReactorFlags...)
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: b.TempDir()})
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

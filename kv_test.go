@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
@@ -42,7 +41,7 @@ const (
 // kvNode is a node with a data directory of its own.
 func kvNode(t *testing.T, dataDir string) *isle.Node {
 	t.Helper()
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: t.TempDir(), DataDir: dataDir})
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t), DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +78,7 @@ func u32s(vs ...uint32) []byte {
 // call sends one operation and returns the guest's result and the rest of
 // its reply.
 func (g kvGuest) call(op uint32, payload ...[]byte) (int32, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := g.p.Call(ctx, isle.Message{Tag: op, Data: bytes.Join(payload, nil)})
+	r, err := g.p.Call(testwasm.Context(g.t), isle.Message{Tag: op, Data: bytes.Join(payload, nil)})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -354,9 +351,7 @@ func TestKVMisuseAbandons(t *testing.T) {
 			if _, _, err := g.call(opMisuse, u32s(h, uint32(which))); !errors.Is(err, isle.ErrGone) {
 				t.Fatalf("call: %v, want ErrGone (the guest abandoned)", err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			exit, err := g.p.Wait(ctx)
+			exit, err := g.p.Wait(testwasm.Context(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -413,7 +408,7 @@ func TestKVSurvivesNodeRestart(t *testing.T) {
 	ctx := context.Background()
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
 	for round := range 3 {
-		node, err := isle.NewNode(ctx, isle.Config{CacheDir: t.TempDir(), DataDir: dir})
+		node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(t), DataDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package isle_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -21,8 +20,7 @@ func TestReactorCallFromHost(t *testing.T) {
 	if !mod.Reactor() {
 		t.Fatal("echo.c is not recognised as a reactor")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +59,7 @@ func TestReactorCallFromHost(t *testing.T) {
 func TestReactorPingPong(t *testing.T) {
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/pingpong.c"))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mod, isle.Grants{Spawn: map[string]*isle.Module{"pingpong": mod}}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)

@@ -31,19 +31,9 @@ type sdkModules struct {
 	cmd, reactor, echo *isle.Module
 }
 
-// sdkNode is a node whose compilation cache outlives the test: the Go
-// guests are 3 MB each, and compiling them again for every test would
-// take most of its time. The cache is keyed by content, so sharing it
-// is safe.
-func sdkNode(t *testing.T) *isle.Node {
-	t.Helper()
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: filepath.Join(os.TempDir(), "isle-sdk-test-cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close(context.Background()) })
-	return node
-}
+// sdkNode is the node the SDK tests run on: the shared one, where the Go
+// guests are loaded once for the whole package.
+func sdkNode(t *testing.T) *isle.Node { return sharedNode(t) }
 
 func loadSDK(t *testing.T, node *isle.Node) sdkModules {
 	t.Helper()
@@ -118,8 +108,7 @@ func TestSDKMessagesAreCopied(t *testing.T) {
 	expectOK(t, exit, out, "copy-to-reactor", "copy-to-self", "big-to-self", "too-big")
 
 	// From the host too: the Go reactor keeps what it was sent.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mods.reactor, isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -157,28 +146,29 @@ func TestSDKGone(t *testing.T) {
 	exit, out := scenario(t, node, mods, true, isle.Limits{}, "gone")
 	expectOK(t, exit, out, "gone-down", "gone-dead", "gone-kill-after-down", "gone-dropcall-exit", "gone-dropcall-panic",
 		"gone-queuecall", "gone-decline")
-	// The callers' deadline was 30 s: each ErrGone must come at once (the
-	// queued request waits out the callee's own 200 ms).
+	// Each ErrGone must come when the callee ends (the queued request
+	// waits out the callee's own 200 ms), not at the callers' 30 s
+	// deadline: well before it, however slow the machine.
 	for _, m := range regexp.MustCompile(`elapsed (\S+) (\d+)`).FindAllStringSubmatch(out, -1) {
 		ms, _ := strconv.Atoi(m[2])
-		if ms > 2000 {
-			t.Errorf("%s: ErrGone after %d ms", m[1], ms)
+		if ms > 10_000 {
+			t.Errorf("%s: ErrGone after %d ms, near the callers' 30 s deadline", m[1], ms)
 		}
 		t.Logf("%s: ErrGone after %d ms", m[1], ms)
 	}
 
 	// The host as the caller: the request sits unread until the process
-	// exits, 300 ms in.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// exits, 300 ms in. The call's deadline is the test's, so only the
+	// exit can end it in time.
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mods.cmd, isle.Grants{Args: []string{"sdkcmd", "hold"}}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	_, err = p.Call(ctx, isle.Message{Tag: 1})
-	if elapsed := time.Since(start); !errors.Is(err, isle.ErrGone) || elapsed > 3*time.Second {
-		t.Fatalf("host call to a process that exited: %v after %v", err, elapsed)
+	if !errors.Is(err, isle.ErrGone) {
+		t.Fatalf("host call to a process that exited: %v after %v", err, time.Since(start))
 	}
 	if err := p.Send(ctx, isle.Message{Tag: 1}); !errors.Is(err, isle.ErrGone) {
 		t.Fatalf("host send to an ended process: %v", err)
@@ -252,7 +242,7 @@ func TestSDKHandlesAndErrors(t *testing.T) {
 		"unlink", "handle-moved")
 
 	quotaNode, err := isle.NewNode(context.Background(), isle.Config{SpawnQuota: 3,
-		CacheDir: filepath.Join(os.TempDir(), "isle-sdk-test-cache")})
+		CacheDir: testwasm.NodeCache(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +259,7 @@ func TestSDKGoReactorFromHost(t *testing.T) {
 	if !mods.reactor.Reactor() {
 		t.Fatal("a Go module built with -buildmode=c-shared and the SDK is not a reactor")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mods.reactor, isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +286,7 @@ func TestSDKGoReactorFromHost(t *testing.T) {
 func BenchmarkSDKGoReactorCall(b *testing.B) {
 	for _, size := range []int{8, 4096, 100_000} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: b.TempDir()})
+			node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(b)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -329,7 +318,7 @@ func BenchmarkSDKGoRoundTrip(b *testing.B) {
 	for _, size := range []int{4, 4096, 100_000} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
 			ctx := context.Background()
-			node, err := isle.NewNode(ctx, isle.Config{CacheDir: filepath.Join(os.TempDir(), "isle-sdk-test-cache")})
+			node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(b)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -62,14 +62,12 @@ func isleIn(t *testing.T, stdin string, args ...string) result {
 	return result{stdout: stdout.String(), stderr: stderr.String(), status: status}
 }
 
-var sharedCache string
-
-// cacheHome is shared by the package's tests so modules compile once.
+// cacheHome is the XDG_CACHE_HOME the CLI runs with: the directory above
+// testwasm.NodeCache, kept across runs and keyed by the kernel's content,
+// so that a module compiles once per machine, not once per run.
 func cacheHome(t *testing.T) string {
-	if sharedCache == "" {
-		sharedCache = filepath.Join(filepath.Dir(isleBin), "cache")
-	}
-	return sharedCache
+	t.Helper()
+	return filepath.Dir(testwasm.NodeCache(t))
 }
 
 func (r result) want(t *testing.T, status int) {

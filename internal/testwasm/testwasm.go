@@ -2,24 +2,30 @@
 // repository, with the real toolchains: wat2wasm from wabt, clang with
 // wasi-libc, and the Go toolchain. Nothing checked in is a binary.
 //
-// Builds are cached under the system temp directory by content hash, so a
-// second test run reuses them; a change to a source file rebuilds it.
+// Builds are cached in CacheDir, kept across runs, under a key that covers
+// every input the toolchain reads, as the toolchain itself reports them:
+// go list -deps for Go (see gobuild.Key), clang -M and the libraries it
+// links for C, the file for WAT; and the toolchain's version and the flags.
+// A change to any input, a header or an SDK package included, rebuilds.
 package testwasm
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-)
+	"time"
 
-var mu sync.Mutex // serialises builds: toolchains are CPU-bound anyway
+	"github.com/isle-run/isle/internal/gobuild"
+)
 
 // Root returns the repository root, found from this source file.
 func Root() string {
@@ -30,86 +36,262 @@ func Root() string {
 // Path returns a path relative to the repository root.
 func Path(rel string) string { return filepath.Join(Root(), rel) }
 
+// buildTimeout bounds one toolchain run: far above what any fixture takes,
+// so that only a hung toolchain meets it.
+const buildTimeout = 10 * time.Minute
+
+// built memoises fixtures within one test process: the sources do not
+// change while tests run, and keying a Go build costs a go list.
+var built sync.Map // string -> string
+
+func memo(t testing.TB, key string, build func() string) string {
+	t.Helper()
+	if p, ok := built.Load(key); ok {
+		return p.(string)
+	}
+	p := build()
+	built.Store(key, p)
+	return p
+}
+
 // WAT compiles a .wat file (relative to the repository root) and returns
 // the path of the .wasm.
 func WAT(t testing.TB, rel string, flags ...string) string {
 	t.Helper()
-	return build(t, []string{Path(rel)}, append([]string{"wat2wasm"}, flags...), func(out string) []string {
-		return concat([]string{"wat2wasm"}, flags, []string{Path(rel), "-o", out})
-	}, "install Debian's wabt package")
-}
-
-// C compiles C sources with clang for wasm32-wasi and returns the .wasm.
-// The C SDK (sdk/c) is on the include path.
-func C(t testing.TB, rel string, flags ...string) string {
-	t.Helper()
-	args := append([]string{"--target=wasm32-wasi", "-I" + Path("sdk/c")}, flags...)
-	return build(t, []string{Path(rel), Path("sdk/c/isle.h")}, append([]string{"clang"}, args...), func(out string) []string {
-		return concat([]string{"clang"}, args, []string{Path(rel), "-o", out})
-	}, "install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32")
-}
-
-// Go builds the main package in a directory (relative to the repository
-// root) for GOOS=wasip1 and returns the .wasm. Extra flags go to go build,
-// for example -buildmode=c-shared for a reactor.
-func Go(t testing.TB, rel string, flags ...string) string {
-	t.Helper()
-	dir := Path(rel)
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("testwasm: no Go files in %s", dir)
-	}
-	// The SDK is part of the module, so its sources are inputs too, and so
-	// is the api package it imports.
-	sdk, _ := filepath.Glob(Path("sdk/go/*/*.go"))
-	api, _ := filepath.Glob(Path("api/*.go"))
-	inputs := append(append(append(files, sdk...), api...), Path("go.mod"))
-	return build(t, inputs, append([]string{"go", runtime.Version()}, flags...), func(out string) []string {
-		return concat([]string{"go", "build", "-o", out}, flags, []string{"."})
-	}, "install Go", func(c *exec.Cmd) {
-		c.Dir = dir
-		c.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	return memo(t, "wat\x00"+rel+"\x00"+strings.Join(flags, "\x00"), func() string {
+		src := Path(rel)
+		tool := needTool(t, "wat2wasm", "install Debian's wabt package")
+		key := hashKey(append([]string{toolVersion(t, tool, "--version"), sum(t, src)}, flags...)...)
+		return fixture(t, name(src), key, func(out string) *exec.Cmd {
+			return exec.Command(tool, slices.Concat(flags, []string{src, "-o", out})...)
+		})
 	})
 }
 
-// build runs a toolchain command whose output depends on inputs and key.
-func build(t testing.TB, inputs, key []string, cmdline func(out string) []string, install string, adjust ...func(*exec.Cmd)) string {
+const clangHint = "install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32"
+
+// C compiles a C source with clang for wasm32-wasi and returns the .wasm.
+// The C SDK (sdk/c) is on the include path.
+func C(t testing.TB, rel string, flags ...string) string {
 	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	h := sha256.New()
-	fmt.Fprintln(h, strings.Join(key, "\x00"))
-	for _, in := range inputs {
-		b, err := os.ReadFile(in)
+	return memo(t, "c\x00"+rel+"\x00"+strings.Join(flags, "\x00"), func() string {
+		src := Path(rel)
+		clang := needTool(t, "clang", clangHint)
+		args := slices.Concat([]string{"--target=wasm32-wasi", "-I" + Path("sdk/c")}, flags)
+		parts := append([]string{clangIdentity(t, clang)}, args...)
+		for _, in := range cDeps(t, clang, args, src) {
+			parts = append(parts, in, sum(t, in))
+		}
+		return fixture(t, name(src), hashKey(parts...), func(out string) *exec.Cmd {
+			return exec.Command(clang, slices.Concat(args, []string{src, "-o", out})...)
+		})
+	})
+}
+
+// Go builds the main package in a directory (relative to the repository
+// root) for GOOS=wasip1 and returns the .wasm, through gobuild, the
+// builder isle run uses. The flags may be -buildmode=c-shared, for a
+// reactor; without it, the package's own //isle:reactor line decides.
+//
+// Under the race detector, Go modules are also compiled into NodeCache by
+// a helper built without it: wazero compiles a 3 MB Go module five times
+// slower under the race detector (about 30 s here), and the tests are
+// about isle's behaviour, not wazero's compiler. The rewriter and the
+// compiler still run under the race detector for every C and WAT fixture.
+func Go(t testing.TB, rel string, flags ...string) string {
+	t.Helper()
+	mode := gobuild.Auto
+	for _, f := range flags {
+		if f != "-buildmode=c-shared" {
+			t.Fatalf("testwasm: Go takes no flag but -buildmode=c-shared, got %q", f)
+		}
+		mode = gobuild.Reactor
+	}
+	path := memo(t, "go\x00"+rel+"\x00"+strings.Join(flags, "\x00"), func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		var res *gobuild.Result
+		var err error
+		withLock(t, "go-"+hashKey(Path(rel)), func() {
+			res, err = gobuild.Build(ctx, Path(rel), gobuild.Options{CacheDir: CacheDir(), Mode: mode})
+		})
 		if err != nil {
 			t.Fatalf("testwasm: %v", err)
 		}
-		fmt.Fprintf(h, "%s %x\n", filepath.Base(in), sha256.Sum256(b))
+		return res.Path
+	})
+	if raceEnabled {
+		Precompile(t, path)
 	}
-	dir := filepath.Join(os.TempDir(), "isle-testwasm")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	return path
+}
+
+// Precompile loads the modules at paths into NodeCache in a separate
+// process built without the race detector, so that a node of the tests
+// finds them compiled. It does nothing for a module already there.
+func Precompile(t testing.TB, paths ...string) {
+	t.Helper()
+	cache := NodeCache(t)
+	var todo []string
+	for _, p := range paths {
+		if _, done := precompiled.Load(p); done {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(cache, "precompiled", sum(t, p))); err != nil {
+			todo = append(todo, p)
+		} else {
+			precompiled.Store(p, true)
+		}
 	}
-	base := strings.TrimSuffix(filepath.Base(inputs[0]), filepath.Ext(inputs[0]))
-	out := filepath.Join(dir, base+"-"+hex.EncodeToString(h.Sum(nil)[:8])+".wasm")
+	if len(todo) == 0 {
+		return
+	}
+	withLock(t, "precompile", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		// wazero files compiled code under its own version, which a test
+		// binary cannot see (it carries no dependency build information)
+		// and calls "dev"; the helper must say the same to be found. The
+		// directory's key already covers wazero's content.
+		args := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev",
+			"./internal/testwasm/precompile", "-cache", cache}, todo...)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = Root()
+		cmd.Env = append(os.Environ(), "GOFLAGS=") // not -race, whatever the caller's
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testwasm: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	for _, p := range todo {
+		precompiled.Store(p, true)
+	}
+}
+
+// precompiled holds the paths Precompile has seen to, in this process.
+var precompiled sync.Map
+
+// fixture returns CacheDir()/fixtures/NAME-KEY.wasm, building it with the
+// command that cmd makes when it is not there yet.
+func fixture(t testing.TB, name, key string, cmd func(out string) *exec.Cmd) string {
+	t.Helper()
+	dir := filepath.Join(CacheDir(), "fixtures")
+	out := filepath.Join(dir, name+"-"+key+".wasm")
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
-	args := cmdline(out + ".tmp")
-	if _, err := exec.LookPath(args[0]); err != nil {
-		t.Fatalf("testwasm: %s is needed to build fixtures: %s (.ci/run does this)", args[0], install)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testwasm: %v", err)
 	}
-	c := exec.Command(args[0], args[1:]...)
-	for _, a := range adjust {
-		a(c)
+	withLock(t, "fixture-"+key, func() {
+		if _, err := os.Stat(out); err == nil {
+			return // another process built it while this one waited
+		}
+		tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+		c := cmd(tmp)
+		if b, err := c.CombinedOutput(); err != nil {
+			_ = os.Remove(tmp)
+			t.Fatalf("testwasm: %s: %v\n%s", strings.Join(c.Args, " "), err, b)
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			t.Fatalf("testwasm: %v", err)
+		}
+	})
+	return out
+}
+
+// needTool returns the path of a toolchain command, or fails the test
+// saying what to install.
+func needTool(t testing.TB, tool, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		t.Fatalf("testwasm: %s is needed to build fixtures: %s (.ci/run does this)", tool, install)
 	}
-	if b, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("testwasm: %s: %v\n%s", strings.Join(args, " "), err, b)
+	return p
+}
+
+var versions sync.Map // tool path + args -> output
+
+// toolVersion returns what tool prints for args, once per process.
+func toolVersion(t testing.TB, tool string, args ...string) string {
+	t.Helper()
+	key := tool + "\x00" + strings.Join(args, "\x00")
+	if v, ok := versions.Load(key); ok {
+		return v.(string)
 	}
-	if err := os.Rename(out+".tmp", out); err != nil {
-		t.Fatal(err)
+	out, err := exec.Command(tool, args...).Output()
+	if err != nil {
+		t.Fatalf("testwasm: %s %s: %v", tool, strings.Join(args, " "), err)
+	}
+	versions.Store(key, string(out))
+	return string(out)
+}
+
+// clangIdentity names the C toolchain: clang's version and the content of
+// the libraries every link pulls in (wasi-libc and the compiler-rt
+// builtins), which headers alone do not pin.
+func clangIdentity(t testing.TB, clang string) string {
+	t.Helper()
+	id := toolVersion(t, clang, "--version")
+	for _, q := range [][]string{
+		{"--target=wasm32-wasi", "-print-file-name=libc.a"},
+		{"--target=wasm32-wasi", "-print-libgcc-file-name"},
+	} {
+		lib := strings.TrimSpace(toolVersion(t, clang, q...))
+		if filepath.IsAbs(lib) {
+			id += "\n" + lib + " " + sum(t, lib)
+		}
+	}
+	return id
+}
+
+// cDeps returns the files a compile of src with args reads, source and
+// headers, as clang -M lists them.
+func cDeps(t testing.TB, clang string, args []string, src string) []string {
+	t.Helper()
+	var compile []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-Wl,") { // link flags mean nothing to -M
+			compile = append(compile, a)
+		}
+	}
+	c := exec.Command(clang, slices.Concat(compile, []string{"-M", src})...)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("testwasm: %s: %v\n%s", strings.Join(c.Args, " "), err, stderr.Bytes())
+	}
+	return parseDeps(string(out))
+}
+
+// parseDeps reads a make rule, "target: dep dep \<newline> dep", into its
+// dependencies. Spaces in names are escaped with a backslash.
+func parseDeps(rule string) []string {
+	const space = "\x00"
+	rule = strings.ReplaceAll(rule, "\\ ", space)
+	rule = strings.ReplaceAll(rule, "\\\n", " ")
+	_, deps, _ := strings.Cut(rule, ": ")
+	var out []string
+	for _, f := range strings.Fields(deps) {
+		out = append(out, strings.ReplaceAll(f, space, " "))
 	}
 	return out
+}
+
+// sum is the hex SHA-256 of a file's content.
+func sum(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("testwasm: %v", err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// name is a fixture's readable name: its source's base name.
+func name(src string) string {
+	return strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
 }
 
 // Read returns a built fixture's bytes.
@@ -120,14 +302,6 @@ func Read(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func concat(parts ...[]string) []string {
-	var out []string
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
 }
 
 // SpecTests finds the converted WebAssembly spec tests: $ISLE_SPECTEST, or

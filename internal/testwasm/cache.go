@@ -1,0 +1,132 @@
+package testwasm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle/internal/gobuild"
+)
+
+// CacheEnv names the environment variable that moves the test cache.
+const CacheEnv = "ISLE_TEST_CACHE"
+
+// CacheDir returns the directory that keeps built fixtures and compiled
+// modules across test runs: $ISLE_TEST_CACHE, or isle-test under the
+// user's cache directory, or under the temp directory when there is none.
+// Everything in it is keyed by the content it was made from, so it may be
+// deleted at any time, and a run that starts with it empty (as CI may) is
+// only slower.
+func CacheDir() string {
+	if d := os.Getenv(CacheEnv); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "isle-test")
+	}
+	return filepath.Join(os.TempDir(), "isle-test")
+}
+
+// kernelPkg is the package whose code decides what a node's cache holds:
+// the fuel rewrite and wazero's compilation both run inside it.
+const kernelPkg = "github.com/isle-run/isle/internal/kernel"
+
+var (
+	nodeCacheOnce sync.Once
+	nodeCache     string
+	nodeCacheErr  error
+)
+
+// NodeCache returns a directory for isle.Config.CacheDir that outlives the
+// test run. It is keyed by the content of internal/kernel and everything
+// it imports (the fuel rewriter, wazero, the Go version), because neither
+// the rewritten modules nor wazero's compiled code say which version of
+// that code made them: a change to any of it starts a fresh directory
+// instead of serving stale code. Tests of one package share it, so each
+// module compiles once per machine, not once per test.
+//
+// The isle CLI, given XDG_CACHE_HOME=filepath.Dir(NodeCache(t)), uses the
+// same directory.
+func NodeCache(t testing.TB) string {
+	t.Helper()
+	nodeCacheOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		key, err := gobuild.Key(ctx, Root(), nil, kernelPkg)
+		if err != nil {
+			nodeCacheErr = fmt.Errorf("key the node cache: %w", err)
+			return
+		}
+		nodeCache, nodeCacheErr = keyedDir("node", key)
+		if nodeCacheErr != nil {
+			return
+		}
+		nodeCache = filepath.Join(nodeCache, "isle") // where the CLI puts it under XDG_CACHE_HOME
+		nodeCacheErr = os.MkdirAll(nodeCache, 0o755)
+		// The CLI builds Go modules into the same content-keyed store as
+		// Go does here; those do not depend on the kernel.
+		gb := filepath.Join(nodeCache, "gobuild")
+		if _, err := os.Lstat(gb); os.IsNotExist(err) && os.MkdirAll(filepath.Join(CacheDir(), "gobuild"), 0o755) == nil {
+			_ = os.Symlink(filepath.Join(CacheDir(), "gobuild"), gb)
+		}
+	})
+	if nodeCacheErr != nil {
+		t.Fatalf("testwasm: %v", nodeCacheErr)
+	}
+	return nodeCache
+}
+
+// keyedDir returns CacheDir()/kind-key, creating it and marking it used
+// now. Directories of the same kind unused for a week are removed, so that
+// keys of old code do not pile up.
+func keyedDir(kind, key string) (string, error) {
+	dir := filepath.Join(CacheDir(), kind+"-"+key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create the test cache: %w", err)
+	}
+	stamp := filepath.Join(dir, ".used")
+	now := time.Now()
+	if err := os.WriteFile(stamp, nil, 0o644); err == nil {
+		_ = os.Chtimes(stamp, now, now)
+	}
+	old, _ := filepath.Glob(filepath.Join(CacheDir(), kind+"-*"))
+	for _, o := range old {
+		if o == dir {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(o, ".used")); err == nil && now.Sub(st.ModTime()) > 7*24*time.Hour {
+			_ = os.RemoveAll(o)
+		}
+	}
+	return dir, nil
+}
+
+// hashKey is a short hex digest of parts, for cache file names.
+func hashKey(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:12])
+}
+
+// withLock runs f holding an exclusive lock named name, shared with every
+// other test process on the machine, so that two packages that need the
+// same fixture build it once instead of both at once.
+func withLock(t testing.TB, name string, f func()) {
+	t.Helper()
+	dir := filepath.Join(CacheDir(), "locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testwasm: %v", err)
+	}
+	unlock, err := lockFile(filepath.Join(dir, name+".lock"))
+	if err != nil {
+		t.Fatalf("testwasm: lock %s: %v", name, err)
+	}
+	defer unlock()
+	f()
+}
