@@ -57,7 +57,7 @@ type Options struct {
 	// Zero means 7, or 3 in quick mode.
 	GCs int
 	// Fresh runs Liveness in a child process of its own: a forced GC in a
-	// program that has built up a large heap (as isle bench has, after
+	// program that has built up a large heap (as isle-bench has, after
 	// its memory workloads) measures the heap, not the guests.
 	Fresh bool
 	// SkipUnmetered skips Liveness's run of uninstrumented guests in a

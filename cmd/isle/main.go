@@ -61,8 +61,6 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
-	case "bench":
-		status, err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		printHelp(stdout)
 		return 0
@@ -85,11 +83,9 @@ func printHelp(w io.Writer) {
 
 %s
        isle caps MODULE
-       isle bench [--quick] [--only NAME,...]
 
 isle run starts MODULE; isle caps prints what a module imports and so asks
-for; isle bench measures isle beside Erlang, OS processes, goroutines and
-wazero and writes BENCHMARKS.md.
+for.
 
 MODULE is a .wasm file or a directory of Go source (built with the local Go
 toolchain for GOOS=wasip1, cached by content). The guest gets stdio, the
