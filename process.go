@@ -102,7 +102,9 @@ func mapErr(err error) error {
 // Stats is what a process has consumed.
 type Stats struct {
 	// Fuel is the instruction fuel spent. The same program on the same
-	// input spends the same fuel.
+	// input spends the same fuel when it is not granted the real clock
+	// (Grants.Clock): Go's runtime, for one, reads the clock to pace its
+	// garbage collector and schedule goroutines.
 	Fuel int64
 	// PeakMemory is the largest linear memory the process reached, in bytes.
 	PeakMemory uint64

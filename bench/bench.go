@@ -42,6 +42,9 @@ type Options struct {
 	// Runs is how many counted runs make each figure, after one warm-up
 	// run. Zero means 5, or 2 with Quick.
 	Runs int
+	// FuelKernels names the compute kernels the fuel workload runs (see
+	// fuelbench.KernelNames); empty runs them all.
+	FuelKernels []string
 	// Log receives progress lines. Nil discards them.
 	Log io.Writer
 }

@@ -155,7 +155,10 @@ type KernelResult struct {
 	FuelSpent int64  // fuel one instrumented run used
 	// FuelVaries is set if the instrumented runs did not all use the same
 	// fuel: the program's path depended on something other than its
-	// input, such as the clock.
+	// input. The kernels run with the real clock here, as under isle run,
+	// which a Go kernel's runtime reads to pace its garbage collector and
+	// schedule goroutines, so its fuel may vary; under isle's virtual clock it does not (see
+	// TestKernelsSpendTheSameFuel).
 	FuelVaries bool
 	Yields     int64 // times one instrumented run called yield
 

@@ -73,22 +73,24 @@ var cFlags = []string{"--target=wasm32-wasi", "-O2"}
 // build returns the kernel's module, built from its source under
 // root/testdata/kernels into the cache if not already there.
 func (k kernel) build(ctx context.Context, root string, o Options) ([]byte, error) {
+	path, err := k.buildFile(ctx, root, o)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+}
+
+// buildFile is build, returning the path of the module in the cache.
+func (k kernel) buildFile(ctx context.Context, root string, o Options) (string, error) {
 	src := filepath.Join(root, "testdata", "kernels", k.name)
-	var path string
 	if k.lang == "Go" {
 		res, err := gobuild.Build(ctx, src, gobuild.Options{CacheDir: o.CacheDir, Mode: gobuild.Command})
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		path = res.Path
-	} else {
-		p, err := buildC(ctx, src+".c", o.CacheDir)
-		if err != nil {
-			return nil, err
-		}
-		path = p
+		return res.Path, nil
 	}
-	return os.ReadFile(path)
+	return buildC(ctx, src+".c", o.CacheDir)
 }
 
 // buildC runs clang on one C file, or returns the cached output of an

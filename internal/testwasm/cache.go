@@ -38,49 +38,60 @@ func CacheDir() string {
 // the fuel rewrite and wazero's compilation both run inside it.
 const kernelPkg = "github.com/isle-run/isle/internal/kernel"
 
-var (
-	nodeCacheOnce sync.Once
-	nodeCache     string
-	nodeCacheErr  error
-)
+var keyed sync.Map // "kind pkg" -> *keyedResult
+
+type keyedResult struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// KeyedDir returns a directory under CacheDir for things made by the code
+// of pkg (an import path), kept across runs and keyed by the content of
+// pkg and everything it imports (see gobuild.Key) and the Go version.
+// Compiled code does not say which version of the code made it: a change
+// to any of that code starts a fresh directory instead of serving stale
+// code. Directories of old keys unused for a week are removed.
+func KeyedDir(t testing.TB, kind, pkg string) string {
+	t.Helper()
+	v, _ := keyed.LoadOrStore(kind+" "+pkg, &keyedResult{})
+	r := v.(*keyedResult)
+	r.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		key, err := gobuild.Key(ctx, Root(), nil, pkg)
+		if err != nil {
+			r.err = fmt.Errorf("key the %s cache: %w", kind, err)
+			return
+		}
+		r.dir, r.err = keyedDir(kind, key)
+	})
+	if r.err != nil {
+		t.Fatalf("testwasm: %v", r.err)
+	}
+	return r.dir
+}
 
 // NodeCache returns a directory for isle.Config.CacheDir that outlives the
-// test run. It is keyed by the content of internal/kernel and everything
-// it imports (the fuel rewriter, wazero, the Go version), because neither
-// the rewritten modules nor wazero's compiled code say which version of
-// that code made them: a change to any of it starts a fresh directory
-// instead of serving stale code. Tests of one package share it, so each
-// module compiles once per machine, not once per test.
+// test run: a KeyedDir of internal/kernel, whose code (the fuel rewriter,
+// wazero) decides what the cache holds. Tests of one package share it, so
+// each module compiles once per machine, not once per test.
 //
 // The isle CLI, given XDG_CACHE_HOME=filepath.Dir(NodeCache(t)), uses the
 // same directory.
 func NodeCache(t testing.TB) string {
 	t.Helper()
-	nodeCacheOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		key, err := gobuild.Key(ctx, Root(), nil, kernelPkg)
-		if err != nil {
-			nodeCacheErr = fmt.Errorf("key the node cache: %w", err)
-			return
-		}
-		nodeCache, nodeCacheErr = keyedDir("node", key)
-		if nodeCacheErr != nil {
-			return
-		}
-		nodeCache = filepath.Join(nodeCache, "isle") // where the CLI puts it under XDG_CACHE_HOME
-		nodeCacheErr = os.MkdirAll(nodeCache, 0o755)
-		// The CLI builds Go modules into the same content-keyed store as
-		// Go does here; those do not depend on the kernel.
-		gb := filepath.Join(nodeCache, "gobuild")
-		if _, err := os.Lstat(gb); os.IsNotExist(err) && os.MkdirAll(filepath.Join(CacheDir(), "gobuild"), 0o755) == nil {
-			_ = os.Symlink(filepath.Join(CacheDir(), "gobuild"), gb)
-		}
-	})
-	if nodeCacheErr != nil {
-		t.Fatalf("testwasm: %v", nodeCacheErr)
+	dir := filepath.Join(KeyedDir(t, "node", kernelPkg), "isle") // where the CLI puts it under XDG_CACHE_HOME
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testwasm: %v", err)
 	}
-	return nodeCache
+	// The CLI builds Go modules into the same content-keyed store as Go
+	// does here; those do not depend on the kernel.
+	gb := filepath.Join(dir, "gobuild")
+	if _, err := os.Lstat(gb); os.IsNotExist(err) && os.MkdirAll(filepath.Join(CacheDir(), "gobuild"), 0o755) == nil {
+		_ = os.Symlink(filepath.Join(CacheDir(), "gobuild"), gb)
+	}
+	return dir
 }
 
 // keyedDir returns CacheDir()/kind-key, creating it and marking it used

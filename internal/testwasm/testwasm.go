@@ -131,43 +131,82 @@ func Go(t testing.TB, rel string, flags ...string) string {
 // finds them compiled. It does nothing for a module already there.
 func Precompile(t testing.TB, paths ...string) {
 	t.Helper()
-	cache := NodeCache(t)
+	precompile(t, NodeCache(t), false, paths)
+}
+
+// WazeroCache returns a wazero compilation cache directory that outlives
+// the test run, keyed by wazero's content (see KeyedDir).
+func WazeroCache(t testing.TB) string {
+	t.Helper()
+	return KeyedDir(t, "wazero", "github.com/tetratelabs/wazero")
+}
+
+// PrecompileWazero compiles the modules at paths, as they are, into
+// WazeroCache with a plain wazero compiler runtime, in a process built
+// without the race detector, so that a runtime of the tests with that
+// cache finds them compiled. It does nothing for a module already there.
+func PrecompileWazero(t testing.TB, paths ...string) {
+	t.Helper()
+	precompile(t, WazeroCache(t), true, paths)
+}
+
+func precompile(t testing.TB, cache string, raw bool, paths []string) {
+	t.Helper()
 	var todo []string
 	for _, p := range paths {
-		if _, done := precompiled.Load(p); done {
+		key := cache + "\x00" + p
+		if _, done := precompiled.Load(key); done {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(cache, "precompiled", sum(t, p))); err != nil {
 			todo = append(todo, p)
 		} else {
-			precompiled.Store(p, true)
+			precompiled.Store(key, true)
 		}
 	}
 	if len(todo) == 0 {
 		return
 	}
-	withLock(t, "precompile", func() {
+	args := []string{"-cache", cache}
+	if raw {
+		args = append(args, "-raw")
+	}
+	RunOutsideRace(t, "./internal/testwasm/precompile", append(args, todo...)...)
+	for _, p := range todo {
+		precompiled.Store(cache+"\x00"+p, true)
+	}
+}
+
+// RunOutsideRace runs the main package pkg (a path relative to the
+// repository root) with args, built without the race detector, and fails
+// the test with its output if it fails. Under the race detector, the
+// tests use it for work that the detector makes several times slower and
+// that is not what they test, such as wazero compiling a large module.
+// Such helpers run one at a time on the machine.
+func RunOutsideRace(t testing.TB, pkg string, args ...string) {
+	t.Helper()
+	withLock(t, "outside-race", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 		defer cancel()
 		// wazero files compiled code under its own version, which a test
 		// binary cannot see (it carries no dependency build information)
-		// and calls "dev"; the helper must say the same to be found. The
-		// directory's key already covers wazero's content.
-		args := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev",
-			"./internal/testwasm/precompile", "-cache", cache}, todo...)
-		cmd := exec.CommandContext(ctx, "go", args...)
+		// and calls "dev"; the helper must say the same for the tests to
+		// find its work. The caches' keys cover wazero's content.
+		goArgs := append([]string{"run", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev", pkg}, args...)
+		cmd := exec.CommandContext(ctx, "go", goArgs...)
 		cmd.Dir = Root()
 		cmd.Env = append(os.Environ(), "GOFLAGS=") // not -race, whatever the caller's
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("testwasm: go %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("testwasm: go %s: %v\n%s", strings.Join(goArgs, " "), err, out)
 		}
 	})
-	for _, p := range todo {
-		precompiled.Store(p, true)
-	}
 }
 
-// precompiled holds the paths Precompile has seen to, in this process.
+// RaceEnabled reports whether the tests run under the race detector.
+func RaceEnabled() bool { return raceEnabled }
+
+// precompiled holds the caches and paths precompile has seen to, in this
+// process.
 var precompiled sync.Map
 
 // fixture returns CacheDir()/fixtures/NAME-KEY.wasm, building it with the
