@@ -13,6 +13,7 @@ import (
 // function and the fault; it never gets an error code it could ignore, and
 // the node is unharmed.
 func TestABIMisuseAbandons(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/abuse.wat"))
 	cases := []string{

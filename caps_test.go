@@ -54,6 +54,7 @@ func spawnCaps(t *testing.T, node *isle.Node, mod *isle.Module, caps map[string]
 
 // A process given nothing finds nothing under any name.
 func TestConfinedProcessHasNoGrants(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	p := spawnCaps(t, node, mod, nil)
@@ -67,6 +68,7 @@ func TestConfinedProcessHasNoGrants(t *testing.T) {
 
 // An attenuated handle cannot regain the rights it lost, by any route.
 func TestAttenuationNeverWidens(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)
@@ -96,6 +98,7 @@ func answers(t *testing.T, p *isle.Process) bool {
 // Revoking a forwarder kills it at the end of a chain of three hops; the
 // holder gets EREVOKED and lives on.
 func TestRevocationThroughThreeHops(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)
@@ -126,6 +129,7 @@ func TestRevocationThroughThreeHops(t *testing.T) {
 // A handle given to one child is no right of its sibling: the same number
 // in the sibling's table names nothing, and using it abandons the sibling.
 func TestHandlesDoNotLeakToSiblings(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)

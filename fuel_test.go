@@ -14,6 +14,7 @@ import (
 
 // Kill from another goroutine stops a loop with no calls within a slice.
 func TestKillStopsALoopWithNoCalls(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
 	ctx := testwasm.Context(t)
@@ -33,6 +34,7 @@ func TestKillStopsALoopWithNoCalls(t *testing.T) {
 
 // Cancelling the spawn context stops it too, with the cause as reason.
 func TestContextCancelStopsALoop(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -49,6 +51,7 @@ func TestContextCancelStopsALoop(t *testing.T) {
 }
 
 func TestFuelLimitAndAccounting(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
 	exit := run(t, node, spin, isle.Grants{}, isle.Limits{Fuel: 1_000_000})
@@ -82,6 +85,7 @@ func TestFuelLimitAndAccounting(t *testing.T) {
 // under the test's deadline too, so that one that is not stopped fails
 // here, saying which, rather than hanging.)
 func TestEndlessStartFunctionIsStopped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
 	ctx := testwasm.Context(t)
@@ -113,6 +117,7 @@ func TestEndlessStartFunctionIsStopped(t *testing.T) {
 // A process stuck spawning a child whose start function never returns can
 // still be killed: the child's start ends with its spawner.
 func TestKillReachesASpawnerStuckInAChildsStart(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	startspin := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
 	bomb := load(t, node, reactor(t, "testdata/c/bomb.c"))

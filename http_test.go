@@ -106,6 +106,7 @@ func wantLines(t *testing.T, out string, lines ...string) {
 }
 
 func TestHTTPEgressAllowlistC(t *testing.T) {
+	t.Parallel()
 	off := offListServer(t)
 	up := upstream(t, off.URL)
 	node := newNode(t)
@@ -152,6 +153,7 @@ func TestHTTPEgressAllowlistC(t *testing.T) {
 }
 
 func TestHTTPEgressWithoutCapability(t *testing.T) {
+	t.Parallel()
 	off := offListServer(t)
 	node := newNode(t)
 	mod := load(t, node, testwasm.C(t, "testdata/c/httpget.c", "-O2"))
@@ -174,6 +176,7 @@ func TestHTTPEgressWithoutCapability(t *testing.T) {
 }
 
 func TestHTTPCapRejectsBadOrigins(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.C(t, "testdata/c/httpget.c", "-O2"))
 	for _, o := range []string{"example.com", "ftp://example.com", "https://*.example.com", "https://example.com/path", "http://user@example.com", "http://example.com:99999"} {
@@ -189,6 +192,7 @@ func TestHTTPCapRejectsBadOrigins(t *testing.T) {
 // A request in flight ends when the process is killed. The server holds
 // the request until the client goes away, so only the kill can end it.
 func TestHTTPEgressKillInterrupts(t *testing.T) {
+	t.Parallel()
 	arrived := make(chan struct{}, 1)
 	hang := newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
@@ -212,6 +216,7 @@ func TestHTTPEgressKillInterrupts(t *testing.T) {
 }
 
 func TestHTTPEgressGo(t *testing.T) {
+	t.Parallel()
 	off := offListServer(t)
 	up := upstream(t, off.URL)
 	node := sdkNode(t)
@@ -277,6 +282,7 @@ func do(t *testing.T, method, url, body string, header ...string) (*http.Respons
 }
 
 func TestHTTPIngressC(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/httpfn.c"))
 	p, h, srv := serve(t, node, mod, isle.Grants{})
@@ -356,6 +362,7 @@ func TestHTTPIngressC(t *testing.T) {
 // Many requests in flight to one reactor: each is handled once, and all
 // succeed.
 func TestHTTPIngressConcurrent(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/httpfn.c"))
 	_, _, srv := serve(t, node, mod, isle.Grants{})
@@ -394,6 +401,7 @@ func TestHTTPIngressConcurrent(t *testing.T) {
 // A process killed while requests wait on it: they get 502. It never
 // answers /hang, so only the kill can end them.
 func TestHTTPIngressKilledMidRequest(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/httpfn.c"))
 	p, _, srv := serve(t, node, mod, isle.Grants{})
@@ -419,6 +427,7 @@ func TestHTTPIngressKilledMidRequest(t *testing.T) {
 }
 
 func TestHTTPIngressGo(t *testing.T) {
+	t.Parallel()
 	off := offListServer(t)
 	up := upstream(t, off.URL)
 	node := sdkNode(t)

@@ -113,6 +113,7 @@ func TestZeroGrantsGiveNothing(t *testing.T) {
 // Without the clock, a guest sees the virtual clock; without entropy,
 // crypto/rand cannot work.
 func TestUngrantedClockAndRandom(t *testing.T) {
+	t.Parallel()
 	node := sharedNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/determinism"))
 	var out bytes.Buffer
@@ -138,6 +139,7 @@ func TestUngrantedClockAndRandom(t *testing.T) {
 }
 
 func TestLoadErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	ctx := context.Background()
 	if _, err := node.LoadModule(ctx, "text", []byte("hello")); !errors.Is(err, api.ErrNotWasm) {
@@ -155,6 +157,7 @@ func TestLoadErrorsAreTyped(t *testing.T) {
 }
 
 func TestTrapIsTyped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.C(t, "testdata/c/traps.c", "-O0", "-g"))
 	exit := run(t, node, mod, isle.Grants{Args: []string{"traps", "divzero"}}, isle.Limits{})
@@ -168,6 +171,7 @@ func TestTrapIsTyped(t *testing.T) {
 }
 
 func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
 	node := sharedNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/oom"))
 	exit := run(t, node, mod, isle.Grants{}, isle.Limits{Memory: 32 << 20})

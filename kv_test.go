@@ -146,6 +146,7 @@ func (g kvGuest) list(h uint32, prefix, after string, bufCap uint32) (int32, []s
 // TestKVGuest drives every kv function from a C guest and checks each
 // result, including the length probe, limits and paging.
 func TestKVGuest(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{"kv": isle.KVCap("main", api.RightGet|api.RightPut|api.RightRemove|api.RightList)})
 	h := g.grant("kv")
@@ -270,6 +271,7 @@ func TestKVGuest(t *testing.T) {
 // abandonment; rights narrow with dup and never widen; revocation
 // reaches every copy.
 func TestKVRights(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{
 		"rw": isle.KVCap("b", api.RightGet|api.RightPut|api.RightRemove|api.RightList),
@@ -332,6 +334,7 @@ func TestKVRights(t *testing.T) {
 // TestKVMisuseAbandons: bad pointers, an empty key and a handle that is not
 // a bucket are bugs, and abandon the process with CauseMisuse.
 func TestKVMisuseAbandons(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	cases := []struct {
 		name, detail string
@@ -365,6 +368,7 @@ func TestKVMisuseAbandons(t *testing.T) {
 // TestKVBucketsAreSeparate: two buckets of one store share no keys, and a
 // process granted one cannot see the other's.
 func TestKVBucketsAreSeparate(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
 	g := spawnKV(t, node, map[string]isle.Capability{"a": isle.KVCap("alpha", all), "b": isle.KVCap("beta", all)})
@@ -404,6 +408,7 @@ func TestKVBucketsAreSeparate(t *testing.T) {
 // data directory reads. A node without a data directory refuses the grant
 // with a clear error.
 func TestKVSurvivesNodeRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
@@ -438,6 +443,7 @@ func TestKVSurvivesNodeRestart(t *testing.T) {
 
 // TestKVGoSDK runs the Go SDK's checks in a Go guest.
 func TestKVGoSDK(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	mod := load(t, node, testwasm.Go(t, "testdata/go/kv"))
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList

@@ -13,6 +13,7 @@ import (
 // A spawn bomb stops at the per-parent quota and the node's process limit;
 // both are errors the guest sees and survives, and the node stays up.
 func TestSpawnBombStopsAtLimits(t *testing.T) {
+	t.Parallel()
 	ctx := testwasm.Context(t)
 	node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(t), MaxProcesses: 500, SpawnQuota: 20})
 	if err != nil {
@@ -64,6 +65,7 @@ func TestSpawnBombStopsAtLimits(t *testing.T) {
 // A flooding sender is held back by the receiver's bounded mailbox, not by
 // the node's memory.
 func TestFloodIsThrottledByBackpressure(t *testing.T) {
+	t.Parallel()
 	ctx := testwasm.Context(t)
 	node := newNode(t)
 	victim, err := node.Spawn(ctx, load(t, node, testwasm.WAT(t, "testdata/wat/victim.wat")), isle.Grants{}, isle.Limits{Mailbox: 256})
@@ -113,6 +115,7 @@ func doneContext() context.Context {
 // The mailbox bound holds in bytes as well as in messages: big messages
 // fill it long before 1,024 of them have arrived.
 func TestMailboxIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
 	ctx := testwasm.Context(t)
 	node := newNode(t)
 	victim, err := node.Spawn(ctx, load(t, node, testwasm.WAT(t, "testdata/wat/victim.wat")), isle.Grants{}, isle.Limits{})

@@ -15,6 +15,7 @@ func reactor(t testing.TB, src string) string {
 }
 
 func TestReactorCallFromHost(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/echo.c"))
 	if !mod.Reactor() {
@@ -57,6 +58,7 @@ func TestReactorCallFromHost(t *testing.T) {
 }
 
 func TestReactorPingPong(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/pingpong.c"))
 	ctx := testwasm.Context(t)

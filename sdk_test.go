@@ -26,9 +26,10 @@ import (
 // reply what they saw; the checks that can only be made from outside
 // (exit reasons, elapsed time) are made here.
 
-// sdkModules loads the SDK guests and the C echo reactor into node.
+// sdkModules loads the SDK guests, the C echo reactor and a WAT child that
+// traps (testdata/wat/spintrap.wat) into node.
 type sdkModules struct {
-	cmd, reactor, echo *isle.Module
+	cmd, reactor, echo, trap *isle.Module
 }
 
 // sdkNode is the node the SDK tests run on: the shared one, where the Go
@@ -41,6 +42,7 @@ func loadSDK(t *testing.T, node *isle.Node) sdkModules {
 		cmd:     load(t, node, testwasm.Go(t, "testdata/go/sdkcmd")),
 		reactor: load(t, node, testwasm.Go(t, "testdata/go/reactor", "-buildmode=c-shared")),
 		echo:    load(t, node, reactor(t, "testdata/c/echo.c")),
+		trap:    load(t, node, testwasm.WAT(t, "testdata/wat/spintrap.wat")),
 	}
 }
 
@@ -73,7 +75,7 @@ func scenario(t *testing.T, node *isle.Node, mods sdkModules, clock bool, l isle
 		Stdout: &out,
 		Stderr: &out,
 		Clock:  clock,
-		Spawn:  map[string]*isle.Module{"sdkcmd": mods.cmd, "reactor": mods.reactor, "echo": mods.echo},
+		Spawn:  map[string]*isle.Module{"sdkcmd": mods.cmd, "reactor": mods.reactor, "echo": mods.echo, "trap": mods.trap},
 	}
 	exit := run(t, node, mods.cmd, g, l)
 	return exit, out.String()
@@ -95,6 +97,7 @@ func expectOK(t *testing.T, exit api.Exit, out string, names ...string) {
 }
 
 func TestSDKCommandCallsGoAndCReactors(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{}, "both")
 	expectOK(t, exit, out, "call-go", "big-go", "call-c", "big-c",
@@ -102,6 +105,7 @@ func TestSDKCommandCallsGoAndCReactors(t *testing.T) {
 }
 
 func TestSDKMessagesAreCopied(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	mods := loadSDK(t, node)
 	exit, out := scenario(t, node, mods, false, isle.Limits{}, "copy")
@@ -125,6 +129,7 @@ func TestSDKMessagesAreCopied(t *testing.T) {
 }
 
 func TestSDKPerSenderOrder(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	start := time.Now()
 	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{}, "order")
@@ -133,14 +138,15 @@ func TestSDKPerSenderOrder(t *testing.T) {
 }
 
 func TestSDKBoundedMailbox(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
-	// The real clock, so that the receiver's sleeps make it slow.
-	exit, out := scenario(t, node, loadSDK(t, node), true, isle.Limits{Mailbox: 8}, "mailbox")
+	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{Mailbox: 8}, "mailbox")
 	expectOK(t, exit, out, "mailbox-fill", "mailbox-nothing-lost", "mailbox-blocking-send")
 	t.Log(strings.TrimSpace(regexp.MustCompile(`mailbox: .*`).FindString(out)))
 }
 
 func TestSDKGone(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	mods := loadSDK(t, node)
 	exit, out := scenario(t, node, mods, true, isle.Limits{}, "gone")
@@ -176,6 +182,7 @@ func TestSDKGone(t *testing.T) {
 }
 
 func TestSDKExitReasons(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{}, "exits")
 	var names []string
@@ -186,6 +193,7 @@ func TestSDKExitReasons(t *testing.T) {
 }
 
 func TestSDKLinkedPeerDies(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	mods := loadSDK(t, node)
 	for _, c := range []struct {
@@ -223,18 +231,21 @@ func TestSDKLinkedPeerDies(t *testing.T) {
 // the peer's DOWN message and carry on (as in Erlang, where signals between
 // two processes keep their order).
 func TestSDKLinkKillsBeforeDown(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{}, "linkrace")
 	expectOK(t, exit, out, "link-kills-before-down")
 }
 
 func TestSDKSelectiveReceive(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	exit, out := scenario(t, node, loadSDK(t, node), false, isle.Limits{}, "selective")
 	expectOK(t, exit, out, "selective-timeout", "selective-order", "selective-system")
 }
 
 func TestSDKHandlesAndErrors(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	mods := loadSDK(t, node)
 	exit, out := scenario(t, node, mods, false, isle.Limits{}, "misc")
@@ -254,6 +265,7 @@ func TestSDKHandlesAndErrors(t *testing.T) {
 // The host calls a Go reactor directly; a reactor that exits in a turn
 // fails the call at once and ends normally with its code.
 func TestSDKGoReactorFromHost(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	mods := loadSDK(t, node)
 	if !mods.reactor.Reactor() {
@@ -349,6 +361,7 @@ func BenchmarkSDKGoRoundTrip(b *testing.B) {
 // The examples run as their READMEs say, with small inputs, so that they
 // cannot rot unnoticed.
 func TestSDKExamples(t *testing.T) {
+	t.Parallel()
 	node := sdkNode(t)
 	goReactor := func(dir string) *isle.Module {
 		return load(t, node, testwasm.Go(t, dir, "-buildmode=c-shared"))

@@ -62,6 +62,7 @@ func TestGoBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and compiles a Go program")
 	}
+	t.Parallel()
 	orig := goWasm(t)
 	start := time.Now()
 	res, err := Instrument(orig)

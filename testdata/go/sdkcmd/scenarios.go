@@ -132,8 +132,9 @@ func order() {
 		"count %d, violations %d, %v", u32at(m.Data, 0), u32at(m.Data, 4), err)
 }
 
-// mailbox: this process runs with a mailbox of 8 and drains it slowly;
-// the flooder's TrySend hits ErrFull, its Send waits, and nothing is lost.
+// mailbox: this process runs with a mailbox of 8, which the flooder fills;
+// while this one waits for the flooder's answer, not reading, its TrySend
+// must hit ErrFull, then its Send waits for room, and nothing is lost.
 func mailbox() {
 	const more = 200
 	ctx, cancel := within(60 * time.Second)
@@ -142,7 +143,7 @@ func mailbox() {
 	m := must(f.Call(ctx, tagFill, nil))
 	accepted := u32at(m.Data, 0)
 	check("mailbox-fill", accepted == 8, "%d messages fit before ErrFull", accepted)
-	must(0, f.Send(tagFlood, u32(more)))
+	must(f.Call(ctx, tagFlood, u32(more))) // answered once the flooder found the mailbox full
 	total := int(accepted) + more
 	got, gaps := 0, 0
 	for got < total {
@@ -154,7 +155,6 @@ func mailbox() {
 			gaps++
 		}
 		got++
-		time.Sleep(200 * time.Microsecond) // slow receiver: the flooder outpaces it
 	}
 	r := must(f.Call(ctx, tagReport, nil))
 	fulls, errs := u32at(r.Data, 0), u32at(r.Data, 4)
@@ -360,17 +360,19 @@ func linkdie() {
 	fmt.Printf("survived %s ref=%v\n", r, m.Ref() == ref)
 }
 
-// linkrace: many times over, a middle process links to a child that
-// panics and monitors it. The exit signal must kill the middle process
-// before it can act on the DOWN message; a middle process that reports
-// surviving, or that ends any way but killed, is a failure.
+// linkrace: many times over, a middle process links to a child that traps
+// after spinning a while, and monitors it. The exit signal must kill the
+// middle process before it can act on the DOWN message; a middle process
+// that reports surviving, or that ends any way but killed, is a failure.
 func linkrace() {
 	const n = 250 // the race was lost about once in a hundred tries
 	ctx, cancel := within(60 * time.Second)
 	defer cancel()
 	survived, kinds := 0, map[string]int{}
-	for range n {
-		m := spawnChild("middle", isle.WithHandles(isle.Self().Handle()))
+	for i := range n {
+		// The child's death sweeps across the middle's Monitor and Receive:
+		// it spins from none to a few hundred thousand iterations first.
+		m := spawnChild(fmt.Sprintf("middle %d", i*i*4), isle.WithHandles(isle.Self().Handle()))
 		must(m.Monitor())
 		d := must(isle.Receive(ctx, isle.MatchTag(isle.TagDown)))
 		r, _ := d.ExitReason()
