@@ -44,7 +44,7 @@ func TestFuelBudgetAbandons(t *testing.T) {
 // The same program on the same input spends the same fuel.
 func TestFuelIsDeterministic(t *testing.T) {
 	t.Parallel()
-	dir := testwasm.Path("testdata/go/determinism")
+	dir := testwasm.GoDir(t, "testdata/go/determinism")
 	fuelOf := func() string {
 		r := runIsle(t, "run", "--deterministic", "--stats", dir)
 		r.want(t, 0)

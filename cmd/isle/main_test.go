@@ -13,7 +13,10 @@ import (
 )
 
 // isleBin is the CLI under test, built once for the whole package so the
-// tests drive it exactly as a user would.
+// tests drive it exactly as a user would. One thing differs: wazero is
+// told its version is "dev", as it is in every test binary (which carries
+// no dependency build information), so that the CLI finds the modules
+// the package tests and their helpers compiled into testwasm.NodeCache.
 var isleBin string
 
 func TestMain(m *testing.M) {
@@ -23,7 +26,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	isleBin = filepath.Join(dir, "isle")
-	if out, err := exec.Command("go", "build", "-o", isleBin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-ldflags=-X=github.com/tetratelabs/wazero/internal/version.version=dev", "-o", isleBin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build isle: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -87,7 +91,7 @@ func TestExitCodePassesThrough(t *testing.T) {
 	exitWasm := testwasm.WAT(t, "testdata/wat/exit.wat")
 	runIsle(t, "run", exitWasm).want(t, 7)
 
-	dir := testwasm.Path("testdata/go/exitcode")
+	dir := testwasm.GoDir(t, "testdata/go/exitcode")
 	for _, code := range []int{0, 1, 3, 123} {
 		runIsle(t, "run", dir, "--", fmt.Sprint(code)).want(t, code)
 	}
@@ -106,7 +110,7 @@ func TestOrdinaryGoProgram(t *testing.T) {
 	os.MkdirAll(filepath.Join(in, "sub"), 0o755)
 	os.WriteFile(filepath.Join(in, "sub", "b.txt"), []byte("The end"), 0o644)
 	r := runIsle(t, "run", "--ro-dir", in+"::/in", "--dir", out+"::/out", "--env", "HOME=/home/guest",
-		testwasm.Path("testdata/go/files"), "--", "-in", "/in", "-out", "/out/report.txt", "-greet", "isle")
+		testwasm.GoDir(t, "testdata/go/files"), "--", "-in", "/in", "-out", "/out/report.txt", "-greet", "isle")
 	r.want(t, 0)
 	want := "cat 1\nend 1\nmat 1\non 1\nsat 1\nthe 3\n"
 	if !strings.HasPrefix(r.stdout, "hello, isle (HOME=\"/home/guest\")\n") || !strings.HasSuffix(r.stdout, want) {
@@ -135,7 +139,7 @@ func TestCProgram(t *testing.T) {
 
 func TestDeterministicRunsAreIdentical(t *testing.T) {
 	t.Parallel()
-	dir := testwasm.Path("testdata/go/determinism")
+	dir := testwasm.GoDir(t, "testdata/go/determinism")
 	a := runIsle(t, "run", "--deterministic", dir, "--", "-crypto")
 	a.want(t, 0)
 	b := runIsle(t, "run", "--deterministic", dir, "--", "-crypto")
@@ -157,7 +161,7 @@ func TestDeterministicRunsAreIdentical(t *testing.T) {
 
 func TestStdinReachesTheGuest(t *testing.T) {
 	t.Parallel()
-	r := isleIn(t, "one\ntwo\n", "run", testwasm.Path("testdata/go/cat"))
+	r := isleIn(t, "one\ntwo\n", "run", testwasm.GoDir(t, "testdata/go/cat"))
 	r.want(t, 0)
 	if r.stdout != "ONE\nTWO\n" || !strings.Contains(r.stderr, "2 lines") {
 		t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
@@ -169,7 +173,7 @@ func TestStdinReachesTheGuest(t *testing.T) {
 // (Were it held, the command would end only at the test's deadline.)
 func TestTimeoutInterruptsABlockedStdinRead(t *testing.T) {
 	t.Parallel()
-	cmd := exec.CommandContext(testwasm.Context(t), isleBin, "run", "--timeout", "500ms", testwasm.Path("testdata/go/cat"))
+	cmd := exec.CommandContext(testwasm.Context(t), isleBin, "run", "--timeout", "500ms", testwasm.GoDir(t, "testdata/go/cat"))
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
 	stdin, err := cmd.StdinPipe() // held open and never written
 	if err != nil {

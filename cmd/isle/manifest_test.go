@@ -37,7 +37,7 @@ rights = ["monotonic"]
 
 [caps.log]
 kind = "log"
-`, testwasm.Path("testdata/go/capsuser"))), 0o644)
+`, testwasm.GoDir(t, "testdata/go/capsuser"))), 0o644)
 	r := runIsle(t, "run", manifest)
 	r.want(t, 0)
 	want := []string{
@@ -96,7 +96,7 @@ func TestManifestMistakesGetClearErrors(t *testing.T) {
 
 func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
 	t.Parallel()
-	r := runIsle(t, "caps", testwasm.Path("testdata/go/files"))
+	r := runIsle(t, "caps", testwasm.GoDir(t, "testdata/go/files"))
 	r.want(t, 0)
 	for _, w := range []string{"wasi_snapshot_preview1: ", "files (path_open", "environment variables (environ_get", "the clock (clock_time_get"} {
 		if !strings.Contains(r.stdout, w) {
@@ -139,7 +139,7 @@ rights = ["get", "put", "remove", "list"]
 [caps.clock]
 kind = "clock"
 rights = ["monotonic"]
-`, testwasm.Path("testdata/go/kv"))), 0o644)
+`, testwasm.GoDir(t, "testdata/go/kv"))), 0o644)
 	r := runIsle(t, "run", manifest)
 	r.want(t, 0)
 	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok ") {

@@ -85,12 +85,12 @@ func TestTrapsAbandonWithPreciseReason(t *testing.T) {
 
 func TestGoRuntimeAbortsAbandon(t *testing.T) {
 	t.Parallel()
-	r := runIsle(t, "run", "--memory", "64MiB", testwasm.Path("testdata/go/oom"))
+	r := runIsle(t, "run", "--memory", "64MiB", testwasm.GoDir(t, "testdata/go/oom"))
 	r.want(t, statusAbandoned)
 	if !strings.Contains(r.stderr, "isle: oom abandoned: runtime abort: go: fatal error: out of memory") {
 		t.Errorf("stderr:\n%s", lastLines(r.stderr, 5))
 	}
-	r = runIsle(t, "run", testwasm.Path("testdata/go/panic"))
+	r = runIsle(t, "run", testwasm.GoDir(t, "testdata/go/panic"))
 	r.want(t, statusAbandoned)
 	if !strings.Contains(r.stderr, "isle: panic abandoned: runtime abort: go: panic: assignment to entry in nil map") {
 		t.Errorf("stderr:\n%s", r.stderr)

@@ -98,8 +98,12 @@ func C(t testing.TB, rel string, flags ...string) string {
 // slower under the race detector (about 30 s here), and the tests are
 // about isle's behaviour, not wazero's compiler. The rewriter and the
 // compiler still run under the race detector for every C and WAT fixture.
+//
+// Under -short it skips the test: building and compiling a Go guest is
+// what makes a test slow.
 func Go(t testing.TB, rel string, flags ...string) string {
 	t.Helper()
+	skipGoUnderShort(t)
 	mode := gobuild.Auto
 	for _, f := range flags {
 		if f != "-buildmode=c-shared" {
@@ -124,6 +128,22 @@ func Go(t testing.TB, rel string, flags ...string) string {
 		Precompile(t, path)
 	}
 	return path
+}
+
+// GoDir returns the directory of a Go guest's source (relative to the
+// repository root), for a test that has a tool build it, such as isle run.
+// Under -short it skips the test, as Go does.
+func GoDir(t testing.TB, rel string) string {
+	t.Helper()
+	skipGoUnderShort(t)
+	return Path(rel)
+}
+
+func skipGoUnderShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the test needs a Go guest built and compiled")
+	}
 }
 
 // Precompile loads the modules at paths into NodeCache in a separate

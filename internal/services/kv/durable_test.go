@@ -25,7 +25,6 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a program")
 	}
-	t.Parallel()
 	tmp := t.TempDir()
 	writer := filepath.Join(tmp, "writer")
 	build := exec.Command("go", "build", "-o", writer, "./testdata/writer")

@@ -35,7 +35,6 @@ func keys(t *testing.T, b *Bucket, prefix, after string) []string {
 }
 
 func TestStore(t *testing.T) {
-	t.Parallel()
 	s := openStore(t, filepath.Join(t.TempDir(), "sub", "kv.db"))
 	b, err := s.Bucket("b")
 	if err != nil {
@@ -121,7 +120,6 @@ func TestStore(t *testing.T) {
 // TestGroupCommit: writes queued while a commit is being flushed share the
 // next one, and each still gets its own outcome.
 func TestGroupCommit(t *testing.T) {
-	t.Parallel()
 	// Hold the committer at its first commit while the writes queue, as a
 	// slow fsync would.
 	held, release := make(chan struct{}), make(chan struct{})
@@ -196,7 +194,6 @@ func TestGroupCommit(t *testing.T) {
 // TestCloseDrains: Close waits for queued writes, and the next Open sees
 // them; writes after Close fail.
 func TestCloseDrains(t *testing.T) {
-	t.Parallel()
 	path := filepath.Join(t.TempDir(), "kv.db")
 	s, err := Open(path)
 	if err != nil {
@@ -224,7 +221,6 @@ func TestCloseDrains(t *testing.T) {
 // TestOpenTwice: a store held by one opener is refused to another with a
 // clear error, not a hang.
 func TestOpenTwice(t *testing.T) {
-	t.Parallel()
 	defer func(d time.Duration) { lockTimeout = d }(lockTimeout)
 	lockTimeout = 50 * time.Millisecond
 	path := filepath.Join(t.TempDir(), "kv.db")
