@@ -222,6 +222,22 @@ func RunOutsideRace(t testing.TB, pkg string, args ...string) {
 	})
 }
 
+// GoOutsideRace runs the go command with args (such as a go test of one
+// test) from the repository root, without the race detector whatever the
+// caller's GOFLAGS, and returns its output, failing the test with it if
+// the command fails.
+func GoOutsideRace(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(Context(t), "go", args...)
+	cmd.Dir = Root()
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // RaceEnabled reports whether the tests run under the race detector.
 func RaceEnabled() bool { return raceEnabled }
 
