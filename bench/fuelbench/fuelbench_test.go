@@ -174,7 +174,7 @@ func TestKernelsSpendTheSameFuel(t *testing.T) {
 		}
 		run := func() (int64, string) {
 			var out bytes.Buffer
-			p, err := node.Spawn(ctx, mod, isle.Grants{Args: []string{k.name, k.quick}, Stdout: &out}, isle.Limits{})
+			p, err := node.Spawn(ctx, mod, isle.Grants{Args: k.args(k.quick), Stdout: &out}, isle.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,9 +19,10 @@ type kernel struct {
 	name      string
 	lang      string // "Go": a package directory; "C": a .c file
 	loopHeavy bool
-	full      string // its size argument in a full run: about 0.2–1 s here
+	full      string // its size arguments in a full run: about 0.2–1 s here
 	quick     string // and in quick mode
 	what      string // what it computes, with %s for the size
+	quickWhat string // what it computes in quick mode, if what does not fit
 }
 
 // kernels are the compute kernels Overhead runs, in report order. The Go
@@ -31,8 +32,9 @@ var kernels = []kernel{
 		what: "Go crypto/sha256 over %s MiB"},
 	{name: "flate", lang: "Go", full: "1024", quick: "64",
 		what: "Go compress/flate, compress and decompress %s KiB of text"},
-	{name: "json", lang: "Go", full: "2", quick: "1",
-		what: "Go encoding/json, encode and decode a 5,461-node document %s times"},
+	{name: "json", lang: "Go", full: "2", quick: "1 4",
+		what:      "Go encoding/json, encode and decode a 5,461-node document %s times",
+		quickWhat: "Go encoding/json, encode and decode a 341-node document once"},
 	{name: "sort", lang: "Go", full: "1000000", quick: "10000",
 		what: "Go slices.Sort of %s ints"},
 	{name: "fannkuch", lang: "C", loopHeavy: true, full: "10", quick: "7",
@@ -57,6 +59,19 @@ func (k kernel) arg(quick bool) string {
 		return k.quick
 	}
 	return k.full
+}
+
+// args is the kernel's command line at a size: its name and arguments.
+func (k kernel) args(arg string) []string {
+	return append([]string{k.name}, strings.Fields(arg)...)
+}
+
+// describe says what the kernel computes at a size.
+func (k kernel) describe(quick bool) string {
+	if quick && k.quickWhat != "" {
+		return k.quickWhat
+	}
+	return fmt.Sprintf(k.what, argText(k.arg(quick)))
 }
 
 // argText formats a size argument for reading: 1000000 as 1,000,000.

@@ -163,7 +163,7 @@ func prepare(ctx context.Context, rts *runtimes, k kernel, root string, o Option
 	}
 	p := &prepared{k: k, arg: k.arg(o.Quick), slice: o.Slice}
 	p.res = KernelResult{
-		Name: k.name, Lang: k.lang, What: fmt.Sprintf(k.what, argText(p.arg)), LoopHeavy: k.loopHeavy, Arg: p.arg,
+		Name: k.name, Lang: k.lang, What: k.describe(o.Quick), LoopHeavy: k.loopHeavy, Arg: p.arg,
 		WasmBytes: len(orig), FuelWasmBytes: len(inst.Wasm), Rewrite: time.Since(start),
 	}
 	// Compiling a Go kernel takes about a second a way when the cache is
@@ -205,7 +205,7 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 	var stdout, stderr bytes.Buffer
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithArgs(p.k.name, p.arg).
+		WithArgs(p.k.args(p.arg)...).
 		WithStdout(&stdout).WithStderr(&stderr).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithStartFunctions() // _start is called below, timed
