@@ -119,6 +119,29 @@ func keyedDir(kind, key string) (string, error) {
 	return dir, nil
 }
 
+// staleAfter is how long a cached file may go unused before it is removed.
+const staleAfter = 30 * 24 * time.Hour
+
+var pruneOnce sync.Once
+
+// used marks a cached file as used now, and once per process removes the
+// files in the same store that have not been used for staleAfter: every
+// change to a fixture's sources leaves its old build behind.
+func used(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
+	pruneOnce.Do(func() {
+		for _, store := range []string{"fixtures", "gobuild"} {
+			old, _ := filepath.Glob(filepath.Join(CacheDir(), store, "*.wasm"))
+			for _, o := range old {
+				if st, err := os.Stat(o); err == nil && now.Sub(st.ModTime()) > staleAfter {
+					_ = os.Remove(o)
+				}
+			}
+		}
+	})
+}
+
 // hashKey is a short hex digest of parts, for cache file names.
 func hashKey(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))

@@ -122,6 +122,7 @@ func Go(t testing.TB, rel string, flags ...string) string {
 		if err != nil {
 			t.Fatalf("testwasm: %v", err)
 		}
+		used(res.Path)
 		return res.Path
 	})
 	if raceEnabled {
@@ -252,6 +253,7 @@ func fixture(t testing.TB, name, key string, cmd func(out string) *exec.Cmd) str
 	dir := filepath.Join(CacheDir(), "fixtures")
 	out := filepath.Join(dir, name+"-"+key+".wasm")
 	if _, err := os.Stat(out); err == nil {
+		used(out)
 		return out
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
