@@ -1,7 +1,6 @@
 package testwasm
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -57,9 +56,7 @@ func KeyedDir(t testing.TB, kind, pkg string) string {
 	v, _ := keyed.LoadOrStore(kind+" "+pkg, &keyedResult{})
 	r := v.(*keyedResult)
 	r.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		key, err := gobuild.Key(ctx, Root(), nil, pkg)
+		key, err := gobuild.Key(Context(t), Root(), nil, pkg)
 		if err != nil {
 			r.err = fmt.Errorf("key the %s cache: %w", kind, err)
 			return

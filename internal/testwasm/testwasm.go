@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle/internal/gobuild"
 )
@@ -35,10 +34,6 @@ func Root() string {
 
 // Path returns a path relative to the repository root.
 func Path(rel string) string { return filepath.Join(Root(), rel) }
-
-// buildTimeout bounds one toolchain run: far above what any fixture takes,
-// so that only a hung toolchain meets it.
-const buildTimeout = 10 * time.Minute
 
 // built memoises fixtures within one test process: the sources do not
 // change while tests run, and keying a Go build costs a go list.
@@ -62,8 +57,8 @@ func WAT(t testing.TB, rel string, flags ...string) string {
 		src := Path(rel)
 		tool := needTool(t, "wat2wasm", "install Debian's wabt package")
 		key := hashKey(append([]string{toolVersion(t, tool, "--version"), sum(t, src)}, flags...)...)
-		return fixture(t, name(src), key, func(out string) *exec.Cmd {
-			return exec.Command(tool, slices.Concat(flags, []string{src, "-o", out})...)
+		return fixture(t, name(src), key, func(ctx context.Context, out string) *exec.Cmd {
+			return exec.CommandContext(ctx, tool, slices.Concat(flags, []string{src, "-o", out})...)
 		})
 	})
 }
@@ -82,8 +77,8 @@ func C(t testing.TB, rel string, flags ...string) string {
 		for _, in := range cDeps(t, clang, args, src) {
 			parts = append(parts, in, sum(t, in))
 		}
-		return fixture(t, name(src), hashKey(parts...), func(out string) *exec.Cmd {
-			return exec.Command(clang, slices.Concat(args, []string{src, "-o", out})...)
+		return fixture(t, name(src), hashKey(parts...), func(ctx context.Context, out string) *exec.Cmd {
+			return exec.CommandContext(ctx, clang, slices.Concat(args, []string{src, "-o", out})...)
 		})
 	})
 }
@@ -112,8 +107,7 @@ func Go(t testing.TB, rel string, flags ...string) string {
 		mode = gobuild.Reactor
 	}
 	path := memo(t, "go\x00"+rel+"\x00"+strings.Join(flags, "\x00"), func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
+		ctx := Context(t)
 		var res *gobuild.Result
 		var err error
 		withLock(t, "go-"+hashKey(Path(rel)), func() {
@@ -207,8 +201,7 @@ func precompile(t testing.TB, cache string, raw bool, paths []string) {
 func RunOutsideRace(t testing.TB, pkg string, args ...string) {
 	t.Helper()
 	withLock(t, "outside-race", func() {
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
+		ctx := Context(t)
 		// wazero files compiled code under its own version, which a test
 		// binary cannot see (it carries no dependency build information)
 		// and calls "dev"; the helper must say the same for the tests to
@@ -248,7 +241,7 @@ var precompiled sync.Map
 
 // fixture returns CacheDir()/fixtures/NAME-KEY.wasm, building it with the
 // command that cmd makes when it is not there yet.
-func fixture(t testing.TB, name, key string, cmd func(out string) *exec.Cmd) string {
+func fixture(t testing.TB, name, key string, cmd func(ctx context.Context, out string) *exec.Cmd) string {
 	t.Helper()
 	dir := filepath.Join(CacheDir(), "fixtures")
 	out := filepath.Join(dir, name+"-"+key+".wasm")
@@ -264,7 +257,7 @@ func fixture(t testing.TB, name, key string, cmd func(out string) *exec.Cmd) str
 			return // another process built it while this one waited
 		}
 		tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
-		c := cmd(tmp)
+		c := cmd(Context(t), tmp)
 		if b, err := c.CombinedOutput(); err != nil {
 			_ = os.Remove(tmp)
 			t.Fatalf("testwasm: %s: %v\n%s", strings.Join(c.Args, " "), err, b)
