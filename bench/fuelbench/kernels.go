@@ -2,8 +2,6 @@ package fuelbench
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/isle-run/isle/internal/gobuild"
+	"github.com/isle-run/isle/internal/repo"
 )
 
 // kernel is one compute kernel under testdata/kernels.
@@ -109,21 +108,17 @@ func (k kernel) buildFile(ctx context.Context, root string, o Options) (string, 
 }
 
 // buildC runs clang on one C file, or returns the cached output of an
-// earlier run on the same source with the same flags and compiler.
+// earlier run on the same inputs (see repo.CKey).
 func buildC(ctx context.Context, src, cacheDir string) (string, error) {
 	if _, err := exec.LookPath("clang"); err != nil {
 		return "", fmt.Errorf("clang is needed to build %s: install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32", filepath.Base(src))
 	}
-	data, err := os.ReadFile(src)
+	key, err := repo.CKey(ctx, "clang", cFlags, src)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("key kernel %s: %w", filepath.Base(src), err)
 	}
-	version, _ := exec.CommandContext(ctx, "clang", "--version").Output()
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00", version, strings.Join(cFlags, " "))
-	h.Write(data)
 	name := strings.TrimSuffix(filepath.Base(src), ".c")
-	out := filepath.Join(cacheDir, "kernels", name+"-"+hex.EncodeToString(h.Sum(nil)[:8])+".wasm")
+	out := filepath.Join(cacheDir, "kernels", name+"-"+key+".wasm")
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}

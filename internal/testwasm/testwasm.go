@@ -5,12 +5,12 @@
 // Builds are cached in CacheDir, kept across runs, under a key that covers
 // every input the toolchain reads, as the toolchain itself reports them:
 // go list -deps for Go (see gobuild.Key), clang -M and the libraries it
-// links for C, the file for WAT; and the toolchain's version and the flags.
+// links for C (see repo.CKey), the file for WAT; and the toolchain's
+// version and the flags.
 // A change to any input, a header or an SDK package included, rebuilds.
 package testwasm
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/isle-run/isle/internal/gobuild"
+	"github.com/isle-run/isle/internal/repo"
 )
 
 // Root returns the repository root, found from this source file.
@@ -73,11 +74,11 @@ func C(t testing.TB, rel string, flags ...string) string {
 		src := Path(rel)
 		clang := needTool(t, "clang", clangHint)
 		args := slices.Concat([]string{"--target=wasm32-wasi", "-I" + Path("sdk/c")}, flags)
-		parts := append([]string{clangIdentity(t, clang)}, args...)
-		for _, in := range cDeps(t, clang, args, src) {
-			parts = append(parts, in, sum(t, in))
+		key, err := repo.CKey(Context(t), clang, args, src)
+		if err != nil {
+			t.Fatalf("testwasm: %v", err)
 		}
-		return fixture(t, name(src), hashKey(parts...), func(ctx context.Context, out string) *exec.Cmd {
+		return fixture(t, name(src), key, func(ctx context.Context, out string) *exec.Cmd {
 			return exec.CommandContext(ctx, clang, slices.Concat(args, []string{src, "-o", out})...)
 		})
 	})
@@ -295,58 +296,6 @@ func toolVersion(t testing.TB, tool string, args ...string) string {
 	}
 	versions.Store(key, string(out))
 	return string(out)
-}
-
-// clangIdentity names the C toolchain: clang's version and the content of
-// the libraries every link pulls in (wasi-libc and the compiler-rt
-// builtins), which headers alone do not pin.
-func clangIdentity(t testing.TB, clang string) string {
-	t.Helper()
-	id := toolVersion(t, clang, "--version")
-	for _, q := range [][]string{
-		{"--target=wasm32-wasi", "-print-file-name=libc.a"},
-		{"--target=wasm32-wasi", "-print-libgcc-file-name"},
-	} {
-		lib := strings.TrimSpace(toolVersion(t, clang, q...))
-		if filepath.IsAbs(lib) {
-			id += "\n" + lib + " " + sum(t, lib)
-		}
-	}
-	return id
-}
-
-// cDeps returns the files a compile of src with args reads, source and
-// headers, as clang -M lists them.
-func cDeps(t testing.TB, clang string, args []string, src string) []string {
-	t.Helper()
-	var compile []string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-Wl,") { // link flags mean nothing to -M
-			compile = append(compile, a)
-		}
-	}
-	c := exec.Command(clang, slices.Concat(compile, []string{"-M", src})...)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	out, err := c.Output()
-	if err != nil {
-		t.Fatalf("testwasm: %s: %v\n%s", strings.Join(c.Args, " "), err, stderr.Bytes())
-	}
-	return parseDeps(string(out))
-}
-
-// parseDeps reads a make rule, "target: dep dep \<newline> dep", into its
-// dependencies. Spaces in names are escaped with a backslash.
-func parseDeps(rule string) []string {
-	const space = "\x00"
-	rule = strings.ReplaceAll(rule, "\\ ", space)
-	rule = strings.ReplaceAll(rule, "\\\n", " ")
-	_, deps, _ := strings.Cut(rule, ": ")
-	var out []string
-	for _, f := range strings.Fields(deps) {
-		out = append(out, strings.ReplaceAll(f, space, " "))
-	}
-	return out
 }
 
 // sum is the hex SHA-256 of a file's content.
