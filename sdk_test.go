@@ -152,13 +152,14 @@ func TestSDKGone(t *testing.T) {
 	exit, out := scenario(t, node, mods, true, isle.Limits{}, "gone")
 	expectOK(t, exit, out, "gone-down", "gone-dead", "gone-kill-after-down", "gone-dropcall-exit", "gone-dropcall-panic",
 		"gone-queuecall", "gone-decline")
-	// Each ErrGone must come when the callee ends (the queued request
-	// waits out the callee's own 200 ms), not at the callers' 30 s
-	// deadline: well before it, however slow the machine.
+	// Each ErrGone must come when the callee ends: at once, or for the
+	// queued request once the callee's own 200 ms are out. 10 s is fifty
+	// times that, which no slow machine needs, and a third of the
+	// callers' deadline.
 	for _, m := range regexp.MustCompile(`elapsed (\S+) (\d+)`).FindAllStringSubmatch(out, -1) {
 		ms, _ := strconv.Atoi(m[2])
 		if ms > 10_000 {
-			t.Errorf("%s: ErrGone after %d ms, near the callers' 30 s deadline", m[1], ms)
+			t.Errorf("%s: ErrGone after %d ms, not when the callee ended", m[1], ms)
 		}
 		t.Logf("%s: ErrGone after %d ms", m[1], ms)
 	}
@@ -368,8 +369,11 @@ func TestSDKExamples(t *testing.T) {
 	}
 	runExample := func(t *testing.T, g isle.Grants) string {
 		t.Helper()
+		// The virtual clock: the examples time themselves, and a deadline
+		// of theirs on the real clock (wordfreq gives itself a minute)
+		// would make the test depend on the machine's speed.
 		var out syncBuffer
-		g.Stdout, g.Stderr, g.Clock = &out, &out, true
+		g.Stdout, g.Stderr = &out, &out
 		mod := g.Spawn[g.Args[0]]
 		if exit := run(t, node, mod, g, isle.Limits{}); !exit.Normal() {
 			t.Fatalf("exit %v\n%s", exit, out.String())

@@ -168,7 +168,9 @@ func mailbox() {
 // gone: sends to a dead process fail with ErrGone, and a caller learns at
 // once when its callee can no longer answer.
 func gone() {
-	ctx, cancel := within(30 * time.Second)
+	// This scenario runs on the real clock, to time the calls below; the
+	// host's deadline bounds it, so its own is only a safety net.
+	ctx, cancel := within(10 * time.Minute)
 	defer cancel()
 	dead := spawnChild("exit 0")
 	ref := must(dead.Monitor())
@@ -192,14 +194,17 @@ func gone() {
 	}
 	check("gone-kill-after-down", len(killErrs) == 0, "Kill after DOWN returned %v", killErrs)
 
-	// The deadline is 30 s away; each of these must fail long before.
+	// Each call's deadline is 30 s away; each must fail with ErrGone when
+	// the callee can no longer answer, not with the deadline. The host
+	// checks the times printed.
 	for _, role := range []string{"dropcall exit", "dropcall panic", "queuecall", "decline"} {
 		c := spawnChild(role)
+		cctx, cancel := within(30 * time.Second)
 		start := time.Now()
-		_, err := c.Call(ctx, 1, []byte("answer me"))
+		_, err := c.Call(cctx, 1, []byte("answer me"))
 		elapsed := time.Since(start)
-		check("gone-"+strings.ReplaceAll(role, " ", "-"), errors.Is(err, isle.ErrGone) && elapsed < 3*time.Second,
-			"%v after %v", err, elapsed)
+		cancel()
+		check("gone-"+strings.ReplaceAll(role, " ", "-"), errors.Is(err, isle.ErrGone), "%v after %v", err, elapsed)
 		fmt.Printf("elapsed %s %d\n", strings.ReplaceAll(role, " ", "-"), elapsed.Milliseconds())
 		c.Kill()
 	}
