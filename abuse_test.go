@@ -1,10 +1,8 @@
 package isle_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
@@ -15,6 +13,7 @@ import (
 // function and the fault; it never gets an error code it could ignore, and
 // the node is unharmed.
 func TestABIMisuseAbandons(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/abuse.wat"))
 	cases := []string{
@@ -32,8 +31,7 @@ func TestABIMisuseAbandons(t *testing.T) {
 		11: "kill: handle 0 is not in the process's handle table",
 		12: "kill: handle 65537 is not in the process's handle table",
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	for tag, want := range cases {
 		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
 		if err != nil {

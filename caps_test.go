@@ -3,19 +3,18 @@ package isle_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
 // callInts calls a caps.c scenario and decodes its int32 results.
 func callInts(t *testing.T, p *isle.Process, tag uint32) []int32 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := p.Call(ctx, isle.Message{Tag: tag})
+	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: tag})
 	if err != nil {
 		t.Fatalf("scenario %d: %v", tag, err)
 	}
@@ -55,6 +54,7 @@ func spawnCaps(t *testing.T, node *isle.Node, mod *isle.Module, caps map[string]
 
 // A process given nothing finds nothing under any name.
 func TestConfinedProcessHasNoGrants(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	p := spawnCaps(t, node, mod, nil)
@@ -68,6 +68,7 @@ func TestConfinedProcessHasNoGrants(t *testing.T) {
 
 // An attenuated handle cannot regain the rights it lost, by any route.
 func TestAttenuationNeverWidens(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)
@@ -77,24 +78,27 @@ func TestAttenuationNeverWidens(t *testing.T) {
 	// dup wider, kill, revocable wider, monitor: all ERIGHTS; send works;
 	// inspect shows exactly the send right on a process handle.
 	wantInts(t, "attenuate", callInts(t, p, 2), eRights, eRights, eRights, eRights, 0, int32(api.RightSend), 1)
-	if !running(target) {
+	if !answers(t, target) {
 		t.Fatal("the narrowed handle killed its target")
 	}
 }
 
-// running reports whether p is still alive a moment from now.
-func running(p *isle.Process) bool {
-	select {
-	case <-p.Done():
-		return false
-	case <-time.After(20 * time.Millisecond):
-		return true
+// answers reports whether a caps.c process still answers a call. A kill
+// takes effect before the killed reactor's next turn, so a process that
+// answers after a kill was tried has not been killed.
+func answers(t *testing.T, p *isle.Process) bool {
+	t.Helper()
+	_, err := p.Call(testwasm.Context(t), isle.Message{Tag: 8}) // T_TELL: a harmless question
+	if err != nil && !errors.Is(err, isle.ErrGone) {
+		t.Fatalf("call: %v", err)
 	}
+	return err == nil
 }
 
 // Revoking a forwarder kills it at the end of a chain of three hops; the
 // holder gets EREVOKED and lives on.
 func TestRevocationThroughThreeHops(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)
@@ -108,17 +112,16 @@ func TestRevocationThroughThreeHops(t *testing.T) {
 	wantInts(t, "start", callInts(t, a, 4), 0, 0)
 	// Wait for the forwarder to reach d: a -> b -> c -> d.
 	var use []int32
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if use = callInts(t, d, 5); use[0] == 0 {
-			break
-		}
-	}
-	if use[0] != 0 || use[1] != 0 || use[2] <= 0 {
+	testwasm.WaitFor(t, "the forwarder to reach d", func() bool {
+		use = callInts(t, d, 5)
+		return use[0] == 0
+	})
+	if use[1] != 0 || use[2] <= 0 {
 		t.Fatalf("before revocation, d's copy: %v", use)
 	}
 	wantInts(t, "revoke", callInts(t, a, 6), 0)
 	wantInts(t, "after revocation", callInts(t, d, 5), eRevoked, 1, eRevoked)
-	if !running(d) {
+	if !answers(t, d) {
 		t.Fatal("using a revoked handle abandoned its holder")
 	}
 }
@@ -126,6 +129,7 @@ func TestRevocationThroughThreeHops(t *testing.T) {
 // A handle given to one child is no right of its sibling: the same number
 // in the sibling's table names nothing, and using it abandons the sibling.
 func TestHandlesDoNotLeakToSiblings(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
 	target := spawnCaps(t, node, mod, nil)

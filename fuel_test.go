@@ -14,22 +14,18 @@ import (
 
 // Kill from another goroutine stops a loop with no calls within a slice.
 func TestKillStopsALoopWithNoCalls(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
-	ctx := context.Background()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, spin, isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if s := p.Stats(); s.Fuel == 0 {
-		t.Fatal("a spinning process has spent no fuel")
-	}
+	testwasm.WaitFor(t, "the spinning process to spend fuel", func() bool { return p.Stats().Fuel > 0 })
 	start := time.Now()
 	p.Kill()
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	exit, err := p.Wait(wctx)
+	exit, err := p.Wait(ctx)
 	if err != nil || exit.Kind != api.ExitKilled || exit.Killed != "killed" {
 		t.Fatalf("exit %v, %v", exit, err)
 	}
@@ -38,6 +34,7 @@ func TestKillStopsALoopWithNoCalls(t *testing.T) {
 
 // Cancelling the spawn context stops it too, with the cause as reason.
 func TestContextCancelStopsALoop(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -45,17 +42,16 @@ func TestContextCancelStopsALoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	testwasm.WaitFor(t, "the spinning process to spend fuel", func() bool { return p.Stats().Fuel > 0 })
 	cancel(errors.New("operator said stop"))
-	wctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	exit, err := p.Wait(wctx)
+	exit, err := p.Wait(testwasm.Context(t))
 	if err != nil || exit.Kind != api.ExitKilled || exit.Killed != "operator said stop" {
 		t.Fatalf("exit %v, %v", exit, err)
 	}
 }
 
 func TestFuelLimitAndAccounting(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	spin := load(t, node, testwasm.WAT(t, "testdata/wat/spin.wat"))
 	exit := run(t, node, spin, isle.Grants{}, isle.Limits{Fuel: 1_000_000})
@@ -65,11 +61,14 @@ func TestFuelLimitAndAccounting(t *testing.T) {
 	// More work costs more fuel, and the same work the same fuel.
 	traps := load(t, node, testwasm.C(t, "testdata/c/hello.c", "-O2"))
 	fuel := func(args ...string) int64 {
-		p, err := node.Spawn(context.Background(), traps, isle.Grants{Args: append([]string{"hello"}, args...)}, isle.Limits{})
+		ctx := testwasm.Context(t)
+		p, err := node.Spawn(ctx, traps, isle.Grants{Args: append([]string{"hello"}, args...)}, isle.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Wait(context.Background())
+		if exit, err := p.Wait(ctx); err != nil || exit.Kind != api.ExitNormal {
+			t.Fatalf("hello %q: %v, %v", args, exit, err)
+		}
 		return p.Stats().Fuel
 	}
 	a, b, c := fuel(), fuel(), fuel("x", "y", "z", "w")
@@ -82,26 +81,33 @@ func TestFuelLimitAndAccounting(t *testing.T) {
 }
 
 // A start function that never returns runs inside Spawn; its timeout, its
-// fuel budget and the spawn's context still end it.
+// fuel budget and the spawn's context still end it. (Each spawn is made
+// under the test's deadline too, so that one that is not stopped fails
+// here, saying which, rather than hanging.)
 func TestEndlessStartFunctionIsStopped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
-	start := time.Now()
-	if _, err := node.Spawn(context.Background(), mod, isle.Grants{}, isle.Limits{Timeout: 200 * time.Millisecond}); err == nil ||
+	ctx := testwasm.Context(t)
+	if _, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Timeout: 200 * time.Millisecond}); err == nil ||
 		!strings.Contains(err.Error(), "timeout") {
-		t.Fatalf("spawn: %v", err)
+		t.Fatalf("spawn with a timeout: %v", err)
 	}
-	if _, err := node.Spawn(context.Background(), mod, isle.Grants{}, isle.Limits{Fuel: 10_000_000}); err == nil ||
+	if _, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Fuel: 10_000_000}); err == nil ||
 		!strings.Contains(err.Error(), "fuel exhausted") {
 		t.Fatalf("spawn with a budget: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if _, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{}); err == nil {
-		t.Fatal("spawn with a context that ends succeeded")
-	}
-	if elapsed := time.Since(start); elapsed > 10*time.Second {
-		t.Fatalf("took %v", elapsed)
+	cctx, cancel := context.WithCancelCause(ctx)
+	spawned := make(chan error, 1)
+	go func() {
+		_, err := node.Spawn(cctx, mod, isle.Grants{}, isle.Limits{})
+		spawned <- err
+	}()
+	// Cancel once the start function runs: the process is on the node.
+	testwasm.WaitFor(t, "the start function to run", func() bool { return node.Processes() == 1 })
+	cancel(errors.New("the spawn's context ended"))
+	if err := testwasm.Await(t, spawned, "the spawn to end with its context"); err == nil || !strings.Contains(err.Error(), "the spawn's context ended") {
+		t.Fatalf("spawn with a context that ends: %v", err)
 	}
 	if n := node.Processes(); n != 0 {
 		t.Fatalf("%d processes left behind", n)
@@ -111,6 +117,7 @@ func TestEndlessStartFunctionIsStopped(t *testing.T) {
 // A process stuck spawning a child whose start function never returns can
 // still be killed: the child's start ends with its spawner.
 func TestKillReachesASpawnerStuckInAChildsStart(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	startspin := load(t, node, testwasm.WAT(t, "testdata/wat/startspin.wat"))
 	bomb := load(t, node, reactor(t, "testdata/c/bomb.c"))
@@ -118,23 +125,22 @@ func TestKillReachesASpawnerStuckInAChildsStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if _, err := p.Call(ctx, isle.Message{Tag: 1}); err == nil {
-		t.Fatal("the spawn of a child that never starts returned")
-	}
+	ctx := testwasm.Context(t)
+	calls := make(chan error, 1)
+	go func() {
+		_, err := p.Call(ctx, isle.Message{Tag: 1})
+		calls <- err
+	}()
+	// The child's start function is running once the node holds two
+	// processes; the parent is stuck in its spawn.
+	testwasm.WaitFor(t, "the child to start", func() bool { return node.Processes() == 2 })
 	p.Kill()
-	wctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	exit, err := p.Wait(wctx)
+	exit, err := p.Wait(ctx)
 	if err != nil || exit.Kind != api.ExitKilled {
 		t.Fatalf("exit %v, %v", exit, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for node.Processes() != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	if err := testwasm.Await(t, calls, "the call to end with its process"); !errors.Is(err, isle.ErrGone) {
+		t.Fatalf("the call stuck in a child's start: %v, want ErrGone once its spawner was killed", err)
 	}
-	if n := node.Processes(); n != 0 {
-		t.Fatalf("%d processes left behind", n)
-	}
+	testwasm.WaitFor(t, "the child to end with its spawner", func() bool { return node.Processes() == 0 })
 }

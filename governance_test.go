@@ -92,11 +92,8 @@ func atoi(t *testing.T, s string) int64 {
 	return n
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx is the context of a test's waits: see testwasm.Context.
+func testCtx(t *testing.T) context.Context { return testwasm.Context(t) }
 
 // Under a tree memory limit, a parent spawning children that each take
 // all the memory they can gets them only as much as the limit, together:
@@ -138,7 +135,7 @@ func TestTreeFuelBudgetBoundsDescendants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the chain to end", func() bool { return node.Processes() == 0 })
+	testwasm.WaitFor(t, "the chain to end", func() bool { return node.Processes() == 0 })
 	s := root.Stats().Tree
 	if s.Fuel > budget || s.Fuel < budget/2 {
 		t.Fatalf("the chain spent %d fuel in all; its budget was %d", s.Fuel, budget)
@@ -181,7 +178,7 @@ func TestRootEndEndsItsTree(t *testing.T) {
 			if exit, err := root.Wait(ctx); err != nil || exit.Kind != api.ExitKilled {
 				t.Fatalf("root: %v, %v", exit, err)
 			}
-			waitFor(t, ctx, "every sleeper to end with the root", func() bool { return node.Processes() == 0 })
+			testwasm.WaitFor(t, "every sleeper to end with the root", func() bool { return node.Processes() == 0 })
 		})
 	}
 }
@@ -271,7 +268,7 @@ func TestKillReachesABlockedWrite(t *testing.T) {
 	for _, how := range []string{"kill", "timeout", "context", "close"} {
 		t.Run(how, func(t *testing.T) {
 			ctx := testCtx(t)
-			node, err := isle.NewNode(ctx, isle.Config{CacheDir: sharedCache(t)})
+			node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +285,7 @@ func TestKillReachesABlockedWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, ctx, "the guest to fill the pipe", func() bool { return queued() >= 65536 })
+			testwasm.WaitFor(t, "the guest to fill the pipe", func() bool { return queued() >= 65536 })
 			start := time.Now()
 			switch how {
 			case "kill":
@@ -296,9 +293,7 @@ func TestKillReachesABlockedWrite(t *testing.T) {
 			case "context":
 				cancel()
 			case "close":
-				closeCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				defer cancel()
-				if err := node.Close(closeCtx); err != nil {
+				if err := node.Close(ctx); err != nil {
 					t.Fatalf("Node.Close with a guest blocked on stdout: %v", err)
 				}
 			}
@@ -329,7 +324,7 @@ func TestBlockedReactorsDoNotStarveOthers(t *testing.T) {
 		}
 		blocked = append(blocked, p)
 	}
-	waitFor(t, ctx, "the blockers to fill the pipe", func() bool { return queued() >= 65536 })
+	testwasm.WaitFor(t, "the blockers to fill the pipe", func() bool { return queued() >= 65536 })
 	echo, err := node.Spawn(ctx, load(t, node, reactor(t, "testdata/c/echo.c")), isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +356,7 @@ func TestBlockedStartFunctionEnds(t *testing.T) {
 		if err != nil || exit.Killed != "timeout" {
 			t.Fatalf("root: %v, %v", exit, err)
 		}
-		waitFor(t, ctx, "the blocked child to end", func() bool { return node.Processes() == 0 })
+		testwasm.WaitFor(t, "the blocked child to end", func() bool { return node.Processes() == 0 })
 	})
 	t.Run("spawned by the host", func(t *testing.T) {
 		ctx := testCtx(t)
@@ -377,17 +372,6 @@ func TestBlockedStartFunctionEnds(t *testing.T) {
 			t.Fatalf("%d processes left", n)
 		}
 	})
-}
-
-// sharedCache is a compile cache kept across tests of this package, so
-// that tests making their own nodes do not recompile shared guests.
-func sharedCache(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("ISLE_TEST_CACHE")
-	if dir == "" {
-		dir = os.TempDir() + "/isle-test-cache"
-	}
-	return dir
 }
 
 // nestedBlocks is a command whose _start nests n empty blocks: the shape

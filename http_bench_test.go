@@ -14,11 +14,11 @@ import (
 // plain net/http handler doing the same work, each behind its own
 // loopback server and driven by the same load generator: 16 keep-alive
 // clients, b.N requests per side. It reports both rates and their ratio;
-// ns/op is the whole two-sided run divided by b.N. `isle bench --only
+// ns/op is the whole two-sided run divided by b.N. `go run ./bench/cmd/isle-bench --only
 // ingress` measures the same through bench.HTTPIngress.
 func BenchmarkHTTPIngress(b *testing.B) {
 	flags := append([]string{"-I" + testwasm.Path("sdk/c")}, bench.ReactorFlags...)
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: b.TempDir()})
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestHTTPIngressSlowBodyIsCutOff(t *testing.T) {
 			if !strings.HasPrefix(resp, "HTTP/1.1 408") {
 				t.Fatalf("a body at a byte per tick got %q", resp)
 			}
-			waitFor(t, ctx, "the reservation to be released", func() bool { return p.Stats().Memory == base })
+			testwasm.WaitFor(t, "the reservation to be released", func() bool { return p.Stats().Memory == base })
 			return
 		case <-tick.C:
 			conn.Write([]byte("x")) // one byte per tick: never enough, never silent

@@ -4,18 +4,52 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.node != nil {
+		shared.node.Close(context.Background())
+	}
+	os.Exit(code)
+}
+
+// shared is one node for the tests that need nothing of a node but its
+// modules: a Go guest is 3 MB, and loading one into a fresh node costs
+// about a second under the race detector even when it is compiled
+// already. A test on it must not depend on what else runs there (such as
+// the node's process count); those make a node of their own.
+var shared struct {
+	once sync.Once
+	node *isle.Node
+	err  error
+}
+
+// sharedNode returns the shared node, starting it on first use.
+func sharedNode(t *testing.T) *isle.Node {
+	t.Helper()
+	cache := testwasm.NodeCache(t)
+	shared.once.Do(func() {
+		shared.node, shared.err = isle.NewNode(context.Background(), isle.Config{CacheDir: cache})
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.node
+}
+
+// newNode returns a node of the test's own, closed when it ends.
 func newNode(t *testing.T) *isle.Node {
 	t.Helper()
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: t.TempDir()})
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +68,7 @@ func load(t *testing.T, node *isle.Node, path string) *isle.Module {
 
 func run(t *testing.T, node *isle.Node, mod *isle.Module, g isle.Grants, l isle.Limits) api.Exit {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mod, g, l)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +84,7 @@ func run(t *testing.T, node *isle.Node, mod *isle.Module, g isle.Grants, l isle.
 // entropy, even when the host has plenty of each.
 func TestZeroGrantsGiveNothing(t *testing.T) {
 	t.Setenv("ISLE_LEAK_CANARY", "host-only")
-	node := newNode(t)
+	node := sharedNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/hostile"))
 	var out bytes.Buffer
 	exit := run(t, node, mod, isle.Grants{Stdout: &out}, isle.Limits{})
@@ -80,7 +113,8 @@ func TestZeroGrantsGiveNothing(t *testing.T) {
 // Without the clock, a guest sees the virtual clock; without entropy,
 // crypto/rand cannot work.
 func TestUngrantedClockAndRandom(t *testing.T) {
-	node := newNode(t)
+	t.Parallel()
+	node := sharedNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/determinism"))
 	var out bytes.Buffer
 	if exit := run(t, node, mod, isle.Grants{Stdout: &out}, isle.Limits{}); !exit.Normal() {
@@ -105,6 +139,7 @@ func TestUngrantedClockAndRandom(t *testing.T) {
 }
 
 func TestLoadErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	ctx := context.Background()
 	if _, err := node.LoadModule(ctx, "text", []byte("hello")); !errors.Is(err, api.ErrNotWasm) {
@@ -122,6 +157,7 @@ func TestLoadErrorsAreTyped(t *testing.T) {
 }
 
 func TestTrapIsTyped(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, testwasm.C(t, "testdata/c/traps.c", "-O0", "-g"))
 	exit := run(t, node, mod, isle.Grants{Args: []string{"traps", "divzero"}}, isle.Limits{})
@@ -135,7 +171,8 @@ func TestTrapIsTyped(t *testing.T) {
 }
 
 func TestMemoryLimit(t *testing.T) {
-	node := newNode(t)
+	t.Parallel()
+	node := sharedNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/oom"))
 	exit := run(t, node, mod, isle.Grants{}, isle.Limits{Memory: 32 << 20})
 	if exit.Kind != api.ExitAbandoned || exit.Abandon.Cause != api.CauseRuntimeAbort ||

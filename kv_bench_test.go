@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkKV puts and gets from a C guest (bench/wasm/kv.c, built as
-// `isle bench` builds its reactors) beside the same store used directly
+// isle-bench builds its reactors) beside the same store used directly
 // from Go, in one run. ns/op is the guest's figure; direct-ns/op is Go's,
 // and guest/direct their ratio. Each put waits for an fsync, so put
 // figures are the disk's; concurrent puts (8 writers) share fsyncs.

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
@@ -42,7 +41,7 @@ const (
 // kvNode is a node with a data directory of its own.
 func kvNode(t *testing.T, dataDir string) *isle.Node {
 	t.Helper()
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: t.TempDir(), DataDir: dataDir})
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t), DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +78,7 @@ func u32s(vs ...uint32) []byte {
 // call sends one operation and returns the guest's result and the rest of
 // its reply.
 func (g kvGuest) call(op uint32, payload ...[]byte) (int32, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := g.p.Call(ctx, isle.Message{Tag: op, Data: bytes.Join(payload, nil)})
+	r, err := g.p.Call(testwasm.Context(g.t), isle.Message{Tag: op, Data: bytes.Join(payload, nil)})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -149,6 +146,7 @@ func (g kvGuest) list(h uint32, prefix, after string, bufCap uint32) (int32, []s
 // TestKVGuest drives every kv function from a C guest and checks each
 // result, including the length probe, limits and paging.
 func TestKVGuest(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{"kv": isle.KVCap("main", api.RightGet|api.RightPut|api.RightRemove|api.RightList)})
 	h := g.grant("kv")
@@ -273,6 +271,7 @@ func TestKVGuest(t *testing.T) {
 // abandonment; rights narrow with dup and never widen; revocation
 // reaches every copy.
 func TestKVRights(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{
 		"rw": isle.KVCap("b", api.RightGet|api.RightPut|api.RightRemove|api.RightList),
@@ -335,6 +334,7 @@ func TestKVRights(t *testing.T) {
 // TestKVMisuseAbandons: bad pointers, an empty key and a handle that is not
 // a bucket are bugs, and abandon the process with CauseMisuse.
 func TestKVMisuseAbandons(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	cases := []struct {
 		name, detail string
@@ -354,9 +354,7 @@ func TestKVMisuseAbandons(t *testing.T) {
 			if _, _, err := g.call(opMisuse, u32s(h, uint32(which))); !errors.Is(err, isle.ErrGone) {
 				t.Fatalf("call: %v, want ErrGone (the guest abandoned)", err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			exit, err := g.p.Wait(ctx)
+			exit, err := g.p.Wait(testwasm.Context(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -370,6 +368,7 @@ func TestKVMisuseAbandons(t *testing.T) {
 // TestKVBucketsAreSeparate: two buckets of one store share no keys, and a
 // process granted one cannot see the other's.
 func TestKVBucketsAreSeparate(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
 	g := spawnKV(t, node, map[string]isle.Capability{"a": isle.KVCap("alpha", all), "b": isle.KVCap("beta", all)})
@@ -409,11 +408,12 @@ func TestKVBucketsAreSeparate(t *testing.T) {
 // data directory reads. A node without a data directory refuses the grant
 // with a clear error.
 func TestKVSurvivesNodeRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
 	for round := range 3 {
-		node, err := isle.NewNode(ctx, isle.Config{CacheDir: t.TempDir(), DataDir: dir})
+		node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(t), DataDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,6 +443,7 @@ func TestKVSurvivesNodeRestart(t *testing.T) {
 
 // TestKVGoSDK runs the Go SDK's checks in a Go guest.
 func TestKVGoSDK(t *testing.T) {
+	t.Parallel()
 	node := kvNode(t, t.TempDir())
 	mod := load(t, node, testwasm.Go(t, "testdata/go/kv"))
 	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList

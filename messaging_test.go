@@ -1,7 +1,6 @@
 package isle_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -16,13 +15,13 @@ func reactor(t testing.TB, src string) string {
 }
 
 func TestReactorCallFromHost(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/echo.c"))
 	if !mod.Reactor() {
 		t.Fatal("echo.c is not recognised as a reactor")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +58,10 @@ func TestReactorCallFromHost(t *testing.T) {
 }
 
 func TestReactorPingPong(t *testing.T) {
+	t.Parallel()
 	node := newNode(t)
 	mod := load(t, node, reactor(t, "testdata/c/pingpong.c"))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	p, err := node.Spawn(ctx, mod, isle.Grants{Spawn: map[string]*isle.Module{"pingpong": mod}}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)

@@ -106,9 +106,11 @@ func mapErr(err error) error {
 
 // Stats is what a process has consumed.
 type Stats struct {
-	// Fuel is the instruction fuel the process spent. A process that reads
-	// no real clock, entropy or other outside input (see --deterministic)
-	// spends the same fuel on every run with the same input.
+	// Fuel is the instruction fuel the process spent. A lone process that
+	// is not granted the real clock (Grants.Clock) spends the same fuel on
+	// every run with the same input: Go's runtime, for one, reads the clock
+	// to pace its garbage collector and schedule goroutines. In a tree,
+	// which process finds a shared budget spent depends on scheduling.
 	Fuel int64
 	// Memory is what the node holds for the process now, in bytes: its
 	// linear memory at its current size, its tables, its call stack, the

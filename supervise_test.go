@@ -15,6 +15,7 @@ import (
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
 // eventLog records a supervision tree's events, and lets a test wait for
@@ -139,7 +140,7 @@ func TestServiceSurvivesRestarts(t *testing.T) {
 		}
 	}
 	var got uint32
-	waitFor(t, ctx, "the collector to see every message", func() bool {
+	testwasm.WaitFor(t, "the collector to see every message", func() bool {
 		r, err := collector.Call(ctx, isle.Message{Tag: 4})
 		if err != nil {
 			t.Fatal(err)

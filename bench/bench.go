@@ -8,8 +8,8 @@
 // measured in the same run, with the median of several counted runs after
 // a warm-up and the spread of those runs.
 //
-// `isle bench` (cmd/isle) runs the suite and writes BENCHMARKS.md and its
-// plots; Run is the same thing as a library call.
+// `go run ./bench/cmd/isle-bench` runs the suite and writes BENCHMARKS.md
+// and its plots; Run is the same thing as a library call.
 package bench
 
 import (
@@ -42,9 +42,9 @@ type Options struct {
 	// Runs is how many counted runs make each figure, after one warm-up
 	// run. Zero means 5, or 2 with Quick.
 	Runs int
-	// InstallErlang lets the run install Debian's erlang-base with apt-get
-	// when escript is missing and the process runs as root.
-	InstallErlang bool
+	// FuelKernels names the compute kernels the fuel workload runs (see
+	// fuelbench.KernelNames); empty runs them all.
+	FuelKernels []string
 	// Log receives progress lines. Nil discards them.
 	Log io.Writer
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"math"
 	"os"
 	"os/exec"
@@ -9,24 +8,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
 // TestQuick runs the whole suite at its tiny size and checks that every
 // row has numbers: isle's always, a peer's unless its tool is missing
-// here, and that the report and plots are written.
+// here, and that the report and plots are written. The fuel workload runs
+// one kernel: bench/fuelbench's own tests run them all.
 func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quick benchmark suite")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testwasm.Context(t)
 	start := time.Now()
 	var log strings.Builder
-	rep, err := Run(ctx, Options{Quick: true, Log: &log})
+	cache := testwasm.KeyedDir(t, "bench", "github.com/isle-run/isle/bench")
+	rep, err := Run(ctx, Options{Quick: true, Runs: 1, Log: &log, CacheDir: cache, FuelKernels: []string{"collatz"}})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	t.Logf("quick suite took %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("quick suite took %v\n%s", time.Since(start).Round(time.Millisecond), log.String())
 	_, noErlang := exec.LookPath("escript")
 	if len(rep.Rows) == 0 {
 		t.Fatal("no rows")

@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -30,8 +28,9 @@ var fixtureFlags = map[string][]string{
 }
 
 // builder compiles the fixtures from their sources in the repository into
-// a cache directory keyed by content, so that a second run reuses them and
-// a changed source rebuilds.
+// a cache directory keyed by content (repo.CKey: the source, every header
+// it includes, the compiler and its libraries, the flags), so that a
+// second run reuses them and any changed input rebuilds.
 type builder struct {
 	root string
 	dir  string
@@ -43,46 +42,42 @@ func (b *builder) wasm(name string) (string, error) {
 	src := filepath.Join(b.root, "bench", "wasm", name+".c")
 	flags := append(append([]string{}, ReactorFlags...), fixtureFlags[name]...)
 	flags = append(flags, "-I"+filepath.Join(b.root, "sdk", "c"), "-I"+filepath.Join(b.root, "bench", "wasm"))
-	inputs := []string{src, filepath.Join(b.root, "sdk", "c", "isle.h"), filepath.Join(b.root, "bench", "wasm", "common.h")}
-	return b.cached(name, ".wasm", inputs, "clang", flags, src,
+	return b.cached(name, ".wasm", "clang", flags, src,
 		"install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32")
 }
 
 // native builds bench/native/NAME.c for the host and returns the binary.
 func (b *builder) native(name string) (string, error) {
 	src := filepath.Join(b.root, "bench", "native", name+".c")
-	return b.cached(name, "", []string{src}, "cc", []string{"-O2"}, src, "install a C compiler (Debian's build-essential)")
+	return b.cached(name, "", "cc", []string{"-O2"}, src, "install a C compiler (Debian's build-essential)")
 }
 
 // cached runs "tool flags src -o out" unless out is already built from
-// the same inputs and flags.
-func (b *builder) cached(name, ext string, inputs []string, tool string, flags []string, src, install string) (string, error) {
+// the same inputs.
+func (b *builder) cached(name, ext, tool string, flags []string, src, install string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	h := sha256.New()
-	fmt.Fprintln(h, tool, strings.Join(flags, "\x00"), runtime.GOOS, runtime.GOARCH)
-	for _, in := range inputs {
-		data, err := os.ReadFile(in)
-		if err != nil {
-			return "", fmt.Errorf("read fixture source: %w", err)
-		}
-		fmt.Fprintf(h, "%s %x\n", filepath.Base(in), sha256.Sum256(data))
+	if _, err := exec.LookPath(tool); err != nil {
+		return "", fmt.Errorf("%s is needed to build %s: %s", tool, filepath.Base(src), install)
 	}
-	out := filepath.Join(b.dir, name+"-"+hex.EncodeToString(h.Sum(nil)[:8])+ext)
+	key, err := repo.CKey(context.Background(), tool, flags, src)
+	if err != nil {
+		return "", fmt.Errorf("key fixture %s: %w", name, err)
+	}
+	out := filepath.Join(b.dir, name+"-"+key+ext)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return "", err
 	}
-	if _, err := exec.LookPath(tool); err != nil {
-		return "", fmt.Errorf("%s is needed to build %s: %s", tool, filepath.Base(src), install)
-	}
-	args := append(append([]string{}, flags...), src, "-o", out+".tmp")
+	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+	args := append(append([]string{}, flags...), src, "-o", tmp)
 	if msg, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
 		return "", fmt.Errorf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, msg)
 	}
-	return out, os.Rename(out+".tmp", out)
+	return out, os.Rename(tmp, out)
 }
 
 // BuildCommand returns the command line that builds a benchmark reactor,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -20,42 +19,12 @@ type erlangRunner struct {
 	version string
 }
 
-// findErlang locates escript, installing erlang-base when it is missing
-// and the options allow it.
+// findErlang locates escript. A run never installs anything: without
+// Erlang, its figures are skipped with the reason.
 func (h *harness) findErlang() erlangRunner {
-	if path, err := exec.LookPath("escript"); err == nil {
-		return h.probeErlang(path)
-	}
-	const how = "install Debian's erlang-base (apt-get install -y erlang-base)"
-	if !h.opts.InstallErlang {
-		return erlangRunner{skip: "escript not found: " + how}
-	}
-	if os.Geteuid() != 0 {
-		return erlangRunner{skip: "escript not found and not running as root to install it: " + how}
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return erlangRunner{skip: "escript not found and no apt-get to install it: install Erlang/OTP"}
-	}
-	h.logf("escript not found: installing erlang-base with apt-get")
-	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
-	defer cancel()
-	install := func() error {
-		out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "erlang-base").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, lastLine(out))
-		}
-		return nil
-	}
-	if err := install(); err != nil {
-		// The package lists may be stale or absent, as on a fresh image.
-		_ = exec.CommandContext(ctx, "apt-get", "update").Run()
-		if err := install(); err != nil {
-			return erlangRunner{skip: "installing erlang-base failed: " + err.Error()}
-		}
-	}
 	path, err := exec.LookPath("escript")
 	if err != nil {
-		return erlangRunner{skip: "erlang-base installed but escript still not found"}
+		return erlangRunner{skip: "escript not found: install Debian's erlang-base (apt-get install -y erlang-base)"}
 	}
 	return h.probeErlang(path)
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/isle-run/isle/bench/fuelbench"
@@ -13,7 +14,8 @@ import (
 // uninstrumented and with WithCloseOnContextDone, then measures how live
 // the process stays with guests spinning on every core.
 func runFuel(h *harness, r *Report) error {
-	o := fuelbench.Options{Quick: h.opts.Quick, Runs: h.opts.Runs, Progress: h.opts.Log}
+	o := fuelbench.Options{Quick: h.opts.Quick, Runs: h.opts.Runs, Progress: h.opts.Log,
+		Kernels: h.opts.FuelKernels, CacheDir: filepath.Join(h.opts.CacheDir, "fuelbench")}
 	over, err := fuelbench.Overhead(h.ctx, o)
 	if err != nil {
 		return err

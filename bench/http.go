@@ -197,7 +197,7 @@ func runHTTPIngress(h *harness, r *Report) error {
 	defer p.Kill()
 	o := HTTPIngressOptions{Clients: 16, Duration: 2 * time.Second}
 	if h.opts.Quick {
-		o.Duration = 200 * time.Millisecond
+		o.Duration = 50 * time.Millisecond
 	}
 	runs, err := h.repeat(func() ([]float64, error) {
 		res, err := HTTPIngress(h.ctx, p, o)

@@ -66,7 +66,7 @@ func (r *Report) markdown(w io.Writer, plots string) {
 	e := r.Env
 	fmt.Fprintln(w, "# isle benchmarks")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Measured by `go run ./cmd/isle bench%s` on %s, in %s. Every figure on this page comes from that one run; nothing is copied from elsewhere.\n",
+	fmt.Fprintf(w, "Measured by `go run ./bench/cmd/isle-bench%s` on %s, in %s. Every figure on this page comes from that one run; nothing is copied from elsewhere.\n",
 		r.flags(), e.Date.Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
 	worst := WorkloadCPU{Other: -1}
 	for _, c := range r.OtherCPU {
@@ -87,7 +87,7 @@ func (r *Report) markdown(w io.Writer, plots string) {
 		fmt.Fprintln(w, "\n**This is a `--quick` run: every workload ran at a tiny size, as a smoke test. Its figures are not measurements.**")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "To measure again: `go run ./cmd/isle bench` (everything; this file and `bench/plots/`), `go run ./cmd/isle bench --only spawn,roundtrip` (a subset, printed), `go run ./cmd/isle bench --quick` (a smoke test, printed).")
+	fmt.Fprintln(w, "To measure again: `go run ./bench/cmd/isle-bench` (everything; this file and `bench/plots/`), `go run ./bench/cmd/isle-bench --only spawn,roundtrip` (a subset, printed), `go run ./bench/cmd/isle-bench --quick` (a smoke test, printed).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Machine")
 	fmt.Fprintln(w)
@@ -175,7 +175,7 @@ func (r *Report) flags() string {
 // braces are filled in from the run.
 const method = `## How it is measured
 
-All workloads run one after another in one ` + "`isle bench`" + ` process, so that nothing else competes for the two cores; the Erlang
+All workloads run one after another in one ` + "`isle-bench`" + ` process, so that nothing else competes for the two cores; the Erlang
 peers run as escripts (` + "`bench/erlang/`" + `) with the BEAM's defaults (one scheduler per core), the OS-process peers as small C
 programs (` + "`bench/native/`" + `), the Go peers in the same process as isle.
 

@@ -29,7 +29,7 @@ func runKV(h *harness, r *Report) error {
 	}
 	o := kvbench.Options{Wasm: wasm, Which: kvbench.Put | kvbench.Get}
 	if h.opts.Quick {
-		o.Puts, o.Gets = 20, 2000
+		o.Puts, o.Gets = 5, 500
 	}
 	runs, err := h.repeat(func() ([]float64, error) {
 		dir, err := os.MkdirTemp("", "isle-bench-kv-")

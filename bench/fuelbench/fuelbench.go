@@ -57,7 +57,7 @@ type Options struct {
 	// Zero means 7, or 3 in quick mode.
 	GCs int
 	// Fresh runs Liveness in a child process of its own: a forced GC in a
-	// program that has built up a large heap (as isle bench has, after
+	// program that has built up a large heap (as isle-bench has, after
 	// its memory workloads) measures the heap, not the guests.
 	Fresh bool
 	// SkipUnmetered skips Liveness's run of uninstrumented guests in a
@@ -155,7 +155,10 @@ type KernelResult struct {
 	FuelSpent int64  // fuel one instrumented run used
 	// FuelVaries is set if the instrumented runs did not all use the same
 	// fuel: the program's path depended on something other than its
-	// input, such as the clock.
+	// input. The kernels run with the real clock here, as under isle run,
+	// which a Go kernel's runtime reads to pace its garbage collector and
+	// schedule goroutines, so its fuel may vary; under isle's virtual clock it does not (see
+	// TestKernelsSpendTheSameFuel).
 	FuelVaries bool
 	Yields     int64 // times one instrumented run called yield
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -181,7 +182,7 @@ func prepare(ctx context.Context, rts *runtimes, k kernel, root string, o Option
 	}
 	p := &prepared{k: k, arg: k.arg(o.Quick), slice: o.Slice}
 	p.res = KernelResult{
-		Name: k.name, Lang: k.lang, What: fmt.Sprintf(k.what, argText(p.arg)), LoopHeavy: k.loopHeavy, Arg: p.arg,
+		Name: k.name, Lang: k.lang, What: k.describe(o.Quick), LoopHeavy: k.loopHeavy, Arg: p.arg,
 		WasmBytes: len(orig), FuelWasmBytes: len(inst.Wasm), Rewrite: time.Since(start),
 	}
 	// Compiling a Go kernel takes about a second a way when the cache is
@@ -223,7 +224,7 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 	var stdout, stderr bytes.Buffer
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithArgs(p.k.name, p.arg).
+		WithArgs(p.k.args(p.arg)...).
 		WithStdout(&stdout).WithStderr(&stderr).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithStartFunctions() // _start is called below, timed
@@ -274,24 +275,9 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 // It fails if a kernel does not print the same line every run, every way.
 // See the package documentation for the method.
 func Overhead(ctx context.Context, opts Options) ([]KernelResult, error) {
-	o, err := opts.withDefaults()
+	o, root, chosen, err := opts.choose()
 	if err != nil {
 		return nil, err
-	}
-	root, err := o.root()
-	if err != nil {
-		return nil, err
-	}
-	var chosen []kernel
-	for _, k := range kernels {
-		if len(o.Kernels) == 0 || slices.Contains(o.Kernels, k.name) {
-			chosen = append(chosen, k)
-		}
-	}
-	for _, name := range o.Kernels {
-		if !slices.Contains(KernelNames(), name) {
-			return nil, fmt.Errorf("no kernel named %q: the kernels are %s", name, strings.Join(KernelNames(), ", "))
-		}
 	}
 	rts, err := newRuntimes(ctx, o.CacheDir)
 	if err != nil {
@@ -322,6 +308,55 @@ func Overhead(ctx context.Context, opts Options) ([]KernelResult, error) {
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// choose resolves the options and the kernels they choose.
+func (opts Options) choose() (Options, string, []kernel, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return o, "", nil, err
+	}
+	root, err := o.root()
+	if err != nil {
+		return o, "", nil, err
+	}
+	for _, name := range o.Kernels {
+		if !slices.Contains(KernelNames(), name) {
+			return o, "", nil, fmt.Errorf("no kernel named %q: the kernels are %s", name, strings.Join(KernelNames(), ", "))
+		}
+	}
+	var chosen []kernel
+	for _, k := range kernels {
+		if len(o.Kernels) == 0 || slices.Contains(o.Kernels, k.name) {
+			chosen = append(chosen, k)
+		}
+	}
+	return o, root, chosen, nil
+}
+
+// Prepare builds the kernels Overhead would run and compiles each of them
+// every way into opts.CacheDir, so that an Overhead with the same CacheDir
+// later finds them compiled. It measures nothing. The tests, which run
+// under the race detector, call it from a process without it.
+func Prepare(ctx context.Context, opts Options) error {
+	o, root, chosen, err := opts.choose()
+	if err != nil {
+		return err
+	}
+	ctx = experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+	rts, err := newRuntimes(ctx, o.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer rts.Close(ctx)
+	for _, k := range chosen {
+		p, err := prepare(ctx, rts, k, root, o)
+		if err != nil {
+			return err
+		}
+		p.Close(ctx)
+	}
+	return nil
 }
 
 // measure runs the warm-up and counted runs, the three ways taking turns

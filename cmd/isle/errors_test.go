@@ -12,6 +12,7 @@ import (
 // Bad input must give one clear line and the usage status, never a Go
 // panic.
 func TestBadInputGetsOneClearLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("just some text\n"), 0o644)

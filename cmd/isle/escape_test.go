@@ -43,7 +43,7 @@ func TestHostileGuestCannotEscape(t *testing.T) {
 	os.Chtimes(filepath.Join(ro, "existing"), old, old)
 
 	t.Setenv("ISLE_LEAK_CANARY", "host-only")
-	r := runIsle(t, "run", "--dir", tree+"::/data", "--ro-dir", ro+"::/ro", testwasm.Path("testdata/go/hostile"))
+	r := runIsle(t, "run", "--dir", tree+"::/data", "--ro-dir", ro+"::/ro", testwasm.GoDir(t, "testdata/go/hostile"))
 	r.want(t, 0)
 	rep := parseReport(t, r.stdout)
 

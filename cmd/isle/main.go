@@ -64,8 +64,6 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = upCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
-	case "bench":
-		status, err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		printHelp(stdout)
 		return 0
@@ -89,12 +87,10 @@ func printHelp(w io.Writer) {
 %s
        %s
        isle caps MODULE
-       isle bench [--quick] [--only NAME,...]
 
 isle run starts MODULE. isle up runs an application, a supervision tree of
 services declared in APP.toml (docs/MANIFEST.md), until interrupted. isle
-caps prints what a module imports and so asks for. isle bench measures isle beside Erlang, OS processes, goroutines and
-wazero and writes BENCHMARKS.md.
+caps prints what a module imports and so asks for.
 
 MODULE is a .wasm file or a directory of Go source (built with the local Go
 toolchain for GOOS=wasip1, cached by content). The guest gets stdio, the

@@ -12,6 +12,7 @@ import (
 
 // isle run app.toml grants exactly what the manifest lists.
 func TestManifestGrantsExactly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(data, 0o755)
@@ -36,7 +37,7 @@ rights = ["monotonic"]
 
 [caps.log]
 kind = "log"
-`, testwasm.Path("testdata/go/capsuser"))), 0o644)
+`, testwasm.GoDir(t, "testdata/go/capsuser"))), 0o644)
 	r := runIsle(t, "run", manifest)
 	r.want(t, 0)
 	want := []string{
@@ -59,6 +60,7 @@ kind = "log"
 }
 
 func TestManifestMistakesGetClearErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	noop := testwasm.WAT(t, "testdata/wat/noop.wat")
 	cases := []struct{ name, body, want string }{
@@ -93,7 +95,8 @@ func TestManifestMistakesGetClearErrors(t *testing.T) {
 }
 
 func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
-	r := runIsle(t, "caps", testwasm.Path("testdata/go/files"))
+	t.Parallel()
+	r := runIsle(t, "caps", testwasm.GoDir(t, "testdata/go/files"))
 	r.want(t, 0)
 	for _, w := range []string{"wasi_snapshot_preview1: ", "files (path_open", "environment variables (environ_get", "the clock (clock_time_get"} {
 		if !strings.Contains(r.stdout, w) {
@@ -110,6 +113,7 @@ func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
 // A manifest grants key-value buckets too, with a data directory that
 // outlives the run.
 func TestManifestKeyValue(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "kv.toml")
 	os.WriteFile(manifest, []byte(fmt.Sprintf(`
@@ -135,7 +139,7 @@ rights = ["get", "put", "remove", "list"]
 [caps.clock]
 kind = "clock"
 rights = ["monotonic"]
-`, testwasm.Path("testdata/go/kv"))), 0o644)
+`, testwasm.GoDir(t, "testdata/go/kv"))), 0o644)
 	r := runIsle(t, "run", manifest)
 	r.want(t, 0)
 	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok ") {

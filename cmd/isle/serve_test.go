@@ -10,15 +10,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
 // isle run --http serves a reactor until it is interrupted.
 func TestRunHTTP(t *testing.T) {
+	t.Parallel()
 	fn := testwasm.C(t, "testdata/c/httpfn.c", "-O2", "-mexec-model=reactor")
-	cmd := exec.Command(isleBin, "run", "--http", "127.0.0.1:0", fn)
+	ctx := testwasm.Context(t)
+	cmd := exec.CommandContext(ctx, isleBin, "run", "--http", "127.0.0.1:0", fn)
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -44,12 +45,7 @@ func TestRunHTTP(t *testing.T) {
 		}
 		rest <- strings.Join(lines, "\n")
 	}()
-	var url string
-	select {
-	case url = <-addr:
-	case <-time.After(30 * time.Second):
-		t.Fatal("isle run --http printed no address")
-	}
+	url := testwasm.Await(t, addr, "isle run --http to print its address")
 
 	resp, err := http.Post(url+"/fn?x=1", "text/plain", strings.NewReader("cli"))
 	if err != nil {
@@ -64,12 +60,9 @@ func TestRunHTTP(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("isle run --http did not stop on SIGINT")
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("isle run --http did not stop on SIGINT before the test's deadline")
 	}
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != statusInterrupt {
 		t.Fatalf("exit: %v, want status %d\nstderr:\n%s", err, statusInterrupt, <-rest)
@@ -80,6 +73,7 @@ func TestRunHTTP(t *testing.T) {
 }
 
 func TestRunHTTPBadAddress(t *testing.T) {
+	t.Parallel()
 	fn := testwasm.C(t, "testdata/c/httpfn.c", "-O2", "-mexec-model=reactor")
 	r := runIsle(t, "run", "--http", "127.0.0.1:99999", fn)
 	r.want(t, statusUsage)

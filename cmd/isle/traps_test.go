@@ -31,6 +31,7 @@ func lineOf(t *testing.T, rel, marker string) int {
 // A trap abandons the process: one line naming the module and the reason,
 // then the wasm stack with function names and, from DWARF, file:line.
 func TestTrapsAbandonWithPreciseReason(t *testing.T) {
+	t.Parallel()
 	traps := testwasm.C(t, "testdata/c/traps.c", "-O0", "-g")
 	cases := []struct {
 		mode, reason, fn, marker string
@@ -83,12 +84,13 @@ func TestTrapsAbandonWithPreciseReason(t *testing.T) {
 }
 
 func TestGoRuntimeAbortsAbandon(t *testing.T) {
-	r := runIsle(t, "run", "--memory", "64MiB", testwasm.Path("testdata/go/oom"))
+	t.Parallel()
+	r := runIsle(t, "run", "--memory", "64MiB", testwasm.GoDir(t, "testdata/go/oom"))
 	r.want(t, statusAbandoned)
 	if !strings.Contains(r.stderr, "isle: oom abandoned: runtime abort: go: fatal error: out of memory") {
 		t.Errorf("stderr:\n%s", lastLines(r.stderr, 5))
 	}
-	r = runIsle(t, "run", testwasm.Path("testdata/go/panic"))
+	r = runIsle(t, "run", testwasm.GoDir(t, "testdata/go/panic"))
 	r.want(t, statusAbandoned)
 	if !strings.Contains(r.stderr, "isle: panic abandoned: runtime abort: go: panic: assignment to entry in nil map") {
 		t.Errorf("stderr:\n%s", r.stderr)

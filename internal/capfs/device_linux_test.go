@@ -5,14 +5,15 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/isle-run/isle/internal/testwasm"
 	xsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
 // Device nodes and FIFOs are refused: os.Root does not stop them, and a
 // directory capability is about files.
 func TestDeviceRefused(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	null := filepath.Join(s.tree, "null")
 	// /dev/null is char device 1:3 on Linux.
@@ -39,7 +40,7 @@ func TestDeviceRefused(t *testing.T) {
 	select {
 	case errno = <-done:
 		wantErrno(t, "open fifo", errno, xsys.EACCES)
-	case <-time.After(5 * time.Second):
+	case <-testwasm.Context(t).Done():
 		// Release the blocked open by showing up as a writer.
 		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 			w.Close()

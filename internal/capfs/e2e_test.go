@@ -29,6 +29,7 @@ func buildEscape(t *testing.T) []byte {
 // each), and checks every escape attempt failed and nothing outside the
 // tree was read, created or changed.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	wasm := buildEscape(t)
 	for _, guest := range []string{"/", "/data"} {
 		t.Run(strings.TrimPrefix(guest, "/")+"root", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // "dir/" + ".." style names through descriptors, and other embedders may
 // not clean paths at all.
 func TestEscapeDotDot(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "sub/f", "inside")
 	s.hostFile(t, "a/f", "inside")
@@ -52,6 +53,7 @@ func TestEscapeDotDot(t *testing.T) {
 
 // An absolute guest path names the capability's root, never the host's.
 func TestAbsolutePathStaysInside(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	_, errno := openRead(t, s.fs, "/etc/passwd")
 	wantErrno(t, "open /etc/passwd with no etc in the tree", errno, xsys.ENOENT)
@@ -76,6 +78,7 @@ func TestAbsolutePathStaysInside(t *testing.T) {
 // Symlinks the host left in the tree, pointing out absolutely or
 // relatively, to directories or files: none may be followed out.
 func TestHostSymlinksOut(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "sub/f", "inside")
 	s.hostLink(t, "/etc", "etc")
@@ -125,6 +128,7 @@ func TestHostSymlinksOut(t *testing.T) {
 
 // Opening a directory symlink that points out, in every way wazero might.
 func TestOpenDirSymlinkOut(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostLink(t, "/etc", "etc")
 	s.hostLink(t, "../out", "outdir")
@@ -142,6 +146,7 @@ func TestOpenDirSymlinkOut(t *testing.T) {
 
 // Reading a link's text is fine; following it is not.
 func TestReadlinkOut(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadOnly)
 	s.hostLink(t, "/etc", "etc")
 	s.hostLink(t, "../secret", "sec")
@@ -163,6 +168,7 @@ func TestReadlinkOut(t *testing.T) {
 // Symlinks the guest makes: out-pointing ones are refused, and one that
 // fools the lexical check is still never followed out.
 func TestGuestSymlinks(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	mustDo(t, os.MkdirAll(filepath.Join(s.tree, "a/b/c"), 0o755))
 	s.hostFile(t, "x", "inside x")
@@ -230,6 +236,7 @@ func TestGuestSymlinks(t *testing.T) {
 // calls: the next call must not follow it, whether by name or relative to
 // a descriptor wazero opened earlier.
 func TestSymlinkSwappedForDirectory(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "d/f", "inside\n")
 	got, errno := openRead(t, s.fs, "d/f")
@@ -263,6 +270,7 @@ func TestSymlinkSwappedForDirectory(t *testing.T) {
 // implementation that resolves a host path without os.Root reads the
 // outside file here sooner or later.
 func TestSymlinkSwapRace(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "real/f", "inside\n")
 	d := filepath.Join(s.tree, "d")
@@ -308,6 +316,7 @@ func TestSymlinkSwapRace(t *testing.T) {
 
 // Rename cannot carry a file out, or bring one in.
 func TestRenameOut(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "inside")
 	s.hostFile(t, "sub/g", "inside g")
@@ -334,6 +343,7 @@ func TestRenameOut(t *testing.T) {
 // A hard link can neither give an outside file a name inside nor give an
 // inside file a name outside.
 func TestLinkOut(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "inside")
 	s.hostLink(t, "..", "up")
@@ -361,6 +371,7 @@ func TestLinkOut(t *testing.T) {
 }
 
 func TestIsEscape(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadOnly)
 	_, err := s.fs.root.Open("../secret")
 	if !isEscape(err) || toErrno(err) != xsys.EPERM {

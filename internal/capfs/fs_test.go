@@ -13,6 +13,7 @@ import (
 )
 
 func TestCreateWriteReadSeek(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	fsys := s.fs
 	f, errno := fsys.OpenFile("/new.txt", xsys.O_RDWR|xsys.O_CREAT|xsys.O_EXCL, 0o640)
@@ -113,6 +114,7 @@ func TestCreateWriteReadSeek(t *testing.T) {
 }
 
 func TestAppend(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("SetAppend and append-mode Pwrite need Linux")
 	}
@@ -150,6 +152,7 @@ func TestAppend(t *testing.T) {
 // The mount root the way wazero reaches it: lazyDir opens "." O_RDONLY,
 // path_filestat_get passes ".", and descriptors for "." produce "/name".
 func TestMountRoot(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "a", "a")
 	for _, p := range []string{".", "", "/", "./", "//"} {
@@ -175,6 +178,7 @@ func TestMountRoot(t *testing.T) {
 }
 
 func TestReaddir(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	for _, n := range []string{"f1", "f2", "f3", "f4", "f5"} {
 		s.hostFile(t, n, n)
@@ -242,6 +246,7 @@ func TestReaddir(t *testing.T) {
 }
 
 func TestDirectoryOps(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	fsys := s.fs
 	ok(t, "Mkdir", fsys.Mkdir("d", 0o750))
@@ -306,6 +311,7 @@ func TestDirectoryOps(t *testing.T) {
 }
 
 func TestLinksInside(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	fsys := s.fs
 	s.hostFile(t, "d/f", "data")
@@ -375,6 +381,7 @@ func TestLinksInside(t *testing.T) {
 }
 
 func TestOpenFlagsAccepted(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "x")
 	for _, fl := range []xsys.Oflag{xsys.O_DSYNC, xsys.O_SYNC, xsys.O_RSYNC, xsys.O_NONBLOCK} {
@@ -387,6 +394,7 @@ func TestOpenFlagsAccepted(t *testing.T) {
 }
 
 func TestUtimens(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "x")
 	s.hostLink(t, "f", "l")
@@ -446,6 +454,7 @@ func TestUtimens(t *testing.T) {
 }
 
 func TestChmod(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "x")
 	ok(t, "Chmod", s.fs.Chmod("f", 0o604))
@@ -457,6 +466,7 @@ func TestChmod(t *testing.T) {
 }
 
 func TestClosedFS(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "f", "x")
 	f, errno := s.fs.OpenFile("f", xsys.O_RDONLY, 0)
@@ -479,6 +489,7 @@ func TestClosedFS(t *testing.T) {
 // the open itself (the race that O_NOFOLLOW must survive, since os.Root
 // follows a final symlink regardless of the flag).
 func TestNoFollowSwapDetected(t *testing.T) {
+	t.Parallel()
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "a", "a")
 	s.hostFile(t, "b", "b")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	mustDo(t, os.WriteFile(file, nil, 0o644))
@@ -78,6 +79,7 @@ func treeState(t *testing.T, dir string) string {
 }
 
 func TestReadOnlyRefusals(t *testing.T) {
+	t.Parallel()
 	s, unchanged := roTree(t, ReadOnly)
 	fsys := s.fs
 	const rofs = xsys.EROFS
@@ -148,6 +150,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 // A capability with some mutating rights but not the one needed answers
 // EACCES, keeping EROFS for "nothing may change" and EPERM for escapes.
 func TestIndividualRights(t *testing.T) {
+	t.Parallel()
 	t.Run("no create or delete", func(t *testing.T) {
 		s, unchanged := roTree(t, RightRead|RightWrite)
 		fsys := s.fs
@@ -214,6 +217,7 @@ func TestIndividualRights(t *testing.T) {
 }
 
 func TestRightsString(t *testing.T) {
+	t.Parallel()
 	for r, want := range map[Rights]string{
 		0: "none", ReadOnly: "read", ReadWrite: "read|write|create|delete",
 		RightWrite | 1<<7: "write|0x80",

@@ -96,6 +96,7 @@ func (l *lineLookup) at(addr uint64) string {
 // that the offset map round-trips it and that the rebuilt DWARF gives it
 // the same file:line:column as the original DWARF.
 func TestDWARFEveryInstruction(t *testing.T) {
+	t.Parallel()
 	for _, opt := range []string{"-O0", "-O2"} {
 		t.Run(opt, func(t *testing.T) {
 			orig := buildC(t, "trap", opt, "-g")
@@ -152,6 +153,7 @@ func codePayload(t *testing.T, b []byte) []byte {
 // TestOffsetMapInjected checks that exactly the injected bytes have no
 // origin: the bytes that do map back are the same bytes.
 func TestOffsetMapInjected(t *testing.T) {
+	t.Parallel()
 	orig := wat(t, "metering")
 	res, err := Instrument(orig)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
 const helloGo = `package main
@@ -29,7 +31,8 @@ func main() {
 `
 
 // goWasm builds a hello-world Go program for GOOS=wasip1 in a temporary
-// directory.
+// directory, with -trimpath so that the module is the same from run to run
+// and its compiled code can be cached.
 func goWasm(t testing.TB) []byte {
 	t.Helper()
 	dir := t.TempDir()
@@ -40,7 +43,7 @@ func goWasm(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "hello.wasm")
-	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -59,6 +62,7 @@ func TestGoBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and compiles a Go program")
 	}
+	t.Parallel()
 	orig := goWasm(t)
 	start := time.Now()
 	res, err := Instrument(orig)
@@ -68,7 +72,16 @@ func TestGoBinary(t *testing.T) {
 	t.Logf("rewrote %d bytes into %d in %v", len(orig), len(res.Wasm), time.Since(start))
 	ctx := context.Background()
 	m := &meter{slice: 10_000}
-	r := newRuntime(t, ctx, m)
+	// Compiling a Go program takes wazero several times longer under the
+	// race detector; a helper without it fills the cache instead.
+	if testwasm.RaceEnabled() {
+		path := filepath.Join(t.TempDir(), "hello-fuel.wasm")
+		if err := os.WriteFile(path, res.Wasm, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testwasm.PrecompileWazero(t, path)
+	}
+	r := newRuntimeWithCache(t, ctx, m, testwasm.WazeroCache(t))
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	var stdout bytes.Buffer
 	_, err = r.InstantiateWithConfig(ctx, res.Wasm, wazero.NewModuleConfig().WithStdout(&stdout).WithStderr(os.Stderr))

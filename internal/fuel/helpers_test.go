@@ -59,7 +59,9 @@ type meter struct {
 
 var errOutOfFuel = errors.New("out of fuel")
 
-func (m *meter) yield(ctx context.Context, mod api.Module) {
+// yield is a GoModuleFunc, not a function wazero calls by reflection:
+// some tests yield millions of times.
+func (m *meter) yield(_ context.Context, mod api.Module, _ []uint64) {
 	n := m.yields.Add(1)
 	if m.limit > 0 && n > m.limit {
 		panic(errOutOfFuel)
@@ -78,14 +80,30 @@ func (m *meter) used(mod api.Module) int64 {
 // newRuntime makes a compiler runtime with the isle:fuel host module.
 func newRuntime(t testing.TB, ctx context.Context, m *meter, features ...api.CoreFeatures) wazero.Runtime {
 	t.Helper()
+	return newRuntimeWithCache(t, ctx, m, "", features...)
+}
+
+// newRuntimeWithCache is newRuntime with a compilation cache in dir, or
+// none if dir is empty.
+func newRuntimeWithCache(t testing.TB, ctx context.Context, m *meter, dir string, features ...api.CoreFeatures) wazero.Runtime {
+	t.Helper()
 	f := api.CoreFeaturesV2
 	for _, x := range features {
 		f |= x
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(f))
+	cfg := wazero.NewRuntimeConfigCompiler().WithCoreFeatures(f)
+	if dir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cache.Close(ctx) })
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	t.Cleanup(func() { r.Close(ctx) })
 	_, err := withStubs(r.NewHostModuleBuilder(ImportModule).
-		NewFunctionBuilder().WithFunc(m.yield).Export(ImportName)).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(m.yield), nil, nil).Export(ImportName)).
 		Instantiate(ctx)
 	if err != nil {
 		t.Fatal(err)

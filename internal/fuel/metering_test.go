@@ -25,6 +25,7 @@ func run(t *testing.T, wasm []byte, slice int64, fn string, args ...uint64) ([]u
 }
 
 func TestSpinYieldsUntilKilled(t *testing.T) {
+	t.Parallel()
 	b := instrument(t, wat(t, "metering"))
 	ctx := context.Background()
 	m := &meter{slice: 1000, limit: 50}
@@ -43,6 +44,7 @@ func TestSpinYieldsUntilKilled(t *testing.T) {
 }
 
 func TestRecursionYields(t *testing.T) {
+	t.Parallel()
 	b := instrument(t, wat(t, "metering"))
 	res, used, m, err := run(t, b, 10, "recurse", 5000)
 	if err != nil || res[0] != 5000 {
@@ -55,6 +57,7 @@ func TestRecursionYields(t *testing.T) {
 }
 
 func TestFuelIsDeterministic(t *testing.T) {
+	t.Parallel()
 	b := instrument(t, wat(t, "metering"))
 	var first int64
 	for i, slice := range []int64{1, 7, 1000, 1 << 40} {
@@ -74,6 +77,7 @@ func TestFuelIsDeterministic(t *testing.T) {
 }
 
 func TestDeeperWorkChargesMore(t *testing.T) {
+	t.Parallel()
 	b := instrument(t, wat(t, "metering"))
 	used := func(fn string, n uint64) int64 {
 		_, u, _, err := run(t, b, 5, fn, n)
@@ -95,6 +99,7 @@ func TestDeeperWorkChargesMore(t *testing.T) {
 }
 
 func TestTailCalls(t *testing.T) {
+	t.Parallel()
 	b := instrument(t, wat(t, "tailcall", "--enable-tail-call"))
 	ctx := context.Background()
 	m := &meter{slice: 100, limit: 1000}

@@ -26,6 +26,7 @@ func nameSubsections(t *testing.T, b []byte) map[byte][]byte {
 }
 
 func TestNamesRenumbered(t *testing.T) {
+	t.Parallel()
 	orig := wat(t, "tamper_exports") // one imported function, then defined ones
 	// Add a global-names subsection, which stays, and an unknown one, which
 	// goes.

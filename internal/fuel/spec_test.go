@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/isle-run/isle/internal/testwasm"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -46,24 +48,33 @@ type outcome struct {
 	detail string // results or the error's first line, compared across variants
 }
 
-// specMeter is the yield of the differential run: it refills the caller's
-// counter with a slice of 1 to 7 units, so the yield path runs constantly.
-// It kills a command that yields more than budget times, so that a broken
-// rewrite that loops forever fails the test instead of hanging it.
+// specMeter is the yield of the differential run of one command file: it
+// refills the caller's counter with a slice of 1 to 7 units, so the yield
+// path runs constantly. It kills a command that yields more than budget
+// times, so that a broken rewrite that loops forever fails the test
+// instead of hanging it.
 type specMeter struct {
 	calls, left, most atomic.Int64
+	// The counter of the module that yielded last: looking it up on every
+	// one of millions of yields would cost more than the rest of the call.
+	lastMod api.Module
+	lastG   api.MutableGlobal
 }
 
 const yieldBudget = 20_000_000
 
 var errRunaway = errors.New("runaway: yield budget of the command exhausted")
 
-func (m *specMeter) yield(_ context.Context, mod api.Module) {
+// yield is a GoModuleFunc, which wazero calls without reflection.
+func (m *specMeter) yield(_ context.Context, mod api.Module, _ []uint64) {
 	n := m.calls.Add(1)
 	if m.left.Add(-1) < 0 {
 		panic(errRunaway)
 	}
-	mod.ExportedGlobal(GlobalExport).(api.MutableGlobal).Set(uint64(1 + n%7))
+	if mod != m.lastMod {
+		m.lastMod, m.lastG = mod, mod.ExportedGlobal(GlobalExport).(api.MutableGlobal)
+	}
+	m.lastG.Set(uint64(1 + n%7))
 }
 
 // startCommand resets the budget, noting how much the last command used.
@@ -88,10 +99,26 @@ type specRun struct {
 
 // TestSpecDifferential runs every spec test command against the original
 // modules and against their instrumented versions, and fails if any
-// assertion holds for one and not the other.
+// assertion holds for one and not the other. The command files are
+// independent and run in parallel.
+//
+// Under the race detector it runs in a go test of its own without it: it
+// shares nothing between goroutines but its tally, so the detector has
+// nothing to find, and it makes the run five times slower (wazero growing
+// its stack to exhaustion, millions of host calls).
 func TestSpecDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every spec test twice")
+	}
+	t.Parallel()
+	if testwasm.RaceEnabled() {
+		out := testwasm.GoOutsideRace(t, "test", "-count=1", "-v", "-run", "^TestSpecDifferential$", "./internal/fuel")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "assertions checked") || strings.HasPrefix(l, "ok") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
+		return
 	}
 	dir := spectestDir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -99,47 +126,21 @@ func TestSpecDifferential(t *testing.T) {
 		t.Fatalf("found %d command files in %s, want the full suite", len(files), dir)
 	}
 	spectest := wat(t, "spectest")
-	meter := &specMeter{}
-	meter.left.Store(yieldBudget)
-	counts := map[string]int{}
-	skips := map[string]int{}
-	for _, f := range files {
-		var sf specFile
-		if b, err := os.ReadFile(f); err != nil {
-			t.Fatal(err)
-		} else if err := json.Unmarshal(b, &sf); err != nil {
-			t.Fatalf("%s: %v", f, err)
+	var tally specTally
+	t.Run("files", func(t *testing.T) {
+		for _, f := range files {
+			t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
+				t.Parallel()
+				tally.add(diffSpecFile(t, dir, f, spectest))
+			})
 		}
-		orig := runSpecFile(t, dir, sf, false, spectest, meter)
-		inst := runSpecFile(t, dir, sf, true, spectest, meter)
-		for i, c := range sf.Commands {
-			o, n := orig[i], inst[i]
-			if o.skip != "" {
-				skips[o.skip]++
-				continue
-			}
-			counts["checked"]++
-			if o.holds {
-				counts["held for original"]++
-			} else {
-				t.Logf("does not hold for the original either: %s:%d %s %s", filepath.Base(f), c.Line, c.Type, o.detail)
-			}
-			if n.holds {
-				counts["held for rewritten"]++
-			}
-			if o.holds != n.holds || o.detail != n.detail {
-				counts["divergences"]++
-				t.Errorf("%s:%d %s: original held=%v (%s); rewritten held=%v (%s)",
-					filepath.Base(f), c.Line, c.Type, o.holds, o.detail, n.holds, n.detail)
-			}
-		}
-	}
-	meter.startCommand()
+	})
+	counts := tally.counts
 	t.Logf("assertions checked %d, held for original %d, held for rewritten %d, divergences %d; yield called %d times, at most %d in one command",
 		counts["checked"], counts["held for original"], counts["held for rewritten"], counts["divergences"],
-		meter.calls.Load(), meter.most.Load())
+		tally.calls, tally.most)
 	var reasons []string
-	for k, v := range skips {
+	for k, v := range tally.skips {
 		reasons = append(reasons, fmt.Sprintf("%d %s", v, k))
 	}
 	sort.Strings(reasons)
@@ -147,9 +148,78 @@ func TestSpecDifferential(t *testing.T) {
 	if counts["checked"] < 50000 || counts["held for original"] < counts["checked"]*99/100 {
 		t.Errorf("too few assertions checked or held: %v", counts)
 	}
-	if meter.calls.Load() < 100000 {
-		t.Errorf("yield was called only %d times", meter.calls.Load())
+	if tally.calls < 100000 {
+		t.Errorf("yield was called only %d times", tally.calls)
 	}
+}
+
+// specTally adds up what the command files found.
+type specTally struct {
+	mu          sync.Mutex
+	counts      map[string]int
+	skips       map[string]int
+	calls, most int64
+}
+
+// fileTally is what one command file found.
+type fileTally struct {
+	counts, skips map[string]int
+	calls, most   int64
+}
+
+func (s *specTally) add(f fileTally) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts, s.skips = map[string]int{}, map[string]int{}
+	}
+	for k, v := range f.counts {
+		s.counts[k] += v
+	}
+	for k, v := range f.skips {
+		s.skips[k] += v
+	}
+	s.calls += f.calls
+	s.most = max(s.most, f.most)
+}
+
+// diffSpecFile runs one command file against the original modules and the
+// instrumented ones, and reports every divergence.
+func diffSpecFile(t *testing.T, dir, f string, spectest []byte) fileTally {
+	var sf specFile
+	if b, err := os.ReadFile(f); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &sf); err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	meter := &specMeter{}
+	meter.left.Store(yieldBudget)
+	orig := runSpecFile(t, dir, sf, false, spectest, meter)
+	inst := runSpecFile(t, dir, sf, true, spectest, meter)
+	meter.startCommand()
+	ft := fileTally{counts: map[string]int{}, skips: map[string]int{}, calls: meter.calls.Load(), most: meter.most.Load()}
+	for i, c := range sf.Commands {
+		o, n := orig[i], inst[i]
+		if o.skip != "" {
+			ft.skips[o.skip]++
+			continue
+		}
+		ft.counts["checked"]++
+		if o.holds {
+			ft.counts["held for original"]++
+		} else {
+			t.Logf("does not hold for the original either: %s:%d %s %s", filepath.Base(f), c.Line, c.Type, o.detail)
+		}
+		if n.holds {
+			ft.counts["held for rewritten"]++
+		}
+		if o.holds != n.holds || o.detail != n.detail {
+			ft.counts["divergences"]++
+			t.Errorf("%s:%d %s: original held=%v (%s); rewritten held=%v (%s)",
+				filepath.Base(f), c.Line, c.Type, o.holds, o.detail, n.holds, n.detail)
+		}
+	}
+	return ft
 }
 
 // runSpecFile runs every command of a file in a fresh runtime.
@@ -159,7 +229,7 @@ func runSpecFile(t *testing.T, dir string, sf specFile, rewrite bool, spectest [
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer r.Close(ctx)
 	if _, err := withStubs(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().
-		WithFunc(m.yield).Export(ImportName)).Instantiate(ctx); err != nil {
+		WithGoModuleFunction(api.GoModuleFunc(m.yield), nil, nil).Export(ImportName)).Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.InstantiateWithConfig(ctx, spectest, wazero.NewModuleConfig().WithName("spectest")); err != nil {

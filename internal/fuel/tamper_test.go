@@ -39,6 +39,7 @@ func call(t *testing.T, ctx context.Context, mod api.Module, fn string, args ...
 }
 
 func TestTamperLookalikes(t *testing.T) {
+	t.Parallel()
 	ctx, r, m := tamperRuntime(t)
 	mod, err := r.Instantiate(ctx, instrument(t, wat(t, "tamper_lookalike")))
 	if err != nil {
@@ -68,6 +69,7 @@ func TestTamperLookalikes(t *testing.T) {
 }
 
 func TestTamperExports(t *testing.T) {
+	t.Parallel()
 	orig := wat(t, "tamper_exports")
 	var mods [2]api.Module
 	var ctxs [2]context.Context
@@ -121,6 +123,7 @@ func TestTamperExports(t *testing.T) {
 }
 
 func TestTamperRefused(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ file, want string }{
 		{"tamper_import_yield", `imports "isle:fuel"."yield": the import module "isle:fuel" is reserved`},
 		{"tamper_import_global", `imports "isle:fuel"."counter"`},
@@ -150,6 +153,7 @@ func TestTamperRefused(t *testing.T) {
 }
 
 func TestRefusesOtherProposals(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ file, flag, want string }{
 		{"atomics", "--enable-threads", "invalid module: function 1: unsupported opcode 0xfe 0x10 (threads/atomics)"},
 		{"exceptions", "--enable-exceptions", "exception handling"},

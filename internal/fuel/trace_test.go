@@ -35,6 +35,7 @@ func trapTrace(t *testing.T, b []byte, fn string, args ...uint64) string {
 }
 
 func TestTraceNames(t *testing.T) {
+	t.Parallel()
 	orig := wat(t, "trace")
 	before := trapTrace(t, orig, "main", 5)
 	after := trapTrace(t, instrument(t, orig), "main", 5)
@@ -94,6 +95,7 @@ func sourceLines(trace string) string {
 }
 
 func TestTraceDWARF(t *testing.T) {
+	t.Parallel()
 	for _, opt := range []string{"-O0", "-O2"} {
 		t.Run(opt, func(t *testing.T) {
 			orig := buildC(t, "trap", opt, "-g")

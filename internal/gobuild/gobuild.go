@@ -108,7 +108,7 @@ func compile(ctx context.Context, goBin, dir, out string, opt Options) error {
 	}
 	cmd := exec.CommandContext(ctx, goBin, append(args, ".")...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	cmd.Env = append(os.Environ(), wasip1Env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stop := showProgress(opt.Progress, dir)
@@ -164,6 +164,7 @@ type listedPackage struct {
 	Dir        string
 	Standard   bool
 	GoFiles    []string
+	CgoFiles   []string
 	SFiles     []string
 	EmbedFiles []string
 	Module     *struct{ GoMod string }
@@ -174,40 +175,85 @@ type listedPackage struct {
 // non-standard-library file that the build reads.
 // It also reports whether the main package carries the reactor directive.
 func contentKey(ctx context.Context, goBin, dir string, mode Mode) (key string, reactor bool, err error) {
-	cmd := exec.CommandContext(ctx, goBin, "list", "-deps", "-e",
-		"-json=ImportPath,Name,Dir,Standard,GoFiles,SFiles,EmbedFiles,Module,Error", ".")
+	h := sha256.New()
+	fmt.Fprintf(h, "isle-gobuild-1 mode=%d\n", mode)
+	main, reactor, err := hashDeps(ctx, h, goBin, dir, wasip1Env, ".")
+	if err != nil {
+		return "", false, err
+	}
+	if main.Name != "main" {
+		return "", false, fmt.Errorf("%s is not a main package: isle runs programs, so the directory needs package main", dir)
+	}
+	fmt.Fprintf(h, "reactor=%v\n", reactor)
+	return hex.EncodeToString(h.Sum(nil)[:16]), reactor, nil
+}
+
+// wasip1Env is what a guest build adds to the environment.
+var wasip1Env = []string{"GOOS=wasip1", "GOARCH=wasm"}
+
+// ErrNoPackage is returned by Key when the patterns match no package.
+var ErrNoPackage = errors.New("no Go package")
+
+// Key returns a hex key for the content of everything a build of pkgs
+// (import paths or patterns, resolved in dir, with env added to the
+// environment) reads: the Go version and GOFLAGS, env itself, every file of
+// every non-standard-library package in their import graph, and the go.mod
+// of each module they come from. Two calls return the same key exactly when
+// those inputs are the same, so it names a cache of anything derived from
+// that code (a test's compiled modules, say) without going stale.
+func Key(ctx context.Context, dir string, env []string, pkgs ...string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("hashing %s needs the Go toolchain, and go is not on PATH: install Go from https://go.dev/dl", strings.Join(pkgs, " "))
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "isle-gobuild-key-1 env=%q\n", env)
+	if _, _, err := hashDeps(ctx, h, goBin, dir, env, pkgs...); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// hashDeps writes to h the Go version and GOFLAGS and the content of every
+// non-standard-library file in the import graph of pkgs. It returns the
+// last package go list printed (the one named, for a single package) and
+// whether that package carries the reactor directive.
+func hashDeps(ctx context.Context, h io.Writer, goBin, dir string, env []string, pkgs ...string) (last *listedPackage, reactor bool, err error) {
+	args := append([]string{"list", "-deps", "-e",
+		"-json=ImportPath,Name,Dir,Standard,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error"}, pkgs...)
+	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", false, fmt.Errorf("%s is not a Go package that can be built: %s", dir, strings.TrimSpace(stderr.String()))
+		return nil, false, fmt.Errorf("%s is not a Go package that can be built: %s", dir, strings.TrimSpace(stderr.String()))
 	}
-	h := sha256.New()
-	ver, _ := exec.CommandContext(ctx, goBin, "env", "GOVERSION", "GOFLAGS").Output()
-	fmt.Fprintf(h, "isle-gobuild-1 %s mode=%d\n", ver, mode)
+	goEnv := exec.CommandContext(ctx, goBin, "env", "GOVERSION", "GOFLAGS")
+	goEnv.Env = cmd.Env
+	ver, _ := goEnv.Output()
+	fmt.Fprintf(h, "go %s\n", ver)
 	dec := json.NewDecoder(&stdout)
-	var main *listedPackage
 	goMods := map[string]bool{}
 	for {
 		var p listedPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return "", false, fmt.Errorf("read go list output: %w", err)
+			return nil, false, fmt.Errorf("read go list output: %w", err)
 		}
 		if p.Error != nil {
-			return "", false, fmt.Errorf("%s: %s", dir, p.Error.Err)
+			return nil, false, fmt.Errorf("%s: %s", dir, p.Error.Err)
 		}
-		main = &p // the package named on the command line comes last
+		last = &p // a package named on the command line comes after its deps
 		if p.Standard {
 			continue
 		}
 		directive, err := hashFiles(h, p)
 		if err != nil {
-			return "", false, err
+			return nil, false, err
 		}
-		reactor = directive // the main package comes last, so its answer stands
+		reactor = directive // the last package's answer stands
 		// go.mod decides language semantics (the go directive), so it is
 		// part of the input even though no package lists it.
 		if p.Module != nil && p.Module.GoMod != "" && !goMods[p.Module.GoMod] {
@@ -216,18 +262,17 @@ func contentKey(ctx context.Context, goBin, dir string, mode Mode) (key string, 
 			fmt.Fprintf(h, "gomod %s %x\n", p.Module.GoMod, sha256.Sum256(b))
 		}
 	}
-	if main == nil || main.Name != "main" {
-		return "", false, fmt.Errorf("%s is not a main package: isle runs programs, so the directory needs package main", dir)
+	if last == nil {
+		return nil, false, fmt.Errorf("%s: %w matches %s", dir, ErrNoPackage, strings.Join(pkgs, " "))
 	}
-	fmt.Fprintf(h, "reactor=%v\n", reactor)
-	return hex.EncodeToString(h.Sum(nil)[:16]), reactor, nil
+	return last, reactor, nil
 }
 
 // hashFiles hashes a package's files and reports whether a Go file of it
 // carries the reactor directive.
 func hashFiles(h io.Writer, p listedPackage) (reactor bool, err error) {
 	fmt.Fprintf(h, "pkg %s\n", p.ImportPath)
-	for i, list := range [][]string{p.GoFiles, p.SFiles, p.EmbedFiles} {
+	for i, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.EmbedFiles} {
 		for _, f := range list {
 			b, err := os.ReadFile(filepath.Join(p.Dir, f))
 			if err != nil {

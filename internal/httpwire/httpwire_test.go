@@ -9,6 +9,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	req := Request{Method: "POST", Target: "https://example.com/a?b=c",
 		Header: []Field{{"Host", "example.com"}, {"X-A", "1"}, {"X-A", "2"}, {"Empty", ""}}, Body: []byte("body\x00bytes")}
 	enc := AppendRequest(nil, &req)
@@ -38,6 +39,7 @@ func TestRoundTrip(t *testing.T) {
 // The exact bytes, so the documentation and the C SDK can be checked
 // against them.
 func TestLayout(t *testing.T) {
+	t.Parallel()
 	enc := AppendRequest(nil, &Request{Method: "GET", Target: "/x", Header: []Field{{"A", "b"}}, Body: []byte("!")})
 	want := []byte{3, 0, 0, 0, 'G', 'E', 'T', 2, 0, 0, 0, '/', 'x', 1, 0, 0, 0, 1, 0, 0, 0, 'A', 1, 0, 0, 0, 'b', '!'}
 	if !bytes.Equal(enc, want) {
@@ -53,6 +55,7 @@ func TestLayout(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	enc := AppendRequest(nil, &Request{Method: "GET", Target: "/", Header: []Field{{"A", "b"}}})
 	// Every cut inside the head is refused.
 	for i := range len(enc) {
@@ -75,6 +78,7 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestValid(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"GET", "M-SEARCH", "x~!"} {
 		if !ValidMethod(s) {
 			t.Errorf("ValidMethod(%q) = false", s)

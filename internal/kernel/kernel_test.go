@@ -3,7 +3,6 @@ package kernel
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
@@ -30,9 +29,7 @@ func runToExit(t *testing.T, k *Kernel, wasm string, spec Spec) api.Exit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	exit, err := p.Wait(ctx)
+	exit, err := p.Wait(testwasm.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +37,7 @@ func runToExit(t *testing.T, k *Kernel, wasm string, spec Spec) api.Exit {
 }
 
 func TestExitKinds(t *testing.T) {
+	t.Parallel()
 	k := newKernel(t)
 	if e := runToExit(t, k, testwasm.WAT(t, "testdata/wat/noop.wat"), Spec{}); !e.Normal() {
 		t.Errorf("noop: %v", e)

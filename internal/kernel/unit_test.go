@@ -5,11 +5,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
 	"github.com/isle-run/isle/internal/wasm"
 )
 
@@ -39,8 +39,7 @@ func (r *recorder) seen(tag uint32) {
 // wait waits until cond holds over the tags seen so far.
 func (r *recorder) wait(t *testing.T, what string, cond func([]uint32) bool) {
 	t.Helper()
-	deadline := time.NewTimer(time.Minute)
-	defer deadline.Stop()
+	ctx := testwasm.Context(t)
 	for {
 		r.mu.Lock()
 		ok, more := cond(r.tags), r.more
@@ -50,7 +49,7 @@ func (r *recorder) wait(t *testing.T, what string, cond func([]uint32) bool) {
 		}
 		select {
 		case <-more:
-		case <-deadline.C:
+		case <-ctx.Done():
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			t.Fatalf("gave up waiting for %s; seen %v", what, r.tags)
@@ -116,9 +115,7 @@ func hostSend(t *testing.T, k *Kernel, q Target, tag uint32) {
 
 func waitExit(t *testing.T, p *Process) isleapi.Exit {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	e, err := p.Wait(ctx)
+	e, err := p.Wait(testwasm.Context(t))
 	if err != nil {
 		t.Fatalf("process %d did not end: %v", p.ID, err)
 	}

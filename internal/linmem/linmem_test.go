@@ -6,6 +6,7 @@ import (
 )
 
 func TestGrowWithinLimitAndZeroOnReuse(t *testing.T) {
+	t.Parallel()
 	a := &Allocator{Limit: 1 << 20}
 	m := a.Allocate(0, 1<<32)
 	b := m.Reallocate(65536)
@@ -41,6 +42,7 @@ func TestGrowWithinLimitAndZeroOnReuse(t *testing.T) {
 }
 
 func TestMoveOnceWhenOutgrowingTheFirstRegion(t *testing.T) {
+	t.Parallel()
 	a := &Allocator{Limit: 256 << 20}
 	m := a.Allocate(0, 1<<32)
 	b := m.Reallocate(65536)

@@ -1,5 +1,5 @@
 // Package repo finds the isle source tree, for the tools that build their
-// fixtures from it at run time (isle bench and its fuel benchmark).
+// fixtures from it at run time (isle-bench and its fuel benchmark).
 package repo
 
 import (

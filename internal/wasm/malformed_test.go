@@ -30,6 +30,7 @@ func oneFunc(expr ...byte) []byte {
 }
 
 func TestMalformed(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		b    []byte
@@ -80,6 +81,7 @@ func TestMalformed(t *testing.T) {
 // TestTruncations cuts spec test modules at many points: decoding must fail
 // with an error (never panic) unless the cut falls on a section boundary.
 func TestTruncations(t *testing.T) {
+	t.Parallel()
 	var n int
 	for i, f := range spectestModules(t) {
 		if i%7 != 0 {

@@ -147,6 +147,7 @@ func roundTripInstrs(s *Section, st *roundTripStats) error {
 }
 
 func TestRoundTripSpectest(t *testing.T) {
+	t.Parallel()
 	var st roundTripStats
 	for _, f := range spectestModules(t) {
 		b, err := os.ReadFile(f)
@@ -187,6 +188,7 @@ func TestRoundTripSpectest(t *testing.T) {
 }
 
 func TestPutKeepsOrder(t *testing.T) {
+	t.Parallel()
 	m := &Module{}
 	m.Put(SectionCode, []byte{0})
 	m.Sections = append(m.Sections, Section{ID: SectionCustom, Name: "name"},
@@ -209,6 +211,7 @@ func TestPutKeepsOrder(t *testing.T) {
 }
 
 func TestLEB(t *testing.T) {
+	t.Parallel()
 	for _, v := range []uint32{0, 1, 127, 128, 16383, 16384, 1<<32 - 1} {
 		for w := 0; w <= 5; w++ {
 			b := AppendU32Width(nil, v, w)

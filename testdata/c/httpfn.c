@@ -2,6 +2,7 @@
 // ISLE_TAG_HTTP request by path:
 //   /die         traps, abandoning the process (its clients get 502)
 //   /slow        waits two seconds before answering (for a 504)
+//   /hang        never answers: only a kill ends the wait
 //   /status/NNN  answers with status NNN and no body
 //   /big         answers with 300,000 bytes, byte i being i % 251
 //   /sum         answers "LEN SUM": the body's length and byte sum
@@ -66,6 +67,10 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 	if (eq(target, tl, "/slow")) {
 		isle_info_t info;
 		isle_recv(NULL, 0, 0x12345678u, 0xFFFFFFFFu, 2000000000LL, &info); // nothing matches: a sleep
+	}
+	if (eq(target, tl, "/hang")) {
+		isle_info_t info;
+		isle_recv(NULL, 0, 0x12345678u, 0xFFFFFFFFu, ISLE_FOREVER, &info);
 	}
 	if (prefix(target, tl, "/status/")) {
 		isle_http_begin_response(&b, (uint32_t)atoi(target + 8), 0);

@@ -2,12 +2,12 @@ package kv
 
 import (
 	"bufio"
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -49,9 +49,9 @@ func TestKill9(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill it if it stalls, so a hang fails the test instead of
-		// timing it out.
-		stall := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
+		// Kill it if it is still running at the test's deadline, so that
+		// a hang fails the test instead of timing it out.
+		stall := context.AfterFunc(testwasm.Context(t), func() { _ = cmd.Process.Kill() })
 		sc := bufio.NewScanner(stdout)
 		n := 0
 		for sc.Scan() {
@@ -70,7 +70,7 @@ func TestKill9(t *testing.T) {
 		// Acks already in the pipe when the kill landed were printed
 		// after their puts succeeded, so they count too.
 		err = cmd.Wait()
-		stall.Stop()
+		stall()
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if n < killAt || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 			t.Fatalf("round %d: writer ended after %d acks (%v), not by our SIGKILL\n%s", round, n, err, stderr.String())

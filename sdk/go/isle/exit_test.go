@@ -11,6 +11,7 @@ import (
 )
 
 func TestDecodeExitReason(t *testing.T) {
+	t.Parallel()
 	b := binary.LittleEndian.AppendUint32(nil, 2)
 	b = binary.LittleEndian.AppendUint32(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(api.CauseMisuse))
@@ -32,6 +33,7 @@ func TestDecodeExitReason(t *testing.T) {
 }
 
 func TestErrno(t *testing.T) {
+	t.Parallel()
 	var err error = fmt.Errorf("call worker: %w", errno(-2))
 	if !errors.Is(err, ErrGone) || errors.Is(err, ErrTimeout) {
 		t.Errorf("%v", err)

@@ -82,7 +82,9 @@ func child() {
 		g.Kill() // misuse: the handle left with the message
 		os.Exit(4)
 	case "middle":
-		c := must(isle.Spawn(spawner(), "sdkcmd", []byte("panic"), isle.Linked()))
+		// A linked child that dies after spinning as long as the role says.
+		spin, _ := strconv.Atoi(role[1])
+		c := must(isle.Spawn(spawner(), "trap", u32(uint32(spin)), isle.Linked()))
 		must(c.Monitor())
 		must(isle.Receive(ctx, isle.MatchTag(isle.TagDown)))
 		ProcessOfInit(init).Send(tagHello, []byte("survived"))
@@ -109,11 +111,20 @@ func flood(target isle.Process) {
 			}
 			m.Reply(tagFill, u32(seq))
 		case tagFlood:
-			for range u32at(m.Data, 0) {
+			// The target is waiting for the reply, not reading its full
+			// mailbox, so the first send must find it full. Replies are
+			// not held back by the mailbox bound.
+			for i := range u32at(m.Data, 0) {
 				err := target.TrySend(tagSeq, seqMsg(0, seq))
 				if errors.Is(err, isle.ErrFull) {
 					fulls++
+					if i == 0 {
+						m.Reply(tagFlood, nil) // now the target reads
+					}
 					err = target.Send(tagSeq, seqMsg(0, seq)) // waits for room
+				} else if i == 0 {
+					errs++ // found room it cannot have had
+					m.Reply(tagFlood, nil)
 				}
 				if err != nil {
 					errs++

@@ -1,0 +1,6 @@
+//go:build race
+
+package testwasm
+
+// raceEnabled is whether the tests run under the race detector.
+const raceEnabled = true
