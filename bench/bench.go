@@ -316,9 +316,14 @@ func (h *harness) load(node *isle.Node, fixture string) (*isle.Module, error) {
 	return node.LoadModuleFile(h.ctx, path)
 }
 
-// reactorLimits bounds every benchmark reactor and, through inheritance,
-// the children it spawns: 1 MiB of linear memory each.
+// reactorLimits bounds every lone benchmark reactor: 1 MiB for all the
+// node holds for it.
 var reactorLimits = isle.Limits{Memory: 1 << 20}
+
+// treeLimits bound a benchmark reactor that spawns thousands of others:
+// its tree shares one budget, so it gets none but the node's ceiling, and
+// each child's linear memory is capped at kernel.DefaultChildMemory.
+var treeLimits = isle.Limits{}
 
 // sizes scales the workloads.
 type sizes struct {

@@ -29,7 +29,7 @@ func runRoundTrip(h *harness, r *Report) error {
 	if err != nil {
 		return err
 	}
-	p, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"pingpong": mod}}, reactorLimits)
+	p, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"pingpong": mod}}, treeLimits)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func runThroughput(h *harness, r *Report) error {
 	if err != nil {
 		return err
 	}
-	sink, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"tput": mod}}, reactorLimits)
+	sink, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"tput": mod}}, treeLimits)
 	if err != nil {
 		return err
 	}

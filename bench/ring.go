@@ -47,7 +47,7 @@ func (h *harness) isleRing(n, laps int) ([]float64, error) {
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, 2*time.Minute)
 	defer cancel()
-	p, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"ring": mod}}, reactorLimits)
+	p, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"ring": mod}}, treeLimits)
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func (h *harness) isleGuestSpawn(n int) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, 2*time.Minute)
 	defer cancel()
 	p, err := node.Spawn(context.Background(), spawner,
-		isle.Grants{Clock: true, Spawn: map[string]*isle.Module{"tiny": tiny}}, reactorLimits)
+		isle.Grants{Clock: true, Spawn: map[string]*isle.Module{"tiny": tiny}}, treeLimits)
 	if err != nil {
 		return nil, err
 	}

@@ -372,7 +372,7 @@ func TestTableGrowAsksHost(t *testing.T) {
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2))
 	defer r.Close(ctx)
 	m := &meter{slice: 1 << 40}
-	if _, err := withHosts(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().WithFunc(m.yield).Export(ImportName),
+	if _, err := withHosts(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(m.yield), nil, nil).Export(ImportName),
 		&hostStack{}, tg).Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}

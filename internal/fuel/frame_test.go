@@ -337,7 +337,7 @@ func hostRuntime(t *testing.T, stack func(context.Context, api.Module)) wazero.R
 	tg := &hostTableGrow{}
 	tg.allowed.Store(1 << 62)
 	_, err := r.NewHostModuleBuilder(ImportModule).
-		NewFunctionBuilder().WithFunc(m.yield).Export(ImportName).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(m.yield), nil, nil).Export(ImportName).
 		NewFunctionBuilder().WithFunc(stack).Export(StackImportName).
 		NewFunctionBuilder().WithFunc(tg.tableGrow).Export(TableGrowImportName).
 		Instantiate(ctx)

@@ -28,7 +28,7 @@ func TestStackExits(t *testing.T) {
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features))
 	defer r.Close(ctx)
 	m := &meter{slice: 1 << 40}
-	if _, err := withHosts(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().WithFunc(m.yield).Export(ImportName),
+	if _, err := withHosts(r.NewHostModuleBuilder(ImportModule).NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(m.yield), nil, nil).Export(ImportName),
 		hs, &hostTableGrow{}).Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}

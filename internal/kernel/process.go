@@ -222,10 +222,15 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 	if err := g.join(p); err != nil {
 		return nil, err
 	}
-	if full := p.chargeMem(ProcessOverhead + m.fixedMemory); full != nil {
+	// Everything the process needs at start is charged now, its initial
+	// linear memory too, so that a spawn the tree cannot hold fails here
+	// with ErrLimit rather than in the guest.
+	start := ProcessOverhead + m.fixedMemory + int64(m.minMemory)
+	if full := p.chargeMem(start); full != nil {
 		g.leave(p)
-		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(ProcessOverhead+m.fixedMemory))
+		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
+	p.alloc.Prepaid = m.minMemory
 	if err := k.register(p); err != nil {
 		p.closeMem()
 		g.leave(p)
@@ -271,6 +276,9 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.turnWorker, p.spawnerKill = nil, nil
 		if err != nil {
 			p.abort()
+			if errors.Is(err, linmem.ErrRefused) {
+				return nil, fmt.Errorf("%s: %w: its tree or the node cannot hold its initial memory", m.Name, ErrLimit)
+			}
 			return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrStartFailed, err)
 		}
 	}

@@ -21,6 +21,7 @@
 package linmem
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -92,6 +93,12 @@ func put(r []byte, dirty uint64) {
 	sc.mu.Unlock()
 }
 
+// ErrRefused is Allocator.Err when the Account refused a memory's initial
+// size.
+var ErrRefused = errors.New("the memory account refused the initial linear memory")
+
+var errRefused = ErrRefused
+
 // Account is charged for the bytes a linear memory hands to its guest.
 type Account interface {
 	// Charge reports whether n more bytes may be held.
@@ -108,6 +115,10 @@ type Allocator struct {
 	// Account, if set, is charged for every byte the memory grows by and
 	// credited when it is freed; a refused charge fails the growth.
 	Account Account
+	// Prepaid is how many bytes of the first growth were charged to the
+	// Account already (the initial memory, charged when the process was
+	// made, so that a spawn fails there rather than in the guest).
+	Prepaid uint64
 
 	peak atomic.Uint64
 	err  atomic.Pointer[error]
@@ -149,7 +160,14 @@ func (m *memory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	grow := int64(size) - int64(m.dirty)
+	if paid := min(max(grow, 0), int64(m.alloc.Prepaid)); paid > 0 {
+		m.alloc.Prepaid -= uint64(paid)
+		grow -= paid
+	}
 	if grow > 0 && m.alloc.Account != nil && !m.alloc.Account.Charge(grow) {
+		if m.region == nil { // the initial memory: wazero panics on nil
+			m.alloc.err.CompareAndSwap(nil, &errRefused)
+		}
 		return nil
 	}
 	if size > uint64(len(m.region)) && !m.move(size) {
