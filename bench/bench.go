@@ -147,6 +147,7 @@ func Workloads() []Workload {
 		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
 		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
+		{"governance", "the worst guests on every core: an unrelated reactor's latency, a forced GC, and kill latency", runGovernance},
 	}
 }
 

@@ -25,6 +25,7 @@ var ReactorFlags = []string{
 // fixtureFlags overrides ReactorFlags for one fixture.
 var fixtureFlags = map[string][]string{
 	"spawner": {"-Wl,--initial-memory=131072"},
+	"hog":     {"-Wl,--initial-memory=16777216", "-mbulk-memory"},
 }
 
 // builder compiles the fixtures from their sources in the repository into

@@ -41,7 +41,7 @@ func (c killContext) Err() error {
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Blocking(f func()) {
-	if w := p.turnWorker; w != nil {
+	if w := p.turnWorker; w != nil && !p.detached {
 		w.blocking()
 		defer w.unblocked()
 	} else {

@@ -113,6 +113,8 @@ type Process struct {
 	watching    map[uint32]*watch // monitors this process holds, by ref
 	nextRef     uint32
 	turnWorker  *worker    // the worker running the current turn, if a reactor
+	turnSlices  int        // fuel slices the current turn has run
+	detached    bool       // the current turn gave its worker up (see detachSlices)
 	pending     *replySlot // the call this process waits on, if any
 	stopCtx     func() bool
 	timer       *time.Timer
@@ -273,7 +275,8 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.instantiating = true
 		err := p.instantiate()
 		p.instantiating = false
-		p.turnWorker, p.spawnerKill = nil, nil
+		p.endTurn()
+		p.spawnerKill = nil
 		if err != nil {
 			p.abort()
 			if errors.Is(err, linmem.ErrRefused) {

@@ -256,6 +256,28 @@ func (w *worker) anyLocalWork() bool {
 // blocking is called by a reactor's turn before it waits. The worker's
 // queued work moves to the global queue and a spare worker takes over.
 func (w *worker) blocking() {
+	w.handOff()
+	w.s.polite.Wait()
+}
+
+// unblocked is called when a blocked turn resumes.
+func (w *worker) unblocked() {
+	w.s.active.Add(1)
+	w.s.polite.Run()
+}
+
+// detach is called by a turn that has run long while other reactors wait:
+// like blocking, but the turn goes on running wasm on this thread, as a
+// goroutine the Go scheduler shares out, while a spare worker serves the
+// rest. reattach undoes it when the turn ends.
+func (w *worker) detach() { w.handOff() }
+
+// reattach is called when a detached turn ends.
+func (w *worker) reattach() { w.s.active.Add(1) }
+
+// handOff moves the worker's queued work to the global queue and makes
+// sure another worker takes it.
+func (w *worker) handOff() {
 	s := w.s
 	var moved []*Process
 	if p := w.runnext; p != nil {
@@ -275,7 +297,6 @@ func (w *worker) blocking() {
 	s.nglobal.Add(int32(len(moved)))
 	s.mu.Unlock()
 	s.active.Add(-1)
-	s.polite.Wait()
 	s.mu.Lock()
 	spare := len(s.idle) > 0
 	s.mu.Unlock()
@@ -286,10 +307,10 @@ func (w *worker) blocking() {
 	}
 }
 
-// unblocked is called when a blocked turn resumes.
-func (w *worker) unblocked() {
-	w.s.active.Add(1)
-	w.s.polite.Run()
+// waiting reports whether reactors wait for a worker: queued on this one,
+// or anywhere for the global queue.
+func (w *worker) waiting() bool {
+	return w.runnext != nil || w.nlocal.Load() > 0 || w.s.nglobal.Load() > 0
 }
 
 // close stops every worker once it is idle.

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,4 +289,41 @@ func TestServiceHandsWaitingMessagesOn(t *testing.T) {
 			t.Fatalf("message %d arrived as number %d", tag, i)
 		}
 	}
+}
+
+// spinningReactor is a reactor whose every turn loops for ever.
+func spinningReactor(t *testing.T, k *Kernel) *Module {
+	t.Helper()
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}}}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0}))
+	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
+		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
+		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 0},
+	}))
+	body := []byte{0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b} // loop; br 0; end; end
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
+	mod, err := k.Load(context.Background(), "spinner", m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
+
+// Reactors whose turns never end, more of them than there are workers, do
+// not keep other reactors from running: a long turn gives its worker up to
+// the work that waits.
+func TestEndlessTurnsDoNotStarveOthers(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	spin := spinningReactor(t, k)
+	for range 2*runtime.GOMAXPROCS(0) + 1 {
+		hostSend(t, k, spawn(t, k, spin, Spec{}), 1)
+	}
+	p := spawn(t, k, recordingReactor(t, k), Spec{})
+	for i := range 100 {
+		hostSend(t, k, p, uint32(i))
+	}
+	r.wait(t, "the other reactor's 100 messages", func(tags []uint32) bool { return len(tags) == 100 })
 }
