@@ -148,6 +148,7 @@ func Workloads() []Workload {
 		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
 		{"governance", "the worst guests on every core: an unrelated reactor's latency, a forced GC, and kill latency", runGovernance},
+		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},
 	}
 }
 
@@ -341,6 +342,7 @@ type sizes struct {
 	osIdle      []int // idle OS processes
 	ring        int
 	laps        int
+	restarts    int // crashes per supervision run
 }
 
 var fullSizes = sizes{
@@ -350,6 +352,7 @@ var fullSizes = sizes{
 	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
 	ring: 10000, laps: 100,
+	restarts: 1000,
 }
 
 var quickSizes = sizes{
@@ -359,4 +362,5 @@ var quickSizes = sizes{
 	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 2000}, osIdle: []int{5},
 	ring: 100, laps: 5,
+	restarts: 20,
 }

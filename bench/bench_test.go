@@ -45,15 +45,21 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: no unit", row.Workload)
 		}
 	}
-	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP"} {
+	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart"} {
 		if !hasRow(rep, want) {
 			t.Errorf("no row for %s", want)
 		}
 	}
 	// spawn, round trip, throughput, memory; fuel overhead, fuel against
-	// WithCloseOnContextDone, ticker and GC with guests spinning.
-	if len(rep.Targets) != 8 {
-		t.Errorf("%d targets, want 8", len(rep.Targets))
+	// WithCloseOnContextDone, ticker and GC with guests spinning; the
+	// governance workload's reactor latency, GC, and kill p99 and worst
+	// for two guests; restart against Erlang's, when Erlang runs.
+	want := 14
+	if noErlang == nil {
+		want++
+	}
+	if len(rep.Targets) != want {
+		t.Errorf("%d targets, want %d", len(rep.Targets), want)
 	}
 	dir := t.TempDir()
 	md := filepath.Join(dir, "BENCHMARKS.md")

@@ -63,9 +63,10 @@ func runGovernance(h *harness, r *Report) error {
 		return err
 	}
 	for _, k := range []struct {
-		tag  uint32
-		what string
-	}{{tagHogFill, "looping over 16 MiB memory.fill/copy"}, {tagHogWrite, "blocked writing to a pipe nobody reads"}} {
+		tag         uint32
+		short, what string
+	}{{tagHogFill, "bulk memory", "looping over 16 MiB memory.fill/copy"},
+		{tagHogWrite, "blocked write", "blocked writing to a pipe nobody reads"}} {
 		lat, err := h.killLatency(n, k.tag)
 		if err != nil {
 			return err
@@ -75,7 +76,7 @@ func runGovernance(h *harness, r *Report) error {
 			label string
 			p     float64
 		}{{"p50", 0.5}, {"p99", 0.99}, {"worst", 1}} {
-			r.Rows = append(r.Rows, Row{Workload: "governance: kill to exit, " + q.label, Unit: "µs", Kind: Time,
+			r.Rows = append(r.Rows, Row{Workload: "governance: kill to exit, " + k.short + ", " + q.label, Unit: "µs", Kind: Time,
 				Isle: Figure{Name: name, Runs: []float64{percentile(lat, q.p)}},
 				Peer: Figure{Name: "isle: an idle reactor", Runs: []float64{percentile(base, q.p)}},
 				Note: fmt.Sprintf("%d kills each", n)})
