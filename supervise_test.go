@@ -3,8 +3,10 @@ package isle_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -374,4 +376,46 @@ func TestHTTPRouteHeals(t *testing.T) {
 		t.Fatalf("%d requests got the wrong status: %v", len(bad), bad[:min(len(bad), 10)])
 	}
 	log.wait(t, ctx, "the 100th restart", func(l []string) bool { return count(l, "started fn") == 101 })
+}
+
+// Each crash is logged once, with the service, its restarts, the reason
+// with its trap and frames, the tag of the message being handled and that
+// message's causality id.
+func TestCrashReport(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	var buf syncBuffer
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: testwasm.NodeCache(t), Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close(context.Background())
+	sup, log := supervise(t, node, isle.SupervisorSpec{Name: "top", Children: []isle.ChildSpec{svcChild(t, node, "w", "worker")}})
+	if _, err := service(t, sup, "w").Call(ctx, isle.Message{Tag: 2}); !errors.Is(err, isle.ErrGone) {
+		t.Fatalf("crash: %v", err)
+	}
+	log.wait(t, ctx, "the restart", func(l []string) bool { return count(l, "started w") == 2 })
+	var reports []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "crash report" {
+			reports = append(reports, rec)
+		}
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d crash reports in:\n%s", len(reports), buf.String())
+	}
+	r := reports[0]
+	for key, want := range map[string]string{"level": "ERROR", "supervisor": "top", "service": "w", "tag": "0x2"} {
+		if fmt.Sprint(r[key]) != want {
+			t.Errorf("%s = %v, want %s", key, r[key], want)
+		}
+	}
+	if r["restarts"] != float64(0) || !strings.Contains(fmt.Sprint(r["reason"]), "abandoned: unreachable") ||
+		!strings.Contains(fmt.Sprint(r["frames"]), "handle") || len(fmt.Sprint(r["trace_id"])) != 16 {
+		t.Errorf("crash report %v", r)
+	}
 }

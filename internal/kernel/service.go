@@ -195,9 +195,10 @@ func (s *Service) detach(p *Process, queued []*Message) {
 	s.mu.Unlock()
 }
 
-// End gives the service up with exit: waiting messages are dropped (their
-// callers get ErrGone), and its links and monitors fire. The current
-// instance, if any, is not touched; the supervisor stops it first.
+// End gives the service up with exit: from now on sends fail with
+// ErrGone, waiting messages are dropped (their callers get ErrGone), and
+// its links and monitors fire. The current instance, if any, is detached
+// but not stopped: its supervisor stops it.
 //
 // Safe from any goroutine.
 func (s *Service) End(exit isleapi.Exit) {
@@ -207,6 +208,7 @@ func (s *Service) End(exit isleapi.Exit) {
 		return
 	}
 	s.ended, s.exit = true, exit
+	s.cur.Store(nil)
 	waiting := s.pending.drain()
 	links, watches := s.links, s.watches
 	s.links, s.watches = nil, nil

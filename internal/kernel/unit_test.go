@@ -327,3 +327,27 @@ func TestEndlessTurnsDoNotStarveOthers(t *testing.T) {
 	}
 	r.wait(t, "the other reactor's 100 messages", func(tags []uint32) bool { return len(tags) == 100 })
 }
+
+// A monitor on a service fires when the service is given up, not when its
+// instance crashes and another takes its place.
+func TestServiceMonitorFiresOnlyWhenGivenUp(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	svc := NewService("s")
+	first := spawn(t, k, mod, Spec{Service: svc})
+	watcher := spawn(t, k, mod, Spec{})
+	if _, err := watcher.Monitor(svc); err != nil {
+		t.Fatal(err)
+	}
+	first.Kill("crash")
+	waitExit(t, first)
+	spawn(t, k, mod, Spec{Service: svc}) // the restart
+	hostSend(t, k, svc, 7)
+	r.wait(t, "the message to reach the new instance", func(tags []uint32) bool { return len(tags) == 1 && tags[0] == 7 })
+	svc.End(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: "gave up"})
+	r.wait(t, "one down message", func(tags []uint32) bool { return len(tags) == 2 && tags[1] == TagDown })
+	if err := k.HostSend(context.Background(), svc, NewMessage(1, nil), false); err != ErrGone {
+		t.Fatalf("send to a service given up: %v", err)
+	}
+}
