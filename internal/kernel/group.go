@@ -34,7 +34,7 @@ type Group struct {
 	peakProcs atomic.Int64
 
 	mu      sync.Mutex // guards everything below
-	members map[*Process]struct{}
+	members *Process // the live members, linked through Process.groupNext/groupPrev
 	// killed is the reason the whole tree is being ended, once it is.
 	killed  string
 	timer   *time.Timer
@@ -54,7 +54,7 @@ type GroupLimits struct {
 // from now.
 func (k *Kernel) newGroup(ctx context.Context, lim GroupLimits) *Group {
 	g := &Group{k: k, parent: k.node, memLimit: lim.Memory, fuelLimit: lim.Fuel,
-		procLimit: lim.Processes, members: map[*Process]struct{}{}}
+		procLimit: lim.Processes}
 	if g.procLimit <= 0 {
 		g.procLimit = k.quota
 	}
@@ -81,14 +81,26 @@ func (g *Group) join(p *Process) error {
 	if n := g.procs.Add(1); n > g.peakProcs.Load() {
 		g.peakProcs.Store(n) // under mu: no other join races with this one
 	}
-	g.members[p] = struct{}{}
+	p.groupNext = g.members
+	if g.members != nil {
+		g.members.groupPrev = p
+	}
+	g.members = p
 	return nil
 }
 
 // leave removes p, and ends the group's watches with its last member.
 func (g *Group) leave(p *Process) {
 	g.mu.Lock()
-	delete(g.members, p)
+	if p.groupPrev != nil {
+		p.groupPrev.groupNext = p.groupNext
+	} else {
+		g.members = p.groupNext
+	}
+	if p.groupNext != nil {
+		p.groupNext.groupPrev = p.groupPrev
+	}
+	p.groupPrev, p.groupNext = nil, nil
 	last := g.procs.Add(-1) == 0
 	g.mu.Unlock()
 	if last {
@@ -117,8 +129,8 @@ func (g *Group) Kill(reason string) {
 		return
 	}
 	g.killed = reason
-	members := make([]*Process, 0, len(g.members))
-	for p := range g.members {
+	members := make([]*Process, 0, g.procs.Load())
+	for p := g.members; p != nil; p = p.groupNext {
 		members = append(members, p)
 	}
 	g.mu.Unlock()

@@ -94,6 +94,9 @@ type Process struct {
 	reactor bool
 	parent  *Process // nil for processes the host spawned
 	group   *Group   // the tree's shared budget
+	// groupNext and groupPrev link the group's members. Guarded by
+	// group.mu.
+	groupNext, groupPrev *Process
 
 	// The instance and everything below it up to mu belong to whoever runs
 	// the process: its goroutine (a command) or the worker running its turn
