@@ -9,13 +9,13 @@ import (
 	"slices"
 	"time"
 
-	islekernel "github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/repo"
 )
 
 // Slice is the fuel a guest gets each time its counter runs out: the same
-// slice isle's kernel grants (islekernel.DefaultFuelSlice).
-const Slice = islekernel.DefaultFuelSlice
+// slice isle's kernel grants (polite.Slice).
+const Slice = polite.Slice
 
 // Options configures Overhead and Liveness. The zero value is a full run.
 type Options struct {

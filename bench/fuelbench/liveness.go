@@ -118,9 +118,9 @@ func startGuests(ctx context.Context, rt wazero.Runtime, compiled wazero.Compile
 		}
 		start := mod.ExportedFunction("_start")
 		go func() {
-			polite.Run()
+			politeness.Run()
 			_, err := start.Call(gctx)
-			polite.Wait()
+			politeness.Wait()
 			_ = mod.Close(ctx)
 			g.done <- err
 		}()

@@ -21,7 +21,7 @@ import (
 
 	"github.com/isle-run/isle/internal/fuel"
 
-	islekernel "github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/polite"
 )
 
 // way is one of the three ways a kernel runs.
@@ -97,7 +97,7 @@ type meterKey struct{}
 
 // polite paces the guests' yields to the Go scheduler exactly as isle's
 // kernel does; Run and Wait bracket every guest's _start.
-var polite = islekernel.NewPoliteness()
+var politeness = polite.New()
 
 // errStopped is the sentinel yield panics with to stop a guest.
 var errStopped = errors.New("fuelbench: guest stopped")
@@ -147,7 +147,7 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 	if m == nil {
 		runtime.Gosched()
 	} else if !m.noGosched {
-		polite.Yield(&m.lastSched, time.Since(m.start)) // the kernel's policy
+		politeness.Yield(&m.lastSched, time.Since(m.start)) // the kernel's policy
 	}
 }
 
@@ -250,9 +250,9 @@ func (p *prepared) run(ctx context.Context, rts *runtimes, w way) (time.Duration
 	}
 	runtime.GC() // no garbage of the previous run is collected inside this one's timing
 	t0 := time.Now()
-	polite.Run()
+	politeness.Run()
 	_, err = start.Call(ctx)
-	polite.Wait()
+	politeness.Wait()
 	d := time.Since(t0)
 	if exit, ok := errors.AsType[*sys.ExitError](err); ok && exit.ExitCode() == 0 {
 		err = nil

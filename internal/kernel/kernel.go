@@ -16,18 +16,15 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/shape"
 
 	"github.com/isle-run/isle/internal/wasip1"
 )
 
-// DefaultFuelSlice is how much fuel a process runs on between two visits to
-// the host. Compiled C spends 13 to 20 units a nanosecond, so it is 50 to
-// 75 µs of compute there, and Go guests (whose functions are one big
-// dispatch loop, charged whole at every jump) spend it in about 10 µs:
-// short enough that a spinning guest never holds up the garbage collector
-// or a kill for long, long enough that the visit costs little.
-const DefaultFuelSlice = 1_000_000
+// DefaultFuelSlice is how much fuel a process runs on between two visits
+// to the host: see polite.Slice.
+const DefaultFuelSlice = polite.Slice
 
 // Config configures a Kernel.
 type Config struct {
@@ -88,7 +85,7 @@ type Kernel struct {
 	traces atomic.Uint64
 	// polite counts running guests, to pace their yields to the Go
 	// scheduler.
-	polite *Politeness
+	polite *polite.Politeness
 
 	// hostFuncs is the set of "module.name" imports the host provides, used
 	// to list exactly what a module is missing before it is instantiated.
@@ -125,7 +122,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		procs:      map[uint64]*Process{},
 		baseConfig: baseConfig(),
 		epoch:      time.Now(),
-		polite:     NewPoliteness(),
+		polite:     polite.New(),
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))

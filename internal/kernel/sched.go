@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"runtime"
+
+	"github.com/isle-run/isle/internal/polite"
 	"sync"
 	"sync/atomic"
 )
@@ -23,7 +25,7 @@ import (
 // An idle reactor is in no queue and has no goroutine: it costs only its
 // memory.
 type scheduler struct {
-	polite    *Politeness
+	polite    *polite.Politeness
 	maxActive int32
 	active    atomic.Int32 // workers running or looking for work (not parked, not blocked)
 
@@ -58,7 +60,7 @@ type worker struct {
 	wake chan struct{} // cap 1
 }
 
-func newScheduler(polite *Politeness) *scheduler {
+func newScheduler(polite *polite.Politeness) *scheduler {
 	s := &scheduler{polite: polite, maxActive: int32(runtime.GOMAXPROCS(0))}
 	for range s.maxActive {
 		s.startWorker()
