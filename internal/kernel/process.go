@@ -15,6 +15,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -342,7 +343,7 @@ func (p *Process) abort() {
 // installGrants puts the self handle and the named grants in the table.
 func (p *Process) installGrants() error {
 	var err error
-	if p.self, err = p.handles.Insert(Cap{Kind: KindProcess, Rights: AllProcessRights, Object: p}); err != nil {
+	if p.self, err = p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p}); err != nil {
 		return err
 	}
 	p.grants = make(map[string]Handle, len(p.spec.Grants))
