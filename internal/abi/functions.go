@@ -323,13 +323,15 @@ func monitor(ctx context.Context, mod api.Module, stack []uint64) {
 	SetResult(stack, int32(ref))
 }
 
+// demonitor(ref) cancels a monitor. As in Erlang, a ref whose DOWN has
+// already arrived, or that was never a monitor of the caller's, is no
+// fault: there is nothing left to cancel, and the caller cannot always
+// know which (the DOWN may be on its way).
 func demonitor(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "demonitor")
 	a := ArgsOf(stack)
 	ref := a.U32()
-	if !c.P.Demonitor(ref) {
-		c.Misuse("%d is not an active monitor reference", ref)
-	}
+	c.P.Demonitor(ref)
 	SetResult(stack, 0)
 }
 
