@@ -65,24 +65,6 @@ func (s RightSet) All() api.Rights {
 	return all
 }
 
-// Names lists the rights in r by name, in bit order, with any bits that
-// are not in the set as a hex number: "read|write", "none".
-func (s RightSet) Names(r api.Rights) string {
-	if r == 0 {
-		return "none"
-	}
-	var parts []string
-	for _, right := range s {
-		if r&right.Bit != 0 {
-			parts = append(parts, right.Name)
-		}
-	}
-	if rest := r &^ s.All(); rest != 0 {
-		parts = append(parts, fmt.Sprintf("%#x", uint32(rest)))
-	}
-	return strings.Join(parts, "|")
-}
-
 // Use is the rights of a kind with only one: holding the handle is the
 // right.
 var Use = RightSet{{Name: "use", Bit: api.RightUse, Doc: "every operation of the kind"}}
@@ -137,7 +119,7 @@ func (d *Descriptor) Granted() bool { return d.Parse != nil }
 type registry struct {
 	byKind map[Kind]*Descriptor
 	byName map[string]*Descriptor
-	funcs  map[string]*Descriptor // host function name -> its kind
+	funcs  map[string]*Descriptor // host function name -> its kind, to refuse a second claim
 }
 
 func newRegistry() *registry {
@@ -210,11 +192,6 @@ func Lookup(k Kind) *Descriptor { return kinds.byKind[k] }
 // ByName returns the descriptor of the kind called name, or nil.
 func ByName(name string) *Descriptor { return kinds.byName[name] }
 
-// OfFunc returns the kind whose handles the host function name takes, or
-// nil for a function that takes no handle of a particular kind (recv,
-// close, dup...).
-func OfFunc(name string) *Descriptor { return kinds.funcs[name] }
-
 // All returns every registered kind, by number.
 func All() []*Descriptor { return kinds.all() }
 
@@ -225,15 +202,6 @@ func (r *registry) all() []*Descriptor {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out
-}
-
-// AllRights returns every right a capability of kind k can carry: none
-// for a kind not registered.
-func AllRights(k Kind) api.Rights {
-	if d := Lookup(k); d != nil {
-		return d.Rights.All()
-	}
-	return 0
 }
 
 // GrantedNames lists the names of the kinds a manifest can grant, by

@@ -77,15 +77,14 @@ func TestRegistryLooksUp(t *testing.T) {
 	}
 }
 
-func TestRightNames(t *testing.T) {
+func TestRightSets(t *testing.T) {
 	t.Parallel()
 	dir := RightSet{{Name: "read", Bit: 1}, {Name: "write", Bit: 2}, {Name: "create", Bit: 4}, {Name: "delete", Bit: 8}}
-	for r, want := range map[api.Rights]string{
-		0: "none", 1: "read", 15: "read|write|create|delete", 2 | 1<<7: "write|0x80",
-	} {
-		if got := dir.Names(r); got != want {
-			t.Errorf("Names(%#x) = %q, want %q", uint32(r), got, want)
-		}
+	if bit, ok := dir.bit("create"); !ok || bit != 4 {
+		t.Errorf("bit(create) = %d, %v", bit, ok)
+	}
+	if _, ok := dir.bit("fly"); ok {
+		t.Error("bit(fly) found")
 	}
 	if dir.All() != 15 || Use.All() != api.RightUse || ProcessRights.All() != api.RightSend|api.RightMonitor|api.RightKill {
 		t.Error("All is not the union of the bits")

@@ -63,9 +63,6 @@ type Table struct {
 	values map[string]any
 }
 
-// NewTable wraps a decoded [caps.NAME] table, for tests of a kind's Parse.
-func NewTable(dir string, values map[string]any) *Table { return &Table{Dir: dir, values: values} }
-
 // String returns a String key, or "".
 func (t *Table) String(key string) string {
 	s, _ := t.values[key].(string)

@@ -50,7 +50,7 @@ const (
 	maxRedirects = 10
 )
 
-// Client is the object behind a KindHTTP capability. It is safe for
+// Client is the object behind an http capability (kind Kind). It is safe for
 // concurrent use, and shared by every process granted the same
 // capability, so they share its connection pool.
 type Client struct {
