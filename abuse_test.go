@@ -26,10 +26,9 @@ func TestABIMisuseAbandons(t *testing.T) {
 		6:  "msg_read: offset 100000 is past the message's 0 bytes",
 		7:  "send: 17 handles in one message; the limit is 16",
 		8:  "close: handle 65537 is not in the process's handle table",
-		9:  "demonitor: 77 is not an active monitor reference",
-		10: "reply: handle 65537 is a process handle, not a reply handle",
-		11: "kill: handle 0 is not in the process's handle table",
-		12: "kill: handle 65537 is not in the process's handle table",
+		9:  "reply: handle 65537 is a process handle, not a reply handle",
+		10: "kill: handle 0 is not in the process's handle table",
+		11: "kill: handle 65537 is not in the process's handle table",
 	}
 	ctx := testwasm.Context(t)
 	for tag, want := range cases {
@@ -52,5 +51,24 @@ func TestABIMisuseAbandons(t *testing.T) {
 		if len(exit.Abandon.Frames) == 0 || exit.Abandon.Frames[0].Function == "" {
 			t.Errorf("misuse %d: no wasm frames in %v", tag, exit)
 		}
+	}
+}
+
+// demonitor of a ref whose DOWN has arrived, or that was never a monitor,
+// is no misuse: it returns 0 and the process goes on, as in Erlang.
+func TestDemonitorOfAConsumedRefIsHarmless(t *testing.T) {
+	t.Parallel()
+	node := sharedNode(t)
+	gone, err := node.Spawn(testwasm.Context(t), load(t, node, testwasm.WAT(t, "testdata/wat/noop.wat")), isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Wait(testwasm.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/demonitor.wat"))
+	exit := run(t, node, mod, isle.Grants{Processes: map[string]*isle.Process{"gone": gone}}, isle.Limits{})
+	if exit.Kind != api.ExitNormal || exit.Code != 42 {
+		t.Fatalf("exit %v; want code 42 (1 to 5 name the step that failed)", exit)
 	}
 }

@@ -1,10 +1,7 @@
 package isle
 
 import (
-	"sync"
-
 	"github.com/isle-run/isle/api"
-	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/services/httpcap"
 )
 
@@ -24,30 +21,5 @@ import (
 // pool of connections; the idle ones are closed when the last of them
 // ends.
 func HTTPCap(allow ...string) Capability {
-	allow = append([]string(nil), allow...)
-	var (
-		once   sync.Once
-		client *httpcap.Client
-		err    error
-		mu     sync.Mutex
-		users  int
-	)
-	return Capability{kind: kernel.KindHTTP, rights: api.RightUse, open: func(*Node) (any, func(), error) {
-		once.Do(func() { client, err = httpcap.New(allow) })
-		if err != nil {
-			return nil, nil, err
-		}
-		mu.Lock()
-		users++
-		mu.Unlock()
-		return client, func() {
-			mu.Lock()
-			users--
-			last := users == 0
-			mu.Unlock()
-			if last {
-				_ = client.Close()
-			}
-		}, nil
-	}}
+	return Capability{kind: httpcap.Kind, rights: api.RightUse, spec: httpcap.NewGrant(allow)}
 }

@@ -1,11 +1,7 @@
 package isle
 
 import (
-	"fmt"
-	"path/filepath"
-
 	"github.com/isle-run/isle/api"
-	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/services/kv"
 )
 
@@ -20,18 +16,5 @@ import (
 // The name is 1 to 255 bytes. Granting fails if the node has no DataDir,
 // or if another program holds the store open.
 func KVCap(bucket string, rights api.Rights) Capability {
-	return Capability{kind: kernel.KindKV, rights: rights, open: func(n *Node) (any, func(), error) {
-		if n.dataDir == "" {
-			return nil, nil, fmt.Errorf("key-value bucket %q: the node has no data directory (set isle.Config.DataDir)", bucket)
-		}
-		s, err := n.service("kv", func() (any, error) { return kv.Open(filepath.Join(n.dataDir, "kv.db")) })
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := s.(*kv.Store).Bucket(bucket)
-		if err != nil {
-			return nil, nil, err
-		}
-		return b, nil, nil
-	}}
+	return Capability{kind: kv.Kind, rights: rights, spec: kv.Spec{Bucket: bucket}}
 }

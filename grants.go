@@ -169,7 +169,7 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 		rights := capfs.ReadWrite
 		switch {
 		case d.Rights != 0:
-			rights = capfs.Rights(d.Rights)
+			rights = d.Rights
 		case d.ReadOnly:
 			rights = capfs.ReadOnly
 		}

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/isle-run/isle/internal/abi"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
-	"github.com/isle-run/isle/internal/services/clock"
+
+	// Every kind of capability, registered with capkind.
+	_ "github.com/isle-run/isle/internal/services"
 	"github.com/isle-run/isle/internal/services/dirs"
-	"github.com/isle-run/isle/internal/services/httpcap"
-	"github.com/isle-run/isle/internal/services/kv"
-	"github.com/isle-run/isle/internal/services/logsvc"
-	"github.com/isle-run/isle/internal/services/random"
 	"github.com/isle-run/isle/internal/shape"
 )
 
@@ -71,10 +70,11 @@ func DefaultCacheDir() string {
 // Node is one isle runtime: a set of processes sharing a compilation cache
 // and host services. It is safe for concurrent use.
 type Node struct {
-	k       *kernel.Kernel
-	started time.Time // the origin of the clock capability's monotonic clock
-	dataDir string
-	log     *slog.Logger
+	k   *kernel.Kernel
+	log *slog.Logger
+	// env is what capabilities open on the node with: its data directory,
+	// its start (the clock capability's origin), its log and its services.
+	env *capkind.Env
 
 	mu sync.Mutex
 	// services holds node-wide service state (a key-value store, an HTTP
@@ -112,11 +112,12 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		MaxMemory:    cfg.MaxMemory,
 		ModuleShape:  cfg.ModuleLimits,
 		HandleFS:     dirs.New,
+		HandleFSKind: dirs.Kind,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := abi.Install(ctx, k, clock.Funcs(), random.Funcs(), logsvc.Funcs(), httpcap.Funcs(), kv.Funcs()); err != nil {
+	if err := abi.Install(ctx, k); err != nil {
 		_ = k.Close(ctx)
 		return nil, err
 	}
@@ -124,7 +125,9 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Node{k: k, dataDir: cfg.DataDir, log: log, started: time.Now()}, nil
+	n := &Node{k: k, log: log}
+	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
+	return n, nil
 }
 
 // Close kills every process still running, then closes the node's

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/supervisor"
 )
@@ -270,8 +271,7 @@ func (s *Supervisor) Restart(name string) error { return s.s.Restart(name) }
 // (api.RightSend, RightMonitor, RightKill). Killing a service kills its
 // current instance; its supervisor restarts it as after any crash.
 func ServiceCap(svc *Service, rights api.Rights) Capability {
-	return Capability{kind: kernel.KindProcess, rights: rights,
-		open: func(*Node) (any, func(), error) { return svc.s, nil, nil }}
+	return Capability{kind: capkind.Process, rights: rights, spec: svc.s}
 }
 
 // Name is the service's name among its siblings.

@@ -8,15 +8,18 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/isle-run/isle/internal/abi"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/gobuild"
 	"github.com/isle-run/isle/internal/wasm"
 )
 
 // need is a kind of authority a module can ask for, and the imports that
-// reveal it.
+// reveal it. These are WASI's and the isle functions of no particular
+// kind; each kind of capability says its own (capkind.Descriptor.Hint).
 type need struct {
 	what, grant string
-	imports     []string // "module.name", or "module." for any name in it
+	imports     []string // "module.name"
 }
 
 var needs = []need{
@@ -24,14 +27,10 @@ var needs = []need{
 	{"arguments", "give them after --", []string{"wasi_snapshot_preview1.args_get"}},
 	{"environment variables", "grant each with --env NAME=VALUE", []string{"wasi_snapshot_preview1.environ_get"}},
 	{"files", "grant --dir, --ro-dir, or a dir capability", []string{"wasi_snapshot_preview1.path_open"}},
-	{"the clock", "isle run grants it (virtual with --deterministic), or grant a clock capability", []string{"wasi_snapshot_preview1.clock_time_get", "isle.clock_now"}},
-	{"randomness", "isle run grants it (seeded with --deterministic), or grant a random capability", []string{"wasi_snapshot_preview1.random_get", "isle.random_fill"}},
+	{"the clock", "isle run grants it (virtual with --deterministic), or grant a clock capability", []string{"wasi_snapshot_preview1.clock_time_get"}},
+	{"randomness", "isle run grants it (seeded with --deterministic), or grant a random capability", []string{"wasi_snapshot_preview1.random_get"}},
 	{"sockets", "isle grants no sockets: use an http capability", []string{"wasi_snapshot_preview1.sock_accept", "wasi_snapshot_preview1.sock_recv", "wasi_snapshot_preview1.sock_send"}},
-	{"other processes", "grant --spawn NAME=PATH, or a spawner capability", []string{"isle.spawn"}},
-	{"messages", "nothing to grant: a process receives, and sends to the handles it holds", []string{"isle.send", "isle.recv", "isle.call"}},
-	{"a key-value bucket", "grant a kv capability", []string{"isle.kv_get", "isle.kv_put", "isle.kv_delete", "isle.kv_list"}},
-	{"HTTP requests", "grant an http capability with an allowlist", []string{"isle.http_request"}},
-	{"the node's log", "grant a log capability", []string{"isle.log_write"}},
+	{"messages", "nothing to grant: a process receives, and sends to the handles it holds", []string{"isle.recv", "isle.msg_read", "isle.msg_handles"}},
 	{"capabilities by name", "grant them in a manifest's [caps], or Grants.Caps in Go", []string{"isle.grant"}},
 }
 
@@ -71,23 +70,33 @@ func capsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 }
 
 func printCaps(w io.Writer, name string, m *wasm.Module, imports []wasm.Import) {
+	var mods []string
 	byModule := map[string][]string{}
 	have := map[string]bool{}
 	for _, im := range imports {
+		key := im.Module + "." + im.Name
+		if have[key] {
+			continue // a module may import one function more than once
+		}
+		have[key] = true
+		if byModule[im.Module] == nil {
+			mods = append(mods, im.Module)
+		}
 		byModule[im.Module] = append(byModule[im.Module], im.Name)
-		have[im.Module+"."+im.Name] = true
 	}
 	fmt.Fprintf(w, "%s imports:\n", name)
-	mods := make([]string, 0, len(byModule))
-	for mod := range byModule {
-		mods = append(mods, mod)
-	}
 	sort.Strings(mods)
 	for _, mod := range mods {
 		fmt.Fprintf(w, "  %s: %s\n", mod, strings.Join(byModule[mod], ", "))
 	}
 	fmt.Fprintf(w, "and so asks for:\n")
 	asked := false
+	ask := func(what, grant string, via []string) {
+		if len(via) > 0 {
+			asked = true
+			fmt.Fprintf(w, "  %s (%s): %s\n", what, strings.Join(via, ", "), grant)
+		}
+	}
 	for _, n := range needs {
 		var via []string
 		for _, im := range n.imports {
@@ -95,13 +104,26 @@ func printCaps(w io.Writer, name string, m *wasm.Module, imports []wasm.Import) 
 				via = append(via, im[strings.IndexByte(im, '.')+1:])
 			}
 		}
-		if len(via) > 0 {
-			asked = true
-			fmt.Fprintf(w, "  %s (%s): %s\n", n.what, strings.Join(via, ", "), n.grant)
+		ask(n.what, n.grant, via)
+	}
+	for _, d := range capkind.All() {
+		var via []string
+		for _, f := range d.Funcs {
+			if have[abi.ModuleName+"."+f.Name] {
+				via = append(via, f.Name)
+			}
 		}
+		ask(d.Summary, d.Hint, via)
 	}
 	if !asked {
 		fmt.Fprintln(w, "  nothing: it can only compute")
+	}
+	if have[abi.ModuleName+".grant"] {
+		if names := grantNames(m, imports); len(names) > 0 {
+			fmt.Fprintf(w, "it looks up the grants: %s\n", strings.Join(names, ", "))
+		} else {
+			fmt.Fprintln(w, "it looks up grants by names its code computes, not constants")
+		}
 	}
 	if s := m.Custom("isle.manifest"); s != nil {
 		fmt.Fprintf(w, "its embedded manifest (custom section isle.manifest):\n%s\n", strings.TrimSpace(string(s.Payload)))

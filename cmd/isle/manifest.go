@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/abi"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/manifest"
+	"github.com/isle-run/isle/internal/services/dirs"
 )
 
 // defaultDataDir is $XDG_DATA_HOME/isle, or ~/.local/share/isle.
@@ -39,10 +42,7 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	if !m.Stdio {
 		fmt.Fprintf(stderr, "isle: %s grants no stdio, so the program's output goes nowhere (add stdio = true to see it)\n", path)
 	}
-	g, spawners, err := programGrants(path, "", m.Program, stdin, stdout, stderr)
-	if err != nil {
-		return nil, err
-	}
+	g, spawners := programGrants(m.Program, stdin, stdout, stderr)
 	g.Args = append(g.Args, guestArgs...)
 	g.Env = append(g.Env, o.env...)
 	for _, d := range o.dirs {
@@ -67,8 +67,9 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 
 // programGrants grants exactly what a manifest's program lists. Spawner
 // capabilities come back apart, as module paths by grant name: they need
-// the modules loaded. key is where the program is in the file, for errors.
-func programGrants(path, key string, m manifest.Program, stdin io.Reader, stdout, stderr io.Writer) (isle.Grants, map[string]map[string]string, error) {
+// the modules loaded. The manifest was checked when it was read, so this
+// cannot fail; a grant that cannot be opened fails the spawn.
+func programGrants(m manifest.Program, stdin io.Reader, stdout, stderr io.Writer) (isle.Grants, map[string]map[string]string) {
 	g := isle.Grants{
 		Args:  append([]string{filepath.Base(m.Module)}, m.Args...),
 		Env:   m.Env,
@@ -83,39 +84,22 @@ func programGrants(path, key string, m manifest.Program, stdin io.Reader, stdout
 	}
 	spawners := map[string]map[string]string{}
 	for _, c := range m.Caps {
-		if c.Kind == "spawner" {
-			spawners[c.Name] = c.Modules
+		switch spec := c.Spec.(type) {
+		case abi.SpawnerModules:
+			spawners[c.Name] = spec // granted once the modules are loaded
 			continue
+		case dirs.Spec:
+			// A manifest's directory may also be a WASI preopen.
+			if spec.Mount != "" {
+				g.Dirs = append(g.Dirs, isle.Dir{Host: spec.Path, Guest: spec.Mount, Rights: c.Rights})
+			}
 		}
-		if err := addCap(&g, c); err != nil {
-			return g, nil, usagef("%s: %scaps.%s: %v", path, key, c.Name, err)
-		}
+		g.Caps[c.Name] = capkind.NewCapability(c.Kind, c.Rights, c.Spec).(isle.Capability)
 	}
-	return g, spawners, nil
+	return g, spawners
 }
 
 // programLimits are a program's limits, as the API takes them.
 func programLimits(m manifest.Program) isle.Limits {
 	return isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout}
-}
-
-// addCap turns one manifest capability, other than a spawner, into a
-// grant.
-func addCap(g *isle.Grants, c manifest.Cap) error {
-	switch c.Kind {
-	case "dir":
-		g.Caps[c.Name] = isle.DirCap(c.Path, c.Rights)
-		if c.Mount != "" {
-			g.Dirs = append(g.Dirs, isle.Dir{Host: c.Path, Guest: c.Mount, Rights: c.Rights})
-		}
-	case "clock":
-		g.Caps[c.Name] = isle.ClockCap(c.Rights)
-	case "random":
-		g.Caps[c.Name] = isle.RandomCap(nil)
-	case "log":
-		g.Caps[c.Name] = isle.LogCap()
-	default:
-		return addServiceCap(g, c)
-	}
-	return nil
 }

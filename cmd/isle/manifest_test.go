@@ -105,8 +105,37 @@ func TestCapsListsWhatAModuleAsksFor(t *testing.T) {
 	}
 	r = runIsle(t, "caps", testwasm.WAT(t, "testdata/wat/spin.wat"))
 	r.want(t, 0)
-	if !strings.Contains(r.stdout, "nothing: it can only compute") {
+	if !strings.Contains(r.stdout, "nothing: it can only compute") || strings.Contains(r.stdout, "grants") {
 		t.Errorf("a module with no imports:\n%s", r.stdout)
+	}
+}
+
+// isle caps lists each import once, however often the module imports it,
+// and the grant names the module looks up with constants: straight from
+// C or WAT, and through the Go SDK's wrapper.
+func TestCapsListsImportsOnceAndGrantNames(t *testing.T) {
+	t.Parallel()
+	r := runIsle(t, "caps", testwasm.WAT(t, "testdata/wat/lookups.wat"))
+	r.want(t, 0)
+	for _, w := range []string{
+		"\n  isle: grant, send\n",
+		"\n  a process, or a service that stands for one (send): nothing to grant",
+		"\n  capabilities by name (grant): ",
+		"\nit looks up the grants: store, web\n",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("isle caps output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	r = runIsle(t, "caps", testwasm.C(t, "testdata/c/caps.c", "-O2", "-mexec-model=reactor"))
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "\nit looks up the grants: ") || !strings.Contains(r.stdout, " next, peer, ") {
+		t.Errorf("C grant names:\n%s", r.stdout)
+	}
+	r = runIsle(t, "caps", testwasm.GoDir(t, "testdata/go/capsuser"))
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "\nit looks up the grants: clock, data, kv, log\n") {
+		t.Errorf("Go grant names:\n%s", r.stdout)
 	}
 }
 

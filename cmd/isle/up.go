@@ -126,10 +126,7 @@ func (u *upper) program(ctx context.Context, c *isle.ChildSpec, svc manifest.Ser
 	if err != nil {
 		return err
 	}
-	g, spawners, err := programGrants(u.path, svc.Key+".", svc.Program, u.stdin, u.stdout, u.stderr)
-	if err != nil {
-		return err
-	}
+	g, spawners := programGrants(svc.Program, u.stdin, u.stdout, u.stderr)
 	for grant, mods := range spawners {
 		loaded := map[string]*isle.Module{}
 		for name, p := range mods {

@@ -1,5 +1,8 @@
 // Package abi is the "isle" host module: the functions a guest imports to
-// reach the kernel. Each function checks its arguments the same way:
+// reach the kernel. It holds the functions that take no handle of a
+// particular kind (recv, close, dup...), the kernel's own kinds (process,
+// reply, spawner, revoker) with theirs, and Ctx, with which every host
+// function, here and in the services, checks its arguments the same way:
 //
 //   - a pointer range outside the caller's memory, a handle that is not in
 //     its table, a handle of the wrong kind, a system tag or an unknown
@@ -7,7 +10,8 @@
 //   - an expected failure (timeout, peer gone, mailbox full, missing
 //     right, limit reached) is returned as a negative error code.
 //
-// docs/ABI.md is the reference for every function.
+// docs/ABI.md is the reference for every function; a test holds its
+// headings and the functions registered here together.
 package abi
 
 import (
@@ -18,6 +22,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/kernel"
 )
@@ -39,57 +44,37 @@ const (
 	EDenied   int32 = -10
 )
 
-// Install adds the isle host module to k: the kernel's functions, and
-// those of each service.
-func Install(ctx context.Context, k *kernel.Kernel, services ...[]Func) error {
-	b := k.Runtime().NewHostModuleBuilder(ModuleName)
-	for _, fs := range append([][]Func{functions, capFunctions}, services...) {
-		for _, f := range fs {
-			b.NewFunctionBuilder().
-				WithGoModuleFunction(f.Fn, f.Params, f.Results).
-				WithName(f.Name).
-				Export(f.Name)
-		}
-	}
-	return k.AddHostModule(ctx, b, ModuleName)
-}
-
-// Func is one import: its name, signature and implementation. Service
-// packages provide their own and pass them to Install.
-type Func struct {
-	Name    string
-	Params  []api.ValueType
-	Results []api.ValueType
-	Fn      api.GoModuleFunc
-}
-
-const (
-	i32 = api.ValueTypeI32
-	i64 = api.ValueTypeI64
-)
-
-// I32s returns n i32 parameter types, the shape of most ABI functions.
-func I32s(n int) []api.ValueType { return sig(n) }
-
-// RetI32 is the result type of every ABI function but exit.
-var RetI32 = []api.ValueType{i32}
-
-func sig(n int) []api.ValueType {
-	out := make([]api.ValueType, n)
-	for i := range out {
-		out[i] = i32
+// Functions returns the whole host module: the functions of no particular
+// kind, then those of every registered kind, by kind.
+func Functions() []capkind.Func {
+	out := append([]capkind.Func(nil), functions...)
+	out = append(out, capFunctions...)
+	for _, d := range capkind.All() {
+		out = append(out, d.Funcs...)
 	}
 	return out
 }
 
-var ret32 = []api.ValueType{i32}
+// Install adds the isle host module to k: every function Functions
+// returns.
+func Install(ctx context.Context, k *kernel.Kernel) error {
+	b := k.Runtime().NewHostModuleBuilder(ModuleName)
+	for _, f := range Functions() {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(f.Fn, f.Types(), f.Results()).
+			WithName(f.Name).
+			Export(f.Name)
+	}
+	return k.AddHostModule(ctx, b, ModuleName)
+}
 
-// Ctx is the context of one host call: the calling process, its memory,
-// and the function's name for misuse reports.
+// Ctx is the context of one host call: the caller, its memory and handle
+// table, and the function's name for misuse reports.
 type Ctx struct {
-	P    *kernel.Process
-	Mem  api.Memory
-	Name string
+	P       *kernel.Process
+	Mem     api.Memory
+	Handles *kernel.HandleTable
+	Name    string
 }
 
 // Enter starts a host call: it finds the calling process and makes the
@@ -102,7 +87,7 @@ func Enter(ctx context.Context, mod api.Module, name string) Ctx {
 	// Every host call is a point where a kill takes effect, so a guest
 	// looping on calls stops at once rather than at its next fuel yield.
 	p.CheckKilled()
-	return Ctx{P: p, Mem: mod.Memory(), Name: name}
+	return Ctx{P: p, Mem: mod.Memory(), Handles: p.Handles(), Name: name}
 }
 
 // Misuse abandons the caller with a reason naming the function.
@@ -156,7 +141,7 @@ func (c Ctx) Code(err error) int32 {
 // Lookup returns the capability h names, of any kind, abandoning if h is
 // not in the caller's table.
 func (c Ctx) Lookup(h uint32) *kernel.Cap {
-	cp, ok := c.P.Handles().Get(kernel.Handle(h))
+	cp, ok := c.Handles.Get(kernel.Handle(h))
 	if !ok {
 		c.Misuse("handle %d is not in the process's handle table", h)
 	}
@@ -165,7 +150,7 @@ func (c Ctx) Lookup(h uint32) *kernel.Cap {
 
 // Cap returns the capability h names, abandoning if it is not in the table
 // or not of the wanted kind.
-func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
+func (c Ctx) Cap(h uint32, kind capkind.Kind) *kernel.Cap {
 	cp := c.Lookup(h)
 	if cp.Kind != kind {
 		c.Misuse("handle %d is a %s handle, not a %s handle", h, cp.Kind, kind)
@@ -173,19 +158,9 @@ func (c Ctx) Cap(h uint32, kind kernel.Kind) *kernel.Cap {
 	return cp
 }
 
-// process resolves a process handle, which names a process or a service,
-// and must carry need. A non-zero code is a missing or revoked right.
-func (c Ctx) process(h uint32, need kernel.Rights) (kernel.Target, int32) {
-	cp := c.Cap(h, kernel.KindProcess)
-	if err := cp.Check(need); err != nil {
-		return nil, c.Code(err)
-	}
-	return cp.Object.(kernel.Target), 0
-}
-
 // Use resolves h to the object of a capability of kind that carries need.
 // A missing right or a revoked handle is an expected failure (code != 0).
-func (c Ctx) Use(h uint32, kind kernel.Kind, need kernel.Rights) (any, int32) {
+func (c Ctx) Use(h uint32, kind capkind.Kind, need isleapi.Rights) (any, int32) {
 	cp := c.Cap(h, kind)
 	if err := cp.Check(need); err != nil {
 		return nil, c.Code(err)
@@ -195,3 +170,36 @@ func (c Ctx) Use(h uint32, kind kernel.Kind, need kernel.Rights) (any, int32) {
 
 // SetResult stores an ABI result.
 func SetResult(stack []uint64, v int32) { stack[0] = uint64(uint32(v)) }
+
+// Args reads a host call's parameters in the order the function declares
+// them, so that a handler names each one once, at its top:
+//
+//	a := abi.ArgsOf(stack)
+//	h, ptr, n := a.U32(), a.U32(), a.U32()
+//
+// (Go evaluates the calls of one assignment left to right.)
+type Args struct {
+	stack []uint64
+	next  int
+}
+
+// ArgsOf starts reading stack's parameters.
+func ArgsOf(stack []uint64) Args { return Args{stack: stack} }
+
+// U32 reads an i32 parameter as unsigned: a handle, pointer, length, tag
+// or flags.
+func (a *Args) U32() uint32 {
+	v := uint32(a.stack[a.next])
+	a.next++
+	return v
+}
+
+// I32 reads an i32 parameter as signed.
+func (a *Args) I32() int32 { return int32(a.U32()) }
+
+// I64 reads an i64 parameter: a timeout in nanoseconds.
+func (a *Args) I64() int64 {
+	v := int64(a.stack[a.next])
+	a.next++
+	return v
+}

@@ -6,30 +6,31 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
 )
 
-// capFunctions handle capabilities of every kind: attenuation, inspection
-// and revocation.
-var capFunctions = []Func{
-	{"dup", sig(2), ret32, dup},
-	{"inspect", sig(2), ret32, inspect},
-	{"revocable", sig(3), ret32, revocable},
-	{"revoke", sig(1), ret32, revoke},
+// capFunctions take a handle of any kind: attenuation, inspection and
+// revocation.
+var capFunctions = []capkind.Func{
+	{Name: "dup", Params: capkind.I32s("h", "rights"), Result: true, Fn: dup},
+	{Name: "inspect", Params: capkind.I32s("h", "info_ptr"), Result: true, Fn: inspect},
+	{Name: "revocable", Params: capkind.I32s("h", "rights", "revoker_ptr"), Result: true, Fn: revocable},
 }
 
 // anyCap returns the capability h names, whatever its kind, refusing reply
 // handles, which are one-shot and cannot be copied.
 func (c Ctx) anyCap(h uint32) *kernel.Cap {
 	cp := c.Lookup(h)
-	if cp.Kind == kernel.KindReply {
+	if cp.Kind == capkind.Reply {
 		c.Misuse("handle %d is a reply handle, which is one-shot and cannot be copied", h)
 	}
 	return cp
 }
 
 func (c Ctx) insert(cp kernel.Cap) int32 {
-	h, err := c.P.Handles().Insert(cp)
+	h, err := c.Handles.Insert(cp)
 	if err != nil {
 		return c.Code(err)
 	}
@@ -39,12 +40,14 @@ func (c Ctx) insert(cp kernel.Cap) int32 {
 // dup(h, rights) -> new handle carrying rights, which must be a subset.
 func dup(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "dup")
-	cp := c.anyCap(u32(stack[0]))
+	a := ArgsOf(stack)
+	h, rights := a.U32(), isleapi.Rights(a.U32())
+	cp := c.anyCap(h)
 	if cp.Rev.Revoked() {
 		SetResult(stack, ERevoked)
 		return
 	}
-	n, err := cp.Attenuate(kernel.Rights(u32(stack[1])))
+	n, err := cp.Attenuate(rights)
 	if err != nil {
 		SetResult(stack, c.Code(err))
 		return
@@ -55,8 +58,10 @@ func dup(ctx context.Context, mod api.Module, stack []uint64) {
 // inspect(h, info_ptr) writes {kind, rights, revoked} as three u32.
 func inspect(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "inspect")
-	cp := c.Lookup(u32(stack[0]))
-	b := c.Bytes(u32(stack[1]), 12)
+	a := ArgsOf(stack)
+	h, infoPtr := a.U32(), a.U32()
+	cp := c.Lookup(h)
+	b := c.Bytes(infoPtr, 12)
 	binary.LittleEndian.PutUint32(b[0:], uint32(cp.Kind))
 	binary.LittleEndian.PutUint32(b[4:], uint32(cp.Rights))
 	revoked := uint32(0)
@@ -71,25 +76,27 @@ func inspect(ctx context.Context, mod api.Module, stack []uint64) {
 // handle is written at revoker_ptr.
 func revocable(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "revocable")
-	cp := c.anyCap(u32(stack[0]))
-	out := c.Bytes(u32(stack[2]), 4)
+	a := ArgsOf(stack)
+	h, rights, revokerPtr := a.U32(), isleapi.Rights(a.U32()), a.U32()
+	cp := c.anyCap(h)
+	out := c.Bytes(revokerPtr, 4)
 	if cp.Rev.Revoked() {
 		SetResult(stack, ERevoked)
 		return
 	}
-	f, rev, err := cp.Revocable(kernel.Rights(u32(stack[1])))
+	f, rev, err := cp.Revocable(rights)
 	if err != nil {
 		SetResult(stack, c.Code(err))
 		return
 	}
-	rh := c.insert(kernel.Cap{Kind: kernel.KindRevoker, Rights: kernel.RightUse, Object: rev})
+	rh := c.insert(kernel.Cap{Kind: capkind.Revoker, Rights: isleapi.RightUse, Object: rev})
 	if rh < 0 {
 		SetResult(stack, rh)
 		return
 	}
 	fh := c.insert(f)
 	if fh < 0 {
-		c.P.Handles().Remove(kernel.Handle(rh))
+		c.Handles.Remove(kernel.Handle(rh))
 		SetResult(stack, fh)
 		return
 	}
@@ -100,7 +107,9 @@ func revocable(ctx context.Context, mod api.Module, stack []uint64) {
 // revoke(revoker) kills every copy of the forwarder, wherever it is.
 func revoke(ctx context.Context, mod api.Module, stack []uint64) {
 	c := Enter(ctx, mod, "revoke")
-	obj, code := c.Use(u32(stack[0]), kernel.KindRevoker, kernel.RightUse)
+	a := ArgsOf(stack)
+	revoker := a.U32()
+	obj, code := c.Use(revoker, capkind.Revoker, isleapi.RightUse)
 	if code != 0 {
 		SetResult(stack, code)
 		return

@@ -3,6 +3,7 @@ package abi
 import (
 	"encoding/binary"
 
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
 )
 
@@ -37,7 +38,7 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 			}
 		}
 		cp := c.Lookup(uint32(h))
-		if copyCaps && cp.Kind == kernel.KindReply {
+		if copyCaps && cp.Kind == capkind.Reply {
 			c.Misuse("handle %d is a reply handle, which can be moved but not copied", h)
 		}
 		hs[i], m.Caps[i] = h, *cp
@@ -49,6 +50,6 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 // now carries them.
 func (c Ctx) removeMoved(hs []kernel.Handle) {
 	for _, h := range hs {
-		c.P.Handles().Remove(h)
+		c.Handles.Remove(h)
 	}
 }

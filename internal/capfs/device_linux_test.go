@@ -6,8 +6,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/isle-run/isle/internal/testwasm"
 	xsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/isle-run/isle/internal/testwasm"
 )
 
 // Device nodes and FIFOs are refused: os.Root does not stop them, and a

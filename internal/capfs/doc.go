@@ -39,20 +39,30 @@
 //
 // # Rights
 //
-// Rights is a bitmask (RightRead, RightWrite, RightCreate, RightDelete) so
-// a capability can later be attenuated. A missing right is checked before
-// the path is resolved. Its errno:
+// A capability's rights are an api.Rights mask of the directory rights, so
+// that it can later be attenuated:
+//
+//   - api.RightRead allows reading file contents, listing directories and
+//     reading symlinks. Metadata (stat) is visible with any right.
+//   - api.RightWrite allows opening existing files for writing, writing,
+//     truncating, chmod and changing timestamps.
+//   - api.RightCreate allows creating files (O_CREAT), directories,
+//     symlinks and hard links, and is the destination half of a rename.
+//   - api.RightDelete allows unlink and rmdir, and is the source half of a
+//     rename (which also replaces an existing destination).
+//
+// A missing right is checked before the path is resolved. Its errno:
 //
 //   - EROFS when the capability has no mutating right at all (ReadOnly): it
 //     behaves like a read-only mount, which programs already understand.
 //   - EACCES when it has some mutating rights but not the one needed, like a
 //     directory without write permission; also for reading without
-//     RightRead.
+//     the read right.
 //   - Writing through a descriptor that was opened read-only is EBADF, as
 //     POSIX (and wazero's File contract) say.
 //
 // O_CREAT on an existing file creates nothing and is allowed without
-// RightCreate (as on a read-only mount); the create bit is dropped so the
+// the create right (as on a read-only mount); the create bit is dropped so the
 // open can never create, and a missing file is reported as the refusal.
 //
 // # Errnos

@@ -7,6 +7,8 @@ import (
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/isle-run/isle/api"
 )
 
 // file is an open file or directory of an FS. It works on its descriptor
@@ -184,7 +186,7 @@ func (f *file) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) 
 	if f.closed || !f.dir {
 		return nil, experimentalsys.EBADF
 	}
-	if !f.fs.has(RightRead) {
+	if !f.fs.has(api.RightRead) {
 		return nil, experimentalsys.EACCES
 	}
 	fis, err := f.f.Readdir(n)
@@ -239,7 +241,7 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	if errno := f.check(); errno != 0 {
 		return errno
 	}
-	if !f.fs.has(RightWrite) {
+	if !f.fs.has(api.RightWrite) {
 		return f.fs.deny()
 	}
 	if !f.write {
@@ -274,7 +276,7 @@ func (f *file) Utimens(atim, mtim int64) experimentalsys.Errno {
 	if f.closed {
 		return experimentalsys.EBADF
 	}
-	if !f.fs.has(RightWrite) {
+	if !f.fs.has(api.RightWrite) {
 		return f.fs.deny()
 	}
 	return futimens(f.f, atim, mtim)

@@ -12,53 +12,20 @@ import (
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/isle-run/isle/api"
 )
 
-// Rights says what a directory capability allows. It is a bitmask so that a
-// capability can later be attenuated one right at a time.
-type Rights uint8
-
+// A directory capability's rights are api.RightRead, RightWrite,
+// RightCreate and RightDelete (see the package doc for what each allows).
 const (
-	// RightRead allows reading file contents, listing directories and
-	// reading symlinks. Metadata (stat) is visible with any right.
-	RightRead Rights = 1 << iota
-	// RightWrite allows opening existing files for writing, writing,
-	// truncating, chmod and changing timestamps.
-	RightWrite
-	// RightCreate allows creating files (O_CREAT), directories, symlinks and
-	// hard links, and is the destination half of a rename.
-	RightCreate
-	// RightDelete allows unlink and rmdir, and is the source half of a
-	// rename (which also replaces an existing destination).
-	RightDelete
-
 	// ReadOnly is a capability that can look but not touch.
-	ReadOnly = RightRead
+	ReadOnly = api.RightRead
 	// ReadWrite is a capability with every right.
-	ReadWrite = RightRead | RightWrite | RightCreate | RightDelete
+	ReadWrite = api.RightRead | api.RightWrite | api.RightCreate | api.RightDelete
 
-	mutating = RightWrite | RightCreate | RightDelete
+	mutating = api.RightWrite | api.RightCreate | api.RightDelete
 )
-
-// String lists the rights, for logs and errors.
-func (r Rights) String() string {
-	if r == 0 {
-		return "none"
-	}
-	var parts []string
-	for _, n := range []struct {
-		r    Rights
-		name string
-	}{{RightRead, "read"}, {RightWrite, "write"}, {RightCreate, "create"}, {RightDelete, "delete"}} {
-		if r&n.r != 0 {
-			parts = append(parts, n.name)
-		}
-	}
-	if rest := r &^ ReadWrite; rest != 0 {
-		parts = append(parts, fmt.Sprintf("%#x", uint8(rest)))
-	}
-	return strings.Join(parts, "|")
-}
 
 // FS is a directory capability: an experimentalsys.FS whose every path
 // operation is resolved by an os.Root, so no path, symlink or race can reach
@@ -72,7 +39,7 @@ type FS struct {
 	experimentalsys.UnimplementedFS
 
 	root   *os.Root
-	rights Rights
+	rights api.Rights
 }
 
 var _ experimentalsys.FS = (*FS)(nil)
@@ -80,9 +47,9 @@ var _ experimentalsys.FS = (*FS)(nil)
 // Open opens hostDir as a capability with the given rights. It fails if
 // hostDir is missing or is not a directory, or if rights is empty or has
 // unknown bits.
-func Open(hostDir string, rights Rights) (*FS, error) {
+func Open(hostDir string, rights api.Rights) (*FS, error) {
 	if rights == 0 || rights&^ReadWrite != 0 {
-		return nil, fmt.Errorf("capfs: directory %q: invalid rights %v", hostDir, rights)
+		return nil, fmt.Errorf("capfs: directory %q: invalid rights %#x", hostDir, uint32(rights))
 	}
 	// Stat first so the usual mistakes get a plain message.
 	fi, err := os.Stat(hostDir)
@@ -121,7 +88,7 @@ func (f *FS) Close() error {
 // Narrow returns a view of the same directory with fewer rights, for an
 // attenuated handle. The view shares f's root: it needs no Close of its
 // own, and stops working when f is closed. Rights never widen.
-func (f *FS) Narrow(rights Rights) (*FS, error) {
+func (f *FS) Narrow(rights api.Rights) (*FS, error) {
 	if rights == 0 || rights&^f.rights != 0 {
 		return nil, fmt.Errorf("capfs: cannot narrow %v to %v", f.rights, rights)
 	}
@@ -132,9 +99,9 @@ func (f *FS) Narrow(rights Rights) (*FS, error) {
 func (f *FS) String() string { return f.root.Name() }
 
 // Rights returns what this capability allows.
-func (f *FS) Rights() Rights { return f.rights }
+func (f *FS) Rights() api.Rights { return f.rights }
 
-func (f *FS) has(r Rights) bool { return f.rights&r == r }
+func (f *FS) has(r api.Rights) bool { return f.rights&r == r }
 
 // deny is the errno for a missing mutating right: EROFS when the capability
 // can change nothing at all (it looks like a read-only mount), EACCES when it
@@ -168,17 +135,17 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 	}
 	writes := access != experimentalsys.O_RDONLY || flag&experimentalsys.O_TRUNC != 0
 	reads := access != experimentalsys.O_WRONLY
-	if writes && !f.has(RightWrite) {
+	if writes && !f.has(api.RightWrite) {
 		return nil, f.deny()
 	}
-	// Without RightRead only directories may be opened for reading (wazero
+	// Without api.RightRead only directories may be opened for reading (wazero
 	// needs them to resolve paths), and that is checked after the open.
 	// These flags rule a directory out, and would act before that check.
-	if reads && !f.has(RightRead) && (access == experimentalsys.O_RDWR || flag&(experimentalsys.O_TRUNC|experimentalsys.O_CREAT) != 0) {
+	if reads && !f.has(api.RightRead) && (access == experimentalsys.O_RDWR || flag&(experimentalsys.O_TRUNC|experimentalsys.O_CREAT) != 0) {
 		return nil, experimentalsys.EACCES
 	}
 	createDenied := false
-	if flag&experimentalsys.O_CREAT != 0 && !f.has(RightCreate) {
+	if flag&experimentalsys.O_CREAT != 0 && !f.has(api.RightCreate) {
 		if flag&experimentalsys.O_EXCL != 0 {
 			return nil, f.deny()
 		}
@@ -263,7 +230,7 @@ func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo
 	if flag&experimentalsys.O_DIRECTORY != 0 && !st.IsDir() {
 		return experimentalsys.ENOTDIR
 	}
-	if reads && !st.IsDir() && !f.has(RightRead) {
+	if reads && !st.IsDir() && !f.has(api.RightRead) {
 		return experimentalsys.EACCES
 	}
 	if special(st.Mode()) {
@@ -326,7 +293,7 @@ func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
 
 // Mkdir implements experimentalsys.FS.
 func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	if !f.has(RightCreate) {
+	if !f.has(api.RightCreate) {
 		return f.deny()
 	}
 	return toErrno(f.root.Mkdir(rel(p), perm&fs.ModePerm))
@@ -335,7 +302,7 @@ func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 // Chmod implements experimentalsys.FS. Only permission bits are kept, so a
 // guest cannot make setuid or setgid files on the host.
 func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
-	if !f.has(RightWrite) {
+	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
 	return toErrno(f.root.Chmod(rel(p), perm&fs.ModePerm))
@@ -344,7 +311,7 @@ func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 // Rename implements experimentalsys.FS. Both names are resolved in the
 // root, so nothing can be moved in or out of the capability.
 func (f *FS) Rename(from, to string) experimentalsys.Errno {
-	if !f.has(RightCreate | RightDelete) {
+	if !f.has(api.RightCreate | api.RightDelete) {
 		return f.deny()
 	}
 	from, to = rel(from), rel(to)
@@ -381,7 +348,7 @@ func inside(name, dir string) bool {
 
 // Rmdir implements experimentalsys.FS.
 func (f *FS) Rmdir(p string) experimentalsys.Errno {
-	if !f.has(RightDelete) {
+	if !f.has(api.RightDelete) {
 		return f.deny()
 	}
 	name := rel(p)
@@ -399,7 +366,7 @@ func (f *FS) Rmdir(p string) experimentalsys.Errno {
 
 // Unlink implements experimentalsys.FS.
 func (f *FS) Unlink(p string) experimentalsys.Errno {
-	if !f.has(RightDelete) {
+	if !f.has(api.RightDelete) {
 		return f.deny()
 	}
 	name := rel(p)
@@ -416,7 +383,7 @@ func (f *FS) Unlink(p string) experimentalsys.Errno {
 // Link implements experimentalsys.FS. Both names are resolved in the root,
 // so a file outside can never gain a name inside (or the reverse).
 func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
-	if !f.has(RightCreate) {
+	if !f.has(api.RightCreate) {
 		return f.deny()
 	}
 	return toErrno(f.root.Link(rel(oldPath), rel(newPath)))
@@ -426,7 +393,7 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 // link out of the root anyway; refusing to create one (EPERM) keeps such
 // links from misleading the host or other tools that later walk the tree.
 func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
-	if !f.has(RightCreate) {
+	if !f.has(api.RightCreate) {
 		return f.deny()
 	}
 	if mayLeave(target) {
@@ -459,7 +426,7 @@ func mayLeave(target string) bool {
 // Readlink implements experimentalsys.FS. The link text is returned as is,
 // even when it points outside: reading it is harmless, following is not.
 func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
-	if !f.has(RightRead) {
+	if !f.has(api.RightRead) {
 		return "", experimentalsys.EACCES
 	}
 	dst, err := f.root.Readlink(rel(p))
@@ -473,7 +440,7 @@ func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
 // root. wazero has already turned "now" into a timestamp from the guest's
 // own clock, so only UTIME_OMIT needs handling here.
 func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
-	if !f.has(RightWrite) {
+	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
 	return toErrno(f.root.Chtimes(rel(p), toTime(atim), toTime(mtim)))
@@ -493,7 +460,7 @@ func toTime(ns int64) time.Time {
 // through the root, so only its last name is resolved by the host, in a
 // directory already inside the capability.
 func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
-	if !f.has(RightWrite) {
+	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
 	name := path.Clean(rel(p))

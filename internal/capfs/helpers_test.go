@@ -11,6 +11,8 @@ import (
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/isle-run/isle/api"
 )
 
 const secretText = "top secret, outside the capability\n"
@@ -33,7 +35,7 @@ type entry struct {
 	content string
 }
 
-func newSandbox(t *testing.T, rights Rights) *sandbox {
+func newSandbox(t *testing.T, rights api.Rights) *sandbox {
 	t.Helper()
 	base := t.TempDir()
 	tree := filepath.Join(base, "tree")
@@ -48,7 +50,7 @@ func newSandbox(t *testing.T, rights Rights) *sandbox {
 
 // open opens tree as a capability after the test has laid it out, and
 // remembers the outside so untouched can compare.
-func (s *sandbox) open(t *testing.T, rights Rights) *FS {
+func (s *sandbox) open(t *testing.T, rights api.Rights) *FS {
 	t.Helper()
 	if s.fs != nil {
 		_ = s.fs.Close()

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	xsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/isle-run/isle/api"
 )
 
 func TestOpenErrors(t *testing.T) {
@@ -18,7 +20,7 @@ func TestOpenErrors(t *testing.T) {
 	mustDo(t, os.WriteFile(file, nil, 0o644))
 	for _, c := range []struct {
 		dir    string
-		rights Rights
+		rights api.Rights
 		want   string
 	}{
 		{filepath.Join(dir, "missing"), ReadOnly, "no such file"},
@@ -41,7 +43,7 @@ func TestOpenErrors(t *testing.T) {
 
 // roTree lays out a tree and snapshots it so a test can check that a
 // refused operation changed nothing inside either.
-func roTree(t *testing.T, rights Rights) (*sandbox, func()) {
+func roTree(t *testing.T, rights api.Rights) (*sandbox, func()) {
 	s := newSandbox(t, rights)
 	s.hostFile(t, "f", "content")
 	s.hostFile(t, "d/g", "g")
@@ -152,7 +154,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 func TestIndividualRights(t *testing.T) {
 	t.Parallel()
 	t.Run("no create or delete", func(t *testing.T) {
-		s, unchanged := roTree(t, RightRead|RightWrite)
+		s, unchanged := roTree(t, api.RightRead|api.RightWrite)
 		fsys := s.fs
 		_, errno := fsys.OpenFile("new", xsys.O_RDWR|xsys.O_CREAT, 0o644)
 		wantErrno(t, "create", errno, xsys.EACCES)
@@ -175,7 +177,7 @@ func TestIndividualRights(t *testing.T) {
 		}
 	})
 	t.Run("no write", func(t *testing.T) {
-		s, unchanged := roTree(t, RightRead|RightCreate|RightDelete)
+		s, unchanged := roTree(t, api.RightRead|api.RightCreate|api.RightDelete)
 		fsys := s.fs
 		_, errno := fsys.OpenFile("f", xsys.O_WRONLY, 0)
 		wantErrno(t, "open for write", errno, xsys.EACCES)
@@ -186,7 +188,7 @@ func TestIndividualRights(t *testing.T) {
 		ok(t, "Unlink", fsys.Unlink("f"))
 	})
 	t.Run("no read", func(t *testing.T) {
-		s, unchanged := roTree(t, RightWrite|RightCreate)
+		s, unchanged := roTree(t, api.RightWrite|api.RightCreate)
 		fsys := s.fs
 		_, errno := fsys.OpenFile("f", xsys.O_RDONLY, 0)
 		wantErrno(t, "open for read", errno, xsys.EACCES)
@@ -214,16 +216,4 @@ func TestIndividualRights(t *testing.T) {
 		wantErrno(t, "Read write-only", errno, xsys.EBADF)
 		f.Close()
 	})
-}
-
-func TestRightsString(t *testing.T) {
-	t.Parallel()
-	for r, want := range map[Rights]string{
-		0: "none", ReadOnly: "read", ReadWrite: "read|write|create|delete",
-		RightWrite | 1<<7: "write|0x80",
-	} {
-		if got := r.String(); got != want {
-			t.Errorf("%d.String() = %q, want %q", uint8(r), got, want)
-		}
-	}
 }

@@ -72,7 +72,7 @@ func (p *Process) mayHoldDirs() bool {
 		return true
 	}
 	for _, c := range p.spec.Grants {
-		if c.Kind == KindDir {
+		if c.Kind == p.k.fsKind {
 			return true
 		}
 	}

@@ -34,7 +34,7 @@ type Group struct {
 	peakProcs atomic.Int64
 
 	mu      sync.Mutex // guards everything below
-	members *Process // the live members, linked through Process.groupNext/groupPrev
+	members *Process   // the live members, linked through Process.groupNext/groupPrev
 	// killed is the reason the whole tree is being ended, once it is.
 	killed  string
 	timer   *time.Timer

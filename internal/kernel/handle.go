@@ -1,6 +1,10 @@
 package kernel
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/isle-run/isle/internal/capkind"
+)
 
 // Handle is a process's name for one of its rights: an index into its own
 // HandleTable with a generation in the high bits, so that a stale number
@@ -26,7 +30,7 @@ func (h Handle) gen() uint16   { return uint16(uint32(h) >> handleIndexBits) }
 // release gives up what holding the capability entails: an unanswered
 // reply handle fails its caller.
 func (c Cap) release() {
-	if r, ok := c.Object.(*replySlot); ok && c.Kind == KindReply {
+	if r, ok := c.Object.(*replySlot); ok && c.Kind == capkind.Reply {
 		r.abandon()
 	}
 }
@@ -107,7 +111,7 @@ func (t *HandleTable) Remove(h Handle) (Cap, bool) {
 }
 
 // Find returns the first handle naming obj with the given kind, or 0.
-func (t *HandleTable) Find(kind Kind, obj any) Handle {
+func (t *HandleTable) Find(kind capkind.Kind, obj any) Handle {
 	for i := 1; i < len(t.entries); i++ {
 		e := &t.entries[i]
 		if e.used && e.Kind == kind && e.Object == obj {

@@ -16,9 +16,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/shape"
-
 	"github.com/isle-run/isle/internal/wasip1"
 )
 
@@ -49,8 +49,11 @@ type Config struct {
 	ModuleShape shape.Limits
 	// HandleFS, if set, makes a file system for each process that uses
 	// WASI, mounted at HandleMount: how directory capabilities that arrive
-	// at run time become paths (see internal/services/dirs).
-	HandleFS func(p *Process) experimentalsys.FS
+	// at run time become paths (see internal/services/dirs). HandleFSKind
+	// is the kind of the handles it serves: a process granted one, or
+	// able to receive one, gets the mount.
+	HandleFS     func(p *Process) experimentalsys.FS
+	HandleFSKind capkind.Kind
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -71,6 +74,7 @@ type Kernel struct {
 	maxProcs  int
 	quota     int64
 	handleFS  func(p *Process) experimentalsys.FS
+	fsKind    capkind.Kind
 	sched     *scheduler
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
@@ -134,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
 	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory())}
 	k.shape = cfg.ModuleShape
-	k.handleFS = cfg.HandleFS
+	k.handleFS, k.fsKind = cfg.HandleFS, cfg.HandleFSKind
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/isle-run/isle/internal/capkind"
 )
 
 // Send queues m in q's mailbox, with p as the sender: p blocks (and can be
@@ -88,7 +90,7 @@ func settle(slot *replySlot, err error) (*Message, error) {
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Reply(h Handle, m *Message) error {
 	c, ok := p.handles.Remove(h)
-	if !ok || c.Kind != KindReply {
+	if !ok || c.Kind != capkind.Reply {
 		return fmt.Errorf("handle %d is not a reply handle", h)
 	}
 	m.Trace = p.trace()
@@ -124,10 +126,10 @@ func (p *Process) Handles() *HandleTable { return &p.handles }
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Self() Handle {
-	if c, ok := p.handles.Get(p.self); ok && c.Kind == KindProcess && c.Object == p {
+	if c, ok := p.handles.Get(p.self); ok && c.Kind == capkind.Process && c.Object == p {
 		return p.self
 	}
-	h, err := p.handles.Insert(Cap{Kind: KindProcess, Rights: AllProcessRights, Object: p})
+	h, err := p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p})
 	if err != nil {
 		return 0
 	}

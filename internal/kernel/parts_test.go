@@ -1,19 +1,23 @@
 package kernel
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/isle-run/isle/internal/capkind"
+)
 
 // A stale handle never names a new right: a slot reused until its
 // generations run out is retired, and a closed number is not given again.
 func TestHandleNumbersNeverRepeat(t *testing.T) {
 	var tab HandleTable
-	first, err := tab.Insert(Cap{Kind: KindClock})
+	first, err := tab.Insert(Cap{Kind: capkind.Revoker})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tab.Remove(first)
 	seen := map[Handle]bool{first: true}
 	for i := range 3 * maxGeneration {
-		h, err := tab.Insert(Cap{Kind: KindClock})
+		h, err := tab.Insert(Cap{Kind: capkind.Revoker})
 		if err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
@@ -36,18 +40,18 @@ func TestHandleNumbersNeverRepeat(t *testing.T) {
 func TestHandleTableBounds(t *testing.T) {
 	var tab HandleTable
 	for i := range MaxHandles {
-		if _, err := tab.Insert(Cap{Kind: KindClock}); err != nil {
+		if _, err := tab.Insert(Cap{Kind: capkind.Revoker}); err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
 	}
-	if _, err := tab.Insert(Cap{Kind: KindClock}); err != ErrTableFull {
+	if _, err := tab.Insert(Cap{Kind: capkind.Revoker}); err != ErrTableFull {
 		t.Fatalf("insert past MaxHandles: %v", err)
 	}
 	if _, ok := tab.Get(0); ok {
 		t.Fatal("handle 0 is in the table")
 	}
 	var small HandleTable
-	h, _ := small.Insert(Cap{Kind: KindClock})
+	h, _ := small.Insert(Cap{Kind: capkind.Revoker})
 	if _, ok := small.Get(makeHandle(h.index()+5, 1)); ok {
 		t.Fatal("an index past the table is in it")
 	}

@@ -15,6 +15,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -119,8 +120,6 @@ type Process struct {
 	turnSlices  int        // fuel slices the current turn has run
 	detached    bool       // the current turn gave its worker up (see detachSlices)
 	pending     *replySlot // the call this process waits on, if any
-	stopCtx     func() bool
-	timer       *time.Timer
 	// instantiating is set while a reactor's start function runs inside
 	// its spawner's call, and spawnerKill is then the spawner's killCh,
 	// so that a kill of the spawner ends it too.
@@ -348,7 +347,7 @@ func (p *Process) abort() {
 // installGrants puts the self handle and the named grants in the table.
 func (p *Process) installGrants() error {
 	var err error
-	if p.self, err = p.handles.Insert(Cap{Kind: KindProcess, Rights: AllProcessRights, Object: p}); err != nil {
+	if p.self, err = p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p}); err != nil {
 		return err
 	}
 	p.grants = make(map[string]Handle, len(p.spec.Grants))

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
 )
 
 // Reactor exports.
@@ -161,7 +162,7 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 	m.Caps = m.Caps[:0]
 	switch {
 	case m.reply != nil:
-		h, err := p.handles.Insert(Cap{Kind: KindReply, Object: m.reply})
+		h, err := p.handles.Insert(Cap{Kind: capkind.Reply, Object: m.reply})
 		if err != nil {
 			m.reply.abandon()
 		} else {
@@ -169,7 +170,7 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 		}
 		m.reply = nil
 	case m.Tag == TagExit && m.from != nil:
-		aux = uint32(p.handles.Find(KindProcess, m.from))
+		aux = uint32(p.handles.Find(capkind.Process, m.from))
 		m.from = nil
 	case m.Tag == TagDown:
 		aux = m.ref

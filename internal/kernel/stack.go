@@ -61,8 +61,7 @@ func growStack(ctx context.Context, mod api.Module, _ []uint64) {
 				Detail: fmt.Sprintf("the call stack passed its limit of %d MiB", MaxStack>>20)})
 		}
 		if full := p.chargeMem(fuel.StackChunk); full != nil {
-			panic(&fault.Abandon{Cause: isleapi.CauseStackExhausted,
-				Detail: "the call stack cannot grow: " + full.describeFull(fuel.StackChunk)})
+			panic(memoryExhausted(full, fuel.StackChunk, "the call stack cannot grow"))
 		}
 		st.granted += fuel.StackChunk
 		budget += fuel.StackChunk

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/isle-run/isle/api"
 )
 
 // Manifest is a validated isle.toml, with paths made absolute.
@@ -59,22 +57,6 @@ type Limits struct {
 	Timeout time.Duration
 }
 
-// Cap is one named capability.
-type Cap struct {
-	Name   string
-	Kind   string // one of Kinds
-	Rights api.Rights
-	// Path (dir): the host directory. Mount, if set, also preopens it for
-	// WASI at that guest path.
-	Path, Mount string
-	// Bucket (kv).
-	Bucket string
-	// Allow (http): the allowed origins.
-	Allow []string
-	// Modules (spawner): module paths by the name the guest spawns them as.
-	Modules map[string]string
-}
-
 // file is the TOML form.
 type file struct {
 	programFile
@@ -100,17 +82,9 @@ type programFile struct {
 		Mailbox int    `toml:"mailbox"`
 		Timeout string `toml:"timeout"`
 	} `toml:"limits"`
-	Caps map[string]capFile `toml:"caps"`
-}
-
-type capFile struct {
-	Kind    string            `toml:"kind"`
-	Rights  []string          `toml:"rights"`
-	Path    string            `toml:"path"`
-	Mount   string            `toml:"mount"`
-	Bucket  string            `toml:"bucket"`
-	Allow   []string          `toml:"allow"`
-	Modules map[string]string `toml:"modules"`
+	// Caps are decoded loosely, as TOML gives them: each kind checks its
+	// own keys (capkind.Descriptor.ParseTable).
+	Caps map[string]map[string]any `toml:"caps"`
 }
 
 // Load reads and validates a manifest.
@@ -132,10 +106,24 @@ func decode(path string, into any) error {
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		return fmt.Errorf("%s: unknown key %q (see docs/MANIFEST.md for the keys)", path, undecoded[0].String())
+	for _, k := range md.Undecoded() {
+		if !insideCapField(k) {
+			return fmt.Errorf("%s: unknown key %q (see docs/MANIFEST.md for the keys)", path, k.String())
+		}
 	}
 	return nil
+}
+
+// insideCapField reports whether k is inside the value of a capability's
+// key, such as caps.NAME.modules.worker: the decoder leaves those to the
+// kind, which checks them.
+func insideCapField(k toml.Key) bool {
+	for i, part := range k {
+		if part == "caps" {
+			return len(k) > i+3
+		}
+	}
+	return false
 }
 
 // decodeLoose reads a TOML file, ignoring keys into does not have.

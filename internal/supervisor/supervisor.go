@@ -41,13 +41,12 @@ func (c *child) running() bool { return c.proc != nil || c.sub != nil }
 
 // event is something the loop reacts to.
 type event struct {
-	child  *child
-	gen    int
-	exit   *isleapi.Exit // an instance ended
-	due    bool          // a backoff elapsed
-	stop   chan error    // Stop was called
-	ask    func()        // run on the loop, for queries
-	forget bool
+	child *child
+	gen   int
+	exit  *isleapi.Exit // an instance ended
+	due   bool          // a backoff elapsed
+	stop  chan error    // Stop was called
+	ask   func()        // run on the loop, for queries
 }
 
 // ErrStartFailed wraps why a child could not be started when the

@@ -11,6 +11,17 @@ extern "C" {
 
 /* Each service adds its section below. */
 
+/* The clock, entropy and the log (docs/ABI.md, "Capabilities"). */
+#define ISLE_CLOCK_MONOTONIC 0 /* elapsed time since the node started; needs ISLE_RIGHT_MONOTONIC */
+#define ISLE_CLOCK_WALL      1 /* Unix time; needs ISLE_RIGHT_WALL */
+/* Writes the reading, in nanoseconds, at out. 0; ISLE_ERIGHTS, ISLE_EREVOKED. */
+ISLE_IMPORT("clock_now") int32_t isle_clock_now(isle_handle_t h, uint32_t which, uint64_t *out);
+/* Fills buf with entropy, at most 64 KiB a call. 0; ISLE_ETOOBIG, ISLE_EIO. */
+ISLE_IMPORT("random_fill") int32_t isle_random_fill(isle_handle_t h, void *buf, size_t len);
+/* Writes one record to the node's log at a log/slog level (-4 debug, 0 info,
+ * 4 warn, 8 error), at most 16 KiB. 0; ISLE_ETOOBIG. */
+ISLE_IMPORT("log_write") int32_t isle_log_write(isle_handle_t h, int32_t level, const char *msg, size_t len);
+
 /* Key-value (docs/ABI.md, "Key-value"): a bucket of the node's durable
  * store. A put returns once it is on stable storage. An empty key is misuse. */
 #ifndef ISLE_EIO

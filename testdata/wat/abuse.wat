@@ -7,15 +7,14 @@
   (import "isle" "self" (func $self (result i32)))
   (import "isle" "close" (func $close (param i32) (result i32)))
   (import "isle" "msg_read" (func $msg_read (param i32 i32 i32) (result i32)))
-  (import "isle" "demonitor" (func $demonitor (param i32) (result i32)))
   (import "isle" "reply" (func $reply (param i32 i32 i32 i32 i32 i32) (result i32)))
   (import "isle" "kill" (func $kill (param i32) (result i32)))
   (memory (export "memory") 1)
   (func $handle (export "isle_handle") (param $len i32) (param $tag i32) (param $aux i32) (param $n i32)
     (block $done
-      (block $t12 (block $t11 (block $t10 (block $t9 (block $t8 (block $t7
+      (block $t11 (block $t10 (block $t9 (block $t8 (block $t7
       (block $t6 (block $t5 (block $t4 (block $t3 (block $t2 (block $t1 (block $t0
-        (br_table $t0 $t1 $t2 $t3 $t4 $t5 $t6 $t7 $t8 $t9 $t10 $t11 $t12 $done (local.get $tag)))
+        (br_table $t0 $t1 $t2 $t3 $t4 $t5 $t6 $t7 $t8 $t9 $t10 $t11 $done (local.get $tag)))
       ;; 0: a payload pointer far outside memory
       (drop (call $send (call $self) (i32.const 1) (i32.const 0x7fff0000) (i32.const 16) (i32.const 0) (i32.const 0) (i32.const 0)))
       (br $done))
@@ -44,16 +43,13 @@
       (drop (call $close (call $self)))
       (drop (call $close (i32.const 0x10001)))
       (br $done))
-      ;; 9: cancelling a monitor that does not exist
-      (drop (call $demonitor (i32.const 77)))
-      (br $done))
-      ;; 10: using a process handle as a reply handle
+      ;; 9: using a process handle as a reply handle
       (drop (call $reply (call $self) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
       (br $done))
-      ;; 11: handle 0, which is never a handle
+      ;; 10: handle 0, which is never a handle
       (drop (call $kill (i32.const 0)))
       (br $done))
-      ;; 12: a stale handle: closed, then used
+      ;; 11: a stale handle: closed, then used
       (drop (call $close (call $self)))
       (drop (call $kill (i32.const 0x10001)))
       (br $done))))

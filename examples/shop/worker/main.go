@@ -13,8 +13,6 @@ const (
 	tagCrash = 2
 )
 
-var served int
-
 func init() { isle.HandleFunc(handle) }
 
 func main() {}
@@ -23,7 +21,6 @@ func handle(m isle.Message) {
 	defer m.Release()
 	switch m.Tag {
 	case tagWork:
-		served++
 		m.Reply(tagWork, []byte("done"))
 	case tagCrash:
 		panic("the worker was asked to crash")

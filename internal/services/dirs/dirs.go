@@ -53,14 +53,14 @@ func (f *FS) resolve(p string) (dir *capfs.FS, rev *kernel.Revocation, rest stri
 		return nil, nil, "", false, experimentalsys.ENOENT
 	}
 	c, ok := f.p.Handles().Get(kernel.Handle(n))
-	if !ok || c.Kind != kernel.KindDir {
+	if !ok || c.Kind != Kind {
 		return nil, nil, "", false, experimentalsys.ENOENT
 	}
 	if c.Rev.Revoked() {
 		return nil, nil, "", false, experimentalsys.EPERM
 	}
 	dir = c.Object.(*capfs.FS)
-	if want := capfs.Rights(c.Rights); want != dir.Rights() {
+	if want := c.Rights; want != dir.Rights() {
 		if want == 0 {
 			return nil, nil, "", false, experimentalsys.EACCES
 		}

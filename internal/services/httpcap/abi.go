@@ -4,24 +4,88 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
+	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/abi"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/httpwire"
 	"github.com/isle-run/isle/internal/kernel"
 )
 
-// Funcs is the HTTP capability's part of the isle host module.
-func Funcs() []abi.Func {
-	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
-	return []abi.Func{{
-		Name:    "http_request",
-		Params:  []api.ValueType{i32, i32, i32, i32, i32, i64, i32},
-		Results: abi.RetI32,
-		Fn:      request,
-	}}
+// Kind is the HTTP egress capability's kind.
+const Kind capkind.Kind = 9
+
+func init() {
+	capkind.Register(&capkind.Descriptor{
+		Kind:    Kind,
+		Name:    "http",
+		Summary: "HTTP requests to an allowlist of origins",
+		Rights:  capkind.Use,
+		Fields: []capkind.Field{{Key: "allow", Type: capkind.Strings, Required: true,
+			Example: `allow = ["https://api.example.com"]`, Doc: "the origins it reaches, `scheme://host[:port]`"}},
+		Parse: parse,
+		Open:  func(_ *capkind.Env, spec any, _ isleapi.Rights) (any, func(), error) { return spec.(*Grant).open() },
+		Funcs: []capkind.Func{{
+			Name:   "http_request",
+			Params: []capkind.Param{capkind.I32("h"), capkind.I32("req_ptr"), capkind.I32("req_len"), capkind.I32("buf_ptr"), capkind.I32("buf_cap"), capkind.I64("timeout"), capkind.I32("info_ptr")},
+			Result: true,
+			Fn:     request,
+		}},
+		Hint: "grant an http capability with an allowlist",
+	})
+}
+
+func parse(t *capkind.Table) (any, error) {
+	allow := t.Strings("allow")
+	for _, o := range allow {
+		if _, _, err := Origin(o); err != nil {
+			var oe *OriginError
+			errors.As(err, &oe)
+			return nil, capkind.Errorf("allow", "%q is not an origin: %s", o, oe.Reason)
+		}
+	}
+	return NewGrant(allow), nil
+}
+
+// Grant is an HTTP capability before it is opened: its allowlist, and the
+// client that every process granted it shares, so that they share its
+// pool of connections. The client is made at the first grant, and its
+// idle connections are closed when the last process holding it ends.
+type Grant struct {
+	allow []string
+	once  sync.Once
+	c     *Client
+	err   error
+	mu    sync.Mutex
+	users int
+}
+
+// NewGrant returns a grant of the origins in allow, which are checked
+// when it is first opened.
+func NewGrant(allow []string) *Grant { return &Grant{allow: append([]string(nil), allow...)} }
+
+func (g *Grant) open() (any, func(), error) {
+	g.once.Do(func() { g.c, g.err = New(g.allow) })
+	if g.err != nil {
+		return nil, nil, g.err
+	}
+	g.mu.Lock()
+	g.users++
+	g.mu.Unlock()
+	return g.c, func() {
+		g.mu.Lock()
+		g.users--
+		last := g.users == 0
+		g.mu.Unlock()
+		if last {
+			_ = g.c.Close()
+		}
+	}, nil
 }
 
 // request(h, req_ptr, req_len, buf_ptr, buf_cap, timeout, info_ptr) sends
@@ -31,15 +95,12 @@ func Funcs() []abi.Func {
 // with info.len set and the rest is read with msg_read, as after call.
 func request(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "http_request")
-	h := uint32(stack[0])
-	reqPtr, reqLen := uint32(stack[1]), uint32(stack[2])
-	bufPtr, bufCap := uint32(stack[3]), uint32(stack[4])
-	timeout := int64(stack[5])
-	infoPtr := uint32(stack[6])
+	a := abi.ArgsOf(stack)
+	h, reqPtr, reqLen, bufPtr, bufCap, timeout, infoPtr := a.U32(), a.U32(), a.U32(), a.U32(), a.U32(), a.I64(), a.U32()
 	raw := c.Bytes(reqPtr, reqLen)
 	c.Bytes(bufPtr, bufCap) // check every range before the request leaves
 	c.Bytes(infoPtr, 8)
-	obj, code := c.Use(h, kernel.KindHTTP, kernel.RightUse)
+	obj, code := c.Use(h, Kind, isleapi.RightUse)
 	if code != 0 {
 		abi.SetResult(stack, code)
 		return

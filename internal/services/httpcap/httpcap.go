@@ -50,7 +50,7 @@ const (
 	maxRedirects = 10
 )
 
-// Client is the object behind a KindHTTP capability. It is safe for
+// Client is the object behind an http capability (kind Kind). It is safe for
 // concurrent use, and shared by every process granted the same
 // capability, so they share its connection pool.
 type Client struct {
@@ -112,26 +112,40 @@ func (c *Client) Origins() []string {
 	return out
 }
 
+// OriginError is an allowlist entry that is not an origin.
+type OriginError struct {
+	Origin string // the entry as written
+	Reason string // what is wrong with it
+}
+
+// Error implements error.
+func (e *OriginError) Error() string { return fmt.Sprintf("origin %q: %s", e.Origin, e.Reason) }
+
 // Origin checks an allowlist entry and returns it normalised, with the
-// host:port the transport dials for it.
+// host:port the transport dials for it. Its error is an *OriginError.
 func Origin(s string) (origin, addr string, err error) {
+	bad := func(reason string) (string, string, error) { return "", "", &OriginError{Origin: s, Reason: reason} }
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", "", fmt.Errorf("origin %q: %v", s, err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return bad(err.Error())
 	}
 	switch {
 	case u.Scheme == "" || u.Host == "":
-		return "", "", fmt.Errorf("origin %q: want scheme://host[:port], such as https://example.com", s)
+		return bad("want scheme://host[:port], such as https://example.com")
 	case u.User != nil:
-		return "", "", fmt.Errorf("origin %q: an origin has no user information", s)
+		return bad("an origin has no user information")
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.ForceQuery:
-		return "", "", fmt.Errorf("origin %q: an origin has no path, query or fragment; the whole origin is allowed", s)
+		return bad("an origin has no path, query or fragment; the whole origin is allowed")
 	case strings.Contains(u.Host, "*"):
-		return "", "", fmt.Errorf("origin %q: wildcards are not supported; list each origin", s)
+		return bad("wildcards are not supported; list each origin")
 	}
 	origin, addr, err = originOf(u)
 	if err != nil {
-		return "", "", fmt.Errorf("origin %q: %v", s, err)
+		return bad(err.Error())
 	}
 	return origin, addr, nil
 }

@@ -4,25 +4,73 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"path/filepath"
 
 	"github.com/tetratelabs/wazero/api"
 
+	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/abi"
+	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
 )
 
-// Funcs is the key-value capability's part of the isle host module.
-// docs/ABI.md, "Key-value", is the reference.
-func Funcs() []abi.Func {
-	return []abi.Func{
-		{Name: "kv_get", Params: abi.I32s(5), Results: abi.RetI32, Fn: get},
-		{Name: "kv_put", Params: abi.I32s(5), Results: abi.RetI32, Fn: put},
-		{Name: "kv_delete", Params: abi.I32s(3), Results: abi.RetI32, Fn: del},
-		{Name: "kv_list", Params: abi.I32s(7), Results: abi.RetI32, Fn: list},
-	}
+// Kind is the key-value capability's kind.
+const Kind capkind.Kind = 5
+
+func init() {
+	capkind.Register(&capkind.Descriptor{
+		Kind:    Kind,
+		Name:    "kv",
+		Summary: "a bucket of the node's durable key-value store",
+		Rights: capkind.RightSet{
+			{Name: "get", Bit: isleapi.RightGet, Doc: "read a value"},
+			{Name: "put", Bit: isleapi.RightPut, Doc: "store a value"},
+			{Name: "remove", Bit: isleapi.RightRemove, Doc: "delete a key"},
+			{Name: "list", Bit: isleapi.RightList, Doc: "list keys"},
+		},
+		Fields: []capkind.Field{{Key: "bucket", Type: capkind.String, Required: true,
+			Example: `bucket = "app"`, Doc: "the bucket's name, 1 to 255 bytes; created if it does not exist"}},
+		Parse: parse,
+		Open:  open,
+		Funcs: []capkind.Func{
+			{Name: "kv_get", Params: capkind.I32s("h", "key_ptr", "key_len", "buf_ptr", "buf_cap"), Result: true, Fn: get},
+			{Name: "kv_put", Params: capkind.I32s("h", "key_ptr", "key_len", "val_ptr", "val_len"), Result: true, Fn: put},
+			{Name: "kv_delete", Params: capkind.I32s("h", "key_ptr", "key_len"), Result: true, Fn: del},
+			{Name: "kv_list", Params: capkind.I32s("h", "prefix_ptr", "prefix_len", "after_ptr", "after_len", "buf_ptr", "buf_cap"), Result: true, Fn: list},
+		},
+		Hint: "grant a kv capability",
+	})
 }
 
-func u32(v uint64) uint32 { return uint32(v) }
+// Spec is a grant of one bucket, by name.
+type Spec struct{ Bucket string }
+
+func parse(t *capkind.Table) (any, error) {
+	name := t.String("bucket")
+	if len(name) > MaxBucketName {
+		return nil, capkind.Errorf("bucket", "%d bytes is too long a name; at most %d", len(name), MaxBucketName)
+	}
+	return Spec{Bucket: name}, nil
+}
+
+// open grants the bucket, opening the node's store, kv.db in its data
+// directory, on first use; the node closes it.
+func open(env *capkind.Env, spec any, _ isleapi.Rights) (any, func(), error) {
+	bucket := spec.(Spec).Bucket
+	if env.DataDir == "" {
+		return nil, nil, fmt.Errorf("key-value bucket %q: the node has no data directory (set isle.Config.DataDir)", bucket)
+	}
+	s, err := env.Shared("kv", func() (any, error) { return Open(filepath.Join(env.DataDir, "kv.db")) })
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.(*Store).Bucket(bucket)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, nil, nil
+}
 
 // nonEmpty abandons the caller for an empty key: no bucket can hold one,
 // so asking for it is a bug, not a condition to handle. It is checked
@@ -33,10 +81,10 @@ func nonEmpty(c abi.Ctx, key []byte) {
 	}
 }
 
-// bucket resolves a KindKV handle that must carry need. code != 0 is an
-// expected failure (a missing right, a revoked handle).
-func bucket(c abi.Ctx, h uint32, need kernel.Rights) (*Bucket, int32) {
-	obj, code := c.Use(h, kernel.KindKV, need)
+// bucket resolves a key-value handle that must carry need. code != 0 is
+// an expected failure (a missing right, a revoked handle).
+func bucket(c abi.Ctx, h uint32, need isleapi.Rights) (*Bucket, int32) {
+	obj, code := c.Use(h, Kind, need)
 	if code != 0 {
 		return nil, code
 	}
@@ -68,11 +116,12 @@ func code(err error) int32 {
 // nothing and returns the length, so a caller can size its buffer.
 func get(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "kv_get")
-	k := c.Bytes(u32(stack[1]), u32(stack[2]))
-	bufCap := u32(stack[4])
-	buf := c.Bytes(u32(stack[3]), bufCap)
+	a := abi.ArgsOf(stack)
+	h, keyPtr, keyLen, bufPtr, bufCap := a.U32(), a.U32(), a.U32(), a.U32(), a.U32()
+	k := c.Bytes(keyPtr, keyLen)
+	buf := c.Bytes(bufPtr, bufCap)
 	nonEmpty(c, k)
-	b, rc := bucket(c, u32(stack[0]), kernel.RightGet)
+	b, rc := bucket(c, h, isleapi.RightGet)
 	if rc != 0 {
 		abi.SetResult(stack, rc)
 		return
@@ -99,10 +148,12 @@ func get(ctx context.Context, mod api.Module, stack []uint64) {
 // Returns once the write is committed and flushed to stable storage.
 func put(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "kv_put")
-	k := c.Bytes(u32(stack[1]), u32(stack[2]))
-	v := c.Bytes(u32(stack[3]), u32(stack[4]))
+	a := abi.ArgsOf(stack)
+	h, keyPtr, keyLen, valPtr, valLen := a.U32(), a.U32(), a.U32(), a.U32(), a.U32()
+	k := c.Bytes(keyPtr, keyLen)
+	v := c.Bytes(valPtr, valLen)
 	nonEmpty(c, k)
-	b, rc := bucket(c, u32(stack[0]), kernel.RightPut)
+	b, rc := bucket(c, h, isleapi.RightPut)
 	if rc != 0 {
 		abi.SetResult(stack, rc)
 		return
@@ -114,9 +165,11 @@ func put(ctx context.Context, mod api.Module, stack []uint64) {
 // del(h, key_ptr, key_len) -> 0 | ENOTFOUND | ETOOBIG | EIO
 func del(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "kv_delete")
-	k := c.Bytes(u32(stack[1]), u32(stack[2]))
+	a := abi.ArgsOf(stack)
+	h, keyPtr, keyLen := a.U32(), a.U32(), a.U32()
+	k := c.Bytes(keyPtr, keyLen)
 	nonEmpty(c, k)
-	b, rc := bucket(c, u32(stack[0]), kernel.RightRemove)
+	b, rc := bucket(c, h, isleapi.RightRemove)
 	if rc != 0 {
 		abi.SetResult(stack, rc)
 		return
@@ -156,10 +209,12 @@ const ListRecordHeader = 2
 // no more keys. ETOOBIG: the next key does not fit in buf_cap at all.
 func list(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "kv_list")
-	prefix := c.Bytes(u32(stack[1]), u32(stack[2]))
-	after := c.Bytes(u32(stack[3]), u32(stack[4]))
-	buf := c.Bytes(u32(stack[5]), u32(stack[6]))
-	b, rc := bucket(c, u32(stack[0]), kernel.RightList)
+	a := abi.ArgsOf(stack)
+	h, prefixPtr, prefixLen, afterPtr, afterLen, bufPtr, bufCap := a.U32(), a.U32(), a.U32(), a.U32(), a.U32(), a.U32(), a.U32()
+	prefix := c.Bytes(prefixPtr, prefixLen)
+	after := c.Bytes(afterPtr, afterLen)
+	buf := c.Bytes(bufPtr, bufCap)
+	b, rc := bucket(c, h, isleapi.RightList)
 	if rc != 0 {
 		abi.SetResult(stack, rc)
 		return

@@ -9,7 +9,7 @@
 // writers share fsyncs (group commit), and a lone writer waits for no
 // timer. docs/RATIONALE.md says why bbolt, and why not bbolt's own Batch.
 //
-// A Bucket is the object behind a KindKV capability.
+// A Bucket is the object behind a kv capability (kind Kind).
 package kv
 
 import (
@@ -187,7 +187,7 @@ func (s *Store) Bucket(name string) (*Bucket, error) {
 // ioErr marks a storage failure, which the ABI reports as EIO.
 func ioErr(err error) error { return fmt.Errorf("%w: %w", kernel.ErrIO, err) }
 
-// Bucket is one named bucket of a Store: the object of a KindKV
+// Bucket is one named bucket of a Store: the object of a kv
 // capability. It is safe for concurrent use.
 type Bucket struct {
 	s    *Store

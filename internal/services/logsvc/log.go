@@ -8,11 +8,34 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/abi"
-	"github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/capkind"
 )
 
-// Log is the object behind a KindLog capability.
+// Kind is the log capability's kind.
+const Kind capkind.Kind = 8
+
+func init() {
+	capkind.Register(&capkind.Descriptor{
+		Kind:    Kind,
+		Name:    "log",
+		Summary: "the node's structured log",
+		Rights:  capkind.Use,
+		Parse:   capkind.NoSpec,
+		Open:    open,
+		Funcs:   []capkind.Func{{Name: "log_write", Params: capkind.I32s("h", "level", "ptr", "len"), Result: true, Fn: write}},
+		Hint:    "grant a log capability",
+	})
+}
+
+// open shares one Log per node, over the node's logger.
+func open(env *capkind.Env, _ any, _ isleapi.Rights) (any, func(), error) {
+	l, err := env.Shared("log", func() (any, error) { return New(env.Log), nil })
+	return l, nil, err
+}
+
+// Log is the object behind a log capability.
 type Log struct{ l *slog.Logger }
 
 // New logs to l.
@@ -22,18 +45,14 @@ func New(l *slog.Logger) *Log { return &Log{l: l} }
 // host format and store megabytes per call.
 const MaxRecord = 16 << 10
 
-// Funcs is the log's part of the isle host module.
-func Funcs() []abi.Func {
-	return []abi.Func{{Name: "log_write", Params: abi.I32s(4), Results: abi.RetI32, Fn: write}}
-}
-
 // write(h, level, ptr, len) logs the message at the slog level (-4 debug,
 // 0 info, 4 warn, 8 error), with the process's id and module as attributes.
 func write(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "log_write")
-	level := slog.Level(int32(uint32(stack[1])))
-	msg := c.Bytes(uint32(stack[2]), uint32(stack[3]))
-	obj, code := c.Use(uint32(stack[0]), kernel.KindLog, kernel.RightUse)
+	a := abi.ArgsOf(stack)
+	h, level, ptr, n := a.U32(), slog.Level(a.I32()), a.U32(), a.U32()
+	msg := c.Bytes(ptr, n)
+	obj, code := c.Use(h, Kind, isleapi.RightUse)
 	if code != 0 {
 		abi.SetResult(stack, code)
 		return

@@ -11,18 +11,19 @@ import (
 // Kind says what a handle names; see Inspect.
 type Kind uint32
 
-// The kinds of handle.
+// The kinds of handle, with their numbers in the ABI (docs/ABI.md,
+// "Capabilities").
 const (
-	KindProcess Kind = iota + 1
-	KindReply
-	KindSpawner
-	KindDir
-	KindKV
-	KindClock
-	KindRandom
-	KindLog
-	KindHTTP
-	KindRevoker
+	KindProcess Kind = 1
+	KindReply   Kind = 2
+	KindSpawner Kind = 3
+	KindDir     Kind = 4
+	KindKV      Kind = 5
+	KindClock   Kind = 6
+	KindRandom  Kind = 7
+	KindLog     Kind = 8
+	KindHTTP    Kind = 9
+	KindRevoker Kind = 10
 )
 
 // CapInfo describes a handle: what it names and what it allows.

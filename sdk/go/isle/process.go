@@ -202,7 +202,9 @@ func (p Process) Close() error { return Close(p.h) }
 func Close(h Handle) error { return errno(abiClose(uint32(h))) }
 
 // Demonitor cancels a monitor: no TagDown for ref arrives after it
-// returns, even one already queued. An unknown ref is misuse.
+// returns, even one already queued. As in Erlang, a ref whose TagDown has
+// already been received, or that names no monitor, is no error: there is
+// nothing left to cancel, and Demonitor returns nil.
 func Demonitor(ref Ref) error { return errno(abiDemonitor(uint32(ref))) }
 
 // TrapExits sets whether exit signals from linked processes arrive as
