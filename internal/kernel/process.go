@@ -139,6 +139,13 @@ type Process struct {
 	ended     atomic.Int64 // UnixNano when the process ended, 0 while it runs
 	trap      atomic.Bool  // trap exits
 
+	// signalling is held by finish from the moment the process is dead
+	// until its links are told. A link or monitor that finds the process
+	// dead waits on it, so its noproc signal never overtakes the exit
+	// signal a linked process gets: a process killed by a link never sees
+	// a DOWN for the same death first. Lock order: signalling, then mu.
+	signalling sync.Mutex
+
 	mu       sync.Mutex // guards mbox, links, monitors and dead
 	mbox     mailbox
 	links    map[Target]struct{}
@@ -223,6 +230,13 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.mbox.limit = DefaultMailbox
 	}
 	p.mbox.wake = make(chan struct{}, 1)
+	if p.reactor {
+		// Until it is ready, the spawner owns the reactor: neither a
+		// message (a service hands them on as soon as it is attached) nor
+		// a kill (its tree's, from the moment it joins) may queue a
+		// half-made process on a worker. start releases it.
+		p.mbox.sched = schedRunning
+	}
 	if err := g.join(p); err != nil {
 		return nil, err
 	}
@@ -260,14 +274,10 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		spec.Service.attach(p)
 	}
 	if p.reactor {
-		// Until it is ready, the spawner owns the reactor: a kill that
-		// arrives meanwhile must not queue a half-made process. A start
-		// function that never returns meets the tree's timeout, its
-		// context, or the kill of whoever is spawning it at its fuel
+		// A start function that never returns meets the tree's timeout,
+		// its context, or the kill of whoever is spawning it at its fuel
 		// yields.
-		p.mu.Lock()
-		p.mbox.sched = schedRunning
-		p.mu.Unlock()
+		//
 		// The start function runs inside the spawner's call, on its thread:
 		// if it blocks, the spawner's worker hands off its queue, and the
 		// spawner's kill ends it.
@@ -397,6 +407,7 @@ func (p *Process) instantiate() (err error) {
 func (p *Process) finish(exit isleapi.Exit) {
 	p.charge()
 	p.closeWASI()
+	p.signalling.Lock()
 	p.mu.Lock()
 	p.dead = true
 	pending := p.mbox.drain()
@@ -442,6 +453,7 @@ func (p *Process) finish(exit isleapi.Exit) {
 	for l := range links {
 		l.linkedExit(p, exit)
 	}
+	p.signalling.Unlock()
 	for w := range monitors {
 		_ = w.down(exit, false)
 	}

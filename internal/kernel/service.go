@@ -48,6 +48,10 @@ type Service struct {
 
 	cur atomic.Pointer[Process] // the running instance; nil between instances
 
+	// signalling is held by End until the links are told, as
+	// Process.signalling is by finish. Taken before mu.
+	signalling sync.Mutex
+
 	mu      sync.Mutex // guards everything below; taken before Process.mu
 	pending mailbox    // messages waiting for the next instance
 	ended   bool
@@ -202,9 +206,11 @@ func (s *Service) detach(p *Process, queued []*Message) {
 //
 // Safe from any goroutine.
 func (s *Service) End(exit isleapi.Exit) {
+	s.signalling.Lock()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
+		s.signalling.Unlock()
 		return
 	}
 	s.ended, s.exit = true, exit
@@ -224,6 +230,7 @@ func (s *Service) End(exit isleapi.Exit) {
 		p.mu.Unlock()
 		_ = p.exitSignal(s, exit, false)
 	}
+	s.signalling.Unlock()
 	for w := range watches {
 		_ = w.down(exit, false)
 	}
@@ -232,15 +239,23 @@ func (s *Service) End(exit isleapi.Exit) {
 // addLink implements Target.
 func (s *Service) addLink(p *Process) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended {
+		s.mu.Unlock()
+		s.awaitSignals()
 		return true
 	}
 	if s.links == nil {
 		s.links = map[*Process]struct{}{}
 	}
 	s.links[p] = struct{}{}
+	s.mu.Unlock()
 	return false
+}
+
+// awaitSignals returns once an ended s has told its links.
+func (s *Service) awaitSignals() {
+	s.signalling.Lock()
+	s.signalling.Unlock() //lint:ignore SA2001 a barrier: End holds it until its links are told
 }
 
 // removeLink implements Target.
@@ -262,14 +277,16 @@ func (s *Service) linkedExit(p *Process, exit isleapi.Exit) {
 // addWatch implements Target.
 func (s *Service) addWatch(w *watch) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.ended {
+		s.mu.Unlock()
+		s.awaitSignals()
 		return true
 	}
 	if s.watches == nil {
 		s.watches = map[*watch]struct{}{}
 	}
 	s.watches[w] = struct{}{}
+	s.mu.Unlock()
 	return false
 }
 

@@ -82,15 +82,23 @@ func (p *Process) Unlink(q Target) {
 // addLink implements Target.
 func (p *Process) addLink(q *Process) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.dead {
+		p.mu.Unlock()
+		p.awaitSignals()
 		return true
 	}
 	if p.links == nil {
 		p.links = map[Target]struct{}{}
 	}
 	p.links[q] = struct{}{}
+	p.mu.Unlock()
 	return false
+}
+
+// awaitSignals returns once a dead p has told its links of its exit.
+func (p *Process) awaitSignals() {
+	p.signalling.Lock()
+	p.signalling.Unlock() //lint:ignore SA2001 a barrier: finish holds it until its links are told
 }
 
 // removeLink implements Target.
@@ -208,14 +216,16 @@ func (w *watch) cancel() { w.target.removeWatch(w) }
 // addWatch implements Target.
 func (p *Process) addWatch(w *watch) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.dead {
+		p.mu.Unlock()
+		p.awaitSignals()
 		return true
 	}
 	if p.monitors == nil {
 		p.monitors = map[*watch]struct{}{}
 	}
 	p.monitors[w] = struct{}{}
+	p.mu.Unlock()
 	return false
 }
 

@@ -351,3 +351,82 @@ func TestServiceMonitorFiresOnlyWhenGivenUp(t *testing.T) {
 		t.Fatalf("send to a service given up: %v", err)
 	}
 }
+
+// A reactor is not the scheduler's until its spawn is done. Here its start
+// function, still running inside the spawn, gets a message through the
+// service it was attached to and a kill from its tree: neither may run a
+// turn of the half-made instance. The message is then handled once by the
+// finished reactor, or the kill ends it; either way, exactly once.
+func TestReactorIsNotScheduledBeforeItsSpawnEnds(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		r := newRecorder()
+		k := recordingKernel(t, r)
+		svc := NewService("s")
+		var blocked func()
+		b := k.Runtime().NewHostModuleBuilder("hold").NewFunctionBuilder().
+			WithGoFunction(api.GoFunc(func(context.Context, []uint64) { blocked() }), nil, nil).Export("now")
+		if err := k.AddHostModule(context.Background(), b, "hold"); err != nil {
+			t.Fatal(err)
+		}
+		blocked = func() {
+			// The send must not queue the reactor on a worker, or a worker
+			// would run a turn of an instance that does not exist yet.
+			hostSend(t, k, svc, 9)
+			p := svc.Current()
+			if kill {
+				p.Kill("killed while starting")
+			}
+			p.mu.Lock()
+			sched, queued := p.mbox.sched, p.mbox.len()
+			p.mu.Unlock()
+			if sched != schedRunning || queued != 1 {
+				t.Errorf("during its start function: scheduler state %d, %d messages queued; want it held by its spawn with the message queued", sched, queued)
+			}
+		}
+		mod := startingReactor(t, k)
+		p, err := k.Spawn(context.Background(), mod, Spec{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kill {
+			if e := waitExit(t, p); e.Kind != isleapi.ExitKilled {
+				t.Fatalf("killed while starting: %v", e)
+			}
+			continue
+		}
+		r.wait(t, "the message sent during the start function", func(tags []uint32) bool { return len(tags) == 1 && tags[0] == 9 })
+		p.Kill("test over")
+		waitExit(t, p)
+	}
+}
+
+// startingReactor is recordingReactor with a start function that calls
+// hold.now.
+func startingReactor(t *testing.T, k *Kernel) *Module {
+	t.Helper()
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{
+		{Params: []wasm.ValType{wasm.I32}},
+		{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}},
+		{},
+	}))
+	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{
+		{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0},
+		{Module: "hold", Name: "now", Kind: wasm.KindFunc, Func: 2},
+	}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{1, 2}))
+	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
+		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
+		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 2},
+	}))
+	m.Put(wasm.SectionStart, wasm.AppendU32(nil, 3))
+	handle := []byte{0x00, 0x20, 0x01, 0x10, 0x00, 0x0b} // local.get 1; call seen; end
+	start := []byte{0x00, 0x10, 0x01, 0x0b}              // call hold.now; end
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: handle}, {Body: start}}))
+	mod, err := k.Load(context.Background(), "starting", m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
