@@ -42,7 +42,11 @@ const (
 // or MaxBody when the client does not say) is reserved first. So many
 // slow uploads to a slow process cannot hold more than one mailbox's worth
 // of memory (kernel.MailboxBytes, 16 MiB): past it, the client gets 503
-// Service Unavailable at once, with Retry-After.
+// Service Unavailable at once, with Retry-After. A client that sends
+// "Expect: 100-continue" (curl does for large bodies) gets it before
+// sending its body; one that sends the body regardless may see the
+// connection closed under the upload instead, since net/http's server does
+// not read more than 256 KiB of a body its handler refused.
 //
 // The client gets 502 Bad Gateway when the process has ended or ends
 // before it answers, or answers with something that is not a valid
