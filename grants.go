@@ -83,7 +83,7 @@ type Limits struct {
 	// Stats). A memory.grow or table.grow past it fails, as the wasm
 	// specification allows; a spawn past it fails with a recoverable
 	// error; a call stack that cannot grow abandons the process with
-	// api.CauseMemoryExhausted.
+	// api.CauseStackExhausted.
 	Memory uint64
 	// Fuel is the tree's total instruction budget; a process that finds it
 	// spent is abandoned with api.CauseFuelExhausted.

@@ -103,10 +103,6 @@ const (
 	// CauseHostFault is a failure inside isle while serving the process;
 	// it is reported rather than allowed to crash the node.
 	CauseHostFault
-	// CauseMemoryExhausted is a process that needed memory its tree's
-	// limit or the node's ceiling could not give, where a failure could not
-	// be returned to it (its call stack, say).
-	CauseMemoryExhausted
 )
 
 var causeNames = [...]string{
@@ -123,7 +119,6 @@ var causeNames = [...]string{
 	CauseRuntimeAbort:      "runtime abort",
 	CauseMisuse:            "ABI misuse",
 	CauseHostFault:         "host fault",
-	CauseMemoryExhausted:   "memory exhausted",
 }
 
 // String names the cause, for example "integer divide by zero".

@@ -39,7 +39,7 @@ func TestMemoryLimitCoversStackAndTables(t *testing.T) {
 	const bound = 100 << 20
 	r, rss := runMeasured(t, "run", "--memory", "16MiB", testwasm.WAT(t, "testdata/wat/stack.wat"))
 	r.want(t, statusAbandoned)
-	if !strings.Contains(r.stderr, "memory exhausted: the call stack cannot grow") {
+	if !strings.Contains(r.stderr, "stack exhausted: the call stack cannot grow") {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 	if rss > bound {

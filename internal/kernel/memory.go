@@ -2,9 +2,6 @@ package kernel
 
 import (
 	"fmt"
-
-	isleapi "github.com/isle-run/isle/api"
-	"github.com/isle-run/isle/internal/fault"
 )
 
 // A process's memory account holds everything the node keeps for it: its
@@ -112,11 +109,4 @@ func (g *Group) describeFull(n int64) string {
 		return fmt.Sprintf("%d more bytes would pass the node's guest memory ceiling of %d", n, g.memLimit)
 	}
 	return fmt.Sprintf("%d more bytes would pass its process tree's memory limit of %d", n, g.memLimit)
-}
-
-// memoryExhausted abandons the calling guest: it needed memory that its
-// tree or the node cannot give, at a point where it cannot be refused
-// recoverably.
-func memoryExhausted(full *Group, n int64, what string) *fault.Abandon {
-	return &fault.Abandon{Cause: isleapi.CauseMemoryExhausted, Detail: what + ": " + full.describeFull(n)}
 }

@@ -493,7 +493,7 @@ func endsTree(e isleapi.Exit) bool {
 		return false
 	}
 	switch e.Abandon.Cause {
-	case isleapi.CauseFuelExhausted, isleapi.CauseMemoryExhausted:
+	case isleapi.CauseFuelExhausted:
 		return true
 	}
 	return false

@@ -61,7 +61,8 @@ func growStack(ctx context.Context, mod api.Module, _ []uint64) {
 				Detail: fmt.Sprintf("the call stack passed its limit of %d MiB", MaxStack>>20)})
 		}
 		if full := p.chargeMem(fuel.StackChunk); full != nil {
-			panic(memoryExhausted(full, fuel.StackChunk, "the call stack cannot grow"))
+			panic(&fault.Abandon{Cause: isleapi.CauseStackExhausted,
+				Detail: "the call stack cannot grow: " + full.describeFull(fuel.StackChunk)})
 		}
 		st.granted += fuel.StackChunk
 		budget += fuel.StackChunk
