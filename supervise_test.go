@@ -269,6 +269,35 @@ func TestIntensityEscalates(t *testing.T) {
 	}
 }
 
+// A supervisor that gave up answers Stop and Restart at once,
+// however often they are called: they must not wait for a loop that ended.
+func TestSupervisorThatGaveUpAnswers(t *testing.T) {
+	ctx := testCtx(t)
+	node := newNode(t)
+	sup, _ := supervise(t, node, isle.SupervisorSpec{Name: "top", Intensity: 1, Period: time.Hour,
+		Children: []isle.ChildSpec{svcChild(t, node, "w", "worker")}})
+	svc := service(t, sup, "w")
+	for i := 0; ; i++ {
+		select {
+		case <-sup.Done():
+		default:
+			if _, err := svc.Call(ctx, isle.Message{Tag: 2}); !errors.Is(err, isle.ErrGone) {
+				t.Fatalf("crash %d: %v", i, err)
+			}
+			continue
+		}
+		break
+	}
+	for i := range 50 {
+		if err := sup.Stop(ctx); err != nil {
+			t.Fatalf("stop %d of a supervisor that gave up: %v", i, err)
+		}
+		if err := sup.Restart("w"); err == nil {
+			t.Fatal("restart in a supervisor that gave up succeeded")
+		}
+	}
+}
+
 // Backoff doubles from its minimum to its maximum with each restart in a
 // row; checked as the order and values of events, not against a clock.
 func TestBackoffDoubles(t *testing.T) {

@@ -109,15 +109,42 @@ func (s *Supervisor) Name() string { return s.spec.Name }
 func (s *Supervisor) Stop(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
-	case s.events <- event{stop: reply}:
 	case <-s.done:
 		return nil
+	case s.events <- event{stop: reply}:
 	}
+	// The loop may have ended (given up) with the stop still queued:
+	// then nobody replies, and done says so.
 	select {
 	case err := <-reply:
 		return err
+	case <-s.done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// onLoop runs f on the loop goroutine and reports whether it ran: not if
+// the supervisor has ended, even with the request already queued.
+func (s *Supervisor) onLoop(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case <-s.done:
+		return false
+	case s.events <- event{ask: func() { f(); close(ran) }}:
+	}
+	select {
+	case <-ran:
+		return true
+	case <-s.done:
+		// f runs on the loop before it ends, if at all.
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
 	}
 }
 
@@ -132,42 +159,30 @@ type ChildInfo struct {
 
 // Children returns a snapshot of the children, in start order.
 func (s *Supervisor) Children() []ChildInfo {
-	out := make(chan []ChildInfo, 1)
-	f := func() {
-		var cs []ChildInfo
+	var cs []ChildInfo
+	s.onLoop(func() {
 		for _, c := range s.children {
 			cs = append(cs, ChildInfo{Name: c.spec.Name, Restarts: c.restarts, Process: c.proc, Sub: c.sub, Service: c.svc})
 		}
-		out <- cs
-	}
-	select {
-	case s.events <- event{ask: f}:
-		return <-out
-	case <-s.done:
-		return nil
-	}
+	})
+	return cs
 }
 
 // Restart stops the child called name and starts it again, as a crash
 // would but gracefully, and not counted against the intensity.
 func (s *Supervisor) Restart(name string) error {
-	errc := make(chan error, 1)
-	f := func() {
+	err := fmt.Errorf("supervisor %s has ended", s.spec.Name)
+	s.onLoop(func() {
 		for _, c := range s.children {
 			if c.spec.Name == name {
 				s.stopChild(c)
-				errc <- s.startChild(c)
+				err = s.startChild(c)
 				return
 			}
 		}
-		errc <- fmt.Errorf("no child called %q", name)
-	}
-	select {
-	case s.events <- event{ask: f}:
-		return <-errc
-	case <-s.done:
-		return fmt.Errorf("supervisor %s has ended", s.spec.Name)
-	}
+		err = fmt.Errorf("no child called %q", name)
+	})
+	return err
 }
 
 func (s *Supervisor) emit(e Event) {
