@@ -52,9 +52,9 @@ func TestQuick(t *testing.T) {
 	}
 	// spawn, round trip, throughput, memory; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
-	// governance workload's reactor latency, GC, and kill p99 and worst
-	// for two guests; restart against Erlang's, when Erlang runs.
-	want := 14
+	// governance workload's reactor latency, GC, ticker, and kill p99 and
+	// worst for two guests; restart against Erlang's, when Erlang runs.
+	want := 15
 	if noErlang == nil {
 		want++
 	}

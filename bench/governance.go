@@ -54,10 +54,14 @@ func runGovernance(h *harness, r *Report) error {
 		Row{Workload: "governance: forced runtime.GC(), worst", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: hostile, Runs: []float64{loud.gcWorst}}, Peer: Figure{Name: idle, Runs: []float64{quiet.gcWorst}},
 			Note: "the whole collection, marking included, which shares the CPUs with the guests"},
+		Row{Workload: "governance: 1 ms ticker, latest tick", Unit: "ms", Kind: Time,
+			Isle: Figure{Name: hostile, Runs: []float64{loud.tickLate}}, Peer: Figure{Name: idle, Runs: []float64{quiet.tickLate}},
+			Note: "how much later than 1 ms after the previous tick a Go ticker in the host fired, at worst"},
 	)
 	r.Targets = append(r.Targets,
 		Target{What: "unrelated reactor's worst call with the worst guests on every core", Goal: 5000, Unit: "µs", Kind: Time, Value: one(loud.worst)},
-		Target{What: "GC stop-the-world pause with the worst guests on every core", Goal: 5, Unit: "ms", Kind: Time, Value: one(loud.stwWorst)})
+		Target{What: "GC stop-the-world pause with the worst guests on every core", Goal: 5, Unit: "ms", Kind: Time, Value: one(loud.stwWorst)},
+		Target{What: "a 1 ms ticker's latest tick with the worst guests on every core", Goal: 5, Unit: "ms", Kind: Time, Value: one(loud.tickLate)})
 
 	n := 50
 	if h.opts.Quick {
@@ -98,6 +102,7 @@ type liveness struct {
 	p99, worst float64 // µs per call
 	gcWorst    float64 // ms: runtime.GC(), start to end
 	stwWorst   float64 // ms: the longest stop-the-world pause
+	tickLate   float64 // ms: the most a 1 ms ticker's tick came late
 }
 
 // liveness calls a tiny reactor for window, forcing a garbage collection
@@ -131,6 +136,7 @@ func (h *harness) liveness(window time.Duration, hostile bool) (liveness, error)
 	before = &metrics.Float64Histogram{Counts: slices.Clone(before.Counts), Buckets: before.Buckets}
 	end := time.Now().Add(window)
 	nextGC := time.Now().Add(100 * time.Millisecond)
+	late := tickLateness(end)
 	for time.Now().Before(end) {
 		ctx, cancel := context.WithTimeout(h.ctx, time.Minute)
 		t0 := time.Now()
@@ -149,7 +155,28 @@ func (h *harness) liveness(window time.Duration, hostile bool) (liveness, error)
 	}
 	metrics.Read(pauses)
 	return liveness{p99: percentile(calls, 0.99), worst: percentile(calls, 1), gcWorst: float64(gcWorst) / 1e6,
-		stwWorst: worstNew(before, pauses[0].Value.Float64Histogram()) * 1e3}, nil
+		stwWorst: worstNew(before, pauses[0].Value.Float64Histogram()) * 1e3, tickLate: float64(<-late) / 1e6}, nil
+}
+
+// tickLateness runs a 1 ms ticker until end and then sends the most any
+// tick came after the one before it, less the millisecond.
+func tickLateness(end time.Time) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		var worst time.Duration
+		last := time.Now()
+		for now := range tick.C {
+			worst = max(worst, now.Sub(last)-time.Millisecond)
+			last = now
+			if now.After(end) {
+				break
+			}
+		}
+		out <- worst
+	}()
+	return out
 }
 
 // worstNew returns the upper bound, in seconds, of the highest bucket of a
