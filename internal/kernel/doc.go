@@ -51,6 +51,10 @@
 //
 // A goroutine holding one of these may take only those below it:
 //
+//	Process.signalling, Service.signalling
+//	                 held by a dying process (or a service given up) until
+//	                 its links are told; a late link or monitor waits on it
+//	                 holding nothing; never two at once
 //	Service.mu       a service's pending messages, links, monitors
 //	Process.mu       the mailbox, links, monitors on the process, dead
 //	Group.mu         members, killed
@@ -59,7 +63,7 @@
 //
 // No two Process.mu are ever held at once: a link is recorded on each side
 // in turn (see Link). Exit signals, monitors' down messages and kills are
-// sent with no lock held. Atomics (a process's killReason, fuel spent,
+// sent with no lock held but the sender's signalling barrier. Atomics (a process's killReason, fuel spent,
 // memory account; a group's counters; a service's current instance) are
 // read without locks.
 package kernel
