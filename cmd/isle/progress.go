@@ -41,17 +41,18 @@ func startProgress(w io.Writer, what string) (stop func(ok bool)) {
 				finished <- false
 				return
 			case <-wait.C:
+				line()
 			}
 		}
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			line()
 			select {
 			case <-done:
 				finished <- true
 				return
 			case <-tick.C:
+				line()
 			}
 		}
 	}()
