@@ -50,14 +50,6 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	return fs
 }
 
-func runFlagHelp() string {
-	var b strings.Builder
-	fs := newRunFlags(&runOptions{})
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	return b.String()
-}
-
 // parseRun splits `isle run` arguments into options, the module and the
 // guest's arguments.
 func parseRun(args []string) (*runOptions, string, []string, error) {
