@@ -45,7 +45,11 @@ func capsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return 0, usagef("%s: no such file or directory", path)
 	}
 	if info.IsDir() {
-		res, err := gobuild.Build(ctx, path, gobuild.Options{CacheDir: defaultCacheDir()})
+		var progress io.Writer
+		if isTerminal(stderr) {
+			progress = stderr
+		}
+		res, err := gobuild.Build(ctx, path, gobuild.Options{CacheDir: defaultCacheDir(), Progress: progress})
 		if err != nil {
 			return 0, usagef("%v", err)
 		}

@@ -32,7 +32,7 @@ func TestBadInputGetsOneClearLine(t *testing.T) {
 		{"not wasm", []string{"run", text}, []string{"notes.txt", "not a WebAssembly module"}},
 		{"invalid module", []string{"run", broken}, []string{"broken.wasm", "invalid module"}},
 		{"missing imports", []string{"run", missing}, []string{"imports what isle does not provide", "env.host_magic", "wasi_snapshot_preview1.no_such_call"}},
-		{"unknown flag", []string{"run", "--frobnicate", noop}, []string{"unknown flag -frobnicate"}},
+		{"unknown flag", []string{"run", "--frobnicate", noop}, []string{"unknown flag --frobnicate"}},
 		{"bad size", []string{"run", "--memory", "64XB", noop}, []string{`"64XB" is not a size`, "64MiB"}},
 		{"zero size", []string{"run", "--memory", "0", noop}, []string{`"0" is not a size`}},
 		{"bad duration", []string{"run", "--timeout", "soon", noop}, []string{`"soon" is not a positive duration`}},

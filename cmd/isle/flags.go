@@ -36,7 +36,7 @@ func (f dirFlag) Set(v string) error {
 	}
 	info, err := os.Stat(host)
 	if err != nil {
-		return fmt.Errorf("directory %s does not exist", host)
+		return fmt.Errorf("directory %s does not exist%s", host, separatorHint(v, found))
 	}
 	if !info.IsDir() {
 		return fmt.Errorf("%s is not a directory", host)
@@ -101,4 +101,14 @@ func (f *spawnFlag) Set(v string) error {
 	}
 	*f = append(*f, spawnModule{name: name, path: path})
 	return nil
+}
+
+// separatorHint is what to say when HOST does not exist but v looks like
+// HOST:GUEST, the separator of docker and others, where isle takes ::.
+func separatorHint(v string, found bool) string {
+	host, guest, one := strings.Cut(v, ":")
+	if found || !one || host == "" || guest == "" {
+		return ""
+	}
+	return fmt.Sprintf("; HOST and GUEST are separated by ::, as in %s::%s", host, guest)
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -55,6 +54,9 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, moreHelpSentence)
 		return statusUsage
 	}
+	if status, done := preDispatch(args, stdout, stderr); done {
+		return status
+	}
 	var status int
 	var err error
 	switch args[0] {
@@ -68,7 +70,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printHelp(stdout)
 		return 0
 	default:
-		err = usagef("unknown command %q; %s", args[0], moreHelpSentence)
+		err = unknownCommand(args[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "isle: %v\n", err)
@@ -79,34 +81,4 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return statusInternal
 	}
 	return status
-}
-
-func printHelp(w io.Writer) {
-	fmt.Fprintf(w, `isle runs WebAssembly programs as software-isolated processes.
-
-%s
-       %s
-       isle caps MODULE
-
-isle run starts MODULE. isle up runs an application, a supervision tree of
-services declared in APP.toml (docs/MANIFEST.md), until interrupted. isle
-caps prints what a module imports and so asks for.
-
-MODULE is a .wasm file or a directory of Go source (built with the local Go
-toolchain for GOOS=wasip1, cached by content). The guest gets stdio, the
-clock and randomness, plus exactly what the flags grant: nothing from the
-host environment or file system reaches it otherwise.
-
-Flags:
-%s
-Exit status:
-  0-123  the guest's own exit code
-  124    --timeout expired
-  125    isle itself failed
-  126    bad usage, or a module that cannot be loaded
-  127    the guest exited with a code of 124 or more (printed on stderr)
-  130    interrupted (SIGINT or SIGTERM)
-  134    the guest was abandoned: a trap, exhausted fuel or a runtime abort
-  137    the guest was killed
-`, usageLine, strings.TrimPrefix(upUsage, "usage: "), runFlagHelp())
 }

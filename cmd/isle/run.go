@@ -50,14 +50,6 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	return fs
 }
 
-func runFlagHelp() string {
-	var b strings.Builder
-	fs := newRunFlags(&runOptions{})
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	return b.String()
-}
-
 // parseRun splits `isle run` arguments into options, the module and the
 // guest's arguments.
 func parseRun(args []string) (*runOptions, string, []string, error) {
@@ -67,8 +59,9 @@ func parseRun(args []string) (*runOptions, string, []string, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, "", nil, usagef("%s; %s", usageLine, moreHelpSentence)
 		}
-		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: "); ok {
-			return nil, "", nil, usagef("unknown flag %s; %s", name, moreHelpSentence)
+		var unknown *unknownFlagError
+		if errors.As(flagError(fs, args, err), &unknown) {
+			return nil, "", nil, usagef("%v", unknown)
 		}
 		return nil, "", nil, usagef("%v", err)
 	}
@@ -147,7 +140,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		loadCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	if err := pl.load(loadCtx, node); err != nil {
+	if err := pl.load(loadCtx, node, stderr); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			fmt.Fprintf(stderr, "isle: interrupted while loading %s\n", pl.module)
@@ -243,15 +236,15 @@ func (pl *plan) build(ctx context.Context, cacheDir string, stderr io.Writer) er
 
 // load loads the main module and everything it may spawn, and finishes the
 // grants that need loaded modules. Precondition: build has run.
-func (pl *plan) load(ctx context.Context, node *isle.Node) error {
-	mod, err := loadWasm(ctx, node, pl.module, pl.wasm[pl.module])
+func (pl *plan) load(ctx context.Context, node *isle.Node, stderr io.Writer) error {
+	mod, err := loadWasm(ctx, node, pl.module, pl.wasm[pl.module], stderr)
 	if err != nil {
 		return err
 	}
 	pl.mod = mod
 	spawnable := map[string]*isle.Module{moduleName(pl.module): mod}
 	for name, path := range pl.spawn {
-		if spawnable[name], err = loadWasm(ctx, node, path, pl.wasm[path]); err != nil {
+		if spawnable[name], err = loadWasm(ctx, node, path, pl.wasm[path], stderr); err != nil {
 			return err
 		}
 	}
@@ -261,7 +254,7 @@ func (pl *plan) load(ctx context.Context, node *isle.Node) error {
 	for grant, mods := range pl.capSpawners {
 		loaded := map[string]*isle.Module{}
 		for name, path := range mods {
-			if loaded[name], err = loadWasm(ctx, node, path, pl.wasm[path]); err != nil {
+			if loaded[name], err = loadWasm(ctx, node, path, pl.wasm[path], stderr); err != nil {
 				return err
 			}
 		}
@@ -302,13 +295,16 @@ func buildModule(ctx context.Context, path, cacheDir string, stderr io.Writer) (
 	return res.Path, nil
 }
 
-// loadWasm loads the .wasm file built for path.
-func loadWasm(ctx context.Context, node *isle.Node, path, wasmPath string) (*isle.Module, error) {
+// loadWasm loads the .wasm file built for path, with a progress line on
+// stderr if that is a terminal and compiling takes a while.
+func loadWasm(ctx context.Context, node *isle.Node, path, wasmPath string, stderr io.Writer) (*isle.Module, error) {
 	bin, err := os.ReadFile(wasmPath)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
+	stop := startProgress(stderr, filepath.Base(path))
 	mod, err := node.LoadModule(ctx, filepath.Base(path), bin)
+	stop(err == nil)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

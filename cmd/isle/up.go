@@ -20,16 +20,22 @@ import (
 
 const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] APP.toml"
 
+// newUpFlags returns the flags of `isle up`.
+func newUpFlags() (fs *flag.FlagSet, cacheDir, dataDir *string) {
+	fs = flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cacheDir = fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached")
+	dataDir = fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says")
+	return fs, cacheDir, dataDir
+}
+
 // upCmd runs an application: a supervision tree of services declared in a
 // manifest, until SIGINT or SIGTERM; then it stops the tree in order and
 // exits 0. If the root supervisor gives up, it exits statusAbandoned.
 func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cacheDir := fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached")
-	dataDir := fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says")
+	fs, cacheDir, dataDir := newUpFlags()
 	if err := fs.Parse(args); err != nil {
-		return 0, usagef("%v; %s", err, upUsage)
+		return 0, usagef("%v; %s", flagError(fs, args, err), upUsage)
 	}
 	if fs.NArg() != 1 {
 		return 0, usagef("%s", upUsage)
@@ -152,7 +158,7 @@ func (u *upper) load(ctx context.Context, path string) (*isle.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := loadWasm(ctx, u.node, path, w)
+	m, err := loadWasm(ctx, u.node, path, w, u.stderr)
 	if err != nil {
 		return nil, err
 	}
