@@ -66,9 +66,6 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = upCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		printHelp(stdout)
-		return 0
 	default:
 		err = unknownCommand(args[0])
 	}
