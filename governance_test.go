@@ -104,16 +104,19 @@ func TestTreeMemoryLimitBoundsDescendants(t *testing.T) {
 	const limit = 32 << 20
 	root, out := hostile(t, node, isle.Limits{Memory: limit}, "hogs")
 	out.wait(t, ctx, `hogs done`)
-	var total, most int64
+	var hogs, most int64
 	for _, m := range regexp.MustCompile(`hog (\d+) MiB`).FindAllStringSubmatch(out.String(), -1) {
-		n := atoi(t, m[1])
-		total, most = total+n, max(most, n)
+		hogs, most = hogs+1, max(most, atoi(t, m[1]))
 	}
-	if s := root.Stats().Tree; s.PeakMemory > limit || most > limit>>20 {
+	s := root.Stats().Tree
+	if s.PeakMemory > limit || most > limit>>20 {
 		t.Fatalf("the tree peaked at %d bytes, and one hog took %d MiB; the limit is %d", s.PeakMemory, most, limit)
 	}
-	if total <= limit>>20 {
-		t.Fatalf("the hogs took %d MiB in all: the attack did not run long enough to test the limit", total)
+	// Each hog asks for memory until it is refused, so the tree was full
+	// at least once: within about a mebibyte (the hogs' step, with
+	// malloc's own). How the hogs shared it depends on how they ran.
+	if hogs == 0 || s.PeakMemory < limit-2<<20 {
+		t.Fatalf("%d hogs reported; the tree peaked at %d bytes: the attack never filled its limit of %d", hogs, s.PeakMemory, limit)
 	}
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,18 +172,36 @@ func TestStdinReachesTheGuest(t *testing.T) {
 
 // A guest blocked reading a stdin nobody writes to still stops at its
 // timeout: the read must not hold the process, or the node, hostage.
-// (Were it held, the command would end only at the test's deadline.)
+// (Were it held, the command would end only at the test's deadline.) The
+// guest is compiled first, and echoes a line before it blocks, so the
+// timeout is known to have struck the read and not the loading.
 func TestTimeoutInterruptsABlockedStdinRead(t *testing.T) {
 	t.Parallel()
-	cmd := exec.CommandContext(testwasm.Context(t), isleBin, "run", "--timeout", "500ms", testwasm.GoDir(t, "testdata/go/cat"))
+	wasm := testwasm.Go(t, "testdata/go/cat")
+	testwasm.Precompile(t, wasm)
+	cmd := exec.CommandContext(testwasm.Context(t), isleBin, "run", "--timeout", "3s", wasm)
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
-	stdin, err := cmd.StdinPipe() // held open and never written
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe() // written once, then held open
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	out, _ := cmd.CombinedOutput()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "one\n")
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "ONE\n" {
+		cmd.Wait()
+		t.Fatalf("the guest did not echo before blocking (got %q); stderr:\n%s", line, stderr.String())
+	}
+	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != statusTimeout {
-		t.Fatalf("exit %d, want %d:\n%s", code, statusTimeout, out)
+		t.Fatalf("exit %d, want %d:\n%s", code, statusTimeout, stderr.String())
 	}
 }

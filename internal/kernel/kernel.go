@@ -102,6 +102,10 @@ type Kernel struct {
 	procs   map[uint64]*Process
 	nextPID uint64 // guarded by mu
 	closed  bool   // guarded by mu
+	// compiles counts compilations under way: wazero's runtime must not
+	// be closed under one (it panics), and one may outlive the Load that
+	// started it. Added to under mu, and only while not closed.
+	compiles sync.WaitGroup
 }
 
 // New starts a kernel.
@@ -285,7 +289,16 @@ func (k *Kernel) Close(ctx context.Context) error {
 		}
 	}
 	k.sched.close()
-	return k.rt.Close(context.WithoutCancel(ctx))
+	compiled := make(chan struct{})
+	go func() { k.compiles.Wait(); close(compiled) }()
+	select {
+	case <-compiled:
+		return k.rt.Close(context.WithoutCancel(ctx))
+	case <-ctx.Done():
+		// The runtime closes when the last compilation ends.
+		go func() { <-compiled; _ = k.rt.Close(context.Background()) }()
+		return fmt.Errorf("close node: a module is still compiling: %w", ctx.Err())
+	}
 }
 
 // cachePath returns a path under the cache directory, creating its parent,

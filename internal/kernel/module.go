@@ -94,7 +94,11 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 	if ok {
 		return m, nil
 	}
+	if !k.startCompile() {
+		return nil, fmt.Errorf("%s: %w", name, ErrNodeClosed)
+	}
 	if ctx.Done() == nil {
+		defer k.compiles.Done()
 		return k.compile(ctx, name, bin, sum)
 	}
 	type result struct {
@@ -103,6 +107,7 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 	}
 	done := make(chan result, 1)
 	go func() {
+		defer k.compiles.Done()
 		m, err := k.compile(context.WithoutCancel(ctx), name, bin, sum)
 		done <- result{m, err}
 	}()
@@ -112,6 +117,17 @@ func (k *Kernel) Load(ctx context.Context, name string, bin []byte) (*Module, er
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: loading stopped: %w", name, context.Cause(ctx))
 	}
+}
+
+// startCompile counts a compilation in, unless the kernel is closed.
+func (k *Kernel) startCompile() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return false
+	}
+	k.compiles.Add(1)
+	return true
 }
 
 // compile does the work of Load for a module not loaded before. The shape

@@ -1,9 +1,12 @@
 package kernel
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/wasm"
 )
 
 // A stale handle never names a new right: a slot reused until its
@@ -121,4 +124,45 @@ func TestGroupBudgets(t *testing.T) {
 	if g.FuelSpent() != 1000 {
 		t.Fatalf("spent %d, want 1000", g.FuelSpent())
 	}
+}
+
+// A Load given up on its context leaves its compilation running; closing
+// the kernel then must wait for it rather than close wazero's runtime
+// under it, which panics and takes the node (seen as isle run's
+// "--timeout expired while loading" crashing).
+func TestCloseWaitsForACompilationLoadGaveUp(t *testing.T) {
+	k, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := k.Load(ctx, "big", bigModule(1000)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("load with a cancelled context: %v", err)
+	}
+	if err := k.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Load(context.Background(), "after", bigModule(1)); !errors.Is(err, ErrNodeClosed) {
+		t.Fatalf("load after close: %v", err)
+	}
+}
+
+// bigModule is a module of n functions, each a chain of additions, so
+// that compiling it takes a while.
+func bigModule(n int) []byte {
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{Params: []wasm.ValType{wasm.I32}, Results: []wasm.ValType{wasm.I32}}}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices(make([]uint32, n)))
+	body := []byte{0x00, 0x20, 0x00} // no locals; local.get 0
+	for range 200 {
+		body = append(body, 0x20, 0x00, 0x6a) // local.get 0; i32.add
+	}
+	body = append(body, 0x0b)
+	code := make([]wasm.Code, n)
+	for i := range code {
+		code[i] = wasm.Code{Body: body}
+	}
+	m.Put(wasm.SectionCode, wasm.EncodeCode(code))
+	return m.Encode()
 }
