@@ -5,7 +5,7 @@
   const token = new URLSearchParams(location.search).get("token");
   const url = "events" + (token ? "?token=" + encodeURIComponent(token) : "");
   const history = { msg: [], rst: [], fuel: [] };
-  const keep = 120;
+  const keep = 120, showCrashes = 12;
   let prev = null, sortKey = "fuel", last = null;
 
   function bytes(n) {
@@ -27,7 +27,8 @@
     h.push(v);
     if (h.length > keep) h.shift();
     const max = Math.max(1, ...h);
-    const pts = h.map((y, i) => (i * 120 / (keep - 1)).toFixed(1) + "," + (58 - y / max * 56).toFixed(1));
+    const span = Math.max(h.length, 30) - 1;
+    const pts = h.map((y, i) => (i * 120 / span).toFixed(1) + "," + (58 - y / max * 56).toFixed(1));
     $("c-" + name).firstElementChild.setAttribute("points", pts.join(" "));
     $("v-" + name).textContent = num(Math.round(v)) + " (max " + num(Math.round(max)) + ")";
   }
@@ -90,14 +91,16 @@
     const box = $("crashes");
     if (!f.crashes || !f.crashes.length) { box.replaceChildren(el("em", "", "none")); return; }
     box.replaceChildren();
-    for (const c of f.crashes.slice().reverse()) {
+    const shown = f.crashes.slice(-showCrashes).reverse();
+    for (const c of shown) {
       const d = el("div", "crash");
       d.dataset.service = c.service;
-      d.append(el("b", "", c.service), " ", el("span", "pid", "pid " + c.pid + " " + (c.module || "")),
+      d.append(el("b", "", c.service), " ", el("span", "pid", c.pid ? "pid " + c.pid + " " + (c.module || "") : ""),
         " " + new Date(c.time).toLocaleTimeString() + ": " + c.reason);
       if (c.trace) d.append(" ", el("code", "trace", "trace " + c.trace + (c.tag ? " tag " + c.tag : "")));
       box.append(d);
     }
+    if (f.crashes.length > shown.length) box.append(el("em", "", (f.crashes.length - shown.length) + " older reports not shown"));
   }
 
   function render(f) {
