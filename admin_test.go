@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
@@ -197,5 +198,33 @@ func TestAdminToken(t *testing.T) {
 		if rec.Code != c.want {
 			t.Errorf("GET %s (Authorization %q): %d; want %d", c.path, c.auth, rec.Code, c.want)
 		}
+	}
+}
+
+// isle_kv_operations_total counts each kind of key-value call a guest
+// makes.
+func TestMetricsCountKV(t *testing.T) {
+	node := kvNode(t, t.TempDir())
+	g := spawnKV(t, node, map[string]isle.Capability{"kv": isle.KVCap("b", api.RightGet|api.RightPut|api.RightRemove|api.RightList)})
+	h := g.grant("kv")
+	for i := range 3 {
+		if r := g.put(h, fmt.Sprint("k", i), "v"); r != 0 {
+			t.Fatalf("put: %d", r)
+		}
+	}
+	for range 2 {
+		if r, _ := g.get(h, "k1", 16); r != 1 {
+			t.Fatalf("get: %d", r)
+		}
+	}
+	if r := g.del(h, "k0"); r != 0 {
+		t.Fatalf("delete: %d", r)
+	}
+	if r, keys := g.list(h, "", "", 256); r != 2 {
+		t.Fatalf("list: %d %v", r, keys)
+	}
+	fams := scrape(t, node.AdminHandler(""))
+	for op, want := range map[string]float64{"put": 3, "get": 2, "delete": 1, "list": 1} {
+		expect(t, fams, want, "isle_kv_operations_total", "op="+op)
 	}
 }
