@@ -109,6 +109,9 @@ var hopByHop = map[string]bool{
 
 // ServeHTTP sends r to the process and writes its reply.
 func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	defer h.n.obs.countHTTP(h.route(), sw) // for the admin endpoints' metrics
+	w = sw
 	limit := h.MaxBody
 	if limit <= 0 {
 		limit = DefaultHTTPMaxBody
@@ -209,7 +212,7 @@ func (h *HTTPIngress) readBody(w http.ResponseWriter, r *http.Request, buf *byte
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout)) // servers without deadlines get none
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	_, err := buf.ReadFrom(http.MaxBytesReader(unwrapWriter(w), r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:

@@ -81,6 +81,9 @@ type Node struct {
 	// client...), opened on first use by the capability that needs it and
 	// closed with the node. Guarded by mu.
 	services map[string]any
+
+	// obs remembers what the admin endpoints show; see observe.go.
+	obs observer
 }
 
 // service returns the node-wide service named key, opening it on first

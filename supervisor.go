@@ -145,7 +145,7 @@ type Service struct {
 // fails.
 func (n *Node) Supervise(ctx context.Context, spec SupervisorSpec) (*Supervisor, error) {
 	sup := &Supervisor{n: n, svc: map[string]*Service{}}
-	ks, err := sup.build(spec, "")
+	ks, err := sup.build(spec, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -154,24 +154,32 @@ func (n *Node) Supervise(ctx context.Context, spec SupervisorSpec) (*Supervisor,
 		return nil, err
 	}
 	sup.s = s
+	n.obs.addTree(sup, spec)
 	return sup, nil
 }
 
 // build turns spec into the engine's form, making every worker's service
 // first so that siblings can be granted each other's. prefix names nested
-// services: "web" in a nested supervisor "front" is "front/web".
-func (sup *Supervisor) build(spec SupervisorSpec, prefix string) (supervisor.Spec, error) {
+// services: "web" in a nested supervisor "front" is "front/web". A nested
+// spec without OnEvent uses inherit, its parent's.
+func (sup *Supervisor) build(spec SupervisorSpec, prefix string, inherit func(SupervisorEvent)) (supervisor.Spec, error) {
 	ks := supervisor.Spec{Name: spec.Name, Strategy: spec.Strategy, Intensity: spec.Intensity, Period: spec.Period,
 		Backoff: spec.Backoff, Log: sup.n.log}
-	if f := spec.OnEvent; f != nil {
-		ks.OnEvent = func(e supervisor.Event) {
-			pe := SupervisorEvent{Kind: e.Kind, Supervisor: e.Supervisor, Child: e.Child, Restarts: e.Restarts,
-				Exit: e.Exit, Delay: e.Delay}
-			if e.Process != nil {
-				pe.Process = &Process{n: sup.n, p: e.Process}
-			}
-			f(pe)
+	f := spec.OnEvent
+	if f == nil {
+		f = inherit
+	}
+	ks.OnEvent = func(e supervisor.Event) {
+		sup.n.obs.supervisorEvent(prefix, e) // restarts and crash reports, for the admin endpoints
+		if f == nil {
+			return
 		}
+		pe := SupervisorEvent{Kind: e.Kind, Supervisor: e.Supervisor, Child: e.Child, Restarts: e.Restarts,
+			Exit: e.Exit, Delay: e.Delay}
+		if e.Process != nil {
+			pe.Process = &Process{n: sup.n, p: e.Process}
+		}
+		f(pe)
 	}
 	siblings := map[string]*Service{}
 	for _, c := range spec.Children {
@@ -181,11 +189,12 @@ func (sup *Supervisor) build(spec SupervisorSpec, prefix string) (supervisor.Spe
 		svc := &Service{n: sup.n, s: kernel.NewService(c.Name)}
 		siblings[c.Name] = svc
 		sup.svc[prefix+c.Name] = svc
+		sup.n.obs.nameService(svc.s, prefix+c.Name)
 	}
 	for _, c := range spec.Children {
 		kc := supervisor.Child{Name: c.Name, Restart: c.Restart, Shutdown: c.Shutdown}
 		if c.Supervisor != nil {
-			sub, err := sup.build(*c.Supervisor, prefix+c.Name+"/")
+			sub, err := sup.build(*c.Supervisor, prefix+c.Name+"/", f)
 			if err != nil {
 				return ks, err
 			}

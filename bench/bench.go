@@ -149,6 +149,7 @@ func Workloads() []Workload {
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
 		{"governance", "the worst guests on every core: an unrelated reactor's latency, a forced GC, and kill latency", runGovernance},
 		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},
+		{"metrics", "round trip and throughput with the admin endpoints scraped, against without", runMetrics},
 	}
 }
 

@@ -45,7 +45,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: no unit", row.Workload)
 		}
 	}
-	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart"} {
+	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off"} {
 		if !hasRow(rep, want) {
 			t.Errorf("no row for %s", want)
 		}
@@ -53,8 +53,9 @@ func TestQuick(t *testing.T) {
 	// spawn, round trip, throughput, memory; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
 	// governance workload's reactor latency, GC, ticker, and kill p99 and
-	// worst for two guests; restart against Erlang's, when Erlang runs.
-	want := 15
+	// worst for two guests; restart against Erlang's, when Erlang runs;
+	// round trip and throughput with metrics on against off.
+	want := 17
 	if noErlang == nil {
 		want++
 	}

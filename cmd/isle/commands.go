@@ -45,7 +45,7 @@ otherwise. isle's flags come before MODULE, the guest's arguments after --.`,
 		about: `isle up runs the application APP.toml declares (docs/MANIFEST.md): a
 supervision tree of services, each restarted as its supervisor says, until
 SIGINT or SIGTERM stops the tree in order.`,
-		flags: func() *flag.FlagSet { fs, _, _ := newUpFlags(); return fs },
+		flags: func() *flag.FlagSet { fs, _, _, _ := newUpFlags(); return fs },
 	},
 	{
 		name:    "caps",

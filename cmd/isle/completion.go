@@ -12,7 +12,7 @@ import (
 // values of other flags complete as file names.
 var flagValues = map[string]string{
 	"dir": "dir", "ro-dir": "dir", "cache-dir": "dir", "data-dir": "dir",
-	"env": "none", "memory": "none", "timeout": "none", "fuel": "none", "http": "none",
+	"env": "none", "memory": "none", "timeout": "none", "fuel": "none", "http": "none", "admin": "none",
 }
 
 // compFlag is a flag as completion sees it.

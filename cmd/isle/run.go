@@ -30,6 +30,7 @@ type runOptions struct {
 	cacheDir      string
 	dataDir       string
 	http          string
+	admin         string
 }
 
 func newRunFlags(o *runOptions) *flag.FlagSet {
@@ -47,6 +48,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")
 	fs.StringVar(&o.http, "http", "", "serve the process over HTTP at `ADDR` (such as 127.0.0.1:8080) until it exits or isle is interrupted: each request becomes a message, the reply the response")
+	fs.StringVar(&o.admin, "admin", "", "serve the dashboard and Prometheus /metrics at `ADDR` (such as 127.0.0.1:9090; a bare :PORT is loopback; elsewhere it needs a token, from $ISLE_ADMIN_TOKEN or printed at start)")
 	return fs
 }
 
@@ -122,6 +124,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, err
 	}
 	defer node.Close(context.Background())
+	if o.admin != "" {
+		stopAdmin, err := startAdmin(node, o.admin, stderr)
+		if err != nil {
+			return 0, err
+		}
+		defer stopAdmin()
+	}
 	// Go packages are built first, bounded by signals only: that is the
 	// user's own toolchain. From then on --timeout counts: loading a
 	// module (rewriting and compiling it) is bounded by it too.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -18,22 +19,23 @@ import (
 	"github.com/isle-run/isle/internal/supervisor"
 )
 
-const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] APP.toml"
+const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] APP.toml"
 
 // newUpFlags returns the flags of `isle up`.
-func newUpFlags() (fs *flag.FlagSet, cacheDir, dataDir *string) {
+func newUpFlags() (fs *flag.FlagSet, cacheDir, dataDir, admin *string) {
 	fs = flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cacheDir = fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached")
 	dataDir = fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says")
-	return fs, cacheDir, dataDir
+	admin = fs.String("admin", "", "serve the dashboard and /metrics at this address, over the manifest's admin")
+	return fs, cacheDir, dataDir, admin
 }
 
 // upCmd runs an application: a supervision tree of services declared in a
 // manifest, until SIGINT or SIGTERM; then it stops the tree in order and
 // exits 0. If the root supervisor gives up, it exits statusAbandoned.
 func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs, cacheDir, dataDir := newUpFlags()
+	fs, cacheDir, dataDir, adminFlag := newUpFlags()
 	if err := fs.Parse(args); err != nil {
 		return 0, usagef("%v; %s", flagError(fs, args, err), upUsage)
 	}
@@ -54,6 +56,13 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 0, err
 	}
 	defer node.Close(context.Background())
+	if addr := cmp.Or(*adminFlag, app.Admin); addr != "" {
+		stopAdmin, err := startAdmin(node, addr, stderr)
+		if err != nil {
+			return 0, err
+		}
+		defer stopAdmin()
+	}
 	u := &upper{path: path, cacheDir: *cacheDir, node: node, stdin: stdin, stdout: stdout, stderr: stderr,
 		modules: map[string]*isle.Module{}}
 	spec, err := u.spec(ctx, app.Name, &app.Root)

@@ -90,6 +90,8 @@ type Kernel struct {
 	// polite counts running guests, to pace their yields to the Go
 	// scheduler.
 	polite *polite.Politeness
+	// stats counts for the node's metrics; see metrics.go.
+	stats kernelStats
 
 	// hostFuncs is the set of "module.name" imports the host provides, used
 	// to list exactly what a module is missing before it is instantiated.
@@ -223,12 +225,14 @@ func (k *Kernel) register(p *Process) error {
 	k.nextPID++
 	p.ID = k.nextPID
 	k.procs[p.ID] = p
+	k.noteSpawn(p)
 	return nil
 }
 
 func (k *Kernel) unregister(p *Process) {
 	k.mu.Lock()
 	delete(k.procs, p.ID)
+	k.noteEnd(p)
 	k.mu.Unlock()
 }
 

@@ -46,6 +46,9 @@ type mailbox struct {
 	waiting  bool          // the owner is blocked in receive
 	wake     chan struct{} // cap 1: a message arrived while waiting
 	space    chan struct{} // closed when room appears; nil when nobody waits
+	// taken counts the messages the owner took; sent is the owner's
+	// Process.sent as of then, published here for Kernel.Sample.
+	taken, sent uint64
 }
 
 func (mb *mailbox) len() int { return len(mb.q) - mb.head }
@@ -147,7 +150,9 @@ func (p *Process) takeMessage(match, mask uint32) *Message {
 	m := p.mbox.take(match, mask)
 	if m != nil {
 		p.unadmit(messageSize(m))
+		p.mbox.taken++
 	}
+	p.mbox.sent = p.sent
 	return m
 }
 

@@ -14,6 +14,7 @@ import (
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Send(q Target, m *Message, nonblock bool) error {
 	m.Trace = p.trace()
+	p.sent++
 	return q.enqueue(m, modeOf(nonblock), p)
 }
 
@@ -60,6 +61,7 @@ func request(q Target, m *Message, w waiter) (*replySlot, error) {
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Call(q Target, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
 	m.Trace = p.trace()
+	p.sent++
 	slot, err := request(q, m, p)
 	if err != nil {
 		return nil, false, err
@@ -94,6 +96,7 @@ func (p *Process) Reply(h Handle, m *Message) error {
 		return fmt.Errorf("handle %d is not a reply handle", h)
 	}
 	m.Trace = p.trace()
+	p.sent++
 	if !c.Object.(*replySlot).answer(m) {
 		return ErrGone
 	}
@@ -220,6 +223,7 @@ func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bo
 	if m.Trace == 0 {
 		m.Trace = k.newTrace()
 	}
+	k.stats.hostSent.Add(1)
 	return q.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
 }
 
@@ -231,6 +235,7 @@ func (k *Kernel) HostCall(ctx context.Context, q Target, m *Message) (*Message, 
 	if m.Trace == 0 {
 		m.Trace = k.newTrace()
 	}
+	k.stats.hostSent.Add(1)
 	slot, err := request(q, m, hostWaiter{ctx})
 	if err != nil {
 		return nil, err

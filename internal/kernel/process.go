@@ -130,6 +130,7 @@ type Process struct {
 	callStack     stackState
 	goAbort       *goAbortDetector
 	wasi          *wasip1.State // nil if the module imports nothing from WASI
+	sent          uint64        // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
 	mem       atomic.Int64 // bytes charged to the memory account

@@ -14,6 +14,8 @@ type App struct {
 	Name    string
 	DataDir string
 	Root    Supervisor
+	// Admin, if set, is where `isle up` serves the dashboard and /metrics.
+	Admin string
 }
 
 // Supervisor is one supervisor of an application and its services.
@@ -46,6 +48,7 @@ type Service struct {
 type appFile struct {
 	Name       string        `toml:"name"`
 	DataDir    string        `toml:"data_dir"`
+	Admin      string        `toml:"admin"`
 	Supervisor supFile       `toml:"supervisor"`
 	Service    []serviceFile `toml:"service"`
 }
@@ -95,6 +98,12 @@ func LoadApp(path string) (*App, error) {
 	}
 	if len(f.Service) == 0 {
 		return nil, bad("service", "an application needs at least one [[service]]")
+	}
+	if f.Admin != "" {
+		if _, _, err := net.SplitHostPort(f.Admin); err != nil {
+			return nil, bad("admin", "%q is not HOST:PORT; write it like \"127.0.0.1:9090\" or \":9090\"", f.Admin)
+		}
+		a.Admin = f.Admin
 	}
 	root, err := supervisorOf(dir, "supervisor", &f.Supervisor, "", f.Service, bad)
 	if err != nil {

@@ -77,6 +77,10 @@ type Store struct {
 	buckets map[string]*Bucket
 
 	commits, writes atomic.Uint64
+	// gets and lists count reads; puts and deletes count writes queued
+	// (guarded by mu, which queueing takes anyway).
+	gets, lists   atomic.Uint64
+	puts, deletes uint64
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -139,11 +143,21 @@ func (s *Store) Close() error {
 type Stats struct {
 	Commits uint64 // write transactions committed or failed
 	Writes  uint64 // puts and deletes in them
+	// Gets, Puts, Deletes and Lists count the operations asked of the
+	// store (kv_get, kv_put, kv_delete and kv_list), whatever their outcome
+	// once the key was valid.
+	Gets, Puts, Deletes, Lists uint64
 }
 
 // Stats reports the store's work so far. Writes/Commits is how many
 // writes, on average, shared each fsync.
-func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Writes: s.writes.Load()} }
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	puts, deletes := s.puts, s.deletes
+	s.mu.Unlock()
+	return Stats{Commits: s.commits.Load(), Writes: s.writes.Load(),
+		Gets: s.gets.Load(), Puts: puts, Deletes: deletes, Lists: s.lists.Load()}
+}
 
 // Bucket returns the bucket called name, creating it (durably) if it does
 // not exist. Every call with one name returns the same *Bucket.
@@ -214,6 +228,7 @@ func (b *Bucket) View(key []byte, fn func(value []byte)) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	b.s.gets.Add(1)
 	found := false
 	err := b.s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(b.name)
@@ -317,6 +332,11 @@ func (s *Store) submit(o *Write) (*Write, error) {
 		return nil, ErrClosed
 	}
 	s.queue = append(s.queue, o)
+	if o.delete {
+		s.deletes++
+	} else {
+		s.puts++
+	}
 	s.cond.Signal()
 	return o, nil
 }
@@ -400,6 +420,7 @@ func (s *Store) commit(batch []*Write) {
 // sorts after after (every key, if after is empty), in byte order, until
 // fn returns false. The key is only valid during fn.
 func (b *Bucket) List(prefix, after []byte, fn func(key []byte) bool) error {
+	b.s.lists.Add(1)
 	err := b.s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(b.name)
 		if bk == nil {

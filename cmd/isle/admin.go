@@ -1,0 +1,75 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/isle-run/isle"
+)
+
+// adminTokenEnv names the environment variable that sets the admin
+// listener's token when it is bound beyond loopback.
+const adminTokenEnv = "ISLE_ADMIN_TOKEN"
+
+// adminAddr resolves an --admin address: a bare ":PORT" means loopback.
+// It reports whether the address is loopback only; anything else needs a
+// token.
+func adminAddr(addr string) (string, bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false, usagef("--admin %q is not HOST:PORT; write it like 127.0.0.1:9090 or :9090", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil {
+		loopback = ip.IsLoopback()
+	}
+	return net.JoinHostPort(host, port), loopback, nil
+}
+
+// startAdmin serves node's admin endpoints (the dashboard and /metrics)
+// on addr until stop is called. Bound beyond loopback it requires a
+// token: $ISLE_ADMIN_TOKEN, or one it makes and prints.
+func startAdmin(node *isle.Node, addr string, stderr io.Writer) (stop func(), err error) {
+	addr, loopback, err := adminAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	token := ""
+	if !loopback {
+		if token = os.Getenv(adminTokenEnv); token == "" {
+			b := make([]byte, 16)
+			if _, err := rand.Read(b); err != nil {
+				return nil, fmt.Errorf("make an admin token: %w", err)
+			}
+			token = hex.EncodeToString(b)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usagef("--admin %s: %v", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           node.AdminHandler(token),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(stderr, "isle: admin: ", 0),
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	if token == "" {
+		fmt.Fprintf(stderr, "isle: admin dashboard on %s, metrics on %smetrics\n", url, url)
+	} else {
+		fmt.Fprintf(stderr, "isle: admin dashboard on %s?token=%s, metrics on %smetrics (send Authorization: Bearer %s)\n",
+			url, token, url, token)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}

@@ -1,0 +1,122 @@
+package admin
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MailboxBuckets are the upper bounds of the mailbox depth histogram: the
+// default mailbox holds 1,024 messages.
+var MailboxBuckets = []float64{0, 1, 4, 16, 64, 256, 1024}
+
+// States are the process states the processes gauge always reports, so
+// that a state with no process shows as 0 rather than vanishing.
+var States = []string{"running", "runnable", "idle", "waiting"}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("isle_"+name, help, labels, nil)
+}
+
+var (
+	descProcesses   = desc("processes", "Live processes by state: running, runnable (a reactor queued for a worker), idle (a reactor with nothing to do), waiting (a command blocked in receive).", "state")
+	descSvcProcs    = desc("service_processes", "Live processes by service (a service's instance and what it spawned; \"\" is outside any service).", "service")
+	descSpawns      = desc("spawns_total", "Processes spawned, by service.", "service")
+	descExits       = desc("exits_total", "Processes ended, by service, kind (normal, abandoned, killed, failed) and cause.", "service", "kind", "cause")
+	descRestarts    = desc("restarts_total", "Restarts of a supervised service.", "service")
+	descSent        = desc("messages_sent_total", "Messages sent by processes (sends, calls and replies), by service.", "service")
+	descReceived    = desc("messages_received_total", "Messages processes took from their mailboxes, signals included, by service.", "service")
+	descHostSent    = desc("host_messages_sent_total", "Messages sent by the Go host, HTTP ingress requests among them.")
+	descMailbox     = desc("mailbox_depth", "Messages waiting in each live process's mailbox, sampled at scrape time.")
+	descFuel        = desc("fuel_consumed_total", "Fuel (instructions, roughly) spent by processes, by service.", "service")
+	descMemory      = desc("memory_bytes", "What the node holds for all its processes now: linear memory, tables, stacks, queued messages.")
+	descMemoryPeak  = desc("memory_peak_bytes", "The most the node has held for its processes at once.")
+	descMemoryLimit = desc("memory_limit_bytes", "The node's ceiling on what its processes hold together.")
+	descSvcMemory   = desc("service_memory_bytes", "What the node holds for the live processes of a service.", "service")
+	descKV          = desc("kv_operations_total", "Key-value operations asked of the node's store, by op (get, put, delete, list).", "op")
+	descHTTP        = desc("http_requests_total", "HTTP ingress requests by route (a service, or the module a process handler serves) and status class.", "route", "class")
+)
+
+// Collector turns a Source into Prometheus metrics at scrape time: it
+// keeps no state of its own.
+type Collector struct{ src Source }
+
+// NewCollector returns a collector reading src.
+func NewCollector(src Source) *Collector { return &Collector{src: src} }
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
+		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
+		descSvcMemory, descKV, descHTTP} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	states := map[string]float64{}
+	svcProcs := map[string]float64{}
+	svcMem := map[string]float64{}
+	buckets := make(map[float64]uint64, len(MailboxBuckets))
+	var depthSum float64
+	var procs uint64
+	cs := c.src.Sample(func(p *Proc) {
+		procs++
+		states[p.State]++
+		svcProcs[p.Service]++
+		svcMem[p.Service] += float64(p.Memory)
+		depthSum += float64(p.Queued)
+		for _, b := range MailboxBuckets {
+			if float64(p.Queued) <= b {
+				buckets[b]++ // cumulative, as Prometheus wants
+			}
+		}
+	})
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	for _, s := range States {
+		gauge(descProcesses, states[s], s)
+	}
+	for s, n := range states {
+		if !isKnownState(s) {
+			gauge(descProcesses, n, s)
+		}
+	}
+	for svc, n := range svcProcs {
+		gauge(descSvcProcs, n, svc)
+		gauge(descSvcMemory, svcMem[svc], svc)
+	}
+	ch <- prometheus.MustNewConstHistogram(descMailbox, procs, depthSum, buckets)
+	for name, s := range cs.Services {
+		counter(descSpawns, float64(s.Spawns), name)
+		counter(descRestarts, float64(s.Restarts), name)
+		counter(descSent, float64(s.Sent), name)
+		counter(descReceived, float64(s.Received), name)
+		counter(descFuel, float64(s.Fuel), name)
+		for k, n := range s.Exits {
+			counter(descExits, float64(n), name, k.Kind, k.Cause)
+		}
+	}
+	counter(descHostSent, float64(cs.HostSent))
+	gauge(descMemory, float64(cs.Memory))
+	gauge(descMemoryPeak, float64(cs.PeakMemory))
+	gauge(descMemoryLimit, float64(cs.MemoryLimit))
+	for _, op := range []string{"get", "put", "delete", "list"} {
+		counter(descKV, float64(cs.KV[op]), op)
+	}
+	for k, n := range cs.HTTP {
+		counter(descHTTP, float64(n), k.Route, k.Class)
+	}
+}
+
+func isKnownState(s string) bool {
+	for _, k := range States {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
