@@ -116,6 +116,10 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	select {
 	case err := <-reply:
 		return err
+	case <-s.done:
+		// Ended on its own meanwhile: the select above may have queued
+		// the stop beside a closed done, and nobody will read it.
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
