@@ -29,8 +29,8 @@ type endSignal struct {
 func newEndSignal() *endSignal { return &endSignal{more: make(chan struct{})} }
 
 func (e *endSignal) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (e *endSignal) Shutdown(context.Context) error                 { return nil }
-func (e *endSignal) ForceFlush(context.Context) error               { return nil }
+func (e *endSignal) Shutdown(context.Context) error                  { return nil }
+func (e *endSignal) ForceFlush(context.Context) error                { return nil }
 func (e *endSignal) OnEnd(sdktrace.ReadOnlySpan) {
 	e.mu.Lock()
 	close(e.more)
