@@ -161,7 +161,7 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hold != nil {
 		m.Hold(hold)
 	}
-	end := tracing.Host(ctx, h.n.tracer, "http "+r.Method, true, m)
+	end := tracing.Host(ctx, h.n.tracer, "http", true, m)
 	reply, err := h.n.k.HostCall(ctx, h.target, m)
 	end(err)
 	if err != nil {
