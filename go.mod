@@ -1,6 +1,6 @@
 module github.com/isle-run/isle
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/tetratelabs/wazero v1.12.0
