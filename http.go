@@ -13,6 +13,7 @@ import (
 
 	"github.com/isle-run/isle/internal/httpwire"
 	"github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/tracing"
 )
 
 // TagHTTP is the tag of an HTTP request message and of its reply: "HTTP"
@@ -163,7 +164,9 @@ func (h *HTTPIngress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hold != nil {
 		m.Hold(hold)
 	}
+	end := tracing.Host(ctx, h.n.tracer, "http", true, m)
 	reply, err := h.n.k.HostCall(ctx, h.target, m)
+	end(err)
 	if err != nil {
 		switch {
 		case errors.Is(err, kernel.ErrGone):

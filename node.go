@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/isle-run/isle/internal/abi"
 	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
@@ -17,6 +19,7 @@ import (
 	_ "github.com/isle-run/isle/internal/services"
 	"github.com/isle-run/isle/internal/services/dirs"
 	"github.com/isle-run/isle/internal/shape"
+	"github.com/isle-run/isle/internal/tracing"
 )
 
 // Config configures a Node.
@@ -50,6 +53,12 @@ type Config struct {
 	// DataDir holds the node's durable state, such as key-value buckets.
 	// Empty means the node has none, and key-value capabilities fail.
 	DataDir string
+	// TracerProvider, if set, receives OpenTelemetry spans: one per
+	// reactor turn, per message a command receives, and per call, each
+	// the child of the span that sent its message (README, "Traces").
+	// Nil turns tracing off. Either way, a message the host sends under
+	// a context holding a span joins that span's trace.
+	TracerProvider trace.TracerProvider
 }
 
 // ModuleLimits bound the shape of modules; see Config.ModuleLimits and the
@@ -75,6 +84,8 @@ type Node struct {
 	// env is what capabilities open on the node with: its data directory,
 	// its start (the clock capability's origin), its log and its services.
 	env *capkind.Env
+	// tracer makes spans, nil when tracing is off.
+	tracer *tracing.Tracer
 
 	mu sync.Mutex
 	// services holds node-wide service state (a key-value store, an HTTP
@@ -107,7 +118,13 @@ func (n *Node) service(key string, open func() (any, error)) (any, error) {
 
 // NewNode starts a node.
 func NewNode(ctx context.Context, cfg Config) (*Node, error) {
+	tracer := tracing.New(cfg.TracerProvider)
+	var kt kernel.Tracer
+	if tracer != nil {
+		kt = tracer // a nil *Tracer in the interface would not be nil
+	}
 	k, err := kernel.New(ctx, kernel.Config{
+		Tracer:       kt,
 		CacheDir:     cfg.CacheDir,
 		Logger:       cfg.Logger,
 		MaxProcesses: cfg.MaxProcesses,
@@ -128,7 +145,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{k: k, log: log}
+	n := &Node{k: k, log: log, tracer: tracer}
 	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
 	return n, nil
 }

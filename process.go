@@ -9,6 +9,7 @@ import (
 
 	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/kernel"
+	"github.com/isle-run/isle/internal/tracing"
 )
 
 // Process is a running, isolated instance of a Module.
@@ -70,7 +71,11 @@ func (p *Process) Send(ctx context.Context, m Message) error {
 	if m.Tag >= kernel.TagSystem {
 		return fmt.Errorf("tag %#x is reserved for the system", m.Tag)
 	}
-	return mapErr(p.n.k.HostSend(ctx, p.p, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}, false))
+	km := &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}
+	end := tracing.Host(ctx, p.n.tracer, "send", false, km)
+	err := p.n.k.HostSend(ctx, p.p, km, false)
+	end(err)
+	return mapErr(err)
 }
 
 // Call sends a request and waits for the reply until ctx is done. It fails
@@ -84,7 +89,10 @@ func (p *Process) Call(ctx context.Context, m Message) (Message, error) {
 
 // hostCall calls q from the Go host.
 func hostCall(ctx context.Context, n *Node, q kernel.Target, m Message) (Message, error) {
-	r, err := n.k.HostCall(ctx, q, &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)})
+	km := &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}
+	end := tracing.Host(ctx, n.tracer, "call", true, km)
+	r, err := n.k.HostCall(ctx, q, km)
+	end(err)
 	if err != nil {
 		return Message{}, mapErr(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/kernel"
 	"github.com/isle-run/isle/internal/supervisor"
+	"github.com/isle-run/isle/internal/tracing"
 )
 
 // Strategy says which children a supervisor restarts when one ends, as in
@@ -293,7 +294,11 @@ func (s *Service) Send(ctx context.Context, m Message) error {
 	if m.Tag >= kernel.TagSystem {
 		return fmt.Errorf("tag %#x is reserved for the system", m.Tag)
 	}
-	return mapErr(s.n.k.HostSend(ctx, s.s, kernel.NewMessage(m.Tag, m.Data), false))
+	km := kernel.NewMessage(m.Tag, m.Data)
+	end := tracing.Host(ctx, s.n.tracer, "send", false, km)
+	err := s.n.k.HostSend(ctx, s.s, km, false)
+	end(err)
+	return mapErr(err)
 }
 
 // Call sends a request to the service and waits for the reply until ctx

@@ -119,7 +119,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	// The node's own warnings and crash reports go to stderr.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir, Logger: logger})
+	tp, stopTracing, err := startTracing(ctx, stderr)
+	if err != nil {
+		return 0, err
+	}
+	defer stopTracing() // after the node closes, so its last spans go too
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir, Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return 0, err
 	}

@@ -51,7 +51,12 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		app.DataDir = *dataDir
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger})
+	tp, stopTracing, err := startTracing(ctx, stderr)
+	if err != nil {
+		return 0, err
+	}
+	defer stopTracing() // after the node closes, so its last spans go too
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return 0, err
 	}

@@ -54,6 +54,8 @@ type Config struct {
 	// able to receive one, gets the mount.
 	HandleFS     func(p *Process) experimentalsys.FS
 	HandleFSKind capkind.Kind
+	// Tracer, if set, makes spans of turns, receives and calls.
+	Tracer Tracer
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -87,6 +89,8 @@ type Kernel struct {
 	epoch time.Time
 	// traces numbers causality ids (Message.Trace).
 	traces atomic.Uint64
+	// tracer is Config.Tracer: nil when nothing traces.
+	tracer Tracer
 	// polite counts running guests, to pace their yields to the Go
 	// scheduler.
 	polite *polite.Politeness
@@ -145,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory())}
 	k.shape = cfg.ModuleShape
 	k.handleFS, k.fsKind = cfg.HandleFS, cfg.HandleFSKind
+	k.tracer = cfg.Tracer
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
 		return nil, err

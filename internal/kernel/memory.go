@@ -20,8 +20,9 @@ const (
 	MailboxAllowance = 1 << 10
 	mailboxStep      = 4 << 10
 	// messageOverhead is what the kernel holds for a queued message beside
-	// its payload.
-	messageOverhead = 128
+	// its payload: the Message (its causality chain included) and its
+	// slot in the mailbox.
+	messageOverhead = 256
 	// capOverhead is what each capability carried in a message adds.
 	capOverhead = 48
 )

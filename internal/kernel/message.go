@@ -37,8 +37,19 @@ type Message struct {
 	// Trace is the causality id the message carries, Midori's activity:
 	// a message sent while a process handles another inherits its id, and
 	// so does a reply, so a chain of sends across processes shares one id.
-	// The host starts a new one for each message it sends.
+	// The host starts a new one for each message it sends, unless it
+	// sends under a span of its own. See trace.go.
 	Trace uint64
+	// TraceHi is the high half of an OpenTelemetry trace id the chain
+	// belongs to, zero for the node's own ids.
+	TraceHi uint64
+	// Span is the span the message was sent under, the parent of the
+	// span of its turn; zero when nothing traces. SpanFlags are its W3C
+	// trace flags (bit 0: sampled).
+	Span      uint64
+	SpanFlags uint8
+	// hops is the end of the chain that led to the message.
+	hops hops
 	// Caps travel with the message and are installed in the receiver's
 	// handle table on delivery.
 	Caps []Cap
@@ -123,6 +134,9 @@ type replySlot struct {
 	state uint8 // slotWaiting, slotAnswered, slotGone
 	msg   *Message
 	done  chan struct{} // closed when state leaves slotWaiting
+	// traceHi and trace are the request's causality id, which the reply
+	// carries. Set before the request is queued, read-only after.
+	traceHi, trace uint64
 }
 
 const (

@@ -13,25 +13,10 @@ import (
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Send(q Target, m *Message, nonblock bool) error {
-	m.Trace = p.trace()
+	p.stamp(m)
 	p.sent++
 	return q.enqueue(m, modeOf(nonblock), p)
 }
-
-// trace is the causality id of what p sends now: that of the message it
-// is handling, or its own when it handles none.
-func (p *Process) trace() uint64 {
-	if p.current != nil && p.current.Trace != 0 {
-		return p.current.Trace
-	}
-	if p.ownTrace == 0 {
-		p.ownTrace = p.k.newTrace()
-	}
-	return p.ownTrace
-}
-
-// newTrace returns a causality id unique on the node.
-func (k *Kernel) newTrace() uint64 { return k.traces.Add(1) }
 
 func modeOf(nonblock bool) sendMode {
 	if nonblock {
@@ -44,6 +29,7 @@ func modeOf(nonblock bool) sendMode {
 // returns the slot its reply will arrive in.
 func request(q Target, m *Message, w waiter) (*replySlot, error) {
 	slot := newReplySlot()
+	slot.traceHi, slot.trace = m.TraceHi, m.Trace
 	m.reply = slot
 	if err := q.enqueue(m, sendBlock, w); err != nil {
 		m.reply = nil
@@ -60,16 +46,19 @@ func request(q Target, m *Message, w waiter) (*replySlot, error) {
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Call(q Target, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
-	m.Trace = p.trace()
+	p.stamp(m)
 	p.sent++
+	span := p.startCall(m)
 	slot, err := request(q, m, p)
 	if err != nil {
+		endCall(span, err)
 		return nil, false, err
 	}
 	p.pending = slot
 	err = p.wait(slot.done, timeout)
 	p.pending = nil
 	reply, err = settle(slot, err)
+	endCall(span, err)
 	return reply, true, err
 }
 
@@ -95,9 +84,11 @@ func (p *Process) Reply(h Handle, m *Message) error {
 	if !ok || c.Kind != capkind.Reply {
 		return fmt.Errorf("handle %d is not a reply handle", h)
 	}
-	m.Trace = p.trace()
+	slot := c.Object.(*replySlot)
+	p.stamp(m)
 	p.sent++
-	if !c.Object.(*replySlot).answer(m) {
+	m.TraceHi, m.Trace = slot.traceHi, slot.trace // a reply is part of its call
+	if !slot.answer(m) {
 		return ErrGone
 	}
 	return nil
@@ -108,11 +99,18 @@ func (p *Process) Reply(h Handle, m *Message) error {
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Receive(match, mask uint32, timeout time.Duration) (*Message, uint32, error) {
+	if !p.reactor {
+		p.endSpan("") // a command is done with its message when it asks for the next
+	}
 	m, err := p.receive(match, mask, timeout)
 	if err != nil {
 		return nil, 0, err
 	}
-	return m, p.deliver(m), nil
+	aux := p.deliver(m)
+	if !p.reactor && p.k.tracer != nil {
+		p.beginSpan(SpanReceive, m)
+	}
+	return m, aux, nil
 }
 
 // ProcessFrom returns the process a host function was called by.
@@ -208,6 +206,10 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 	if stdio {
 		spec.Stdout, spec.Stderr = p.spec.Stdout, p.spec.Stderr
 	}
+	if init != nil {
+		init.Tag = TagInit
+		p.stamp(init)
+	}
 	return p.k.spawn(p.ctx, m, spec, p, p.group, init, link)
 }
 
@@ -220,9 +222,7 @@ const DefaultChildMemory = 64 << 20
 //
 // Safe from any goroutine.
 func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bool) error {
-	if m.Trace == 0 {
-		m.Trace = k.newTrace()
-	}
+	k.stampHost(m)
 	k.stats.hostSent.Add(1)
 	return q.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
 }
@@ -232,9 +232,7 @@ func (k *Kernel) HostSend(ctx context.Context, q Target, m *Message, nonblock bo
 //
 // Safe from any goroutine.
 func (k *Kernel) HostCall(ctx context.Context, q Target, m *Message) (*Message, error) {
-	if m.Trace == 0 {
-		m.Trace = k.newTrace()
-	}
+	k.stampHost(m)
 	k.stats.hostSent.Add(1)
 	slot, err := request(q, m, hostWaiter{ctx})
 	if err != nil {

@@ -113,6 +113,7 @@ type Process struct {
 	grants      map[string]Handle
 	current     *Message          // the message being handled
 	ownTrace    uint64            // causality id of what it sends outside any message
+	span        openSpan          // the span its sends descend from (trace.go)
 	curHandles  []Handle          // its handles, in this process's numbering
 	watching    map[uint32]*watch // monitors this process holds, by ref
 	nextRef     uint32
@@ -165,6 +166,8 @@ type Process struct {
 	crash struct {
 		tag, trace uint64
 		ok         bool
+		traceHi    uint64
+		chain      hops // the hops that led to the message
 	}
 }
 
@@ -423,9 +426,12 @@ func (p *Process) finish(exit isleapi.Exit) {
 			m.recycle()
 		}
 	}
+	failure := ""
 	if !exit.Normal() {
 		p.noteCrash(p.current)
+		failure = exit.String()
 	}
+	p.endSpan(failure)
 	p.setCurrent(nil)
 	if p.pending != nil {
 		p.pending.abandon()
@@ -468,6 +474,7 @@ func (p *Process) finish(exit isleapi.Exit) {
 func (p *Process) noteCrash(m *Message) {
 	if m != nil && !p.crash.ok {
 		p.crash.tag, p.crash.trace, p.crash.ok = uint64(m.Tag), m.Trace, true
+		p.crash.traceHi, p.crash.chain = m.TraceHi, m.hops
 	}
 }
 

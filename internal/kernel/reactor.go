@@ -121,6 +121,9 @@ func (p *Process) initialize() bool {
 // process ended.
 func (p *Process) turn(m *Message) bool {
 	aux := p.deliver(m)
+	if p.k.tracer != nil {
+		p.beginSpan(SpanTurn, m)
+	}
 	if p.inboxCap > 0 && len(m.Data) > 0 {
 		n := min(uint32(len(m.Data)), p.inboxCap)
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
@@ -135,6 +138,9 @@ func (p *Process) turn(m *Message) bool {
 	}
 	if err != nil {
 		p.noteCrash(m)
+	}
+	if err == nil && p.span.s != nil {
+		p.endSpan("") // a failed turn's span ends in finish, with the exit
 	}
 	p.setCurrent(nil)
 	if err != nil {
