@@ -81,6 +81,8 @@ type Node struct {
 	// client...), opened on first use by the capability that needs it and
 	// closed with the node. Guarded by mu.
 	services map[string]any
+	// obs is what the node keeps for tools (introspect.go, logs.go).
+	obs *observer
 }
 
 // service returns the node-wide service named key, opening it on first
@@ -104,15 +106,23 @@ func (n *Node) service(key string, open func() (any, error)) (any, error) {
 
 // NewNode starts a node.
 func NewNode(ctx context.Context, cfg Config) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Every record goes through the ring that Node.Logs reads, too.
+	obs := &observer{logs: newLogRing()}
+	log = slog.New(&teeHandler{next: log.Handler(), ring: obs.logs})
 	k, err := kernel.New(ctx, kernel.Config{
 		CacheDir:     cfg.CacheDir,
-		Logger:       cfg.Logger,
+		Logger:       log,
 		MaxProcesses: cfg.MaxProcesses,
 		SpawnQuota:   cfg.SpawnQuota,
 		MaxMemory:    cfg.MaxMemory,
 		ModuleShape:  cfg.ModuleLimits,
 		HandleFS:     dirs.New,
 		HandleFSKind: dirs.Kind,
+		OnExit:       obs.exited,
 	})
 	if err != nil {
 		return nil, err
@@ -121,11 +131,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		_ = k.Close(ctx)
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	n := &Node{k: k, log: log}
+	n := &Node{k: k, log: log, obs: obs}
 	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
 	return n, nil
 }

@@ -154,6 +154,7 @@ func (n *Node) Supervise(ctx context.Context, spec SupervisorSpec) (*Supervisor,
 		return nil, err
 	}
 	sup.s = s
+	n.obs.addSupervisor(s)
 	return sup, nil
 }
 

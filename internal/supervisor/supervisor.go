@@ -113,9 +113,13 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	case <-s.done:
 		return nil
 	}
+	// The loop may have ended with the request still queued: events is
+	// buffered, so the send above can win over done.
 	select {
 	case err := <-reply:
 		return err
+	case <-s.done:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -142,7 +146,12 @@ func (s *Supervisor) Children() []ChildInfo {
 	}
 	select {
 	case s.events <- event{ask: f}:
-		return <-out
+	case <-s.done:
+		return nil
+	}
+	select { // as in Stop
+	case cs := <-out:
+		return cs
 	case <-s.done:
 		return nil
 	}
@@ -162,11 +171,17 @@ func (s *Supervisor) Restart(name string) error {
 		}
 		errc <- fmt.Errorf("no child called %q", name)
 	}
+	ended := fmt.Errorf("supervisor %s has ended", s.spec.Name)
 	select {
 	case s.events <- event{ask: f}:
-		return <-errc
 	case <-s.done:
-		return fmt.Errorf("supervisor %s has ended", s.spec.Name)
+		return ended
+	}
+	select { // as in Stop
+	case err := <-errc:
+		return err
+	case <-s.done:
+		return ended
 	}
 }
 
