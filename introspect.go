@@ -91,13 +91,12 @@ type svcEntry struct {
 // table, so processes keep running and spawning meanwhile.
 func (n *Node) Snapshot() Snapshot {
 	sups, svcs := n.supervisorTree()
-	infos := n.k.Infos(nil)
-	slices.SortFunc(infos, func(a, b kernel.Info) int { return cmpU64(a.ID, b.ID) })
 	now := time.Now()
-	s := Snapshot{Taken: now, Supervisors: sups, Processes: make([]ProcessInfo, len(infos))}
-	for i := range infos {
-		n.fill(&s.Processes[i], &infos[i], svcs, now)
-	}
+	s := Snapshot{Taken: now, Supervisors: sups, Processes: make([]ProcessInfo, 0, n.k.ProcessCount()+16)}
+	n.k.EachInfo(func(in *kernel.Info) {
+		s.Processes = append(s.Processes, ProcessInfo{})
+		n.fill(&s.Processes[len(s.Processes)-1], in, svcs, now)
+	})
 	mem, _, ceiling := n.k.Memory()
 	s.Memory, s.Ceiling = uint64(max(mem, 0)), uint64(ceiling)
 	return s
@@ -116,7 +115,7 @@ func cmpU64(a, b uint64) int {
 // fill turns the kernel's view of a process into a ProcessInfo.
 func (n *Node) fill(out *ProcessInfo, in *kernel.Info, svcs map[*kernel.Service]svcEntry, now time.Time) {
 	*out = ProcessInfo{PID: in.ID, Parent: in.Parent, Name: in.Module, Module: in.Module, State: in.State.String(),
-		Reactor: in.Reactor, Fuel: in.Fuel, Memory: in.Memory, Mailbox: in.Queued, Uptime: now.Sub(in.Started)}
+		Reactor: in.Reactor, Fuel: in.Fuel, Memory: in.Memory, Mailbox: in.Queued, Uptime: max(now.Sub(in.Started), 0)}
 	if in.Service != nil {
 		if e, ok := svcs[in.Service]; ok {
 			out.Name, out.Service, out.Supervisor, out.Restarts = e.path, e.path, e.root, e.restarts

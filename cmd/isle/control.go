@@ -39,7 +39,6 @@ func startControl(node *isle.Node, command string, stderr io.Writer, announce bo
 type ctlFlags struct {
 	fs   *flag.FlagSet
 	node *string
-	json *bool
 }
 
 func newCtlFlags(name string) ctlFlags {

@@ -99,10 +99,13 @@ func printHelp(w io.Writer) {
 %s
        %s
        isle caps MODULE
+       isle ps | top | inspect PID | kill PID | restart SERVICE | logs [-f] [SERVICE]
 
 isle run starts MODULE. isle up runs an application, a supervision tree of
 services declared in APP.toml (docs/MANIFEST.md), until interrupted. isle
-caps prints what a module imports and so asks for.
+caps prints what a module imports and so asks for. ps, top, inspect, kill,
+restart and logs act on a running node through its control socket (--node
+SOCKET, $ISLE_NODE, or your only running node); see the README.
 
 MODULE is a .wasm file or a directory of Go source (built with the local Go
 toolchain for GOOS=wasip1, cached by content). The guest gets stdio, the

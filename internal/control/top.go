@@ -2,7 +2,6 @@ package control
 
 import (
 	"cmp"
-	"slices"
 	"time"
 
 	"github.com/isle-run/isle"
@@ -11,16 +10,23 @@ import (
 // DefaultTopN is how many processes a TopView lists unless asked.
 const DefaultTopN = 20
 
-// topState is one top client's previous frame: fuel by pid, to turn fuel
-// spent into a rate.
+// topState is one top client's previous frame: fuel by pid, in pid
+// order, to turn fuel spent into a rate.
 type topState struct {
-	fuel map[uint64]int64
+	prev []pidFuel
 	at   time.Time
+}
+
+type pidFuel struct {
+	pid  uint64
+	fuel int64
 }
 
 // frame takes a snapshot and keeps the first req.N processes by req.Sort,
 // adding up the rest, so that a node of 100,000 processes sends a few
-// dozen rows.
+// dozen rows. It makes one pass over the snapshot, which is in pid order
+// as the previous frame is, so rates need no map and the top N no sort
+// of the whole.
 func (t *topState) frame(node *isle.Node, req Request) *TopView {
 	start := time.Now()
 	snap := node.Snapshot()
@@ -28,26 +34,13 @@ func (t *topState) frame(node *isle.Node, req Request) *TopView {
 	if n <= 0 {
 		n = DefaultTopN
 	}
-	sort := req.Sort
-	if sort != SortMemory && sort != SortMailbox {
-		sort = SortFuel
+	v := &TopView{Taken: snap.Taken, Sort: req.Sort, Memory: snap.Memory, Ceiling: snap.Ceiling}
+	if v.Sort != SortMemory && v.Sort != SortMailbox {
+		v.Sort = SortFuel
 	}
-	rows := make([]TopRow, len(snap.Processes))
-	fuel := make(map[uint64]int64, len(snap.Processes))
-	dt := snap.Taken.Sub(t.at).Seconds()
-	for i, p := range snap.Processes {
-		rows[i] = TopRow{ProcessInfo: p}
-		fuel[p.PID] = p.Fuel
-		if prev, ok := t.fuel[p.PID]; ok && dt > 0 {
-			rows[i].FuelRate = float64(p.Fuel-prev) / dt
-		} else if up := p.Uptime.Seconds(); up > 0 {
-			rows[i].FuelRate = float64(p.Fuel) / up
-		}
-	}
-	t.fuel, t.at = fuel, snap.Taken
-	slices.SortFunc(rows, func(a, b TopRow) int {
+	order := func(a, b *TopRow) int { // negative: a comes first
 		var c int
-		switch sort {
+		switch v.Sort {
 		case SortMemory:
 			c = cmp.Compare(b.Memory, a.Memory)
 		case SortMailbox:
@@ -56,22 +49,53 @@ func (t *topState) frame(node *isle.Node, req Request) *TopView {
 			c = cmp.Compare(b.FuelRate, a.FuelRate)
 		}
 		return cmp.Or(c, cmp.Compare(a.PID, b.PID))
-	})
-	v := &TopView{Taken: snap.Taken, Sort: sort, Memory: snap.Memory, Ceiling: snap.Ceiling}
-	n = min(n, len(rows))
-	v.Rows = rows[:n:n]
-	v.Rest = aggregate(rows[n:])
-	v.All = aggregate(rows)
+	}
+	dt := snap.Taken.Sub(t.at).Seconds()
+	next := make([]pidFuel, len(snap.Processes))
+	// top holds the first n rows in order, and one more as scratch.
+	top := make([]TopRow, 0, n+1)
+	j := 0
+	for i := range snap.Processes {
+		p := &snap.Processes[i]
+		next[i] = pidFuel{p.PID, p.Fuel}
+		top = append(top, TopRow{ProcessInfo: *p})
+		row := &top[len(top)-1]
+		for j < len(t.prev) && t.prev[j].pid < p.PID {
+			j++
+		}
+		if j < len(t.prev) && t.prev[j].pid == p.PID && dt > 0 {
+			row.FuelRate = float64(p.Fuel-t.prev[j].fuel) / dt
+		} else if up := p.Uptime.Seconds(); up > 0 {
+			row.FuelRate = float64(p.Fuel) / up
+		}
+		v.All.add(row)
+		// Move the new row up to its place; most rows stay last and are
+		// dropped.
+		for k := len(top) - 1; k > 0 && order(&top[k], &top[k-1]) < 0; k-- {
+			top[k], top[k-1] = top[k-1], top[k]
+		}
+		top = top[:min(len(top), n)]
+	}
+	t.prev, t.at = next, snap.Taken
+	v.Rows = top
+	v.Rest = v.All
+	for i := range top {
+		v.Rest.sub(&top[i])
+	}
 	v.Cost = time.Since(start)
 	return v
 }
 
-func aggregate(rows []TopRow) Aggregate {
-	a := Aggregate{Processes: len(rows)}
-	for _, r := range rows {
-		a.FuelRate += r.FuelRate
-		a.Memory += r.Memory
-		a.Mailbox += r.Mailbox
-	}
-	return a
+func (a *Aggregate) add(r *TopRow) {
+	a.Processes++
+	a.FuelRate += r.FuelRate
+	a.Memory += r.Memory
+	a.Mailbox += r.Mailbox
+}
+
+func (a *Aggregate) sub(r *TopRow) {
+	a.Processes--
+	a.FuelRate -= r.FuelRate
+	a.Memory -= r.Memory
+	a.Mailbox -= r.Mailbox
 }

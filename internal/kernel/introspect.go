@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -83,24 +85,29 @@ func (p *Process) Info() Info {
 	return in
 }
 
-// Infos appends the Info of every live process to out and returns it. It
-// copies the process table under the kernel's lock, which spawns and exits
-// take, and reads each process afterwards without it.
+// EachInfo calls f with the Info of every live process, by ascending id.
+// It copies the process table under the kernel's lock, which spawns and
+// exits take, sorts the copy, and reads each process afterwards without
+// that lock; f gets a pointer it must not keep.
 //
 // Safe from any goroutine.
-func (k *Kernel) Infos(out []Info) []Info {
+func (k *Kernel) EachInfo(f func(*Info)) {
+	type entry struct {
+		id uint64
+		p  *Process
+	}
 	k.mu.Lock()
-	procs := make([]*Process, 0, len(k.procs))
-	for _, p := range k.procs {
-		procs = append(procs, p)
+	procs := make([]entry, 0, len(k.procs))
+	for id, p := range k.procs {
+		procs = append(procs, entry{id, p})
 	}
 	k.mu.Unlock()
-	out = append(out, make([]Info, len(procs))...)
-	tail := out[len(out)-len(procs):]
-	for i, p := range procs {
-		tail[i] = p.Info()
+	slices.SortFunc(procs, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+	var in Info
+	for _, e := range procs {
+		in = e.p.Info()
+		f(&in)
 	}
-	return out
 }
 
 // Lookup returns the live process numbered id.
