@@ -95,6 +95,9 @@ type Node struct {
 
 	// obs remembers what the admin endpoints show; see observe.go.
 	obs observer
+	// tools is what the node keeps for the control socket's tools
+	// (introspect.go, logs.go).
+	tools *toolState
 }
 
 // service returns the node-wide service named key, opening it on first
@@ -123,16 +126,24 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	if tracer != nil {
 		kt = tracer // a nil *Tracer in the interface would not be nil
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Every record goes through the ring that Node.Logs reads, too.
+	tools := &toolState{logs: newLogRing()}
+	log = slog.New(&teeHandler{next: log.Handler(), ring: tools.logs})
 	k, err := kernel.New(ctx, kernel.Config{
 		Tracer:       kt,
 		CacheDir:     cfg.CacheDir,
-		Logger:       cfg.Logger,
+		Logger:       log,
 		MaxProcesses: cfg.MaxProcesses,
 		SpawnQuota:   cfg.SpawnQuota,
 		MaxMemory:    cfg.MaxMemory,
 		ModuleShape:  cfg.ModuleLimits,
 		HandleFS:     dirs.New,
 		HandleFSKind: dirs.Kind,
+		OnExit:       tools.exited,
 	})
 	if err != nil {
 		return nil, err
@@ -141,11 +152,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		_ = k.Close(ctx)
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	n := &Node{k: k, log: log, tracer: tracer}
+	n := &Node{k: k, log: log, tracer: tracer, tools: tools}
 	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
 	return n, nil
 }

@@ -156,6 +156,7 @@ func (n *Node) Supervise(ctx context.Context, spec SupervisorSpec) (*Supervisor,
 	}
 	sup.s = s
 	n.obs.addTree(sup, spec)
+	n.tools.addSupervisor(s)
 	return sup, nil
 }
 

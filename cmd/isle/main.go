@@ -66,6 +66,18 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = upCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
+	case "ps":
+		status, err = psCmd(args[1:], stdout, stderr)
+	case "top":
+		status, err = topCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "inspect":
+		status, err = inspectCmd(args[1:], stdout, stderr)
+	case "kill":
+		status, err = killCmd(args[1:], stderr)
+	case "restart":
+		status, err = restartCmd(args[1:], stderr)
+	case "logs":
+		status, err = logsCmd(ctx, args[1:], stdout, stderr)
 	default:
 		err = unknownCommand(args[0])
 	}

@@ -89,10 +89,10 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	var unlock int32
 	var n uint32
-	if err := ioctl(master, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
+	if err := ioctlPtr(master, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
 		t.Fatalf("unlock the pseudo-terminal: %v", err)
 	}
-	if err := ioctl(master, syscall.TIOCGPTN, unsafe.Pointer(&n)); err != nil {
+	if err := ioctlPtr(master, syscall.TIOCGPTN, unsafe.Pointer(&n)); err != nil {
 		t.Fatalf("number the pseudo-terminal: %v", err)
 	}
 	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
@@ -102,7 +102,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return master, slave
 }
 
-func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
+func ioctlPtr(f *os.File, req uintptr, arg unsafe.Pointer) error {
 	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(arg)); e != 0 {
 		return e
 	}

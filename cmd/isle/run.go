@@ -117,8 +117,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return 0, err
 	}
-	// The node's own warnings and crash reports go to stderr.
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The node's own warnings and crash reports go to stderr, and so do
+	// the log capability's records, with the name of their process.
+	logger := slog.New(newRunLog(stderr))
 	tp, stopTracing, err := startTracing(ctx, stderr)
 	if err != nil {
 		return 0, err
@@ -168,6 +169,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if !deadline.IsZero() {
 		pl.limits.Timeout = max(time.Until(deadline), time.Nanosecond)
 	}
+	// Its path is printed only on a terminal: a script's stderr stays the
+	// guest's own.
+	defer startControl(node, "isle run "+module, stderr, isTerminal(stderr))()
 	if o.http != "" {
 		return serve(ctx, node, pl, o.http, o.stats, stderr)
 	}

@@ -83,6 +83,7 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return 0, err
 	}
+	defer startControl(node, "isle up "+path, stderr, true)()
 	sup, err := node.Supervise(ctx, spec)
 	if err != nil {
 		closeAll(listeners)

@@ -10,14 +10,14 @@ var MailboxBuckets = []float64{0, 1, 4, 16, 64, 256, 1024}
 
 // States are the process states the processes gauge always reports, so
 // that a state with no process shows as 0 rather than vanishing.
-var States = []string{"running", "runnable", "idle", "waiting"}
+var States = []string{"running", "waiting", "idle", "queued", "exiting"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("isle_"+name, help, labels, nil)
 }
 
 var (
-	descProcesses   = desc("processes", "Live processes by state: running, runnable (a reactor queued for a worker), idle (a reactor with nothing to do), waiting (a command blocked in receive).", "state")
+	descProcesses   = desc("processes", "Live processes by state: running, waiting (blocked in receive), idle (a reactor with nothing to do), queued (a reactor waiting for a worker), exiting (killed or ending).", "state")
 	descSvcProcs    = desc("service_processes", "Live processes by service (a service's instance and what it spawned; \"\" is outside any service).", "service")
 	descSpawns      = desc("spawns_total", "Processes spawned, by service.", "service")
 	descExits       = desc("exits_total", "Processes ended, by service, kind (normal, abandoned, killed, failed) and cause.", "service", "kind", "cause")

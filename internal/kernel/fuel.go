@@ -116,6 +116,17 @@ func (p *Process) charge() {
 	used := f.granted - left
 	f.granted = 0
 	f.counter.Set(0)
+	p.unsettled.Store(0) // before spent grows: a reader may lag, never count twice
 	p.spent.Add(used)
 	p.group.settleFuel(used+left, used)
+}
+
+// noteFuel publishes what the process has used of its current slice, for
+// tools (Info), where the owner stops: at the end of a run of turns and
+// before a wait. It costs a global read and a store; charging there would
+// cost a yield more per wait.
+func (p *Process) noteFuel() {
+	if c := p.fuel.counter; c != nil {
+		p.unsettled.Store(p.fuel.granted - int64(c.Get()))
+	}
 }

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/isle-run/isle/internal/capkind"
 )
@@ -41,10 +42,13 @@ type tableEntry struct {
 	used bool
 }
 
-// HandleTable is one process's rights. Only the process itself touches its
+// HandleTable is one process's rights. Only the process itself changes its
 // table (host calls run on the process's own goroutine or turn), and the
-// kernel does too once the process has ended; so it needs no lock.
+// kernel does too once the process has ended; so its reads need no lock.
+// Changes take mu, so that a tool listing the table from elsewhere (each)
+// reads it whole.
 type HandleTable struct {
+	mu      sync.Mutex
 	entries []tableEntry // index 0 is never used: 0 is not a handle
 	free    []uint32
 	count   int
@@ -57,6 +61,8 @@ var ErrTableFull = errors.New("handle table full")
 
 // Insert adds a capability and returns its new handle.
 func (t *HandleTable) Insert(c Cap) (Handle, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var idx uint32
 	if n := len(t.free); n > 0 {
 		idx = t.free[n-1]
@@ -97,6 +103,8 @@ func (t *HandleTable) Remove(h Handle) (Cap, bool) {
 	if !ok {
 		return Cap{}, false
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	out := *c
 	e := &t.entries[h.index()]
 	e.Cap, e.used = Cap{}, false
@@ -126,10 +134,27 @@ func (t *HandleTable) Len() int { return t.count }
 
 // releaseAll empties the table, releasing every capability.
 func (t *HandleTable) releaseAll() {
-	for i := range t.entries {
-		if t.entries[i].used {
-			t.entries[i].release()
+	t.mu.Lock()
+	entries := t.entries
+	t.entries, t.free, t.count = nil, nil, 0
+	t.mu.Unlock()
+	for i := range entries {
+		if entries[i].used {
+			entries[i].release()
 		}
 	}
-	t.entries, t.free, t.count = nil, nil, 0
+}
+
+// each calls f with every handle held, under the table's lock: f must not
+// touch the table.
+//
+// Safe from any goroutine.
+func (t *HandleTable) each(f func(Handle, *Cap)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := 1; i < len(t.entries); i++ {
+		if e := &t.entries[i]; e.used {
+			f(makeHandle(uint32(i), e.gen), &e.Cap)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
+	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/shape"
@@ -56,6 +57,9 @@ type Config struct {
 	HandleFSKind capkind.Kind
 	// Tracer, if set, makes spans of turns, receives and calls.
 	Tracer Tracer
+	// OnExit, if set, is told of every process that ends, once it has
+	// ended, on the goroutine that tore it down: it must not block.
+	OnExit func(p *Process, exit isleapi.Exit)
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -77,6 +81,7 @@ type Kernel struct {
 	quota     int64
 	handleFS  func(p *Process) experimentalsys.FS
 	fsKind    capkind.Kind
+	onExit    func(*Process, isleapi.Exit)
 	sched     *scheduler
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
@@ -150,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	k.shape = cfg.ModuleShape
 	k.handleFS, k.fsKind = cfg.HandleFS, cfg.HandleFSKind
 	k.tracer = cfg.Tracer
+	k.onExit = cfg.OnExit
 	if err := k.instantiateHostModules(ctx); err != nil {
 		_ = k.rt.Close(ctx)
 		return nil, err

@@ -96,20 +96,12 @@ func (p *Process) serviceOf() *Service {
 	return nil
 }
 
-// Process states in a ProcSample.
-const (
-	StateRunning  = "running"  // running a turn or its _start
-	StateRunnable = "runnable" // a reactor queued for a worker
-	StateIdle     = "idle"     // a reactor with nothing to do
-	StateWaiting  = "waiting"  // a command blocked waiting for a message
-)
-
 // ProcSample is one live process as Sample sees it.
 type ProcSample struct {
 	ID, Parent uint64 // Parent is 0 for a process the host spawned
 	Module     string
 	Service    *Service // see serviceOf
-	State      string
+	State      string   // State's name
 	Fuel       int64
 	Memory     uint64
 	Queued     int
@@ -141,7 +133,7 @@ func (k *Kernel) Sample(visit func(*ProcSample)) (totals map[*Service]ServiceTot
 		p.mu.Lock()
 		s.Queued = p.mbox.len()
 		sent, taken := p.mbox.sent, p.mbox.taken
-		s.State = p.stateLocked()
+		s.State = p.stateLocked().String()
 		p.mu.Unlock()
 		s.ID, s.Module, s.Service = p.ID, p.mod.Name, p.serviceOf()
 		s.Parent = 0
@@ -159,21 +151,4 @@ func (k *Kernel) Sample(visit func(*ProcSample)) (totals map[*Service]ServiceTot
 		}
 	}
 	return totals, k.stats.hostSent.Load()
-}
-
-// stateLocked says what p is doing. Precondition: p.mu is held.
-func (p *Process) stateLocked() string {
-	if p.reactor {
-		switch p.mbox.sched {
-		case schedIdle:
-			return StateIdle
-		case schedQueued:
-			return StateRunnable
-		}
-		return StateRunning
-	}
-	if p.mbox.waiting {
-		return StateWaiting
-	}
-	return StateRunning
 }

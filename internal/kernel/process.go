@@ -134,6 +134,7 @@ type Process struct {
 	sent          uint64        // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
+	unsettled atomic.Int64 // fuel used but not yet in spent, as of noteFuel
 	mem       atomic.Int64 // bytes charged to the memory account
 	peakMem   atomic.Int64
 	memClosed atomic.Bool // the account is settled: the process has ended
@@ -253,6 +254,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
 	p.alloc.Prepaid = m.minMemory
+	p.started = time.Now() // before register: tools read it (Info)
 	if err := k.register(p); err != nil {
 		p.closeMem()
 		g.leave(p)
@@ -264,7 +266,6 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 	}
 	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
 	p.wasi = p.newWASI()
-	p.started = time.Now()
 	if init != nil {
 		// Queued before the process can run, so that it is the first
 		// message whatever the child does first.
@@ -454,6 +455,9 @@ func (p *Process) finish(exit isleapi.Exit) {
 		p.spec.OnExit()
 	}
 	p.k.unregister(p)
+	if p.k.onExit != nil {
+		p.k.onExit(p, exit) // before anyone learns of the exit, so tools agree
+	}
 	// Publish the exit before telling anyone: a process that receives the
 	// exit or down signal must find this one ended.
 	close(p.done)

@@ -42,6 +42,7 @@ func (p *Process) runTurns(w *worker) {
 			m = p.takeMessage(0, 0)
 		}
 		if m == nil {
+			p.noteFuel()
 			requeue := p.mbox.len() > 0
 			if requeue {
 				p.mbox.sched = schedQueued

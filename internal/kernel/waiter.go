@@ -21,6 +21,7 @@ func (p *Process) worker() *worker { return p.turnWorker }
 // wait blocks p. A kill ends the wait by abandoning the host call, so the
 // process unwinds out of wasm and finishes as killed.
 func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
+	p.noteFuel()
 	if w := p.turnWorker; w != nil && !p.detached {
 		w.blocking()
 		defer w.unblocked()

@@ -41,12 +41,20 @@ type Log struct{ l *slog.Logger }
 // New logs to l.
 func New(l *slog.Logger) *Log { return &Log{l: l} }
 
+// MarkKey and Mark are the attribute every record of the log capability
+// carries, so that a handler can tell them from the node's own records.
+const (
+	MarkKey = "cap"
+	Mark    = "log"
+)
+
 // MaxRecord bounds one record's message, so that a guest cannot make the
 // host format and store megabytes per call.
 const MaxRecord = 16 << 10
 
 // write(h, level, ptr, len) logs the message at the slog level (-4 debug,
-// 0 info, 4 warn, 8 error), with the process's id and module as attributes.
+// 0 info, 4 warn, 8 error), with the process's id, name (its service's, or
+// its module's) and module as attributes, and the mark.
 func write(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "log_write")
 	a := abi.ArgsOf(stack)
@@ -61,7 +69,7 @@ func write(ctx context.Context, mod api.Module, stack []uint64) {
 		abi.SetResult(stack, abi.ETooBig)
 		return
 	}
-	obj.(*Log).l.LogAttrs(ctx, level, string(msg),
-		slog.Uint64("pid", c.P.ID), slog.String("module", c.P.Module().Name))
+	obj.(*Log).l.LogAttrs(ctx, level, string(msg), slog.Uint64("pid", c.P.ID), slog.String("name", c.P.Name()),
+		slog.String("module", c.P.Module().Name), slog.String(MarkKey, Mark))
 	abi.SetResult(stack, 0)
 }

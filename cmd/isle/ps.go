@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/isle-run/isle"
+)
+
+// psHeader heads `isle ps` and `isle top`.
+const psHeader = "PID\tNAME\tMODULE\tSTATE\tFUEL\tMEMORY\tMBOX\tRESTARTS\tUPTIME"
+
+// printTree prints the snapshot as a tree: each supervisor with its
+// children, each process with the processes it spawned, then the
+// processes nobody supervises.
+func printTree(w io.Writer, s *isle.Snapshot) {
+	t := &tree{byPID: map[uint64]*isle.ProcessInfo{}, kids: map[uint64][]*isle.ProcessInfo{}, shown: map[uint64]bool{}}
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		t.byPID[p.PID] = p
+	}
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		if _, ok := t.byPID[p.Parent]; ok {
+			t.kids[p.Parent] = append(t.kids[p.Parent], p)
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, psHeader)
+	for _, sup := range s.Supervisors {
+		fmt.Fprintf(tw, "-\t%s\tsupervisor\t\t\t\t\t\t\n", sup.Name)
+		t.children(tw, sup.Children, 1)
+	}
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		if _, child := t.byPID[p.Parent]; !child && !t.shown[p.PID] {
+			t.process(tw, p, 0, "")
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d processes, memory %s of %s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling))
+}
+
+// tree indexes a snapshot for printTree.
+type tree struct {
+	byPID map[uint64]*isle.ProcessInfo
+	kids  map[uint64][]*isle.ProcessInfo
+	shown map[uint64]bool
+}
+
+func (t *tree) children(w io.Writer, cs []isle.ChildInfo, depth int) {
+	for _, c := range cs {
+		switch p := t.byPID[c.PID]; {
+		case c.Supervisor:
+			fmt.Fprintf(w, "-\t%s%s\tsupervisor\t\t\t\t\t%d\t\n", indent(depth), c.Name, c.Restarts)
+			t.children(w, c.Children, depth+1)
+		case c.PID == 0 || p == nil:
+			fmt.Fprintf(w, "-\t%s%s\t\trestarting\t\t\t\t%d\t\n", indent(depth), c.Name, c.Restarts)
+		default:
+			t.process(w, p, depth, c.Name)
+		}
+	}
+}
+
+// process prints p, named name if set, and its descendants below it.
+func (t *tree) process(w io.Writer, p *isle.ProcessInfo, depth int, name string) {
+	if name == "" {
+		name = p.Name
+	}
+	t.shown[p.PID] = true
+	fmt.Fprintf(w, "%d\t%s%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", p.PID, indent(depth), name, p.Module, p.State,
+		p.Fuel, formatBytes(p.Memory), p.Mailbox, p.Restarts, roundDuration(p.Uptime))
+	for _, k := range t.kids[p.PID] {
+		t.process(w, k, depth+1, "")
+	}
+}
+
+func indent(depth int) string { return strings.Repeat("  ", depth) }
+
+// printDetail prints what `isle inspect` shows.
+func printDetail(w io.Writer, d *isle.ProcessDetail) {
+	kind := "command"
+	if d.Reactor {
+		kind = "reactor"
+	}
+	fmt.Fprintf(w, "pid %d: %s, module %s, %s", d.PID, d.Name, d.Module, kind)
+	if d.Service != "" {
+		fmt.Fprintf(w, ", service %s of supervisor %s", d.Service, d.Supervisor)
+	}
+	if d.Parent != 0 {
+		fmt.Fprintf(w, ", spawned by pid %d", d.Parent)
+	}
+	fmt.Fprintf(w, "\nstate %s, fuel %d, memory %s, mailbox %d, restarts %d, uptime %s\n",
+		d.State, d.Fuel, formatBytes(d.Memory), d.Mailbox, d.Restarts, roundDuration(d.Uptime))
+	fmt.Fprintf(w, "handles (%d):\n", len(d.Handles))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, h := range d.Handles {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", h.Handle, h.Kind, strings.Join(h.Rights, ","))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "links: %s\n", peers(d.Links))
+	fmt.Fprintf(w, "monitored by: %s\n", peers(d.Monitors))
+	tags := make([]string, len(d.Tags))
+	for i, t := range d.Tags {
+		tags[i] = fmt.Sprintf("%#x", t)
+	}
+	fmt.Fprintf(w, "queued tags (%d):%s\n", d.Mailbox, strings.Join(append([]string{""}, tags...), " "))
+	fmt.Fprintf(w, "recent exits (%d):\n", len(d.RecentExits))
+	for _, e := range d.RecentExits {
+		fmt.Fprintf(tw, "  pid %d\t%s\t%s\tafter %s, at %s\n", e.PID, e.Name, e.Exit, roundDuration(e.Uptime),
+			e.At.Local().Format("15:04:05.000"))
+	}
+	tw.Flush()
+}
+
+func peers(ps []isle.Peer) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.Service != "" {
+			out[i] = "service " + p.Service
+		} else {
+			out[i] = fmt.Sprintf("pid %d", p.PID)
+		}
+	}
+	return strings.Join(out, ", ")
+}
