@@ -72,7 +72,14 @@ func (b *builder) cached(name, ext, tool string, flags []string, src, install st
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return "", err
 	}
-	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+	// A name of its own: builds of the same output may run at once, in
+	// this process too.
+	f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	tmp := f.Name()
 	args := append(append([]string{}, flags...), src, "-o", tmp)
 	if msg, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)

@@ -125,7 +125,14 @@ func buildC(ctx context.Context, src, cacheDir string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+	// A name of its own: builds of the same output may run at once, in
+	// this process too.
+	f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	tmp := f.Name()
 	args := append(append([]string{}, cFlags...), src, "-o", tmp)
 	if msg, err := exec.CommandContext(ctx, "clang", args...).CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)

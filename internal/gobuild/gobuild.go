@@ -101,7 +101,14 @@ func Build(ctx context.Context, dir string, opt Options) (*Result, error) {
 // compile runs go build into a temporary file and renames it into place,
 // so that a cache entry is either whole or absent.
 func compile(ctx context.Context, goBin, dir, out string, opt Options) error {
-	tmp := out + ".tmp" + fmt.Sprint(os.Getpid())
+	// A name of its own: builds of the same output may run at once, in
+	// this process too.
+	f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	tmp := f.Name()
 	args := []string{"build", "-o", tmp}
 	if opt.Mode == Reactor {
 		args = append(args, "-buildmode=c-shared")
@@ -112,7 +119,7 @@ func compile(ctx context.Context, goBin, dir, out string, opt Options) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stop := showProgress(opt.Progress, dir)
-	err := cmd.Run()
+	err = cmd.Run()
 	stop(err == nil)
 	if err != nil {
 		_ = os.Remove(tmp)

@@ -257,7 +257,12 @@ func fixture(t testing.TB, name, key string, cmd func(ctx context.Context, out s
 		if _, err := os.Stat(out); err == nil {
 			return // another process built it while this one waited
 		}
-		tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+		f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+		if err != nil {
+			t.Fatalf("testwasm: %v", err)
+		}
+		f.Close()
+		tmp := f.Name()
 		c := cmd(Context(t), tmp)
 		if b, err := c.CombinedOutput(); err != nil {
 			_ = os.Remove(tmp)
