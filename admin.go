@@ -12,8 +12,8 @@ import (
 // server: the live dashboard at /, its Server-Sent Events feed at
 // /events (and one frame of it as JSON at /snapshot), and Prometheus
 // metrics at /metrics. With a non-empty token every request must carry
-// it, as "Authorization: Bearer TOKEN" or "?token=TOKEN"; serve it
-// without one only where nobody else can connect, such as on loopback.
+// it, as "Authorization: Bearer TOKEN" or "?token=TOKEN". Without one,
+// whoever can connect reads everything: on loopback, every local user.
 //
 // The metrics are read from the node's state when they are scraped; the
 // handler adds no work to the node between scrapes. The README lists

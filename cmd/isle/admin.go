@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/isle-run/isle"
@@ -44,32 +45,57 @@ func startAdmin(node *isle.Node, addr string, stderr io.Writer) (stop func(), er
 	if err != nil {
 		return nil, err
 	}
-	token := ""
-	if !loopback {
-		if token = os.Getenv(adminTokenEnv); token == "" {
-			b := make([]byte, 16)
-			if _, err := rand.Read(b); err != nil {
-				return nil, fmt.Errorf("make an admin token: %w", err)
-			}
-			token = hex.EncodeToString(b)
+	// A token in the environment is required wherever the listener is;
+	// beyond loopback one is required anyway, and made up if not given.
+	token, made := os.Getenv(adminTokenEnv), false
+	if token == "" && !loopback {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("make an admin token: %w", err)
 		}
+		token, made = hex.EncodeToString(b), true
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, usagef("--admin %s: %v", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           node.AdminHandler(token),
+		Handler:           loopbackHosts(token == "", node.AdminHandler(token)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(stderr, "isle: admin: ", 0),
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	if token == "" {
-		fmt.Fprintf(stderr, "isle: admin dashboard on %s, metrics on %smetrics\n", url, url)
-	} else {
+	switch {
+	case token == "":
+		fmt.Fprintf(stderr, "isle: admin dashboard on %s, metrics on %smetrics (any local user can read them: set $%s to require a token)\n", url, url, adminTokenEnv)
+	case made:
 		fmt.Fprintf(stderr, "isle: admin dashboard on %s?token=%s, metrics on %smetrics (send Authorization: Bearer %s)\n",
 			url, token, url, token)
+	default: // the user's own token is not echoed into logs
+		fmt.Fprintf(stderr, "isle: admin dashboard on %s?token=$%s, metrics on %smetrics (send Authorization: Bearer $%s)\n",
+			url, adminTokenEnv, url, adminTokenEnv)
 	}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// loopbackHosts, when on, refuses requests whose Host is not a loopback
+// name: a listener without a token must not be readable by a web page that
+// rebinds its own DNS name to 127.0.0.1.
+func loopbackHosts(on bool, next http.Handler) http.Handler {
+	if !on {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		ip := net.ParseIP(strings.Trim(host, "[]"))
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "this admin listener answers only to a loopback host name (localhost, 127.0.0.1, [::1])", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -162,7 +162,8 @@ func TestUpAdminMetrics(t *testing.T) {
 }
 
 // Bound beyond loopback, the admin listener refuses requests without its
-// token: the one in $ISLE_ADMIN_TOKEN, or else one it makes and prints.
+// token: the one in $ISLE_ADMIN_TOKEN (never printed), or else one it
+// makes and prints.
 func TestAdminNeedsTokenBeyondLoopback(t *testing.T) {
 	mod := testwasm.C(t, "testdata/c/svc.c", "-O2", "-mexec-model=reactor")
 	for _, env := range []string{"", "from-the-env-0123"} {
@@ -172,9 +173,11 @@ func TestAdminNeedsTokenBeyondLoopback(t *testing.T) {
 			m := s.wait(t, adminLine)
 			token := m[3]
 			switch {
-			case env != "" && token != env:
-				t.Fatalf("token %q; want $%s's %q", token, adminTokenEnv, env)
-			case env == "" && !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(token):
+			case env != "" && token != "$"+adminTokenEnv:
+				t.Fatalf("token printed as %q; want the variable's name, not its secret", token)
+			case env != "":
+				token = env
+			case !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(token):
 				t.Fatalf("made-up token %q; want 32 hex digits", token)
 			}
 			port := m[1][strings.LastIndex(m[1], ":")+1:]
@@ -285,5 +288,47 @@ func screenshot(t *testing.T, ctx context.Context, url, out string) {
 	}
 	if err := os.WriteFile(out, png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// On loopback without a token, the admin listener answers only to loopback
+// host names (a page rebinding its DNS name to 127.0.0.1 gets 403); with
+// $ISLE_ADMIN_TOKEN set, it needs the token there too.
+func TestAdminOnLoopback(t *testing.T) {
+	mod := testwasm.C(t, "testdata/c/svc.c", "-O2", "-mexec-model=reactor")
+	for _, env := range []string{"", "loopback-secret"} {
+		t.Run("env="+env, func(t *testing.T) {
+			t.Setenv(adminTokenEnv, env)
+			s := startIsle(t, "run", "--admin", ":0", mod)
+			url := s.wait(t, adminLine)[1]
+			get := func(host, token string) int {
+				req, _ := http.NewRequest("GET", url+"metrics", nil)
+				req.Host = host
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if env == "" {
+				if code := get("rebound.example:80", ""); code != http.StatusForbidden {
+					t.Errorf("a foreign Host: %d; want 403", code)
+				}
+				if code := get("localhost", ""); code != http.StatusOK {
+					t.Errorf("Host localhost: %d; want 200", code)
+				}
+				return
+			}
+			if code := get("127.0.0.1", ""); code != http.StatusUnauthorized {
+				t.Errorf("no token with $%s set: %d; want 401", adminTokenEnv, code)
+			}
+			if code := get("127.0.0.1", env); code != http.StatusOK {
+				t.Errorf("the token: %d; want 200", code)
+			}
+		})
 	}
 }

@@ -185,3 +185,18 @@ func TestDirSeparatorHint(t *testing.T) {
 	}
 	runIsle(t, "run", "--dir", filepath.Join(host, "a:b"), noop).want(t, 0) // a colon in a real name
 }
+
+// A guest's log record cannot drive the terminal or forge a line of
+// isle's: control characters and invalid UTF-8 are escaped.
+func TestPrintableEscapesControlCharacters(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, ünïcode":          "plain text, ünïcode",
+		"\x1b]0;owned\x07red \x1b[31m": `\x1b]0;owned\ared \x1b[31m`,
+		"one\nisle: forged line":       `one\nisle: forged line`,
+		"bad \xff byte":                `bad \xff byte`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -279,12 +279,12 @@ func printRecord(w io.Writer, r *isle.LogRecord) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %-5s ", r.Time.Local().Format("15:04:05.000"), r.Level)
 	if r.Attr(logsvc.MarkKey) == logsvc.Mark {
-		fmt.Fprintf(&b, "%s[%s]: %s", r.Attr("name"), r.Attr("pid"), r.Message)
+		fmt.Fprintf(&b, "%s[%s]: %s", printable(r.Attr("name")), r.Attr("pid"), printable(r.Message))
 	} else {
-		b.WriteString(r.Message)
+		b.WriteString(printable(r.Message))
 		for _, a := range r.Attrs {
 			v := a.Value
-			if v == "" || strings.ContainsAny(v, " \"=\t\n") {
+			if v == "" || strings.ContainsAny(v, " \"=") || printable(v) != v {
 				v = strconv.Quote(v)
 			}
 			fmt.Fprintf(&b, " %s=%s", a.Key, v)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/isle-run/isle/internal/services/logsvc"
 )
@@ -53,8 +56,26 @@ func (h *runLog) Handle(ctx context.Context, r slog.Record) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, err := fmt.Fprintf(h.w, "%s[%s]%s: %s\n", name, pid, level, r.Message)
+	_, err := fmt.Fprintf(h.w, "%s[%s]%s: %s\n", printable(name), pid, level, printable(r.Message))
 	return err
+}
+
+// printable escapes what a guest could use to drive the terminal or forge
+// lines of its own: control characters (newlines among them) and invalid
+// UTF-8, as Go's quoting writes them.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 func (h *runLog) WithAttrs(as []slog.Attr) slog.Handler {

@@ -41,6 +41,9 @@ func topCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if _, err := f.parse(args, topUsage, 0); err != nil {
 		return 0, err
 	}
+	if o.rows <= 0 {
+		return 0, usagef("-n %d: list at least one process", o.rows)
+	}
 	if o.sort != control.SortFuel && o.sort != control.SortMemory && o.sort != control.SortMailbox {
 		return 0, usagef("--sort %q: sort by fuel, memory or mailbox", o.sort)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -135,7 +137,41 @@ func (t *topN) Pop() any {
 	return p
 }
 
-type dashboard struct{ src Source }
+// dashboard serves the feed. However many streams are open, a frame is
+// built at most once per frameReuse, one build at a time, and shared: a
+// frame walks every process, and a stream must not be a way to make the
+// node do that on demand.
+type dashboard struct {
+	src     Source
+	streams atomic.Int32 // open event streams
+
+	mu    sync.Mutex // guards the cached frame; held while one is built
+	frame []byte     // JSON of the last frame built
+	top   int        // its size
+	built time.Time
+}
+
+// Bounds of the feed.
+const (
+	maxStreams = 16                     // event streams open at once
+	frameReuse = 100 * time.Millisecond // a frame this fresh is sent again
+)
+
+// frameJSON returns a frame of top processes, built afresh unless the last
+// one is recent enough.
+func (d *dashboard) frameJSON(top int) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.frame != nil && d.top == top && time.Since(d.built) < frameReuse {
+		return d.frame, nil
+	}
+	b, err := json.Marshal(BuildFrame(d.src, top))
+	if err != nil {
+		return nil, err
+	}
+	d.frame, d.top, d.built = b, top, time.Now()
+	return b, nil
+}
 
 // query reads the frame size and, for the stream, its period.
 func query(r *http.Request) (top int, every time.Duration) {
@@ -144,15 +180,20 @@ func query(r *http.Request) (top int, every time.Duration) {
 		top = min(v, 1000)
 	}
 	if v, err := strconv.Atoi(r.URL.Query().Get("interval")); err == nil && v > 0 {
-		every = max(time.Duration(v)*time.Millisecond, 100*time.Millisecond)
+		every = max(time.Duration(v)*time.Millisecond, time.Second)
 	}
 	return top, every
 }
 
 func (d *dashboard) snapshot(w http.ResponseWriter, r *http.Request) {
 	top, _ := query(r)
+	b, err := d.frameJSON(top)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(BuildFrame(d.src, top))
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // minGap spaces frames sent early because something changed, so that a
@@ -167,6 +208,12 @@ func (d *dashboard) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported by this server", http.StatusInternalServerError)
 		return
 	}
+	if d.streams.Add(1) > maxStreams {
+		d.streams.Add(-1)
+		http.Error(w, fmt.Sprintf("%d dashboard streams are open already; close one", maxStreams), http.StatusServiceUnavailable)
+		return
+	}
+	defer d.streams.Add(-1)
 	top, every := query(r)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -176,7 +223,7 @@ func (d *dashboard) events(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	for {
 		changed := d.src.Changed()
-		b, err := json.Marshal(BuildFrame(d.src, top))
+		b, err := d.frameJSON(top)
 		if err != nil {
 			return
 		}

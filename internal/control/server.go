@@ -83,14 +83,24 @@ func (s *Server) Close() error {
 
 func (s *Server) accept() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // a transient failure, such as EMFILE
+			// A transient failure, such as EMFILE: wait before trying
+			// again rather than spin, longer each time, up to a second.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
 		}
+		backoff = 0
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -138,8 +148,14 @@ func (s *Server) serve(c *net.UnixConn) {
 	}
 }
 
-// answer answers every request but logs.
-func (s *Server) answer(req Request, top *topState) Response {
+// answer answers every request but logs. A failure in isle while
+// answering is the client's error, never the node's end.
+func (s *Server) answer(req Request, top *topState) (resp Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp = Response{Error: fmt.Sprintf("isle failed to answer %s: %v", req.Op, r)}
+		}
+	}()
 	switch req.Op {
 	case OpHello:
 		info := s.info

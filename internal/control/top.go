@@ -34,6 +34,7 @@ func (t *topState) frame(node *isle.Node, req Request) *TopView {
 	if n <= 0 {
 		n = DefaultTopN
 	}
+	n = min(n, len(snap.Processes)) // a client's number must not size memory
 	v := &TopView{Taken: snap.Taken, Sort: req.Sort, Memory: snap.Memory, Ceiling: snap.Ceiling}
 	if v.Sort != SortMemory && v.Sort != SortMailbox {
 		v.Sort = SortFuel
