@@ -1,6 +1,9 @@
 package admin
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,7 +40,20 @@ var (
 
 // Collector turns a Source into Prometheus metrics at scrape time: it
 // keeps no state of its own.
-type Collector struct{ src Source }
+//
+// A scrape walks every process, so scrapes are taken one at a time and one
+// less than sampleReuse old is answered again: scraping in a loop cannot
+// make the node walk its processes more than ten times a second.
+type Collector struct {
+	src Source
+
+	mu   sync.Mutex // guards last and at; held through a collection
+	last []prometheus.Metric
+	at   time.Time
+}
+
+// sampleReuse is how long a collection is answered again.
+const sampleReuse = 100 * time.Millisecond
 
 // NewCollector returns a collector reading src.
 func NewCollector(src Source) *Collector { return &Collector{src: src} }
@@ -53,6 +69,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil || time.Since(c.at) >= sampleReuse {
+		c.last, c.at = c.collect(c.last[:0]), time.Now()
+	}
+	for _, m := range c.last {
+		ch <- m
+	}
+}
+
+// collect reads the node, appending its metrics to out.
+func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	states := map[string]float64{}
 	svcProcs := map[string]float64{}
 	svcMem := map[string]float64{}
@@ -72,10 +100,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	})
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...))
 	}
 	for _, s := range States {
 		gauge(descProcesses, states[s], s)
@@ -89,7 +117,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSvcProcs, n, svc)
 		gauge(descSvcMemory, svcMem[svc], svc)
 	}
-	ch <- prometheus.MustNewConstHistogram(descMailbox, procs, depthSum, buckets)
+	out = append(out, prometheus.MustNewConstHistogram(descMailbox, procs, depthSum, buckets))
 	for name, s := range cs.Services {
 		counter(descSpawns, float64(s.Spawns), name)
 		counter(descRestarts, float64(s.Restarts), name)
@@ -110,6 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range cs.HTTP {
 		counter(descHTTP, float64(n), k.Route, k.Class)
 	}
+	return out
 }
 
 func isKnownState(s string) bool {

@@ -149,6 +149,7 @@ type dashboard struct {
 	frame []byte     // JSON of the last frame built
 	top   int        // its size
 	built time.Time
+	since <-chan struct{} // Source.Changed when it was built: closed once it is stale
 }
 
 // Bounds of the feed.
@@ -162,15 +163,27 @@ const (
 func (d *dashboard) frameJSON(top int) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.frame != nil && d.top == top && time.Since(d.built) < frameReuse {
+	if d.frame != nil && d.top == top && time.Since(d.built) < frameReuse && !closed(d.since) {
 		return d.frame, nil
 	}
+	since := d.src.Changed()
 	b, err := json.Marshal(BuildFrame(d.src, top))
 	if err != nil {
 		return nil, err
 	}
-	d.frame, d.top, d.built = b, top, time.Now()
+	d.frame, d.top, d.built, d.since = b, top, time.Now(), since
 	return b, nil
+}
+
+// closed reports whether ch is closed; a crash or restart closes the
+// Changed channel a frame was built under, and the frame is then stale.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // query reads the frame size and, for the stream, its period.

@@ -2,7 +2,11 @@ package admin
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fakeSource is a node of n processes: process i has fuel i, memory
@@ -64,5 +68,39 @@ func TestFrameTopAndRest(t *testing.T) {
 	}
 	if len(b) > 16<<10 {
 		t.Errorf("a frame of %d processes is %d bytes", procs, len(b))
+	}
+}
+
+// countingSource counts how often the node is walked.
+type countingSource struct {
+	fakeSource
+	walks atomic.Int64
+}
+
+func (c *countingSource) Sample(visit func(*Proc)) Counters {
+	c.walks.Add(1)
+	return c.fakeSource.Sample(visit)
+}
+
+// However often /metrics and /snapshot are asked for, the node is walked
+// at most once per 100 ms for each (and once more at the start): a client
+// asking in a loop cannot make the node walk its processes on demand.
+func TestScrapesInALoopDoNotWalkTheNodeEachTime(t *testing.T) {
+	src := &countingSource{fakeSource: fakeSource{1000}}
+	h := Handler(src, Options{})
+	start := time.Now()
+	const asks = 200
+	for range asks {
+		for _, path := range []string{"/metrics", "/snapshot"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%s: %d", path, rec.Code)
+			}
+		}
+	}
+	bound := 2 * (int64(time.Since(start)/(100*time.Millisecond)) + 1)
+	if n := src.walks.Load(); n > bound {
+		t.Fatalf("%d requests walked the node %d times in %v; want at most %d", 2*asks, n, time.Since(start), bound)
 	}
 }
