@@ -231,6 +231,9 @@ func (s *Server) logs(c net.Conn, enc *json.Encoder, req Request) {
 // supervisors' as service, both without the path of nested supervisors.
 func about(r isle.LogRecord, name string) bool {
 	short := name[strings.LastIndexByte(name, '/')+1:]
+	if short == "" {
+		return false // "a/" names no service; it must not match records without one
+	}
 	for _, key := range []string{"name", "service"} {
 		if v := r.Attr(key); v == name || v == short {
 			return true
