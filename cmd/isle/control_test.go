@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,35 +33,7 @@ func runtimeDir(t *testing.T) string {
 // (or, with stdout, its standard output) line by line.
 func startEnv(t *testing.T, rt string, stdout bool, args ...string) *started {
 	t.Helper()
-	s := &started{more: make(chan struct{}), done: make(chan struct{})}
-	s.cmd = exec.CommandContext(testwasm.Context(t), isleBin, args...)
-	s.cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t), "XDG_RUNTIME_DIR="+rt, "ISLE_NODE=")
-	var out io.Reader
-	var err error
-	if stdout {
-		out, err = s.cmd.StdoutPipe()
-	} else {
-		out, err = s.cmd.StderrPipe()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.cmd.Process.Kill() })
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.lines = append(s.lines, sc.Text())
-			close(s.more)
-			s.more = make(chan struct{})
-			s.mu.Unlock()
-		}
-	}()
-	return s
+	return startWith(t, []string{"XDG_RUNTIME_DIR=" + rt, "ISLE_NODE="}, stdout, args...)
 }
 
 // ctl runs a control command with XDG_RUNTIME_DIR=rt and extra

@@ -30,10 +30,23 @@ type started struct {
 
 func startIsle(t *testing.T, args ...string) *started {
 	t.Helper()
+	return startWith(t, nil, false, args...)
+}
+
+// startWith starts the CLI with env added to the tests' own, reading its
+// stderr (or, with stdout, its standard output) line by line.
+func startWith(t *testing.T, env []string, stdout bool, args ...string) *started {
+	t.Helper()
 	s := &started{more: make(chan struct{}), done: make(chan struct{})}
 	s.cmd = exec.CommandContext(testwasm.Context(t), isleBin, args...)
-	s.cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
-	stderr, err := s.cmd.StderrPipe()
+	s.cmd.Env = append(append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t)), env...)
+	var out io.Reader
+	var err error
+	if stdout {
+		out, err = s.cmd.StdoutPipe()
+	} else {
+		out, err = s.cmd.StderrPipe()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +56,7 @@ func startIsle(t *testing.T, args ...string) *started {
 	t.Cleanup(func() { s.cmd.Process.Kill() })
 	go func() {
 		defer close(s.done)
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			s.mu.Lock()
 			s.lines = append(s.lines, sc.Text())
