@@ -131,4 +131,3 @@ func (n *Node) shutdown() {
 		n.srv.WaitForShutdown()
 	}
 }
-

@@ -65,7 +65,7 @@ func newLogWatch(t *testing.T) *logWatch {
 }
 
 func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (w *logWatch) WithGroup(string) slog.Handler             { return w }
+func (w *logWatch) WithGroup(string) slog.Handler            { return w }
 func (w *logWatch) WithAttrs(as []slog.Attr) slog.Handler {
 	c := *w
 	for _, a := range as {
@@ -181,9 +181,11 @@ func (r *recorder) wait(t *testing.T, from int, kind EventKind, peer, reason str
 func cfgFor(t *testing.T, ca testCA, w *logWatch, name string, join ...string) Config {
 	return Config{
 		Cluster: "test", Name: name, Listen: "127.0.0.1:0", Join: join,
-		Creds: ca.creds(t, name), Logger: slog.New(w),
+		Creds: ca.creds(t, name), Logger: newLogger(w),
 	}
 }
+
+func newLogger(w *logWatch) *slog.Logger { return slog.New(w) }
 
 // start starts a node and closes it when the test ends.
 func start(t *testing.T, cfg Config) *Node {
