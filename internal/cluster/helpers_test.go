@@ -139,13 +139,6 @@ func record(n *Node) *recorder {
 	return r
 }
 
-// mark returns the number of events so far, for wait's from.
-func (r *recorder) mark() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.evs)
-}
-
 func (r *recorder) events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()

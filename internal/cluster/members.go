@@ -13,11 +13,11 @@ type Member struct {
 	Up bool
 	// LastSeen is when this node last heard from the member.
 	LastSeen time.Time
-	// Session is the number this node gave the link when it declared the
-	// member Up (while Up) or the one it has just ended (in a Down
-	// event); 0 for self and for a member never Up. Session numbers are
-	// unique per node and never reused: state kept about a peer is tagged
-	// with it, and dropped when that session goes Down.
+	// Session is the number this node gave the link to the member: while
+	// Up, the current link's; in a Down event, the one just ended; while
+	// not Up, the one offered for the next link, or 0; 0 for self.
+	// Session numbers are unique per node and never reused: state kept
+	// about a peer is tagged with it, and dropped when it goes Down.
 	Session uint64
 	// PeerSession is the number the member gave the same link. Messages
 	// for the member carry Stamp(); see Node.Admit.

@@ -34,7 +34,6 @@ type Node struct {
 	kick     chan struct{} // buffered 1: send a heartbeat now
 	stop     chan struct{} // closed when closing or killed
 	loopDone chan struct{}
-	stopOnce sync.Once
 
 	mu        sync.Mutex // guards below; taken before ev.mu
 	tab       *table
@@ -119,7 +118,10 @@ func (n *Node) dial(url string, opts []nats.Option) error {
 	if n.nc, err = nats.Connect(url, opts...); err != nil {
 		return fmt.Errorf("cluster: connecting to NATS %s: %w", url, err)
 	}
-	if n.mc, err = nats.Connect(url, opts...); err != nil {
+	// Membership needs no echo of its own heartbeats; another node's
+	// using this node's name still shows, as it comes on another
+	// connection.
+	if n.mc, err = nats.Connect(url, append(opts, nats.NoEcho())...); err != nil {
 		return fmt.Errorf("cluster: connecting to NATS %s: %w", url, err)
 	}
 	return nil
@@ -304,6 +306,12 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		return
 	}
 	n.mu.Lock()
+	if n.closed {
+		// Leaving: a peer that has seen the leave drops the link, which
+		// must not read here as a reset; Close ends the links itself.
+		n.mu.Unlock()
+		return
+	}
 	evs, changed, dup := n.tab.beat(time.Now(), &b)
 	n.emitLocked(evs)
 	logDup := dup && !n.dupLogged
