@@ -27,7 +27,7 @@ func TestPlainClientGetsNothing(t *testing.T) {
 	}{
 		{"plain, route port", "nats://" + a.RouteAddr(), nil},
 		{"TLS without client cert, route port", "tls://" + a.RouteAddr(),
-			[]nats.Option{nats.Secure(&tls.Config{InsecureSkipVerify: true})}},
+			[]nats.Option{nats.Secure(&tls.Config{InsecureSkipVerify: true}), nats.TLSHandshakeFirst()}},
 		{"plain, client port", "nats://" + clientPort, nil},
 	} {
 		opts := append([]nats.Option{nats.NoReconnect(), nats.Timeout(deadline)}, c.opts...)
