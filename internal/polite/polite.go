@@ -1,14 +1,11 @@
 // Package polite paces how often a running guest gives its thread to the
-// Go scheduler, keeps one P for Go while guests would take them all, and
-// fixes the fuel slice between two visits to the host. The kernel uses it
-// for every guest; the fuel benchmark uses the same code, so that what it
-// measures is what the kernel does.
+// Go scheduler, and fixes the fuel slice between two visits to the host.
+// The kernel uses it for every guest; the fuel benchmark uses the same
+// code, so that what it measures is what the kernel does.
 package polite
 
 import (
-	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -21,93 +18,44 @@ import (
 // long, long enough that the visit costs little.
 const Slice = 1_000_000
 
-// Politeness decides when a guest's fuel yield gives its thread to the Go
-// scheduler, and how many guests run wasm at once.
+// Politeness decides when a guest's fuel yield also gives its thread to
+// the Go scheduler (runtime.Gosched).
 //
-// With more than one P, guests take at most GOMAXPROCS-1 of them while
-// they crowd: at a due yield, a guest over that limit, or any guest while
-// others wait for a turn, steps aside into a FIFO and hands its place to
-// the guest at its head. The P it leaves runs Go work (timers, the host's
-// goroutines, the collector) or sits idle.
+// A pending stop-the-world does not need it: entering the Go yield function
+// already passes a preemption check. What needs it is other goroutines,
+// including the garbage collector's mark workers, when guests occupy every
+// P. But runtime.Gosched costs 150 ns to 1 µs, and on a machine with an
+// idle core it wakes that core, which takes the guest with cold caches:
+// calling it at every slice cost compute kernels up to 40%. So a guest
+// yields its thread every CrowdedInterval while guests are running on at
+// least as many threads as there are Ps, and otherwise only every
+// IdleInterval (Go's own sysmon preempts at 10 ms).
 type Politeness struct {
-	busy  atomic.Int32 // guests running wasm now (not waiting for a turn)
+	busy  atomic.Int32 // guests running wasm now
 	procs int32
-	limit int32 // how many may run at once when they crowd
-
-	mu      sync.Mutex
-	queue   []chan struct{} // guests waiting for a turn, oldest first
-	waiting atomic.Int32    // len(queue)
 }
 
-// Intervals between yields of one guest.
+// Intervals between calls to runtime.Gosched from one guest.
 const (
 	CrowdedInterval = 100 * time.Microsecond
 	IdleInterval    = 5 * time.Millisecond
 )
 
 // New counts guests against GOMAXPROCS.
-func New() *Politeness {
-	procs := int32(runtime.GOMAXPROCS(0))
-	limit := procs - 1
-	if procs == 1 {
-		limit = math.MaxInt32 // no P can be kept
-	}
-	return &Politeness{procs: procs, limit: limit}
-}
+func New() *Politeness { return &Politeness{procs: int32(runtime.GOMAXPROCS(0))} }
 
 // Run records that a guest starts running wasm on a thread.
 func (q *Politeness) Run() { q.busy.Add(1) }
 
-// Wait records that a running guest stops; a waiting guest takes its place.
-func (q *Politeness) Wait() {
-	if q.busy.Add(-1) < q.limit && q.waiting.Load() > 0 {
-		q.mu.Lock()
-		q.admit()
-		q.mu.Unlock()
-	}
-}
+// Wait records that a running guest stops (it blocks or ends).
+func (q *Politeness) Wait() { q.busy.Add(-1) }
 
-// Yield gives the thread to the Go scheduler, or a turn to a waiting
-// guest, if it is due.
+// Yield calls runtime.Gosched if it is due. last is when, on the same
+// clock as now, this guest last did.
 func (q *Politeness) Yield(last *time.Duration, now time.Duration) {
 	since := now - *last
-	crowded := q.busy.Load()+q.waiting.Load() >= q.procs
-	if since >= IdleInterval || (since >= CrowdedInterval && crowded) {
+	if since >= IdleInterval || (since >= CrowdedInterval && q.busy.Load() >= q.procs) {
 		*last = now
-		if crowded && q.stepAside() {
-			return
-		}
 		runtime.Gosched()
-	}
-}
-
-// stepAside queues the guest for a turn and waits for it, if it is over
-// the limit or others wait. It reports whether it did.
-func (q *Politeness) stepAside() bool {
-	q.mu.Lock()
-	if q.busy.Load() <= q.limit && len(q.queue) == 0 {
-		q.mu.Unlock()
-		return false
-	}
-	turn := make(chan struct{})
-	q.queue = append(q.queue, turn)
-	q.waiting.Add(1)
-	q.busy.Add(-1)
-	q.admit()
-	q.mu.Unlock()
-	<-turn
-	return true
-}
-
-// admit gives free places to the guests at the head of the queue. Called
-// with mu held.
-func (q *Politeness) admit() {
-	for q.busy.Load() < q.limit && len(q.queue) > 0 {
-		turn := q.queue[0]
-		q.queue[0] = nil
-		q.queue = q.queue[1:]
-		q.waiting.Add(-1)
-		q.busy.Add(1)
-		close(turn)
 	}
 }
