@@ -52,10 +52,11 @@ func TestQuick(t *testing.T) {
 	}
 	// spawn, round trip, throughput, memory; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
-	// governance workload's reactor latency, GC, ticker, and kill p99 and
-	// worst for two guests; restart against Erlang's, when Erlang runs;
-	// round trip and throughput with metrics on against off.
-	want := 17
+	// governance workload's p99 of reactor latency, GC pause, forced GC
+	// and ticker, and kill p99 and worst for two guests; restart against
+	// Erlang's, when Erlang runs; round trip and throughput with metrics
+	// on against off.
+	want := 18
 	if noErlang == nil {
 		want++
 	}
