@@ -21,6 +21,9 @@ type Capability struct {
 	// is granted the capability: a bucket's name, a directory's path, the
 	// process a handle names.
 	spec any
+	// rev, for a handle to a remote target, is its Remote's revocation:
+	// the owner revoking the export refuses it here too.
+	rev *kernel.Revocation
 }
 
 func init() {
@@ -75,7 +78,7 @@ func (n *Node) resolve(caps map[string]Capability, into map[string]kernel.Cap) (
 		if r != nil {
 			releases = append(releases, r)
 		}
-		into[name] = kernel.Cap{Kind: c.kind, Rights: c.rights, Object: obj}
+		into[name] = kernel.Cap{Kind: c.kind, Rights: c.rights, Object: obj, Rev: c.rev}
 	}
 	return release, nil
 }

@@ -174,6 +174,9 @@ type HandleInfo struct {
 type Peer struct {
 	PID     uint64 `json:"pid,omitempty"`
 	Service string `json:"service,omitempty"`
+	// Node is the other node, for a process or service there, or for a
+	// node monitoring this process.
+	Node string `json:"node,omitempty"`
 }
 
 // ExitInfo is one process that ended, from the node's ring of recent
@@ -227,10 +230,10 @@ func (n *Node) Inspect(pid uint64) (ProcessDetail, error) {
 		d.Handles = append(d.Handles, HandleInfo{Handle: uint32(h.Handle), Kind: h.Kind.String(), Rights: rightNames(h.Kind, h.Rights)})
 	}
 	for _, l := range kd.Links {
-		d.Links = append(d.Links, Peer{PID: l.ID, Service: l.Service})
+		d.Links = append(d.Links, Peer{PID: l.ID, Service: l.Service, Node: l.Node})
 	}
 	for _, m := range kd.Monitors {
-		d.Monitors = append(d.Monitors, Peer{PID: m.ID, Service: m.Service})
+		d.Monitors = append(d.Monitors, Peer{PID: m.ID, Service: m.Service, Node: m.Node})
 	}
 	byPeer := func(a, b Peer) int { return cmp.Or(cmpU64(a.PID, b.PID), strings.Compare(a.Service, b.Service)) }
 	slices.SortFunc(d.Links, byPeer)

@@ -59,6 +59,9 @@ type Config struct {
 	// Nil turns tracing off. Either way, a message the host sends under
 	// a context holding a span joins that span's trace.
 	TracerProvider trace.TracerProvider
+	// Cluster, if set, joins the node to a cluster of isle nodes over NATS
+	// (README, "A cluster").
+	Cluster *ClusterConfig
 }
 
 // ModuleLimits bound the shape of modules; see Config.ModuleLimits and the
@@ -98,6 +101,9 @@ type Node struct {
 	// tools is what the node keeps for the control socket's tools
 	// (introspect.go, logs.go).
 	tools *toolState
+	// cluster is the node's membership and distribution; nil when the
+	// node is not in a cluster. Set in NewNode, read-only after.
+	cluster *clustering
 }
 
 // service returns the node-wide service named key, opening it on first
@@ -154,13 +160,24 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{k: k, log: log, tracer: tracer, tools: tools}
 	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
+	if cfg.Cluster != nil {
+		if err := n.startCluster(ctx, cfg.Cluster); err != nil {
+			_ = k.Close(ctx)
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
-// Close kills every process still running, then closes the node's
-// services and releases the node.
+// Close leaves the node's cluster, if any, kills every process still
+// running, then closes the node's services and releases the node.
 func (n *Node) Close(ctx context.Context) error {
-	err := n.k.Close(ctx)
+	// Leave the cluster first: other nodes then see a clean shutdown at
+	// once, not a silent node.
+	err := n.closeCluster(ctx)
+	if kerr := n.k.Close(ctx); err == nil {
+		err = kerr
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, s := range n.services {

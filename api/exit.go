@@ -21,6 +21,11 @@ const (
 	// ExitKilled means something outside the process ended it: Kill, a
 	// timeout, or a cancelled context; Exit.Killed says which.
 	ExitKilled
+	// ExitNoConnection means the process or service was on another node,
+	// and that node was lost: it stopped answering, or shut down, before
+	// it reported the end. How the process itself fared is unknown. (4 is
+	// the ABI's noproc, which is not an exit of a process.)
+	ExitNoConnection ExitKind = 5
 )
 
 // String returns "normal", "abandoned" or "killed".
@@ -32,6 +37,8 @@ func (k ExitKind) String() string {
 		return "abandoned"
 	case ExitKilled:
 		return "killed"
+	case ExitNoConnection:
+		return "noconnection"
 	}
 	return fmt.Sprintf("ExitKind(%d)", uint8(k))
 }
@@ -45,7 +52,9 @@ type Exit struct {
 	// Abandon describes the bug when Kind is ExitAbandoned.
 	Abandon *Abandonment
 	// Killed names who ended the process when Kind is ExitKilled:
-	// "killed", "timeout", or the cancelled context's cause.
+	// "killed", "timeout", or the cancelled context's cause. When Kind is
+	// ExitNoConnection, it says how the node was lost: "node down" (it
+	// went silent) or "node shut down".
 	Killed string
 }
 
@@ -64,6 +73,11 @@ func (e Exit) String() string {
 		return "abandoned"
 	case ExitKilled:
 		return "killed: " + e.Killed
+	case ExitNoConnection:
+		if e.Killed != "" {
+			return "noconnection: " + e.Killed
+		}
+		return "noconnection"
 	}
 	return "unknown exit"
 }

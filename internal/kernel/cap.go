@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -66,10 +67,62 @@ func (c Cap) Revocable(rights isleapi.Rights) (Cap, *Revocation, error) {
 type Revocation struct {
 	revoked atomic.Bool
 	parent  *Revocation
+
+	mu    sync.Mutex // guards hooks
+	hooks map[*func()]struct{}
 }
 
-// Revoke kills every capability made revocable by r.
-func (r *Revocation) Revoke() { r.revoked.Store(true) }
+// Revoke kills every capability made revocable by r, and runs the hooks
+// registered on r (and, through OnRevoke, on its descendants).
+//
+// Safe from any goroutine.
+func (r *Revocation) Revoke() {
+	if r.revoked.Swap(true) {
+		return
+	}
+	r.mu.Lock()
+	hooks := r.hooks
+	r.hooks = nil
+	r.mu.Unlock()
+	for f := range hooks {
+		(*f)()
+	}
+}
+
+// OnRevoke arranges for f to run once when r or one of the revocations it
+// descends from is revoked (at once if that happened already), so that
+// copies of the capability on other nodes learn of it. cancel drops f.
+// f must not block.
+//
+// Safe from any goroutine.
+func (r *Revocation) OnRevoke(f func()) (cancel func()) {
+	if r == nil {
+		return func() {}
+	}
+	var once sync.Once
+	run := func() { once.Do(f) }
+	key := &run
+	var held []*Revocation
+	for a := r; a != nil; a = a.parent {
+		a.mu.Lock()
+		if a.hooks == nil {
+			a.hooks = map[*func()]struct{}{}
+		}
+		a.hooks[key] = struct{}{}
+		a.mu.Unlock()
+		held = append(held, a)
+	}
+	if r.Revoked() {
+		run()
+	}
+	return func() {
+		for _, a := range held {
+			a.mu.Lock()
+			delete(a.hooks, key)
+			a.mu.Unlock()
+		}
+	}
+}
 
 // Revoked reports whether r or any revocation it descends from was
 // revoked. A nil Revocation is never revoked.

@@ -132,10 +132,15 @@ type HandleInfo struct {
 	Rights isleapi.Rights
 }
 
-// Peer is the other end of a link or a monitor: a process, or a service.
+// Peer is the other end of a link or a monitor: a process, a service, or
+// something on another node.
 type Peer struct {
 	ID      uint64 // the process's, or 0 for a service
 	Service string // the service's name, for a service
+	// Node is the other node, for a remote process or service (then
+	// Export is its export there), or a node monitoring this process.
+	Node   string
+	Export uint64
 }
 
 // Detail is what `isle inspect` shows of a process beyond its Info.
@@ -162,6 +167,10 @@ func (p *Process) Detail(maxTags int) Detail {
 		d.Links = append(d.Links, peerOf(t))
 	}
 	for w := range p.monitors {
+		if w.watcher == nil {
+			d.Monitors = append(d.Monitors, Peer{Node: w.node})
+			continue
+		}
 		d.Monitors = append(d.Monitors, Peer{ID: w.watcher.ID})
 	}
 	for _, m := range p.mbox.q[p.mbox.head:] {
@@ -180,6 +189,8 @@ func peerOf(t Target) Peer {
 		return Peer{ID: t.ID}
 	case *Service:
 		return Peer{Service: t.Name}
+	case *Remote:
+		return Peer{Node: t.Node, Export: t.ID}
 	}
 	return Peer{}
 }

@@ -96,6 +96,13 @@ func (m *Message) recycle() {
 	msgPool.Put(m)
 }
 
+// Discard drops what a message nobody will deliver holds, and recycles it.
+// Precondition: the caller owns m, and nothing refers to it after.
+func (m *Message) Discard() {
+	m.release()
+	m.recycle()
+}
+
 // release drops what an undelivered message holds.
 func (m *Message) release() {
 	for _, c := range m.Caps {
@@ -137,6 +144,12 @@ type replySlot struct {
 	// traceHi and trace are the request's causality id, which the reply
 	// carries. Set before the request is queued, read-only after.
 	traceHi, trace uint64
+	// notify, if set, runs once the state leaves slotWaiting, outside mu:
+	// a call from another node learns its answer so (see Reply.Notify).
+	notify func(*Message)
+	// fail, if set, is the error a call with no answer fails with, in
+	// place of ErrGone: the owner of a remote target refused it.
+	fail error
 }
 
 const (
@@ -150,23 +163,46 @@ func newReplySlot() *replySlot { return &replySlot{done: make(chan struct{})} }
 // answer delivers the reply. It reports false if the caller has gone.
 func (r *replySlot) answer(m *Message) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.state != slotWaiting {
+		r.mu.Unlock()
 		return false
 	}
 	r.state, r.msg = slotAnswered, m
 	close(r.done)
+	f := r.notify
+	r.mu.Unlock()
+	if f != nil {
+		f(m)
+	}
 	return true
 }
 
 // abandon ends the call without an answer: the caller gets ErrGone.
-func (r *replySlot) abandon() {
+func (r *replySlot) abandon() { r.failWith(nil) }
+
+// failWith ends the call without an answer: the caller gets err, or
+// ErrGone if err is nil.
+func (r *replySlot) failWith(err error) {
+	r.mu.Lock()
+	if r.state != slotWaiting {
+		r.mu.Unlock()
+		return
+	}
+	r.state, r.fail = slotGone, err
+	close(r.done)
+	f := r.notify
+	r.mu.Unlock()
+	if f != nil {
+		f(nil)
+	}
+}
+
+// failure returns the error a call with no answer fails with, if not
+// ErrGone.
+func (r *replySlot) failure() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state == slotWaiting {
-		r.state = slotGone
-		close(r.done)
-	}
+	return r.fail
 }
 
 // result returns the reply, or nil if there will be none.

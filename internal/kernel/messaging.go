@@ -73,6 +73,9 @@ func settle(slot *replySlot, err error) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := slot.failure(); err != nil {
+		return nil, err
+	}
 	return nil, ErrGone
 }
 

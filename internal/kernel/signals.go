@@ -14,10 +14,14 @@ import (
 // message when the target ends, whatever the reason.
 
 // watch is one monitor: held by watcher (under ref), registered on target.
+// A watch with no watcher is a host's, on behalf of node: it calls notify
+// instead of queuing a message.
 type watch struct {
 	watcher *Process
 	target  Target
 	ref     uint32
+	node    string
+	notify  func(isleapi.Exit)
 }
 
 // MaxLinks bounds the links one process holds at once, and MaxSignals the
@@ -240,6 +244,10 @@ func (p *Process) removeWatch(w *watch) {
 // watcher asked for by monitoring a dead process, is charged like a
 // message and fails with ErrLimit where the watcher's tree cannot hold it.
 func (w *watch) down(exit isleapi.Exit, noproc bool) error {
+	if w.notify != nil {
+		w.notify(exit)
+		return nil
+	}
 	mode := sendForce
 	if noproc {
 		mode = sendSignal

@@ -1,0 +1,358 @@
+package isle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/cluster"
+	"github.com/isle-run/isle/internal/dist"
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// ClusterConfig joins a node to a cluster of isle nodes over NATS (README,
+// "A cluster"). Processes on any node then reach the services other nodes
+// publish through handles like any other, with links, monitors and
+// revocation across nodes.
+type ClusterConfig struct {
+	// Name is this node's name, unique in the cluster: [A-Za-z0-9_-]+.
+	Name string
+	// Cluster names the cluster (default "isle"); nodes of different
+	// clusters never talk.
+	Cluster string
+	// Listen is the host:port this node's embedded NATS server accepts
+	// cluster routes on, with mutual TLS; "" means none. An empty host is
+	// loopback.
+	Listen string
+	// Advertise is the host:port other nodes should dial instead of
+	// Listen, behind a proxy or NAT.
+	Advertise string
+	// Join lists other nodes' Listen addresses.
+	Join []string
+	// Credentials is the directory `isle cluster init` made, holding the
+	// cluster's CA and this node's certificate and key. Required with
+	// Listen or Join.
+	Credentials string
+	// NATSURL uses an existing NATS deployment instead of an embedded
+	// server; NATSOptions carry its credentials.
+	NATSURL     string
+	NATSOptions []nats.Option
+	// Heartbeat and DownAfter set failure detection: a node silent for
+	// DownAfter is declared down, and every link and monitor on its
+	// processes fires with ExitNoConnection (defaults 250 ms and 1.5 s).
+	Heartbeat, DownAfter time.Duration
+}
+
+// Member is one node of the cluster, as this node sees it.
+type Member struct {
+	Name string `json:"name"`
+	// Self is this node.
+	Self bool `json:"self,omitempty"`
+	// Up reports whether this node has a live session with it.
+	Up bool `json:"up"`
+	// LastSeen is when this node last heard from it.
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// ErrNotClustered is returned by the cluster methods of a node started
+// without Config.Cluster.
+var ErrNotClustered = errors.New("this node is not in a cluster: set Config.Cluster (or isle up --node)")
+
+// distMaxFrame is the largest batch distribution sends: isle's largest
+// message with room to spare, within the embedded servers' max payload.
+const distMaxFrame = 4 << 20
+
+// clustering is a node's membership and distribution.
+type clustering struct {
+	cl   *cluster.Node
+	d    *dist.Dist
+	stop func()
+}
+
+// startCluster joins the cluster cfg describes.
+func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
+	cc := cluster.Config{
+		Cluster: cfg.Cluster, Name: cfg.Name, Listen: cfg.Listen, Advertise: cfg.Advertise, Join: cfg.Join,
+		NATSURL: cfg.NATSURL, NATSOptions: cfg.NATSOptions, Heartbeat: cfg.Heartbeat, DownAfter: cfg.DownAfter,
+		Logger: n.log,
+	}
+	if cfg.Credentials != "" {
+		creds, err := cluster.LoadCredentials(cfg.Credentials, cfg.Name)
+		if err != nil {
+			return err
+		}
+		cc.Creds = creds
+	}
+	cl, err := cluster.Start(ctx, cc)
+	if err != nil {
+		return err
+	}
+	c := &clustering{cl: cl}
+	maxFrame := distMaxFrame
+	if mp := int(cl.Conn().MaxPayload()); mp > 0 && mp-256 < maxFrame {
+		maxFrame = mp - 256
+	}
+	c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame, Logger: n.log})
+	stopEvents := cl.OnChange(c.onChange)
+	sub, err := cl.Conn().Subscribe(cl.Subject("d", cfg.Name, ">"), c.onBatch)
+	if err == nil {
+		err = sub.SetPendingLimits(-1, 256<<20)
+	}
+	if err != nil {
+		stopEvents()
+		_ = cl.Close(ctx)
+		return fmt.Errorf("cluster: subscribing to this node's subject: %w", err)
+	}
+	c.stop = func() { stopEvents(); _ = sub.Unsubscribe() }
+	// Peers already up before the subscription was made.
+	for _, m := range cl.Members() {
+		if m.Up && m.Name != cfg.Name {
+			c.d.Up(m.Name, m.Session, m)
+		}
+	}
+	n.cluster = c
+	return nil
+}
+
+// onChange follows membership: a session up or down is one in dist.
+func (c *clustering) onChange(ev cluster.Event) {
+	switch ev.Kind {
+	case cluster.Up:
+		c.d.Up(ev.Member.Name, ev.Member.Session, ev.Member)
+	case cluster.Down:
+		reason := "node down"
+		if ev.Reason == cluster.ReasonShutdown {
+			reason = "node shut down"
+		}
+		c.d.Down(ev.Member.Name, ev.Member.Session, reason)
+	}
+}
+
+// send publishes a batch on the link (a cluster.Member, as of its Up),
+// stamped with the session on both sides: isle.C.d.TO.FROM.TOSESSION.FROMSESSION.
+func (c *clustering) send(link any, batch []byte) error {
+	m := link.(cluster.Member)
+	st := m.Stamp()
+	subj := c.cl.Subject("d", m.Name, c.cl.Name(), strconv.FormatUint(st.To, 10), strconv.FormatUint(st.From, 10))
+	return c.cl.Conn().Publish(subj, batch)
+}
+
+// onBatch hands a batch to dist if membership admits its stamp.
+func (c *clustering) onBatch(msg *nats.Msg) {
+	tok := strings.Split(msg.Subject, ".")
+	if len(tok) != 7 {
+		return
+	}
+	from := tok[4]
+	to, err1 := strconv.ParseUint(tok[5], 10, 64)
+	fromSess, err2 := strconv.ParseUint(tok[6], 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	if !c.cl.Admit(from, cluster.Stamp{To: to, From: fromSess}) {
+		return
+	}
+	if m, ok := c.cl.Peer(from); ok && m.Up && m.Session == to {
+		c.d.Up(from, m.Session, m) // admitted before its Up event arrived
+	}
+	c.d.Deliver(from, to, msg.Data)
+}
+
+// closeCluster leaves the cluster cleanly: peers see this node shut down.
+func (n *Node) closeCluster(ctx context.Context) error {
+	c := n.cluster
+	if c == nil {
+		return nil
+	}
+	c.stop()
+	c.d.Close("this node shut down")
+	return c.cl.Close(ctx)
+}
+
+// clustered returns the node's clustering, or ErrNotClustered.
+func (n *Node) clustered() (*clustering, error) {
+	if n.cluster == nil {
+		return nil, ErrNotClustered
+	}
+	return n.cluster, nil
+}
+
+// Members returns every node of the cluster this node knows, itself
+// included. It is nil for a node not in a cluster.
+func (n *Node) Members() []Member {
+	c, err := n.clustered()
+	if err != nil {
+		return nil
+	}
+	var ms []Member
+	for _, m := range c.cl.Members() {
+		self := m.Name == c.cl.Name()
+		ms = append(ms, Member{Name: m.Name, Self: self, Up: m.Up || self, LastSeen: m.LastSeen})
+	}
+	return ms
+}
+
+// NodeName returns this node's name in its cluster, or "".
+func (n *Node) NodeName() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.cl.Name()
+}
+
+// Publish offers a process or service handle to other nodes under name,
+// to the nodes listed (every node, if none is). A node that looks it up
+// gets a handle with c's rights, whose every use this node checks.
+func (n *Node) Publish(name string, c Capability, nodes ...string) error {
+	cs, err := n.clustered()
+	if err != nil {
+		return err
+	}
+	if c.kind != capkind.Process {
+		return fmt.Errorf("publish %q: only a process or service handle can be published (isle.ProcessCap, isle.ServiceCap, RemoteCap)", name)
+	}
+	obj, _, err := n.open(c)
+	if err != nil {
+		return fmt.Errorf("publish %q: %w", name, err)
+	}
+	kc := kernel.Cap{Kind: c.kind, Rights: c.rights, Object: obj, Rev: c.rev}
+	var allow func(string) bool
+	if len(nodes) > 0 {
+		allow = func(node string) bool {
+			for _, a := range nodes {
+				if a == node {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	cs.d.Publish(name, kc, allow)
+	return nil
+}
+
+// Lookup returns a handle to the service node publishes under name. It
+// waits until node is up and publishes name to this node, or ctx ends.
+func (n *Node) Lookup(ctx context.Context, node, name string) (*Remote, error) {
+	cs, err := n.clustered()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		c, err := cs.d.Lookup(ctx, node, name)
+		if err == nil {
+			return &Remote{n: n, r: c.Object.(*kernel.Remote), rights: c.Rights}, nil
+		}
+		if !errors.Is(err, dist.ErrNoNode) && !errors.Is(err, dist.ErrRefused) {
+			return nil, err
+		}
+		wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, werr := cs.cl.WaitPeer(wait, node)
+		if werr == nil {
+			<-wait.Done() // up, but not publishing yet: ask again shortly
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("lookup %q on node %q: %w (last: %v)", name, node, ctx.Err(), err)
+		}
+	}
+}
+
+// Remote is a handle to a process or service on another node.
+type Remote struct {
+	n      *Node
+	r      *kernel.Remote
+	rights api.Rights
+}
+
+// Node is the name of the node the target runs on.
+func (r *Remote) Node() string { return r.r.Node }
+
+// Send delivers a message to the remote target, waiting for room in the
+// flow-control window until ctx is done. It fails with ErrGone once the
+// target has ended or its node is lost.
+func (r *Remote) Send(ctx context.Context, m Message) error {
+	if m.Tag >= kernel.TagSystem {
+		return fmt.Errorf("tag %#x is reserved for the system", m.Tag)
+	}
+	if err := r.check(api.RightSend); err != nil {
+		return err
+	}
+	return mapErr(r.n.k.HostSend(ctx, r.r, kernel.NewMessage(m.Tag, m.Data), false))
+}
+
+// Call sends a request to the remote target and waits for the reply until
+// ctx is done.
+func (r *Remote) Call(ctx context.Context, m Message) (Message, error) {
+	if m.Tag >= kernel.TagSystem {
+		return Message{}, fmt.Errorf("tag %#x is reserved for the system", m.Tag)
+	}
+	if err := r.check(api.RightSend); err != nil {
+		return Message{}, err
+	}
+	return hostCall(ctx, r.n, r.r, m)
+}
+
+// Kill asks the remote target's node to kill it.
+func (r *Remote) Kill(reason string) error {
+	if err := r.check(api.RightKill); err != nil {
+		return err
+	}
+	r.r.Kill(reason)
+	return nil
+}
+
+func (r *Remote) check(need api.Rights) error {
+	c := kernel.Cap{Rights: r.rights, Rev: r.r.Revocation()}
+	return c.Check(need)
+}
+
+// Done is closed when the remote target has ended or its node was lost.
+func (r *Remote) Done() <-chan struct{} { return r.r.Done() }
+
+// Exit returns how the remote target ended (api.ExitNoConnection if its
+// node was lost), once it has.
+func (r *Remote) Exit() (api.Exit, bool) { return r.r.Exit() }
+
+// RemoteCap grants a handle to a remote target, with rights within the
+// Remote's own.
+func RemoteCap(r *Remote, rights api.Rights) Capability {
+	return Capability{kind: capkind.Process, rights: rights & r.rights, spec: r.r, rev: r.r.Revocation()}
+}
+
+// InitCluster makes the credentials of a cluster in dir: a new CA if dir
+// has none, and a certificate and key for each node named. Keys are
+// written 0600; the CA key stays in dir, and only the CA certificate and
+// its own pair need to reach each node.
+func InitCluster(dir string, nodes ...string) error {
+	if _, err := os.Stat(filepath.Join(dir, "ca.crt")); errors.Is(err, fs.ErrNotExist) {
+		if err := cluster.Init(dir); err != nil {
+			return err
+		}
+	}
+	for _, node := range nodes {
+		if err := cluster.IssueNode(dir, node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClusterAddr returns the address this node accepts cluster routes on,
+// with the port it got if Listen asked for port 0; "" without routes.
+func (n *Node) ClusterAddr() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.cl.RouteAddr()
+}

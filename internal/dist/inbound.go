@@ -1,0 +1,434 @@
+package dist
+
+import (
+	"errors"
+
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// heldFrame is an ordered frame waiting behind one that found a full
+// mailbox.
+type heldFrame struct {
+	typ    byte
+	export uint64
+	call   uint64
+	msg    wireMsg
+	exit   isleapi.Exit
+	reason string
+}
+
+// discard drops a held frame whose session ended. A held call is answered
+// by the caller's own node, which abandons it on Down.
+func (h heldFrame) discard() {}
+
+// deliver handles one batch from the peer, frame by frame.
+func (p *peer) deliver(batch []byte) {
+	r := reader{b: batch}
+	if r.byte() != wireVersion {
+		p.malformed("unknown wire version")
+		return
+	}
+	for len(r.b) > 0 {
+		var h heldFrame
+		h.typ = r.byte()
+		switch h.typ {
+		case fSend:
+			h.export = r.uvarint()
+			r.msg(&h.msg)
+		case fCall:
+			h.export, h.call = r.uvarint(), r.uvarint()
+			r.msg(&h.msg)
+		case fEnded, fLinkExit:
+			h.export = r.uvarint()
+			h.exit = r.exit()
+		case fRevoked:
+			h.export = r.uvarint()
+		case fRelease:
+			id := r.uvarint()
+			if e := p.exported(id); r.err == nil && e != nil && e.cap.Rev.Revoked() {
+				p.drop(e)
+			}
+			continue
+		case fKill:
+			h.export, h.reason = r.uvarint(), r.string()
+		case fReply:
+			id := r.uvarint()
+			var m wireMsg
+			r.msg(&m)
+			if r.err == nil {
+				p.onReply(id, &m)
+			}
+			continue
+		case fFail:
+			id, code := r.uvarint(), r.byte()
+			if r.err == nil {
+				p.onFail(id, code)
+			}
+			continue
+		case fCredit:
+			frames, bytes := r.uvarint(), r.uvarint()
+			if r.err == nil {
+				p.onCredit(int(frames), int(bytes))
+			}
+			continue
+		case fLookup:
+			id, name := r.uvarint(), r.string()
+			if r.err == nil {
+				p.onLookup(id, name)
+			}
+			continue
+		case fGrant:
+			g := grant{}
+			id := r.uvarint()
+			g.code, g.rights, g.id = r.byte(), isleapi.Rights(r.uvarint()), r.uvarint()
+			if r.err == nil {
+				p.onGrant(id, g)
+			}
+			continue
+		default:
+			p.malformed("unknown frame type")
+			return
+		}
+		if r.err != nil {
+			break
+		}
+		p.ordered(h)
+	}
+	if r.err != nil {
+		p.malformed(r.err.Error())
+	}
+}
+
+// malformed logs, once per session, that the peer sent something this
+// node cannot read: a bug or a version skew, never a guest's doing.
+func (p *peer) malformed(why string) {
+	p.mu.Lock()
+	logged := p.malformedOK
+	p.malformedOK = true
+	p.mu.Unlock()
+	if !logged {
+		p.d.log.Error("cluster: a node sent a batch this node cannot read; its rest is dropped",
+			"node", p.name, "why", why)
+	}
+}
+
+// ordered handles h now, unless frames before it are held; a send or call
+// that finds a full mailbox is held, with everything after it.
+func (p *peer) ordered(h heldFrame) {
+	p.inMu.Lock()
+	if p.draining {
+		p.held = append(p.held, h)
+		p.inMu.Unlock()
+		return
+	}
+	p.inMu.Unlock()
+	if p.handle(h, true) {
+		return
+	}
+	p.inMu.Lock()
+	p.held = append(p.held, h)
+	p.draining = true
+	p.inMu.Unlock()
+	go p.drain()
+}
+
+// drain handles held frames in order, waiting for room, until none is
+// left or the session ends.
+func (p *peer) drain() {
+	for {
+		p.inMu.Lock()
+		if len(p.held) == 0 || p.ctx.Err() != nil {
+			p.held, p.draining = nil, false
+			p.inMu.Unlock()
+			return
+		}
+		h := p.held[0]
+		p.held = p.held[1:]
+		p.inMu.Unlock()
+		p.handle(h, false)
+	}
+}
+
+// handle acts on an ordered frame. With nonblock, it reports false
+// (having done nothing) when the frame must wait for room.
+func (p *peer) handle(h heldFrame, nonblock bool) bool {
+	switch h.typ {
+	case fSend, fCall:
+		return p.onMessage(h, nonblock)
+	case fEnded:
+		if r := p.forget(h.export); r != nil {
+			r.End(h.exit)
+		}
+	case fRevoked:
+		if r := p.forget(h.export); r != nil {
+			r.Revocation().Revoke()
+		}
+		p.control(putUvarint([]byte{fRelease}, h.export))
+	case fLinkExit:
+		if e := p.use(h.export, isleapi.RightKill); e != nil {
+			kernel.LinkExitFrom(e.target, h.exit)
+		}
+	case fKill:
+		if e := p.use(h.export, isleapi.RightKill); e != nil {
+			e.target.Kill(h.reason)
+		}
+	}
+	return true
+}
+
+// forget drops the Remote for the peer's export id.
+func (p *peer) forget(id uint64) *kernel.Remote {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.remotes[id]
+	delete(p.remotes, id)
+	return r
+}
+
+// use returns export id if it was made for this peer and allows need.
+// Anything else is refused; a use the holder could not have made
+// (rights it was never given) is logged as the peer's misbehaviour.
+func (p *peer) use(id uint64, need isleapi.Rights) *export {
+	e := p.exported(id)
+	if e == nil {
+		return nil // ended or revoked meanwhile, and the peer was told
+	}
+	switch err := e.cap.Check(need); {
+	case err == nil:
+		return e
+	case errors.Is(err, kernel.ErrRights):
+		p.d.log.Warn("cluster: a node used an export beyond its rights; refused",
+			"node", p.name, "export", id, "rights", e.cap.Rights, "need", need)
+	}
+	return nil
+}
+
+// onMessage delivers a send or a call to its export's target.
+func (p *peer) onMessage(h heldFrame, nonblock bool) bool {
+	e := p.use(h.export, isleapi.RightSend)
+	if e == nil {
+		if h.typ == fCall {
+			p.fail(h.call, p.refusal(h.export))
+		}
+		p.credit(&h.msg)
+		return true
+	}
+	m := p.inMsg(&h.msg)
+	var err error
+	if h.typ == fCall {
+		var reply kernel.Reply
+		reply, err = p.d.k.ForwardCall(p.ctx, e.target, m, nonblock)
+		if err == nil {
+			id := h.call
+			reply.Notify(func(ans *kernel.Message) { p.answer(id, ans) })
+		}
+	} else {
+		err = p.d.k.Forward(p.ctx, e.target, m, nonblock)
+	}
+	if err == kernel.ErrFull && nonblock {
+		m.Discard()
+		return false
+	}
+	if err != nil {
+		m.Discard()
+		if h.typ == fCall {
+			p.fail(h.call, codeOf(err))
+		}
+	}
+	p.credit(&h.msg)
+	return true
+}
+
+// refusal is the failure code for a use of export id that use refused.
+func (p *peer) refusal(id uint64) byte {
+	if e := p.exported(id); e != nil && e.cap.Rev.Revoked() {
+		return codeRevoked
+	}
+	return codeGone
+}
+
+func codeOf(err error) byte {
+	switch {
+	case errors.Is(err, kernel.ErrRevoked):
+		return codeRevoked
+	case errors.Is(err, kernel.ErrRights):
+		return codeRights
+	case errors.Is(err, kernel.ErrFull), errors.Is(err, kernel.ErrLimit):
+		return codeFull
+	case errors.Is(err, kernel.ErrTooBig):
+		return codeTooBig
+	}
+	return codeGone
+}
+
+func errOf(code byte) error {
+	switch code {
+	case codeRevoked:
+		return kernel.ErrRevoked
+	case codeRights:
+		return kernel.ErrRights
+	case codeFull:
+		return kernel.ErrLimit
+	case codeTooBig:
+		return kernel.ErrTooBig
+	}
+	return kernel.ErrGone
+}
+
+// credit counts m as taken, and refills the peer's window every quarter.
+func (p *peer) credit(m *wireMsg) {
+	p.mu.Lock()
+	p.consumed++
+	p.consumedB += m.size()
+	if p.consumed < p.d.cfg.Window/4 && p.consumedB < p.d.cfg.WindowBytes/4 {
+		p.mu.Unlock()
+		return
+	}
+	frames, bytes := p.consumed, p.consumedB
+	p.consumed, p.consumedB = 0, 0
+	if !p.down {
+		p.queue(putUvarint(putUvarint([]byte{fCredit}, uint64(frames)), uint64(bytes)))
+	}
+	p.mu.Unlock()
+}
+
+// onCredit takes back room in the window.
+func (p *peer) onCredit(frames, bytes int) {
+	p.mu.Lock()
+	p.inflight = max(0, p.inflight-frames)
+	p.inflightB = max(0, p.inflightB-bytes)
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
+	p.mu.Unlock()
+}
+
+// inMsg builds the message a wire message stands for, with its
+// capabilities resolved here. One that names nothing this node can
+// resolve is dropped, as a capability that does not fit a handle table is.
+func (p *peer) inMsg(w *wireMsg) *kernel.Message {
+	m := kernel.NewMessage(w.tag, w.data)
+	m.TraceHi, m.Trace, m.Span, m.SpanFlags = w.traceHi, w.trace, w.span, w.spanFlags
+	for _, ref := range w.caps {
+		if c, ok := p.resolve(ref); ok {
+			m.Caps = append(m.Caps, c)
+		}
+	}
+	return m
+}
+
+// resolve turns a capability on the wire into one here: the peer's own
+// export becomes a Remote; one of this node's exports to the peer comes
+// home as the capability it stands for, narrowed to what the peer held.
+func (p *peer) resolve(ref capRef) (kernel.Cap, bool) {
+	if ref.kind != capkind.Process {
+		return kernel.Cap{}, false
+	}
+	switch ref.owner {
+	case "":
+		r := p.remote(ref.export)
+		if r == nil {
+			return kernel.Cap{}, false
+		}
+		return kernel.Cap{Kind: ref.kind, Rights: ref.rights, Object: r, Rev: r.Revocation()}, true
+	case p.d.cfg.Self:
+		e := p.exported(ref.export)
+		if e == nil {
+			return kernel.Cap{}, false
+		}
+		c, err := e.cap.Attenuate(ref.rights)
+		if err != nil {
+			p.d.log.Warn("cluster: a node passed on an export with rights it was never given; dropped",
+				"node", p.name, "export", ref.export)
+			return kernel.Cap{}, false
+		}
+		return c, true
+	}
+	return kernel.Cap{}, false
+}
+
+// answer sends the answer to the peer's call id, or its failure.
+func (p *peer) answer(id uint64, ans *kernel.Message) {
+	if ans == nil {
+		p.fail(id, codeGone)
+		return
+	}
+	wm, err := p.outMsg(ans)
+	if err != nil {
+		p.fail(id, codeOf(err))
+		ans.Discard()
+		return
+	}
+	size := wm.size()
+	if size+1 > p.d.cfg.MaxFrame {
+		p.fail(id, codeTooBig)
+		ans.Discard()
+		return
+	}
+	p.mu.Lock()
+	if !p.down {
+		b := putUvarint(append(p.batch(size), fReply), id)
+		p.sent(putMsg(b, &wm))
+	}
+	p.mu.Unlock()
+	ans.Discard()
+}
+
+// fail tells the peer its call id will get no answer.
+func (p *peer) fail(id uint64, code byte) {
+	p.control(append(putUvarint([]byte{fFail}, id), code))
+}
+
+// onReply answers one of this node's calls.
+func (p *peer) onReply(id uint64, w *wireMsg) {
+	p.mu.Lock()
+	reply, ok := p.calls[id]
+	delete(p.calls, id)
+	p.mu.Unlock()
+	if !ok {
+		return // the caller gave up
+	}
+	m := p.inMsg(w)
+	if !reply.Answer(m) {
+		m.Discard()
+	}
+}
+
+// onFail ends one of this node's calls without an answer.
+func (p *peer) onFail(id uint64, code byte) {
+	p.mu.Lock()
+	reply, ok := p.calls[id]
+	delete(p.calls, id)
+	p.mu.Unlock()
+	if ok {
+		reply.Fail(errOf(code))
+	}
+}
+
+// onLookup answers the peer's request for a published service.
+func (p *peer) onLookup(id uint64, name string) {
+	p.d.mu.Lock()
+	pub, ok := p.d.published[name]
+	p.d.mu.Unlock()
+	g := grant{code: codeRefused}
+	if ok && (pub.allow == nil || pub.allow(p.name)) {
+		if e, err := p.export(pub.cap); err == nil {
+			g = grant{code: codeOK, rights: pub.cap.Rights, id: e.id}
+		}
+	}
+	p.control(putUvarint(putUvarint(append(putUvarint([]byte{fGrant}, id), g.code), uint64(g.rights)), g.id))
+}
+
+// onGrant answers one of this node's lookups.
+func (p *peer) onGrant(id uint64, g grant) {
+	p.mu.Lock()
+	ch := p.lookups[id]
+	delete(p.lookups, id)
+	p.mu.Unlock()
+	if ch != nil {
+		ch <- g
+	}
+}

@@ -1,0 +1,407 @@
+package dist
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/kernel"
+)
+
+// peer is one session with another node: this node's side of everything
+// the two share. A session ends for good; a node that comes back gets a
+// new peer.
+type peer struct {
+	d       *Dist
+	name    string
+	session uint64          // the membership layer's number for the session
+	link    any             // what Config.Send takes for it
+	ctx     context.Context // done when the session ends
+	cancel  context.CancelFunc
+	kick    chan struct{} // wakes the writer
+
+	mu          sync.Mutex // guards everything below
+	down        bool
+	batches     [][]byte // frames for the writer, each batch under MaxBatch
+	free        [][]byte // written batches, for reuse
+	inflight    int      // data frames sent and not yet credited
+	inflightB   int      // their bytes
+	space       chan struct{}
+	calls       map[uint64]kernel.Reply // our calls waiting for an answer
+	lookups     map[uint64]chan grant
+	exports     map[uint64]*export // what this node exported to the peer
+	byKey       map[exportKey]*export
+	remotes     map[uint64]*kernel.Remote // the peer's exports, held here
+	consumed    int                       // data frames taken and not yet credited
+	consumedB   int
+	malformedOK bool // a malformed batch was logged
+
+	inMu     sync.Mutex // guards held and draining
+	held     []heldFrame
+	draining bool
+}
+
+var _ kernel.RemotePort = (*peer)(nil)
+
+// export is one capability exported to the peer.
+type export struct {
+	id       uint64
+	cap      kernel.Cap
+	target   kernel.Target
+	key      exportKey
+	unwatch  func()
+	unrevoke func()
+}
+
+// exportKey makes exporting the same capability twice give one export.
+type exportKey struct {
+	target kernel.Target
+	rights isleapi.Rights
+	rev    *kernel.Revocation
+}
+
+type grant struct {
+	code   byte
+	rights isleapi.Rights
+	id     uint64
+}
+
+func newPeer(d *Dist, name string, session uint64, link any) *peer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{},
+		exports: map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*kernel.Remote{}}
+}
+
+// end tears the session down: see Dist.Down.
+func (p *peer) end(exit isleapi.Exit) {
+	p.cancel()
+	p.mu.Lock()
+	p.down = true
+	if p.space != nil {
+		close(p.space)
+		p.space = nil
+	}
+	calls, exports, remotes, lookups := p.calls, p.exports, p.remotes, p.lookups
+	p.calls, p.exports, p.byKey, p.remotes, p.lookups = nil, nil, nil, nil, nil
+	p.batches = nil
+	p.mu.Unlock()
+	for _, r := range calls {
+		r.Abandon()
+	}
+	for _, ch := range lookups {
+		close(ch)
+	}
+	for _, e := range exports {
+		e.stop()
+	}
+	for _, r := range remotes {
+		r.End(exit)
+	}
+	p.inMu.Lock()
+	for _, h := range p.held {
+		h.discard()
+	}
+	p.held = nil
+	p.inMu.Unlock()
+}
+
+// batch returns the open batch to append a frame of about size bytes to,
+// for sent. Precondition: p.mu is held.
+func (p *peer) batch(size int) []byte {
+	n := len(p.batches)
+	if n == 0 || len(p.batches[n-1])+size > DefaultMaxBatch {
+		var b []byte
+		if k := len(p.free); k > 0 {
+			b, p.free = p.free[k-1][:0], p.free[:k-1]
+		}
+		p.batches = append(p.batches, append(b, wireVersion))
+		n++
+	}
+	return p.batches[n-1]
+}
+
+// sent makes b, the open batch with frames appended, ready for the
+// writer, and wakes it. Precondition: p.mu is held.
+func (p *peer) sent(b []byte) {
+	p.batches[len(p.batches)-1] = b
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// queue appends a frame for the writer. Precondition: p.mu is held.
+func (p *peer) queue(frame []byte) {
+	p.sent(append(p.batch(len(frame)), frame...))
+}
+
+// control queues a frame outside the window: it never waits.
+func (p *peer) control(frame []byte) {
+	p.mu.Lock()
+	if !p.down {
+		p.queue(frame)
+	}
+	p.mu.Unlock()
+}
+
+// write hands the queued batches to the transport until the session ends.
+// Whatever queued while it sent goes in the next round: frames that come
+// fast share batches, and one alone goes at once.
+func (p *peer) write() {
+	for {
+		select {
+		case <-p.kick:
+		case <-p.ctx.Done():
+			return
+		}
+		p.mu.Lock()
+		out := p.batches
+		p.batches = nil
+		p.mu.Unlock()
+		for _, b := range out {
+			if err := p.d.cfg.Send(p.link, b); err != nil {
+				p.d.log.Warn("cluster: sending to a node failed; it will be declared down if it stays unreachable",
+					"node", p.name, "err", err)
+			}
+		}
+		p.mu.Lock()
+		if len(p.free) < 4 {
+			for _, b := range out {
+				if cap(b) <= 2*DefaultMaxBatch {
+					p.free = append(p.free, b)
+				}
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Send implements kernel.RemotePort.
+func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, block bool, wait func(<-chan struct{}) error) error {
+	wm, err := p.outMsg(m)
+	if err != nil {
+		return err
+	}
+	size := wm.size()
+	if size+1 > p.d.cfg.MaxFrame {
+		return fmt.Errorf("%w: %d bytes with its header cross nodes; the transport carries at most %d",
+			kernel.ErrTooBig, size+1, p.d.cfg.MaxFrame)
+	}
+	p.mu.Lock()
+	for p.inflight > 0 && (p.inflight >= p.d.cfg.Window || p.inflightB+size > p.d.cfg.WindowBytes) {
+		if p.down {
+			p.mu.Unlock()
+			return kernel.ErrGone
+		}
+		if !block {
+			p.mu.Unlock()
+			return kernel.ErrFull
+		}
+		if p.space == nil {
+			p.space = make(chan struct{})
+		}
+		ch := p.space
+		p.mu.Unlock()
+		if err := wait(ch); err != nil {
+			return err
+		}
+		p.mu.Lock()
+	}
+	if p.down {
+		p.mu.Unlock()
+		return kernel.ErrGone
+	}
+	var id uint64
+	b := p.batch(size)
+	if reply.Valid() {
+		id = p.d.newID()
+		p.calls[id] = reply
+		b = putUvarint(putUvarint(append(b, fCall), r.ID), id)
+	} else {
+		b = putUvarint(append(b, fSend), r.ID)
+	}
+	b = putMsg(b, &wm)
+	p.sent(b)
+	p.inflight++
+	p.inflightB += size
+	p.mu.Unlock()
+	if reply.Valid() {
+		reply.Notify(func(ans *kernel.Message) {
+			if ans == nil { // the caller gave up, or the answer failed
+				p.mu.Lock()
+				delete(p.calls, id)
+				p.mu.Unlock()
+			}
+		})
+	}
+	m.Discard()
+	return nil
+}
+
+// LinkExit implements kernel.RemotePort.
+func (p *peer) LinkExit(r *kernel.Remote, exit isleapi.Exit) {
+	p.control(putExit(putUvarint([]byte{fLinkExit}, r.ID), exit))
+}
+
+// Kill implements kernel.RemotePort.
+func (p *peer) Kill(r *kernel.Remote, reason string) {
+	p.control(putString(putUvarint([]byte{fKill}, r.ID), reason))
+}
+
+// outMsg turns m into its wire form, exporting the capabilities it
+// carries to the peer.
+func (p *peer) outMsg(m *kernel.Message) (wireMsg, error) {
+	wm := wireMsg{tag: m.Tag, traceHi: m.TraceHi, trace: m.Trace, span: m.Span, spanFlags: m.SpanFlags, data: m.Data}
+	for _, c := range m.Caps {
+		ref, err := p.capRef(c)
+		if err != nil {
+			return wireMsg{}, err
+		}
+		wm.caps = append(wm.caps, ref)
+	}
+	return wm, nil
+}
+
+// capRef names c on the wire: the peer's own export when c is the
+// peer's, unnarrowed by any revocation made here; otherwise an export of
+// c to the peer.
+func (p *peer) capRef(c kernel.Cap) (capRef, error) {
+	if c.Kind != capkind.Process {
+		return capRef{}, fmt.Errorf("%w (this one is a %s handle)", ErrNotTransferable, c.Kind)
+	}
+	if r, ok := c.Object.(*kernel.Remote); ok && r.Node == p.name && c.Rev == r.Revocation() {
+		return capRef{kind: c.Kind, rights: c.Rights, owner: p.name, export: r.ID}, nil
+	}
+	e, err := p.export(c)
+	if err != nil {
+		return capRef{}, err
+	}
+	return capRef{kind: c.Kind, rights: c.Rights, export: e.id}, nil
+}
+
+// export records c as exported to the peer, once per capability.
+func (p *peer) export(c kernel.Cap) (*export, error) {
+	t, ok := c.Object.(kernel.Target)
+	if !ok {
+		return nil, ErrNotTransferable
+	}
+	key := exportKey{target: t, rights: c.Rights, rev: c.Rev}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		return nil, kernel.ErrGone
+	}
+	if e := p.byKey[key]; e != nil {
+		p.mu.Unlock()
+		return e, nil
+	}
+	e := &export{id: p.d.newID(), cap: c, target: t, key: key}
+	p.exports[e.id], p.byKey[key] = e, e
+	p.mu.Unlock()
+	// Outside p.mu: either may fire at once, and drops e again.
+	unwatch := kernel.WatchFrom(t, p.name, func(exit isleapi.Exit) {
+		if p.drop(e) {
+			p.control(putExit(putUvarint([]byte{fEnded}, e.id), exit))
+		}
+	})
+	// A revoked export stays until the holder releases it, so that a use
+	// already on its way is refused as revoked, not as gone.
+	unrevoke := c.Rev.OnRevoke(func() {
+		if p.exported(e.id) == e {
+			p.control(putUvarint([]byte{fRevoked}, e.id))
+		}
+	})
+	p.mu.Lock()
+	e.unwatch, e.unrevoke = unwatch, unrevoke
+	live := p.exports[e.id] == e
+	p.mu.Unlock()
+	if !live {
+		e.stop()
+	}
+	return e, nil
+}
+
+// drop forgets e, reporting whether it was still exported, and stops it.
+func (p *peer) drop(e *export) bool {
+	p.mu.Lock()
+	if p.exports[e.id] != e {
+		p.mu.Unlock()
+		return false
+	}
+	delete(p.exports, e.id)
+	delete(p.byKey, e.key)
+	p.mu.Unlock()
+	e.stop()
+	return true
+}
+
+// stop cancels what watches e; either may still be unset.
+func (e *export) stop() {
+	if e.unwatch != nil {
+		e.unwatch()
+	}
+	if e.unrevoke != nil {
+		e.unrevoke()
+	}
+}
+
+// exported returns the export id names, if it was made for this peer.
+func (p *peer) exported(id uint64) *export {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exports[id]
+}
+
+// remote returns this node's Remote for the peer's export id, making it
+// the first time.
+func (p *peer) remote(id uint64) *kernel.Remote {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return nil
+	}
+	r := p.remotes[id]
+	if r == nil {
+		r = kernel.NewRemote(p.name, id, p)
+		p.remotes[id] = r
+	}
+	return r
+}
+
+// lookup asks the peer for a published service.
+func (p *peer) lookup(ctx context.Context, name string) (kernel.Cap, error) {
+	id := p.d.newID()
+	ch := make(chan grant, 1)
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		return kernel.Cap{}, fmt.Errorf("%w: %s", ErrNoNode, p.name)
+	}
+	p.lookups[id] = ch
+	p.queue(putString(putUvarint([]byte{fLookup}, id), name))
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.lookups, id)
+		p.mu.Unlock()
+	}()
+	select {
+	case g, ok := <-ch:
+		if !ok {
+			return kernel.Cap{}, fmt.Errorf("%w: %s went down", ErrNoNode, p.name)
+		}
+		if g.code != codeOK {
+			return kernel.Cap{}, fmt.Errorf("%w: %q on %s", ErrRefused, name, p.name)
+		}
+		r := p.remote(g.id)
+		if r == nil {
+			return kernel.Cap{}, fmt.Errorf("%w: %s went down", ErrNoNode, p.name)
+		}
+		return kernel.Cap{Kind: capkind.Process, Rights: g.rights, Object: r, Rev: r.Revocation()}, nil
+	case <-ctx.Done():
+		return kernel.Cap{}, ctx.Err()
+	}
+}

@@ -1,0 +1,336 @@
+package kernel
+
+import (
+	"context"
+	"sync"
+
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// Remote is a process or service on another node, seen from this one: a
+// Target whose sends, calls, kills and link exits a RemotePort carries to
+// the node that owns it. The owner checks every use against what it
+// exported, and to whom; a Remote is only this node's proxy for that
+// export, and forging one gives no right the owner did not grant.
+//
+// A Remote ends for good, firing its links and monitors, when the owner
+// reports that its target ended, or when the owner's node is lost
+// (isleapi.ExitNoConnection). It is never revived: a node that comes back
+// hands out new exports.
+type Remote struct {
+	// Node is the owning node's name; ID is its export.
+	Node string
+	ID   uint64
+
+	port RemotePort
+	rev  *Revocation // revoked when the owner reports the export revoked
+
+	// signalling is held by End until the links are told, as
+	// Process.signalling is by finish. Taken before mu.
+	signalling sync.Mutex
+
+	mu      sync.Mutex // guards everything below
+	ended   bool
+	exit    isleapi.Exit
+	links   map[*Process]struct{}
+	watches map[*watch]struct{}
+	done    chan struct{}
+}
+
+var _ Target = (*Remote)(nil)
+
+// RemotePort carries what local processes do to a Remote to its owner.
+// Its methods must not block, but Send may wait through wait for room in
+// its flow-control window, as a local send waits for room in a mailbox.
+// The owner reports the end of every target it exports (Remote.End), so
+// links and monitors need no message of their own.
+type RemotePort interface {
+	// Send carries m to r's owner, as a call answered through reply
+	// when reply.Valid(). Once it returns nil the port owns m. block
+	// false asks for ErrFull rather than a wait; wait blocks until ch is
+	// ready, or fails when the sender is killed or gives up.
+	Send(r *Remote, m *Message, reply Reply, block bool, wait func(ch <-chan struct{}) error) error
+	// LinkExit reports that a local process linked to r ended with exit.
+	LinkExit(r *Remote, exit isleapi.Exit)
+	// Kill asks the owner to kill r's target.
+	Kill(r *Remote, reason string)
+}
+
+// NewRemote returns the proxy for export id of node, whose uses port
+// carries. The capability a process holds on it should carry its
+// Revocation (see Revocation), so a revoked export refuses locally.
+func NewRemote(node string, id uint64, port RemotePort) *Remote {
+	return &Remote{Node: node, ID: id, port: port, rev: &Revocation{}, done: make(chan struct{})}
+}
+
+// Revocation returns the revocation the owner's "revoked" report trips.
+//
+// Safe from any goroutine.
+func (r *Remote) Revocation() *Revocation { return r.rev }
+
+// Done is closed when the remote target has ended, or its node was lost.
+//
+// Safe from any goroutine.
+func (r *Remote) Done() <-chan struct{} { return r.done }
+
+// Ended implements Target.
+//
+// Safe from any goroutine.
+func (r *Remote) Ended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
+}
+
+// Exit returns how the remote target ended, once it has.
+//
+// Safe from any goroutine.
+func (r *Remote) Exit() (isleapi.Exit, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exit, r.ended
+}
+
+// Kill implements Target.
+//
+// Safe from any goroutine.
+func (r *Remote) Kill(reason string) {
+	if !r.Ended() {
+		r.port.Kill(r, reason)
+	}
+}
+
+// End records that the remote target ended with exit, or that its node is
+// lost, and fires the links and monitors held on it. Later calls do
+// nothing.
+//
+// Safe from any goroutine; it does not block.
+func (r *Remote) End(exit isleapi.Exit) {
+	r.signalling.Lock()
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		r.signalling.Unlock()
+		return
+	}
+	r.ended, r.exit = true, exit
+	links, watches := r.links, r.watches
+	r.links, r.watches = nil, nil
+	close(r.done)
+	r.mu.Unlock()
+	for p := range links {
+		p.mu.Lock()
+		delete(p.links, Target(r))
+		p.mu.Unlock()
+		_ = p.exitSignal(r, exit, false)
+	}
+	r.signalling.Unlock()
+	for w := range watches {
+		_ = w.down(exit, false)
+	}
+}
+
+// enqueue implements Target.
+func (r *Remote) enqueue(m *Message, mode sendMode, w waiter) error {
+	if r.Ended() {
+		return ErrGone
+	}
+	wait := func(ch <-chan struct{}) error { return w.wait(ch, -1) }
+	// The port answers the slot; m itself no longer carries it.
+	reply := Reply{m.reply}
+	m.reply = nil
+	if err := r.port.Send(r, m, reply, mode != sendNonBlock, wait); err != nil {
+		m.reply = reply.s
+		return err
+	}
+	return nil
+}
+
+// addLink implements Target.
+func (r *Remote) addLink(p *Process) bool {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		r.awaitSignals()
+		return true
+	}
+	if r.links == nil {
+		r.links = map[*Process]struct{}{}
+	}
+	r.links[p] = struct{}{}
+	r.mu.Unlock()
+	return false
+}
+
+// awaitSignals returns once an ended r has told its links.
+func (r *Remote) awaitSignals() {
+	r.signalling.Lock()
+	r.signalling.Unlock() //lint:ignore SA2001 a barrier: End holds it until its links are told
+}
+
+// removeLink implements Target.
+func (r *Remote) removeLink(p *Process) {
+	r.mu.Lock()
+	delete(r.links, p)
+	r.mu.Unlock()
+}
+
+// linkedExit implements Target: the owner gets the exit signal, and its
+// target reacts as it would to a local linked process.
+func (r *Remote) linkedExit(p *Process, exit isleapi.Exit) {
+	r.removeLink(p)
+	if !r.Ended() {
+		r.port.LinkExit(r, exit)
+	}
+}
+
+// addWatch implements Target.
+func (r *Remote) addWatch(w *watch) bool {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		r.awaitSignals()
+		return true
+	}
+	if r.watches == nil {
+		r.watches = map[*watch]struct{}{}
+	}
+	r.watches[w] = struct{}{}
+	r.mu.Unlock()
+	return false
+}
+
+// removeWatch implements Target.
+func (r *Remote) removeWatch(w *watch) {
+	r.mu.Lock()
+	delete(r.watches, w)
+	r.mu.Unlock()
+}
+
+// Reply is the answer slot of one call that crosses nodes: on the caller's
+// node, the port answers it when the reply arrives; on the callee's node,
+// it learns the answer through Notify. The zero Reply is no call.
+type Reply struct{ s *replySlot }
+
+// Valid reports whether r is a call's slot.
+func (r Reply) Valid() bool { return r.s != nil }
+
+// Answer delivers m as the reply; it reports false if the caller has gone.
+//
+// Safe from any goroutine.
+func (r Reply) Answer(m *Message) bool { return r.s.answer(m) }
+
+// Abandon ends the call without an answer: the caller gets ErrGone.
+//
+// Safe from any goroutine.
+func (r Reply) Abandon() { r.s.abandon() }
+
+// Fail ends the call without an answer: the caller gets err (ErrGone if
+// nil), as when the owner of a remote target refused the call.
+//
+// Safe from any goroutine.
+func (r Reply) Fail(err error) { r.s.failWith(err) }
+
+// Trace returns the causality id the call carries, which its reply keeps.
+func (r Reply) Trace() (hi, lo uint64) { return r.s.traceHi, r.s.trace }
+
+// Notify arranges for f to run once when the call is settled: with the
+// reply, or with nil when nobody will answer. It runs at once if the call
+// is settled already. f must not block.
+//
+// Safe from any goroutine; at most one f per call.
+func (r Reply) Notify(f func(m *Message)) {
+	s := r.s
+	s.mu.Lock()
+	if s.state == slotWaiting {
+		s.notify = f
+		s.mu.Unlock()
+		return
+	}
+	m := s.msg
+	s.mu.Unlock()
+	f(m)
+}
+
+// Forward queues m, which came from another node, in t's mailbox. It
+// keeps the causality id m brought; with nonblock it fails with ErrFull
+// rather than wait for room, and otherwise waits until ctx is done.
+//
+// Safe from any goroutine.
+func (k *Kernel) Forward(ctx context.Context, t Target, m *Message, nonblock bool) error {
+	k.stampHost(m)
+	return t.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
+}
+
+// ForwardCall queues m, a call from another node, in t's mailbox as a
+// request, and returns the slot its answer will arrive in (see
+// Reply.Notify). Otherwise it behaves as Forward.
+//
+// Safe from any goroutine.
+func (k *Kernel) ForwardCall(ctx context.Context, t Target, m *Message, nonblock bool) (Reply, error) {
+	k.stampHost(m)
+	slot := newReplySlot()
+	slot.traceHi, slot.trace = m.TraceHi, m.Trace
+	m.reply = slot
+	if err := t.enqueue(m, modeOf(nonblock), hostWaiter{ctx}); err != nil {
+		m.reply = nil
+		return Reply{}, err
+	}
+	return Reply{slot}, nil
+}
+
+// NewCall returns a fresh reply slot for m, for a port that turns a call
+// into a request to another node and back. Precondition: m is not queued.
+func NewCall(m *Message) Reply {
+	slot := newReplySlot()
+	slot.traceHi, slot.trace = m.TraceHi, m.Trace
+	return Reply{slot}
+}
+
+// LinkExitFrom delivers to t the exit signal of a process on another node
+// that was linked to it: t reacts as to a local linked process's exit,
+// but the signal names no handle (aux 0 in a trapped TagExit).
+//
+// Safe from any goroutine.
+func LinkExitFrom(t Target, exit isleapi.Exit) {
+	switch t := t.(type) {
+	case *Process:
+		_ = t.exitSignal(nil, exit, false)
+	case *Service:
+		if cur := t.cur.Load(); cur != nil {
+			_ = cur.exitSignal(nil, exit, false)
+		}
+	case *Remote:
+		if !t.Ended() {
+			t.port.LinkExit(t, exit)
+		}
+	}
+}
+
+// WatchFrom calls f once, from whoever ends t, with t's exit when it ends
+// (at once if it has ended already), on behalf of node. cancel stops it.
+// f must not block.
+//
+// Safe from any goroutine.
+func WatchFrom(t Target, node string, f func(isleapi.Exit)) (cancel func()) {
+	w := &watch{target: t, node: node, notify: f}
+	if t.addWatch(w) {
+		f(exitOf(t))
+		return func() {}
+	}
+	return w.cancel
+}
+
+// exitOf returns how an ended target ended.
+func exitOf(t Target) isleapi.Exit {
+	var e isleapi.Exit
+	switch t := t.(type) {
+	case *Process:
+		e, _ = t.Exit()
+	case *Service:
+		e, _ = t.Exit()
+	case *Remote:
+		e, _ = t.Exit()
+	}
+	return e
+}
