@@ -28,6 +28,7 @@ const (
 	rKillPeer = 13
 	rCrash    = 14
 	rLink     = 15
+	rGiveBad  = 17
 )
 
 // testCluster starts nodes on loopback, joined in one cluster with its
@@ -163,6 +164,17 @@ func TestClusterSendAndCallBothWays(t *testing.T) {
 	})
 	if got[0] != n || got[1] != 0 {
 		t.Fatalf("%d sends arrived, %d out of order; want %d in order", got[0], got[1], n)
+	}
+	// The largest message crosses whole.
+	big := make([]byte, 1<<20)
+	binary.LittleEndian.PutUint32(big, n)
+	if err := r.Send(testwasm.Context(t), isle.Message{Tag: 4, Data: big}); err != nil {
+		t.Fatalf("a 1 MiB message across nodes: %v", err)
+	}
+	testwasm.WaitFor(t, "the 1 MiB message", func() bool { return ask(t, pb, rGetCount)[0] == n+1 })
+	// Only process handles cross: a revoker refuses, and stays with its sender.
+	if got := ask(t, pa, rGiveBad); got[0] != -10 || got[1] != -10 || got[2] != 0 || got[3] != 10 {
+		t.Fatalf("call and send carrying a revoker across nodes: %d, %d; still held: %d, kind %d; want EDENIED (-10) twice, held, kind 10", got[0], got[1], got[2], got[3])
 	}
 }
 

@@ -35,6 +35,8 @@ const (
 	DefaultCluster   = "isle"
 	DefaultHeartbeat = 250 * time.Millisecond
 	DefaultDownAfter = 1500 * time.Millisecond
+	// MaxPayload is the embedded server's largest message.
+	MaxPayload = 8 << 20
 )
 
 // Config describes one node of a cluster. The zero value of every field

@@ -22,6 +22,9 @@ func (n *Node) startServer(ctx context.Context) (*server.Server, error) {
 		NoSigs:                true,
 		NoLog:                 true,
 		ReconnectErrorReports: server.DEFAULT_CONNECT_ERROR_REPORTS,
+		// isle's largest message (1 MiB) and its frame's header fit in
+		// one NATS message with room to spare.
+		MaxPayload: MaxPayload,
 	}
 	if n.cfg.Listen != "" {
 		if err := n.routeOptions(opts); err != nil {

@@ -60,7 +60,7 @@ typedef struct {
 
 /* The payload of ISLE_TAG_EXIT and ISLE_TAG_DOWN messages. */
 typedef struct {
-	uint32_t kind; /* 1 normal, 2 abandoned, 3 killed, 4 noproc */
+	uint32_t kind; /* 1 normal, 2 abandoned, 3 killed, 4 noproc, 5 noconnection */
 	uint32_t code; /* exit code, when normal */
 	uint32_t cause;
 	uint32_t text_len;

@@ -23,6 +23,7 @@
 #define T_CRASH 14    // trap
 #define T_LINK 15     // link to peer without trapping exits: rc
 #define T_RELAY 16    // pass the handle this message brought on to peer as T_KEEP: rc
+#define T_GIVEBAD 17  // call peer T_KEEP carrying a revoker handle, then send it: rcs, and whether it is still held
 
 static uint32_t inbox[64];
 static int32_t out[32];
@@ -149,6 +150,17 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 		out[0] = isle_link(get_peer());
 		answer(aux, 1);
 		return;
+	case T_GIVEBAD: {
+		isle_handle_t rv;
+		isle_revocable(isle_self(), ISLE_RIGHT_SEND, &rv);
+		out[0] = isle_call(get_peer(), T_KEEP, NULL, 0, &rv, 1, buf, sizeof buf, ISLE_FOREVER, &info);
+		out[1] = isle_send(get_peer(), T_KEEP, NULL, 0, &rv, 1, 0);
+		isle_cap_info_t ci;
+		out[2] = isle_inspect(rv, &ci);
+		out[3] = (int32_t)ci.kind;
+		answer(aux, 4);
+		return;
+	}
 	case T_RELAY: {
 		isle_handle_t h = -1;
 		if (nhandles) isle_msg_handles(&h, 1);
