@@ -70,7 +70,11 @@ const (
 	DefaultWindow      = 4096     // data frames in flight from one node to another
 	DefaultWindowBytes = 16 << 20 // their bytes
 	DefaultMaxBatch    = 256 << 10
-	maxCaps            = kernel.MaxMessageHandles
+	// MaxExports bounds the handles one node holds exported to another
+	// (and held from it): each new revocable forwarder sent across is a
+	// new export, and the target it names may live for ever.
+	MaxExports = 1 << 20
+	maxCaps    = kernel.MaxMessageHandles
 )
 
 // Config configures a Dist.

@@ -298,6 +298,10 @@ func (p *peer) export(c kernel.Cap) (*export, error) {
 		p.mu.Unlock()
 		return e, nil
 	}
+	if len(p.exports) >= MaxExports {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d handles exported to node %s", kernel.ErrLimit, MaxExports, p.name)
+	}
 	e := &export{id: p.d.newID(), cap: c, target: t, key: key}
 	p.exports[e.id], p.byKey[key] = e, e
 	p.mu.Unlock()
@@ -365,6 +369,9 @@ func (p *peer) remote(id uint64) *kernel.Remote {
 	}
 	r := p.remotes[id]
 	if r == nil {
+		if len(p.remotes) >= MaxExports {
+			return nil // the peer is misbehaving: its exports are bounded too
+		}
 		r = kernel.NewRemote(p.name, id, p)
 		p.remotes[id] = r
 	}
