@@ -210,16 +210,18 @@ func (n *Node) NodeName() string {
 	return n.cluster.cl.Name()
 }
 
-// Publish offers a process or service handle to other nodes under name,
-// to the nodes listed (every node, if none is). A node that looks it up
-// gets a handle with c's rights, whose every use this node checks.
+// Publish offers a process or service handle, or a spawner, to other
+// nodes under name, to the nodes listed (every node, if none is). A node
+// that looks it up gets a handle with c's rights, whose every use this
+// node checks. Processes started through a published spawner run here,
+// each the root of its own tree with 64 MiB of memory.
 func (n *Node) Publish(name string, c Capability, nodes ...string) error {
 	cs, err := n.clustered()
 	if err != nil {
 		return err
 	}
-	if c.kind != capkind.Process {
-		return fmt.Errorf("publish %q: only a process or service handle can be published (isle.ProcessCap, isle.ServiceCap, RemoteCap)", name)
+	if c.kind != capkind.Process && c.kind != capkind.Spawner {
+		return fmt.Errorf("publish %q: only a process or service handle or a spawner can be published (isle.ProcessCap, isle.ServiceCap, isle.SpawnerCap)", name)
 	}
 	obj, _, err := n.open(c)
 	if err != nil {
@@ -251,7 +253,7 @@ func (n *Node) Lookup(ctx context.Context, node, name string) (*Remote, error) {
 	for {
 		c, err := cs.d.Lookup(ctx, node, name)
 		if err == nil {
-			return &Remote{n: n, r: c.Object.(*kernel.Remote), rights: c.Rights}, nil
+			return newRemote(n, node, c), nil
 		}
 		if !errors.Is(err, dist.ErrNoNode) && !errors.Is(err, dist.ErrRefused) {
 			return nil, err
@@ -268,15 +270,29 @@ func (n *Node) Lookup(ctx context.Context, node, name string) (*Remote, error) {
 	}
 }
 
-// Remote is a handle to a process or service on another node.
+// Remote is a handle to a process, a service or a spawner on another
+// node. Grant it to a process with RemoteCap.
 type Remote struct {
 	n      *Node
-	r      *kernel.Remote
+	node   string
+	kind   capkind.Kind
+	obj    any                // *kernel.Remote or *kernel.RemoteSpawner
+	r      *kernel.Remote     // nil for a spawner
+	rev    *kernel.Revocation // the remote end's
 	rights api.Rights
 }
 
+func newRemote(n *Node, node string, c kernel.Cap) *Remote {
+	r := &Remote{n: n, node: node, kind: c.Kind, obj: c.Object, rev: c.Rev, rights: c.Rights}
+	r.r, _ = c.Object.(*kernel.Remote)
+	return r
+}
+
 // Node is the name of the node the target runs on.
-func (r *Remote) Node() string { return r.r.Node }
+func (r *Remote) Node() string { return r.node }
+
+// errSpawner is a process operation on a remote spawner.
+var errSpawner = errors.New("a spawner on another node is only for granting (RemoteCap): guests spawn with it")
 
 // Send delivers a message to the remote target, waiting for room in the
 // flow-control window until ctx is done. It fails with ErrGone once the
@@ -290,6 +306,10 @@ func (r *Remote) Send(ctx context.Context, m Message) error {
 	}
 	return mapErr(r.n.k.HostSend(ctx, r.r, kernel.NewMessage(m.Tag, m.Data), false))
 }
+
+// Spawner reports whether the handle is a spawner rather than a process
+// or service.
+func (r *Remote) Spawner() bool { return r.r == nil }
 
 // Call sends a request to the remote target and waits for the reply until
 // ctx is done.
@@ -313,21 +333,38 @@ func (r *Remote) Kill(reason string) error {
 }
 
 func (r *Remote) check(need api.Rights) error {
-	c := kernel.Cap{Rights: r.rights, Rev: r.r.Revocation()}
+	if r.r == nil {
+		return errSpawner
+	}
+	c := kernel.Cap{Rights: r.rights, Rev: r.rev}
 	return c.Check(need)
 }
 
-// Done is closed when the remote target has ended or its node was lost.
-func (r *Remote) Done() <-chan struct{} { return r.r.Done() }
+// closed is a channel that is never open, for a spawner's Done.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done is closed when the remote target has ended or its node was lost;
+// for a spawner, it is closed already.
+func (r *Remote) Done() <-chan struct{} {
+	if r.r == nil {
+		return closed
+	}
+	return r.r.Done()
+}
 
 // Exit returns how the remote target ended (api.ExitNoConnection if its
 // node was lost), once it has.
-func (r *Remote) Exit() (api.Exit, bool) { return r.r.Exit() }
+func (r *Remote) Exit() (api.Exit, bool) {
+	if r.r == nil {
+		return api.Exit{}, false
+	}
+	return r.r.Exit()
+}
 
-// RemoteCap grants a handle to a remote target, with rights within the
-// Remote's own.
+// RemoteCap grants a handle to a remote process, service or spawner, with
+// rights within the Remote's own.
 func RemoteCap(r *Remote, rights api.Rights) Capability {
-	return Capability{kind: capkind.Process, rights: rights & r.rights, spec: r.r, rev: r.r.Revocation()}
+	return Capability{kind: r.kind, rights: rights & r.rights, spec: r.obj, rev: r.rev}
 }
 
 // InitCluster makes the credentials of a cluster in dir: a new CA if dir

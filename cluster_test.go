@@ -31,6 +31,7 @@ const (
 	rCrash    = 14
 	rLink     = 15
 	rGiveBad  = 17
+	rSpawn    = 18
 )
 
 // testCluster starts nodes on loopback, joined in one cluster with its
@@ -510,4 +511,55 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// A process spawns on another node only through a spawner that node
+// published and its own host granted; the child is linked to it across
+// nodes, and dies with the link when its spawner's node is lost.
+func TestClusterRemoteSpawn(t *testing.T) {
+	nodes := testCluster(t, "a", "b")
+	a, b := nodes[0], nodes[1]
+	mod := load(t, b, testwasm.C(t, "testdata/c/remote.c", "-O2", "-mexec-model=reactor"))
+	if err := b.Publish("workers", isle.SpawnerCap(map[string]*isle.Module{"remote": mod}), "a"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Lookup(testwasm.Context(t), "b", "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Spawner() {
+		t.Fatal("a published spawner looked up as a process")
+	}
+	if _, err := r.Call(testwasm.Context(t), isle.Message{Tag: rEcho}); err == nil {
+		t.Fatal("the host called a spawner")
+	}
+	amod := load(t, a, testwasm.C(t, "testdata/c/remote.c", "-O2", "-mexec-model=reactor"))
+	pa, err := a.Spawn(testwasm.Context(t), amod, isle.Grants{Caps: map[string]isle.Capability{
+		"spawner": isle.RemoteCap(r, api.RightUse)}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := b.Processes()
+	got := ask(t, pa, rSpawn)
+	if got[0] < 0 || got[1] < 0 || got[2] != rEcho+100 {
+		t.Fatalf("spawn on b and call the child: handle %d, rc %d, tag %d", got[0], got[1], got[2])
+	}
+	if n := b.Processes(); n != before+1 {
+		t.Fatalf("b runs %d processes after the remote spawn; want %d", n, before+1)
+	}
+	// Without a spawner, nothing spawns: a process with none gets ENOTFOUND.
+	plain := remoteProc(t, a, nil, 0)
+	if got := ask(t, plain, rSpawn); got[0] != -8 {
+		t.Fatalf("a spawn with no spawner granted returned %d; want ENOTFOUND (-8)", got[0])
+	}
+
+	isle.KillClusterForTest(a)
+	testwasm.WaitFor(t, "the child on b to die with its link to the lost node", func() bool {
+		for _, e := range b.RecentExits() {
+			if strings.Contains(e.Exit, "link: noconnection") {
+				return true
+			}
+		}
+		return false
+	})
 }

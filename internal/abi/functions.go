@@ -92,7 +92,19 @@ func spawn(ctx context.Context, mod api.Module, stack []uint64) {
 		SetResult(stack, code)
 		return
 	}
-	child, err := c.P.SpawnChild(*sp, name, init, flags&spawnLink != 0, flags&spawnStdio != 0)
+	var child kernel.Target
+	var err error
+	if _, remote := sp.Object.(*kernel.RemoteSpawner); remote {
+		var r *kernel.Remote
+		if r, err = c.P.SpawnRemote(*sp, name, init, flags&spawnLink != 0, flags&spawnStdio != 0); err == nil {
+			child = r
+		}
+	} else {
+		var p *kernel.Process
+		if p, err = c.P.SpawnChild(*sp, name, init, flags&spawnLink != 0, flags&spawnStdio != 0); err == nil {
+			child = p
+		}
+	}
 	if err != nil {
 		c.P.CheckKilled()             // a kill that ended the child's start ends the caller too
 		SetResult(stack, c.Code(err)) // the handles never left the caller

@@ -37,7 +37,7 @@ var (
 		Fields: []capkind.Field{{Key: "modules", Type: capkind.StringMap, Required: true,
 			Example: `modules = { worker = "worker.wasm" }`, Doc: "name = path: the modules, by the name the guest spawns them as"}},
 		Parse: parseSpawner,
-		Open:  openObject[*kernel.Spawner],
+		Open:  openSpawner,
 		Funcs: []capkind.Func{{Name: "spawn", Params: capkind.I32s("spawner", "name_ptr", "name_len", "init_ptr", "init_len", "handles_ptr", "nhandles", "flags"), Result: true, Fn: spawn}},
 		Hint:  "grant --spawn NAME=PATH, or a spawner capability",
 	}
@@ -80,6 +80,14 @@ func parseSpawner(t *capkind.Table) (any, error) {
 
 // openObject is the Open of a kind whose spec is already the object its
 // handles name: a process or service, a spawner over loaded modules.
+// openSpawner opens a spawner here, or one another node published.
+func openSpawner(env *capkind.Env, spec any, rights isleapi.Rights) (any, func(), error) {
+	if rs, ok := spec.(*kernel.RemoteSpawner); ok {
+		return rs, nil, nil
+	}
+	return openObject[*kernel.Spawner](env, spec, rights)
+}
+
 func openObject[T any](_ *capkind.Env, spec any, _ isleapi.Rights) (any, func(), error) {
 	obj, ok := spec.(T)
 	if !ok {

@@ -79,10 +79,31 @@ func (p *peer) deliver(batch []byte) {
 				p.onLookup(id, name)
 			}
 			continue
+		case fLink, fUnlink:
+			id := r.uvarint()
+			if r.err == nil {
+				p.onLink(id, h.typ == fLink)
+			}
+			continue
+		case fSpawn:
+			id, export, name := r.uvarint(), r.uvarint(), r.string()
+			var m wireMsg
+			r.msg(&m)
+			if r.err == nil {
+				p.onSpawn(id, export, name, &m)
+			}
+			continue
+		case fSpawned:
+			id, code, export := r.uvarint(), r.byte(), r.uvarint()
+			if r.err == nil {
+				p.onSpawned(id, code, export)
+			}
+			continue
 		case fGrant:
 			g := grant{}
 			id := r.uvarint()
-			g.code, g.rights, g.id = r.byte(), isleapi.Rights(r.uvarint()), r.uvarint()
+			g.code, g.kind = r.byte(), capkind.Kind(r.uvarint())
+			g.rights, g.id = isleapi.Rights(r.uvarint()), r.uvarint()
 			if r.err == nil {
 				p.onGrant(id, g)
 			}
@@ -192,15 +213,21 @@ func (p *peer) forget(id uint64) *kernel.Remote {
 // (rights it was never given) is logged as the peer's misbehaviour.
 func (p *peer) use(id uint64, need isleapi.Rights) *export {
 	e := p.exported(id)
-	if e == nil {
-		return nil // ended or revoked meanwhile, and the peer was told
+	if e == nil || e.target == nil {
+		return nil // ended or revoked meanwhile (the peer was told), or a spawner
 	}
+	return p.check(e, need)
+}
+
+// check returns e if its capability allows need, logging a use beyond
+// its rights.
+func (p *peer) check(e *export, need isleapi.Rights) *export {
 	switch err := e.cap.Check(need); {
 	case err == nil:
 		return e
 	case errors.Is(err, kernel.ErrRights):
 		p.d.log.Warn("cluster: a node used an export beyond its rights; refused",
-			"node", p.name, "export", id, "rights", e.cap.Rights, "need", need)
+			"node", p.name, "export", e.id, "rights", e.cap.Rights, "need", need)
 	}
 	return nil
 }
@@ -259,6 +286,8 @@ func codeOf(err error) byte {
 		return codeFull
 	case errors.Is(err, kernel.ErrTooBig):
 		return codeTooBig
+	case errors.Is(err, kernel.ErrNoMatch):
+		return codeNoMatch
 	}
 	return codeGone
 }
@@ -273,6 +302,8 @@ func errOf(code byte) error {
 		return kernel.ErrLimit
 	case codeTooBig:
 		return kernel.ErrTooBig
+	case codeNoMatch:
+		return kernel.ErrNoMatch
 	}
 	return kernel.ErrGone
 }
@@ -416,10 +447,12 @@ func (p *peer) onLookup(id uint64, name string) {
 	g := grant{code: codeRefused}
 	if ok && (pub.allow == nil || pub.allow(p.name)) {
 		if e, err := p.export(pub.cap); err == nil {
-			g = grant{code: codeOK, rights: pub.cap.Rights, id: e.id}
+			g = grant{code: codeOK, kind: pub.cap.Kind, rights: pub.cap.Rights, id: e.id}
 		}
 	}
-	p.control(putUvarint(putUvarint(append(putUvarint([]byte{fGrant}, id), g.code), uint64(g.rights)), g.id))
+	f := append(putUvarint([]byte{fGrant}, id), g.code)
+	f = putUvarint(putUvarint(putUvarint(f, uint64(g.kind)), uint64(g.rights)), g.id)
+	p.control(f)
 }
 
 // onGrant answers one of this node's lookups.
@@ -431,4 +464,62 @@ func (p *peer) onGrant(id uint64, g grant) {
 	if ch != nil {
 		ch <- g
 	}
+}
+
+// onLink counts the peer's links to an export, so that losing the peer
+// signals the target as its linked processes' exits would.
+func (p *peer) onLink(id uint64, link bool) {
+	e := p.use(id, isleapi.RightKill)
+	if e == nil {
+		return
+	}
+	p.mu.Lock()
+	if link {
+		e.links++
+	} else if e.links > 0 {
+		e.links--
+	}
+	p.mu.Unlock()
+}
+
+// onSpawn starts a process with an exported spawner, off the delivering
+// goroutine: a start function may take its time.
+func (p *peer) onSpawn(id, export uint64, name string, w *wireMsg) {
+	e := p.exported(export)
+	if e == nil || e.target != nil || p.check(e, isleapi.RightUse) == nil {
+		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeGone), 0))
+		return
+	}
+	init := p.inMsg(w)
+	go func() {
+		proc, err := p.d.k.SpawnFor(p.ctx, e.cap, name, init)
+		if err != nil {
+			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
+			return
+		}
+		ex, err := p.export(kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: proc})
+		if err != nil {
+			proc.Kill("its spawner's node could not be given it")
+			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
+			return
+		}
+		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOK), ex.id))
+	}()
+}
+
+// onSpawned answers one of this node's spawns on the peer; the process of
+// a spawn whose caller gave up is killed, since nobody holds it.
+func (p *peer) onSpawned(id uint64, code byte, export uint64) {
+	p.mu.Lock()
+	sp := p.spawns[id]
+	delete(p.spawns, id)
+	p.mu.Unlock()
+	if sp == nil {
+		if code == codeOK {
+			p.control(putString(putUvarint([]byte{fKill}, export), "its spawner gave up"))
+		}
+		return
+	}
+	sp.g, sp.ok = grant{code: code, id: export}, true
+	close(sp.done)
 }

@@ -31,7 +31,9 @@ type peer struct {
 	space       chan struct{}
 	calls       map[uint64]kernel.Reply // our calls waiting for an answer
 	lookups     map[uint64]chan grant
-	exports     map[uint64]*export // what this node exported to the peer
+	spawns      map[uint64]*spawning
+	spawners    map[uint64]*kernel.RemoteSpawner // the peer's spawners, held here
+	exports     map[uint64]*export               // what this node exported to the peer
 	byKey       map[exportKey]*export
 	remotes     map[uint64]*kernel.Remote // the peer's exports, held here
 	consumed    int                       // data frames taken and not yet credited
@@ -45,34 +47,46 @@ type peer struct {
 
 var _ kernel.RemotePort = (*peer)(nil)
 
-// export is one capability exported to the peer.
+// export is one capability exported to the peer: a process or service
+// (target is set), or a spawner.
 type export struct {
 	id       uint64
 	cap      kernel.Cap
 	target   kernel.Target
 	key      exportKey
+	links    int // processes on the peer linked to the target
 	unwatch  func()
 	unrevoke func()
 }
 
 // exportKey makes exporting the same capability twice give one export.
 type exportKey struct {
-	target kernel.Target
+	target any
 	rights isleapi.Rights
 	rev    *kernel.Revocation
 }
 
 type grant struct {
 	code   byte
+	kind   capkind.Kind
 	rights isleapi.Rights
 	id     uint64
+}
+
+// spawning is one of this node's spawns on the peer, waiting for its
+// answer.
+type spawning struct {
+	done chan struct{}
+	g    grant
+	ok   bool
 }
 
 func newPeer(d *Dist, name string, session uint64, link any) *peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
-		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{},
-		exports: map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*kernel.Remote{}}
+		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{}, spawns: map[uint64]*spawning{},
+		spawners: map[uint64]*kernel.RemoteSpawner{},
+		exports:  map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*kernel.Remote{}}
 }
 
 // end tears the session down: see Dist.Down.
@@ -85,7 +99,9 @@ func (p *peer) end(exit isleapi.Exit) {
 		p.space = nil
 	}
 	calls, exports, remotes, lookups := p.calls, p.exports, p.remotes, p.lookups
+	spawns, spawners := p.spawns, p.spawners
 	p.calls, p.exports, p.byKey, p.remotes, p.lookups = nil, nil, nil, nil, nil
+	p.spawns, p.spawners = nil, nil
 	p.batches = nil
 	p.mu.Unlock()
 	for _, r := range calls {
@@ -94,8 +110,19 @@ func (p *peer) end(exit isleapi.Exit) {
 	for _, ch := range lookups {
 		close(ch)
 	}
+	for _, s := range spawns {
+		close(s.done)
+	}
+	for _, s := range spawners {
+		s.Revocation().Revoke()
+	}
 	for _, e := range exports {
 		e.stop()
+		if e.links > 0 && e.target != nil {
+			// Processes there were linked to it: as in Erlang, the link
+			// breaks with noconnection on this side too.
+			kernel.LinkExitFrom(e.target, exit)
+		}
 	}
 	for _, r := range remotes {
 		r.End(exit)
@@ -285,10 +312,11 @@ func (p *peer) capRef(c kernel.Cap) (capRef, error) {
 // export records c as exported to the peer, once per capability.
 func (p *peer) export(c kernel.Cap) (*export, error) {
 	t, ok := c.Object.(kernel.Target)
-	if !ok {
+	_, spawner := c.Object.(*kernel.Spawner)
+	if !ok && !spawner {
 		return nil, ErrNotTransferable
 	}
-	key := exportKey{target: t, rights: c.Rights, rev: c.Rev}
+	key := exportKey{target: c.Object, rights: c.Rights, rev: c.Rev}
 	p.mu.Lock()
 	if p.down {
 		p.mu.Unlock()
@@ -306,11 +334,14 @@ func (p *peer) export(c kernel.Cap) (*export, error) {
 	p.exports[e.id], p.byKey[key] = e, e
 	p.mu.Unlock()
 	// Outside p.mu: either may fire at once, and drops e again.
-	unwatch := kernel.WatchFrom(t, p.name, func(exit isleapi.Exit) {
-		if p.drop(e) {
-			p.control(putExit(putUvarint([]byte{fEnded}, e.id), exit))
-		}
-	})
+	unwatch := func() {}
+	if t != nil {
+		unwatch = kernel.WatchFrom(t, p.name, func(exit isleapi.Exit) {
+			if p.drop(e) {
+				p.control(putExit(putUvarint([]byte{fEnded}, e.id), exit))
+			}
+		})
+	}
 	// A revoked export stays until the holder releases it, so that a use
 	// already on its way is refused as revoked, not as gone.
 	unrevoke := c.Rev.OnRevoke(func() {
@@ -378,6 +409,67 @@ func (p *peer) remote(id uint64) *kernel.Remote {
 	return r
 }
 
+// spawner returns this node's proxy for the peer's spawner export id.
+func (p *peer) spawner(id uint64) *kernel.RemoteSpawner {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return nil
+	}
+	s := p.spawners[id]
+	if s == nil {
+		s = kernel.NewRemoteSpawner(p.name, id, p)
+		p.spawners[id] = s
+	}
+	return s
+}
+
+// Link implements kernel.RemotePort.
+func (p *peer) Link(r *kernel.Remote) { p.control(putUvarint([]byte{fLink}, r.ID)) }
+
+// Unlink implements kernel.RemotePort.
+func (p *peer) Unlink(r *kernel.Remote) { p.control(putUvarint([]byte{fUnlink}, r.ID)) }
+
+// Spawn implements kernel.RemotePort.
+func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message, wait func(<-chan struct{}) error) (*kernel.Remote, error) {
+	wm, err := p.outMsg(init)
+	if err != nil {
+		return nil, err
+	}
+	if wm.size()+len(name) > p.d.cfg.MaxFrame {
+		return nil, fmt.Errorf("%w: the init message does not fit one frame", kernel.ErrTooBig)
+	}
+	id := p.d.newID()
+	sp := &spawning{done: make(chan struct{})}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		return nil, kernel.ErrGone
+	}
+	p.spawns[id] = sp
+	b := putString(putUvarint(putUvarint(append(p.batch(wm.size()+len(name)), fSpawn), id), s.ID), name)
+	p.sent(putMsg(b, &wm))
+	p.mu.Unlock()
+	init.Discard()
+	if err := wait(sp.done); err != nil {
+		p.mu.Lock()
+		delete(p.spawns, id) // a late answer is killed: nobody holds it
+		p.mu.Unlock()
+		return nil, err
+	}
+	if !sp.ok {
+		return nil, fmt.Errorf("%w: node %s was lost", kernel.ErrGone, p.name)
+	}
+	if sp.g.code != codeOK {
+		return nil, errOf(sp.g.code)
+	}
+	r := p.remote(sp.g.id)
+	if r == nil {
+		return nil, fmt.Errorf("%w: node %s was lost", kernel.ErrGone, p.name)
+	}
+	return r, nil
+}
+
 // lookup asks the peer for a published service.
 func (p *peer) lookup(ctx context.Context, name string) (kernel.Cap, error) {
 	id := p.d.newID()
@@ -402,6 +494,13 @@ func (p *peer) lookup(ctx context.Context, name string) (kernel.Cap, error) {
 		}
 		if g.code != codeOK {
 			return kernel.Cap{}, fmt.Errorf("%w: %q on %s", ErrRefused, name, p.name)
+		}
+		if g.kind == capkind.Spawner {
+			s := p.spawner(g.id)
+			if s == nil {
+				return kernel.Cap{}, fmt.Errorf("%w: %s went down", ErrNoNode, p.name)
+			}
+			return kernel.Cap{Kind: capkind.Spawner, Rights: g.rights, Object: s, Rev: s.Revocation()}, nil
 		}
 		r := p.remote(g.id)
 		if r == nil {

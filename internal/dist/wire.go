@@ -27,8 +27,12 @@ const (
 	fKill                     // export, reason: kill the exported target
 	fCredit                   // frames, bytes: room freed in the receiver
 	fLookup                   // request, name: ask for a published service
-	fGrant                    // request, code, rights, export: the answer
+	fGrant                    // request, code, kind, rights, export: the answer
 	fRelease                  // export: the holder is done with a revoked export
+	fLink                     // export: a process here links to it
+	fUnlink                   // export: the last link to it here is gone
+	fSpawn                    // request, export, name, msg: start a process with a spawner
+	fSpawned                  // request, code, export: the process it started
 )
 
 // Failure codes of fFail and fGrant.
@@ -40,6 +44,7 @@ const (
 	codeFull    = 4
 	codeTooBig  = 5
 	codeRefused = 6 // the owner does not publish that name to the asker
+	codeNoMatch = 7 // no such module in the spawner
 )
 
 // errShort is a batch that ends inside a frame: the peer is broken.

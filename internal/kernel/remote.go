@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -50,8 +51,18 @@ type RemotePort interface {
 	// false asks for ErrFull rather than a wait; wait blocks until ch is
 	// ready, or fails when the sender is killed or gives up.
 	Send(r *Remote, m *Message, reply Reply, block bool, wait func(ch <-chan struct{}) error) error
-	// LinkExit reports that a local process linked to r ended with exit.
+	// Link and Unlink report that r gained its first local link, or lost
+	// its last one while the linked process lives: the owner then knows
+	// to signal r's target if this node is lost.
+	Link(r *Remote)
+	Unlink(r *Remote)
+	// LinkExit reports that a local process linked to r ended with exit;
+	// it is also the end of that link.
 	LinkExit(r *Remote, exit isleapi.Exit)
+	// Spawn asks the owner of spawner s to start module name with init as
+	// its first message, and returns the new process; wait blocks until
+	// the answer comes, or fails when the caller is killed.
+	Spawn(s *RemoteSpawner, name string, init *Message, wait func(ch <-chan struct{}) error) (*Remote, error)
 	// Kill asks the owner to kill r's target.
 	Kill(r *Remote, reason string)
 }
@@ -157,8 +168,13 @@ func (r *Remote) addLink(p *Process) bool {
 	if r.links == nil {
 		r.links = map[*Process]struct{}{}
 	}
+	_, had := r.links[p]
 	r.links[p] = struct{}{}
+	first := len(r.links) == 1 && !had
 	r.mu.Unlock()
+	if first {
+		r.port.Link(r)
+	}
 	return false
 }
 
@@ -168,20 +184,103 @@ func (r *Remote) awaitSignals() {
 	r.signalling.Unlock() //lint:ignore SA2001 a barrier: End holds it until its links are told
 }
 
-// removeLink implements Target.
+// removeLink implements Target: p unlinked.
 func (r *Remote) removeLink(p *Process) {
+	if r.dropLink(p) {
+		r.port.Unlink(r)
+	}
+}
+
+// dropLink forgets p's link, reporting whether it was the last.
+func (r *Remote) dropLink(p *Process) (last bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, had := r.links[p]
 	delete(r.links, p)
-	r.mu.Unlock()
+	return had && len(r.links) == 0 && !r.ended
 }
 
 // linkedExit implements Target: the owner gets the exit signal, and its
 // target reacts as it would to a local linked process.
 func (r *Remote) linkedExit(p *Process, exit isleapi.Exit) {
-	r.removeLink(p)
+	r.dropLink(p)
 	if !r.Ended() {
 		r.port.LinkExit(r, exit)
 	}
+}
+
+// RemoteSpawner is a spawner on another node, which its owner published:
+// a process holding it starts processes there (Process.SpawnRemote).
+type RemoteSpawner struct {
+	Node string
+	ID   uint64
+	port RemotePort
+	rev  *Revocation
+}
+
+// NewRemoteSpawner returns the proxy for spawner export id of node.
+func NewRemoteSpawner(node string, id uint64, port RemotePort) *RemoteSpawner {
+	return &RemoteSpawner{Node: node, ID: id, port: port, rev: &Revocation{}}
+}
+
+// Revocation returns what refuses the spawner here once its owner is
+// lost or revokes it.
+func (s *RemoteSpawner) Revocation() *Revocation { return s.rev }
+
+// SpawnRemote starts module name on the node that owns the remote spawner
+// in spc, with init as its first message, and returns the new process,
+// linked to p if link. The process is a root of its own tree there, with
+// the memory a child gets when its tree has no limit (DefaultChildMemory).
+// It cannot share p's stdio.
+//
+// Precondition: called by p's own goroutine or turn (the process's owner).
+func (p *Process) SpawnRemote(spc Cap, name string, init *Message, link, stdio bool) (*Remote, error) {
+	rs := spc.Object.(*RemoteSpawner)
+	if stdio {
+		return nil, fmt.Errorf("%w: a process on another node cannot write to this one's stdio", ErrDenied)
+	}
+	if init == nil {
+		init = NewMessage(TagInit, nil)
+	}
+	init.Tag = TagInit
+	p.stamp(init)
+	r, err := rs.port.Spawn(rs, name, init, func(ch <-chan struct{}) error { return p.wait(ch, -1) })
+	if err != nil {
+		return nil, err
+	}
+	if link {
+		if err := p.Link(r); err != nil {
+			r.Kill("its spawner could not link to it")
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// SpawnFor starts module name of spawner spc for another node, with init
+// as its first message: a root of its own tree with DefaultChildMemory,
+// holding spc as "spawner", as a local child would.
+//
+// Safe from any goroutine.
+func (k *Kernel) SpawnFor(ctx context.Context, spc Cap, name string, init *Message) (*Process, error) {
+	sp := spc.Object.(*Spawner)
+	m, ok := sp.Modules[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
+	}
+	spec := Spec{Args: []string{name}, MemoryLimit: DefaultChildMemory, Grants: map[string]Cap{"spawner": spc}}
+	if err := m.runnable(spec.MemoryLimit); err != nil {
+		return nil, err
+	}
+	g := k.newGroup(ctx, GroupLimits{Memory: DefaultChildMemory})
+	init.Tag = TagInit
+	k.stampHost(init)
+	p, err := k.spawn(ctx, m, spec, nil, g, init, false)
+	if err != nil {
+		g.disarm()
+		return nil, err
+	}
+	return p, nil
 }
 
 // addWatch implements Target.

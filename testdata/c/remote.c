@@ -23,6 +23,7 @@
 #define T_CRASH 14    // trap
 #define T_LINK 15     // link to peer without trapping exits: rc
 #define T_RELAY 16    // pass the handle this message brought on to peer as T_KEEP: rc
+#define T_SPAWN 18    // spawn "remote" with the grant "spawner", linked, and call it: handle, rc, answer's tag
 #define T_GIVEBAD 17  // call peer T_KEEP carrying a revoker handle, then send it: rcs, and whether it is still held
 
 static uint32_t inbox[64];
@@ -150,6 +151,19 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 		out[0] = isle_link(get_peer());
 		answer(aux, 1);
 		return;
+	case T_SPAWN: {
+		isle_handle_t sp = isle_grant_str("spawner");
+		isle_handle_t child = sp < 0 ? sp : isle_spawn(sp, "remote", 6, "i", 1, NULL, 0, ISLE_SPAWN_LINK);
+		out[0] = child;
+		out[1] = out[2] = 0;
+		if (child >= 0) {
+			out[1] = call(child, T_ECHO, "s", 1, &info);
+			out[2] = (int32_t)info.tag;
+			kept = child;
+		}
+		answer(aux, 3);
+		return;
+	}
 	case T_GIVEBAD: {
 		isle_handle_t rv;
 		isle_revocable(isle_self(), ISLE_RIGHT_SEND, &rv);
