@@ -89,6 +89,9 @@ func (f clusterFlags) config(app *manifest.App, fs *flag.FlagSet) (*isle.Cluster
 	if err := checkNodeName(*f.node); err != nil {
 		return nil, usagef("--node: %v", err)
 	}
+	if app.Placed && !slices.Contains(app.Nodes(), *f.node) {
+		return nil, usagef("%s places no service on node %s; its nodes are %s", app.Path, *f.node, strings.Join(app.Nodes(), ", "))
+	}
 	cc := &isle.ClusterConfig{Name: *f.node, Join: *f.join, Advertise: *f.advertise}
 	if *f.natsURL != "" {
 		if len(cc.Join) > 0 || *f.creds != "" || *f.advertise != "" {
@@ -164,9 +167,6 @@ func placeFor(app *manifest.App, cc *isle.ClusterConfig, timeout time.Duration) 
 	nodeOf := map[string]string{}
 	for _, s := range app.Root.Services {
 		nodeOf[s.Name] = s.Node
-	}
-	if !slices.Contains(app.Nodes(), cc.Name) {
-		return nil, nil, usagef("%s places no service on node %s; its nodes are %s", app.Path, cc.Name, strings.Join(app.Nodes(), ", "))
 	}
 	pl := &placement{self: cc.Name, app: app.Name, timeout: timeout, remote: map[string]string{}, users: map[string][]string{},
 		offer: map[string][]string{}}
