@@ -30,6 +30,9 @@ func (n *Node) ServeCluster(topic string, h func(req []byte) []byte) (stop func(
 			_ = m.Respond(h(m.Data))
 		}
 	})
+	if err == nil {
+		err = cs.cl.Conn().Flush() // this node's server has it; others learn it over routes, soon after
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: serving %q: %w", topic, err)
 	}
@@ -37,7 +40,10 @@ func (n *Node) ServeCluster(topic string, h func(req []byte) []byte) (stop func(
 }
 
 // AskCluster sends req to node's handler of topic (see ServeCluster) and
-// returns its reply, or an error if none comes before ctx ends.
+// returns its reply, or an error if none comes before ctx ends. It fails
+// at once with nats.ErrNoResponders if nothing serves topic on node (or
+// this node has not heard of it yet: interest crosses routes
+// asynchronously).
 func (n *Node) AskCluster(ctx context.Context, node, topic string, req []byte) ([]byte, error) {
 	cs, err := n.clustered()
 	if err != nil {
