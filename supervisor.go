@@ -120,6 +120,10 @@ type ChildSpec struct {
 	Uses []string
 	// Supervisor, instead of Module, makes the child a nested supervisor.
 	Supervisor *SupervisorSpec
+	// Service, if set, is the process child's service, made beforehand
+	// with Node.NewService so that its handle could be granted or
+	// published (Node.Publish) before the tree starts. One child only.
+	Service *Service
 }
 
 // Supervisor is a running supervision tree.
@@ -188,7 +192,10 @@ func (sup *Supervisor) build(spec SupervisorSpec, prefix string, inherit func(Su
 		if _, dup := siblings[c.Name]; dup || c.Name == "" {
 			return ks, fmt.Errorf("supervisor %s: child name %q is empty or used twice", spec.Name, c.Name)
 		}
-		svc := &Service{n: sup.n, s: kernel.NewService(c.Name)}
+		svc := c.Service
+		if svc == nil || c.Supervisor != nil {
+			svc = sup.n.NewService(c.Name)
+		}
 		siblings[c.Name] = svc
 		sup.svc[prefix+c.Name] = svc
 		sup.n.obs.nameService(svc.s, prefix+c.Name)
@@ -283,6 +290,12 @@ func (s *Supervisor) Restart(name string) error { return s.s.Restart(name) }
 // current instance; its supervisor restarts it as after any crash.
 func ServiceCap(svc *Service, rights api.Rights) Capability {
 	return Capability{kind: capkind.Process, rights: rights, spec: svc.s}
+}
+
+// NewService makes a service not yet supervised, for ChildSpec.Service.
+// Messages sent to it before its first instance starts wait for it.
+func (n *Node) NewService(name string) *Service {
+	return &Service{n: n, s: kernel.NewService(name)}
 }
 
 // Name is the service's name among its siblings.

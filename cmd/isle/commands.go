@@ -44,8 +44,11 @@ otherwise. isle's flags come before MODULE, the guest's arguments after --.`,
 		summary: "run an application, a supervision tree of services, until interrupted",
 		about: `isle up runs the application APP.toml declares (docs/MANIFEST.md): a
 supervision tree of services, each restarted as its supervisor says, until
-SIGINT or SIGTERM stops the tree in order.`,
-		flags: func() *flag.FlagSet { fs, _, _, _ := newUpFlags(); return fs },
+SIGINT or SIGTERM stops the tree in order. With --node NAME it joins a
+cluster as node NAME and runs the services the manifest places there;
+services on other nodes that they use are reached over the cluster
+(README, "A cluster"; make credentials with isle cluster init).`,
+		flags: func() *flag.FlagSet { fs, _ := newUpFlags(); return fs },
 	},
 	{
 		name:    "caps",

@@ -68,7 +68,10 @@ func init() {
 			summary: "list a running node's processes, as a tree",
 			about: `isle ps lists the processes of a running node as a tree: supervisors, their
 services, and what each process spawned, with pid, state, fuel, memory,
-mailbox depth, restarts and uptime.`,
+mailbox depth, restarts and uptime. On a node of a cluster (isle up
+--node), it lists every node's, under a NODE column, then each member's
+state; a node that is down or does not answer says so. With --json, a
+clustered node prints {"members": [...], "nodes": [{"node", "snapshot"}]}.`,
 			flags: func() *flag.FlagSet { f, _ := newJSONCtlFlags("ps"); return fsOf(f) }, words: none},
 		command{name: "top", usage: strings.TrimPrefix(topUsage, "usage: "),
 			summary: "show a running node's busiest processes, live",
@@ -157,9 +160,16 @@ func psCmd(args []string, stdout, stderr io.Writer) (int, error) {
 	if _, err := f.parse(args, psUsage, 0); err != nil {
 		return 0, err
 	}
-	r, err := f.do(control.Request{Op: control.OpPS})
+	r, err := f.do(control.Request{Op: control.OpPS, Cluster: true})
 	if err != nil {
 		return failed(stderr, err)
+	}
+	if r.Cluster != nil {
+		if *asJSON {
+			return 0, json.NewEncoder(stdout).Encode(r.Cluster)
+		}
+		printCluster(stdout, r.Cluster)
+		return 0, nil
 	}
 	if *asJSON {
 		return 0, json.NewEncoder(stdout).Encode(r.Snapshot)

@@ -64,6 +64,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status, err = runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "up":
 		status, err = upCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "cluster":
+		status, err = clusterCmd(args[1:], stderr)
 	case "caps":
 		status, err = capsCmd(ctx, args[1:], stdout, stderr)
 	case "ps":

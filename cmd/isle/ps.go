@@ -5,8 +5,10 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/control"
 )
 
 // psHeader heads `isle ps` and `isle top`.
@@ -16,7 +18,59 @@ const psHeader = "PID\tNAME\tMODULE\tSTATE\tFUEL\tMEMORY\tMBOX\tRESTARTS\tUPTIME
 // children, each process with the processes it spawned, then the
 // processes nobody supervises.
 func printTree(w io.Writer, s *isle.Snapshot) {
-	t := &tree{byPID: map[uint64]*isle.ProcessInfo{}, kids: map[uint64][]*isle.ProcessInfo{}, shown: map[uint64]bool{}}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, psHeader)
+	newTree(s, "").print(tw)
+	tw.Flush()
+	fmt.Fprintf(w, "%d processes, memory %s of %s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling))
+}
+
+// printCluster prints every node's tree under a NODE column, a line for
+// each node that did not answer, and the members' state.
+func printCluster(w io.Writer, v *control.ClusterView) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\t"+psHeader)
+	procs := 0
+	for _, n := range v.Nodes {
+		if n.Snapshot == nil {
+			fmt.Fprintf(tw, "%s\t-\t(%s)\t\t\t\t\t\t\t\n", n.Node, n.Error)
+			continue
+		}
+		procs += len(n.Snapshot.Processes)
+		newTree(n.Snapshot, n.Node).print(tw)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d processes on %d nodes\n", procs, len(v.Nodes))
+	for _, m := range v.Members {
+		state := "up"
+		switch {
+		case m.Self:
+			state = "up, this node"
+		case !m.Up:
+			state = "down"
+		}
+		seen := ""
+		if !m.Self && !m.LastSeen.IsZero() {
+			seen = fmt.Sprintf(", last seen %s ago", roundDuration(time.Since(m.LastSeen)))
+		}
+		fmt.Fprintf(w, "node %s: %s%s\n", m.Name, state, seen)
+	}
+}
+
+// tree indexes a snapshot for printing; node, if set, leads every row.
+type tree struct {
+	s     *isle.Snapshot
+	node  string
+	byPID map[uint64]*isle.ProcessInfo
+	kids  map[uint64][]*isle.ProcessInfo
+	shown map[uint64]bool
+}
+
+func newTree(s *isle.Snapshot, node string) *tree {
+	t := &tree{s: s, byPID: map[uint64]*isle.ProcessInfo{}, kids: map[uint64][]*isle.ProcessInfo{}, shown: map[uint64]bool{}}
+	if node != "" {
+		t.node = node + "\t"
+	}
 	for i := range s.Processes {
 		p := &s.Processes[i]
 		t.byPID[p.PID] = p
@@ -27,37 +81,32 @@ func printTree(w io.Writer, s *isle.Snapshot) {
 			t.kids[p.Parent] = append(t.kids[p.Parent], p)
 		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, psHeader)
-	for _, sup := range s.Supervisors {
-		fmt.Fprintf(tw, "-\t%s\tsupervisor\t\t\t\t\t\t\n", sup.Name)
-		t.children(tw, sup.Children, 1)
-	}
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		if _, child := t.byPID[p.Parent]; !child && !t.shown[p.PID] {
-			t.process(tw, p, 0, "")
-		}
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "%d processes, memory %s of %s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling))
+	return t
 }
 
-// tree indexes a snapshot for printTree.
-type tree struct {
-	byPID map[uint64]*isle.ProcessInfo
-	kids  map[uint64][]*isle.ProcessInfo
-	shown map[uint64]bool
+// print prints the supervisors with their children, then the processes
+// nobody supervises.
+func (t *tree) print(w io.Writer) {
+	for _, sup := range t.s.Supervisors {
+		fmt.Fprintf(w, "%s-\t%s\tsupervisor\t\t\t\t\t\t\n", t.node, sup.Name)
+		t.children(w, sup.Children, 1)
+	}
+	for i := range t.s.Processes {
+		p := &t.s.Processes[i]
+		if _, child := t.byPID[p.Parent]; !child && !t.shown[p.PID] {
+			t.process(w, p, 0, "")
+		}
+	}
 }
 
 func (t *tree) children(w io.Writer, cs []isle.ChildInfo, depth int) {
 	for _, c := range cs {
 		switch p := t.byPID[c.PID]; {
 		case c.Supervisor:
-			fmt.Fprintf(w, "-\t%s%s\tsupervisor\t\t\t\t\t%d\t\n", indent(depth), c.Name, c.Restarts)
+			fmt.Fprintf(w, "%s-\t%s%s\tsupervisor\t\t\t\t\t%d\t\n", t.node, indent(depth), c.Name, c.Restarts)
 			t.children(w, c.Children, depth+1)
 		case c.PID == 0 || p == nil:
-			fmt.Fprintf(w, "-\t%s%s\t\trestarting\t\t\t\t%d\t\n", indent(depth), c.Name, c.Restarts)
+			fmt.Fprintf(w, "%s-\t%s%s\t\trestarting\t\t\t\t%d\t\n", t.node, indent(depth), c.Name, c.Restarts)
 		default:
 			t.process(w, p, depth, c.Name)
 		}
@@ -70,7 +119,7 @@ func (t *tree) process(w io.Writer, p *isle.ProcessInfo, depth int, name string)
 		name = p.Name
 	}
 	t.shown[p.PID] = true
-	fmt.Fprintf(w, "%d\t%s%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", p.PID, indent(depth), name, p.Module, p.State,
+	fmt.Fprintf(w, "%s%d\t%s%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", t.node, p.PID, indent(depth), name, p.Module, p.State,
 		p.Fuel, formatBytes(p.Memory), p.Mailbox, p.Restarts, roundDuration(p.Uptime))
 	for _, k := range t.kids[p.PID] {
 		t.process(w, k, depth+1, "")

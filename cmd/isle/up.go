@@ -19,23 +19,33 @@ import (
 	"github.com/isle-run/isle/internal/supervisor"
 )
 
-const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] APP.toml"
+const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] [--node NAME [cluster flags]] APP.toml"
+
+// upFlags are the flags of `isle up`.
+type upFlags struct {
+	cacheDir, dataDir, admin *string
+	cluster                  clusterFlags
+}
 
 // newUpFlags returns the flags of `isle up`.
-func newUpFlags() (fs *flag.FlagSet, cacheDir, dataDir, admin *string) {
-	fs = flag.NewFlagSet("up", flag.ContinueOnError)
+func newUpFlags() (*flag.FlagSet, upFlags) {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cacheDir = fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached")
-	dataDir = fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says")
-	admin = fs.String("admin", "", "serve the dashboard and /metrics at this address, over the manifest's admin")
-	return fs, cacheDir, dataDir, admin
+	f := upFlags{
+		cacheDir: fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached"),
+		dataDir:  fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says"),
+		admin:    fs.String("admin", "", "serve the dashboard and /metrics at this address, over the manifest's admin"),
+		cluster:  newClusterUpFlags(fs),
+	}
+	return fs, f
 }
 
 // upCmd runs an application: a supervision tree of services declared in a
 // manifest, until SIGINT or SIGTERM; then it stops the tree in order and
 // exits 0. If the root supervisor gives up, it exits statusAbandoned.
 func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs, cacheDir, dataDir, adminFlag := newUpFlags()
+	fs, f := newUpFlags()
+	cacheDir, dataDir, adminFlag := f.cacheDir, f.dataDir, f.admin
 	if err := fs.Parse(args); err != nil {
 		return 0, usagef("%v; %s", flagError(fs, args, err), upUsage)
 	}
@@ -50,17 +60,29 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if app.DataDir == "" {
 		app.DataDir = *dataDir
 	}
+	cc, err := f.cluster.config(app, fs)
+	if err != nil {
+		return 0, err
+	}
+	root, pl, err := placeFor(app, cc, time.Duration(*f.cluster.startTimeout))
+	if err != nil {
+		return 0, err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	tp, stopTracing, err := startTracing(ctx, stderr)
 	if err != nil {
 		return 0, err
 	}
 	defer stopTracing() // after the node closes, so its last spans go too
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger, TracerProvider: tp})
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger, TracerProvider: tp,
+		Cluster: cc})
 	if err != nil {
-		return 0, err
+		return 0, clusterStartError(cc, err)
 	}
 	defer node.Close(context.Background())
+	if cc != nil {
+		announceNode(node, cc, stderr)
+	}
 	if addr := cmp.Or(*adminFlag, app.Admin); addr != "" {
 		stopAdmin, err := startAdmin(node, addr, stderr)
 		if err != nil {
@@ -70,7 +92,7 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	u := &upper{path: path, cacheDir: *cacheDir, node: node, stdin: stdin, stdout: stdout, stderr: stderr,
 		modules: map[string]*isle.Module{}}
-	spec, err := u.spec(ctx, app.Name, &app.Root)
+	spec, err := u.spec(ctx, app.Name, root)
 	if err != nil {
 		if ctx.Err() != nil {
 			return statusInterrupt, nil
@@ -79,18 +101,30 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	// Listen before anything starts, so that a port in use stops the app
 	// before any service has run.
-	listeners, err := u.listen(&app.Root, "")
+	listeners, err := u.listen(root, "")
 	if err != nil {
 		return 0, err
 	}
 	defer startControl(node, "isle up "+path, stderr, true)()
+	if pl != nil {
+		if err := pl.connect(ctx, node, &spec, stderr); err != nil {
+			closeAll(listeners)
+			if ctx.Err() != nil {
+				return statusInterrupt, nil
+			}
+			return 0, err
+		}
+	}
 	sup, err := node.Supervise(ctx, spec)
 	if err != nil {
 		closeAll(listeners)
 		return 0, err
 	}
+	if pl != nil {
+		defer pl.watch(stderr)()
+	}
 	stopHTTP := u.serve(sup, listeners)
-	fmt.Fprintf(stderr, "isle: %s is up: %s; stop it with Ctrl-C\n", app.Name, u.summary(&app.Root))
+	fmt.Fprintf(stderr, "isle: %s is up: %s; stop it with Ctrl-C\n", app.Name, u.summary(root))
 	select {
 	case <-ctx.Done():
 		stopHTTP()

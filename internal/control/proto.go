@@ -27,6 +27,8 @@ type Request struct {
 	N    int    `json:"n,omitempty"`
 	// Follow keeps a logs request open for new records.
 	Follow bool `json:"follow,omitempty"`
+	// Cluster asks a clustered node's ps for every member's processes.
+	Cluster bool `json:"cluster,omitempty"`
 }
 
 // Response is one line the server sends: an error, or the one field the
@@ -36,6 +38,7 @@ type Response struct {
 	Error    string              `json:"error,omitempty"`
 	Node     *NodeInfo           `json:"node,omitempty"`
 	Snapshot *isle.Snapshot      `json:"snapshot,omitempty"`
+	Cluster  *ClusterView        `json:"cluster,omitempty"`
 	Top      *TopView            `json:"top,omitempty"`
 	Detail   *isle.ProcessDetail `json:"detail,omitempty"`
 	Log      *isle.LogRecord     `json:"log,omitempty"`

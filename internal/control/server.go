@@ -24,11 +24,12 @@ type Server struct {
 	ln   *net.UnixListener
 	info NodeInfo
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	ctx         context.Context
+	cancel      context.CancelFunc
+	stopCluster func()
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	conns       map[net.Conn]struct{}
 }
 
 // Listen opens the control socket of node, run by this process, in Dir;
@@ -60,6 +61,7 @@ func listenAt(node *isle.Node, command, path string) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{node: node, ln: ln, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 		info: NodeInfo{PID: os.Getpid(), Command: command, Started: time.Now(), Socket: path}}
+	s.stopCluster = serveCluster(node)
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -70,6 +72,7 @@ func (s *Server) Path() string { return s.info.Socket }
 
 // Close stops serving, ends every connection and removes the socket.
 func (s *Server) Close() error {
+	s.stopCluster()
 	s.cancel()
 	err := s.ln.Close() // removes the socket file
 	s.mu.Lock()
@@ -161,6 +164,9 @@ func (s *Server) answer(req Request, top *topState) (resp Response) {
 		info := s.info
 		return Response{Node: &info}
 	case OpPS:
+		if req.Cluster && s.node.NodeName() != "" {
+			return Response{Cluster: clusterPS(s.ctx, s.node)}
+		}
 		snap := s.node.Snapshot()
 		return Response{Snapshot: &snap}
 	case OpTop:

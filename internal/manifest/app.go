@@ -3,6 +3,8 @@ package manifest
 import (
 	"net"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +18,21 @@ type App struct {
 	Root    Supervisor
 	// Admin, if set, is where `isle up` serves the dashboard and /metrics.
 	Admin string
+	// Placed reports that the app places its services on the nodes of a
+	// cluster: every top-level Service has a Node.
+	Placed bool
+}
+
+// Nodes returns the nodes a placed app's services run on, sorted.
+func (a *App) Nodes() []string {
+	var out []string
+	for _, s := range a.Root.Services {
+		if s.Node != "" && !slices.Contains(out, s.Node) {
+			out = append(out, s.Node)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Supervisor is one supervisor of an application and its services.
@@ -43,14 +60,18 @@ type Service struct {
 	Uses []string
 	// Supervisor, if set, makes the service a nested supervisor.
 	Supervisor *Supervisor
+	// Node is the cluster node a top-level service runs on (its node, or
+	// the app's default_node), "" in an app that places nothing.
+	Node string
 }
 
 type appFile struct {
-	Name       string        `toml:"name"`
-	DataDir    string        `toml:"data_dir"`
-	Admin      string        `toml:"admin"`
-	Supervisor supFile       `toml:"supervisor"`
-	Service    []serviceFile `toml:"service"`
+	Name        string        `toml:"name"`
+	DataDir     string        `toml:"data_dir"`
+	Admin       string        `toml:"admin"`
+	DefaultNode string        `toml:"default_node"`
+	Supervisor  supFile       `toml:"supervisor"`
+	Service     []serviceFile `toml:"service"`
 }
 
 type supFile struct {
@@ -66,6 +87,7 @@ type serviceFile struct {
 	Restart    string        `toml:"restart"`
 	Shutdown   string        `toml:"shutdown"`
 	HTTP       string        `toml:"http"`
+	Node       string        `toml:"node"`
 	Uses       []string      `toml:"uses"`
 	Supervisor *supFile      `toml:"supervisor"`
 	Service    []serviceFile `toml:"service"`
@@ -110,6 +132,9 @@ func LoadApp(path string) (*App, error) {
 		return nil, err
 	}
 	a.Root = root
+	if err := place(a, f.DefaultNode, bad); err != nil {
+		return nil, err
+	}
 	if err := checkListeners(&a.Root, map[string]string{}, bad); err != nil {
 		return nil, err
 	}
@@ -176,7 +201,10 @@ func serviceOf(dir, prefix string, f *serviceFile, bad badFunc) (Service, error)
 		return Service{}, bad(key+".name", "%q: a service name has no '/', '.' or space", f.Name)
 	}
 	key += "." + f.Name
-	s := Service{Name: f.Name, Key: key, HTTP: f.HTTP, Uses: f.Uses, Restart: f.Restart}
+	s := Service{Name: f.Name, Key: key, HTTP: f.HTTP, Uses: f.Uses, Restart: f.Restart, Node: f.Node}
+	if f.Node != "" && prefix != "" {
+		return s, bad(key+".node", "only a top-level [[service]] is placed on a node; a nested one runs where its supervisor does")
+	}
 	if s.Restart == "" {
 		s.Restart = "permanent"
 	}
@@ -211,6 +239,41 @@ func serviceOf(dir, prefix string, f *serviceFile, bad badFunc) (Service, error)
 		return s, err
 	}
 	return s, nil
+}
+
+// nodeName is what a cluster node may be called.
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// place gives every top-level service its node, if any is placed: its
+// own node, else the default. An app that places some services and has
+// no default is refused rather than guessing where the rest run.
+func place(a *App, def string, bad badFunc) error {
+	if def != "" && !nodeName.MatchString(def) {
+		return bad("default_node", "%q: a node name is 1 to 64 of A-Z a-z 0-9 _ -", def)
+	}
+	placed := def != ""
+	for _, s := range a.Root.Services {
+		if s.Node != "" {
+			if !nodeName.MatchString(s.Node) {
+				return bad(s.Key+".node", "%q: a node name is 1 to 64 of A-Z a-z 0-9 _ -", s.Node)
+			}
+			placed = true
+		}
+	}
+	if !placed {
+		return nil
+	}
+	for i := range a.Root.Services {
+		s := &a.Root.Services[i]
+		if s.Node == "" {
+			if def == "" {
+				return bad(s.Key+".node", "missing: other services are placed on nodes, so every one needs a node (or set a top-level default_node)")
+			}
+			s.Node = def
+		}
+	}
+	a.Placed = true
+	return nil
 }
 
 // checkUses refuses uses of unknown siblings and cycles of uses.

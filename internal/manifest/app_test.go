@@ -37,6 +37,11 @@ func TestLoadAppErrors(t *testing.T) {
 		{"uses itself", svc("a", `uses = ["a"]`), "service.a.uses: a service cannot use itself"},
 		{"cycle", svc("a", `uses = ["b"]`) + svc("b", `uses = ["c"]`) + svc("c", `uses = ["a"]`), "uses: a cycle: a -> b -> c -> a"},
 		{"bad address", svc("a", `http = "8080"`), `service.a.http: "8080" is not host:port`},
+		{"bad node", svc("a", `node = "x.y"`), `service.a.node: "x.y": a node name is 1 to 64 of A-Z a-z 0-9 _ -`},
+		{"bad default node", "default_node = \"a b\"\n" + svc("a", ""), `default_node: "a b": a node name is 1 to 64`},
+		{"unplaced", svc("a", `node = "x"`) + svc("b", ""), "service.b.node: missing: other services are placed on nodes"},
+		{"nested node", "[[service]]\nname = \"a\"\nnode = \"x\"\n[[service.service]]\nname = \"b\"\nmodule = \"app.wasm\"\nnode = \"y\"",
+			"service.a.service.b.node: only a top-level [[service]] is placed on a node"},
 		{"shared address", svc("a", `http = "127.0.0.1:8080"`) + svc("b", `http = "127.0.0.1:8080"`), "service.b.http: 127.0.0.1:8080 is also service.a's address"},
 	}
 	for i, c := range cases {
@@ -100,5 +105,32 @@ module = "app.wasm"
 	}
 	if back.Supervisor == nil || back.Supervisor.Strategy != "one_for_one" || back.Supervisor.Services[0].Key != "service.back.service.worker" {
 		t.Errorf("back: %+v", back)
+	}
+	if a.Placed || db.Node != "" {
+		t.Errorf("an app without node keys is placed: %+v", a)
+	}
+}
+
+// Services are placed on their node, or on default_node.
+func TestLoadAppPlaced(t *testing.T) {
+	t.Parallel()
+	dir := fixture(t)
+	path := write(t, dir, "placed.toml", `
+default_node = "a"
+[[service]]
+name = "db"
+module = "app.wasm"
+node = "b"
+[[service]]
+name = "web"
+module = "app.wasm"
+uses = ["db"]
+`)
+	a, err := LoadApp(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Placed || a.Root.Services[0].Node != "b" || a.Root.Services[1].Node != "a" || strings.Join(a.Nodes(), ",") != "a,b" {
+		t.Fatalf("placement: %+v, nodes %v", a, a.Nodes())
 	}
 }
