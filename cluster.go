@@ -393,3 +393,39 @@ func (n *Node) ClusterAddr() string {
 	}
 	return n.cluster.cl.RouteAddr()
 }
+
+// Follow makes the service stand for one on other nodes: it binds the
+// first Remote that find returns as the service's instance, and each time
+// that one ends (its node lost, or given up there), asks find again, until
+// ctx ends or the service is given up. Processes holding the service keep
+// one handle throughout: messages sent while no instance is bound wait in
+// the service (within a mailbox's bounds) and go to the next, in order. A
+// call in flight when an instance is lost fails with ErrGone, as it does
+// when a local instance crashes. find is called again after a failure,
+// no more than every 100 ms.
+func (s *Service) Follow(ctx context.Context, find func(ctx context.Context) (*Remote, error)) {
+	for ctx.Err() == nil {
+		select {
+		case <-s.s.Done():
+			return
+		default:
+		}
+		r, err := find(ctx)
+		if err != nil || r.r == nil {
+			select {
+			case <-ctx.Done():
+			case <-s.s.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err := s.s.Serve(ctx, r.r); err == nil {
+			select {
+			case <-r.Done():
+			case <-ctx.Done():
+			case <-s.s.Done():
+			}
+		}
+		s.s.Unserve(r.r)
+	}
+}

@@ -563,3 +563,61 @@ func TestClusterRemoteSpawn(t *testing.T) {
 		return false
 	})
 }
+
+// A service that follows remote instances keeps one handle for its users
+// while the instance behind it moves: when b is lost, the service is
+// served from c, and a call through the same handle works again.
+func TestClusterServiceFollowsAcrossNodeLoss(t *testing.T) {
+	nodes := testCluster(t, "a", "b", "c")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	for _, n := range []*isle.Node{b, c} {
+		p := remoteProc(t, n, nil, 0)
+		if err := n.Publish("counter", isle.ProcessCap(p, api.RightSend|api.RightMonitor)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := a.NewService("counter")
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go svc.Follow(ctx, func(ctx context.Context) (*isle.Remote, error) {
+		for _, name := range []string{"b", "c"} {
+			for _, m := range a.Members() {
+				if m.Name == name && m.Up {
+					quick, cancel := context.WithTimeout(ctx, 2*time.Second)
+					r, err := a.Lookup(quick, name, "counter")
+					cancel()
+					if err == nil {
+						return r, nil
+					}
+				}
+			}
+		}
+		return nil, errors.New("no node serves counter")
+	})
+	user := remoteProcWith(t, a, isle.ServiceCap(svc, api.RightSend|api.RightMonitor))
+	if got := ask(t, user, rCall, 5); got[0] < 0 || got[2] != 5 {
+		t.Fatalf("a call through the following service: %v", got)
+	}
+	isle.KillClusterForTest(b)
+	// The next calls fail while the instance is lost, then reach c's.
+	testwasm.WaitFor(t, "the service to be served from c", func() bool {
+		got := ask(t, user, rCall, 6)
+		return got[0] >= 0 && got[2] == 6
+	})
+	select {
+	case <-svc.Done():
+		t.Fatal("the service ended when one instance's node was lost")
+	default:
+	}
+}
+
+// remoteProcWith spawns remote.c on node with c granted as "peer".
+func remoteProcWith(t *testing.T, node *isle.Node, c isle.Capability) *isle.Process {
+	t.Helper()
+	mod := load(t, node, testwasm.C(t, "testdata/c/remote.c", "-O2", "-mexec-model=reactor"))
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{Caps: map[string]isle.Capability{"peer": c}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -147,6 +147,10 @@ func (r *Remote) enqueue(m *Message, mode sendMode, w waiter) error {
 		return ErrGone
 	}
 	wait := func(ch <-chan struct{}) error { return w.wait(ch, -1) }
+	if r := m.hold; r != nil {
+		m.hold = nil
+		r.Release() // the bytes leave this node
+	}
 	// The port answers the slot; m itself no longer carries it.
 	reply := Reply{m.reply}
 	m.reply = nil

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -47,6 +48,9 @@ type Service struct {
 	Name string
 
 	cur atomic.Pointer[Process] // the running instance; nil between instances
+	// away is an instance on another node serving the service instead
+	// of a local one (Serve), until it ends.
+	away atomic.Pointer[Remote]
 
 	// signalling is held by End until the links are told, as
 	// Process.signalling is by finish. Taken before mu.
@@ -104,12 +108,69 @@ func (s *Service) Kill(reason string) {
 	if p := s.cur.Load(); p != nil {
 		p.Kill(reason)
 	}
+	if r := s.away.Load(); r != nil {
+		r.Kill(reason)
+	}
+}
+
+// Serve makes r, a service or process on another node, the service's
+// instance until it ends or Unserve: messages waiting in the service go
+// to it first, in order, and later ones follow. Its end does not end the
+// service: messages wait again for the next instance. wait bounds the
+// handing on of the waiting messages (the other node's window).
+//
+// Safe from any goroutine; one Serve at a time per service.
+func (s *Service) Serve(ctx context.Context, r *Remote) error {
+	for {
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return ErrGone
+		}
+		if s.pending.len() == 0 {
+			s.away.Store(r)
+			s.mu.Unlock()
+			return nil
+		}
+		waiting := s.pending.drain()
+		s.pending = mailbox{limit: s.pending.limit}
+		s.mu.Unlock()
+		for i, m := range waiting {
+			if err := r.enqueue(m, sendBlock, hostWaiter{ctx}); err != nil {
+				s.requeue(waiting[i:]) // for the next instance
+				return err
+			}
+		}
+	}
+}
+
+// Unserve stops r serving the service, if it does.
+//
+// Safe from any goroutine.
+func (s *Service) Unserve(r *Remote) { s.away.CompareAndSwap(r, nil) }
+
+// requeue puts messages back at the head of the waiting queue.
+func (s *Service) requeue(ms []*Message) {
+	s.mu.Lock()
+	later := s.pending.drain()
+	s.pending = mailbox{limit: s.pending.limit}
+	for _, m := range append(ms, later...) {
+		s.pending.append(m)
+	}
+	s.mu.Unlock()
 }
 
 // enqueue implements Target: to the current instance, or into the service
 // to wait for the next.
 func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
 	for {
+		if r := s.away.Load(); r != nil {
+			err := r.enqueue(m, mode, w)
+			if err != ErrGone {
+				return err
+			}
+			s.away.CompareAndSwap(r, nil) // it ended: hold the message for the next
+		}
 		if p := s.cur.Load(); p != nil {
 			err := p.enqueue(m, mode, w)
 			if err != ErrGone {
@@ -122,7 +183,7 @@ func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
 			s.mu.Unlock()
 			return ErrGone
 		}
-		if s.cur.Load() != nil {
+		if s.cur.Load() != nil || s.away.Load() != nil {
 			s.mu.Unlock()
 			continue // an instance was attached meanwhile
 		}
@@ -215,6 +276,7 @@ func (s *Service) End(exit isleapi.Exit) {
 	}
 	s.ended, s.exit = true, exit
 	s.cur.Store(nil)
+	s.away.Store(nil)
 	waiting := s.pending.drain()
 	links, watches := s.links, s.watches
 	s.links, s.watches = nil, nil
