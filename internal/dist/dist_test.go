@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -50,6 +51,11 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // pair makes nodes a and b, joined by an in-memory transport that keeps
 // order, in session 1.
 func pair(t testing.TB) (a, b side) {
+	return pairWith(t, Config{})
+}
+
+// pairWith is pair, with cfg's limits.
+func pairWith(t testing.TB, cfg Config) (a, b side) {
 	t.Helper()
 	mk := func(name string, peer *side) side {
 		k, err := kernel.New(context.Background(), kernel.Config{})
@@ -63,7 +69,9 @@ func pair(t testing.TB) (a, b side) {
 		s := side{k: k, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
 		log := slog.New(slog.NewTextHandler(lockedWriter{s.mu, s.log}, nil))
 		var order sync.Mutex
-		s.d = New(Config{Kernel: k, Self: name, Logger: log, Send: func(link any, batch []byte) error {
+		c := cfg
+		c.Kernel, c.Self, c.Logger = k, name, log
+		s.d = New(Config{Kernel: c.Kernel, Self: c.Self, Logger: c.Logger, MaxFrame: c.MaxFrame, Window: c.Window, Send: func(link any, batch []byte) error {
 			order.Lock() // one batch at a time, in order, as the transport promises
 			defer order.Unlock()
 			peer.d.Deliver(name, 1, bytes.Clone(batch))
@@ -208,4 +216,25 @@ func FuzzDeliver(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b.d.Deliver("a", 1, data)
 	})
+}
+
+// A message whose frame would not fit the transport is refused with
+// ErrTooBig before anything is sent, and the session goes on.
+func TestTooBigForTheTransport(t *testing.T) {
+	a, b := pairWith(t, Config{MaxFrame: 4096})
+	target := counter(t, b)
+	e, err := b.d.peer("a").export(kernel.Cap{Kind: capkind.Process, Rights: isleapi.RightSend, Object: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.d.peer("b").remote(e.id)
+	ctx := testwasm.Context(t)
+	err = a.k.HostSend(ctx, r, kernel.NewMessage(tCount, make([]byte, 8192)), false)
+	if !errors.Is(err, kernel.ErrTooBig) {
+		t.Fatalf("an 8 KiB message over a 4 KiB transport: %v; want ErrTooBig", err)
+	}
+	if err := a.k.HostSend(ctx, r, kernel.NewMessage(tCount, make([]byte, 4)), false); err != nil {
+		t.Fatal(err)
+	}
+	testwasm.WaitFor(t, "the small message", func() bool { return count(t, b, target) == 1 })
 }
