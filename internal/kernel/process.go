@@ -229,6 +229,9 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
+	// Until its code runs, a process's memory holds at most its data
+	// segments: an exit before then drops only those pages.
+	p.alloc.NotRun(m.preloaded)
 	p.fuel = fuelState{slice: k.fuelSlice}
 	p.mbox.limit = spec.Mailbox
 	if p.mbox.limit <= 0 {
