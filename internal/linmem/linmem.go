@@ -133,6 +133,10 @@ type Allocator struct {
 
 	peak atomic.Uint64
 	err  atomic.Pointer[error]
+	// mem is the memory Allocate hands out, kept here to save the spawn
+	// an allocation.
+	mem     memory
+	memUsed bool
 }
 
 // NotRun records that no guest code has run yet, and that instantiation
@@ -144,6 +148,10 @@ func (a *Allocator) NotRun(preloaded uint64) {
 	a.preloaded = preloaded
 	a.notRun.Store(true)
 }
+
+// fail records why a reservation failed, if none did before. Its own
+// function, so that the error escapes to the heap only on failure.
+func (a *Allocator) fail(err error) { a.err.CompareAndSwap(nil, &err) }
 
 // Run records that guest code (or a host function it calls) may now write
 // to the memory. Call it before the guest first runs.
@@ -167,7 +175,13 @@ func (a *Allocator) Allocate(_, max uint64) experimental.LinearMemory {
 		limit = 1 << maxClass
 	}
 	limit = min(limit, max)
-	return &memory{alloc: a, limit: limit}
+	m := &a.mem
+	if a.memUsed { // a second memory: not one a wasm 2.0 module can have
+		m = new(memory)
+	}
+	a.memUsed = true
+	*m = memory{alloc: a, limit: limit}
+	return m
 }
 
 // memory is one process's linear memory.
@@ -225,7 +239,7 @@ func (m *memory) move(size uint64) bool {
 	}
 	r, err := get(classOf(max(want, size)))
 	if err != nil {
-		m.alloc.err.CompareAndSwap(nil, &err)
+		m.alloc.fail(err)
 		return false
 	}
 	if m.region != nil {
