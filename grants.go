@@ -153,7 +153,10 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 		}
 		s.Env = append(s.Env, [2]string{name, value})
 	}
-	s.Grants = map[string]kernel.Cap{}
+	if len(caps) == 0 && len(g.Dirs) == 0 {
+		return s, nil, nil // nothing to open, nothing to release
+	}
+	s.Grants = make(map[string]kernel.Cap, len(caps))
 	capsRelease, err := n.resolve(caps, s.Grants)
 	if err != nil {
 		return kernel.Spec{}, nil, err

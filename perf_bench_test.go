@@ -82,3 +82,30 @@ func tinyReactor(t testing.TB) string {
 	return testwasm.C(t, "testdata/c/tiny.c", "-O2", "-mexec-model=reactor", "-nostdlib",
 		"-Wl,--no-entry", "-Wl,-z,stack-size=4096", "-Wl,--initial-memory=65536")
 }
+
+// BenchmarkSpawnExitReactor measures the whole life of a small C reactor
+// that never runs: spawn, kill and the teardown its exit does.
+func BenchmarkSpawnExitReactor(b *testing.B) {
+	ctx := context.Background()
+	node, err := isle.NewNode(ctx, isle.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer node.Close(ctx)
+	mod, err := node.LoadModuleFile(ctx, tinyReactor(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Memory: 1 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ func (p *Process) runCommand() {
 		if r := p.killReason.Load(); r != nil { // a kill that raced with the spawn wins
 			err = &fault.Kill{Reason: *r}
 		} else if err = p.grantSlice(); err == nil {
+			p.alloc.Run()
 			_, err = p.inst.ExportedFunction(entryPoint).Call(p.ctx)
 		}
 	}

@@ -3,24 +3,66 @@ package kernel
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
 )
 
-func withAllocator(ctx context.Context, a *linmem.Allocator) context.Context {
-	return experimental.WithMemoryAllocator(ctx, a)
+// procContext is the context a process's guest code and host calls run
+// with: the spawner's values, never its cancellation (as
+// context.WithoutCancel), and the process itself. It lives in the Process,
+// so that the spawn allocates no context of its own.
+type procContext struct {
+	parent context.Context
+	p      *Process
+}
+
+// Deadline implements context.Context: none.
+func (procContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: never done.
+func (procContext) Done() <-chan struct{} { return nil }
+
+// Err implements context.Context: never cancelled.
+func (procContext) Err() error { return nil }
+
+// Value implements context.Context.
+func (c *procContext) Value(key any) any {
+	if _, ok := key.(procKey); ok {
+		return c.p
+	}
+	return c.parent.Value(key)
+}
+
+// setContext makes p's context from its spawner's ctx: one allocation, for
+// wazero's memory allocator key. The process is found first, as every host
+// call looks for it.
+func (p *Process) setContext(ctx context.Context) {
+	p.pctx = procContext{parent: experimental.WithMemoryAllocator(ctx, &p.alloc), p: p}
+	p.ctx = &p.pctx
 }
 
 // baseConfig is the configuration every process is instantiated with:
 // anonymous, with no start functions (isle runs _start itself). What a
 // process is granted through WASI lives in its wasip1.State instead.
+//
+// wazero still builds a system context (clocks, stdio) for every instance,
+// which only its own WASI host functions read, and isle provides its own:
+// the shared clocks below, which read zero, spare it the two closures it
+// would make per instance.
 func baseConfig() wazero.ModuleConfig {
-	return wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(noRandom{})
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(noRandom{}).
+		WithWalltime(zeroWalltime, sys.ClockResolution(time.Microsecond)).
+		WithNanotime(zeroNanotime, sys.ClockResolution(time.Microsecond))
 }
+
+// zeroWalltime and zeroNanotime are wazero's clocks, which nothing reads.
+func zeroWalltime() (int64, int32) { return 0, 0 }
+func zeroNanotime() int64          { return 0 }
 
 // noRandom is wazero's random source, which nothing reads: without one,
 // wazero makes a 5 KiB math/rand source for every instance.

@@ -69,7 +69,8 @@ func (t *HandleTable) Insert(c Cap) (Handle, error) {
 		t.free = t.free[:n-1]
 	} else {
 		if len(t.entries) == 0 {
-			t.entries = append(t.entries, tableEntry{}) // reserve index 0
+			// Index 0 is reserved; room for the first handle comes with it.
+			t.entries = make([]tableEntry, 1, 2)
 		}
 		if len(t.entries) > MaxHandles {
 			return 0, ErrTableFull

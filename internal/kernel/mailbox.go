@@ -317,6 +317,11 @@ func (p *Process) receive(match, mask uint32, timeout time.Duration) (*Message, 
 			return nil, ErrTimeout
 		}
 		p.mbox.waiting = true
+		if p.mbox.wake == nil {
+			// Made by the first wait, under mu as a waker reads it: a
+			// reactor that never blocks in receive needs none.
+			p.mbox.wake = make(chan struct{}, 1)
+		}
 		p.mu.Unlock()
 		remaining := time.Duration(-1)
 		if timeout > 0 {

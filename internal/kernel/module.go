@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/tetratelabs/wazero"
@@ -36,6 +37,9 @@ type Module struct {
 	receivesHandles bool
 	// hasInitialize is true if the module exports _initialize.
 	hasInitialize bool
+	// preloaded bounds the bytes of linear memory instantiation writes
+	// (see preloadedBytes).
+	preloaded uint64
 	// fixedMemory is what every process of the module holds on the host
 	// from its start beside its linear memory: its tables and its first
 	// call stack budget.
@@ -64,6 +68,53 @@ func tableBytes(bin []byte) (int64, error) {
 		n += int64(t.Limits.Min) * tableElemBytes
 	}
 	return n, nil
+}
+
+// preloadedBytes bounds what instantiating the module writes into its
+// linear memory: the end of its furthest active data segment, or all of it
+// if it has a start function, whose code may write anywhere, or a segment
+// whose offset is not a constant.
+func preloadedBytes(bin []byte) (uint64, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return 0, err
+	}
+	if mod.Section(wasm.SectionStart) != nil {
+		return math.MaxUint64, nil
+	}
+	s := mod.Section(wasm.SectionData)
+	if s == nil {
+		return 0, nil
+	}
+	data, err := wasm.DecodeData(s.Payload)
+	if err != nil {
+		return 0, err
+	}
+	var end uint64
+	for _, d := range data {
+		if d.Flags == 1 { // passive: only guest code copies it in
+			continue
+		}
+		off, ok := constOffset(d.Offset)
+		if !ok {
+			return math.MaxUint64, nil
+		}
+		end = max(end, off+uint64(len(d.Init)))
+	}
+	return end, nil
+}
+
+// constOffset reads an offset expression that is one i32.const.
+func constOffset(e wasm.Expr) (uint64, bool) {
+	const i32Const, end = 0x41, 0x0b
+	if len(e) < 3 || e[0] != i32Const || e[len(e)-1] != end {
+		return 0, false
+	}
+	v, n, err := wasm.ReadS32(e, 1)
+	if err != nil || n != len(e)-1 {
+		return 0, false
+	}
+	return uint64(uint32(v)), true
 }
 
 type moduleKind uint8
@@ -154,7 +205,13 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
-	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"), fixedMemory: tables + fuel.StackInitial}
+	preloaded, err := preloadedBytes(rewritten)
+	if err != nil {
+		_ = compiled.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+	}
+	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"),
+		fixedMemory: tables + fuel.StackInitial, preloaded: preloaded}
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch {

@@ -92,6 +92,7 @@ type Process struct {
 	mod     *Module
 	spec    Spec
 	ctx     context.Context // carries the process to host functions
+	pctx    procContext     // what ctx is made from (see setContext)
 	reactor bool
 	parent  *Process // nil for processes the host spawned
 	group   *Group   // the tree's shared budget
@@ -175,6 +176,9 @@ type Process struct {
 type procKey struct{}
 
 func processFrom(ctx context.Context) *Process {
+	if c, ok := ctx.(*procContext); ok {
+		return c.p
+	}
 	p, _ := ctx.Value(procKey{}).(*Process)
 	return p
 }
@@ -229,12 +233,14 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
+	// Until its code runs, a process's memory holds at most its data
+	// segments: an exit before then drops only those pages.
+	p.alloc.NotRun(m.preloaded)
 	p.fuel = fuelState{slice: k.fuelSlice}
 	p.mbox.limit = spec.Mailbox
 	if p.mbox.limit <= 0 {
 		p.mbox.limit = DefaultMailbox
 	}
-	p.mbox.wake = make(chan struct{}, 1)
 	if p.reactor {
 		// Until it is ready, the spawner owns the reactor: neither a
 		// message (a service hands them on as soon as it is attached) nor
@@ -264,7 +270,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.abort()
 		return nil, err
 	}
-	p.ctx = context.WithValue(withAllocator(context.WithoutCancel(ctx), &p.alloc), procKey{}, p)
+	p.setContext(ctx)
 	p.wasi = p.newWASI()
 	if init != nil {
 		// Queued before the process can run, so that it is the first
@@ -365,7 +371,9 @@ func (p *Process) installGrants() error {
 	if p.self, err = p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p}); err != nil {
 		return err
 	}
-	p.grants = make(map[string]Handle, len(p.spec.Grants))
+	if len(p.spec.Grants) > 0 {
+		p.grants = make(map[string]Handle, len(p.spec.Grants))
+	}
 	for name, c := range p.spec.Grants {
 		h, err := p.handles.Insert(c)
 		if err != nil {

@@ -63,6 +63,7 @@ func (p *Process) runTurns(w *worker) {
 			// not pay for.
 			p.handler = p.inst.ExportedFunction(handlerExport)
 			p.stack = make([]uint64, 4)
+			p.alloc.Run()
 		}
 		if p.turn(m) {
 			return
@@ -108,6 +109,7 @@ func (p *Process) initialize() bool {
 	p.initialized = true
 	err := p.grantSlice()
 	if err == nil {
+		p.alloc.Run()
 		_, err = p.inst.ExportedFunction(initializeExport).Call(p.ctx)
 	}
 	if err != nil {

@@ -18,6 +18,10 @@
 //   - A freed region is returned to the kernel with MADV_DONTNEED, which
 //     drops its pages and makes it read as zero, and then reused: no
 //     process ever sees another's data, and the next spawn needs no mmap.
+//     Only what may have been written is dropped: until guest code runs
+//     (see Allocator.NotRun), that is just what instantiation copied in,
+//     so a process that never ran and has no data segment costs no
+//     system call at exit either.
 package linmem
 
 import (
@@ -40,6 +44,9 @@ const (
 )
 
 var pageSize = uint64(syscall.Getpagesize())
+
+// madvise is syscall.Madvise; tests count its calls.
+var madvise = syscall.Madvise
 
 // pool holds every size class. Regions are shared by all allocators in the
 // host process, like the address space they come from.
@@ -85,7 +92,7 @@ func get(c int) ([]byte, error) {
 // put zeroes the first dirty bytes of r and makes it reusable.
 func put(r []byte, dirty uint64) {
 	if dirty > 0 {
-		_ = syscall.Madvise(r[:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
+		_ = madvise(r[:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
 	}
 	sc := &pool[classOf(uint64(len(r)))]
 	sc.mu.Lock()
@@ -119,10 +126,36 @@ type Allocator struct {
 	// Account already (the initial memory, charged when the process was
 	// made, so that a spawn fails there rather than in the guest).
 	Prepaid uint64
+	// notRun and preloaded are set by NotRun: until Run, only the first
+	// preloaded bytes can have been written.
+	notRun    atomic.Bool
+	preloaded uint64
 
 	peak atomic.Uint64
 	err  atomic.Pointer[error]
+	// mem is the memory Allocate hands out, kept here to save the spawn
+	// an allocation.
+	mem     memory
+	memUsed bool
 }
+
+// NotRun records that no guest code has run yet, and that instantiation
+// writes at most the first preloaded bytes of the memory (the end of its
+// furthest active data segment): until Run, freeing the memory drops only
+// those. Without it, every byte handed to the guest counts as written.
+// Call it before the memory is allocated.
+func (a *Allocator) NotRun(preloaded uint64) {
+	a.preloaded = preloaded
+	a.notRun.Store(true)
+}
+
+// fail records why a reservation failed, if none did before. Its own
+// function, so that the error escapes to the heap only on failure.
+func (a *Allocator) fail(err error) { a.err.CompareAndSwap(nil, &err) }
+
+// Run records that guest code (or a host function it calls) may now write
+// to the memory. Call it before the guest first runs.
+func (a *Allocator) Run() { a.notRun.Store(false) }
 
 // PeakBytes reports the largest size the memory reached.
 func (a *Allocator) PeakBytes() uint64 { return a.peak.Load() }
@@ -142,7 +175,13 @@ func (a *Allocator) Allocate(_, max uint64) experimental.LinearMemory {
 		limit = 1 << maxClass
 	}
 	limit = min(limit, max)
-	return &memory{alloc: a, limit: limit}
+	m := &a.mem
+	if a.memUsed { // a second memory: not one a wasm 2.0 module can have
+		m = new(memory)
+	}
+	a.memUsed = true
+	*m = memory{alloc: a, limit: limit}
+	return m
 }
 
 // memory is one process's linear memory.
@@ -151,6 +190,14 @@ type memory struct {
 	region []byte // nil until the first Reallocate
 	limit  uint64 // bytes the guest may grow to
 	dirty  uint64 // the most bytes ever handed to the guest, all charged
+}
+
+// written bounds the bytes of the region that may have been written.
+func (m *memory) written() uint64 {
+	if !m.alloc.notRun.Load() {
+		return m.dirty
+	}
+	return min(m.dirty, m.alloc.preloaded)
 }
 
 // Reallocate implements experimental.LinearMemory. It returns nil, which
@@ -192,12 +239,13 @@ func (m *memory) move(size uint64) bool {
 	}
 	r, err := get(classOf(max(want, size)))
 	if err != nil {
-		m.alloc.err.CompareAndSwap(nil, &err)
+		m.alloc.fail(err)
 		return false
 	}
 	if m.region != nil {
-		copy(r, m.region[:m.dirty])
-		put(m.region, m.dirty)
+		w := m.written()
+		copy(r, m.region[:w])
+		put(m.region, w)
 	}
 	m.region = r
 	return true
@@ -206,7 +254,7 @@ func (m *memory) move(size uint64) bool {
 // Free implements experimental.LinearMemory.
 func (m *memory) Free() {
 	if m.region != nil {
-		put(m.region, m.dirty)
+		put(m.region, m.written())
 		m.region = nil
 	}
 	if m.alloc.Account != nil && m.dirty > 0 {

@@ -1,6 +1,7 @@
 package linmem
 
 import (
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -56,4 +57,65 @@ func TestMoveOnceWhenOutgrowingTheFirstRegion(t *testing.T) {
 		t.Fatal("moved a second time")
 	}
 	m.Free()
+}
+
+// TestFreeDropsOnlyWhatMayBeWritten checks that freeing a memory whose
+// guest never ran drops only its preloaded bytes (none: no system call),
+// that a preloaded page comes back zeroed, and that once the guest has run
+// the whole memory is dropped. Not parallel: it replaces madvise.
+func TestFreeDropsOnlyWhatMayBeWritten(t *testing.T) {
+	var dropped []int
+	madvise = func(b []byte, advice int) error {
+		dropped = append(dropped, len(b))
+		return syscall.Madvise(b, advice)
+	}
+	defer func() { madvise = syscall.Madvise }()
+	free := func(preloaded uint64, run bool, write func(b []byte)) []byte {
+		t.Helper()
+		dropped = dropped[:0]
+		a := &Allocator{Limit: 1 << 20}
+		a.NotRun(preloaded)
+		m := a.Allocate(0, 1<<32)
+		b := m.Reallocate(4 * 65536)
+		write(b)
+		if run {
+			a.Run()
+		}
+		m.Free()
+		return b
+	}
+
+	free(0, false, func([]byte) {})
+	if len(dropped) != 0 {
+		t.Fatalf("a never-run memory with nothing preloaded was dropped: %v", dropped)
+	}
+
+	b := free(100, false, func(b []byte) { copy(b, "data segment") })
+	if len(dropped) != 1 || uint64(dropped[0]) != pageSize {
+		t.Fatalf("dropped %v, want one page for 100 preloaded bytes", dropped)
+	}
+	if b[0] != 0 { // the region is still mapped, in the free list
+		t.Fatalf("a preloaded byte reads %#x after Free, not zero", b[0])
+	}
+
+	b = free(0, true, func(b []byte) { b[3*65536] = 1 })
+	if len(dropped) != 1 || dropped[0] != 4*65536 {
+		t.Fatalf("dropped %v after the guest ran, want the whole %d bytes", dropped, 4*65536)
+	}
+	if b[3*65536] != 0 {
+		t.Fatal("a byte the guest wrote survived Free")
+	}
+}
+
+// TestWithoutNotRunEverythingIsDropped checks the safe default: an
+// allocator never told that its guest has not run drops every byte.
+func TestWithoutNotRunEverythingIsDropped(t *testing.T) {
+	t.Parallel()
+	m := (&Allocator{Limit: 1 << 20}).Allocate(0, 1<<32)
+	b := m.Reallocate(2 * 65536)
+	b[2*65536-1] = 9
+	m.Free()
+	if b[2*65536-1] != 0 {
+		t.Fatal("a written byte survived Free")
+	}
 }

@@ -1,0 +1,62 @@
+package isle_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/isle-run/isle"
+)
+
+// maxSpawnAllocs bounds the heap allocations of spawning a small reactor
+// that is granted nothing. main before issue 15's spawn work made 45; now
+// 7 are isle's (the Process and its API handle, two channels, its tree,
+// its context, its handle table) and the rest wazero's instantiation, 5 of
+// them the system context it builds for every instance (see
+// docs/upstream/wazero.md, section 1).
+const maxSpawnAllocs = 29
+
+// TestSpawnAllocations checks that a spawn allocates no more than it
+// needs: a regression past maxSpawnAllocs fails here.
+func TestSpawnAllocations(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates on its own account")
+	}
+	ctx := context.Background()
+	node, err := isle.NewNode(ctx, isle.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close(ctx)
+	mod, err := node.LoadModuleFile(ctx, tinyReactor(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 200
+	procs := make([]*isle.Process, 0, runs+1)
+	defer func() {
+		for _, p := range procs {
+			p.Kill()
+		}
+		for _, p := range procs {
+			if _, err := p.Wait(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	var spawnErr error
+	allocs := testing.AllocsPerRun(runs, func() {
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Memory: 1 << 20})
+		if err != nil {
+			spawnErr = err
+			return
+		}
+		procs = append(procs, p)
+	})
+	if spawnErr != nil {
+		t.Fatal(spawnErr)
+	}
+	t.Logf("%.0f allocations per spawn", allocs)
+	if allocs > maxSpawnAllocs {
+		t.Fatalf("a spawn made %.0f allocations, more than %d", allocs, maxSpawnAllocs)
+	}
+}
