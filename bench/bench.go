@@ -3,8 +3,8 @@
 // a Report comes from the run that made it; nothing is carried over.
 //
 // The workloads are spawn latency, message round trip, throughput with
-// several senders, resident memory per idle process, and a ring of
-// processes. Each row of the report puts one isle figure beside one peer's,
+// several senders, resident memory per idle process, a ring of
+// processes, and a cluster of two nodes over NATS beside raw NATS. Each row of the report puts one isle figure beside one peer's,
 // measured in the same run, with the median of several counted runs after
 // a warm-up and the spread of those runs.
 //

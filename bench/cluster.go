@@ -18,6 +18,7 @@ import (
 	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/benchhook"
 	"github.com/isle-run/isle/internal/cluster"
+	"github.com/isle-run/isle/internal/dist"
 )
 
 // Tags of bench/wasm/xnode.c.
@@ -304,12 +305,13 @@ func (c *clusterBench) throughput(r *Report) error {
 	if err != nil {
 		return err
 	}
-	isleF := Figure{Name: fmt.Sprintf("isle: %s on a → one counting reactor on b (8 bytes)", plural(s, "C reactor sender")), Runs: runs[0]}
+	isleF := Figure{Name: fmt.Sprintf("isle: %s on a, %d sends a turn → one counting reactor on b (8 bytes)",
+		plural(s, "C reactor sender"), h.sz.batch), Runs: runs[0]}
 	r.Rows = append(r.Rows, Row{Workload: "cluster: throughput a → b, " + plural(s, "sender"), Unit: "M msg/s", Kind: Rate,
 		Isle: isleF,
 		Peer: Figure{Name: fmt.Sprintf("raw NATS: %s publishing on a's connection → one subscriber on b's (8 bytes)", plural(s, "goroutine")), Runs: runs[1]},
 		Note: fmt.Sprintf("%s messages per run; isle batches frames into NATS messages under a window of %d, raw NATS publishes one message each under a window of %s",
-			count(total), 4096, count(rawWindow))})
+			count(total), dist.DefaultWindow, count(rawWindow))})
 	r.Targets = append(r.Targets, Target{What: "cross-node throughput a → b", Goal: 1, Unit: "M msg/s", Kind: Rate, Value: isleF})
 	return nil
 }
