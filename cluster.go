@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/benchhook"
 	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/cluster"
 	"github.com/isle-run/isle/internal/dist"
@@ -71,6 +72,17 @@ var ErrNotClustered = errors.New("this node is not in a cluster: set Config.Clus
 // distMaxFrame is the largest batch distribution sends: isle's largest
 // message with room to spare, within the embedded servers' max payload.
 const distMaxFrame = 4 << 20
+
+// The benchmarks measure raw NATS over a node's own connections, and cut
+// a node off as a crash would, through this hook rather than isle's API.
+func init() {
+	benchhook.ClusterNode = func(v any) *cluster.Node {
+		if n, ok := v.(*Node); ok && n.cluster != nil {
+			return n.cluster.cl
+		}
+		return nil
+	}
+}
 
 // clustering is a node's membership and distribution.
 type clustering struct {

@@ -3,8 +3,8 @@
 // a Report comes from the run that made it; nothing is carried over.
 //
 // The workloads are spawn latency, message round trip, throughput with
-// several senders, resident memory per idle process, and a ring of
-// processes. Each row of the report puts one isle figure beside one peer's,
+// several senders, resident memory per idle process, a ring of
+// processes, and a cluster of two nodes over NATS beside raw NATS. Each row of the report puts one isle figure beside one peer's,
 // measured in the same run, with the median of several counted runs after
 // a warm-up and the spread of those runs.
 //
@@ -150,6 +150,7 @@ func Workloads() []Workload {
 		{"governance", "the worst guests on every core: an unrelated reactor's latency, a forced GC, and kill latency", runGovernance},
 		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},
 		{"metrics", "round trip and throughput with the admin endpoints scraped, against without", runMetrics},
+		{"cluster", "two nodes over NATS: cross-node round trip and throughput beside raw NATS, and node-down detection", runCluster},
 	}
 }
 
@@ -344,6 +345,9 @@ type sizes struct {
 	ring        int
 	laps        int
 	restarts    int // crashes per supervision run
+	// The cluster workload's: timed cross-node calls, messages and
+	// senders per throughput run, and nodes lost each way per run.
+	crossTrips, crossMsgs, crossSenders, downVictims int
 }
 
 var fullSizes = sizes{
@@ -353,7 +357,8 @@ var fullSizes = sizes{
 	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
 	ring: 10000, laps: 100,
-	restarts: 1000,
+	restarts:   1000,
+	crossTrips: 20000, crossMsgs: 1_000_000, crossSenders: 4, downVictims: 4,
 }
 
 var quickSizes = sizes{
@@ -363,5 +368,6 @@ var quickSizes = sizes{
 	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 2000}, osIdle: []int{5},
 	ring: 100, laps: 5,
-	restarts: 20,
+	restarts:   20,
+	crossTrips: 500, crossMsgs: 4000, crossSenders: 4, downVictims: 1,
 }

@@ -45,7 +45,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: no unit", row.Workload)
 		}
 	}
-	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off"} {
+	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"} {
 		if !hasRow(rep, want) {
 			t.Errorf("no row for %s", want)
 		}
@@ -55,8 +55,9 @@ func TestQuick(t *testing.T) {
 	// governance workload's p99 of reactor latency, GC pause, forced GC
 	// and ticker, and kill p99 and worst for two guests; restart against
 	// Erlang's, when Erlang runs; round trip and throughput with metrics
-	// on against off.
-	want := 18
+	// on against off; cross-node round trip against raw NATS, cross-node
+	// throughput, and node-down detection silent (p99) and clean.
+	want := 22
 	if noErlang == nil {
 		want++
 	}

@@ -156,19 +156,35 @@ func (p *peer) ordered(h heldFrame) {
 }
 
 // drain handles held frames in order, waiting for room, until none is
-// left or the session ends.
+// left or the session ends. It takes them a run at a time and keeps both
+// slices for the next run and the next hold: popping from the front of a
+// queue that grows at the back would copy it at every growth, which
+// under a sustained overload cost more than the frames themselves. Both
+// stay bounded by the window, as the held frames are.
 func (p *peer) drain() {
 	for {
 		p.inMu.Lock()
 		if len(p.held) == 0 || p.ctx.Err() != nil {
-			p.held, p.draining = nil, false
+			if p.ctx.Err() != nil {
+				p.held, p.spare = nil, nil
+			}
+			p.draining = false
 			p.inMu.Unlock()
 			return
 		}
-		h := p.held[0]
-		p.held = p.held[1:]
+		run := p.held
+		p.held, p.spare = p.spare[:0], nil
 		p.inMu.Unlock()
-		p.handle(h, false)
+		for i := range run {
+			if p.ctx.Err() != nil {
+				break
+			}
+			p.handle(run[i], false)
+			run[i] = heldFrame{} // kept for reuse: let go of the message
+		}
+		p.inMu.Lock()
+		p.spare = run[:0]
+		p.inMu.Unlock()
 	}
 }
 

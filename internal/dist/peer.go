@@ -40,8 +40,9 @@ type peer struct {
 	consumedB   int
 	malformedOK bool // a malformed batch was logged
 
-	inMu     sync.Mutex // guards held and draining
+	inMu     sync.Mutex // guards held, spare and draining
 	held     []heldFrame
+	spare    []heldFrame // drain's last run, emptied, for the next
 	draining bool
 }
 
