@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,6 +70,9 @@ type Member struct {
 // without Config.Cluster.
 var ErrNotClustered = errors.New("this node is not in a cluster: set Config.Cluster (or isle up --node)")
 
+// lookupAttempt bounds one lookup's wait for its answer.
+const lookupAttempt = 2 * time.Second
+
 // distMaxFrame is the largest batch distribution sends: isle's largest
 // message with room to spare, within the embedded servers' max payload.
 const distMaxFrame = 4 << 20
@@ -86,17 +90,39 @@ func init() {
 
 // clustering is a node's membership and distribution.
 type clustering struct {
-	cl   *cluster.Node
+	cl *cluster.Node // set once cluster.Start returns; read-only after
+	// live is cl, for the subscription's handler, which may run before
+	// Start returns: a batch that arrives then (from an earlier
+	// incarnation of a peer) is dropped.
+	live atomic.Pointer[cluster.Node]
 	d    *dist.Dist
 	stop func()
 }
 
 // startCluster joins the cluster cfg describes.
 func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
+	c := &clustering{}
+	var sub *nats.Subscription
 	cc := cluster.Config{
 		Cluster: cfg.Cluster, Name: cfg.Name, Listen: cfg.Listen, Advertise: cfg.Advertise, Join: cfg.Join,
 		NATSURL: cfg.NATSURL, NATSOptions: cfg.NATSOptions, Heartbeat: cfg.Heartbeat, DownAfter: cfg.DownAfter,
 		Logger: n.log,
+		// This node's subject is subscribed before anyone can see it up.
+		Ready: func(nc *nats.Conn) (err error) {
+			maxFrame := distMaxFrame
+			if mp := int(nc.MaxPayload()); mp > 0 && mp-256 < maxFrame {
+				maxFrame = mp - 256
+			}
+			c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame, Logger: n.log})
+			subject := "isle." + clusterName(cfg) + ".d." + cfg.Name + ".>"
+			if sub, err = nc.Subscribe(subject, c.onBatch); err == nil {
+				err = sub.SetPendingLimits(-1, 256<<20)
+			}
+			if err != nil {
+				return fmt.Errorf("cluster: subscribing to this node's subject: %w", err)
+			}
+			return nil
+		},
 	}
 	if cfg.Credentials != "" {
 		creds, err := cluster.LoadCredentials(cfg.Credentials, cfg.Name)
@@ -109,24 +135,11 @@ func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
 	if err != nil {
 		return err
 	}
-	c := &clustering{cl: cl}
-	maxFrame := distMaxFrame
-	if mp := int(cl.Conn().MaxPayload()); mp > 0 && mp-256 < maxFrame {
-		maxFrame = mp - 256
-	}
-	c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame, Logger: n.log})
+	c.cl = cl
+	c.live.Store(cl)
 	stopEvents := cl.OnChange(c.onChange)
-	sub, err := cl.Conn().Subscribe(cl.Subject("d", cfg.Name, ">"), c.onBatch)
-	if err == nil {
-		err = sub.SetPendingLimits(-1, 256<<20)
-	}
-	if err != nil {
-		stopEvents()
-		_ = cl.Close(ctx)
-		return fmt.Errorf("cluster: subscribing to this node's subject: %w", err)
-	}
 	c.stop = func() { stopEvents(); _ = sub.Unsubscribe() }
-	// Peers already up before the subscription was made.
+	// Peers already up before the events were followed.
 	for _, m := range cl.Members() {
 		if m.Up && m.Name != cfg.Name {
 			c.d.Up(m.Name, m.Session, m)
@@ -134,6 +147,14 @@ func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
 	}
 	n.cluster = c
 	return nil
+}
+
+// clusterName is the cluster's name, as internal/cluster defaults it.
+func clusterName(cfg *ClusterConfig) string {
+	if cfg.Cluster == "" {
+		return cluster.DefaultCluster
+	}
+	return cfg.Cluster
 }
 
 // onChange follows membership: a session up or down is one in dist.
@@ -155,12 +176,17 @@ func (c *clustering) onChange(ev cluster.Event) {
 func (c *clustering) send(link any, batch []byte) error {
 	m := link.(cluster.Member)
 	st := m.Stamp()
-	subj := c.cl.Subject("d", m.Name, c.cl.Name(), strconv.FormatUint(st.To, 10), strconv.FormatUint(st.From, 10))
-	return c.cl.Conn().Publish(subj, batch)
+	cl := c.live.Load()
+	subj := cl.Subject("d", m.Name, cl.Name(), strconv.FormatUint(st.To, 10), strconv.FormatUint(st.From, 10))
+	return cl.Conn().Publish(subj, batch)
 }
 
 // onBatch hands a batch to dist if membership admits its stamp.
 func (c *clustering) onBatch(msg *nats.Msg) {
+	cl := c.live.Load()
+	if cl == nil {
+		return
+	}
 	tok := strings.Split(msg.Subject, ".")
 	if len(tok) != 7 {
 		return
@@ -171,10 +197,10 @@ func (c *clustering) onBatch(msg *nats.Msg) {
 	if err1 != nil || err2 != nil {
 		return
 	}
-	if !c.cl.Admit(from, cluster.Stamp{To: to, From: fromSess}) {
+	if !cl.Admit(from, cluster.Stamp{To: to, From: fromSess}) {
 		return
 	}
-	if m, ok := c.cl.Peer(from); ok && m.Up && m.Session == to {
+	if m, ok := cl.Peer(from); ok && m.Up && m.Session == to {
 		c.d.Up(from, m.Session, m) // admitted before its Up event arrived
 	}
 	c.d.Deliver(from, to, msg.Data)
@@ -263,11 +289,16 @@ func (n *Node) Lookup(ctx context.Context, node, name string) (*Remote, error) {
 		return nil, err
 	}
 	for {
-		c, err := cs.d.Lookup(ctx, node, name)
+		// Each attempt is bounded, so an answer lost with a session that
+		// ended is asked for again.
+		attempt, cancelAttempt := context.WithTimeout(ctx, lookupAttempt)
+		c, err := cs.d.Lookup(attempt, node, name)
+		cancelAttempt()
 		if err == nil {
 			return newRemote(n, node, c), nil
 		}
-		if !errors.Is(err, dist.ErrNoNode) && !errors.Is(err, dist.ErrRefused) {
+		lost := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if !lost && !errors.Is(err, dist.ErrNoNode) && !errors.Is(err, dist.ErrRefused) {
 			return nil, err
 		}
 		wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)

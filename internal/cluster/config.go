@@ -71,6 +71,10 @@ type Config struct {
 	// (Erlang's net_ticktime plays the same role). It must exceed two
 	// Heartbeats. Default 1.5 s.
 	DownAfter time.Duration
+	// Ready, if set, is called with Conn once it is up and before the
+	// first heartbeat, to subscribe to what other members will publish
+	// as soon as they see this node up.
+	Ready func(*nats.Conn) error
 	// Logger receives the node's and the embedded server's logs.
 	// Default slog.Default().
 	Logger *slog.Logger

@@ -71,6 +71,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.shutdown()
 		return nil, fmt.Errorf("cluster membership subscription: %w", err)
 	}
+	if cfg.Ready != nil {
+		// Before the first heartbeat: no member can see this node up, and
+		// publish to what Ready subscribes, before the subscription is
+		// known to its server (and, through the route, to theirs).
+		if err := cfg.Ready(n.nc); err != nil {
+			n.shutdown()
+			return nil, err
+		}
+		if err := n.nc.FlushWithContext(fctx); err != nil {
+			n.shutdown()
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
 	n.ev = newDispatcher()
 	go n.ev.run()
 	go n.loop()

@@ -262,13 +262,13 @@ func (p *peer) onMessage(h heldFrame, nonblock bool) bool {
 	var err error
 	if h.typ == fCall {
 		var reply kernel.Reply
-		reply, err = p.d.k.ForwardCall(p.ctx, e.target, m, nonblock)
+		reply, err = p.d.k.ForwardCall(p.wait, e.target, m, nonblock)
 		if err == nil {
 			id := h.call
 			reply.Notify(func(ans *kernel.Message) { p.answer(id, ans) })
 		}
 	} else {
-		err = p.d.k.Forward(p.ctx, e.target, m, nonblock)
+		err = p.d.k.Forward(p.wait, e.target, m, nonblock)
 	}
 	if err == kernel.ErrFull && nonblock {
 		m.Discard()

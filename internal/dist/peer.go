@@ -20,6 +20,7 @@ type peer struct {
 	link    any             // what Config.Send takes for it
 	ctx     context.Context // done when the session ends
 	cancel  context.CancelFunc
+	wait    kernel.Waiter // bounded by ctx, for handing frames on
 	kick    chan struct{} // wakes the writer
 
 	mu          sync.Mutex // guards everything below
@@ -84,7 +85,7 @@ type spawning struct {
 
 func newPeer(d *Dist, name string, session uint64, link any) *peer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, wait: kernel.HostWaiter(ctx), kick: make(chan struct{}, 1),
 		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{}, spawns: map[uint64]*spawning{},
 		spawners: map[uint64]*kernel.RemoteSpawner{},
 		exports:  map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*kernel.Remote{}}
@@ -208,7 +209,7 @@ func (p *peer) write() {
 }
 
 // Send implements kernel.RemotePort.
-func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, block bool, wait func(<-chan struct{}) error) error {
+func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, block bool, wait kernel.Waiter) error {
 	wm, err := p.outMsg(m)
 	if err != nil {
 		return err
@@ -233,7 +234,7 @@ func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, blo
 		}
 		ch := p.space
 		p.mu.Unlock()
-		if err := wait(ch); err != nil {
+		if err := wait.WaitFor(ch); err != nil {
 			return err
 		}
 		p.mu.Lock()
@@ -432,7 +433,7 @@ func (p *peer) Link(r *kernel.Remote) { p.control(putUvarint([]byte{fLink}, r.ID
 func (p *peer) Unlink(r *kernel.Remote) { p.control(putUvarint([]byte{fUnlink}, r.ID)) }
 
 // Spawn implements kernel.RemotePort.
-func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message, wait func(<-chan struct{}) error) (*kernel.Remote, error) {
+func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message, wait kernel.Waiter) (*kernel.Remote, error) {
 	wm, err := p.outMsg(init)
 	if err != nil {
 		return nil, err
@@ -452,7 +453,7 @@ func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message,
 	p.sent(putMsg(b, &wm))
 	p.mu.Unlock()
 	init.Discard()
-	if err := wait(sp.done); err != nil {
+	if err := wait.WaitFor(sp.done); err != nil {
 		p.mu.Lock()
 		delete(p.spawns, id) // a late answer is killed: nobody holds it
 		p.mu.Unlock()

@@ -50,7 +50,7 @@ type RemotePort interface {
 	// when reply.Valid(). Once it returns nil the port owns m. block
 	// false asks for ErrFull rather than a wait; wait blocks until ch is
 	// ready, or fails when the sender is killed or gives up.
-	Send(r *Remote, m *Message, reply Reply, block bool, wait func(ch <-chan struct{}) error) error
+	Send(r *Remote, m *Message, reply Reply, block bool, wait Waiter) error
 	// Link and Unlink report that r gained its first local link, or lost
 	// its last one while the linked process lives: the owner then knows
 	// to signal r's target if this node is lost.
@@ -62,7 +62,7 @@ type RemotePort interface {
 	// Spawn asks the owner of spawner s to start module name with init as
 	// its first message, and returns the new process; wait blocks until
 	// the answer comes, or fails when the caller is killed.
-	Spawn(s *RemoteSpawner, name string, init *Message, wait func(ch <-chan struct{}) error) (*Remote, error)
+	Spawn(s *RemoteSpawner, name string, init *Message, wait Waiter) (*Remote, error)
 	// Kill asks the owner to kill r's target.
 	Kill(r *Remote, reason string)
 }
@@ -146,7 +146,6 @@ func (r *Remote) enqueue(m *Message, mode sendMode, w waiter) error {
 	if r.Ended() {
 		return ErrGone
 	}
-	wait := func(ch <-chan struct{}) error { return w.wait(ch, -1) }
 	if r := m.hold; r != nil {
 		m.hold = nil
 		r.Release() // the bytes leave this node
@@ -154,7 +153,7 @@ func (r *Remote) enqueue(m *Message, mode sendMode, w waiter) error {
 	// The port answers the slot; m itself no longer carries it.
 	reply := Reply{m.reply}
 	m.reply = nil
-	if err := r.port.Send(r, m, reply, mode != sendNonBlock, wait); err != nil {
+	if err := r.port.Send(r, m, reply, mode != sendNonBlock, w); err != nil {
 		m.reply = reply.s
 		return err
 	}
@@ -248,7 +247,7 @@ func (p *Process) SpawnRemote(spc Cap, name string, init *Message, link, stdio b
 	}
 	init.Tag = TagInit
 	p.stamp(init)
-	r, err := rs.port.Spawn(rs, name, init, func(ch <-chan struct{}) error { return p.wait(ch, -1) })
+	r, err := rs.port.Spawn(rs, name, init, p)
 	if err != nil {
 		return nil, err
 	}
@@ -355,14 +354,31 @@ func (r Reply) Notify(f func(m *Message)) {
 	f(m)
 }
 
+// Waiter is whoever a port makes wait for room or an answer: a process
+// (a kill ends the wait) or the Go host (its context does).
+type Waiter interface {
+	// WaitFor blocks until ch is ready, or fails with why it gave up.
+	// Precondition: for a process, called by its own goroutine or turn.
+	WaitFor(ch <-chan struct{}) error
+}
+
+// WaitFor implements Waiter.
+func (p *Process) WaitFor(ch <-chan struct{}) error { return p.wait(ch, -1) }
+
+// WaitFor implements Waiter.
+func (h hostWaiter) WaitFor(ch <-chan struct{}) error { return h.wait(ch, -1) }
+
+// HostWaiter returns a Waiter bounded by ctx, to make once and reuse.
+func HostWaiter(ctx context.Context) Waiter { return hostWaiter{ctx} }
+
 // Forward queues m, which came from another node, in t's mailbox. It
 // keeps the causality id m brought; with nonblock it fails with ErrFull
-// rather than wait for room, and otherwise waits until ctx is done.
+// rather than wait for room, and otherwise waits through w (HostWaiter).
 //
 // Safe from any goroutine.
-func (k *Kernel) Forward(ctx context.Context, t Target, m *Message, nonblock bool) error {
+func (k *Kernel) Forward(w Waiter, t Target, m *Message, nonblock bool) error {
 	k.stampHost(m)
-	return t.enqueue(m, modeOf(nonblock), hostWaiter{ctx})
+	return t.enqueue(m, modeOf(nonblock), w.(waiter)) // HostWaiter's, or a process's
 }
 
 // ForwardCall queues m, a call from another node, in t's mailbox as a
@@ -370,12 +386,12 @@ func (k *Kernel) Forward(ctx context.Context, t Target, m *Message, nonblock boo
 // Reply.Notify). Otherwise it behaves as Forward.
 //
 // Safe from any goroutine.
-func (k *Kernel) ForwardCall(ctx context.Context, t Target, m *Message, nonblock bool) (Reply, error) {
+func (k *Kernel) ForwardCall(w Waiter, t Target, m *Message, nonblock bool) (Reply, error) {
 	k.stampHost(m)
 	slot := newReplySlot()
 	slot.traceHi, slot.trace = m.TraceHi, m.Trace
 	m.reply = slot
-	if err := t.enqueue(m, modeOf(nonblock), hostWaiter{ctx}); err != nil {
+	if err := t.enqueue(m, modeOf(nonblock), w.(waiter)); err != nil {
 		m.reply = nil
 		return Reply{}, err
 	}

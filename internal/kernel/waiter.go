@@ -9,6 +9,7 @@ import (
 // must interrupt and whose worker must hand off its queue if it is a
 // reactor in a turn; or the Go host, bounded by a context.
 type waiter interface {
+	Waiter
 	// wait blocks until ch is closed or receives, or timeout passes
 	// (negative: never), returning ErrTimeout for the latter.
 	wait(ch <-chan struct{}, timeout time.Duration) error
