@@ -107,7 +107,8 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	defer startControl(node, "isle up "+path, stderr, true)()
 	if pl != nil {
-		if err := pl.connect(ctx, node, &spec, stderr); err != nil {
+		defer pl.halt()
+		if err := pl.connect(ctx, u, &spec); err != nil {
 			closeAll(listeners)
 			if ctx.Err() != nil {
 				return statusInterrupt, nil
@@ -120,16 +121,23 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		closeAll(listeners)
 		return 0, err
 	}
+	var gaveUp chan string // nil, never ready, without failover
 	if pl != nil {
-		defer pl.watch(stderr)()
+		pl.run()
+		gaveUp = pl.gaveUp
 	}
 	stopHTTP := u.serve(sup, listeners)
-	fmt.Fprintf(stderr, "isle: %s is up: %s; stop it with Ctrl-C\n", app.Name, u.summary(root))
+	fmt.Fprintf(stderr, "isle: %s is up: %s%s; stop it with Ctrl-C\n", app.Name, u.summary(root), pl.summary())
 	select {
 	case <-ctx.Done():
 		stopHTTP()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		if pl != nil {
+			if err := pl.stop(stopCtx); err != nil {
+				return 0, fmt.Errorf("stopping %s: %w", app.Name, err)
+			}
+		}
 		if err := sup.Stop(stopCtx); err != nil {
 			return 0, fmt.Errorf("stopping %s: %w", app.Name, err)
 		}
@@ -138,6 +146,10 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	case <-sup.Done():
 		stopHTTP()
 		fmt.Fprintf(stderr, "isle: %s gave up: its root supervisor %s\n", app.Name, sup.Exit())
+		return statusAbandoned, nil
+	case why := <-gaveUp:
+		stopHTTP()
+		fmt.Fprintf(stderr, "isle: %s gave up: %s\n", app.Name, why)
 		return statusAbandoned, nil
 	}
 }

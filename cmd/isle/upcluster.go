@@ -147,14 +147,21 @@ func announceNode(node *isle.Node, cc *isle.ClusterConfig, stderr io.Writer) {
 type placement struct {
 	self, app string
 	timeout   time.Duration
-	// remote is, for each service this node's services use but another
-	// node runs, that node; users are the local services that use it.
-	remote map[string]string
-	users  map[string][]string
-	// offer is, for each local service used from other nodes, those nodes.
-	offer map[string][]string
+	byName    map[string]*manifest.Service // every top-level service
+	// users are, for each service that local services reach through a
+	// handle of this node's (not as siblings in one tree), those services.
+	users map[string][]string
+	// failover are the services that fail over and may run here, each
+	// under a supervisor of its own with the root's settings.
+	failover []*manifest.Supervisor
 
-	remotes map[string]*isle.Remote // found by connect
+	handles   map[string]*isle.Service // made by connect
+	followers map[string]*follower
+	runners   []*runner
+	follow    context.Context // ends at halt
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	gaveUp    chan string // a failover tree that gave up
 }
 
 // placeFor returns the part of app's root supervisor that runs on the
@@ -164,40 +171,74 @@ func placeFor(app *manifest.App, cc *isle.ClusterConfig, timeout time.Duration) 
 	if cc == nil || !app.Placed {
 		return &app.Root, nil, nil
 	}
-	nodeOf := map[string]string{}
-	for _, s := range app.Root.Services {
-		nodeOf[s.Name] = s.Node
+	pl := &placement{self: cc.Name, app: app.Name, timeout: timeout, byName: map[string]*manifest.Service{},
+		users: map[string][]string{}, handles: map[string]*isle.Service{}, followers: map[string]*follower{},
+		gaveUp: make(chan string, len(app.Root.Services))}
+	pl.follow, pl.cancel = context.WithCancel(context.Background())
+	for i := range app.Root.Services {
+		pl.byName[app.Root.Services[i].Name] = &app.Root.Services[i]
 	}
-	pl := &placement{self: cc.Name, app: app.Name, timeout: timeout, remote: map[string]string{}, users: map[string][]string{},
-		offer: map[string][]string{}}
 	root := app.Root
 	root.Services = nil
-	for _, s := range app.Root.Services {
+	for i := range app.Root.Services {
+		s := &app.Root.Services[i]
 		for _, u := range s.Uses {
-			if nodeOf[u] == nodeOf[s.Name] {
+			if pl.siblings(s, pl.byName[u]) {
 				continue
 			}
-			switch cc.Name {
-			case s.Node:
-				pl.remote[u] = nodeOf[u]
+			if pl.byName[u].Supervisor != nil {
+				return nil, nil, usagef("%s: %s.uses: %s is a supervisor on another node; only a program service can be used across nodes",
+					app.Path, s.Key, u)
+			}
+			if slices.Contains(s.Nodes, pl.self) {
 				pl.users[u] = append(pl.users[u], s.Name)
-			case nodeOf[u]:
-				if !slices.Contains(pl.offer[u], s.Node) {
-					pl.offer[u] = append(pl.offer[u], s.Node)
-				}
 			}
 		}
-		if s.Node == cc.Name {
-			root.Services = append(root.Services, s)
-		}
-	}
-	for _, s := range app.Root.Services {
-		if s.Supervisor != nil && (pl.remote[s.Name] != "" || len(pl.offer[s.Name]) > 0) {
-			return nil, nil, usagef("%s: %s.uses: %s is a supervisor on another node; only a program service can be used across nodes",
-				app.Path, s.Key, s.Name)
+		switch {
+		case pl.fixedHere(s):
+			root.Services = append(root.Services, *s)
+		case slices.Contains(s.Nodes, pl.self):
+			one := app.Root
+			one.Services = []manifest.Service{*s}
+			pl.failover = append(pl.failover, &one)
 		}
 	}
 	return &root, pl, nil
+}
+
+// fixedHere reports whether s runs on this node only, in its root tree.
+func (pl *placement) fixedHere(s *manifest.Service) bool {
+	return !s.FailsOver() && s.Node == pl.self
+}
+
+// siblings reports whether s and u always run in one tree, so that s
+// uses u as a sibling.
+func (pl *placement) siblings(s, u *manifest.Service) bool {
+	return !s.FailsOver() && !u.FailsOver() && s.Node == u.Node
+}
+
+// reachers are the other nodes that reach service name through this
+// node: the nodes of its users, and the others that may run it (which
+// look it up before starting it).
+func (pl *placement) reachers(name string) []string {
+	var out []string
+	add := func(nodes []string) {
+		for _, n := range nodes {
+			if n != pl.self && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, s := range pl.byName {
+		if slices.Contains(s.Uses, name) && !pl.siblings(s, pl.byName[name]) {
+			add(s.Nodes)
+		}
+	}
+	if s := pl.byName[name]; s.FailsOver() {
+		add(s.Nodes)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // publishName is what a service is published under in the cluster.
@@ -206,29 +247,48 @@ func (pl *placement) publishName(service string) string { return "app/" + pl.app
 // remoteRights are what a remote use grants, as a local one does.
 const remoteRights = api.RightSend | api.RightMonitor
 
-// connect publishes the local services other nodes use, then finds the
-// remote services local ones use, and grants them in spec under their
-// names. Publishing first means nodes that use each other's services do
-// not wait for each other.
-func (pl *placement) connect(ctx context.Context, node *isle.Node, spec *isle.SupervisorSpec, stderr io.Writer) error {
+// connect gives every service that local services reach through a handle
+// its handle: the root tree's own service for one that runs here, one
+// that follows it across nodes otherwise. It publishes the root services
+// other nodes use, waits for the services local ones use that cannot run
+// here, and grants the handles in spec. Publishing first means nodes that
+// use each other's services do not wait for each other.
+func (pl *placement) connect(ctx context.Context, u *upper, spec *isle.SupervisorSpec) error {
+	node := u.node
 	for i := range spec.Children {
 		c := &spec.Children[i]
-		if nodes := pl.offer[c.Name]; len(nodes) > 0 {
-			c.Service = node.NewService(c.Name)
-			if err := node.Publish(pl.publishName(c.Name), isle.ServiceCap(c.Service, remoteRights), nodes...); err != nil {
+		others := pl.reachers(c.Name)
+		if _, used := pl.users[c.Name]; !used && len(others) == 0 {
+			continue
+		}
+		c.Service = node.NewService(c.Name)
+		pl.handles[c.Name] = c.Service
+		if len(others) > 0 {
+			if err := node.Publish(pl.publishName(c.Name), isle.ServiceCap(c.Service, remoteRights), others...); err != nil {
 				return err
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, pl.timeout)
-	defer cancel()
-	pl.remotes = map[string]*isle.Remote{}
-	for _, u := range slices.Sorted(maps.Keys(pl.remote)) {
-		r, err := pl.lookup(ctx, node, u, stderr)
-		if err != nil {
+	for _, s := range pl.failover {
+		pl.handles[s.Services[0].Name] = node.NewService(s.Services[0].Name)
+	}
+	for name := range pl.users {
+		if pl.handles[name] == nil {
+			pl.handles[name] = node.NewService(name)
+		}
+	}
+	for _, s := range pl.failover {
+		if err := pl.addRunner(ctx, u, s); err != nil {
 			return err
 		}
-		pl.remotes[u] = r
+	}
+	for _, name := range slices.Sorted(maps.Keys(pl.users)) {
+		if !pl.fixedHere(pl.byName[name]) {
+			pl.startFollower(node, name, u.stderr)
+		}
+	}
+	if err := pl.waitFound(ctx, u.stderr); err != nil {
+		return err
 	}
 	for i := range spec.Children {
 		if err := pl.grant(&spec.Children[i]); err != nil {
@@ -238,29 +298,39 @@ func (pl *placement) connect(ctx context.Context, node *isle.Node, spec *isle.Su
 	return nil
 }
 
-// lookup finds service u on its node, saying so if it takes a while.
-func (pl *placement) lookup(ctx context.Context, node *isle.Node, u string, stderr io.Writer) (*isle.Remote, error) {
-	on := pl.remote[u]
-	quick, cancel := context.WithTimeout(ctx, time.Second)
-	r, err := node.Lookup(quick, on, pl.publishName(u))
-	cancel()
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-		return r, pl.lookupError(ctx, u, err)
+// waitFound waits for a first instance of each service local ones use
+// that cannot run here, saying so if it takes a while.
+func (pl *placement) waitFound(ctx context.Context, stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, pl.timeout)
+	defer cancel()
+	for _, name := range slices.Sorted(maps.Keys(pl.followers)) {
+		f := pl.followers[name]
+		if slices.Contains(f.nodes, pl.self) {
+			continue // it may start here: not worth waiting for
+		}
+		on := strings.Join(f.nodes, " or ")
+		select {
+		case <-f.found:
+			continue
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+			fmt.Fprintf(stderr, "isle: waiting for node %s to offer service %s (used by %s)\n", on, name, strings.Join(f.users, ", "))
+		}
+		select {
+		case <-f.found:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("node %s did not offer service %s within %v: is isle up --node %s running and joined to this cluster?",
+					on, name, pl.timeout, on)
+			}
+			return ctx.Err()
+		}
 	}
-	fmt.Fprintf(stderr, "isle: waiting for node %s to offer service %s (used by %s)\n", on, u, strings.Join(pl.users[u], ", "))
-	r, err = node.Lookup(ctx, on, pl.publishName(u))
-	return r, pl.lookupError(ctx, u, err)
+	return nil
 }
 
-func (pl *placement) lookupError(ctx context.Context, u string, err error) error {
-	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return err
-	}
-	on := pl.remote[u]
-	return fmt.Errorf("node %s did not offer service %s within %v: is isle up --node %s running and joined to this cluster?", on, u, pl.timeout, on)
-}
-
-// grant replaces c's uses of remote services with grants of them.
+// grant replaces c's uses of services that are not its siblings with
+// grants of this node's handles to them.
 func (pl *placement) grant(c *isle.ChildSpec) error {
 	var local []string
 	caps := maps.Clone(c.Grants.Caps)
@@ -268,37 +338,36 @@ func (pl *placement) grant(c *isle.ChildSpec) error {
 		caps = map[string]isle.Capability{}
 	}
 	for _, u := range c.Uses {
-		r := pl.remotes[u]
-		if r == nil {
+		if pl.siblings(pl.byName[c.Name], pl.byName[u]) {
 			local = append(local, u)
 			continue
 		}
 		if _, dup := caps[u]; dup {
 			return fmt.Errorf("service %s: grant name %q is used twice", c.Name, u)
 		}
-		caps[u] = isle.RemoteCap(r, remoteRights)
+		caps[u] = isle.ServiceCap(pl.handles[u], remoteRights)
 	}
 	c.Uses, c.Grants.Caps = local, caps
 	return nil
 }
 
-// watch says when a remote service this node uses is lost, until the
-// returned stop is called (before the node closes and ends them all).
-func (pl *placement) watch(stderr io.Writer) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	for u, r := range pl.remotes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-quit:
-			case <-r.Done():
-				exit, _ := r.Exit()
-				fmt.Fprintf(stderr, "isle: lost service %s on node %s (%s): %s can no longer reach it\n",
-					u, r.Node(), exit, strings.Join(pl.users[u], ", "))
-			}
-		}()
+// halt ends the following and the failover decisions, and waits for
+// them: before the node closes, so that its own end is not reported as
+// services lost.
+func (pl *placement) halt() {
+	pl.cancel()
+	pl.wg.Wait()
+}
+
+// stop halts, then stops the failover trees started here, before the
+// root tree is stopped.
+func (pl *placement) stop(ctx context.Context) error {
+	pl.halt()
+	var errs []error
+	for i := len(pl.runners) - 1; i >= 0; i-- {
+		if sup := pl.runners[i].started(); sup != nil {
+			errs = append(errs, sup.Stop(ctx))
+		}
 	}
-	return func() { close(quit); wg.Wait() }
+	return errors.Join(errs...)
 }

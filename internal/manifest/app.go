@@ -23,12 +23,14 @@ type App struct {
 	Placed bool
 }
 
-// Nodes returns the nodes a placed app's services run on, sorted.
+// Nodes returns the nodes a placed app's services may run on, sorted.
 func (a *App) Nodes() []string {
 	var out []string
 	for _, s := range a.Root.Services {
-		if s.Node != "" && !slices.Contains(out, s.Node) {
-			out = append(out, s.Node)
+		for _, n := range s.Nodes {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -60,10 +62,18 @@ type Service struct {
 	Uses []string
 	// Supervisor, if set, makes the service a nested supervisor.
 	Supervisor *Supervisor
-	// Node is the cluster node a top-level service runs on (its node, or
-	// the app's default_node), "" in an app that places nothing.
+	// Node is the cluster node a top-level service runs on (its node, the
+	// first of its nodes, or the app's default_node), "" in an app that
+	// places nothing.
 	Node string
+	// Nodes are the nodes it may run on, in order of preference: one for
+	// a service placed with node or default_node; the list of nodes = [...]
+	// for one that fails over. Nil in an app that places nothing.
+	Nodes []string
 }
+
+// FailsOver reports whether the service may run on more than one node.
+func (s *Service) FailsOver() bool { return len(s.Nodes) > 1 }
 
 type appFile struct {
 	Name        string        `toml:"name"`
@@ -88,6 +98,7 @@ type serviceFile struct {
 	Shutdown   string        `toml:"shutdown"`
 	HTTP       string        `toml:"http"`
 	Node       string        `toml:"node"`
+	Nodes      []string      `toml:"nodes"`
 	Uses       []string      `toml:"uses"`
 	Supervisor *supFile      `toml:"supervisor"`
 	Service    []serviceFile `toml:"service"`
@@ -205,6 +216,9 @@ func serviceOf(dir, prefix string, f *serviceFile, bad badFunc) (Service, error)
 	if f.Node != "" && prefix != "" {
 		return s, bad(key+".node", "only a top-level [[service]] is placed on a node; a nested one runs where its supervisor does")
 	}
+	if err := nodesOf(&s, f, prefix, bad); err != nil {
+		return s, err
+	}
 	if s.Restart == "" {
 		s.Restart = "permanent"
 	}
@@ -244,6 +258,44 @@ func serviceOf(dir, prefix string, f *serviceFile, bad badFunc) (Service, error)
 // nodeName is what a cluster node may be called.
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// nodesOf validates a service's nodes list: a top-level program's, not
+// with node, each a node name once.
+func nodesOf(s *Service, f *serviceFile, prefix string, bad badFunc) error {
+	if f.Nodes == nil {
+		if f.Node != "" {
+			s.Nodes = []string{f.Node}
+		}
+		return nil
+	}
+	key := s.Key + ".nodes"
+	switch {
+	case prefix != "":
+		return bad(key, "only a top-level [[service]] is placed on nodes; a nested one runs where its supervisor does")
+	case f.Node != "":
+		return bad(key, "give node or nodes, not both: nodes = [\"b\", \"c\"] runs it on the first of them that is up")
+	case len(f.Nodes) == 0:
+		return bad(key, "lists no node; write it like nodes = [\"b\", \"c\"]")
+	}
+	for i, n := range f.Nodes {
+		if !nodeName.MatchString(n) {
+			return bad(key, "%q: a node name is 1 to 64 of A-Z a-z 0-9 _ -", n)
+		}
+		if slices.Contains(f.Nodes[:i], n) {
+			return bad(key, "%q is listed twice", n)
+		}
+	}
+	if len(f.Nodes) > 1 {
+		if f.Supervisor != nil || len(f.Service) > 0 {
+			return bad(key, "only a program service fails over between nodes; give a supervisor one node")
+		}
+		if f.HTTP != "" {
+			return bad(key, "a service that fails over does not serve http; serve it from a service on one node that uses this one")
+		}
+	}
+	s.Node, s.Nodes = f.Nodes[0], slices.Clone(f.Nodes)
+	return nil
+}
+
 // place gives every top-level service its node, if any is placed: its
 // own node, else the default. An app that places some services and has
 // no default is refused rather than guessing where the rest run.
@@ -269,7 +321,7 @@ func place(a *App, def string, bad badFunc) error {
 			if def == "" {
 				return bad(s.Key+".node", "missing: other services are placed on nodes, so every one needs a node (or set a top-level default_node)")
 			}
-			s.Node = def
+			s.Node, s.Nodes = def, []string{def}
 		}
 	}
 	a.Placed = true

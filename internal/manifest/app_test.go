@@ -42,6 +42,16 @@ func TestLoadAppErrors(t *testing.T) {
 		{"unplaced", svc("a", `node = "x"`) + svc("b", ""), "service.b.node: missing: other services are placed on nodes"},
 		{"nested node", "[[service]]\nname = \"a\"\nnode = \"x\"\n[[service.service]]\nname = \"b\"\nmodule = \"app.wasm\"\nnode = \"y\"",
 			"service.a.service.b.node: only a top-level [[service]] is placed on a node"},
+		{"node and nodes", svc("a", "node = \"b\"\nnodes = [\"b\", \"c\"]"), "service.a.nodes: give node or nodes, not both"},
+		{"empty nodes", svc("a", "nodes = []"), "service.a.nodes: lists no node"},
+		{"bad nodes", svc("a", `nodes = ["b", "c d"]`), `service.a.nodes: "c d": a node name is 1 to 64`},
+		{"duplicate nodes", svc("a", `nodes = ["b", "c", "b"]`), `service.a.nodes: "b" is listed twice`},
+		{"nested nodes", "[[service]]\nname = \"a\"\nnode = \"x\"\n[[service.service]]\nname = \"b\"\nmodule = \"app.wasm\"\nnodes = [\"y\"]",
+			"service.a.service.b.nodes: only a top-level [[service]] is placed on nodes"},
+		{"supervisor fails over", "[[service]]\nname = \"a\"\nnodes = [\"x\", \"y\"]\n[[service.service]]\nname = \"b\"\nmodule = \"app.wasm\"",
+			"service.a.nodes: only a program service fails over between nodes"},
+		{"http fails over", svc("a", "http = \"127.0.0.1:0\"\nnodes = [\"x\", \"y\"]"), "service.a.nodes: a service that fails over does not serve http"},
+		{"unplaced beside nodes", svc("a", `nodes = ["x", "y"]`) + svc("b", ""), "service.b.node: missing: other services are placed on nodes"},
 		{"shared address", svc("a", `http = "127.0.0.1:8080"`) + svc("b", `http = "127.0.0.1:8080"`), "service.b.http: 127.0.0.1:8080 is also service.a's address"},
 	}
 	for i, c := range cases {
@@ -132,5 +142,33 @@ uses = ["db"]
 	}
 	if !a.Placed || a.Root.Services[0].Node != "b" || a.Root.Services[1].Node != "a" || strings.Join(a.Nodes(), ",") != "a,b" {
 		t.Fatalf("placement: %+v, nodes %v", a, a.Nodes())
+	}
+	if a.Root.Services[0].FailsOver() || strings.Join(a.Root.Services[1].Nodes, ",") != "a" {
+		t.Errorf("one node each: %+v", a.Root.Services)
+	}
+}
+
+// A service with nodes = [...] may run on each of them, in that order.
+func TestLoadAppFailover(t *testing.T) {
+	t.Parallel()
+	dir := fixture(t)
+	path := write(t, dir, "failover.toml", `
+[[service]]
+name = "db"
+module = "app.wasm"
+nodes = ["c", "b"]
+[[service]]
+name = "web"
+module = "app.wasm"
+node = "a"
+uses = ["db"]
+`)
+	a, err := LoadApp(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := a.Root.Services[0]
+	if !a.Placed || !db.FailsOver() || db.Node != "c" || strings.Join(db.Nodes, ",") != "c,b" || strings.Join(a.Nodes(), ",") != "a,b,c" {
+		t.Fatalf("placement: %+v, nodes %v", db, a.Nodes())
 	}
 }
