@@ -139,9 +139,6 @@ func TestClusterPartitionHealsWithoutStaleHandles(t *testing.T) {
 	}
 	t.Logf("partition seen in %v", time.Since(start))
 	testwasm.WaitFor(t, "c to see a down", up(c, "a", false))
-	if ended(pc) {
-		t.Fatal("c's process ended with the partition; only the link to it should have")
-	}
 
 	px.resume()
 	testwasm.WaitFor(t, "a to see c up again", up(a, "c", true))

@@ -80,8 +80,9 @@ func (h *harness) newClusterBench() (*clusterBench, error) {
 	}
 	c := &clusterBench{h: h, creds: creds, defaultTimings: !h.opts.Quick}
 	if h.opts.Quick {
-		// A few seconds in all: detection scales with these.
-		c.hb, c.downAfter = 50*time.Millisecond, 300*time.Millisecond
+		// Seconds in all (detection scales with these), yet wide enough
+		// that a loaded race run does not take a stall for a lost node.
+		c.hb, c.downAfter = 100*time.Millisecond, time.Second
 	}
 	if c.a, err = c.start("a"); err == nil {
 		c.b, err = c.start("b", c.a.ClusterAddr())

@@ -79,7 +79,12 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return 0, clusterStartError(cc, err)
 	}
-	defer node.Close(context.Background())
+	defer func() {
+		// Its services are stopped by now; what is left gets a bounded end.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		node.Close(cctx)
+	}()
 	if cc != nil {
 		announceNode(node, cc, stderr)
 	}

@@ -70,6 +70,8 @@ const (
 	DefaultWindow      = 4096     // data frames in flight from one node to another
 	DefaultWindowBytes = 16 << 20 // their bytes
 	DefaultMaxBatch    = 256 << 10
+	// maxStarting bounds the spawns one node may have starting here.
+	maxStarting = 64
 	// MaxExports bounds the handles one node holds exported to another
 	// (and held from it): each new revocable forwarder sent across is a
 	// new export, and the target it names may live for ever.

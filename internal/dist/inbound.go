@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"context"
 	"errors"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -140,7 +141,7 @@ func (p *peer) malformed(why string) {
 func (p *peer) ordered(h heldFrame) {
 	p.inMu.Lock()
 	if p.draining {
-		p.held = append(p.held, h)
+		p.hold(h)
 		p.inMu.Unlock()
 		return
 	}
@@ -149,10 +150,35 @@ func (p *peer) ordered(h heldFrame) {
 		return
 	}
 	p.inMu.Lock()
-	p.held = append(p.held, h)
+	p.hold(h)
 	p.draining = true
 	p.inMu.Unlock()
 	go p.drain()
+}
+
+// hold queues h behind the frames already held. An honest peer never has
+// more sends and calls held than its window allows; one that ignores the
+// window is broken, and its excess is dropped rather than kept without
+// bound. (Other ordered frames are bounded by the exports.)
+// Precondition: p.inMu is held.
+func (p *peer) hold(h heldFrame) {
+	data := h.typ == fSend || h.typ == fCall
+	if data && (p.heldData >= 2*p.d.cfg.Window || p.heldBytes >= 2*p.d.cfg.WindowBytes) {
+		if !p.overrun {
+			p.overrun = true
+			p.d.log.Error("cluster: a node sent past its flow-control window; its excess frames are dropped",
+				"node", p.name)
+		}
+		if h.typ == fCall {
+			p.fail(h.call, codeFull)
+		}
+		return
+	}
+	if data {
+		p.heldData++
+		p.heldBytes += h.msg.size()
+	}
+	p.held = append(p.held, h)
 }
 
 // drain handles held frames in order, waiting for room, until none is
@@ -173,7 +199,7 @@ func (p *peer) drain() {
 			return
 		}
 		run := p.held
-		p.held, p.spare = p.spare[:0], nil
+		p.held, p.spare, p.heldData, p.heldBytes = p.spare[:0], nil, 0, 0
 		p.inMu.Unlock()
 		for i := range run {
 			if p.ctx.Err() != nil {
@@ -383,8 +409,8 @@ func (p *peer) resolve(ref capRef) (kernel.Cap, bool) {
 		return kernel.Cap{Kind: ref.kind, Rights: ref.rights, Object: r, Rev: r.Revocation()}, true
 	case p.d.cfg.Self:
 		e := p.exported(ref.export)
-		if e == nil {
-			return kernel.Cap{}, false
+		if e == nil || e.target == nil {
+			return kernel.Cap{}, false // gone, or a spawner named as a process
 		}
 		c, err := e.cap.Attenuate(ref.rights)
 		if err != nil {
@@ -506,9 +532,25 @@ func (p *peer) onSpawn(id, export uint64, name string, w *wireMsg) {
 		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeGone), 0))
 		return
 	}
+	p.mu.Lock()
+	busy := p.starting >= maxStarting
+	if !busy {
+		p.starting++
+	}
+	p.mu.Unlock()
+	if busy {
+		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeFull), 0))
+		return
+	}
 	init := p.inMsg(w)
 	go func() {
-		proc, err := p.d.k.SpawnFor(p.ctx, e.cap, name, init)
+		defer func() {
+			p.mu.Lock()
+			p.starting--
+			p.mu.Unlock()
+		}()
+		// The child outlives the session: only a link carries the loss.
+		proc, err := p.d.k.SpawnFor(context.Background(), e.cap, name, init)
 		if err != nil {
 			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
 			return

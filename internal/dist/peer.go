@@ -2,6 +2,8 @@ package dist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -41,10 +43,15 @@ type peer struct {
 	consumedB   int
 	malformedOK bool // a malformed batch was logged
 
-	inMu     sync.Mutex // guards held, spare and draining
-	held     []heldFrame
-	spare    []heldFrame // drain's last run, emptied, for the next
-	draining bool
+	starting int // spawns for the peer still starting
+
+	inMu      sync.Mutex // guards held, spare, draining and overrun
+	overrun   bool       // the peer sent past its window (logged once)
+	heldData  int        // sends and calls in held
+	heldBytes int        // their bytes
+	held      []heldFrame
+	spare     []heldFrame // drain's last run, emptied, for the next
+	draining  bool
 }
 
 var _ kernel.RemotePort = (*peer)(nil)
@@ -332,7 +339,7 @@ func (p *peer) export(c kernel.Cap) (*export, error) {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d handles exported to node %s", kernel.ErrLimit, MaxExports, p.name)
 	}
-	e := &export{id: p.d.newID(), cap: c, target: t, key: key}
+	e := &export{id: exportID(), cap: c, target: t, key: key}
 	p.exports[e.id], p.byKey[key] = e, e
 	p.mu.Unlock()
 	// Outside p.mu: either may fire at once, and drops e again.
@@ -359,6 +366,14 @@ func (p *peer) export(c kernel.Cap) (*export, error) {
 		e.stop()
 	}
 	return e, nil
+}
+
+// exportID returns a fresh, unpredictable export id: an id seen on the
+// wire tells nothing of the next.
+func exportID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // drop forgets e, reporting whether it was still exported, and stops it.
