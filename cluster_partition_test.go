@@ -149,7 +149,13 @@ func TestClusterPartitionHealsWithoutStaleHandles(t *testing.T) {
 	if exit, ok := rc.Exit(); !ok || exit.Kind != api.ExitNoConnection {
 		t.Fatalf("the old handle's exit: %v, %v", exit, ok)
 	}
-	r2, err := a.Lookup(testwasm.Context(t), "c", "pc")
+	// pc itself may have died with the link from pa (if the link had
+	// crossed before the cut): look up a process of the new session.
+	pc2 := remoteProc(t, c, nil, 0)
+	if err := c.Publish("pc2", isle.ProcessCap(pc2, api.RightSend)); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := a.Lookup(testwasm.Context(t), "c", "pc2")
 	if err != nil {
 		t.Fatal(err)
 	}

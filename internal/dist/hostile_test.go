@@ -70,26 +70,3 @@ func TestSpawnerIsNotAProcess(t *testing.T) {
 		t.Fatalf("a spawner export named as a process resolved to a %s capability", got.Kind)
 	}
 }
-
-// Closing a node while remote spawns sit in start functions that never
-// return ends them: the kernel's Close returns by its deadline.
-func TestCloseDuringRemoteStarts(t *testing.T) {
-	a, b := pair(t)
-	m := loadMod(t, b, "startrecv", testwasm.WAT(t, "testdata/wat/startrecv.wat"))
-	b.d.Publish("workers", kernel.Cap{Kind: capkind.Spawner, Rights: isleapi.RightUse,
-		Object: &kernel.Spawner{Modules: map[string]*kernel.Module{"s": m}}}, nil)
-	ctx := testwasm.Context(t)
-	c, err := a.d.Lookup(ctx, "b", "workers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 8
-	for range n {
-		go a.d.peer("b").Spawn(c.Object.(*kernel.RemoteSpawner), "s", kernel.NewMessage(0, nil), kernel.HostWaiter(ctx))
-	}
-	testwasm.WaitFor(t, "b to run the start functions", func() bool { return len(b.k.Processes()) == n })
-	b.d.Close("closing")
-	if err := b.k.Close(ctx); err != nil {
-		t.Fatalf("closing a node with start functions blocked: %v", err)
-	}
-}

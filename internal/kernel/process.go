@@ -363,9 +363,6 @@ func (p *Process) abort() {
 	p.k.unregister(p)
 	p.closeMem()
 	p.group.leave(p)
-	// Nobody holds it, but Kernel.Close may be waiting for it.
-	p.exit = isleapi.Exit{Kind: isleapi.ExitKilled, Killed: "its start failed"}
-	close(p.done)
 }
 
 // installGrants puts the self handle and the named grants in the table.
