@@ -72,16 +72,10 @@ func testCluster(t *testing.T, names ...string) []*isle.Node {
 // remoteProc spawns remote.c on node with peer (if any) granted as "peer".
 func remoteProc(t *testing.T, node *isle.Node, peer *isle.Remote, rights api.Rights) *isle.Process {
 	t.Helper()
-	mod := load(t, node, testwasm.C(t, "testdata/c/remote.c", "-O2", "-mexec-model=reactor"))
-	g := isle.Grants{}
-	if peer != nil {
-		g.Caps = map[string]isle.Capability{"peer": isle.RemoteCap(peer, rights)}
+	if peer == nil {
+		return remoteProcWith(t, node, nil)
 	}
-	p, err := node.Spawn(testwasm.Context(t), mod, g, isle.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return remoteProcWith(t, node, map[string]isle.Capability{"peer": isle.RemoteCap(peer, rights)})
 }
 
 // publish offers p on its node as name, and looks it up from another.
@@ -241,32 +235,8 @@ func ended(p *isle.Process) bool {
 func TestClusterLinksAndMonitorsSeeCrashes(t *testing.T) {
 	nodes := testCluster(t, "a", "b")
 	a, b := nodes[0], nodes[1]
-	pb := remoteProc(t, b, nil, 0)
-	pa := remoteProc(t, a, publish(t, b, pb, "pb", a), api.RightSend|api.RightMonitor|api.RightKill)
-	if got := ask(t, pa, rWatch); got[0] != 0 || got[1] <= 0 {
-		t.Fatalf("link, monitor across nodes: %v", got)
-	}
-	go func() { _, _ = pb.Call(context.Background(), isle.Message{Tag: rCrash}) }()
-	for range 2 {
-		tag, kind, text := exitEvent(t, ask(t, pa, rWait))
-		if kind != 2 || !strings.Contains(text, "unreachable") {
-			t.Fatalf("signal %#x: kind %d %q; want an abandonment (2) for unreachable", tag, kind, text)
-		}
-	}
-
-	// The other way: a process on b links to and monitors one on a.
-	pa1 := remoteProc(t, a, nil, 0)
-	pb1 := remoteProc(t, b, publish(t, a, pa1, "pa1", b), api.RightSend|api.RightMonitor|api.RightKill)
-	if got := ask(t, pb1, rWatch); got[0] != 0 || got[1] <= 0 {
-		t.Fatalf("link, monitor from b to a: %v", got)
-	}
-	go func() { _, _ = pa1.Call(context.Background(), isle.Message{Tag: rCrash}) }()
-	for range 2 {
-		tag, kind, text := exitEvent(t, ask(t, pb1, rWait))
-		if kind != 2 || !strings.Contains(text, "unreachable") {
-			t.Fatalf("b's signal %#x: kind %d %q; want an abandonment (2) for unreachable", tag, kind, text)
-		}
-	}
+	seesCrash(t, a, b, "pb")
+	seesCrash(t, b, a, "pa1") // the other way
 
 	// A process on a linked to one on b crashes: b's is killed by the link.
 	pb2 := remoteProc(t, b, nil, 0)
@@ -445,7 +415,7 @@ func TestClusterServiceFollowsAcrossNodeLoss(t *testing.T) {
 		}
 		return nil, errors.New("no node serves counter")
 	})
-	user := remoteProcWith(t, a, isle.ServiceCap(svc, api.RightSend|api.RightMonitor))
+	user := remoteProcWith(t, a, map[string]isle.Capability{"peer": isle.ServiceCap(svc, api.RightSend|api.RightMonitor)})
 	if got := ask(t, user, rCall, 5); got[0] < 0 || got[2] != 5 {
 		t.Fatalf("a call through the following service: %v", got)
 	}
@@ -462,11 +432,29 @@ func TestClusterServiceFollowsAcrossNodeLoss(t *testing.T) {
 	}
 }
 
-// remoteProcWith spawns remote.c on node with c granted as "peer".
-func remoteProcWith(t *testing.T, node *isle.Node, c isle.Capability) *isle.Process {
+// seesCrash checks that a process on watcher, linked to and monitoring
+// one on owner, gets both signals with the reason when that one crashes.
+func seesCrash(t *testing.T, watcher, owner *isle.Node, name string) {
+	t.Helper()
+	target := remoteProc(t, owner, nil, 0)
+	w := remoteProc(t, watcher, publish(t, owner, target, name, watcher), api.RightSend|api.RightMonitor|api.RightKill)
+	if got := ask(t, w, rWatch); got[0] != 0 || got[1] <= 0 {
+		t.Fatalf("link, monitor from %s to %s: %v", watcher.NodeName(), owner.NodeName(), got)
+	}
+	go func() { _, _ = target.Call(context.Background(), isle.Message{Tag: rCrash}) }()
+	for range 2 {
+		tag, kind, text := exitEvent(t, ask(t, w, rWait))
+		if kind != 2 || !strings.Contains(text, "unreachable") {
+			t.Fatalf("%s's signal %#x: kind %d %q; want an abandonment (2) for unreachable", watcher.NodeName(), tag, kind, text)
+		}
+	}
+}
+
+// remoteProcWith spawns remote.c on node with caps granted.
+func remoteProcWith(t *testing.T, node *isle.Node, caps map[string]isle.Capability) *isle.Process {
 	t.Helper()
 	mod := load(t, node, testwasm.C(t, "testdata/c/remote.c", "-O2", "-mexec-model=reactor"))
-	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{Caps: map[string]isle.Capability{"peer": c}}, isle.Limits{})
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{Caps: caps}, isle.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
