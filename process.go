@@ -1,7 +1,6 @@
 package isle
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +70,7 @@ func (p *Process) Send(ctx context.Context, m Message) error {
 	if m.Tag >= kernel.TagSystem {
 		return fmt.Errorf("tag %#x is reserved for the system", m.Tag)
 	}
-	km := &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}
+	km := kernel.NewMessage(m.Tag, m.Data)
 	end := tracing.Host(ctx, p.n.tracer, "send", false, km)
 	err := p.n.k.HostSend(ctx, p.p, km, false)
 	end(err)
@@ -89,17 +88,20 @@ func (p *Process) Call(ctx context.Context, m Message) (Message, error) {
 
 // hostCall calls q from the Go host.
 func hostCall(ctx context.Context, n *Node, q kernel.Target, m Message) (Message, error) {
-	km := &kernel.Message{Tag: m.Tag, Data: bytes.Clone(m.Data)}
+	km := kernel.NewMessage(m.Tag, m.Data)
 	end := tracing.Host(ctx, n.tracer, "call", true, km)
 	r, err := n.k.HostCall(ctx, q, km)
 	end(err)
 	if err != nil {
 		return Message{}, mapErr(err)
 	}
-	for _, c := range r.Caps {
-		c.Release() // the Go host holds no handle table
-	}
-	return Message{Tag: r.Tag, Data: r.Data}, nil
+	reply := Message{Tag: r.Tag, Data: r.Data}
+	// The caller keeps the payload; the message goes back to the pool (a
+	// call allocated two otherwise: garbage the next GC sweeps), and its
+	// capabilities are dropped, since the Go host holds no handle table.
+	r.Data = nil
+	r.Discard()
+	return reply, nil
 }
 
 // ErrGone is returned by Send and Call when the process has ended.
