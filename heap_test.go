@@ -84,8 +84,9 @@ func heapFigures() heapFigure {
 }
 
 // maxCallAllocs bounds the heap allocations of a call from the Go host to
-// a reactor: the reply slot and its channel, the reply's payload, and the
-// context's box. The request and the reply come from the kernel's pool.
+// a reactor: the reply slot and its channel, the interface value that
+// carries the caller's context to the kernel, and (not every time) the
+// reply's payload. The request and the reply come from the kernel's pool.
 const maxCallAllocs = 4
 
 // TestHostCallAllocations checks that a call from the Go host makes no
