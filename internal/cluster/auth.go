@@ -163,11 +163,15 @@ func encodeBeat(id *identity, b *beat) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return joinBeat(cert, body, sig), nil
+}
+
+func joinBeat(cert, body, sig []byte) []byte {
 	out := make([]byte, 0, 1+2*binary.MaxVarintLen16+len(cert)+len(body)+len(sig))
 	out = append(out, beatVersion)
 	out = append(binary.AppendUvarint(out, uint64(len(cert))), cert...)
 	out = append(binary.AppendUvarint(out, uint64(len(body))), body...)
-	return append(out, sig...), nil
+	return append(out, sig...)
 }
 
 // decodeBeat parses a beat and, if id is not nil, checks that the
@@ -269,6 +273,9 @@ func (r *refusals) init(log *slog.Logger) {
 func (n *Node) refuse(what, from string, why error) {
 	r := &n.refused
 	r.count.Add(1)
+	if n.cfg.refuseHook != nil {
+		n.cfg.refuseHook(what, from, why)
+	}
 	key, now := what+"\x00"+from, time.Now()
 	r.mu.Lock()
 	t, seen := r.last[key]

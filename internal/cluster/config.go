@@ -82,7 +82,9 @@ type Config struct {
 	// Default slog.Default().
 	Logger *slog.Logger
 
-	beatHook func(from string) // tests: called after each beat taken
+	// For tests: called after each beat taken, and each refusal.
+	beatHook   func(from string)
+	refuseHook func(what, from string, why error)
 }
 
 // validName reports whether s is a non-empty [A-Za-z0-9_-]+ token, safe
