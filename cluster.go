@@ -44,10 +44,14 @@ type ClusterConfig struct {
 	Join []string
 	// Credentials is the directory `isle cluster init` made, holding the
 	// cluster's CA and this node's certificate and key. Required with
-	// Listen or Join.
+	// Listen or Join; optional with NATSURL. With them, members sign
+	// their heartbeats and seal what they send one another, so no member
+	// can speak for another or read what others are sent.
 	Credentials string
 	// NATSURL uses an existing NATS deployment instead of an embedded
-	// server; NATSOptions carry its credentials.
+	// server; NATSOptions carry its credentials. Without Credentials,
+	// members then trust the deployment's permissions to keep each to
+	// its own name.
 	NATSURL     string
 	NATSOptions []nats.Option
 	// Heartbeat and DownAfter set failure detection: a node silent for
