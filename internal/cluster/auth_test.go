@@ -389,3 +389,27 @@ func TestForgedRequestGetsNoAnswer(t *testing.T) {
 	default:
 	}
 }
+
+// TestSealOpenAllocateNothing: sealing into a buffer with room, and
+// opening in place, allocate nothing: a batch costs its cipher work only.
+func TestSealOpenAllocateNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates")
+	}
+	a, b, _, _, _ := trio(t)
+	ab, _ := b.Peer("a")
+	plain := make([]byte, 4096)
+	buf := make([]byte, 0, len(plain)+sealedOverhead)
+	allocs := testing.AllocsPerRun(100, func() {
+		sealed, err := b.Seal(buf[:0], ab, plain)
+		if err == nil {
+			_, err = a.Open("b", ab.Stamp(), sealed)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per Seal and Open", allocs)
+	}
+}

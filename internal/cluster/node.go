@@ -338,7 +338,7 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		n.refuse("heartbeat", from, err)
 		return
 	}
-	if n.id != nil && !n.checkFresh(b, cert) {
+	if n.id != nil && !n.checkFresh(b) {
 		return
 	}
 	if b.Leave {
@@ -379,9 +379,9 @@ func (n *Node) onBeat(msg *nats.Msg) {
 	}
 }
 
-// checkFresh reports whether b, checked as signed with cert, is newer
-// than every beat taken from its sender, and takes it if so.
-func (n *Node) checkFresh(b *beat, cert *memberCert) bool {
+// checkFresh reports whether b, whose signature holds, is newer than
+// every beat taken from its sender, and takes it if so.
+func (n *Node) checkFresh(b *beat) bool {
 	n.mu.Lock()
 	fresh := n.guard.fresh(b.Name, b.Inc, b.Ctr)
 	if fresh {
