@@ -70,5 +70,6 @@
 // Node's methods are safe from any goroutine. OnChange functions run on
 // one goroutine, in event order. Lock order: Node.mu, then
 // dispatcher.mu; neither is held while calling out to NATS or to an
-// OnChange function.
+// OnChange function. A session key's lock, the verified certificates'
+// and the refusal log's are taken alone.
 package cluster

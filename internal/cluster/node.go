@@ -225,6 +225,8 @@ func (n *Node) Peer(name string) (Member, bool) {
 // came Up again. The peer stamps only once it has declared the link Up,
 // which can happen just before this node does: then Admit declares it Up
 // here too (the Up event follows through OnChange) and admits it.
+// Admit proves nothing about the sender: Open checks the stamp as Admit
+// does, and with credentials that the data is the peer's.
 func (n *Node) Admit(peer string, s Stamp) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
