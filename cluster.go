@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,10 +44,14 @@ type ClusterConfig struct {
 	Join []string
 	// Credentials is the directory `isle cluster init` made, holding the
 	// cluster's CA and this node's certificate and key. Required with
-	// Listen or Join.
+	// Listen or Join; optional with NATSURL. With them, members sign
+	// their heartbeats and seal what they send one another, so no member
+	// can speak for another or read what others are sent.
 	Credentials string
 	// NATSURL uses an existing NATS deployment instead of an embedded
-	// server; NATSOptions carry its credentials.
+	// server; NATSOptions carry its credentials. Without Credentials,
+	// members then trust the deployment's permissions to keep each to
+	// its own name.
 	NATSURL     string
 	NATSOptions []nats.Option
 	// Heartbeat and DownAfter set failure detection: a node silent for
@@ -171,17 +176,36 @@ func (c *clustering) onChange(ev cluster.Event) {
 	}
 }
 
+// sealBufs are buffers for sealed batches: Publish copies what it is
+// given, so one is free again once it returns.
+var sealBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // send publishes a batch on the link (a cluster.Member, as of its Up),
-// stamped with the session on both sides: isle.C.d.TO.FROM.TOSESSION.FROMSESSION.
+// sealed for that session, and stamped with the session on both sides:
+// isle.C.d.TO.FROM.TOSESSION.FROMSESSION. dist has one writer per link,
+// so batches are sealed and published in the same order.
 func (c *clustering) send(link any, batch []byte) error {
 	m := link.(cluster.Member)
 	st := m.Stamp()
 	cl := c.live.Load()
+	buf := sealBufs.Get().(*[]byte)
+	defer sealBufs.Put(buf)
+	sealed, err := cl.Seal((*buf)[:0], m, batch)
+	if errors.Is(err, cluster.ErrNoSession) {
+		return nil // the session ended: its Down event follows, and nothing sent on it counts
+	}
+	if err != nil {
+		return err
+	}
+	if cap(sealed) <= 2*dist.DefaultMaxBatch {
+		*buf = sealed
+	}
 	subj := cl.Subject("d", m.Name, cl.Name(), strconv.FormatUint(st.To, 10), strconv.FormatUint(st.From, 10))
-	return cl.Conn().Publish(subj, batch)
+	return cl.Conn().Publish(subj, sealed)
 }
 
-// onBatch hands a batch to dist if membership admits its stamp.
+// onBatch hands a batch to dist if it opens as sent by the member its
+// subject names, on the session its stamp names.
 func (c *clustering) onBatch(msg *nats.Msg) {
 	cl := c.live.Load()
 	if cl == nil {
@@ -197,13 +221,14 @@ func (c *clustering) onBatch(msg *nats.Msg) {
 	if err1 != nil || err2 != nil {
 		return
 	}
-	if !cl.Admit(from, cluster.Stamp{To: to, From: fromSess}) {
-		return
+	batch, err := cl.Open(from, cluster.Stamp{To: to, From: fromSess}, msg.Data)
+	if err != nil {
+		return // an ended session's, or not from's (logged)
 	}
 	if m, ok := cl.Peer(from); ok && m.Up && m.Session == to {
 		c.d.Up(from, m.Session, m) // admitted before its Up event arrived
 	}
-	c.d.Deliver(from, to, msg.Data)
+	c.d.Deliver(from, to, batch)
 }
 
 // closeCluster leaves the cluster cleanly: peers see this node shut down.

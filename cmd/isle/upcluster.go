@@ -62,7 +62,7 @@ func newClusterUpFlags(fs *flag.FlagSet) clusterFlags {
 	f.listen = fs.String("cluster", defaultRoutes, "accept other nodes' routes at `ADDR` (a port alone stays on loopback)")
 	f.advertise = fs.String("advertise", "", "the `ADDR` other nodes should dial, behind a proxy or NAT")
 	fs.Var(f.join, "join", "join the node whose --cluster is `ADDR` (repeatable)")
-	f.creds = fs.String("credentials", "", "the `DIR` isle cluster init made (default "+defaultCredentials+" beside APP.toml)")
+	f.creds = fs.String("credentials", "", "the `DIR` isle cluster init made (default "+defaultCredentials+" beside APP.toml; with --nats, optional: members then sign and seal their traffic)")
 	f.natsURL = fs.String("nats", "", "use the NATS at `URL` instead of routes of its own")
 	f.natsCreds = fs.String("nats-creds", "", "the NATS credentials `FILE` for --nats")
 	fs.Var(f.startTimeout, "start-timeout", "how long to wait for the services other nodes offer")
@@ -94,10 +94,13 @@ func (f clusterFlags) config(app *manifest.App, fs *flag.FlagSet) (*isle.Cluster
 	}
 	cc := &isle.ClusterConfig{Name: *f.node, Join: *f.join, Advertise: *f.advertise}
 	if *f.natsURL != "" {
-		if len(cc.Join) > 0 || *f.creds != "" || *f.advertise != "" {
-			return nil, usagef("--nats uses an existing NATS for the cluster: leave out --join, --advertise and --credentials")
+		if len(cc.Join) > 0 || *f.advertise != "" {
+			return nil, usagef("--nats uses an existing NATS for the cluster: leave out --join and --advertise")
 		}
 		cc.NATSURL = *f.natsURL
+		// Optional: members then sign and seal what they send one another,
+		// instead of trusting the deployment's permissions.
+		cc.Credentials = *f.creds
 		if *f.natsCreds != "" {
 			cc.NATSOptions = []nats.Option{nats.UserCredentials(*f.natsCreds)}
 		}

@@ -60,7 +60,10 @@ type Config struct {
 	// NATSURL connects to an existing NATS deployment instead of
 	// embedding a server; Listen, Advertise, Join and Creds must be empty.
 	NATSURL string
-	// Creds is the mTLS material routes use; required with Listen or Join.
+	// Creds is the node's credentials: routes use them for mutual TLS
+	// (required with Listen or Join), and members sign their heartbeats
+	// and seal what they send one another with them (see Seal). With
+	// NATSURL they serve only the latter.
 	Creds *Credentials
 	// NATSOptions are extra client options for NATSURL mode: user
 	// credentials, nkey, TLS.
@@ -78,6 +81,10 @@ type Config struct {
 	// Logger receives the node's and the embedded server's logs.
 	// Default slog.Default().
 	Logger *slog.Logger
+
+	// For tests: called after each beat taken, and each refusal.
+	beatHook   func(from string)
+	refuseHook func(what, from string, why error)
 }
 
 // validName reports whether s is a non-empty [A-Za-z0-9_-]+ token, safe
@@ -126,8 +133,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: DownAfter (%v) must exceed two Heartbeats (%v), and Heartbeat be at least 1ms", ErrBadConfig, cfg.DownAfter, cfg.Heartbeat)
 	}
 	if cfg.NATSURL != "" {
-		if cfg.Listen != "" || cfg.Advertise != "" || len(cfg.Join) > 0 || cfg.Creds != nil {
-			return cfg, fmt.Errorf("%w: with NATSURL, leave Listen, Advertise, Join and Creds empty (routes belong to the NATS deployment)", ErrBadConfig)
+		if cfg.Listen != "" || cfg.Advertise != "" || len(cfg.Join) > 0 {
+			return cfg, fmt.Errorf("%w: with NATSURL, leave Listen, Advertise and Join empty (routes belong to the NATS deployment)", ErrBadConfig)
 		}
 		return cfg, nil
 	}

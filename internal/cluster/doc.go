@@ -14,7 +14,8 @@
 // port, that refuses every connection that is not in-process. A node
 // without routes has no listener at all. With Config.NATSURL the node
 // instead connects to an existing NATS deployment, with whatever
-// credentials Config.NATSOptions give.
+// credentials Config.NATSOptions give; Creds are then optional, and serve
+// only to authenticate members to one another.
 //
 // # Ordering
 //
@@ -37,13 +38,38 @@
 // dropped or replaced the link. A Down session is never used again: the
 // next heartbeat carries a new session, which makes a peer still Up on
 // the old one go Down too (the reset) before both come Up on new sessions.
-// Member.Stamp and Node.Admit let the kernel drop messages sent on an
-// ended session.
+// Member.Stamp and Node.Open (or Admit) let the kernel drop messages sent
+// on an ended session.
+//
+// # Authentication
+//
+// Routes admit any node holding a certificate of the cluster's CA, and a
+// member's own server could publish anything; so with Creds, every
+// member proves each message it sends. A heartbeat or leave carries the
+// sender's certificate and a counter that grows with every beat (from
+// its wall clock at Start), and is signed with its key: a receiver takes
+// it only if the certificate is the CA's for the name the beat gives,
+// the signature holds, and the counter is above the last it took from
+// that name (or, for a new incarnation, at most a minute behind). When
+// a link is being set up, both ends derive its keys with no message of
+// their own: HKDF-SHA256 over the static ECDH secret of their
+// certificates' keys, bound to the cluster, the direction (sender,
+// receiver), both incarnations and both sessions, one key per direction
+// for data and one for requests. Seal and Open carry data under them with
+// AES-256-GCM, the stamp as additional data and a counter as nonce that
+// must grow, so a batch cannot be forged in another member's name,
+// replayed, moved to another session, or read by a third member. Ask and
+// Serve seal requests and replies likewise, with random nonces (they run
+// concurrently). What fails is dropped, counted (Refused), and logged at
+// most once a minute per sender. Without Creds (NATSURL alone), Seal and
+// Open pass data through and members trust the NATS deployment's
+// permissions to keep each to its own name.
 //
 // # Concurrency
 //
 // Node's methods are safe from any goroutine. OnChange functions run on
 // one goroutine, in event order. Lock order: Node.mu, then
 // dispatcher.mu; neither is held while calling out to NATS or to an
-// OnChange function.
+// OnChange function. A session key's lock, the verified certificates'
+// and the refusal log's are taken alone.
 package cluster

@@ -74,10 +74,14 @@ type Event struct {
 
 // beat is a heartbeat or a leave, as sent on the wire.
 type beat struct {
-	Leave bool    `json:"l,omitempty"`
-	Name  string  `json:"n"`
-	Inc   uint64  `json:"i"`
-	View  []entry `json:"v,omitempty"`
+	Leave bool   `json:"l,omitempty"`
+	Name  string `json:"n"`
+	Inc   uint64 `json:"i"`
+	// Ctr increases with every beat of an incarnation, from the sender's
+	// wall clock at its start: a receiver with credentials drops a beat
+	// whose Ctr is not above the last it took (see beatGuard).
+	Ctr  uint64  `json:"c,omitempty"`
+	View []entry `json:"v,omitempty"`
 }
 
 // entry is the sender's link to one peer: its own session for the link

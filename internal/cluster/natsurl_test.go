@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"bytes"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -37,4 +40,62 @@ func TestNATSURLMode(t *testing.T) {
 	rb := record(b)
 	must(t, a.Close(waitCtx(t)), "close a")
 	rb.wait(t, 0, Down, "a", ReasonShutdown)
+}
+
+// TestNATSURLWithCreds: with credentials on an existing NATS, members
+// sign and seal as with routes: a node without them is not taken for a
+// member, and the deployment sees only ciphertext.
+func TestNATSURLWithCreds(t *testing.T) {
+	w := newLogWatch(t)
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	must(t, err, "nats-server")
+	s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(deadline) {
+		t.Fatal("nats-server not ready")
+	}
+	ca := newTestCA(t)
+	cfg := func(name string, creds bool) Config {
+		c := Config{Cluster: "test", Name: name, NATSURL: s.ClientURL(), Logger: newLogger(w)}
+		if creds {
+			c.Creds = ca.creds(t, name)
+		}
+		return c
+	}
+	a, _, refused := watched(t, cfg("a", true))
+	b := start(t, cfg("b", true))
+	waitUp(t, a, b)
+	x := start(t, cfg("x", false))
+	refused.wait(t, "heartbeat x", 1)
+	if m, ok := a.Peer("x"); ok {
+		t.Fatalf("a took x, which has no credentials, for a member: %+v", m)
+	}
+
+	spy, err := nats.Connect(s.ClientURL())
+	must(t, err, "spy")
+	defer spy.Close()
+	seen := make(chan *nats.Msg, 1024)
+	_, err = spy.Subscribe(">", func(m *nats.Msg) { seen <- m })
+	must(t, err, "spy subscribe")
+	must(t, spy.Flush(), "spy flush")
+	stop, err := a.Serve("echo", func(req []byte) []byte { return append([]byte("a:"), req...) })
+	must(t, err, "serve")
+	defer stop()
+	got, err := b.Ask(waitCtx(t), "a", "echo", []byte("secret question"))
+	if err != nil || string(got) != "a:secret question" {
+		t.Fatalf("b asking a: %q, %v", got, err)
+	}
+	if _, err := x.Ask(waitCtx(t), "a", "echo", nil); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("x asking a: %v, want %v", err, ErrNoSession)
+	}
+	// The spy sees the request and its answer, and cannot read them.
+	var request, answer bool
+	for !request || !answer {
+		m := next(t, seen, "the request and its answer, seen by the deployment")
+		if bytes.Contains(m.Data, []byte("secret")) {
+			t.Fatalf("the deployment saw %s %q", m.Subject, m.Data)
+		}
+		request = request || strings.HasPrefix(m.Subject, a.Subject("ctl", "a", "echo", "b")+".")
+		answer = answer || strings.HasPrefix(m.Subject, "_INBOX.")
+	}
 }

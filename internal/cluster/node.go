@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -35,11 +34,24 @@ type Node struct {
 	stop     chan struct{} // closed when closing or killed
 	loopDone chan struct{}
 
+	id      *identity // nil without credentials
+	refused refusals
+
 	mu        sync.Mutex // guards below; taken before ev.mu
 	tab       *table
 	changed   chan struct{} // closed and replaced whenever tab changes state
 	closed    bool
 	dupLogged bool
+	ctr       uint64              // the last beat's counter
+	guard     beatGuard           // with credentials
+	certs     map[string]peerCert // each peer's, for its current incarnation
+	links     map[string]*link    // each peer's session keys, with credentials
+}
+
+// peerCert is the certificate a peer's incarnation signs its beats with.
+type peerCert struct {
+	inc  uint64
+	cert *memberCert
 }
 
 // Start joins the cluster: it starts the embedded server (or connects to
@@ -54,8 +66,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cfg: cfg, inc: incarnation(), beatSub: "isle." + cfg.Cluster + ".member.beat",
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 		changed: make(chan struct{}),
+		guard:   beatGuard{}, certs: map[string]peerCert{}, links: map[string]*link{},
 	}
 	n.log = cfg.Logger.With("node", cfg.Name)
+	n.refused.init(n.log)
+	if cfg.Creds != nil {
+		if n.id, err = newIdentity(cfg.Cluster, cfg.Name, cfg.Creds); err != nil {
+			return nil, err
+		}
+	}
 	n.tab = newTable(cfg.Name, n.inc, cfg.DownAfter)
 	if err := n.connect(ctx); err != nil {
 		n.shutdown()
@@ -206,6 +225,8 @@ func (n *Node) Peer(name string) (Member, bool) {
 // came Up again. The peer stamps only once it has declared the link Up,
 // which can happen just before this node does: then Admit declares it Up
 // here too (the Up event follows through OnChange) and admits it.
+// Admit proves nothing about the sender: Open checks the stamp as Admit
+// does, and with credentials that the data is the peer's.
 func (n *Node) Admit(peer string, s Stamp) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -221,6 +242,7 @@ func (n *Node) emitLocked(evs []Event) {
 	if len(evs) == 0 {
 		return
 	}
+	n.dropLinksLocked(evs)
 	n.ev.push(evs)
 	close(n.changed)
 	n.changed = make(chan struct{})
@@ -288,12 +310,16 @@ func (n *Node) loop() {
 // send publishes a heartbeat, or a leave (asking for replies on reply).
 func (n *Node) send(leave bool, reply string) {
 	b := beat{Leave: leave, Name: n.cfg.Name, Inc: n.inc}
+	n.mu.Lock()
 	if !leave {
-		n.mu.Lock()
 		b.View = n.tab.view()
-		n.mu.Unlock()
 	}
-	data, err := json.Marshal(&b)
+	n.ctr = max(n.ctr+1, uint64(time.Now().UnixNano()))
+	b.Ctr = n.ctr
+	// A beat of this node's played back to it is stale too.
+	n.guard[n.cfg.Name] = seenBeat{n.inc, n.ctr}
+	n.mu.Unlock()
+	data, err := encodeBeat(n.id, &b)
 	if err == nil {
 		err = n.mc.PublishMsg(&nats.Msg{Subject: n.beatSub, Reply: reply, Data: data})
 	}
@@ -304,14 +330,22 @@ func (n *Node) send(leave bool, reply string) {
 
 // onBeat handles a heartbeat or leave from any node, self included.
 func (n *Node) onBeat(msg *nats.Msg) {
-	var b beat
-	if err := json.Unmarshal(msg.Data, &b); err != nil || !validName(b.Name) {
-		n.log.Debug("cluster: ignoring a malformed heartbeat", "err", err)
+	now := time.Now()
+	b, cert, err := decodeBeat(n.id, msg.Data, now)
+	if err != nil {
+		from := "?"
+		if b != nil {
+			from = b.Name
+		}
+		n.refuse("heartbeat", from, err)
+		return
+	}
+	if n.id != nil && !n.checkFresh(b) {
 		return
 	}
 	if b.Leave {
 		n.mu.Lock()
-		n.emitLocked(n.tab.leave(&b))
+		n.emitLocked(n.tab.leave(b))
 		n.mu.Unlock()
 		if msg.Reply != "" && b.Name != n.cfg.Name {
 			msg.Respond([]byte(n.cfg.Name))
@@ -325,7 +359,10 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		n.mu.Unlock()
 		return
 	}
-	evs, changed, dup := n.tab.beat(time.Now(), &b)
+	evs, changed, dup := n.tab.beat(now, b)
+	if p := n.tab.peers[b.Name]; p != nil && p.inc == b.Inc && cert != nil {
+		n.certs[b.Name] = peerCert{b.Inc, cert}
+	}
 	n.emitLocked(evs)
 	logDup := dup && !n.dupLogged
 	n.dupLogged = n.dupLogged || dup
@@ -333,10 +370,28 @@ func (n *Node) onBeat(msg *nats.Msg) {
 	if logDup {
 		n.log.Error("another node uses this node's name; give each node a unique name", "incarnation", b.Inc)
 	}
+	if n.cfg.beatHook != nil {
+		n.cfg.beatHook(b.Name)
+	}
 	if changed {
 		select {
 		case n.kick <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// checkFresh reports whether b, whose signature holds, is newer than
+// every beat taken from its sender, and takes it if so.
+func (n *Node) checkFresh(b *beat) bool {
+	n.mu.Lock()
+	fresh := n.guard.fresh(b.Name, b.Inc, b.Ctr)
+	if fresh {
+		n.guard[b.Name] = seenBeat{b.Inc, b.Ctr}
+	}
+	n.mu.Unlock()
+	if !fresh {
+		n.refuse("heartbeat", b.Name, errStale)
+	}
+	return fresh
 }

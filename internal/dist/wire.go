@@ -203,3 +203,11 @@ func (r *reader) exit() isleapi.Exit {
 	}
 	return e
 }
+
+// SendBatch encodes a batch of one send of a message without handles,
+// tagged tag, to export: what a member sends to use that export. Tests of
+// a transport's authentication forge batches with it.
+func SendBatch(export uint64, tag uint32, data []byte) []byte {
+	w := wireMsg{tag: tag, data: data}
+	return putMsg(putUvarint([]byte{wireVersion, fSend}, export), &w)
+}

@@ -1,0 +1,229 @@
+package cluster
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Errors of Seal, Open, Ask.
+var (
+	// ErrNoSession: the member is not Up on the session named (it ended,
+	// or never began); what was sent on it does not count.
+	ErrNoSession = errors.New("no such session with that member")
+	// ErrRefused: data that does not open with the sender's session key:
+	// forged, tampered with, replayed, or sealed for another session.
+	ErrRefused = errors.New("refused: not sealed by that member for this session")
+)
+
+// link holds the keys of one session with a peer. Each direction has
+// its own keys, derived by both ends alike (see deriveLink); they are
+// dropped when the session ends, and a session is never used again.
+type link struct {
+	inc, mine, theirs uint64 // the peer's incarnation, both sessions
+	out, in           ctrKey // data, this node to the peer and back
+	ctlOut, ctlIn     cipher.AEAD
+}
+
+// ctrKey is an AES-256-GCM key whose nonces are a counter: the sender's
+// increases with every Seal, and the receiver opens only a counter above
+// the last it opened, so nothing can be replayed.
+type ctrKey struct {
+	aead  cipher.AEAD
+	mu    sync.Mutex
+	n     uint64 // out: the last counter used; in: the last opened
+	nonce [12]byte
+	ad    [16]byte
+}
+
+// sealedOverhead is what sealing adds to data: the counter and the tag.
+const sealedOverhead = 8 + 16
+
+func (k *ctrKey) setup(st Stamp) {
+	binary.BigEndian.PutUint64(k.nonce[4:], k.n)
+	binary.BigEndian.PutUint64(k.ad[:8], st.To)
+	binary.BigEndian.PutUint64(k.ad[8:], st.From)
+}
+
+func (k *ctrKey) seal(dst []byte, st Stamp, plaintext []byte) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.n++
+	k.setup(st)
+	dst = binary.BigEndian.AppendUint64(dst, k.n)
+	return k.aead.Seal(dst, k.nonce[:], plaintext, k.ad[:])
+}
+
+// open decrypts sealed in place.
+func (k *ctrKey) open(st Stamp, sealed []byte) ([]byte, error) {
+	if len(sealed) < sealedOverhead {
+		return nil, errMalformed
+	}
+	n := binary.BigEndian.Uint64(sealed)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n <= k.n {
+		return nil, errReplayed
+	}
+	last := k.n
+	k.n = n
+	k.setup(st)
+	plain, err := k.aead.Open(sealed[8:8], k.nonce[:], sealed[8:], k.ad[:])
+	if err != nil {
+		k.n = last
+		return nil, errForged
+	}
+	return plain, nil
+}
+
+// Key labels: data and control requests never share a key.
+const (
+	labelData = "data"
+	labelCtl  = "ctl"
+)
+
+// deriveLink derives the keys of the session (mine, theirs) with the
+// member holding mc: HKDF-SHA256 of the static ECDH secret of the two
+// nodes' certificate keys, with info binding the cluster, the direction
+// (sender, receiver), both incarnations and both sessions. Both ends
+// compute the same keys, with no message of their own: the sessions come
+// from the heartbeats that set the link up.
+func (n *Node) deriveLink(mc *memberCert, peer string, inc, mine, theirs uint64) (*link, error) {
+	secret, err := n.id.sharedSecret(mc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadCert, err)
+	}
+	self := end{n.cfg.Name, n.inc, mine}
+	other := end{peer, inc, theirs}
+	key := func(label string, from, to end) (cipher.AEAD, error) {
+		k, err := hkdf.Key(sha256.New, secret, nil, linkInfo(label, n.cfg.Cluster, from, to), 32)
+		if err != nil {
+			return nil, err
+		}
+		b, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, err
+		}
+		return cipher.NewGCM(b)
+	}
+	l := &link{inc: inc, mine: mine, theirs: theirs}
+	for _, k := range []struct {
+		to       *cipher.AEAD
+		label    string
+		from, at end
+	}{
+		{&l.out.aead, labelData, self, other}, {&l.in.aead, labelData, other, self},
+		{&l.ctlOut, labelCtl, self, other}, {&l.ctlIn, labelCtl, other, self},
+	} {
+		if *k.to, err = key(k.label, k.from, k.at); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// end is one side of a session.
+type end struct {
+	name         string
+	inc, session uint64
+}
+
+func linkInfo(label, cluster string, from, to end) string {
+	b := []byte("isle link v1")
+	for _, s := range []string{label, cluster, from.name, to.name} {
+		b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+	}
+	for _, x := range []uint64{from.inc, to.inc, from.session, to.session} {
+		b = binary.BigEndian.AppendUint64(b, x)
+	}
+	return string(b)
+}
+
+// linkFor returns the keys of the session (mine, theirs) with peer,
+// deriving them on first use, if it is the peer's current one: Up, or,
+// unless up is set, being set up (both sessions known). inc 0 means the
+// peer's current incarnation.
+func (n *Node) linkFor(peer string, inc, mine, theirs uint64, up bool) (*link, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.tab.peers[peer]
+	if p == nil || mine == 0 || theirs == 0 || p.mine != mine || p.theirs != theirs ||
+		(inc != 0 && p.inc != inc) || (up && !p.up) {
+		return nil, ErrNoSession
+	}
+	if l := n.links[peer]; l != nil && l.inc == p.inc && l.mine == mine && l.theirs == theirs {
+		return l, nil
+	}
+	c := n.certs[peer]
+	if c.cert == nil || c.inc != p.inc {
+		return nil, ErrNoSession
+	}
+	l, err := n.deriveLink(c.cert, peer, p.inc, mine, theirs)
+	if err != nil {
+		return nil, err
+	}
+	n.links[peer] = l
+	return l, nil
+}
+
+// dropLinksLocked forgets the keys of sessions that went Down.
+//
+// Precondition: n.mu held.
+func (n *Node) dropLinksLocked(evs []Event) {
+	for _, e := range evs {
+		if l := n.links[e.Member.Name]; e.Kind == Down && l != nil && l.mine == e.Member.Session {
+			delete(n.links, e.Member.Name)
+		}
+	}
+}
+
+// Seal appends to dst plaintext sealed for m on m's session (m as of its
+// Up event, or from Peer): AES-256-GCM under this session's key from this
+// node to m, with the stamp as additional data and a counter as nonce.
+// The receiver opens with Open. Sealed data must reach m in the order it
+// was sealed (m drops what comes after a later one), so a caller sealing
+// for one member from several goroutines must publish under one lock.
+// Without credentials it appends plaintext as it is. It fails with
+// ErrNoSession once the session has ended: a Down event follows, if it
+// has not come yet.
+func (n *Node) Seal(dst []byte, m Member, plaintext []byte) ([]byte, error) {
+	if n.id == nil {
+		return append(dst, plaintext...), nil
+	}
+	l, err := n.linkFor(m.Name, m.Incarnation, m.Session, m.PeerSession, true)
+	if err != nil {
+		return nil, err
+	}
+	return l.out.seal(dst, m.Stamp(), plaintext), nil
+}
+
+// Open checks that sealed comes from the member called from, on the
+// session named by st (the sender's Member.Stamp for this node), and
+// returns it opened, in place. It admits the stamp as Admit does, and
+// refuses data forged, tampered with, replayed or sealed for any other
+// session (ErrRefused, logged once a minute per sender), or on a session
+// that is not the current one (ErrNoSession). Without credentials only
+// the stamp is checked, and sealed returned as it is.
+//
+// Data from one member must be opened in the order it arrived.
+func (n *Node) Open(from string, st Stamp, sealed []byte) ([]byte, error) {
+	if n.id != nil {
+		l, err := n.linkFor(from, 0, st.To, st.From, false)
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = l.in.open(st, sealed); err != nil {
+			n.refuse("batch", from, err)
+			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+	}
+	if !n.Admit(from, st) {
+		return nil, ErrNoSession
+	}
+	return sealed, nil
+}
