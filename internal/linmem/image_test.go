@@ -83,4 +83,3 @@ func TestImageClonePrivateMemoryIsWhatItWrites(t *testing.T) {
 			len(b)/int(pageSize), private, pageSize, sum)
 	}
 }
-
