@@ -2,9 +2,9 @@ package isle_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/isle-run/isle"
@@ -149,4 +149,112 @@ func TestImagePrivateMemory(t *testing.T) {
 	}
 }
 
-var _ = context.Background
+// imageState asks a testdata/wat/imageinit.wat reactor for its state.
+func imageState(t *testing.T, p *isle.Process, tag uint32) []byte {
+	t.Helper()
+	return callImaged(t, p, tag, "")
+}
+
+// Differential: a WAT reactor whose init leaves state in globals of every
+// number type, memory over a data segment, grown memory and the inbox
+// answers the same from an image as after its own init, and a clone's
+// changes stay its own.
+func TestImageMatchesOwnInit(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imageinit.wat"))
+	ctx := testwasm.Context(t)
+	if err := node.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	own, ownImaged := spawnImaged(t, node, mod, isle.Grants{}, isle.Limits{NoImage: true})
+	a, aImaged := spawnImaged(t, node, mod, isle.Grants{}, isle.Limits{})
+	b, _ := spawnImaged(t, node, mod, isle.Grants{}, isle.Limits{})
+	if ownImaged || !aImaged {
+		t.Fatalf("image use: own init %v, clone %v", ownImaged, aImaged)
+	}
+	want := imageState(t, own, 1)
+	if pages := binary.LittleEndian.Uint32(want[92:]); pages != 3 || int32(binary.LittleEndian.Uint32(want[64:])) != -7 {
+		t.Fatalf("the reactor's own init left %x", want)
+	}
+	if got := imageState(t, a, 1); !bytes.Equal(got, want) {
+		t.Fatalf("a clone's state differs from its own init's:\n clone %x\n own   %x", got, want)
+	}
+	changed := imageState(t, a, 2)
+	if bytes.Equal(changed, want) {
+		t.Fatal("tag 2 changed nothing")
+	}
+	if got := imageState(t, b, 1); !bytes.Equal(got, want) {
+		t.Fatalf("clone a's change reached clone b:\n b    %x\n want %x", got, want)
+	}
+	if got := callImaged(t, b, 3, "through the inbox"); string(got) != "through the inbox" {
+		t.Fatalf("a clone's inbox, set by the snapshot's init, gave %q", got)
+	}
+}
+
+// A reactor whose init does what an image cannot replay (here, a write to
+// stdout) gets no image, says why, and still runs, each process its own
+// init.
+func TestImageRefusedFallsBack(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imageforbidden.wat"))
+	out := &notifyWriter{wrote: make(chan struct{}, 16)}
+	g := isle.Grants{Stdout: out}
+	err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "fd_write") {
+		t.Fatalf("PrepareImage of a module whose init writes: %v", err)
+	}
+	for range 3 { // past the spawn that would start an image in the background
+		p, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
+		if imaged {
+			t.Fatal("a refused module started from an image")
+		}
+		if got := imageState(t, p, 1); int32(binary.LittleEndian.Uint32(got[64:])) != -7 {
+			t.Fatalf("state %x", got)
+		}
+	}
+	ctx := testwasm.Context(t)
+	for i := range 3 {
+		select {
+		case <-out.wrote:
+		case <-ctx.Done():
+			t.Fatalf("%d of 3 processes wrote their init's bytes before the deadline", i)
+		}
+	}
+	if got := out.String(); got != "datadatadata" {
+		t.Fatalf("stdout %q: every process should have written its 4 bytes once (the snapshot none)", got)
+	}
+}
+
+// notifyWriter is a syncBuffer that signals each write.
+type notifyWriter struct {
+	syncBuffer
+	wrote chan struct{}
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	w.wrote <- struct{}{}
+	return n, err
+}
+
+// A clone on a virtual clock goes on from the snapshot's time, as one on
+// the real clock does: its monotonic clock never reads less than the
+// snapshot's init did.
+func TestImageVirtualClock(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
+	g := isle.Grants{Args: []string{"imaged"}}
+	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	p, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
+	if !imaged {
+		t.Fatal("no image")
+	}
+	if since := int64(binary.LittleEndian.Uint64(callImaged(t, p, imgSince, ""))); since <= 0 {
+		t.Fatalf("a clone's virtual clock reads %d ns since its init's reading; it must have moved on", since)
+	}
+}
