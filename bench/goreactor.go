@@ -39,11 +39,11 @@ func runGoReactor(h *harness, r *Report) error {
 	}
 	imaged, err := measure(true)
 	if err != nil {
-		return fmt.Errorf("Go reactor from an image: %w", err)
+		return fmt.Errorf("a Go reactor from an image: %w", err)
 	}
 	own, err := measure(false)
 	if err != nil {
-		return fmt.Errorf("Go reactor running its own init: %w", err)
+		return fmt.Errorf("a Go reactor running its own init: %w", err)
 	}
 	imgSpawn := Figure{Name: "isle: Go reactor from an image (default)", Runs: imaged[0]}
 	ownSpawn := Figure{Name: "isle: the same with `Limits.NoImage` (runs `_initialize`)", Runs: own[0]}

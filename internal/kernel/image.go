@@ -177,6 +177,9 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 	if img == nil {
 		return
 	}
+	if p.alloc.Limit != 0 && img.mod.minMemory > p.alloc.Limit {
+		return
+	}
 	extra := int64(img.mod.minMemory) - int64(p.mod.minMemory)
 	if p.chargeMem(extra) != nil {
 		return // the full init may still fit where the image does not

@@ -265,6 +265,15 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
 	p.alloc.Prepaid = m.minMemory
+	// Whether it starts from an image is settled before register: tools
+	// read it (Info).
+	var cfg wasip1.Config
+	if m.usesWASI {
+		cfg = k.wasiConfig(m, &p.spec)
+	}
+	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
+		p.useImage(&cfg)
+	}
 	p.started = time.Now() // before register: tools read it (Info)
 	if err := k.register(p); err != nil {
 		p.closeMem()
@@ -276,10 +285,6 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, err
 	}
 	p.setContext(ctx)
-	cfg := k.wasiConfig(m, &p.spec)
-	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
-		p.useImage(&cfg)
-	}
 	p.wasi = p.newWASI(&cfg)
 	if init != nil {
 		// Queued before the process can run, so that it is the first
