@@ -263,3 +263,44 @@ func TestImageVirtualClock(t *testing.T) {
 		t.Fatalf("a clone's virtual clock reads %d ns since its init's reading; it must have moved on", since)
 	}
 }
+
+// Without PrepareImage, a node makes the image itself on the second spawn
+// of a view, in the background, and later spawns use it; the spawns before
+// it is ready run their own init.
+func TestImageMadeOnSecondSpawn(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
+	g := imagedGrants()
+	for i := range 2 {
+		p, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
+		if imaged {
+			t.Fatalf("spawn %d started from an image before one could be made", i+1)
+		}
+		if got := string(callImaged(t, p, imgArgs, "")); got != "imaged a1 a2" {
+			t.Fatalf("args %q", got)
+		}
+	}
+	// The second spawn started the image in the background; this waits for
+	// it (and would start it, were it not under way).
+	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	p, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
+	if !imaged {
+		t.Fatal("the third spawn did not start from the image the second one started")
+	}
+	if got := string(callImaged(t, p, imgArgs, "")); got != "imaged a1 a2" {
+		t.Fatalf("args %q", got)
+	}
+	// Another view is another image.
+	other := g
+	other.Args = []string{"imaged", "b"}
+	p, imaged = spawnImaged(t, node, mod, other, isle.Limits{})
+	if imaged {
+		t.Fatal("a spawn with other arguments started from the image of the first ones")
+	}
+	if got := string(callImaged(t, p, imgArgs, "")); got != "imaged b" {
+		t.Fatalf("args %q", got)
+	}
+}

@@ -32,9 +32,12 @@ var ErrNoImage = errors.New("no image")
 
 // Images are made for a view on its second spawn (a module spawned once
 // gains nothing from one), at most maxImages per module.
+// A node remembers at most maxImageKeys views, so that spawns with ever
+// new arguments cannot grow the table without bound.
 const (
 	imageAfterSpawns = 2
 	maxImages        = 8
+	maxImageKeys     = 4096
 )
 
 // image is a module's state after _initialize, ready to start processes
@@ -86,7 +89,14 @@ func (m *Module) imageCandidate() bool {
 func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config) *image {
 	key := imageKey(m, cfg)
 	k.mu.Lock()
-	e := k.imageEntry(m, key)
+	e := k.images[key]
+	if e == nil && len(k.images) >= maxImageKeys {
+		k.mu.Unlock()
+		return nil
+	}
+	if e == nil {
+		e = k.imageEntry(key)
+	}
 	if e.done == nil {
 		e.spawns++
 		if e.spawns >= imageAfterSpawns {
@@ -105,7 +115,7 @@ func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config) *image {
 }
 
 // imageEntry finds or adds the entry of key. Precondition: k.mu held.
-func (k *Kernel) imageEntry(m *Module, key [32]byte) *imageEntry {
+func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
 	e := k.images[key]
 	if e == nil {
 		e = &imageEntry{}
@@ -156,7 +166,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 	cfg := k.wasiConfig(m, &spec)
 	key := imageKey(m, &cfg)
 	k.mu.Lock()
-	e := k.imageEntry(m, key)
+	e := k.imageEntry(key)
 	if e.done == nil {
 		k.startImage(m, &cfg, e)
 	}
