@@ -304,3 +304,19 @@ func TestImageMadeOnSecondSpawn(t *testing.T) {
 		t.Fatalf("args %q", got)
 	}
 }
+
+// A reactor whose code can grow a table gets no image (an image rebuilds
+// tables from the element segments), before any init runs for one.
+func TestImageRefusesTableMutation(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imagetable.wat"))
+	err := node.PrepareImage(testwasm.Context(t), mod, isle.Grants{}, isle.Limits{})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "table.grow") {
+		t.Fatalf("PrepareImage of a module that grows a table: %v", err)
+	}
+	p, imaged := spawnImaged(t, node, mod, isle.Grants{}, isle.Limits{})
+	if got := binary.LittleEndian.Uint32(imageState(t, p, 1)); imaged || got != 4 {
+		t.Fatalf("image %v, table size %d after the init grew it by 3", imaged, got)
+	}
+}
