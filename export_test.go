@@ -11,3 +11,7 @@ func ClusterNodeForTest(n *Node) *cluster.Node { return n.cluster.cl }
 
 // RemoteExportForTest returns the export a Remote names on its owner.
 func RemoteExportForTest(r *Remote) uint64 { return r.r.ID }
+
+// LinearPrivateForTest reports the bytes of p's linear memory the host
+// holds for it alone (kernel.Process.LinearPrivate).
+func LinearPrivateForTest(p *Process) (uint64, error) { return p.p.LinearPrivate() }

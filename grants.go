@@ -98,20 +98,31 @@ type Limits struct {
 	// 1,024). A blocking send to a full mailbox waits; a non-blocking one
 	// fails.
 	Mailbox int
+	// NoImage makes a reactor with an _initialize function (every Go
+	// reactor) run it in this process, and the processes it spawns run
+	// theirs, instead of starting from a copy-on-write image of a
+	// snapshot taken after it (README, "Images"). Clones of an image share
+	// the state the snapshot's init left, including any pseudo-random
+	// seed it drew, such as the Go runtime's.
+	NoImage bool
 }
 
 // SystemRandom returns the host's cryptographic entropy source.
 func SystemRandom() io.Reader { return rand.Reader }
 
 // SeededRandom returns a deterministic stream (ChaCha8) from seed, for
-// reproducible runs.
+// reproducible runs. A process granted it never starts from an image,
+// whose snapshot would have drawn from the system's entropy instead.
 func SeededRandom(seed uint64) io.Reader {
 	var s [32]byte
 	for i := range 8 {
 		s[i] = byte(seed >> (8 * i))
 	}
-	return mrand.NewChaCha8(s)
+	return seeded{mrand.NewChaCha8(s)}
 }
+
+// seeded marks a SeededRandom stream.
+type seeded struct{ *mrand.ChaCha8 }
 
 // spec turns grants and limits into the kernel's form, opening each
 // directory and capability; the returned function releases them.
@@ -120,6 +131,10 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
 		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox, Processes: int64(l.Processes),
+		NoImage: l.NoImage,
+	}
+	if _, ok := g.Random.(seeded); ok {
+		s.NoImage = true
 	}
 	if g.Init != nil {
 		s.Init = kernel.NewMessage(kernel.TagInit, g.Init)

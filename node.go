@@ -62,6 +62,9 @@ type Config struct {
 	// Cluster, if set, joins the node to a cluster of isle nodes over NATS
 	// (README, "A cluster").
 	Cluster *ClusterConfig
+	// NoImages turns copy-on-write images off for the whole node: every
+	// reactor runs its own _initialize (see Limits.NoImage).
+	NoImages bool
 }
 
 // ModuleLimits bound the shape of modules; see Config.ModuleLimits and the
@@ -150,6 +153,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		HandleFS:     dirs.New,
 		HandleFSKind: dirs.Kind,
 		OnExit:       tools.exited,
+		NoImages:     cfg.NoImages,
 	})
 	if err != nil {
 		return nil, err
@@ -189,6 +193,31 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.services = nil
 	return err
+}
+
+// ErrNoImage is wrapped by PrepareImage's error when a module cannot
+// start from an image; the error says why.
+var ErrNoImage = kernel.ErrNoImage
+
+// PrepareImage makes the image that processes of m spawned with g start
+// from, and returns once spawns use it. Without it, a node makes an image
+// in the background on the second spawn with the same view (arguments,
+// environment, directory names, terminals, kind of clock, entropy or
+// none), and spawns before it is ready run _initialize as usual; call
+// PrepareImage to pay for the image up front instead (it runs the init
+// once and compiles the module again, about as long as loading it took).
+// It fails with an error wrapping ErrNoImage when m is not a reactor with
+// _initialize, or its init does something an image cannot hold (README,
+// "Images").
+func (n *Node) PrepareImage(ctx context.Context, m *Module, g Grants, l Limits) error {
+	spec, release, err := g.spec(n, l)
+	if err != nil {
+		return err
+	}
+	if release != nil {
+		defer release()
+	}
+	return n.k.PrepareImage(ctx, m.m, spec)
 }
 
 // Module is a loaded module: validated, instrumented and compiled. Spawn

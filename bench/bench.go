@@ -3,7 +3,8 @@
 // a Report comes from the run that made it; nothing is carried over.
 //
 // The workloads are spawn latency, message round trip, throughput with
-// several senders, resident memory per idle process, a ring of
+// several senders, resident memory per idle process, a Go reactor's spawn
+// and memory with and without an image, a ring of
 // processes, and a cluster of two nodes over NATS beside raw NATS. Each row of the report puts one isle figure beside one peer's,
 // measured in the same run, with the median of several counted runs after
 // a warm-up and the spread of those runs.
@@ -144,6 +145,7 @@ func Workloads() []Workload {
 		{"roundtrip", "round trip of a 4-byte message between two processes", runRoundTrip},
 		{"throughput", "messages per second from 1, 2 and 8 senders into one receiver", runThroughput},
 		{"memory", "resident memory per idle process at 1k, 10k and 100k", runMemory},
+		{"goreactor", "a Go reactor: spawn to first reply and private memory, with and without an image", runGoReactor},
 		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
 		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
@@ -345,6 +347,7 @@ type sizes struct {
 	ring        int
 	laps        int
 	restarts    int // crashes per supervision run
+	goReactors  int // Go reactors spawned per goreactor run
 	// The cluster workload's: timed cross-node calls, messages and
 	// senders per throughput run, and nodes lost each way per run.
 	crossTrips, crossMsgs, crossSenders, downVictims int
@@ -357,7 +360,7 @@ var fullSizes = sizes{
 	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
 	ring: 10000, laps: 100,
-	restarts:   1000,
+	restarts: 1000, goReactors: 200,
 	crossTrips: 20000, crossMsgs: 1_000_000, crossSenders: 4, downVictims: 4,
 }
 
@@ -368,6 +371,6 @@ var quickSizes = sizes{
 	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 2000}, osIdle: []int{5},
 	ring: 100, laps: 5,
-	restarts:   20,
+	restarts: 20, goReactors: 10,
 	crossTrips: 500, crossMsgs: 4000, crossSenders: 4, downVictims: 1,
 }

@@ -45,19 +45,20 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: no unit", row.Workload)
 		}
 	}
-	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"} {
+	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"} {
 		if !hasRow(rep, want) {
 			t.Errorf("no row for %s", want)
 		}
 	}
-	// spawn, round trip, throughput, memory; fuel overhead, fuel against
+	// spawn, round trip, throughput, memory; a Go reactor's spawn to first
+	// reply and idle private memory from an image; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
 	// governance workload's p99 of reactor latency, GC pause, forced GC
 	// and ticker, and kill p99 and worst for two guests; restart against
 	// Erlang's, when Erlang runs; round trip and throughput with metrics
 	// on against off; cross-node round trip against raw NATS, cross-node
 	// throughput, and node-down detection silent (p99) and clean.
-	want := 22
+	want := 24
 	if noErlang == nil {
 		want++
 	}

@@ -62,6 +62,7 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	if o.timeout != 0 {
 		pl.limits.Timeout = time.Duration(o.timeout)
 	}
+	pl.limits.NoImage = pl.limits.NoImage || o.noImage
 	return pl, nil
 }
 
@@ -101,5 +102,6 @@ func programGrants(m manifest.Program, stdin io.Reader, stdout, stderr io.Writer
 
 // programLimits are a program's limits, as the API takes them.
 func programLimits(m manifest.Program) isle.Limits {
-	return isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout}
+	return isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout,
+		NoImage: m.NoImage}
 }

@@ -74,14 +74,11 @@ func (noRandom) Read([]byte) (int, error) { return 0, io.EOF }
 // moduleConfig is wazero's configuration for the process: the shared one.
 func (p *Process) moduleConfig() wazero.ModuleConfig { return p.k.baseConfig }
 
-// newWASI turns the process's grants into its WASI state. Anything not
-// granted is left at a value that reveals nothing. A module that imports
-// nothing from WASI cannot observe any of it and gets none.
-func (p *Process) newWASI() *wasip1.State {
-	if !p.mod.usesWASI {
-		return nil
-	}
-	s := &p.spec
+// wasiConfig turns a spec's grants into the WASI configuration a process
+// of m gets. Anything not granted is left at a value that reveals nothing.
+// A process that may hold directory handles gets the HandleMount preopen
+// last, with no file system yet: newWASI makes it per process.
+func (k *Kernel) wasiConfig(m *Module, s *Spec) wasip1.Config {
 	cfg := wasip1.Config{Args: s.Args, Env: s.Env, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Random: s.Random}
 	if n := len(s.Mounts); n > 0 {
 		cfg.Preopens = make([]wasip1.Preopen, 0, n+1)
@@ -89,32 +86,45 @@ func (p *Process) newWASI() *wasip1.State {
 	for _, m := range s.Mounts {
 		cfg.Preopens = append(cfg.Preopens, wasip1.Preopen{FS: m.FS, Path: m.GuestPath})
 	}
-	if p.k.handleFS != nil && p.mayHoldDirs() {
-		cfg.Preopens = append(cfg.Preopens, wasip1.Preopen{FS: p.k.handleFS(p), Path: HandleMount})
+	if k.handleFS != nil && k.mayHoldDirs(m, s) {
+		cfg.Preopens = append(cfg.Preopens, wasip1.Preopen{Path: HandleMount})
 	}
 	if s.RealClock {
-		cfg.Clock = wasip1.NewRealClock(p.k.epoch)
+		cfg.Clock = wasip1.NewRealClock(k.epoch)
 	} else {
 		cfg.Clock = wasip1.NewVirtualClock()
+	}
+	return cfg
+}
+
+// newWASI makes the process's WASI state from cfg (see wasiConfig). A
+// module that imports nothing from WASI cannot observe any of it and gets
+// none.
+func (p *Process) newWASI(cfg *wasip1.Config) *wasip1.State {
+	if !p.mod.usesWASI {
+		return nil
+	}
+	if n := len(cfg.Preopens); n > 0 && cfg.Preopens[n-1].Path == HandleMount && cfg.Preopens[n-1].FS == nil {
+		cfg.Preopens[n-1].FS = p.k.handleFS(p)
 	}
 	if p.mod.isGo {
 		p.goAbort = &goAbortDetector{atStart: true}
 		cfg.StderrTap = p.goAbort.scan
 	}
-	return wasip1.New(p, cfg)
+	return wasip1.New(p, *cfg)
 }
 
-// mayHoldDirs reports whether the process can ever hold a directory
-// handle, and so needs the HandleMount preopen: it was granted one, or it
-// can receive handles in messages (a reactor, or a module importing recv,
-// call or msg_handles). Every other process keeps fd 3 free, as WASI
-// programs expect when they were given no directories.
-func (p *Process) mayHoldDirs() bool {
-	if p.mod.receivesHandles {
+// mayHoldDirs reports whether a process of m with spec s can ever hold a
+// directory handle, and so needs the HandleMount preopen: it was granted
+// one, or it can receive handles in messages (a reactor, or a module
+// importing recv, call or msg_handles). Every other process keeps fd 3
+// free, as WASI programs expect when they were given no directories.
+func (k *Kernel) mayHoldDirs(m *Module, s *Spec) bool {
+	if m.receivesHandles {
 		return true
 	}
-	for _, c := range p.spec.Grants {
-		if c.Kind == p.k.fsKind {
+	for _, c := range s.Grants {
+		if c.Kind == k.fsKind {
 			return true
 		}
 	}

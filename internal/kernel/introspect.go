@@ -49,6 +49,7 @@ type Info struct {
 	Module     string
 	Service    *Service // the service it is the instance of, if supervised
 	Reactor    bool
+	Image      bool // it started from an image (see image.go)
 	State      State
 	Fuel       int64
 	Memory     uint64
@@ -60,7 +61,7 @@ type Info struct {
 //
 // Safe from any goroutine.
 func (p *Process) Info() Info {
-	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.spec.Service, Reactor: p.reactor,
+	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.spec.Service, Reactor: p.reactor, Image: p.image != nil,
 		Fuel: p.spent.Load() + p.unsettled.Load(), Memory: uint64(max(p.mem.Load(), 0)), Started: p.started}
 	if p.parent != nil {
 		in.Parent = p.parent.ID

@@ -60,6 +60,9 @@ type Config struct {
 	// OnExit, if set, is told of every process that ends, once it has
 	// ended, on the goroutine that tore it down: it must not block.
 	OnExit func(p *Process, exit isleapi.Exit)
+	// NoImages turns images off: every reactor runs its own _initialize
+	// (see image.go).
+	NoImages bool
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -109,6 +112,9 @@ type Kernel struct {
 	mu sync.Mutex
 	// modules caches loaded modules by content hash. Guarded by mu.
 	modules map[[32]byte]*Module
+	// images caches images by imageKey. Guarded by mu.
+	images   map[[32]byte]*imageEntry
+	noImages bool
 	// procs holds the live processes by id. Guarded by mu.
 	procs   map[uint64]*Process
 	nextPID uint64 // guarded by mu
@@ -138,6 +144,8 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		fuelSlice:  cfg.FuelSlice,
 		hostFuncs:  map[string]bool{},
 		modules:    map[[32]byte]*Module{},
+		images:     map[[32]byte]*imageEntry{},
+		noImages:   cfg.NoImages,
 		procs:      map[uint64]*Process{},
 		baseConfig: baseConfig(),
 		epoch:      time.Now(),
@@ -308,10 +316,11 @@ func (k *Kernel) Close(ctx context.Context) error {
 	go func() { k.compiles.Wait(); close(compiled) }()
 	select {
 	case <-compiled:
+		k.closeImages()
 		return k.rt.Close(context.WithoutCancel(ctx))
 	case <-ctx.Done():
 		// The runtime closes when the last compilation ends.
-		go func() { <-compiled; _ = k.rt.Close(context.Background()) }()
+		go func() { <-compiled; k.closeImages(); _ = k.rt.Close(context.Background()) }()
 		return fmt.Errorf("close node: a module is still compiling: %w", ctx.Err())
 	}
 }

@@ -111,3 +111,11 @@ func (g *Group) describeFull(n int64) string {
 	}
 	return fmt.Sprintf("%d more bytes would pass its process tree's memory limit of %d", n, g.memLimit)
 }
+
+// LinearPrivate reports how many bytes of the process's linear memory the
+// host holds for it alone: for a process started from an image, the pages
+// it wrote; otherwise every page it touched. For tests and benchmarks.
+//
+// Precondition: the process is not running (an idle reactor, between
+// turns).
+func (p *Process) LinearPrivate() (uint64, error) { return p.alloc.Private() }

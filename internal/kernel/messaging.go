@@ -199,6 +199,7 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		Args:        []string{name},
 		MemoryLimit: p.alloc.Limit,
 		Grants:      map[string]Cap{"spawner": spc},
+		NoImage:     p.spec.NoImage, // an opt-out holds for the tree
 	}
 	if spec.MemoryLimit == 0 {
 		spec.MemoryLimit = DefaultChildMemory

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 
@@ -44,6 +45,17 @@ type Module struct {
 	// from its start beside its linear memory: its tables and its first
 	// call stack budget.
 	fixedMemory int64
+
+	// sum is the hash of the module as loaded.
+	sum [32]byte
+	// rewritten is the instrumented module, kept for image candidates
+	// (see imageCandidate): the images are made from it.
+	rewritten []byte
+	// images counts the images made or being made. Guarded by Kernel.mu.
+	images int
+	// imageCheck runs checkImageable once; imageRefusal is its verdict.
+	imageCheck   sync.Once
+	imageRefusal error
 }
 
 // tableElemBytes is what wazero holds per table element: one reference.
@@ -211,7 +223,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
 	m := &Module{Name: name, compiled: compiled, isGo: hasCustomSection(compiled, "go:buildid"),
-		fixedMemory: tables + fuel.StackInitial, preloaded: preloaded}
+		fixedMemory: tables + fuel.StackInitial, preloaded: preloaded, sum: sum}
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch {
@@ -231,6 +243,9 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	}
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
+	}
+	if m.kind == kindReactor && m.hasInitialize {
+		m.rewritten = rewritten
 	}
 	k.mu.Lock()
 	if prev, ok := k.modules[sum]; ok {

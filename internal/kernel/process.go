@@ -68,6 +68,9 @@ type Spec struct {
 	// of: messages waiting in it are queued for the process before it
 	// runs, and those it never takes go back to the service when it ends.
 	Service *Service
+	// NoImage runs the module's _initialize in this process even when an
+	// image of its initialised state could start it (see image.go).
+	NoImage bool
 }
 
 // Stats is what a process has consumed so far.
@@ -131,8 +134,10 @@ type Process struct {
 	fuel          fuelState
 	callStack     stackState
 	goAbort       *goAbortDetector
-	wasi          *wasip1.State // nil if the module imports nothing from WASI
-	sent          uint64        // messages sent, replies included (see mbox.sent)
+	wasi          *wasip1.State  // nil if the module imports nothing from WASI
+	image         *image         // what the process started from, if an image
+	snap          *snapshotState // set while the process is an image's snapshot
+	sent          uint64         // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
 	unsettled atomic.Int64 // fuel used but not yet in spent, as of noteFuel
@@ -260,6 +265,15 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
 	p.alloc.Prepaid = m.minMemory
+	// Whether it starts from an image is settled before register: tools
+	// read it (Info).
+	var cfg wasip1.Config
+	if m.usesWASI {
+		cfg = k.wasiConfig(m, &p.spec)
+	}
+	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
+		p.useImage(&cfg)
+	}
 	p.started = time.Now() // before register: tools read it (Info)
 	if err := k.register(p); err != nil {
 		p.closeMem()
@@ -271,7 +285,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		return nil, err
 	}
 	p.setContext(ctx)
-	p.wasi = p.newWASI()
+	p.wasi = p.newWASI(&cfg)
 	if init != nil {
 		// Queued before the process can run, so that it is the first
 		// message whatever the child does first.
@@ -330,9 +344,9 @@ func (p *Process) start() {
 	}
 	// The first turn runs _initialize, if there is one; otherwise the
 	// reactor is idle until its first message (or its kill).
-	p.initialized = !p.mod.hasInitialize
+	p.initialized = !p.mod.hasInitialize || p.image != nil
 	p.mu.Lock()
-	queue := p.mod.hasInitialize || p.mbox.len() > 0 || p.killReason.Load() != nil
+	queue := !p.initialized || p.mbox.len() > 0 || p.killReason.Load() != nil
 	if queue {
 		p.mbox.sched = schedQueued
 	} else {
@@ -403,7 +417,11 @@ func (p *Process) instantiate() (err error) {
 			}
 		}
 	}()
-	inst, err := p.k.rt.InstantiateModule(p.ctx, p.mod.compiled, p.moduleConfig())
+	code := p.mod.compiled
+	if p.image != nil {
+		code = p.image.mod.compiled
+	}
+	inst, err := p.k.rt.InstantiateModule(p.ctx, code, p.moduleConfig())
 	if err != nil {
 		return err
 	}

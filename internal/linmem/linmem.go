@@ -22,6 +22,11 @@
 //     (see Allocator.NotRun), that is just what instantiation copied in,
 //     so a process that never ran and has no data segment costs no
 //     system call at exit either.
+//   - A memory may start from an Image, a snapshot of an initialised
+//     instance held in a sealed memfd: the image is mapped MAP_PRIVATE
+//     over the start of the region, so clones share every page they do
+//     not write. On free, that part of the region is mapped back to
+//     anonymous zero pages, which also drops the pages the clone copied.
 package linmem
 
 import (
@@ -89,10 +94,21 @@ func get(c int) ([]byte, error) {
 	return r, nil
 }
 
-// put zeroes the first dirty bytes of r and makes it reusable.
-func put(r []byte, dirty uint64) {
-	if dirty > 0 {
-		_ = madvise(r[:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
+// put zeroes the first dirty bytes of r and makes it reusable. The first
+// imaged bytes are a mapping of an Image, which goes back to anonymous
+// zero pages first.
+func put(r []byte, dirty, imaged uint64) {
+	if imaged > 0 {
+		if !unmapImage(r[:imaged]) {
+			return // never reuse a region that might still show the image
+		}
+		if dirty <= imaged {
+			dirty = 0
+		}
+	}
+	if dirty > imaged {
+		lo := imaged
+		_ = madvise(r[lo:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
 	}
 	sc := &pool[classOf(uint64(len(r)))]
 	sc.mu.Lock()
@@ -122,6 +138,12 @@ type Allocator struct {
 	// Account, if set, is charged for every byte the memory grows by and
 	// credited when it is freed; a refused charge fails the growth.
 	Account Account
+	// Image, if set, is what the memory starts with: it is mapped
+	// copy-on-write over the start of the region when the memory is first
+	// allocated, and the guest's instantiation must write nothing else
+	// (the module has no data segments). wazero neither zeroes nor copies
+	// what an allocator hands it, so untouched pages stay the image's.
+	Image *Image
 	// Prepaid is how many bytes of the first growth were charged to the
 	// Account already (the initial memory, charged when the process was
 	// made, so that a spawn fails there rather than in the guest).
@@ -190,6 +212,8 @@ type memory struct {
 	region []byte // nil until the first Reallocate
 	limit  uint64 // bytes the guest may grow to
 	dirty  uint64 // the most bytes ever handed to the guest, all charged
+	imaged uint64 // the first imaged bytes of region map Allocator.Image
+	filled uint64 // bytes of the image copied in instead of mapped
 }
 
 // written bounds the bytes of the region that may have been written.
@@ -197,7 +221,7 @@ func (m *memory) written() uint64 {
 	if !m.alloc.notRun.Load() {
 		return m.dirty
 	}
-	return min(m.dirty, m.alloc.preloaded)
+	return max(min(m.dirty, m.alloc.preloaded), m.filled)
 }
 
 // Reallocate implements experimental.LinearMemory. It returns nil, which
@@ -243,9 +267,14 @@ func (m *memory) move(size uint64) bool {
 		return false
 	}
 	if m.region != nil {
-		w := m.written()
+		w := max(m.written(), m.imaged)
 		copy(r, m.region[:w])
-		put(m.region, w)
+		put(m.region, w, m.imaged)
+		m.imaged, m.filled = 0, w
+	} else if im := m.alloc.Image; im != nil {
+		if m.imaged = im.mapOver(r); m.imaged == 0 {
+			m.filled = min(im.size, uint64(len(r)))
+		}
 	}
 	m.region = r
 	return true
@@ -254,8 +283,8 @@ func (m *memory) move(size uint64) bool {
 // Free implements experimental.LinearMemory.
 func (m *memory) Free() {
 	if m.region != nil {
-		put(m.region, m.written())
-		m.region = nil
+		put(m.region, m.written(), m.imaged)
+		m.region, m.imaged, m.filled = nil, 0, 0
 	}
 	if m.alloc.Account != nil && m.dirty > 0 {
 		m.alloc.Account.Uncharge(int64(m.dirty))

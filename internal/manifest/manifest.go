@@ -44,7 +44,10 @@ type Program struct {
 	Stdio bool
 	// WASIClock and WASIRandom grant WASI's clock and random_get.
 	WASIClock, WASIRandom bool
-	Limits                Limits
+	// NoImage (image = false) makes a reactor run its own _initialize
+	// rather than start from an image (isle.Limits.NoImage).
+	NoImage bool
+	Limits  Limits
 	// Caps are the named capabilities, sorted by name.
 	Caps []Cap
 }
@@ -72,6 +75,7 @@ type programFile struct {
 	Args   []string          `toml:"args"`
 	Env    map[string]string `toml:"env"`
 	Stdio  bool              `toml:"stdio"`
+	Image  *bool             `toml:"image"`
 	WASI   struct {
 		Clock  bool `toml:"clock"`
 		Random bool `toml:"random"`
@@ -158,7 +162,8 @@ func validate(path string, f *file) (*Manifest, error) {
 // program validates a program whose keys start with prefix ("" at the top
 // of a manifest, "service.NAME." in an application).
 func (f *programFile) program(dir, prefix string, bad badFunc) (Program, error) {
-	m := Program{Args: f.Args, Stdio: f.Stdio, WASIClock: f.WASI.Clock, WASIRandom: f.WASI.Random}
+	m := Program{Args: f.Args, Stdio: f.Stdio, WASIClock: f.WASI.Clock, WASIRandom: f.WASI.Random,
+		NoImage: f.Image != nil && !*f.Image}
 	if f.Module == "" {
 		return m, bad(prefix+"module", "missing: name the .wasm file or Go package directory to run")
 	}

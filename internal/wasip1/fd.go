@@ -115,7 +115,7 @@ func fdFdstatGet(s *State, mem api.Memory, st []uint64) Errno {
 	switch e.kind {
 	case kindStdin, kindStdout:
 		ft = filetypeUnknown
-		if isTerminal(e.stream) {
+		if e.term || isTerminal(e.stream) {
 			ft = filetypeCharacterDevice
 		}
 	case kindDir:
@@ -207,7 +207,7 @@ func fdFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 	case kindStdin, kindStdout:
 		// Streams have no file behind them that the guest may see.
 		stat.Mode = fs.ModeNamedPipe
-		if isTerminal(e.stream) {
+		if e.term || isTerminal(e.stream) {
 			stat.Mode = fs.ModeDevice | fs.ModeCharDevice
 		}
 	case kindFile:

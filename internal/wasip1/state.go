@@ -54,6 +54,10 @@ type Config struct {
 	Random io.Reader
 	// MaxFiles bounds the open descriptors; zero means DefaultMaxFiles.
 	MaxFiles int
+	// Terminals makes stdin, stdout and stderr report themselves as
+	// terminals whatever their streams are: an init snapshot, which has
+	// no streams, sees what the processes it stands for would see.
+	Terminals [3]bool
 }
 
 // DefaultMaxFiles bounds a process's open descriptors: each open file is
@@ -102,6 +106,7 @@ type entry struct {
 	write   bool                 // opened for writing
 	flags   uint16               // fdflags
 	stream  any                  // a standard stream's host end, for isatty
+	term    bool                 // a standard stream that reports a terminal anyway
 
 	base, inheriting uint64 // rights
 
@@ -130,6 +135,9 @@ func New(host Host, cfg Config) *State {
 		errOut = s.outputFor(cfg.Stderr)
 	}
 	s.fds[2] = &entry{kind: kindStdout, out: errOut, tap: cfg.StderrTap, base: rightsStdout, stream: cfg.Stderr}
+	for i, t := range cfg.Terminals {
+		s.fds[i].term = t
+	}
 	s.open = 3
 	for _, p := range cfg.Preopens {
 		s.fds = append(s.fds, &entry{kind: kindDir, fs: p.FS, name: ".", preopen: p.Path,

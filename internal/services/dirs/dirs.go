@@ -4,7 +4,7 @@
 // WASI preview 1 fixes a process's preopened directories when it starts.
 // So every process that uses WASI and can hold a directory handle (one
 // was granted, or it can receive handles in messages: see
-// kernel.Process.mayHoldDirs) gets one more preopen, at MountPoint, whose
+// kernel.Kernel.mayHoldDirs) gets one more preopen, at MountPoint, whose
 // top-level names are the
 // handle numbers of the directory capabilities in its own table: a
 // directory handle 65539 is the path /.cap/65539. Each operation resolves

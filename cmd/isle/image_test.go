@@ -1,0 +1,59 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The opt-out from images reaches the spawn's limits from the flag and
+// from the manifest's image = false; images stay on otherwise.
+func TestNoImageFlagAndManifestKey(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"m.wasm"}, false},
+		{[]string{"--no-image", "m.wasm"}, true},
+	} {
+		o, module, rest, err := parseRun(c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := planFromFlags(module, o, rest, nil, io.Discard, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.limits.NoImage != c.want {
+			t.Errorf("isle run %v: NoImage %v, want %v", c.args, pl.limits.NoImage, c.want)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key  string
+		flag bool
+		want bool
+	}{
+		{"", false, false},
+		{"image = true\n", false, false},
+		{"image = false\n", false, true},
+		{"image = true\n", true, true}, // the flag wins over the manifest
+	} {
+		path := filepath.Join(dir, "app.toml")
+		if err := os.WriteFile(path, []byte("module = \"m.wasm\"\n"+c.key), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pl, err := planFromManifest(path, &runOptions{noImage: c.flag}, nil, nil, io.Discard, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.limits.NoImage != c.want {
+			t.Errorf("manifest %q, --no-image %v: NoImage %v, want %v", c.key, c.flag, pl.limits.NoImage, c.want)
+		}
+	}
+}

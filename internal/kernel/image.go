@@ -1,0 +1,234 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/isle-run/isle/internal/linmem"
+	"github.com/isle-run/isle/internal/wasip1"
+)
+
+// A reactor with _initialize (every Go reactor) spends milliseconds in it
+// at every spawn, and ends it holding megabytes that are the same in every
+// instance. So the kernel snapshots a module's state after _initialize
+// once, as Wizer does, and starts later processes from that image: their
+// linear memory maps it copy-on-write (linmem.Image), their mutable
+// globals start at the snapshot's values (baked into a module of the same
+// code without data segments), and _initialize does not run again. See
+// snapshot.go for how the image is made and when a module cannot have one.
+//
+// What initialisation can observe is part of an image's key: the module,
+// and the process's WASI view (arguments, environment, preopen names,
+// which stdio streams are terminals, the kind of clock, whether it has
+// entropy). Processes whose view differs get different images.
+
+// ErrNoImage is why a module, with a given set of grants, cannot start
+// from an image; the error wrapping it says what stood in the way.
+var ErrNoImage = errors.New("no image")
+
+// Images are made for a view on its second spawn (a module spawned once
+// gains nothing from one), at most maxImages per module.
+// A node remembers at most maxImageKeys views, so that spawns with ever
+// new arguments cannot grow the table without bound.
+const (
+	imageAfterSpawns = 2
+	maxImages        = 8
+	maxImageKeys     = 4096
+)
+
+// image is a module's state after _initialize, ready to start processes
+// from.
+type image struct {
+	// mod is the image module: the same code, its mutable globals' initial
+	// values the snapshot's, no data segments, a memory as large as the
+	// snapshot's; a reactor with no _initialize to run.
+	mod *Module
+	mem *linmem.Image
+	// inbox and inboxCap are where the guest asked, during its init, for
+	// its messages to be copied.
+	inbox, inboxCap uint32
+	// mono is the snapshot's monotonic clock after init: no clone reads
+	// less. virtual says the snapshot ran on a virtual clock.
+	mono    int64
+	virtual bool
+}
+
+// imageEntry is the image of one key, once it is made.
+type imageEntry struct {
+	spawns int           // spawns seen with this key; guarded by Kernel.mu
+	done   chan struct{} // closed when img or err is set; nil until a build starts
+	img    *image
+	err    error
+}
+
+// imageKey is what an image is cached by: the module and its WASI view.
+func imageKey(m *Module, cfg *wasip1.Config) [32]byte {
+	h := sha256.New()
+	h.Write(m.sum[:])
+	if m.usesWASI {
+		wasip1.InitView(cfg, h)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// imageCandidate reports whether processes of m could start from an image:
+// a reactor that has an _initialize to skip.
+func (m *Module) imageCandidate() bool {
+	return m.kind == kindReactor && m.hasInitialize && m.rewritten != nil
+}
+
+// readyImage returns the image for a process of m with WASI view cfg, if
+// one is ready. Otherwise it counts the spawn and, on the spawn that
+// warrants it, starts making one in the background for the next spawns.
+func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config) *image {
+	key := imageKey(m, cfg)
+	k.mu.Lock()
+	e := k.images[key]
+	if e == nil && len(k.images) >= maxImageKeys {
+		k.mu.Unlock()
+		return nil
+	}
+	if e == nil {
+		e = k.imageEntry(key)
+	}
+	if e.done == nil {
+		e.spawns++
+		if e.spawns >= imageAfterSpawns {
+			k.startImage(m, cfg, e)
+		}
+		k.mu.Unlock()
+		return nil
+	}
+	k.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.img
+	default:
+		return nil
+	}
+}
+
+// imageEntry finds or adds the entry of key. Precondition: k.mu held.
+func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
+	e := k.images[key]
+	if e == nil {
+		e = &imageEntry{}
+		k.images[key] = e
+	}
+	return e
+}
+
+// startImage starts making e's image, unless the module has too many or
+// the kernel is closed. Precondition: k.mu held and e.done nil.
+func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry) {
+	e.done = make(chan struct{})
+	if m.images++; m.images > maxImages {
+		e.err = fmt.Errorf("%w: %s has %d images already, for other arguments, environments or grants", ErrNoImage, m.Name, maxImages)
+		close(e.done)
+		return
+	}
+	if k.closed {
+		e.err = fmt.Errorf("%w: %w", ErrNoImage, ErrNodeClosed)
+		close(e.done)
+		return
+	}
+	k.compiles.Add(1)
+	snapCfg := snapshotConfig(cfg)
+	go func() {
+		defer k.compiles.Done()
+		img, err := k.makeImage(m, &snapCfg)
+		if err != nil {
+			k.log.Debug("module runs without an image", "module", m.Name, "reason", err)
+		}
+		e.img, e.err = img, err
+		close(e.done)
+	}()
+}
+
+// PrepareImage makes the image processes of m spawned with spec start
+// from, or finds it made, and returns once spawns use it. It fails,
+// wrapping ErrNoImage and saying why, when they cannot have one.
+//
+// Safe from any goroutine.
+func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
+	if k.noImages || spec.NoImage {
+		return fmt.Errorf("%w: images are turned off", ErrNoImage)
+	}
+	if !m.imageCandidate() {
+		return fmt.Errorf("%w: %s is not a reactor with an _initialize function", ErrNoImage, m.Name)
+	}
+	cfg := k.wasiConfig(m, &spec)
+	key := imageKey(m, &cfg)
+	k.mu.Lock()
+	e := k.imageEntry(key)
+	if e.done == nil {
+		k.startImage(m, &cfg, e)
+	}
+	k.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// useImage starts p from an image, if one is ready for its view and its
+// tree can hold the image's memory, adjusting cfg for a clone: its clock
+// goes on from the snapshot's.
+func (p *Process) useImage(cfg *wasip1.Config) {
+	img := p.k.readyImage(p.mod, cfg)
+	if img == nil {
+		return
+	}
+	if p.alloc.Limit != 0 && img.mod.minMemory > p.alloc.Limit {
+		return
+	}
+	extra := int64(img.mod.minMemory) - int64(p.mod.minMemory)
+	if p.chargeMem(extra) != nil {
+		return // the full init may still fit where the image does not
+	}
+	p.image = img
+	p.alloc.Prepaid += uint64(extra)
+	p.alloc.Image = img.mem
+	p.alloc.NotRun(0)
+	p.inbox, p.inboxCap = img.inbox, img.inboxCap
+	if img.virtual {
+		cfg.Clock = wasip1.NewVirtualClockAt(img.mono)
+	} else {
+		origin := p.k.epoch
+		if behind := time.Duration(img.mono) - time.Since(origin); behind > 0 {
+			origin = origin.Add(-behind) // a snapshot from an older epoch
+		}
+		cfg.Clock = wasip1.NewRealClock(origin)
+	}
+}
+
+// closeImages releases every image's memfd, once no process is left to
+// start from one.
+func (k *Kernel) closeImages() {
+	k.mu.Lock()
+	entries := k.images
+	k.images = map[[32]byte]*imageEntry{}
+	k.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		if e.done == nil {
+			continue
+		}
+		wg.Go(func() {
+			<-e.done
+			if e.img != nil {
+				_ = e.img.mem.Close()
+				k.node.uncharge(int64(e.img.mem.Size()))
+			}
+		})
+	}
+	wg.Wait()
+}
