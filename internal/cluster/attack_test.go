@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -136,5 +137,65 @@ func TestAttackIncarnationFlipResetsLink(t *testing.T) {
 		if e.Member.Name == "b" {
 			t.Errorf("a saw %v for b (%s, incarnation %d)", e.Kind, e.Reason, e.Member.Incarnation)
 		}
+	}
+}
+
+// TestAttackForgedNoResponders shows that a rogue member that sees a
+// request (it subscribes to the subject) could answer it with the
+// header-only "503" status the asker's server sends when nothing serves
+// the topic: Ask took it as the server's and failed with
+// nats.ErrNoResponders, though the member asked was serving and
+// answered. So a rogue could make every `isle ps` between two other
+// members fail, in the name of the member asked.
+func TestAttackForgedNoResponders(t *testing.T) {
+	a, b, evil, _, _ := trio(t)
+	gate := make(chan struct{})
+	stop, err := a.Serve("echo", func(req []byte) []byte {
+		if string(req) == "second" {
+			<-gate // until b holds the rogue's forgery
+		}
+		return append([]byte("a:"), req...)
+	})
+	must(t, err, "serve")
+	defer stop()
+	for {
+		_, err := b.Ask(waitCtx(t), "a", "echo", []byte("first"))
+		if !errors.Is(err, nats.ErrNoResponders) {
+			must(t, err, "first question")
+			break
+		}
+	}
+
+	// The rogue answers b's requests with a 503, then tells b it did: on
+	// one route and one connection, b's connection has the forgery
+	// before the marker.
+	marker := b.Subject("marker")
+	marked := make(chan struct{})
+	_, err = b.Conn().Subscribe(marker, func(*nats.Msg) { close(marked) })
+	must(t, err, "marker")
+	must(t, b.Conn().Flush(), "flush")
+	_, err = evil.Conn().Subscribe(a.Subject("ctl", "a", "echo", "b", "*", "*"), func(m *nats.Msg) {
+		forged := &nats.Msg{Subject: m.Reply, Header: nats.Header{"Status": []string{"503"}}}
+		_ = evil.Conn().PublishMsg(forged)
+		_ = evil.Conn().Publish(marker, nil)
+	})
+	must(t, err, "rogue subscribe")
+	probe := evil.Subject("probe", "evil")
+	_, err = evil.Conn().Subscribe(probe, func(m *nats.Msg) { m.Respond(nil) })
+	must(t, err, "probe")
+	// b's server knows the rogue's subscriptions; the rogue's knows the
+	// marker before the request, which follows it on b's route.
+	waitInterest(t, b.Conn(), probe)
+
+	go func() {
+		select {
+		case <-marked:
+		case <-time.After(deadline):
+		}
+		close(gate)
+	}()
+	answer, err := b.Ask(waitCtx(t), "a", "echo", []byte("second"))
+	if err != nil || string(answer) != "a:second" {
+		t.Fatalf("b asking a, with a rogue forging no responders: %q, %v", answer, err)
 	}
 }
