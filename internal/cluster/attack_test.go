@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,7 +172,8 @@ func TestAttackForgedNoResponders(t *testing.T) {
 	// before the marker.
 	marker := b.Subject("marker")
 	marked := make(chan struct{})
-	_, err = b.Conn().Subscribe(marker, func(*nats.Msg) { close(marked) })
+	var once sync.Once
+	_, err = b.Conn().Subscribe(marker, func(*nats.Msg) { once.Do(func() { close(marked) }) })
 	must(t, err, "marker")
 	must(t, b.Conn().Flush(), "flush")
 	_, err = evil.Conn().Subscribe(a.Subject("ctl", "a", "echo", "b", "*", "*"), func(m *nats.Msg) {
