@@ -63,7 +63,11 @@
 // replayed, moved to another session, or read by a third member. Ask and
 // Serve seal requests and replies likewise, with random nonces (they run
 // concurrently). What fails is dropped, counted (Refused), and logged at
-// most once a minute per sender. Without Creds (NATSURL alone), Seal and
+// most once a minute per sender. Heartbeats are signed, not secret, and
+// subjects and sizes show who talks to whom. A counter must grow, not
+// follow the last: a member that gets a copy of a batch to the receiver
+// before the route between the two delivers an earlier one has that
+// earlier one refused. Without Creds (NATSURL alone), Seal and
 // Open pass data through and members trust the NATS deployment's
 // permissions to keep each to its own name.
 //
