@@ -228,25 +228,36 @@ func splitBeat(data []byte) (cert, body, sig []byte, ok bool) {
 // wall clock, which may step back a little between two runs.
 const incarnationSkew = uint64(time.Minute)
 
-// seenBeat is the newest beat accepted from a name.
-type seenBeat struct{ inc, ctr uint64 }
+// seenBeat is the newest beat accepted from a name, and when.
+type seenBeat struct {
+	inc, ctr uint64
+	at       time.Time
+}
 
 // beatGuard drops replayed beats. Within an incarnation a beat's counter
-// must exceed the last accepted; a new incarnation's may trail by at most
-// incarnationSkew, so a beat recorded from an incarnation long gone
-// cannot be replayed to make it look restarted (the table remembers only
-// the last few ended incarnations).
+// must exceed the last accepted. Another incarnation's must exceed it
+// too, unless the incarnation last heard has been silent for a while (a
+// restart whose clock stepped back): then it may trail by at most
+// incarnationSkew. While an incarnation still beats, a lower counter of
+// another can only be a replay of an earlier one, which would bury the
+// live one on a node that never saw the earlier, or let the live one's
+// old beats pass again.
 type beatGuard map[string]seenBeat
 
-func (g beatGuard) fresh(name string, inc, ctr uint64) bool {
+// fresh reports whether a beat from name is newer than every one taken,
+// quiet being how long an incarnation must be silent to be superseded by
+// one whose counter trails.
+func (g beatGuard) fresh(name string, inc, ctr uint64, now time.Time, quiet time.Duration) bool {
 	s, ok := g[name]
 	switch {
 	case !ok:
 		return true
+	case ctr > s.ctr:
+		return true
 	case inc == s.inc:
-		return ctr > s.ctr
+		return false
 	default:
-		return ctr > s.ctr-min(s.ctr, incarnationSkew)
+		return now.Sub(s.at) > quiet && ctr > s.ctr-min(s.ctr, incarnationSkew)
 	}
 }
 

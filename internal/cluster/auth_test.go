@@ -201,30 +201,39 @@ func TestForgedMembershipIsRefused(t *testing.T) {
 	}
 }
 
-// TestBeatGuard: within an incarnation only newer counters pass; a new
-// incarnation may trail by incarnationSkew (a clock stepped back), not
-// more, so an old incarnation's beats cannot be replayed.
+// TestBeatGuard: within an incarnation only newer counters pass; another
+// incarnation's must be newer too while the last heard still beats, and
+// may trail by incarnationSkew (a clock stepped back), not more, once it
+// has been silent: so an old incarnation's beats cannot be replayed.
 func TestBeatGuard(t *testing.T) {
+	const quiet = time.Second
 	g := beatGuard{}
 	base := uint64(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		inc, ctr uint64
+		at       time.Duration // after t0
 		fresh    bool
 	}{
-		{1, base, true},
-		{1, base, false},
-		{1, base - 1, false},
-		{1, base + 1, true},
-		{2, base + 1 - incarnationSkew + 1, true},  // restarted, its clock a little behind
-		{1, base + 2, true},                        // the old one again, recently: the table buries it
-		{3, base + 2 - incarnationSkew - 1, false}, // recorded long ago
-		{3, base + 3, true},
+		{1, base, 0, true},
+		{1, base, 0, false},
+		{1, base - 1, 0, false},
+		{1, base + 1, 0, true},
+		{2, base, quiet / 2, false},                           // a replay of an older one while 1 beats
+		{2, base + 1 - incarnationSkew + 1, 2 * quiet, true},  // restarted, its clock a little behind
+		{1, base + 2, 2 * quiet, true},                        // newer than 2's: the table buries it, and checkFresh refuses it
+		{2, base + 3, 2 * quiet, true},                        // newer
+		{3, base + 3 - incarnationSkew - 1, 4 * quiet, false}, // recorded long ago
+		{3, base + 3, 2*quiet + quiet/2, false},               // not newer, and 2 still beats
+		{3, base + 3, 4 * quiet, true},                        // 2 is silent
 	} {
-		if got := g.fresh("b", c.inc, c.ctr); got != c.fresh {
-			t.Errorf("incarnation %d counter base%+d: fresh %v, want %v", c.inc, int64(c.ctr-base), got, c.fresh)
+		now := t0.Add(c.at)
+		got := g.fresh("b", c.inc, c.ctr, now, quiet)
+		if got != c.fresh {
+			t.Errorf("incarnation %d counter base%+d at %v: fresh %v, want %v", c.inc, int64(c.ctr-base), c.at, got, c.fresh)
 		}
-		if g.fresh("b", c.inc, c.ctr) {
-			g["b"] = seenBeat{c.inc, c.ctr}
+		if got {
+			g["b"] = seenBeat{c.inc, c.ctr, now}
 		}
 	}
 }

@@ -58,7 +58,8 @@ type Config struct {
 	// ones are retried for ever by the server and logged once.
 	Join []string
 	// NATSURL connects to an existing NATS deployment instead of
-	// embedding a server; Listen, Advertise, Join and Creds must be empty.
+	// embedding a server; Listen, Advertise and Join must be empty, and
+	// Creds is optional (see Creds).
 	NATSURL string
 	// Creds is the node's credentials: routes use them for mutual TLS
 	// (required with Listen or Join), and members sign their heartbeats

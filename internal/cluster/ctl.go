@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -109,6 +110,14 @@ func (n *Node) answer(topic string, h func([]byte) []byte, m *nats.Msg) {
 	_ = m.Respond(sealCtl(l.ctlOut, replyAD(m.Data[:nonceSize]), h(req)))
 }
 
+// knowsResponder reports whether, with credentials, this node's embedded
+// server knows a subscription on subj: then a "no responders" status is
+// not its own, as any member that sees a request can send one. On an
+// existing NATS there is no server to ask, and the status is believed.
+func (n *Node) knowsResponder(subj string) bool {
+	return n.id != nil && n.srv != nil && n.srv.GlobalAccount().SubscriptionInterest(subj)
+}
+
 // upOn reports whether peer is Up on the session st names.
 func (n *Node) upOn(peer string, st Stamp) bool {
 	n.mu.Lock()
@@ -123,7 +132,9 @@ func (n *Node) upOn(peer string, st Stamp) bool {
 // and with nats.ErrNoResponders if nothing serves topic there (or this
 // node has not heard of it yet: interest crosses routes asynchronously).
 // A reply that does not open is ignored (and logged): it is not the
-// answer of the member asked.
+// answer of the member asked. With credentials and an embedded server, a
+// "no responders" status while the server knows a responder is not
+// believed: the request is sent again (see knowsResponder).
 func (n *Node) Ask(ctx context.Context, node, topic string, req []byte) ([]byte, error) {
 	if err := checkTopic(topic); err != nil {
 		return nil, err
@@ -154,11 +165,17 @@ func (n *Node) Ask(ctx context.Context, node, topic string, req []byte) ([]byte,
 	}
 	for {
 		r, err := sub.NextMsgWithContext(ctx)
+		if errors.Is(err, nats.ErrNoResponders) && n.knowsResponder(subj) {
+			// Not this node's server's verdict now: forged by a member that
+			// saw the request, or sent just before a responder became known.
+			// Ask again, and wait for a sealed answer.
+			err = n.nc.PublishRequest(subj, inbox, data)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return nil, err
-		}
-		if len(r.Data) == 0 && r.Header.Get("Status") == "503" {
-			return nil, nats.ErrNoResponders
 		}
 		if l == nil {
 			return r.Data, nil

@@ -49,8 +49,10 @@
 // sender's certificate and a counter that grows with every beat (from
 // its wall clock at Start), and is signed with its key: a receiver takes
 // it only if the certificate is the CA's for the name the beat gives,
-// the signature holds, and the counter is above the last it took from
-// that name (or, for a new incarnation, at most a minute behind). When
+// the signature holds, the incarnation is not one it saw end, and the
+// counter is above the last it took from that name (or, for another
+// incarnation once the one last heard has been silent for DownAfter, at
+// most a minute behind: a restart whose clock stepped back). When
 // a link is being set up, both ends derive its keys with no message of
 // their own: HKDF-SHA256 over the static ECDH secret of their
 // certificates' keys, bound to the cluster, the direction (sender,
@@ -61,7 +63,11 @@
 // replayed, moved to another session, or read by a third member. Ask and
 // Serve seal requests and replies likewise, with random nonces (they run
 // concurrently). What fails is dropped, counted (Refused), and logged at
-// most once a minute per sender. Without Creds (NATSURL alone), Seal and
+// most once a minute per sender. Heartbeats are signed, not secret, and
+// subjects and sizes show who talks to whom. A counter must grow, not
+// follow the last: a member that gets a copy of a batch to the receiver
+// before the route between the two delivers an earlier one has that
+// earlier one refused. Without Creds (NATSURL alone), Seal and
 // Open pass data through and members trust the NATS deployment's
 // permissions to keep each to its own name.
 //

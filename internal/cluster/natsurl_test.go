@@ -44,7 +44,7 @@ func TestNATSURLMode(t *testing.T) {
 
 // TestNATSURLWithCreds: with credentials on an existing NATS, members
 // sign and seal as with routes: a node without them is not taken for a
-// member, and the deployment sees only ciphertext.
+// member, and the deployment cannot read requests or answers.
 func TestNATSURLWithCreds(t *testing.T) {
 	w := newLogWatch(t)
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})

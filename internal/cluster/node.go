@@ -317,7 +317,7 @@ func (n *Node) send(leave bool, reply string) {
 	n.ctr = max(n.ctr+1, uint64(time.Now().UnixNano()))
 	b.Ctr = n.ctr
 	// A beat of this node's played back to it is stale too.
-	n.guard[n.cfg.Name] = seenBeat{n.inc, n.ctr}
+	n.guard[n.cfg.Name] = seenBeat{n.inc, n.ctr, time.Now()}
 	n.mu.Unlock()
 	data, err := encodeBeat(n.id, &b)
 	if err == nil {
@@ -340,7 +340,7 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		n.refuse("heartbeat", from, err)
 		return
 	}
-	if n.id != nil && !n.checkFresh(b) {
+	if n.id != nil && !n.checkFresh(b, now) {
 		return
 	}
 	if b.Leave {
@@ -382,12 +382,14 @@ func (n *Node) onBeat(msg *nats.Msg) {
 }
 
 // checkFresh reports whether b, whose signature holds, is newer than
-// every beat taken from its sender, and takes it if so.
-func (n *Node) checkFresh(b *beat) bool {
+// every beat taken from its sender, and takes it if so. A beat of an
+// incarnation the table buried is stale whatever its counter: it would
+// change nothing there, and must not move the guard either.
+func (n *Node) checkFresh(b *beat, now time.Time) bool {
 	n.mu.Lock()
-	fresh := n.guard.fresh(b.Name, b.Inc, b.Ctr)
+	fresh := !n.tab.isDead(b.Name, b.Inc) && n.guard.fresh(b.Name, b.Inc, b.Ctr, now, n.cfg.DownAfter)
 	if fresh {
-		n.guard[b.Name] = seenBeat{b.Inc, b.Ctr}
+		n.guard[b.Name] = seenBeat{b.Inc, b.Ctr, now}
 	}
 	n.mu.Unlock()
 	if !fresh {
