@@ -95,6 +95,9 @@ type Row struct {
 	Note string
 	// Skip, when set, says why the whole row was not measured.
 	Skip string
+	// ZeroOK says a figure of zero is a measurement, not a failure to
+	// measure: the collector took no mark assist, say.
+	ZeroOK bool
 }
 
 // Figure is one subject's measurement: one value per counted run.

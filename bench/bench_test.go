@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"flag"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +14,15 @@ import (
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
+// goReactorChild is set in the test process TestQuickGoReactor starts
+// without the race detector.
+var goReactorChild = flag.Bool("bench.goreactor", false, "run TestQuickGoReactor's workload here (set by its parent under -race)")
+
 // TestQuick runs the whole suite at its tiny size and checks that every
 // row has numbers: isle's always, a peer's unless its tool is missing
 // here, and that the report and plots are written. The fuel workload runs
-// one kernel: bench/fuelbench's own tests run them all.
+// one kernel: bench/fuelbench's own tests run them all. Under the race
+// detector the Go reactor workload is TestQuickGoReactor's.
 func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quick benchmark suite")
@@ -23,33 +30,22 @@ func TestQuick(t *testing.T) {
 	ctx := testwasm.Context(t)
 	start := time.Now()
 	var log strings.Builder
-	cache := testwasm.KeyedDir(t, "bench", "github.com/isle-run/isle/bench")
-	rep, err := Run(ctx, Options{Quick: true, Runs: 1, Log: &log, CacheDir: cache, FuelKernels: []string{"collatz"}})
+	var only []string
+	if testwasm.RaceEnabled() {
+		for _, w := range Workloads() {
+			if w.Name != "goreactor" {
+				only = append(only, w.Name)
+			}
+		}
+	}
+	rep, err := Run(ctx, Options{Quick: true, Runs: 1, Log: &log, CacheDir: quickCache(t), FuelKernels: []string{"collatz"}, Only: only})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	t.Logf("quick suite took %v\n%s", time.Since(start).Round(time.Millisecond), log.String())
 	_, noErlang := exec.LookPath("escript")
-	if len(rep.Rows) == 0 {
-		t.Fatal("no rows")
-	}
-	for _, row := range rep.Rows {
-		if row.Skip != "" {
-			t.Errorf("%s: skipped: %s", row.Workload, row.Skip)
-			continue
-		}
-		checkFigure(t, row, row.Isle, false)
-		erlang := strings.HasPrefix(row.Peer.Name, "Erlang")
-		checkFigure(t, row, row.Peer, erlang && noErlang != nil)
-		if row.Unit == "" {
-			t.Errorf("%s: no unit", row.Workload)
-		}
-	}
-	for _, want := range []string{"spawn", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"} {
-		if !hasRow(rep, want) {
-			t.Errorf("no row for %s", want)
-		}
-	}
+	checkRows(t, rep, noErlang != nil)
+	wantRows := []string{"spawn", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
 	// spawn, round trip, throughput, memory; a Go reactor's spawn to first
 	// reply and idle private memory from an image; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
@@ -61,6 +57,15 @@ func TestQuick(t *testing.T) {
 	want := 24
 	if noErlang == nil {
 		want++
+	}
+	if testwasm.RaceEnabled() {
+		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go reactor") })
+		want -= 2
+	}
+	for _, w := range wantRows {
+		if !hasRow(rep, w) {
+			t.Errorf("no row for %s", w)
+		}
 	}
 	if len(rep.Targets) != want {
 		t.Errorf("%d targets, want %d", len(rep.Targets), want)
@@ -88,8 +93,69 @@ func TestQuick(t *testing.T) {
 	}
 }
 
+// TestQuickGoReactor smoke-tests the Go reactor workload where TestQuick
+// leaves it out: under the race detector, which makes each of its three
+// compilations of a Go module (isle's, the image's, bare wazero's) take
+// about a minute. It runs it in a test process built without the detector.
+func TestQuickGoReactor(t *testing.T) {
+	switch {
+	case testing.Short():
+		t.Skip("runs the quick Go reactor benchmark")
+	case testwasm.RaceEnabled():
+		out := testwasm.GoOutsideRace(t, "test", "-count=1", "-v", "-run", "^TestQuickGoReactor$", "./bench", "-args", "-bench.goreactor")
+		if !strings.Contains(out, "--- PASS: TestQuickGoReactor") {
+			t.Fatalf("the run without the race detector did not pass:\n%s", out)
+		}
+		return
+	case !*goReactorChild:
+		t.Skip("TestQuick runs the Go reactor workload without the race detector")
+	}
+	var log strings.Builder
+	rep, err := Run(testwasm.Context(t), Options{Quick: true, Runs: 1, Log: &log, CacheDir: quickCache(t), Only: []string{"goreactor"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	_, noErlang := exec.LookPath("escript")
+	checkRows(t, rep, noErlang != nil)
+	for _, w := range []string{"Go reactor: spawn", "Go reactor: private memory"} {
+		if !hasRow(rep, w) {
+			t.Errorf("no row for %s", w)
+		}
+	}
+	if len(rep.Targets) != 2 {
+		t.Errorf("%d targets, want 2", len(rep.Targets))
+	}
+}
+
+// quickCache is the quick runs' fixture and compiled-module cache.
+func quickCache(t *testing.T) string {
+	return testwasm.KeyedDir(t, "bench", "github.com/isle-run/isle/bench")
+}
+
+// checkRows checks every row's figures; Erlang's may be missing when
+// escript is.
+func checkRows(t *testing.T, rep *Report, noErlang bool) {
+	t.Helper()
+	if len(rep.Rows) == 0 {
+		t.Fatal("no rows")
+	}
+	for _, row := range rep.Rows {
+		if row.Skip != "" {
+			t.Errorf("%s: skipped: %s", row.Workload, row.Skip)
+			continue
+		}
+		checkFigure(t, row, row.Isle, false)
+		erlang := strings.HasPrefix(row.Peer.Name, "Erlang")
+		checkFigure(t, row, row.Peer, erlang && noErlang)
+		if row.Unit == "" {
+			t.Errorf("%s: no unit", row.Workload)
+		}
+	}
+}
+
 // checkFigure checks that a figure has a number for every run. Memory
-// figures at the quick sizes may round to zero pages, or below.
+// figures at the quick sizes may round to zero pages, or below; a row may
+// say that zero is a measurement.
 func checkFigure(t *testing.T, row Row, f Figure, mayMiss bool) {
 	t.Helper()
 	workload := row.Workload
@@ -103,7 +169,7 @@ func checkFigure(t *testing.T, row Row, f Figure, mayMiss bool) {
 		t.Errorf("%s: %s: no runs", workload, f.Name)
 	}
 	for _, v := range f.Runs {
-		if math.IsNaN(v) || math.IsInf(v, 0) || (v <= 0 && row.Kind != Memory) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || (v <= 0 && row.Kind != Memory && !(v == 0 && row.ZeroOK)) {
 			t.Errorf("%s: %s: run value %v", workload, f.Name, v)
 		}
 	}
