@@ -94,19 +94,24 @@ func publish(t *testing.T, owner *isle.Node, p *isle.Process, name string, from 
 // ask calls p with tag and returns the int32 results it answers.
 func ask(t *testing.T, p interface {
 	Call(context.Context, isle.Message) (isle.Message, error)
-}, tag uint32, words ...uint32) []int32 {
+}, tag uint32, args ...uint32) []int32 {
 	t.Helper()
 	var data []byte
-	for _, w := range words {
+	for _, w := range args {
 		data = binary.LittleEndian.AppendUint32(data, w)
 	}
 	m, err := p.Call(testwasm.Context(t), isle.Message{Tag: tag, Data: data})
 	if err != nil {
 		t.Fatalf("call %d: %v", tag, err)
 	}
-	out := make([]int32, len(m.Data)/4)
+	return words(m.Data)
+}
+
+// words decodes a reply of little-endian int32s.
+func words(b []byte) []int32 {
+	out := make([]int32, len(b)/4)
 	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(m.Data[4*i:]))
+		out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
 }

@@ -33,11 +33,19 @@
 // touches the instance, the handle table, the current message, the fuel
 // counter and the monitors the process holds.
 //
-// It ends in finish, on its owner: the mailbox is closed and drained (to
-// the next instance, for a service's), the handles and instance are
-// released, the memory account is settled, the exit is set, done is
-// closed, and only then are links and monitors told. A root ended by a
-// kill, a timeout or a spent budget kills its group.
+// It ends once, on its owner: in finish once it has run, in abort if its
+// spawn fails after it was registered (a start function that trapped or
+// was killed). Either way the mailbox is closed and drained (to the next
+// instance, for a service's), the handles and instance are released, the
+// memory account is settled, the exit is set, done is closed, and only
+// then are links and monitors told. A root ended by a kill, a timeout or a
+// spent budget kills its group.
+//
+// A group's kill marks every member killed (killReason, an atomic) under
+// Group.mu before it wakes any of them, and Kernel.Close every process
+// under Kernel.mu, so no process can learn of another's kill (a child's
+// start ended under its spawner), and run on to an end of its own, before
+// its own kill is recorded.
 //
 // # Who may call what
 //

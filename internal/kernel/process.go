@@ -60,7 +60,9 @@ type Spec struct {
 	Processes int64
 	// Mailbox bounds the mailbox; zero means DefaultMailbox.
 	Mailbox int
-	// OnExit, if set, runs once the process has ended, before Wait returns.
+	// OnExit, if set, runs once the process has ended, before Wait
+	// returns; not if the spawn fails, as what it releases is then still
+	// the spawner's.
 	OnExit func()
 	// Init, if set, is queued as the process's first message.
 	Init *Message
@@ -266,11 +268,11 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		g.leave(p)
 		return nil, err
 	}
+	p.setContext(ctx)
 	if err := p.installGrants(); err != nil {
-		p.abort()
+		p.abort(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: "its grants did not fit its handle table"})
 		return nil, err
 	}
-	p.setContext(ctx)
 	p.wasi = p.newWASI()
 	if init != nil {
 		// Queued before the process can run, so that it is the first
@@ -301,7 +303,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.endTurn()
 		p.spawnerKill = nil
 		if err != nil {
-			p.abort()
+			p.abort(p.classify(err))
 			if errors.Is(err, linmem.ErrRefused) {
 				return nil, fmt.Errorf("%s: %w: its tree or the node cannot hold its initial memory", m.Name, ErrLimit)
 			}
@@ -344,26 +346,15 @@ func (p *Process) start() {
 	}
 }
 
-// abort undoes a spawn that failed before the process could run. Its init
-// message is dropped without releasing what it carries: the spawner still
-// holds those capabilities.
-func (p *Process) abort() {
-	p.closeWASI()
-	queued := p.mbox.drain()
-	if s := p.spec.Service; s != nil {
-		if len(queued) > 0 && queued[0].Tag == TagInit {
-			queued = queued[1:]
-		}
-		s.detach(p, queued) // what waited for this instance waits for the next
-	}
-	p.handles.releaseAll()
-	if p.inst != nil {
-		_ = p.inst.Close(context.Background())
-	}
-	p.k.unregister(p)
-	p.closeMem()
-	p.group.leave(p)
-}
+// abort ends a process whose spawn failed before it could run: its grants
+// did not fit, or its start function trapped, ran out of fuel or was
+// killed. It is an end like any other (see end), since the process existed
+// and others may know of it: Kernel.Close waits for it, and its start
+// function may have sent its own handle, linked or called. Only what the
+// spawner keeps, as it gets the error, is not let go: the init message
+// still queued is dropped with what it carries unreleased, and the spec's
+// OnExit does not run.
+func (p *Process) abort(exit isleapi.Exit) { p.end(exit, true) }
 
 // installGrants puts the self handle and the named grants in the table.
 func (p *Process) installGrants() error {
@@ -414,10 +405,14 @@ func (p *Process) instantiate() (err error) {
 	return nil
 }
 
-// finish ends the process: it tears down the mailbox, the handle table and
-// the instance, tells links and monitors, and publishes the exit. It runs
-// on the process's own goroutine or on the worker that ran its last turn.
-func (p *Process) finish(exit isleapi.Exit) {
+// finish ends the process once it has run. It runs on the process's own
+// goroutine or on the worker that ran its last turn.
+func (p *Process) finish(exit isleapi.Exit) { p.end(exit, false) }
+
+// end tears down the mailbox, the handle table and the instance, tells
+// links and monitors, and publishes the exit: once for every process,
+// through finish or abort, on its owner.
+func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	p.charge()
 	p.closeWASI()
 	p.signalling.Lock()
@@ -427,6 +422,9 @@ func (p *Process) finish(exit isleapi.Exit) {
 	links, monitors := p.links, p.monitors
 	p.links, p.monitors = nil, nil
 	p.mu.Unlock()
+	if aborted && len(pending) > 0 && pending[0].Tag == TagInit {
+		pending = pending[1:] // the spawner's still
+	}
 	if s := p.spec.Service; s != nil {
 		s.detach(p, pending) // the next instance gets what this one never took
 	} else {
@@ -459,7 +457,7 @@ func (p *Process) finish(exit isleapi.Exit) {
 	if p.parent == nil && endsTree(exit) {
 		p.group.Kill("its tree's root was " + exit.String())
 	}
-	if p.spec.OnExit != nil {
+	if p.spec.OnExit != nil && !aborted {
 		p.spec.OnExit()
 	}
 	p.k.unregister(p)
@@ -557,9 +555,23 @@ func (p *Process) classify(err error) isleapi.Exit {
 //
 // Safe from any goroutine.
 func (p *Process) Kill(reason string) {
-	if !p.killReason.CompareAndSwap(nil, &reason) {
-		return
+	if p.markKilled(reason) {
+		p.landKill()
 	}
+}
+
+// markKilled records the kill's reason, if it is the first: from then on
+// the process ends killed at its next visit to the host. Only atomics:
+// Group.Kill marks all its members under Group.mu, so that none of them
+// can see another's kill before its own is recorded. Whoever marked it
+// must then call landKill.
+func (p *Process) markKilled(reason string) bool {
+	return p.killReason.CompareAndSwap(nil, &reason)
+}
+
+// landKill wakes a process markKilled marked: whatever it waits on, or, an
+// idle reactor, a worker to tear it down.
+func (p *Process) landKill() {
 	close(p.killCh)
 	if p.reactor {
 		p.mu.Lock()
