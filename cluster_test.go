@@ -36,6 +36,13 @@ const (
 // own credentials, and closes them when the test ends.
 func testCluster(t *testing.T, names ...string) []*isle.Node {
 	t.Helper()
+	return testClusterWith(t, nil, names...)
+}
+
+// testClusterWith is testCluster, with each node's configuration passed
+// through tweak first, if set.
+func testClusterWith(t *testing.T, tweak func(*isle.ClusterConfig), names ...string) []*isle.Node {
+	t.Helper()
 	creds := t.TempDir()
 	if err := isle.InitCluster(creds, names...); err != nil {
 		t.Fatal(err)
@@ -43,11 +50,12 @@ func testCluster(t *testing.T, names ...string) []*isle.Node {
 	var nodes []*isle.Node
 	var join []string
 	for _, name := range names {
-		n, err := isle.NewNode(context.Background(), isle.Config{
-			CacheDir: testwasm.NodeCache(t),
-			Cluster: &isle.ClusterConfig{Name: name, Listen: "127.0.0.1:0", Join: join, Credentials: creds,
-				Heartbeat: 100 * time.Millisecond, DownAfter: time.Second},
-		})
+		cc := &isle.ClusterConfig{Name: name, Listen: "127.0.0.1:0", Join: join, Credentials: creds,
+			Heartbeat: 100 * time.Millisecond, DownAfter: time.Second}
+		if tweak != nil {
+			tweak(cc)
+		}
+		n, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t), Cluster: cc})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -107,12 +107,14 @@ func spawn(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	if err != nil {
 		c.P.CheckKilled()             // a kill that ended the child's start ends the caller too
-		SetResult(stack, c.Code(err)) // the handles never left the caller
+		SetResult(stack, c.Code(err)) // the handles never left the caller; the spawn dropped init
 		return
 	}
 	c.removeMoved(hs)
-	h, err := c.Handles.Insert(kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: child})
+	childCap := kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: child}
+	h, err := c.Handles.Insert(childCap)
 	if err != nil {
+		childCap.Release() // a remote child's count was the handle's
 		SetResult(stack, c.Code(err))
 		return
 	}
@@ -137,6 +139,7 @@ func send(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if err := c.P.Send(q, m, flags&sendNoBlock != 0); err != nil {
+		m.DropRefs()
 		SetResult(stack, c.Code(err))
 		return
 	}
@@ -222,6 +225,8 @@ func callFn(ctx context.Context, mod api.Module, stack []uint64) {
 	r, sent, err := c.P.Call(q, m, timeout(ns))
 	if sent {
 		c.removeMoved(hs)
+	} else {
+		m.DropRefs()
 	}
 	if err != nil {
 		SetResult(stack, c.Code(err))
@@ -242,6 +247,7 @@ func reply(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if err := c.P.Reply(kernel.Handle(h), m); err != nil {
+		m.DropRefs()
 		SetResult(stack, c.Code(err))
 		return
 	}

@@ -13,7 +13,7 @@ import (
 // are unsigned varints, strings and byte strings a varint length and the
 // bytes. One writer per pair of nodes keeps frames in the order they were
 // queued, and the transport keeps batches in order (see package doc).
-const wireVersion = 1
+const wireVersion = 2
 
 // Frame types.
 const (
@@ -28,7 +28,7 @@ const (
 	fCredit                   // frames, bytes: room freed in the receiver
 	fLookup                   // request, name: ask for a published service
 	fGrant                    // request, code, kind, rights, export: the answer
-	fRelease                  // export: the holder is done with a revoked export
+	fRelease                  // export, count: the holder let go of the export, received count times
 	fLink                     // export: a process here links to it
 	fUnlink                   // export: the last link to it here is gone
 	fSpawn                    // request, export, name, msg: start a process with a spawner

@@ -47,6 +47,16 @@
 // start ended under its spawner), and run on to an end of its own, before
 // its own kill is recorded.
 //
+// # Copies of remote capabilities
+//
+// A Remote (a process of another node) counts what holds it here, so its
+// node can forget the export once nothing does: every copy of a
+// capability on it in a handle table, a message or an export (Cap.AddRef
+// where a copy is made; a move keeps its count; release and Cap.DropRef
+// where one goes), and every link and monitor. A message built from a
+// process's handles counts its own copies; if it is not sent, they are
+// dropped (Message.DropRefs), and the handles stay the sender's.
+//
 // # Who may call what
 //
 // Every exported method says its rule. "Precondition: called by p's own

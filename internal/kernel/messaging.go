@@ -186,13 +186,16 @@ type Spawner struct {
 // message. The child holds the same spawner capability (so a revoked
 // spawner stops a whole tree). With link, p and the child are linked
 // before the child runs; with stdio, the child writes to p's stdout and
-// stderr.
+// stderr. It takes init over: if the spawn fails, what init's
+// capabilities counted is dropped (Message.DropRefs), and p's handles to
+// them stay p's.
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bool) (*Process, error) {
 	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
 	if !ok {
+		dropRefs(init)
 		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
 	}
 	spec := Spec{
@@ -204,6 +207,7 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		spec.MemoryLimit = DefaultChildMemory
 	}
 	if err := m.runnable(spec.MemoryLimit); err != nil {
+		dropRefs(init)
 		return nil, err
 	}
 	if stdio {
