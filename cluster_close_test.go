@@ -2,6 +2,7 @@ package isle_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +82,46 @@ func TestClusterCloseWithBlockedStartFunctions(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("a's spawn on b never returned")
 	}
+}
+
+// A process killed while it waits for a spawn on another node leaves no
+// child there: the start, blocked in recv, is ended, and says why.
+func TestClusterAbandonedRemoteSpawnEnds(t *testing.T) {
+	ctx := testwasm.Context(t)
+	nodes := testCluster(t, "a", "b")
+	a, b := nodes[0], nodes[1]
+	startrecv := load(t, b, testwasm.WAT(t, "testdata/wat/startrecv.wat"))
+	if err := b.Publish("workers", isle.SpawnerCap(map[string]*isle.Module{"remote": startrecv}), "a"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Lookup(ctx, "b", "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := remoteProcWith(t, a, map[string]isle.Capability{"spawner": isle.RemoteCap(r, api.RightUse)})
+	before := b.Processes()
+	answered := make(chan error, 1)
+	go func() {
+		_, err := pa.Call(ctx, isle.Message{Tag: rSpawn})
+		answered <- err
+	}()
+	testwasm.WaitFor(t, "the start on b to block in recv", func() bool {
+		for _, p := range b.Snapshot().Processes {
+			if p.State == "waiting" {
+				return true
+			}
+		}
+		return false
+	})
+	pa.Kill()
+	if err := testwasm.Await(t, answered, "the killed spawner's call to end"); err == nil {
+		t.Fatal("a spawner killed while it waited answered")
+	}
+	testwasm.WaitFor(t, "the abandoned start on b to end", func() bool { return b.Processes() == before })
+	for _, e := range b.RecentExits() {
+		if strings.Contains(e.Exit, "its spawner gave up") {
+			return
+		}
+	}
+	t.Fatalf("no exit on b says its spawner gave up: %+v", b.RecentExits())
 }

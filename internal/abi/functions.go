@@ -139,8 +139,7 @@ func send(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if err := c.P.Send(q, m, flags&sendNoBlock != 0); err != nil {
-		m.DropRefs()
-		SetResult(stack, c.Code(err))
+		SetResult(stack, c.Code(err)) // Send dropped m's copies
 		return
 	}
 	if flags&sendCopy == 0 {
@@ -225,9 +224,7 @@ func callFn(ctx context.Context, mod api.Module, stack []uint64) {
 	r, sent, err := c.P.Call(q, m, timeout(ns))
 	if sent {
 		c.removeMoved(hs)
-	} else {
-		m.DropRefs()
-	}
+	} // else Call dropped m's copies
 	if err != nil {
 		SetResult(stack, c.Code(err))
 		return

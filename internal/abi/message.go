@@ -11,9 +11,9 @@ import (
 // payload and of the capabilities the listed handles name, each counted
 // as a copy (kernel.Cap.AddRef). The handles stay in the caller's table
 // until the message is accepted; removeMoved then takes them out unless
-// they were copied. A message that is not accepted must have its copies
-// dropped (kernel.Message.DropRefs). A non-zero code is an expected
-// failure to return.
+// they were copied. A message that is not accepted has its copies dropped
+// (kernel.Message.DropRefs: Send, Call and the spawns do it themselves). A
+// non-zero code is an expected failure to return.
 func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
 	if tag >= kernel.TagSystem {
 		c.Misuse("tag %#x is reserved for the system", tag)

@@ -28,6 +28,15 @@
 // order with them. A node holds at most Config.MaxExports of another's
 // exports, and a send past that fails with ErrTooManyExports.
 //
+// # Spawns
+//
+// A spawn with a published spawner (fSpawn) starts its child on the owner
+// under a context of its own until the child is handed over (fSpawned). If
+// the caller stops waiting first (killed: fSpawnCancel), or its node is
+// lost, that context ends and the child's tree with it; an answer that
+// arrives for a caller gone is answered with a kill. Once handed over, the
+// child outlives the session: only a link carries the loss.
+//
 // # Order and flow
 //
 // Each pair of nodes has one writer each way, which batches frames in the

@@ -98,6 +98,12 @@ func (p *peer) deliver(batch []byte) {
 				p.onSpawn(id, export, name, &m)
 			}
 			continue
+		case fSpawnCancel:
+			id := r.uvarint()
+			if r.err == nil {
+				p.onSpawnCancel(id)
+			}
+			continue
 		case fSpawned:
 			id, code, export := r.uvarint(), r.byte(), r.uvarint()
 			if r.err == nil {

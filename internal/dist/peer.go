@@ -2,6 +2,7 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -41,7 +42,7 @@ type peer struct {
 	consumedB   int
 	malformedOK bool // a malformed batch was logged
 
-	starting int // spawns for the peer still starting
+	starting map[uint64]context.CancelCauseFunc // spawns for the peer still starting, by request
 
 	inMu      sync.Mutex // guards held, spare, draining and overrun
 	overrun   bool       // the peer sent past its window (logged once)
@@ -93,8 +94,8 @@ func newPeer(d *Dist, name string, session uint64, link any) *peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, wait: kernel.HostWaiter(ctx), kick: make(chan struct{}, 1),
 		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{}, spawns: map[uint64]*spawning{},
-		spawners: map[uint64]*kernel.RemoteSpawner{},
-		exports:  map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*imported{}}
+		spawners: map[uint64]*kernel.RemoteSpawner{}, starting: map[uint64]context.CancelCauseFunc{},
+		exports: map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*imported{}}
 }
 
 // end tears the session down: see Dist.Down.
@@ -107,9 +108,9 @@ func (p *peer) end(exit isleapi.Exit) {
 		p.space = nil
 	}
 	calls, exports, remotes, lookups := p.calls, p.exports, p.remotes, p.lookups
-	spawns, spawners := p.spawns, p.spawners
+	spawns, spawners, starting := p.spawns, p.spawners, p.starting
 	p.calls, p.exports, p.byKey, p.remotes, p.lookups = nil, nil, nil, nil, nil
-	p.spawns, p.spawners = nil, nil
+	p.spawns, p.spawners, p.starting = nil, nil, nil
 	p.batches = nil
 	p.mu.Unlock()
 	for _, r := range calls {
@@ -123,6 +124,9 @@ func (p *peer) end(exit isleapi.Exit) {
 	}
 	for _, s := range spawners {
 		s.Revocation().Revoke()
+	}
+	for _, cancel := range starting {
+		cancel(errors.New("its spawner's node was lost as it started")) // nobody could ever hold it
 	}
 	for _, e := range exports {
 		e.forgotten()
@@ -227,8 +231,19 @@ func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, blo
 		return fmt.Errorf("%w: %d bytes with its header cross nodes; the transport carries at most %d",
 			kernel.ErrTooBig, size+1, p.d.cfg.MaxFrame)
 	}
-	if err := p.room(size, block, wait); err != nil {
-		p.unsentMsg(&wm)
+	if len(wm.caps) > 0 {
+		// A process's wait ends in a panic when it is killed.
+		queued := false
+		defer func() {
+			if !queued {
+				p.unsentMsg(&wm)
+			}
+		}()
+		if err := p.room(size, block, wait); err != nil {
+			return err
+		}
+		queued = true
+	} else if err := p.room(size, block, wait); err != nil {
 		return err
 	}
 	var id uint64

@@ -2,6 +2,7 @@ package dist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -34,12 +35,16 @@ func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message,
 	p.sent(putMsg(b, &wm))
 	p.mu.Unlock()
 	init.Discard()
+	answered := false
+	defer func() {
+		if !answered { // the caller gave up, or was killed (a panic)
+			p.abandon(id, sp)
+		}
+	}()
 	if err := wait.WaitFor(sp.done); err != nil {
-		p.mu.Lock()
-		delete(p.spawns, id) // a late answer is killed: nobody holds it
-		p.mu.Unlock()
 		return nil, err
 	}
+	answered = true
 	if !sp.ok {
 		return nil, fmt.Errorf("%w: node %s was lost", kernel.ErrGone, p.name)
 	}
@@ -53,8 +58,51 @@ func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message,
 	return r, nil
 }
 
+// abandon gives up spawn id, whose caller stopped waiting: the peer
+// stops the start if it is still going on, and a process it made is
+// killed, as nobody here will ever hold it.
+func (p *peer) abandon(id uint64, sp *spawning) {
+	p.mu.Lock()
+	_, waiting := p.spawns[id]
+	delete(p.spawns, id) // a later answer is killed (onSpawned)
+	p.mu.Unlock()
+	if waiting {
+		p.control(putUvarint([]byte{fSpawnCancel}, id))
+		return
+	}
+	<-sp.done // answered meanwhile: onSpawned or end closes it at once
+	if sp.ok && sp.g.code == codeOK {
+		p.control(putString(putUvarint([]byte{fKill}, sp.g.id), errSpawnerGaveUp.Error()))
+	}
+}
+
+// errSpawnerGaveUp ends a remote spawn whose caller stopped waiting.
+var errSpawnerGaveUp = errors.New("its spawner gave up")
+
+// startContext returns the context a spawn for the peer starts under, and
+// what ends it while it starts. It is never ended once the child is handed
+// over: the child's tree watches it.
+func startContext() (context.Context, context.CancelCauseFunc) {
+	return context.WithCancelCause(context.Background())
+}
+
+// onSpawnCancel stops the start of spawn id, if it is still going on:
+// the peer's caller gave up waiting for it.
+func (p *peer) onSpawnCancel(id uint64) {
+	p.mu.Lock()
+	cancel := p.starting[id]
+	delete(p.starting, id)
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel(errSpawnerGaveUp) // its tree watches the context: the start is killed
+	}
+}
+
 // onSpawn starts a process with an exported spawner, off the delivering
-// goroutine: a start function may take its time.
+// goroutine: a start function may take its time. Until it is handed over,
+// the peer's caller may give up on it (onSpawnCancel), and the loss of the
+// peer ends it; after that, the child outlives the session: only a link
+// carries the loss.
 func (p *peer) onSpawn(id, export uint64, name string, w *wireMsg) {
 	e := p.exported(export)
 	if e == nil || e.target != nil || p.check(e, isleapi.RightUse) == nil {
@@ -62,26 +110,35 @@ func (p *peer) onSpawn(id, export uint64, name string, w *wireMsg) {
 		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeGone), 0))
 		return
 	}
+	ctx, cancel := startContext()
 	p.mu.Lock()
-	busy := p.starting >= maxStarting
+	_, dup := p.starting[id]
+	busy := dup || p.down || len(p.starting) >= maxStarting
 	if !busy {
-		p.starting++
+		p.starting[id] = cancel
 	}
 	p.mu.Unlock()
 	if busy {
+		cancel(nil)
 		p.dropped(w)
 		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeFull), 0))
 		return
 	}
 	init := p.inMsg(w)
 	go func() {
-		defer func() {
-			p.mu.Lock()
-			p.starting--
-			p.mu.Unlock()
-		}()
-		// The child outlives the session: only a link carries the loss.
-		proc, err := p.d.k.SpawnFor(context.Background(), e.cap, name, init)
+		proc, err := p.d.k.SpawnFor(ctx, e.cap, name, init)
+		// Handed over from here: the context must never end now, as the
+		// child's tree would end with it.
+		p.mu.Lock()
+		_, ours := p.starting[id]
+		delete(p.starting, id)
+		p.mu.Unlock()
+		if err == nil && !ours {
+			// Given up on (or the peer lost) as the start ended: its tree
+			// ends with the context, and nobody is told of it.
+			proc.Kill(errSpawnerGaveUp.Error())
+			err = kernel.ErrGone
+		}
 		if err != nil {
 			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
 			return
