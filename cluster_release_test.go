@@ -1,7 +1,9 @@
 package isle_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/isle-run/isle"
@@ -11,9 +13,11 @@ import (
 
 // Tags of testdata/c/remote.c for handles sent in bulk.
 const (
-	rKeep     = 9
-	rGiveMany = 19
-	rDrop     = 20
+	rKeep      = 9
+	rGiveMany  = 19
+	rDrop      = 20
+	rClosePeer = 21
+	rAdopt     = 22
 )
 
 // exportLimit is the nodes' limit on handles exported to one node, here.
@@ -97,5 +101,32 @@ func TestClusterExportLimitFailsClearly(t *testing.T) {
 	}
 	if got := ask(t, holder, rCallKept); got[0] < 0 || got[1] != rEcho+100 {
 		t.Fatalf("b calling the handle a gave it: rc %d, tag %d", got[0], got[1])
+	}
+}
+
+// A link and a monitor hold what they watch: a process on a that links to
+// and monitors one on b, through a handle b sent it, then closes that
+// handle, still gets both signals when the one on b crashes.
+func TestClusterLinkAndMonitorOutliveTheHandle(t *testing.T) {
+	nodes := testCluster(t, "a", "b")
+	a, b := nodes[0], nodes[1]
+	w := remoteProc(t, a, nil, 0)
+	target := remoteProc(t, b, publish(t, a, w, "w", b), api.RightSend)
+	if got := ask(t, target, rGive); got[0] < 0 {
+		t.Fatalf("b giving a a handle to its process: rc %d", got[0])
+	}
+	ask(t, w, rAdopt)
+	if got := ask(t, w, rWatch); got[0] != 0 || got[1] <= 0 {
+		t.Fatalf("link, monitor: %v", got)
+	}
+	if got := ask(t, w, rClosePeer); got[0] != 0 {
+		t.Fatalf("closing the handle: rc %d", got[0])
+	}
+	go func() { _, _ = target.Call(context.Background(), isle.Message{Tag: rCrash}) }()
+	for range 2 {
+		tag, kind, text := exitEvent(t, ask(t, w, rWait))
+		if kind != 2 || !strings.Contains(text, "unreachable") {
+			t.Fatalf("signal %#x after the handle was closed: kind %d %q; want an abandonment (2) for unreachable", tag, kind, text)
+		}
 	}
 }

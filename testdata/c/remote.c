@@ -27,6 +27,8 @@
 #define T_GIVEBAD 17  // call peer T_KEEP carrying a revoker handle, then send it: rcs, and whether it is still held
 #define T_GIVEMANY 19 // send peer word 0 messages tagged word 1, each carrying word 2 (1-4) fresh forwarders to self: first failure (or 0), messages sent
 #define T_DROP 20     // close the handles the message brought, and count it
+#define T_CLOSEPEER 21 // close the handle to peer: rc
+#define T_ADOPT 22    // make the kept handle the peer
 
 static uint32_t inbox[64];
 static int32_t out[32];
@@ -204,6 +206,15 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 		count++;
 		return;
 	}
+	case T_CLOSEPEER:
+		out[0] = isle_close(get_peer());
+		peer = -1;
+		answer(aux, 1);
+		return;
+	case T_ADOPT:
+		peer = kept;
+		answer(aux, 0);
+		return;
 	case T_RELAY: {
 		isle_handle_t h = -1;
 		if (nhandles) isle_msg_handles(&h, 1);
