@@ -58,6 +58,8 @@ type ClusterConfig struct {
 	// DownAfter is declared down, and every link and monitor on its
 	// processes fires with ExitNoConnection (defaults 250 ms and 1.5 s).
 	Heartbeat, DownAfter time.Duration
+
+	maxExports int // dist.Config.MaxExports, for tests
 }
 
 // Member is one node of the cluster, as this node sees it.
@@ -118,7 +120,8 @@ func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
 			if mp := int(nc.MaxPayload()); mp > 0 && mp-256 < maxFrame {
 				maxFrame = mp - 256
 			}
-			c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame, Logger: n.log})
+			c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame,
+				MaxExports: cfg.maxExports, Logger: n.log})
 			subject := "isle." + clusterName(cfg) + ".d." + cfg.Name + ".>"
 			if sub, err = nc.Subscribe(subject, c.onBatch); err == nil {
 				err = sub.SetPendingLimits(-1, 256<<20)

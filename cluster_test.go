@@ -36,6 +36,13 @@ const (
 // own credentials, and closes them when the test ends.
 func testCluster(t *testing.T, names ...string) []*isle.Node {
 	t.Helper()
+	return testClusterWith(t, nil, names...)
+}
+
+// testClusterWith is testCluster, with each node's configuration passed
+// through tweak first, if set.
+func testClusterWith(t *testing.T, tweak func(*isle.ClusterConfig), names ...string) []*isle.Node {
+	t.Helper()
 	creds := t.TempDir()
 	if err := isle.InitCluster(creds, names...); err != nil {
 		t.Fatal(err)
@@ -43,11 +50,12 @@ func testCluster(t *testing.T, names ...string) []*isle.Node {
 	var nodes []*isle.Node
 	var join []string
 	for _, name := range names {
-		n, err := isle.NewNode(context.Background(), isle.Config{
-			CacheDir: testwasm.NodeCache(t),
-			Cluster: &isle.ClusterConfig{Name: name, Listen: "127.0.0.1:0", Join: join, Credentials: creds,
-				Heartbeat: 100 * time.Millisecond, DownAfter: time.Second},
-		})
+		cc := &isle.ClusterConfig{Name: name, Listen: "127.0.0.1:0", Join: join, Credentials: creds,
+			Heartbeat: 100 * time.Millisecond, DownAfter: time.Second}
+		if tweak != nil {
+			tweak(cc)
+		}
+		n, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t), Cluster: cc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,19 +102,24 @@ func publish(t *testing.T, owner *isle.Node, p *isle.Process, name string, from 
 // ask calls p with tag and returns the int32 results it answers.
 func ask(t *testing.T, p interface {
 	Call(context.Context, isle.Message) (isle.Message, error)
-}, tag uint32, words ...uint32) []int32 {
+}, tag uint32, args ...uint32) []int32 {
 	t.Helper()
 	var data []byte
-	for _, w := range words {
+	for _, w := range args {
 		data = binary.LittleEndian.AppendUint32(data, w)
 	}
 	m, err := p.Call(testwasm.Context(t), isle.Message{Tag: tag, Data: data})
 	if err != nil {
 		t.Fatalf("call %d: %v", tag, err)
 	}
-	out := make([]int32, len(m.Data)/4)
+	return words(m.Data)
+}
+
+// words decodes a reply of little-endian int32s.
+func words(b []byte) []int32 {
+	out := make([]int32, len(b)/4)
 	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(m.Data[4*i:]))
+		out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
 }

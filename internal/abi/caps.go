@@ -29,11 +29,14 @@ func (c Ctx) anyCap(h uint32) *kernel.Cap {
 	return cp
 }
 
+// insert puts a new copy of a capability in the caller's table, counting
+// it (kernel.Cap.AddRef).
 func (c Ctx) insert(cp kernel.Cap) int32 {
 	h, err := c.Handles.Insert(cp)
 	if err != nil {
 		return c.Code(err)
 	}
+	cp.AddRef()
 	return int32(h)
 }
 

@@ -107,12 +107,14 @@ func spawn(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	if err != nil {
 		c.P.CheckKilled()             // a kill that ended the child's start ends the caller too
-		SetResult(stack, c.Code(err)) // the handles never left the caller
+		SetResult(stack, c.Code(err)) // the handles never left the caller; the spawn dropped init
 		return
 	}
 	c.removeMoved(hs)
-	h, err := c.Handles.Insert(kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: child})
+	childCap := kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: child}
+	h, err := c.Handles.Insert(childCap)
 	if err != nil {
+		childCap.Release() // a remote child's count was the handle's
 		SetResult(stack, c.Code(err))
 		return
 	}
@@ -137,7 +139,7 @@ func send(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if err := c.P.Send(q, m, flags&sendNoBlock != 0); err != nil {
-		SetResult(stack, c.Code(err))
+		SetResult(stack, c.Code(err)) // Send dropped m's copies
 		return
 	}
 	if flags&sendCopy == 0 {
@@ -222,7 +224,7 @@ func callFn(ctx context.Context, mod api.Module, stack []uint64) {
 	r, sent, err := c.P.Call(q, m, timeout(ns))
 	if sent {
 		c.removeMoved(hs)
-	}
+	} // else Call dropped m's copies
 	if err != nil {
 		SetResult(stack, c.Code(err))
 		return
@@ -242,6 +244,7 @@ func reply(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if err := c.P.Reply(kernel.Handle(h), m); err != nil {
+		m.DropRefs()
 		SetResult(stack, c.Code(err))
 		return
 	}

@@ -8,10 +8,12 @@ import (
 )
 
 // message builds a message from the guest's arguments: a copy of the
-// payload and of the capabilities the listed handles name. The handles stay
-// in the caller's table until the message is accepted; removeMoved then
-// takes them out unless they were copied. A non-zero code is an expected
-// failure to return.
+// payload and of the capabilities the listed handles name, each counted
+// as a copy (kernel.Cap.AddRef). The handles stay in the caller's table
+// until the message is accepted; removeMoved then takes them out unless
+// they were copied. A message that is not accepted has its copies dropped
+// (kernel.Message.DropRefs: Send, Call and the spawns do it themselves). A
+// non-zero code is an expected failure to return.
 func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*kernel.Message, []kernel.Handle, int32) {
 	if tag >= kernel.TagSystem {
 		c.Misuse("tag %#x is reserved for the system", tag)
@@ -43,13 +45,18 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 		}
 		hs[i], m.Caps[i] = h, *cp
 	}
+	for _, c := range m.Caps {
+		c.AddRef() // after every Misuse above: nothing to undo on a trap
+	}
 	return m, hs, 0
 }
 
 // removeMoved takes moved handles out of the caller's table: the message
-// now carries them.
+// now carries them, and its copies are the ones that count.
 func (c Ctx) removeMoved(hs []kernel.Handle) {
 	for _, h := range hs {
-		c.Handles.Remove(h)
+		if cp, ok := c.Handles.Remove(h); ok {
+			cp.DropRef()
+		}
 	}
 }

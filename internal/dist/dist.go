@@ -17,6 +17,26 @@
 // exports, its Remotes (which end with ExitNoConnection), calls waiting on
 // it. Ids never repeat, so a node that comes back finds nothing it held.
 //
+// An export also goes when its holder lets go of it: when the last handle,
+// message, link or monitor holding the Remote on the holder goes (see
+// kernel.Remote), the holder sends fRelease with how many times it
+// received the export, and forgets it; the owner counts the times it sent
+// it, and forgets it once all are released. A send of the export still on
+// its way keeps it, and makes a fresh Remote on arrival. A use after that
+// is refused as a forged one would be. A release follows every use the
+// holder made on the same ordered stream, and the owner handles it in
+// order with them. A node holds at most Config.MaxExports of another's
+// exports, and a send past that fails with ErrTooManyExports.
+//
+// # Spawns
+//
+// A spawn with a published spawner (fSpawn) starts its child on the owner
+// under a context of its own until the child is handed over (fSpawned). If
+// the caller stops waiting first (killed: fSpawnCancel), or its node is
+// lost, that context ends and the child's tree with it; an answer that
+// arrives for a caller gone is answered with a kill. Once handed over, the
+// child outlives the session: only a link carries the loss.
+//
 // # Order and flow
 //
 // Each pair of nodes has one writer each way, which batches frames in the
@@ -32,11 +52,12 @@
 // # Lock order
 //
 //	Dist.mu    the peers and the published names
-//	peer.mu    a peer's outgoing frames, window, calls, exports, remotes
 //	peer.inMu  a peer's held incoming frames
+//	peer.mu    a peer's outgoing frames, window, calls, exports, remotes
 //
 // No lock is held while calling into the kernel, except that peer.mu may
-// be held to build a Remote.
+// be held to build a Remote, count a copy of it, or ask it whether it is
+// idle, and peer.inMu to drop a held message (which may queue a frame).
 package dist
 
 import (
@@ -63,6 +84,10 @@ var (
 	// ErrRefused is a lookup of a name the other node does not publish to
 	// this one.
 	ErrRefused = errors.New("the node does not publish that service to this one")
+	// ErrTooManyExports is a handle that cannot be sent to a node holding
+	// Config.MaxExports of this node's handles already. It is a
+	// kernel.ErrLimit: the guest sees ELIMIT.
+	ErrTooManyExports = fmt.Errorf("%w: too many handles exported to one node", kernel.ErrLimit)
 )
 
 // Defaults.
@@ -73,8 +98,9 @@ const (
 	// maxStarting bounds the spawns one node may have starting here.
 	maxStarting = 64
 	// MaxExports bounds the handles one node holds exported to another
-	// (and held from it): each new revocable forwarder sent across is a
-	// new export, and the target it names may live for ever.
+	// (and held from it), by default: each new revocable forwarder sent
+	// across is a new export, kept until the holder lets go of it or its
+	// target ends.
 	MaxExports = 1 << 20
 	maxCaps    = kernel.MaxMessageHandles
 )
@@ -93,7 +119,10 @@ type Config struct {
 	MaxFrame int
 	// Window and WindowBytes bound the data frames in flight to a peer.
 	Window, WindowBytes int
-	Logger              *slog.Logger
+	// MaxExports bounds the handles exported to one peer, and held from
+	// it; zero means MaxExports.
+	MaxExports int
+	Logger     *slog.Logger
 }
 
 // Dist is one node's end of the distribution.
@@ -125,6 +154,9 @@ func New(cfg Config) *Dist {
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = 1 << 20
+	}
+	if cfg.MaxExports <= 0 {
+		cfg.MaxExports = MaxExports
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -71,7 +71,7 @@ func pairWith(t testing.TB, cfg Config) (a, b side) {
 		var order sync.Mutex
 		c := cfg
 		c.Kernel, c.Self, c.Logger = k, name, log
-		s.d = New(Config{Kernel: c.Kernel, Self: c.Self, Logger: c.Logger, MaxFrame: c.MaxFrame, Window: c.Window, Send: func(link any, batch []byte) error {
+		s.d = New(Config{Kernel: c.Kernel, Self: c.Self, Logger: c.Logger, MaxFrame: c.MaxFrame, Window: c.Window, MaxExports: c.MaxExports, Send: func(link any, batch []byte) error {
 			order.Lock() // one batch at a time, in order, as the transport promises
 			defer order.Unlock()
 			peer.d.Deliver(name, 1, bytes.Clone(batch))

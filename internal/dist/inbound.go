@@ -1,7 +1,6 @@
 package dist
 
 import (
-	"context"
 	"errors"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -15,14 +14,23 @@ type heldFrame struct {
 	typ    byte
 	export uint64
 	call   uint64
+	n      uint64 // fRelease: the times the export arrived
 	msg    wireMsg
+	// m is msg resolved, once a try to deliver it found the mailbox full:
+	// its capabilities are counted once, when they arrive.
+	m      *kernel.Message
 	exit   isleapi.Exit
 	reason string
 }
 
-// discard drops a held frame whose session ended. A held call is answered
-// by the caller's own node, which abandons it on Down.
-func (h heldFrame) discard() {}
+// discard drops a held frame that will not be handled. A held call is
+// answered by the caller's own node, which abandons it on Down.
+func (h *heldFrame) discard() {
+	if h.m != nil {
+		h.m.Discard()
+		h.m = nil
+	}
+}
 
 // deliver handles one batch from the peer, frame by frame.
 func (p *peer) deliver(batch []byte) {
@@ -47,11 +55,7 @@ func (p *peer) deliver(batch []byte) {
 		case fRevoked:
 			h.export = r.uvarint()
 		case fRelease:
-			id := r.uvarint()
-			if e := p.exported(id); r.err == nil && e != nil && e.cap.Rev.Revoked() {
-				p.drop(e)
-			}
-			continue
+			h.export, h.n = r.uvarint(), r.uvarint()
 		case fKill:
 			h.export, h.reason = r.uvarint(), r.string()
 		case fReply:
@@ -92,6 +96,12 @@ func (p *peer) deliver(batch []byte) {
 			r.msg(&m)
 			if r.err == nil {
 				p.onSpawn(id, export, name, &m)
+			}
+			continue
+		case fSpawnCancel:
+			id := r.uvarint()
+			if r.err == nil {
+				p.onSpawnCancel(id)
 			}
 			continue
 		case fSpawned:
@@ -146,7 +156,7 @@ func (p *peer) ordered(h heldFrame) {
 		return
 	}
 	p.inMu.Unlock()
-	if p.handle(h, true) {
+	if p.handle(&h, true) {
 		return
 	}
 	p.inMu.Lock()
@@ -172,6 +182,7 @@ func (p *peer) hold(h heldFrame) {
 		if h.typ == fCall {
 			p.fail(h.call, codeFull)
 		}
+		h.discard()
 		return
 	}
 	if data {
@@ -191,11 +202,16 @@ func (p *peer) drain() {
 	for {
 		p.inMu.Lock()
 		if len(p.held) == 0 || p.ctx.Err() != nil {
+			var dropped []heldFrame
 			if p.ctx.Err() != nil {
+				dropped = p.held
 				p.held, p.spare = nil, nil
 			}
 			p.draining = false
 			p.inMu.Unlock()
+			for i := range dropped {
+				dropped[i].discard()
+			}
 			return
 		}
 		run := p.held
@@ -203,9 +219,10 @@ func (p *peer) drain() {
 		p.inMu.Unlock()
 		for i := range run {
 			if p.ctx.Err() != nil {
-				break
+				run[i].discard()
+			} else {
+				p.handle(&run[i], false)
 			}
-			p.handle(run[i], false)
 			run[i] = heldFrame{} // kept for reuse: let go of the message
 		}
 		p.inMu.Lock()
@@ -215,20 +232,25 @@ func (p *peer) drain() {
 }
 
 // handle acts on an ordered frame. With nonblock, it reports false
-// (having done nothing) when the frame must wait for room.
-func (p *peer) handle(h heldFrame, nonblock bool) bool {
+// (having done nothing the frame's retry would redo) when the frame must
+// wait for room.
+func (p *peer) handle(h *heldFrame, nonblock bool) bool {
 	switch h.typ {
 	case fSend, fCall:
 		return p.onMessage(h, nonblock)
 	case fEnded:
-		if r := p.forget(h.export); r != nil {
+		if r, _ := p.forget(h.export); r != nil {
 			r.End(h.exit)
 		}
 	case fRevoked:
-		if r := p.forget(h.export); r != nil {
+		// Released at once: the owner keeps the export while a send of
+		// it is on its way, and those handles here refuse locally.
+		if r, n := p.forget(h.export); r != nil {
 			r.Revocation().Revoke()
+			p.control(putUvarint(putUvarint([]byte{fRelease}, h.export), n))
 		}
-		p.control(putUvarint([]byte{fRelease}, h.export))
+	case fRelease:
+		p.unsent(h.export, h.n)
 	case fLinkExit:
 		if e := p.use(h.export, isleapi.RightKill); e != nil {
 			kernel.LinkExitFrom(e.target, h.exit)
@@ -239,15 +261,6 @@ func (p *peer) handle(h heldFrame, nonblock bool) bool {
 		}
 	}
 	return true
-}
-
-// forget drops the Remote for the peer's export id.
-func (p *peer) forget(id uint64) *kernel.Remote {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := p.remotes[id]
-	delete(p.remotes, id)
-	return r
 }
 
 // use returns export id if it was made for this peer and allows need.
@@ -275,16 +288,25 @@ func (p *peer) check(e *export, need isleapi.Rights) *export {
 }
 
 // onMessage delivers a send or a call to its export's target.
-func (p *peer) onMessage(h heldFrame, nonblock bool) bool {
+func (p *peer) onMessage(h *heldFrame, nonblock bool) bool {
 	e := p.use(h.export, isleapi.RightSend)
 	if e == nil {
 		if h.typ == fCall {
 			p.fail(h.call, p.refusal(h.export))
 		}
+		if h.m != nil {
+			h.discard()
+		} else {
+			p.dropped(&h.msg)
+		}
 		p.credit(&h.msg)
 		return true
 	}
-	m := p.inMsg(&h.msg)
+	m := h.m
+	if m == nil {
+		m = p.inMsg(&h.msg)
+	}
+	h.m = nil
 	var err error
 	if h.typ == fCall {
 		var reply kernel.Reply
@@ -297,7 +319,7 @@ func (p *peer) onMessage(h heldFrame, nonblock bool) bool {
 		err = p.d.k.Forward(p.wait, e.target, m, nonblock)
 	}
 	if err == kernel.ErrFull && nonblock {
-		m.Discard()
+		h.m = m // its capabilities arrived once, and are counted once
 		return false
 	}
 	if err != nil {
@@ -418,6 +440,7 @@ func (p *peer) resolve(ref capRef) (kernel.Cap, bool) {
 				"node", p.name, "export", ref.export)
 			return kernel.Cap{}, false
 		}
+		c.AddRef() // a copy for the message
 		return c, true
 	}
 	return kernel.Cap{}, false
@@ -437,6 +460,7 @@ func (p *peer) answer(id uint64, ans *kernel.Message) {
 	}
 	size := wm.size()
 	if size+1 > p.d.cfg.MaxFrame {
+		p.unsentMsg(&wm)
 		p.fail(id, codeTooBig)
 		ans.Discard()
 		return
@@ -462,7 +486,8 @@ func (p *peer) onReply(id uint64, w *wireMsg) {
 	delete(p.calls, id)
 	p.mu.Unlock()
 	if !ok {
-		return // the caller gave up
+		p.dropped(w) // the caller gave up
+		return
 	}
 	m := p.inMsg(w)
 	if !reply.Answer(m) {
@@ -505,6 +530,12 @@ func (p *peer) onGrant(id uint64, g grant) {
 	p.mu.Unlock()
 	if ch != nil {
 		ch <- g
+		return
+	}
+	if g.code == codeOK && g.kind == capkind.Process {
+		if r := p.remote(g.id); r != nil { // nobody waits: let go of it
+			kernel.Cap{Object: r}.DropRef()
+		}
 	}
 }
 
@@ -522,62 +553,4 @@ func (p *peer) onLink(id uint64, link bool) {
 		e.links--
 	}
 	p.mu.Unlock()
-}
-
-// onSpawn starts a process with an exported spawner, off the delivering
-// goroutine: a start function may take its time.
-func (p *peer) onSpawn(id, export uint64, name string, w *wireMsg) {
-	e := p.exported(export)
-	if e == nil || e.target != nil || p.check(e, isleapi.RightUse) == nil {
-		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeGone), 0))
-		return
-	}
-	p.mu.Lock()
-	busy := p.starting >= maxStarting
-	if !busy {
-		p.starting++
-	}
-	p.mu.Unlock()
-	if busy {
-		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeFull), 0))
-		return
-	}
-	init := p.inMsg(w)
-	go func() {
-		defer func() {
-			p.mu.Lock()
-			p.starting--
-			p.mu.Unlock()
-		}()
-		// The child outlives the session: only a link carries the loss.
-		proc, err := p.d.k.SpawnFor(context.Background(), e.cap, name, init)
-		if err != nil {
-			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
-			return
-		}
-		ex, err := p.export(kernel.Cap{Kind: capkind.Process, Rights: capkind.ProcessRights.All(), Object: proc})
-		if err != nil {
-			proc.Kill("its spawner's node could not be given it")
-			p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOf(err)), 0))
-			return
-		}
-		p.control(putUvarint(append(putUvarint([]byte{fSpawned}, id), codeOK), ex.id))
-	}()
-}
-
-// onSpawned answers one of this node's spawns on the peer; the process of
-// a spawn whose caller gave up is killed, since nobody holds it.
-func (p *peer) onSpawned(id uint64, code byte, export uint64) {
-	p.mu.Lock()
-	sp := p.spawns[id]
-	delete(p.spawns, id)
-	p.mu.Unlock()
-	if sp == nil {
-		if code == codeOK {
-			p.control(putString(putUvarint([]byte{fKill}, export), "its spawner gave up"))
-		}
-		return
-	}
-	sp.g, sp.ok = grant{code: code, id: export}, true
-	close(sp.done)
 }

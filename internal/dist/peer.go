@@ -2,8 +2,7 @@ package dist
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -38,12 +37,12 @@ type peer struct {
 	spawners    map[uint64]*kernel.RemoteSpawner // the peer's spawners, held here
 	exports     map[uint64]*export               // what this node exported to the peer
 	byKey       map[exportKey]*export
-	remotes     map[uint64]*kernel.Remote // the peer's exports, held here
-	consumed    int                       // data frames taken and not yet credited
+	remotes     map[uint64]*imported // the peer's exports, held here
+	consumed    int                  // data frames taken and not yet credited
 	consumedB   int
 	malformedOK bool // a malformed batch was logged
 
-	starting int // spawns for the peer still starting
+	starting map[uint64]context.CancelCauseFunc // spawns for the peer still starting, by request
 
 	inMu      sync.Mutex // guards held, spare, draining and overrun
 	overrun   bool       // the peer sent past its window (logged once)
@@ -63,7 +62,8 @@ type export struct {
 	cap      kernel.Cap
 	target   kernel.Target
 	key      exportKey
-	links    int // processes on the peer linked to the target
+	sent     uint64 // times its id went to the peer, less those released
+	links    int    // processes on the peer linked to the target
 	unwatch  func()
 	unrevoke func()
 }
@@ -94,8 +94,8 @@ func newPeer(d *Dist, name string, session uint64, link any) *peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &peer{d: d, name: name, session: session, link: link, ctx: ctx, cancel: cancel, wait: kernel.HostWaiter(ctx), kick: make(chan struct{}, 1),
 		calls: map[uint64]kernel.Reply{}, lookups: map[uint64]chan grant{}, spawns: map[uint64]*spawning{},
-		spawners: map[uint64]*kernel.RemoteSpawner{},
-		exports:  map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*kernel.Remote{}}
+		spawners: map[uint64]*kernel.RemoteSpawner{}, starting: map[uint64]context.CancelCauseFunc{},
+		exports: map[uint64]*export{}, byKey: map[exportKey]*export{}, remotes: map[uint64]*imported{}}
 }
 
 // end tears the session down: see Dist.Down.
@@ -108,9 +108,9 @@ func (p *peer) end(exit isleapi.Exit) {
 		p.space = nil
 	}
 	calls, exports, remotes, lookups := p.calls, p.exports, p.remotes, p.lookups
-	spawns, spawners := p.spawns, p.spawners
+	spawns, spawners, starting := p.spawns, p.spawners, p.starting
 	p.calls, p.exports, p.byKey, p.remotes, p.lookups = nil, nil, nil, nil, nil
-	p.spawns, p.spawners = nil, nil
+	p.spawns, p.spawners, p.starting = nil, nil, nil
 	p.batches = nil
 	p.mu.Unlock()
 	for _, r := range calls {
@@ -125,23 +125,27 @@ func (p *peer) end(exit isleapi.Exit) {
 	for _, s := range spawners {
 		s.Revocation().Revoke()
 	}
+	for _, cancel := range starting {
+		cancel(errors.New("its spawner's node was lost as it started")) // nobody could ever hold it
+	}
 	for _, e := range exports {
-		e.stop()
+		e.forgotten()
 		if e.links > 0 && e.target != nil {
 			// Processes there were linked to it: as in Erlang, the link
 			// breaks with noconnection on this side too.
 			kernel.LinkExitFrom(e.target, exit)
 		}
 	}
-	for _, r := range remotes {
-		r.End(exit)
+	for _, im := range remotes {
+		im.r.End(exit)
 	}
 	p.inMu.Lock()
-	for _, h := range p.held {
-		h.discard()
-	}
+	held := p.held
 	p.held = nil
 	p.inMu.Unlock()
+	for _, h := range held {
+		h.discard()
+	}
 }
 
 // batch returns the open batch to append a frame of about size bytes to,
@@ -223,32 +227,24 @@ func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, blo
 	}
 	size := wm.size()
 	if size+1 > p.d.cfg.MaxFrame {
+		p.unsentMsg(&wm)
 		return fmt.Errorf("%w: %d bytes with its header cross nodes; the transport carries at most %d",
 			kernel.ErrTooBig, size+1, p.d.cfg.MaxFrame)
 	}
-	p.mu.Lock()
-	for p.inflight > 0 && (p.inflight >= p.d.cfg.Window || p.inflightB+size > p.d.cfg.WindowBytes) {
-		if p.down {
-			p.mu.Unlock()
-			return kernel.ErrGone
-		}
-		if !block {
-			p.mu.Unlock()
-			return kernel.ErrFull
-		}
-		if p.space == nil {
-			p.space = make(chan struct{})
-		}
-		ch := p.space
-		p.mu.Unlock()
-		if err := wait.WaitFor(ch); err != nil {
+	if len(wm.caps) > 0 {
+		// A process's wait ends in a panic when it is killed.
+		queued := false
+		defer func() {
+			if !queued {
+				p.unsentMsg(&wm)
+			}
+		}()
+		if err := p.room(size, block, wait); err != nil {
 			return err
 		}
-		p.mu.Lock()
-	}
-	if p.down {
-		p.mu.Unlock()
-		return kernel.ErrGone
+		queued = true
+	} else if err := p.room(size, block, wait); err != nil {
+		return err
 	}
 	var id uint64
 	b := p.batch(size)
@@ -277,6 +273,36 @@ func (p *peer) Send(r *kernel.Remote, m *kernel.Message, reply kernel.Reply, blo
 	return nil
 }
 
+// room waits until the window has room for a data frame of size bytes,
+// and returns with p.mu held; it fails with p.mu not held.
+func (p *peer) room(size int, block bool, wait kernel.Waiter) error {
+	p.mu.Lock()
+	for p.inflight > 0 && (p.inflight >= p.d.cfg.Window || p.inflightB+size > p.d.cfg.WindowBytes) {
+		if p.down {
+			p.mu.Unlock()
+			return kernel.ErrGone
+		}
+		if !block {
+			p.mu.Unlock()
+			return kernel.ErrFull
+		}
+		if p.space == nil {
+			p.space = make(chan struct{})
+		}
+		ch := p.space
+		p.mu.Unlock()
+		if err := wait.WaitFor(ch); err != nil {
+			return err
+		}
+		p.mu.Lock()
+	}
+	if p.down {
+		p.mu.Unlock()
+		return kernel.ErrGone
+	}
+	return nil
+}
+
 // LinkExit implements kernel.RemotePort.
 func (p *peer) LinkExit(r *kernel.Remote, exit isleapi.Exit) {
 	p.control(putExit(putUvarint([]byte{fLinkExit}, r.ID), exit))
@@ -288,12 +314,14 @@ func (p *peer) Kill(r *kernel.Remote, reason string) {
 }
 
 // outMsg turns m into its wire form, exporting the capabilities it
-// carries to the peer.
+// carries to the peer. Each export is counted as sent: a caller whose
+// frame does not leave takes the sends back (unsentMsg).
 func (p *peer) outMsg(m *kernel.Message) (wireMsg, error) {
 	wm := wireMsg{tag: m.Tag, traceHi: m.TraceHi, trace: m.Trace, span: m.Span, spanFlags: m.SpanFlags, data: m.Data}
 	for _, c := range m.Caps {
 		ref, err := p.capRef(c)
 		if err != nil {
+			p.unsentMsg(&wm)
 			return wireMsg{}, err
 		}
 		wm.caps = append(wm.caps, ref)
@@ -318,114 +346,6 @@ func (p *peer) capRef(c kernel.Cap) (capRef, error) {
 	return capRef{kind: c.Kind, rights: c.Rights, export: e.id}, nil
 }
 
-// export records c as exported to the peer, once per capability.
-func (p *peer) export(c kernel.Cap) (*export, error) {
-	t, ok := c.Object.(kernel.Target)
-	_, spawner := c.Object.(*kernel.Spawner)
-	if !ok && !spawner {
-		return nil, ErrNotTransferable
-	}
-	key := exportKey{target: c.Object, rights: c.Rights, rev: c.Rev}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		return nil, kernel.ErrGone
-	}
-	if e := p.byKey[key]; e != nil {
-		p.mu.Unlock()
-		return e, nil
-	}
-	if len(p.exports) >= MaxExports {
-		p.mu.Unlock()
-		return nil, fmt.Errorf("%w: %d handles exported to node %s", kernel.ErrLimit, MaxExports, p.name)
-	}
-	e := &export{id: exportID(), cap: c, target: t, key: key}
-	p.exports[e.id], p.byKey[key] = e, e
-	p.mu.Unlock()
-	// Outside p.mu: either may fire at once, and drops e again.
-	unwatch := func() {}
-	if t != nil {
-		unwatch = kernel.WatchFrom(t, p.name, func(exit isleapi.Exit) {
-			if p.drop(e) {
-				p.control(putExit(putUvarint([]byte{fEnded}, e.id), exit))
-			}
-		})
-	}
-	// A revoked export stays until the holder releases it, so that a use
-	// already on its way is refused as revoked, not as gone.
-	unrevoke := c.Rev.OnRevoke(func() {
-		if p.exported(e.id) == e {
-			p.control(putUvarint([]byte{fRevoked}, e.id))
-		}
-	})
-	p.mu.Lock()
-	e.unwatch, e.unrevoke = unwatch, unrevoke
-	live := p.exports[e.id] == e
-	p.mu.Unlock()
-	if !live {
-		e.stop()
-	}
-	return e, nil
-}
-
-// exportID returns a fresh, unpredictable export id: an id seen on the
-// wire tells nothing of the next.
-func exportID() uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:])
-}
-
-// drop forgets e, reporting whether it was still exported, and stops it.
-func (p *peer) drop(e *export) bool {
-	p.mu.Lock()
-	if p.exports[e.id] != e {
-		p.mu.Unlock()
-		return false
-	}
-	delete(p.exports, e.id)
-	delete(p.byKey, e.key)
-	p.mu.Unlock()
-	e.stop()
-	return true
-}
-
-// stop cancels what watches e; either may still be unset.
-func (e *export) stop() {
-	if e.unwatch != nil {
-		e.unwatch()
-	}
-	if e.unrevoke != nil {
-		e.unrevoke()
-	}
-}
-
-// exported returns the export id names, if it was made for this peer.
-func (p *peer) exported(id uint64) *export {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exports[id]
-}
-
-// remote returns this node's Remote for the peer's export id, making it
-// the first time.
-func (p *peer) remote(id uint64) *kernel.Remote {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return nil
-	}
-	r := p.remotes[id]
-	if r == nil {
-		if len(p.remotes) >= MaxExports {
-			return nil // the peer is misbehaving: its exports are bounded too
-		}
-		r = kernel.NewRemote(p.name, id, p)
-		p.remotes[id] = r
-	}
-	return r
-}
-
 // spawner returns this node's proxy for the peer's spawner export id.
 func (p *peer) spawner(id uint64) *kernel.RemoteSpawner {
 	p.mu.Lock()
@@ -446,46 +366,6 @@ func (p *peer) Link(r *kernel.Remote) { p.control(putUvarint([]byte{fLink}, r.ID
 
 // Unlink implements kernel.RemotePort.
 func (p *peer) Unlink(r *kernel.Remote) { p.control(putUvarint([]byte{fUnlink}, r.ID)) }
-
-// Spawn implements kernel.RemotePort.
-func (p *peer) Spawn(s *kernel.RemoteSpawner, name string, init *kernel.Message, wait kernel.Waiter) (*kernel.Remote, error) {
-	wm, err := p.outMsg(init)
-	if err != nil {
-		return nil, err
-	}
-	if wm.size()+len(name) > p.d.cfg.MaxFrame {
-		return nil, fmt.Errorf("%w: the init message does not fit one frame", kernel.ErrTooBig)
-	}
-	id := p.d.newID()
-	sp := &spawning{done: make(chan struct{})}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		return nil, kernel.ErrGone
-	}
-	p.spawns[id] = sp
-	b := putString(putUvarint(putUvarint(append(p.batch(wm.size()+len(name)), fSpawn), id), s.ID), name)
-	p.sent(putMsg(b, &wm))
-	p.mu.Unlock()
-	init.Discard()
-	if err := wait.WaitFor(sp.done); err != nil {
-		p.mu.Lock()
-		delete(p.spawns, id) // a late answer is killed: nobody holds it
-		p.mu.Unlock()
-		return nil, err
-	}
-	if !sp.ok {
-		return nil, fmt.Errorf("%w: node %s was lost", kernel.ErrGone, p.name)
-	}
-	if sp.g.code != codeOK {
-		return nil, errOf(sp.g.code)
-	}
-	r := p.remote(sp.g.id)
-	if r == nil {
-		return nil, fmt.Errorf("%w: node %s was lost", kernel.ErrGone, p.name)
-	}
-	return r, nil
-}
 
 // lookup asks the peer for a published service.
 func (p *peer) lookup(ctx context.Context, name string) (kernel.Cap, error) {
@@ -519,7 +399,7 @@ func (p *peer) lookup(ctx context.Context, name string) (kernel.Cap, error) {
 			}
 			return kernel.Cap{Kind: capkind.Spawner, Rights: g.rights, Object: s, Rev: s.Revocation()}, nil
 		}
-		r := p.remote(g.id)
+		r := p.remote(g.id) // its count is the Go host's, for good
 		if r == nil {
 			return kernel.Cap{}, fmt.Errorf("%w: %s went down", ErrNoNode, p.name)
 		}

@@ -13,26 +13,27 @@ import (
 // are unsigned varints, strings and byte strings a varint length and the
 // bytes. One writer per pair of nodes keeps frames in the order they were
 // queued, and the transport keeps batches in order (see package doc).
-const wireVersion = 1
+const wireVersion = 2
 
 // Frame types.
 const (
-	fSend     byte = iota + 1 // export, msg: a send to an exported target
-	fCall                     // export, call, msg: a call to one
-	fReply                    // call, msg: the answer to a call
-	fFail                     // call, code: a call that will get no answer
-	fEnded                    // export, exit: an exported target ended
-	fRevoked                  // export: an export was revoked
-	fLinkExit                 // export, exit: a process linked to it ended
-	fKill                     // export, reason: kill the exported target
-	fCredit                   // frames, bytes: room freed in the receiver
-	fLookup                   // request, name: ask for a published service
-	fGrant                    // request, code, kind, rights, export: the answer
-	fRelease                  // export: the holder is done with a revoked export
-	fLink                     // export: a process here links to it
-	fUnlink                   // export: the last link to it here is gone
-	fSpawn                    // request, export, name, msg: start a process with a spawner
-	fSpawned                  // request, code, export: the process it started
+	fSend        byte = iota + 1 // export, msg: a send to an exported target
+	fCall                        // export, call, msg: a call to one
+	fReply                       // call, msg: the answer to a call
+	fFail                        // call, code: a call that will get no answer
+	fEnded                       // export, exit: an exported target ended
+	fRevoked                     // export: an export was revoked
+	fLinkExit                    // export, exit: a process linked to it ended
+	fKill                        // export, reason: kill the exported target
+	fCredit                      // frames, bytes: room freed in the receiver
+	fLookup                      // request, name: ask for a published service
+	fGrant                       // request, code, kind, rights, export: the answer
+	fRelease                     // export, count: the holder let go of the export, received count times
+	fLink                        // export: a process here links to it
+	fUnlink                      // export: the last link to it here is gone
+	fSpawn                       // request, export, name, msg: start a process with a spawner
+	fSpawned                     // request, code, export: the process it started
+	fSpawnCancel                 // request: the caller gave up on a spawn
 )
 
 // Failure codes of fFail and fGrant.

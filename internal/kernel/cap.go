@@ -137,3 +137,23 @@ func (r *Revocation) Revoked() bool {
 
 // Release gives up the capability, as closing its handle does.
 func (c Cap) Release() { c.release() }
+
+// AddRef counts one more copy of c held on this node: a capability on a
+// process of another node (a Remote) is let go of there only once every
+// copy is (DropRef, Release). Whoever copies a capability into a handle
+// table, a message or an export counts the copy; one moved from a table
+// into a message, or from a message into a table, keeps its count.
+func (c Cap) AddRef() {
+	if r, ok := c.Object.(*Remote); ok {
+		r.addRef()
+	}
+}
+
+// DropRef gives up a copy of c counted by AddRef, without what Release
+// does to a reply handle: for a copy that goes away while another holds
+// the same right, as a moved handle leaves its table.
+func (c Cap) DropRef() {
+	if r, ok := c.Object.(*Remote); ok {
+		r.dropRef()
+	}
+}

@@ -33,11 +33,29 @@
 // touches the instance, the handle table, the current message, the fuel
 // counter and the monitors the process holds.
 //
-// It ends in finish, on its owner: the mailbox is closed and drained (to
-// the next instance, for a service's), the handles and instance are
-// released, the memory account is settled, the exit is set, done is
-// closed, and only then are links and monitors told. A root ended by a
-// kill, a timeout or a spent budget kills its group.
+// It ends once, on its owner: in finish once it has run, in abort if its
+// spawn fails after it was registered (a start function that trapped or
+// was killed). Either way the mailbox is closed and drained (to the next
+// instance, for a service's), the handles and instance are released, the
+// memory account is settled, the exit is set, done is closed, and only
+// then are links and monitors told. A root ended by a kill, a timeout or a
+// spent budget kills its group.
+//
+// A group's kill marks every member killed (killReason, an atomic) under
+// Group.mu before it wakes any of them, and Kernel.Close every process
+// under Kernel.mu, so no process can learn of another's kill (a child's
+// start ended under its spawner), and run on to an end of its own, before
+// its own kill is recorded.
+//
+// # Copies of remote capabilities
+//
+// A Remote (a process of another node) counts what holds it here, so its
+// node can forget the export once nothing does: every copy of a
+// capability on it in a handle table, a message or an export (Cap.AddRef
+// where a copy is made; a move keeps its count; release and Cap.DropRef
+// where one goes), and every link and monitor. A message built from a
+// process's handles counts its own copies; if it is not sent, they are
+// dropped (Message.DropRefs), and the handles stay the sender's.
 //
 // # Who may call what
 //

@@ -129,13 +129,19 @@ func (g *Group) Kill(reason string) {
 		return
 	}
 	g.killed = reason
+	// Every member is marked killed before any is woken: otherwise one
+	// woken early (a child whose start function blocked its spawner)
+	// could let another run to a normal end before its own kill, so that
+	// a tree ended by its timeout had a member end as if it had none.
 	members := make([]*Process, 0, g.procs.Load())
 	for p := g.members; p != nil; p = p.groupNext {
-		members = append(members, p)
+		if p.markKilled(reason) {
+			members = append(members, p)
+		}
 	}
 	g.mu.Unlock()
 	for _, p := range members {
-		p.Kill(reason)
+		p.landKill()
 	}
 }
 

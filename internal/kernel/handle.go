@@ -29,10 +29,15 @@ func (h Handle) index() uint32 { return uint32(h) & handleIndexMask }
 func (h Handle) gen() uint16   { return uint16(uint32(h) >> handleIndexBits) }
 
 // release gives up what holding the capability entails: an unanswered
-// reply handle fails its caller.
+// reply handle fails its caller, and a copy of a Remote is uncounted.
 func (c Cap) release() {
-	if r, ok := c.Object.(*replySlot); ok && c.Kind == capkind.Reply {
-		r.abandon()
+	switch o := c.Object.(type) {
+	case *replySlot:
+		if c.Kind == capkind.Reply {
+			o.abandon()
+		}
+	case *Remote:
+		o.dropRef()
 	}
 }
 

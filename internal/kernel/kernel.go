@@ -300,9 +300,17 @@ func (k *Kernel) Close(ctx context.Context) error {
 	for _, p := range k.procs {
 		procs = append(procs, p)
 	}
+	// All are marked before any is woken, as by Group.Kill: a spawner
+	// whose child's start the close ended finds itself killed too.
+	killed := make([]bool, len(procs))
+	for i, p := range procs {
+		killed[i] = p.markKilled("node closed")
+	}
 	k.mu.Unlock()
-	for _, p := range procs {
-		p.Kill("node closed")
+	for i, p := range procs {
+		if killed[i] {
+			p.landKill()
+		}
 	}
 	for i, p := range procs {
 		select {

@@ -103,6 +103,21 @@ func (m *Message) Discard() {
 	m.recycle()
 }
 
+// DropRefs gives up the copies of capabilities a message that was never
+// sent counted (Cap.DropRef): their handles are still the sender's.
+func (m *Message) DropRefs() {
+	for _, c := range m.Caps {
+		c.DropRef()
+	}
+}
+
+// dropRefs is m.DropRefs for an optional message.
+func dropRefs(m *Message) {
+	if m != nil {
+		m.DropRefs()
+	}
+}
+
 // release drops what an undelivered message holds.
 func (m *Message) release() {
 	for _, c := range m.Caps {

@@ -9,13 +9,26 @@ import (
 )
 
 // Send queues m in q's mailbox, with p as the sender: p blocks (and can be
-// killed while it does) if the mailbox is full and nonblock is false.
+// killed while it does) if the mailbox is full and nonblock is false. If
+// m is not sent, what its capabilities counted is dropped
+// (Message.DropRefs), a kill in the wait included.
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Send(q Target, m *Message, nonblock bool) error {
 	p.stamp(m)
 	p.sent++
-	return q.enqueue(m, modeOf(nonblock), p)
+	if len(m.Caps) == 0 {
+		return q.enqueue(m, modeOf(nonblock), p)
+	}
+	sent := false
+	defer func() {
+		if !sent {
+			m.DropRefs() // after a sent m, another goroutine may own it
+		}
+	}()
+	err := q.enqueue(m, modeOf(nonblock), p)
+	sent = err == nil
+	return err
 }
 
 func modeOf(nonblock bool) sendMode {
@@ -42,24 +55,33 @@ func request(q Target, m *Message, w waiter) (*replySlot, error) {
 // It fails with ErrGone as soon as nobody can answer any more: q ended
 // with the request unread, or whoever held the reply handle dropped it.
 // sent reports whether the request left, and with it any capabilities it
-// carried.
+// carried; if it did not, what m's capabilities counted is dropped
+// (Message.DropRefs), a kill in the wait for room included.
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Call(q Target, m *Message, timeout time.Duration) (reply *Message, sent bool, err error) {
 	p.stamp(m)
 	p.sent++
+	if len(m.Caps) > 0 {
+		defer func() {
+			if !sent {
+				m.DropRefs()
+			}
+		}()
+	}
 	span := p.startCall(m)
 	slot, err := request(q, m, p)
 	if err != nil {
 		endCall(span, err)
 		return nil, false, err
 	}
+	sent = true
 	p.pending = slot
 	err = p.wait(slot.done, timeout)
 	p.pending = nil
 	reply, err = settle(slot, err)
 	endCall(span, err)
-	return reply, true, err
+	return reply, sent, err
 }
 
 // settle turns a finished wait on a reply slot into the reply or an error.
@@ -186,13 +208,16 @@ type Spawner struct {
 // message. The child holds the same spawner capability (so a revoked
 // spawner stops a whole tree). With link, p and the child are linked
 // before the child runs; with stdio, the child writes to p's stdout and
-// stderr.
+// stderr. It takes init over: if the spawn fails, what init's
+// capabilities counted is dropped (Message.DropRefs), and p's handles to
+// them stay p's.
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bool) (*Process, error) {
 	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
 	if !ok {
+		dropRefs(init)
 		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
 	}
 	spec := Spec{
@@ -205,6 +230,7 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		spec.MemoryLimit = DefaultChildMemory
 	}
 	if err := m.runnable(spec.MemoryLimit); err != nil {
+		dropRefs(init)
 		return nil, err
 	}
 	if stdio {

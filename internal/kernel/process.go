@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -60,7 +59,9 @@ type Spec struct {
 	Processes int64
 	// Mailbox bounds the mailbox; zero means DefaultMailbox.
 	Mailbox int
-	// OnExit, if set, runs once the process has ended, before Wait returns.
+	// OnExit, if set, runs once the process has ended, before Wait
+	// returns; not if the spawn fails, as what it releases is then still
+	// the spawner's.
 	OnExit func()
 	// Init, if set, is queued as the process's first message.
 	Init *Message
@@ -232,8 +233,22 @@ func (m *Module) runnable(limit uint64) error {
 }
 
 // spawn starts a process in group g, as parent's child if parent is set,
-// with init queued as its first message before it can run.
+// with init queued as its first message before it can run. It takes init
+// over: if the spawn fails, what init's capabilities counted is dropped
+// (Message.DropRefs), as the spawner still holds their handles.
 func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Process, g *Group, init *Message, link bool) (*Process, error) {
+	p, cfg, err := k.newProcess(ctx, m, spec, parent, g)
+	if err != nil {
+		dropRefs(init)
+		return nil, err
+	}
+	return p.begin(&cfg, init, link)
+}
+
+// newProcess makes a process that can be registered, joined to g and
+// charged for: nothing of it exists yet if it fails. It also returns the
+// WASI view begin gives it (an image's, if it starts from one).
+func (k *Kernel) newProcess(ctx context.Context, m *Module, spec Spec, parent *Process, g *Group) (*Process, wasip1.Config, error) {
 	p := &Process{k: k, mod: m, spec: spec, parent: parent, group: g, reactor: m.kind == kindReactor,
 		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
@@ -254,7 +269,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.mbox.sched = schedRunning
 	}
 	if err := g.join(p); err != nil {
-		return nil, err
+		return nil, wasip1.Config{}, err
 	}
 	// Everything the process needs at start is charged now, its initial
 	// linear memory too, so that a spawn the tree cannot hold fails here
@@ -262,7 +277,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 	start := ProcessOverhead + m.fixedMemory + int64(m.minMemory)
 	if full := p.chargeMem(start); full != nil {
 		g.leave(p)
-		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
+		return nil, wasip1.Config{}, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
 	p.alloc.Prepaid = m.minMemory
 	// Whether it starts from an image is settled before register: tools
@@ -278,14 +293,22 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 	if err := k.register(p); err != nil {
 		p.closeMem()
 		g.leave(p)
-		return nil, err
-	}
-	if err := p.installGrants(); err != nil {
-		p.abort()
-		return nil, err
+		return nil, wasip1.Config{}, err
 	}
 	p.setContext(ctx)
-	p.wasi = p.newWASI(&cfg)
+	return p, cfg, nil
+}
+
+// begin readies a registered process and lets it run: from here on, it
+// ends through abort or finish.
+func (p *Process) begin(cfg *wasip1.Config, init *Message, link bool) (*Process, error) {
+	m, parent := p.mod, p.parent
+	if err := p.installGrants(); err != nil {
+		dropRefs(init)
+		p.abort(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: "its grants did not fit its handle table"})
+		return nil, err
+	}
+	p.wasi = p.newWASI(cfg)
 	if init != nil {
 		// Queued before the process can run, so that it is the first
 		// message whatever the child does first.
@@ -295,8 +318,8 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.mbox.append(init)
 		p.mu.Unlock()
 	}
-	if spec.Service != nil {
-		spec.Service.attach(p)
+	if s := p.spec.Service; s != nil {
+		s.attach(p)
 	}
 	if p.reactor {
 		// A start function that never returns meets the tree's timeout,
@@ -315,7 +338,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 		p.endTurn()
 		p.spawnerKill = nil
 		if err != nil {
-			p.abort()
+			p.abort(p.classify(err))
 			if errors.Is(err, linmem.ErrRefused) {
 				return nil, fmt.Errorf("%s: %w: its tree or the node cannot hold its initial memory", m.Name, ErrLimit)
 			}
@@ -358,27 +381,6 @@ func (p *Process) start() {
 	}
 }
 
-// abort undoes a spawn that failed before the process could run. Its init
-// message is dropped without releasing what it carries: the spawner still
-// holds those capabilities.
-func (p *Process) abort() {
-	p.closeWASI()
-	queued := p.mbox.drain()
-	if s := p.spec.Service; s != nil {
-		if len(queued) > 0 && queued[0].Tag == TagInit {
-			queued = queued[1:]
-		}
-		s.detach(p, queued) // what waited for this instance waits for the next
-	}
-	p.handles.releaseAll()
-	if p.inst != nil {
-		_ = p.inst.Close(context.Background())
-	}
-	p.k.unregister(p)
-	p.closeMem()
-	p.group.leave(p)
-}
-
 // installGrants puts the self handle and the named grants in the table.
 func (p *Process) installGrants() error {
 	var err error
@@ -393,6 +395,7 @@ func (p *Process) installGrants() error {
 		if err != nil {
 			return err
 		}
+		c.AddRef() // the spec keeps its own
 		p.grants[name] = h
 	}
 	return nil
@@ -430,111 +433,6 @@ func (p *Process) instantiate() (err error) {
 		p.fuel.counter = g
 	}
 	return nil
-}
-
-// finish ends the process: it tears down the mailbox, the handle table and
-// the instance, tells links and monitors, and publishes the exit. It runs
-// on the process's own goroutine or on the worker that ran its last turn.
-func (p *Process) finish(exit isleapi.Exit) {
-	p.charge()
-	p.closeWASI()
-	p.signalling.Lock()
-	p.mu.Lock()
-	p.dead = true
-	pending := p.mbox.drain()
-	links, monitors := p.links, p.monitors
-	p.links, p.monitors = nil, nil
-	p.mu.Unlock()
-	if s := p.spec.Service; s != nil {
-		s.detach(p, pending) // the next instance gets what this one never took
-	} else {
-		for _, m := range pending {
-			m.release()
-			m.recycle()
-		}
-	}
-	failure := ""
-	if !exit.Normal() {
-		p.noteCrash(p.current)
-		failure = exit.String()
-	}
-	p.endSpan(failure)
-	p.setCurrent(nil)
-	if p.pending != nil {
-		p.pending.abandon()
-	}
-	p.handles.releaseAll()
-	for _, w := range p.watching {
-		w.cancel()
-	}
-	if p.inst != nil {
-		_ = p.inst.Close(context.Background())
-	}
-	p.closeMem()
-	p.exit = exit
-	p.ended.Store(time.Now().UnixNano())
-	p.group.leave(p)
-	if p.parent == nil && endsTree(exit) {
-		p.group.Kill("its tree's root was " + exit.String())
-	}
-	if p.spec.OnExit != nil {
-		p.spec.OnExit()
-	}
-	p.k.unregister(p)
-	if p.k.onExit != nil {
-		p.k.onExit(p, exit) // before anyone learns of the exit, so tools agree
-	}
-	// Publish the exit before telling anyone: a process that receives the
-	// exit or down signal must find this one ended.
-	close(p.done)
-	for l := range links {
-		l.linkedExit(p, exit)
-	}
-	p.signalling.Unlock()
-	for w := range monitors {
-		_ = w.down(exit, false)
-	}
-	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
-		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
-	}
-}
-
-// noteCrash records m as the message the process was handling when it
-// ended abnormally.
-func (p *Process) noteCrash(m *Message) {
-	if m != nil && !p.crash.ok {
-		p.crash.tag, p.crash.trace, p.crash.ok = uint64(m.Tag), m.Trace, true
-		p.crash.traceHi, p.crash.chain = m.TraceHi, m.hops
-	}
-}
-
-// Crash returns the tag and causality id of the message the process was
-// handling when it ended abnormally; ok is false if it handled none then,
-// or has not ended.
-//
-// Safe from any goroutine.
-func (p *Process) Crash() (tag uint32, trace uint64, ok bool) {
-	if !p.Ended() {
-		return 0, 0, false
-	}
-	return uint32(p.crash.tag), p.crash.trace, p.crash.ok
-}
-
-// endsTree reports whether a root that ended so takes its tree with it:
-// when it was killed (by Kill, its timeout or its context) or spent its
-// tree's budget, so that no descendant outlives the limits that ended it.
-func endsTree(e isleapi.Exit) bool {
-	if e.Kind == isleapi.ExitKilled {
-		return true
-	}
-	if e.Kind != isleapi.ExitAbandoned || e.Abandon == nil {
-		return false
-	}
-	switch e.Abandon.Cause {
-	case isleapi.CauseFuelExhausted:
-		return true
-	}
-	return false
 }
 
 // classify turns how a guest call ended into a typed exit.
@@ -575,9 +473,23 @@ func (p *Process) classify(err error) isleapi.Exit {
 //
 // Safe from any goroutine.
 func (p *Process) Kill(reason string) {
-	if !p.killReason.CompareAndSwap(nil, &reason) {
-		return
+	if p.markKilled(reason) {
+		p.landKill()
 	}
+}
+
+// markKilled records the kill's reason, if it is the first: from then on
+// the process ends killed at its next visit to the host. Only atomics:
+// Group.Kill marks all its members under Group.mu, so that none of them
+// can see another's kill before its own is recorded. Whoever marked it
+// must then call landKill.
+func (p *Process) markKilled(reason string) bool {
+	return p.killReason.CompareAndSwap(nil, &reason)
+}
+
+// landKill wakes a process markKilled marked: whatever it waits on, or, an
+// idle reactor, a worker to tear it down.
+func (p *Process) landKill() {
 	close(p.killCh)
 	if p.reactor {
 		p.mu.Lock()

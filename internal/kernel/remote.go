@@ -18,6 +18,11 @@ import (
 // reports that its target ended, or when the owner's node is lost
 // (isleapi.ExitNoConnection). It is never revived: a node that comes back
 // hands out new exports.
+//
+// The Remote counts what holds it on this node: every copy of a capability
+// on it (in a handle table, a queued message, an export to a third node;
+// see Cap.AddRef), every link and every monitor. When the last goes, its
+// port's Release lets the owner forget the export.
 type Remote struct {
 	// Node is the owning node's name; ID is its export.
 	Node string
@@ -33,6 +38,7 @@ type Remote struct {
 	mu      sync.Mutex // guards everything below
 	ended   bool
 	exit    isleapi.Exit
+	refs    int // copies of capabilities on r held here
 	links   map[*Process]struct{}
 	watches map[*watch]struct{}
 	done    chan struct{}
@@ -60,11 +66,19 @@ type RemotePort interface {
 	// it is also the end of that link.
 	LinkExit(r *Remote, exit isleapi.Exit)
 	// Spawn asks the owner of spawner s to start module name with init as
-	// its first message, and returns the new process; wait blocks until
-	// the answer comes, or fails when the caller is killed.
+	// its first message, and returns the new process, holding one
+	// reference (Cap.AddRef) for the caller; wait blocks until the answer
+	// comes, or fails when the caller is killed. It takes init over,
+	// whether or not it succeeds.
 	Spawn(s *RemoteSpawner, name string, init *Message, wait Waiter) (*Remote, error)
 	// Kill asks the owner to kill r's target.
 	Kill(r *Remote, reason string)
+	// Release reports that nothing on this node holds r any more: no
+	// capability, link or monitor. It is called after every use r's
+	// holders made was handed to the port. Another copy may arrive from
+	// the owner meanwhile: the port checks Idle under whatever lock it
+	// makes new holds under.
+	Release(r *Remote)
 }
 
 // NewRemote returns the proxy for export id of node, whose uses port
@@ -100,6 +114,45 @@ func (r *Remote) Exit() (isleapi.Exit, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.exit, r.ended
+}
+
+// addRef counts one more copy of a capability on r.
+func (r *Remote) addRef() {
+	r.mu.Lock()
+	r.refs++
+	r.mu.Unlock()
+}
+
+// dropRef counts one copy fewer, and releases r if that was its last hold.
+func (r *Remote) dropRef() {
+	r.mu.Lock()
+	r.refs--
+	idle := r.idleLocked()
+	r.mu.Unlock()
+	if idle {
+		r.port.Release(r)
+	}
+}
+
+// releaseIfIdle releases r if nothing holds it any more.
+func (r *Remote) releaseIfIdle() {
+	if r.Idle() {
+		r.port.Release(r)
+	}
+}
+
+// Idle reports whether nothing on this node holds r: no capability, link
+// or monitor. An ended Remote is never idle: its owner has forgotten it.
+//
+// Safe from any goroutine.
+func (r *Remote) Idle() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idleLocked()
+}
+
+func (r *Remote) idleLocked() bool {
+	return r.refs <= 0 && len(r.links) == 0 && len(r.watches) == 0 && !r.ended
 }
 
 // Kill implements Target.
@@ -192,6 +245,7 @@ func (r *Remote) removeLink(p *Process) {
 	if r.dropLink(p) {
 		r.port.Unlink(r)
 	}
+	r.releaseIfIdle()
 }
 
 // dropLink forgets p's link, reporting whether it was the last.
@@ -206,10 +260,11 @@ func (r *Remote) dropLink(p *Process) (last bool) {
 // linkedExit implements Target: the owner gets the exit signal, and its
 // target reacts as it would to a local linked process.
 func (r *Remote) linkedExit(p *Process, exit isleapi.Exit) {
-	r.dropLink(p)
 	if !r.Ended() {
-		r.port.LinkExit(r, exit)
+		r.port.LinkExit(r, exit) // before the link's end can release r
 	}
+	r.dropLink(p)
+	r.releaseIfIdle()
 }
 
 // RemoteSpawner is a spawner on another node, which its owner published:
@@ -234,12 +289,13 @@ func (s *RemoteSpawner) Revocation() *Revocation { return s.rev }
 // in spc, with init as its first message, and returns the new process,
 // linked to p if link. The process is a root of its own tree there, with
 // the memory a child gets when its tree has no limit (DefaultChildMemory).
-// It cannot share p's stdio.
+// It cannot share p's stdio. It takes init over, as SpawnChild does.
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) SpawnRemote(spc Cap, name string, init *Message, link, stdio bool) (*Remote, error) {
 	rs := spc.Object.(*RemoteSpawner)
 	if stdio {
+		dropRefs(init)
 		return nil, fmt.Errorf("%w: a process on another node cannot write to this one's stdio", ErrDenied)
 	}
 	if init == nil {
@@ -254,6 +310,7 @@ func (p *Process) SpawnRemote(spc Cap, name string, init *Message, link, stdio b
 	if link {
 		if err := p.Link(r); err != nil {
 			r.Kill("its spawner could not link to it")
+			r.dropRef()
 			return nil, err
 		}
 	}
@@ -262,17 +319,20 @@ func (p *Process) SpawnRemote(spc Cap, name string, init *Message, link, stdio b
 
 // SpawnFor starts module name of spawner spc for another node, with init
 // as its first message: a root of its own tree with DefaultChildMemory,
-// holding spc as "spawner", as a local child would.
+// holding spc as "spawner", as a local child would. It takes init over,
+// as SpawnChild does.
 //
 // Safe from any goroutine.
 func (k *Kernel) SpawnFor(ctx context.Context, spc Cap, name string, init *Message) (*Process, error) {
 	sp := spc.Object.(*Spawner)
 	m, ok := sp.Modules[name]
 	if !ok {
+		init.DropRefs()
 		return nil, fmt.Errorf("%w: no module %q in this spawner", ErrNoMatch, name)
 	}
 	spec := Spec{Args: []string{name}, MemoryLimit: DefaultChildMemory, Grants: map[string]Cap{"spawner": spc}}
 	if err := m.runnable(spec.MemoryLimit); err != nil {
+		init.DropRefs()
 		return nil, err
 	}
 	g := k.newGroup(ctx, GroupLimits{Memory: DefaultChildMemory})
@@ -306,7 +366,11 @@ func (r *Remote) addWatch(w *watch) bool {
 func (r *Remote) removeWatch(w *watch) {
 	r.mu.Lock()
 	delete(r.watches, w)
+	idle := r.idleLocked()
 	r.mu.Unlock()
+	if idle {
+		r.port.Release(r)
+	}
 }
 
 // Reply is the answer slot of one call that crosses nodes: on the caller's

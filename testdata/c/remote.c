@@ -25,6 +25,10 @@
 #define T_RELAY 16    // pass the handle this message brought on to peer as T_KEEP: rc
 #define T_SPAWN 18    // spawn "remote" with the grant "spawner", linked, and call it: handle, rc, answer's tag
 #define T_GIVEBAD 17  // call peer T_KEEP carrying a revoker handle, then send it: rcs, and whether it is still held
+#define T_GIVEMANY 19 // send peer word 0 messages tagged word 1, each carrying word 2 (1-4) fresh forwarders to self: first failure (or 0), messages sent
+#define T_DROP 20     // close the handles the message brought, and count it
+#define T_CLOSEPEER 21 // close the handle to peer: rc
+#define T_ADOPT 22    // make the kept handle the peer
 
 static uint32_t inbox[64];
 static int32_t out[32];
@@ -175,6 +179,42 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 		answer(aux, 4);
 		return;
 	}
+	case T_GIVEMANY: {
+		uint32_t n = inbox[0], with = inbox[1], k = inbox[2] < 1 ? 1 : inbox[2] > 4 ? 4 : inbox[2];
+		out[0] = out[1] = 0;
+		for (uint32_t i = 0; i < n && out[0] == 0; i++) {
+			isle_handle_t hs[4], rv;
+			for (uint32_t j = 0; j < k; j++) {
+				hs[j] = isle_revocable(isle_self(), ISLE_RIGHT_SEND, &rv);
+				isle_close(rv); // the forwarder lives on: nobody can revoke it
+			}
+			int32_t rc = isle_send(get_peer(), with, &i, 4, hs, k, 0);
+			if (rc < 0) {
+				for (uint32_t j = 0; j < k; j++) isle_close(hs[j]); // a failed send leaves them here
+				out[0] = rc;
+			} else {
+				out[1]++;
+			}
+		}
+		answer(aux, 2);
+		return;
+	}
+	case T_DROP: {
+		isle_handle_t hs[16];
+		int32_t got = isle_msg_handles(hs, 16);
+		for (int32_t j = 0; j < got && j < 16; j++) isle_close(hs[j]);
+		count++;
+		return;
+	}
+	case T_CLOSEPEER:
+		out[0] = isle_close(get_peer());
+		peer = -1;
+		answer(aux, 1);
+		return;
+	case T_ADOPT:
+		peer = kept;
+		answer(aux, 0);
+		return;
 	case T_RELAY: {
 		isle_handle_t h = -1;
 		if (nhandles) isle_msg_handles(&h, 1);

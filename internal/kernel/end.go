@@ -1,0 +1,135 @@
+package kernel
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	isleapi "github.com/isle-run/isle/api"
+)
+
+// abort ends a process whose spawn failed before it could run: its grants
+// did not fit, or its start function trapped, ran out of fuel or was
+// killed. It is an end like any other (see end), since the process existed
+// and others may know of it: Kernel.Close waits for it, and its start
+// function may have sent its own handle, linked or called. Only what the
+// spawner keeps, as it gets the error, is not let go: the init message
+// still queued is dropped with what it carries unreleased, and the spec's
+// OnExit does not run.
+func (p *Process) abort(exit isleapi.Exit) { p.end(exit, true) }
+
+// finish ends the process once it has run. It runs on the process's own
+// goroutine or on the worker that ran its last turn.
+func (p *Process) finish(exit isleapi.Exit) { p.end(exit, false) }
+
+// end tears down the mailbox, the handle table and the instance, tells
+// links and monitors, and publishes the exit: once for every process,
+// through finish or abort, on its owner.
+func (p *Process) end(exit isleapi.Exit, aborted bool) {
+	p.charge()
+	p.closeWASI()
+	p.signalling.Lock()
+	p.mu.Lock()
+	p.dead = true
+	pending := p.mbox.drain()
+	links, monitors := p.links, p.monitors
+	p.links, p.monitors = nil, nil
+	p.mu.Unlock()
+	if aborted && len(pending) > 0 && pending[0].Tag == TagInit {
+		pending[0].DropRefs() // the spawner still holds its handles
+		pending = pending[1:]
+	}
+	if s := p.spec.Service; s != nil {
+		s.detach(p, pending) // the next instance gets what this one never took
+	} else {
+		for _, m := range pending {
+			m.release()
+			m.recycle()
+		}
+	}
+	failure := ""
+	if !exit.Normal() {
+		p.noteCrash(p.current)
+		failure = exit.String()
+	}
+	p.endSpan(failure)
+	p.setCurrent(nil)
+	if p.pending != nil {
+		p.pending.abandon()
+		if m := p.pending.result(); m != nil {
+			m.release() // an answer that came as the call was cut short
+		}
+	}
+	p.handles.releaseAll()
+	for _, w := range p.watching {
+		w.cancel()
+	}
+	if p.inst != nil {
+		_ = p.inst.Close(context.Background())
+	}
+	p.closeMem()
+	p.exit = exit
+	p.ended.Store(time.Now().UnixNano())
+	p.group.leave(p)
+	if p.parent == nil && endsTree(exit) {
+		p.group.Kill("its tree's root was " + exit.String())
+	}
+	if p.spec.OnExit != nil && !aborted {
+		p.spec.OnExit()
+	}
+	p.k.unregister(p)
+	if p.k.onExit != nil {
+		p.k.onExit(p, exit) // before anyone learns of the exit, so tools agree
+	}
+	// Publish the exit before telling anyone: a process that receives the
+	// exit or down signal must find this one ended.
+	close(p.done)
+	for l := range links {
+		l.linkedExit(p, exit)
+	}
+	p.signalling.Unlock()
+	for w := range monitors {
+		_ = w.down(exit, false)
+	}
+	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
+	}
+}
+
+// noteCrash records m as the message the process was handling when it
+// ended abnormally.
+func (p *Process) noteCrash(m *Message) {
+	if m != nil && !p.crash.ok {
+		p.crash.tag, p.crash.trace, p.crash.ok = uint64(m.Tag), m.Trace, true
+		p.crash.traceHi, p.crash.chain = m.TraceHi, m.hops
+	}
+}
+
+// Crash returns the tag and causality id of the message the process was
+// handling when it ended abnormally; ok is false if it handled none then,
+// or has not ended.
+//
+// Safe from any goroutine.
+func (p *Process) Crash() (tag uint32, trace uint64, ok bool) {
+	if !p.Ended() {
+		return 0, 0, false
+	}
+	return uint32(p.crash.tag), p.crash.trace, p.crash.ok
+}
+
+// endsTree reports whether a root that ended so takes its tree with it:
+// when it was killed (by Kill, its timeout or its context) or spent its
+// tree's budget, so that no descendant outlives the limits that ended it.
+func endsTree(e isleapi.Exit) bool {
+	if e.Kind == isleapi.ExitKilled {
+		return true
+	}
+	if e.Kind != isleapi.ExitAbandoned || e.Abandon == nil {
+		return false
+	}
+	switch e.Abandon.Cause {
+	case isleapi.CauseFuelExhausted:
+		return true
+	}
+	return false
+}
