@@ -57,8 +57,7 @@ func spawnImaged(t *testing.T, node *isle.Node, mod *isle.Module, g isle.Grants,
 // own entropy, and its monotonic clock has not gone back past the
 // snapshot's reading.
 func TestImageGoReactor(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
 	g := imagedGrants()
 	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
@@ -94,8 +93,7 @@ func TestImageGoReactor(t *testing.T) {
 // own init, so its init's draws are its own. Clones share them, which is
 // the documented price of images.
 func TestImageOptOut(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
 	g := imagedGrants()
 	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
@@ -131,8 +129,7 @@ func TestImageOptOut(t *testing.T) {
 // A clone holds little of its own: the image's pages it only reads stay
 // shared. One that ran its init holds every page it touched.
 func TestImagePrivateMemory(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
 	g := imagedGrants()
 	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
@@ -165,8 +162,7 @@ func imageState(t *testing.T, p *isle.Process, tag uint32) []byte {
 // answers the same from an image as after its own init, and a clone's
 // changes stay its own.
 func TestImageMatchesOwnInit(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imageinit.wat"))
 	ctx := testwasm.Context(t)
 	if err := node.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{}); err != nil {
@@ -201,8 +197,7 @@ func TestImageMatchesOwnInit(t *testing.T) {
 // stdout) gets no image, says why, and still runs, each process its own
 // init.
 func TestImageRefusedFallsBack(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imageforbidden.wat"))
 	out := &notifyWriter{wrote: make(chan struct{}, 16)}
 	g := isle.Grants{Stdout: out}
@@ -248,8 +243,7 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 // the real clock does: its monotonic clock never reads less than the
 // snapshot's init did.
 func TestImageVirtualClock(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
 	g := isle.Grants{Args: []string{"imaged"}}
 	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
@@ -268,8 +262,7 @@ func TestImageVirtualClock(t *testing.T) {
 // of a view, in the background, and later spawns use it; the spawns before
 // it is ready run their own init.
 func TestImageMadeOnSecondSpawn(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
 	g := imagedGrants()
 	for i := range 2 {
@@ -308,8 +301,7 @@ func TestImageMadeOnSecondSpawn(t *testing.T) {
 // A reactor whose code can grow a table gets no image (an image rebuilds
 // tables from the element segments), before any init runs for one.
 func TestImageRefusesTableMutation(t *testing.T) {
-	t.Parallel()
-	node := newNode(t)
+	node := newImageNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/imagetable.wat"))
 	err := node.PrepareImage(testwasm.Context(t), mod, isle.Grants{}, isle.Limits{})
 	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "table.grow") {

@@ -38,7 +38,9 @@ func sharedNode(t *testing.T) *isle.Node {
 	t.Helper()
 	cache := testwasm.NodeCache(t)
 	shared.once.Do(func() {
-		shared.node, shared.err = isle.NewNode(context.Background(), isle.Config{CacheDir: cache})
+		cfg := nodeConfig(t)
+		cfg.CacheDir = cache
+		shared.node, shared.err = isle.NewNode(context.Background(), cfg)
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
@@ -46,10 +48,32 @@ func sharedNode(t *testing.T) *isle.Node {
 	return shared.node
 }
 
+// nodeConfig configures the tests' nodes. Under the race detector they
+// make no images: a Go guest's image module is compiled in the test
+// process, about 30 s under the detector, and every test that spawns a Go
+// guest twice would start one in the background. The image tests use
+// newImageNode.
+func nodeConfig(t *testing.T) isle.Config {
+	return isle.Config{CacheDir: testwasm.NodeCache(t), NoImages: testwasm.RaceEnabled()}
+}
+
+// newImageNode returns a node of the test's own that makes images.
+func newImageNode(t *testing.T) *isle.Node {
+	t.Helper()
+	cfg := nodeConfig(t)
+	cfg.NoImages = false
+	return startNode(t, cfg)
+}
+
 // newNode returns a node of the test's own, closed when it ends.
 func newNode(t *testing.T) *isle.Node {
 	t.Helper()
-	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t)})
+	return startNode(t, nodeConfig(t))
+}
+
+func startNode(t *testing.T, cfg isle.Config) *isle.Node {
+	t.Helper()
+	node, err := isle.NewNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
