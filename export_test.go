@@ -1,6 +1,10 @@
 package isle
 
-import "github.com/isle-run/isle/internal/cluster"
+import (
+	"github.com/nats-io/nats.go"
+
+	"github.com/isle-run/isle/internal/cluster"
+)
 
 // KillClusterForTest cuts n off its cluster abruptly, as SIGKILL or a
 // partition would: no goodbye, and its peers must find out by silence.
@@ -15,3 +19,19 @@ func RemoteExportForTest(r *Remote) uint64 { return r.r.ID }
 // LinearPrivateForTest reports the bytes of p's linear memory the host
 // holds for it alone (kernel.Process.LinearPrivate).
 func LinearPrivateForTest(p *Process) (uint64, error) { return p.p.LinearPrivate() }
+
+// TakeBatchesForTest makes f see every batch n receives from its cluster
+// before it is opened; a batch f returns true for is taken (dropped, or
+// kept to present with PresentBatchForTest). A nil f ends it.
+func TakeBatchesForTest(n *Node, f func(*nats.Msg) bool) {
+	if f == nil {
+		n.cluster.batchHook.Store(nil)
+		return
+	}
+	n.cluster.batchHook.Store(&f)
+}
+
+// PresentBatchForTest hands n a batch as if it had just arrived, past the
+// hook. Only while the hook takes every batch from the same sender: the
+// batches of one member must be opened one at a time, in order.
+func PresentBatchForTest(n *Node, m *nats.Msg) { n.cluster.openBatch(m) }
