@@ -104,6 +104,9 @@ type clustering struct {
 	live atomic.Pointer[cluster.Node]
 	d    *dist.Dist
 	stop func()
+	// batchHook, for tests, sees each batch before it is opened, and
+	// takes it (to drop it, or present it later) by returning true.
+	batchHook atomic.Pointer[func(*nats.Msg) bool]
 }
 
 // startCluster joins the cluster cfg describes.
@@ -207,9 +210,19 @@ func (c *clustering) send(link any, batch []byte) error {
 	return cl.Conn().Publish(subj, sealed)
 }
 
-// onBatch hands a batch to dist if it opens as sent by the member its
-// subject names, on the session its stamp names.
+// onBatch is the subscription's handler, which runs one batch at a time
+// in the order they arrive: Open needs that.
 func (c *clustering) onBatch(msg *nats.Msg) {
+	if h := c.batchHook.Load(); h != nil && (*h)(msg) {
+		return
+	}
+	c.openBatch(msg)
+}
+
+// openBatch hands a batch to dist if it opens as sent by the member its
+// subject names, on the session its stamp names, and is the next one
+// that member sealed (so dist gets each batch once, in order).
+func (c *clustering) openBatch(msg *nats.Msg) {
 	cl := c.live.Load()
 	if cl == nil {
 		return
@@ -226,7 +239,7 @@ func (c *clustering) onBatch(msg *nats.Msg) {
 	}
 	batch, err := cl.Open(from, cluster.Stamp{To: to, From: fromSess}, msg.Data)
 	if err != nil {
-		return // an ended session's, or not from's (logged)
+		return // an ended session's, not from's (logged), or held back (ErrAhead)
 	}
 	if m, ok := cl.Peer(from); ok && m.Up && m.Session == to {
 		c.d.Up(from, m.Session, m) // admitted before its Up event arrived

@@ -3,6 +3,8 @@ package isle
 import (
 	"slices"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/isle-run/isle/internal/cluster"
 )
 
@@ -34,3 +36,19 @@ func ExportsForTest(n *Node, peer string) (exports, remotes int, ok bool) {
 	exports, remotes = n.cluster.d.Exports(peer)
 	return exports, remotes, true
 }
+
+// TakeBatchesForTest makes f see every batch n receives from its cluster
+// before it is opened; a batch f returns true for is taken (dropped, or
+// kept to present with PresentBatchForTest). A nil f ends it.
+func TakeBatchesForTest(n *Node, f func(*nats.Msg) bool) {
+	if f == nil {
+		n.cluster.batchHook.Store(nil)
+		return
+	}
+	n.cluster.batchHook.Store(&f)
+}
+
+// PresentBatchForTest hands n a batch as if it had just arrived, past the
+// hook. Only while the hook takes every batch from the same sender: the
+// batches of one member must be opened one at a time, in order.
+func PresentBatchForTest(n *Node, m *nats.Msg) { n.cluster.openBatch(m) }

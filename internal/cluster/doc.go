@@ -58,18 +58,29 @@
 // certificates' keys, bound to the cluster, the direction (sender,
 // receiver), both incarnations and both sessions, one key per direction
 // for data and one for requests. Seal and Open carry data under them with
-// AES-256-GCM, the stamp as additional data and a counter as nonce that
-// must grow, so a batch cannot be forged in another member's name,
-// replayed, moved to another session, or read by a third member. Ask and
-// Serve seal requests and replies likewise, with random nonces (they run
+// AES-256-GCM, the stamp as additional data and a counter as nonce, and
+// Open takes only the counter after the last it opened, so a batch
+// cannot be forged in another member's name, replayed, reordered, moved
+// to another session, or read by a third member. Ask and Serve seal
+// requests and replies likewise, with random nonces (they run
 // concurrently). What fails is dropped, counted (Refused), and logged at
 // most once a minute per sender. Heartbeats are signed, not secret, and
-// subjects and sizes show who talks to whom. A counter must grow, not
-// follow the last: a member that gets a copy of a batch to the receiver
-// before the route between the two delivers an earlier one has that
-// earlier one refused. Without Creds (NATSURL alone), Seal and
-// Open pass data through and members trust the NATS deployment's
-// permissions to keep each to its own name.
+// subjects and sizes show who talks to whom. A member sees a pair's
+// batches (its server can subscribe to them) and can deliver a copy of
+// one before the route does: a copy of the next batch is opened in its
+// place, and the genuine one, later, is a replay; a copy of a later one
+// is held back (ErrAhead) and dropped, and the genuine one opened when
+// the route brings it. Either way each batch is opened once, in order.
+// An authentic later batch held while the next has not come for
+// DownAfter since the last opened means the next was lost (NATS drops
+// messages, for a slow consumer for instance): the receiver ends the
+// session (Down, ReasonNoConnection, and a warning), as for a silent
+// peer, and membership starts a new one. A copy causes this only if,
+// after it, the route goes more than DownAfter without delivering the
+// next batch. A batch lost with none after it on the session goes
+// unnoticed here. Without Creds (NATSURL alone), Seal and Open pass data
+// through and members trust the NATS deployment's permissions to keep
+// each to its own name.
 //
 // # Concurrency
 //

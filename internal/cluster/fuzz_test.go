@@ -86,7 +86,8 @@ func fuzzKey(f *testing.F) cipher.AEAD {
 
 // FuzzOpenBatch feeds arbitrary sealed batches to a session's receiving
 // key: opening never panics, opens only what was sealed under the key
-// and stamp, and a refusal leaves the counter where it was.
+// and stamp, and only the counter after the last, and a refusal leaves
+// the counter where it was.
 func FuzzOpenBatch(f *testing.F) {
 	aead := fuzzKey(f)
 	st := Stamp{To: 3, From: 4}
@@ -108,6 +109,9 @@ func FuzzOpenBatch(f *testing.F) {
 		want := map[string]string{string(one): "one", string(two): "two"}[string(sealed)]
 		if string(plain) != want || want == "" {
 			t.Fatalf("opened %q from input that was not sealed", plain)
+		}
+		if in.n != last+1 {
+			t.Fatalf("opened counter %d after %d, not the next", in.n, last)
 		}
 	})
 }

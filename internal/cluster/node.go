@@ -287,7 +287,8 @@ func (n *Node) WaitPeer(ctx context.Context, name string) (Member, error) {
 }
 
 // loop sends heartbeats every Heartbeat, and at once when the view
-// changed, and expires silent peers.
+// changed, and ends the sessions of silent peers and of those that lost
+// a batch.
 func (n *Node) loop() {
 	defer close(n.loopDone)
 	tick := time.NewTicker(n.cfg.Heartbeat)
@@ -300,8 +301,15 @@ func (n *Node) loop() {
 		case now := <-tick.C:
 			n.mu.Lock()
 			evs, _ := n.tab.expire(now)
+			lost := n.stalledLocked(now)
+			for _, p := range lost {
+				evs = n.tab.down(p, ReasonNoConnection, evs)
+			}
 			n.emitLocked(evs)
 			n.mu.Unlock()
+			for _, p := range lost {
+				n.log.Warn("cluster: a batch from a member was lost; ending the session", "peer", p.name, "waited_over", n.cfg.DownAfter)
+			}
 		case <-n.kick:
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Errors of Seal, Open, Ask.
@@ -19,6 +21,10 @@ var (
 	// ErrRefused: data that does not open with the sender's session key:
 	// forged, tampered with, replayed, or sealed for another session.
 	ErrRefused = errors.New("refused: not sealed by that member for this session")
+	// ErrAhead: sealed by that member on this session, but not the next
+	// it sealed: an earlier one has not arrived yet, or was lost. It is
+	// not delivered, and not a refusal (see Open).
+	ErrAhead = errors.New("held back: an earlier batch from that member has not arrived")
 )
 
 // link holds the keys of one session with a peer. Each direction has
@@ -31,21 +37,27 @@ type link struct {
 }
 
 // ctrKey is an AES-256-GCM key whose nonces are a counter: the sender's
-// increases with every Seal, and the receiver opens only a counter above
-// the last it opened, so nothing can be replayed.
+// increases by one with every Seal, and the receiver opens only the
+// next counter, so nothing can be replayed, and nothing delivered out
+// of order or past a gap (see open).
 type ctrKey struct {
 	aead  cipher.AEAD
 	mu    sync.Mutex
 	n     uint64 // out: the last counter used; in: the last opened
+	ahead uint64 // in: the highest authentic counter seen beyond n+1, or 0
 	nonce [12]byte
 	ad    [16]byte
+	// waiting is when the receiver began waiting for n+1 while holding
+	// an authentic later one (unix nanoseconds; 0: not waiting): set and
+	// cleared under mu, read alone by the node's loop (Node.stalledLocked).
+	waiting atomic.Int64
 }
 
 // sealedOverhead is what sealing adds to data: the counter and the tag.
 const sealedOverhead = 8 + 16
 
-func (k *ctrKey) setup(st Stamp) {
-	binary.BigEndian.PutUint64(k.nonce[4:], k.n)
+func (k *ctrKey) setup(ctr uint64, st Stamp) {
+	binary.BigEndian.PutUint64(k.nonce[4:], ctr)
 	binary.BigEndian.PutUint64(k.ad[:8], st.To)
 	binary.BigEndian.PutUint64(k.ad[8:], st.From)
 }
@@ -54,12 +66,19 @@ func (k *ctrKey) seal(dst []byte, st Stamp, plaintext []byte) []byte {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.n++
-	k.setup(st)
+	k.setup(k.n, st)
 	dst = binary.BigEndian.AppendUint64(dst, k.n)
 	return k.aead.Seal(dst, k.nonce[:], plaintext, k.ad[:])
 }
 
-// open decrypts sealed in place.
+// open decrypts sealed in place if its counter is the next one. A
+// counter at or below the last opened is a replay. An authentic one
+// beyond the next is not returned (errAhead): the batches between are
+// late (a copy sent by another member overtook them) or lost, and the
+// receiver waits for the next; waiting says since when, and stays set
+// while the counters opened have not reached the highest seen, from the
+// last one opened (a late batch arrives, and the wait ends; a lost one
+// never does, and the node ends the session).
 func (k *ctrKey) open(st Stamp, sealed []byte) ([]byte, error) {
 	if len(sealed) < sealedOverhead {
 		return nil, errMalformed
@@ -70,13 +89,24 @@ func (k *ctrKey) open(st Stamp, sealed []byte) ([]byte, error) {
 	if n <= k.n {
 		return nil, errReplayed
 	}
-	last := k.n
-	k.n = n
-	k.setup(st)
+	k.setup(n, st)
 	plain, err := k.aead.Open(sealed[8:8], k.nonce[:], sealed[8:], k.ad[:])
 	if err != nil {
-		k.n = last
 		return nil, errForged
+	}
+	if n != k.n+1 {
+		k.ahead = max(k.ahead, n)
+		if k.waiting.Load() == 0 {
+			k.waiting.Store(time.Now().UnixNano())
+		}
+		return nil, ErrAhead
+	}
+	k.n = n
+	if k.ahead > n {
+		k.waiting.Store(time.Now().UnixNano())
+	} else {
+		k.ahead = 0
+		k.waiting.Store(0)
 	}
 	return plain, nil
 }
@@ -186,8 +216,9 @@ func (n *Node) dropLinksLocked(evs []Event) {
 // Up event, or from Peer): AES-256-GCM under this session's key from this
 // node to m, with the stamp as additional data and a counter as nonce.
 // The receiver opens with Open. Sealed data must reach m in the order it
-// was sealed (m drops what comes after a later one), so a caller sealing
-// for one member from several goroutines must publish under one lock.
+// was sealed, all of it (m opens only the next one, and ends the session
+// if it waits too long for one), so a caller sealing for one member from
+// several goroutines must publish under one lock.
 // Without credentials it appends plaintext as it is. It fails with
 // ErrNoSession once the session has ended: a Down event follows, if it
 // has not come yet.
@@ -207,8 +238,14 @@ func (n *Node) Seal(dst []byte, m Member, plaintext []byte) ([]byte, error) {
 // returns it opened, in place. It admits the stamp as Admit does, and
 // refuses data forged, tampered with, replayed or sealed for any other
 // session (ErrRefused, logged once a minute per sender), or on a session
-// that is not the current one (ErrNoSession). Without credentials only
-// the stamp is checked, and sealed returned as it is.
+// that is not the current one (ErrNoSession). It opens only the batch
+// sealed next after the last it opened: an authentic later one is held
+// back (ErrAhead) and dropped, since the one before it may still come
+// (another member's copy overtook it); if that one has not come within
+// DownAfter of the last batch opened, it was lost, and the session ends
+// (Down, ReasonNoConnection) so that nothing waits on it for ever.
+// Without credentials only the stamp is checked, and sealed returned as
+// it is.
 //
 // Data from one member must be opened in the order it arrived.
 func (n *Node) Open(from string, st Stamp, sealed []byte) ([]byte, error) {
@@ -217,7 +254,9 @@ func (n *Node) Open(from string, st Stamp, sealed []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sealed, err = l.in.open(st, sealed); err != nil {
+		if sealed, err = l.in.open(st, sealed); errors.Is(err, ErrAhead) {
+			return nil, err
+		} else if err != nil {
 			n.refuse("batch", from, err)
 			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
@@ -226,4 +265,26 @@ func (n *Node) Open(from string, st Stamp, sealed []byte) ([]byte, error) {
 		return nil, ErrNoSession
 	}
 	return sealed, nil
+}
+
+// stalledLocked lists the peers whose current session's receiving key
+// has waited more than DownAfter, at now, for a batch while holding a
+// later one: that batch was lost (NATS dropped it), and dist, which has
+// no sequence numbers of its own, would wait for what it carried for
+// ever. The loop ends those sessions as it does a silent peer's.
+//
+// Precondition: n.mu held.
+func (n *Node) stalledLocked(now time.Time) []*peer {
+	var lost []*peer
+	for name, l := range n.links {
+		since := l.in.waiting.Load()
+		if since == 0 || now.Sub(time.Unix(0, since)) <= n.cfg.DownAfter {
+			continue
+		}
+		p := n.tab.peers[name]
+		if p != nil && p.inc == l.inc && p.mine == l.mine && p.theirs == l.theirs {
+			lost = append(lost, p) // else an ended session's keys, about to be replaced
+		}
+	}
+	return lost
 }
