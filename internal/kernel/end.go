@@ -67,6 +67,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
 	}
+	p.handler = nil // the sweep forgets a dead process; its engine goes now
 	p.closeMem()
 	p.exit = exit
 	p.ended.Store(time.Now().UnixNano())

@@ -86,6 +86,8 @@ type Kernel struct {
 	fsKind    capkind.Kind
 	onExit    func(*Process, isleapi.Exit)
 	sched     *scheduler
+	// engines releases the call engines of idle reactors (engines.go).
+	engines engineSweeper
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
 	node *Group
@@ -320,6 +322,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 		}
 	}
 	k.sched.close()
+	k.engines.stop()
 	compiled := make(chan struct{})
 	go func() { k.compiles.Wait(); close(compiled) }()
 	select {

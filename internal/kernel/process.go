@@ -108,9 +108,9 @@ type Process struct {
 	// the process: its goroutine (a command) or the worker running its turn
 	// (a reactor). Only one of those exists at a time.
 	inst        api.Module
-	handler     api.Function // reactors: isle_handle, found at the first turn
-	stack       []uint64
-	initialized bool // reactors: _initialize has run
+	handler     api.Function // reactors: isle_handle, while it keeps one (engines.go)
+	args        [4]uint64    // isle_handle's parameters and results
+	initialized bool         // reactors: _initialize has run
 	inbox       uint32
 	inboxCap    uint32
 	handles     HandleTable
@@ -161,6 +161,7 @@ type Process struct {
 	links    map[Target]struct{}
 	monitors map[*watch]struct{} // monitors on this process
 	dead     bool
+	turned   bool // a turn began since the last engine sweep
 
 	killReason atomic.Pointer[string]
 	killCh     chan struct{} // closed by the first Kill

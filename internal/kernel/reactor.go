@@ -30,6 +30,7 @@ func (p *Process) runTurns(w *worker) {
 		return
 	}
 	p.mbox.sched = schedRunning
+	p.turned = true // keeps its engine through the next sweep (engines.go)
 	for turns := 0; ; turns++ {
 		if r := p.killReason.Load(); r != nil {
 			p.mu.Unlock()
@@ -58,11 +59,11 @@ func (p *Process) runTurns(w *worker) {
 		}
 		p.mu.Unlock()
 		if p.handler == nil {
-			// Found on first use: the call engine wazero makes for it
-			// holds a 10 KiB stack that a never-messaged reactor need
-			// not pay for.
+			// Made on first use, and again after an idle spell: the call
+			// engine wazero makes for it holds a 10 KiB stack that an idle
+			// reactor need not pay for (engines.go).
 			p.handler = p.inst.ExportedFunction(handlerExport)
-			p.stack = make([]uint64, 4)
+			p.k.engines.add(p)
 			p.alloc.Run()
 		}
 		if p.turn(m) {
@@ -131,13 +132,10 @@ func (p *Process) turn(m *Message) bool {
 		n := min(uint32(len(m.Data)), p.inboxCap)
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
 	}
-	p.stack[0] = uint64(uint32(len(m.Data)))
-	p.stack[1] = uint64(m.Tag)
-	p.stack[2] = uint64(aux)
-	p.stack[3] = uint64(uint32(len(p.curHandles)))
+	p.args = [4]uint64{uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
 	err := p.grantSlice()
 	if err == nil {
-		err = p.handler.CallWithStack(p.ctx, p.stack)
+		err = p.handler.CallWithStack(p.ctx, p.args[:])
 	}
 	if err != nil {
 		p.noteCrash(m)

@@ -1,0 +1,103 @@
+package kernel
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// holdsEngine reports whether p keeps its call engine, and whether it is
+// idle, as a sweep would see it.
+func (p *Process) holdsEngine() (held, idle bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handler != nil, p.mbox.sched == schedIdle && p.mbox.len() == 0
+}
+
+// waitIdle waits until p has finished its turns.
+func waitIdle(t *testing.T, p *Process) {
+	t.Helper()
+	ctx := testwasm.Context(t)
+	for {
+		if _, idle := p.holdsEngine(); idle {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("process %d never went idle", p.ID)
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+// A reactor keeps its engine through the sweep that follows a turn, gives
+// it back at the next one if it had no turn in between, and makes a new
+// one when a message comes.
+func TestIdleReactorGivesItsEngineBack(t *testing.T) {
+	t.Parallel()
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	k.engines.period = time.Hour // only this test sweeps
+	p := spawn(t, k, recordingReactor(t, k), Spec{})
+	if held, _ := p.holdsEngine(); held {
+		t.Fatal("a reactor that never had a message holds a call engine")
+	}
+	for round := uint32(1); round <= 2; round++ {
+		hostSend(t, k, p, round)
+		r.wait(t, "the message", func(tags []uint32) bool { return len(tags) == int(round) })
+		waitIdle(t, p)
+		if held, _ := p.holdsEngine(); !held {
+			t.Fatalf("round %d: no call engine after a turn", round)
+		}
+		k.engines.sweep()
+		if held, _ := p.holdsEngine(); !held {
+			t.Fatalf("round %d: the sweep right after a turn took its engine", round)
+		}
+		k.engines.sweep()
+		if held, _ := p.holdsEngine(); held {
+			t.Fatalf("round %d: an idle reactor kept its engine through a sweep with no turn", round)
+		}
+	}
+	k.engines.mu.Lock()
+	n := len(k.engines.held)
+	k.engines.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("the sweeper still lists %d processes, want none", n)
+	}
+}
+
+// The sweeps run on their own while any reactor holds an engine, and a
+// process that ended leaves the list.
+func TestEngineSweepsRunOnTheirOwn(t *testing.T) {
+	t.Parallel()
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	k.engines.period = 1 // as often as the timer can
+	m := recordingReactor(t, k)
+	idle := spawn(t, k, m, Spec{})
+	ended := spawn(t, k, m, Spec{})
+	hostSend(t, k, idle, 1)
+	hostSend(t, k, ended, 2)
+	r.wait(t, "both messages", func(tags []uint32) bool { return len(tags) == 2 })
+	ended.Kill("test")
+	waitExit(t, ended)
+	ctx := testwasm.Context(t)
+	for {
+		k.engines.mu.Lock()
+		n := len(k.engines.held)
+		k.engines.mu.Unlock()
+		held, _ := idle.holdsEngine()
+		if n == 0 && !held {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for the sweeps: %d listed, idle reactor holds its engine: %v", n, held)
+		default:
+			runtime.Gosched()
+		}
+	}
+}
