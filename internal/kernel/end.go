@@ -39,7 +39,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 		pending[0].DropRefs() // the spawner still holds its handles
 		pending = pending[1:]
 	}
-	if s := p.spec.Service; s != nil {
+	if s := p.service(); s != nil {
 		s.detach(p, pending) // the next instance gets what this one never took
 	} else {
 		for _, m := range pending {
@@ -75,8 +75,8 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	if p.parent == nil && endsTree(exit) {
 		p.group.Kill("its tree's root was " + exit.String())
 	}
-	if p.spec.OnExit != nil && !aborted {
-		p.spec.OnExit()
+	if p.kept != nil && p.kept.onExit != nil && !aborted {
+		p.kept.onExit()
 	}
 	p.k.unregister(p)
 	if p.k.onExit != nil {
@@ -100,9 +100,8 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 // noteCrash records m as the message the process was handling when it
 // ended abnormally.
 func (p *Process) noteCrash(m *Message) {
-	if m != nil && !p.crash.ok {
-		p.crash.tag, p.crash.trace, p.crash.ok = uint64(m.Tag), m.Trace, true
-		p.crash.traceHi, p.crash.chain = m.TraceHi, m.hops
+	if m != nil && p.crash == nil {
+		p.crash = &crashNote{tag: uint64(m.Tag), trace: m.Trace, traceHi: m.TraceHi, chain: m.hops}
 	}
 }
 
@@ -112,10 +111,10 @@ func (p *Process) noteCrash(m *Message) {
 //
 // Safe from any goroutine.
 func (p *Process) Crash() (tag uint32, trace uint64, ok bool) {
-	if !p.Ended() {
+	if !p.Ended() || p.crash == nil {
 		return 0, 0, false
 	}
-	return uint32(p.crash.tag), p.crash.trace, p.crash.ok
+	return uint32(p.crash.tag), p.crash.trace, true
 }
 
 // endsTree reports whether a root that ended so takes its tree with it:

@@ -61,8 +61,8 @@ type Info struct {
 //
 // Safe from any goroutine.
 func (p *Process) Info() Info {
-	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.spec.Service, Reactor: p.reactor, Image: p.image != nil,
-		Fuel: p.spent.Load() + p.unsettled.Load(), Memory: uint64(max(p.mem.Load(), 0)), Started: p.started}
+	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.service(), Reactor: p.reactor, Image: p.image != nil,
+		Fuel: p.spent.Load() + p.unsettled.Load(), Memory: uint64(max(p.mem.Load(), 0)), Started: p.startTime()}
 	if p.parent != nil {
 		in.Parent = p.parent.ID
 	}
@@ -201,7 +201,7 @@ func peerOf(t Target) Peer {
 //
 // Safe from any goroutine.
 func (p *Process) Name() string {
-	if s := p.spec.Service; s != nil {
+	if s := p.service(); s != nil {
 		return s.Name
 	}
 	return p.mod.Name

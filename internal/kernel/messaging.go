@@ -224,7 +224,7 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		Args:        []string{name},
 		MemoryLimit: p.alloc.Limit,
 		Grants:      map[string]Cap{"spawner": spc},
-		NoImage:     p.spec.NoImage, // an opt-out holds for the tree
+		NoImage:     p.noImage, // an opt-out holds for the tree
 	}
 	if spec.MemoryLimit == 0 {
 		spec.MemoryLimit = DefaultChildMemory
@@ -233,8 +233,8 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		dropRefs(init)
 		return nil, err
 	}
-	if stdio {
-		spec.Stdout, spec.Stderr = p.spec.Stdout, p.spec.Stderr
+	if stdio && p.kept != nil {
+		spec.Stdout, spec.Stderr = p.kept.stdout, p.kept.stderr
 	}
 	if init != nil {
 		init.Tag = TagInit

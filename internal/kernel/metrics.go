@@ -89,8 +89,8 @@ func (k *Kernel) noteEnd(p *Process) {
 // ancestor that is a service's instance; nil outside any.
 func (p *Process) serviceOf() *Service {
 	for q := p; q != nil; q = q.parent {
-		if q.spec.Service != nil {
-			return q.spec.Service
+		if s := q.service(); s != nil {
+			return s
 		}
 	}
 	return nil

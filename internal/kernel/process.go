@@ -91,15 +91,14 @@ type Stats struct {
 // Process is one isolated instance of a Module: a command running _start
 // on its own goroutine, or a reactor whose turns the scheduler runs.
 type Process struct {
-	ID      uint64
-	k       *Kernel
-	mod     *Module
-	spec    Spec
-	ctx     context.Context // carries the process to host functions
-	pctx    procContext     // what ctx is made from (see setContext)
-	reactor bool
-	parent  *Process // nil for processes the host spawned
-	group   *Group   // the tree's shared budget
+	ID     uint64
+	k      *Kernel
+	mod    *Module
+	ctx    context.Context // carries the process to host functions
+	pctx   procContext     // what ctx is made from (see setContext)
+	kept   *specKept       // what it keeps of its Spec once it runs, if anything
+	parent *Process        // nil for processes the host spawned
+	group  *Group          // the tree's shared budget
 	// groupNext and groupPrev link the group's members. Guarded by
 	// group.mu.
 	groupNext, groupPrev *Process
@@ -107,47 +106,44 @@ type Process struct {
 	// The instance and everything below it up to mu belong to whoever runs
 	// the process: its goroutine (a command) or the worker running its turn
 	// (a reactor). Only one of those exists at a time.
-	inst        api.Module
-	handler     api.Function // reactors: isle_handle, while it keeps one (engines.go)
-	args        [4]uint64    // isle_handle's parameters and results
-	initialized bool         // reactors: _initialize has run
-	inbox       uint32
-	inboxCap    uint32
-	handles     HandleTable
-	self        Handle
-	grants      map[string]Handle
-	current     *Message          // the message being handled
-	ownTrace    uint64            // causality id of what it sends outside any message
-	span        openSpan          // the span its sends descend from (trace.go)
-	curHandles  []Handle          // its handles, in this process's numbering
-	watching    map[uint32]*watch // monitors this process holds, by ref
-	nextRef     uint32
-	turnWorker  *worker    // the worker running the current turn, if a reactor
-	turnSlices  int        // fuel slices the current turn has run
-	detached    bool       // the current turn gave its worker up (see detachSlices)
-	pending     *replySlot // the call this process waits on, if any
+	inst       api.Module
+	handler    api.Function // reactors: isle_handle, while it keeps one (engines.go)
+	args       [4]uint64    // isle_handle's parameters and results
+	inbox      uint32
+	inboxCap   uint32
+	handles    HandleTable
+	self       Handle
+	nextRef    uint32
+	grants     map[string]Handle
+	current    *Message          // the message being handled
+	ownTrace   uint64            // causality id of what it sends outside any message
+	span       openSpan          // the span its sends descend from (trace.go)
+	curHandles []Handle          // its handles, in this process's numbering
+	watching   map[uint32]*watch // monitors this process holds, by ref
+	turnWorker *worker           // the worker running the current turn, if a reactor
+	turnSlices int               // fuel slices the current turn has run
+	pending    *replySlot        // the call this process waits on, if any
 	// instantiating is set while a reactor's start function runs inside
 	// its spawner's call, and spawnerKill is then the spawner's killCh,
 	// so that a kill of the spawner ends it too.
-	instantiating bool
-	spawnerKill   <-chan struct{}
-	alloc         linmem.Allocator
-	fuel          fuelState
-	callStack     stackState
-	goAbort       *goAbortDetector
-	wasi          *wasip1.State  // nil if the module imports nothing from WASI
-	image         *image         // what the process started from, if an image
-	snap          *snapshotState // set while the process is an image's snapshot
-	sent          uint64         // messages sent, replies included (see mbox.sent)
+	spawnerKill <-chan struct{}
+	alloc       linmem.Allocator
+	fuel        fuelState
+	callStack   stackState
+	goAbort     *goAbortDetector
+	wasi        *wasip1.State  // nil if the module imports nothing from WASI
+	image       *image         // what the process started from, if an image
+	snap        *snapshotState // set while the process is an image's snapshot
+	sent        uint64         // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
 	unsettled atomic.Int64 // fuel used but not yet in spent, as of noteFuel
 	mem       atomic.Int64 // bytes charged to the memory account
 	peakMem   atomic.Int64
-	memClosed atomic.Bool // the account is settled: the process has ended
-	started   time.Time
-	ended     atomic.Int64 // UnixNano when the process ended, 0 while it runs
-	trap      atomic.Bool  // trap exits
+	memClosed atomic.Bool   // the account is settled: the process has ended
+	trap      atomic.Bool   // trap exits
+	started   time.Duration // since the kernel's epoch (monotonic)
+	ended     atomic.Int64  // UnixNano when the process ended, 0 while it runs
 
 	// signalling is held by finish from the moment the process is dead
 	// until its links are told. A link or monitor that finds the process
@@ -163,6 +159,15 @@ type Process struct {
 	dead     bool
 	turned   bool // a turn began since the last engine sweep
 
+	// Set once, before the process runs, and packed here beside the
+	// other flags to keep the Process small.
+	reactor bool
+	noImage bool // from its Spec: children start without images too
+	// Owned as inst is (see above).
+	initialized   bool // reactors: _initialize has run
+	detached      bool // the current turn gave its worker up (see detachSlices)
+	instantiating bool // see spawnerKill
+
 	killReason atomic.Pointer[string]
 	killCh     chan struct{} // closed by the first Kill
 	done       chan struct{} // closed once exit and crash are set
@@ -172,12 +177,38 @@ type Process struct {
 	exit isleapi.Exit
 	// crash is the message being handled when the process ended, if it
 	// ended abnormally while handling one.
-	crash struct {
-		tag, trace uint64
-		ok         bool
-		traceHi    uint64
-		chain      hops // the hops that led to the message
+	crash *crashNote
+}
+
+// specKept is what a process keeps of its Spec once it runs, when it
+// keeps anything: most processes have none of it.
+type specKept struct {
+	service        *Service
+	onExit         func()
+	stdout, stderr io.Writer // passed on to children spawned with stdio
+}
+
+// keptOf returns what a process made from spec keeps of it, or nil.
+func keptOf(spec *Spec) *specKept {
+	if spec.Service == nil && spec.OnExit == nil && spec.Stdout == nil && spec.Stderr == nil {
+		return nil
 	}
+	return &specKept{service: spec.Service, onExit: spec.OnExit, stdout: spec.Stdout, stderr: spec.Stderr}
+}
+
+// service returns the service the process is an instance of, or nil.
+func (p *Process) service() *Service {
+	if p.kept == nil {
+		return nil
+	}
+	return p.kept.service
+}
+
+// crashNote is what a process that ended abnormally keeps of the message
+// it was handling.
+type crashNote struct {
+	tag, trace, traceHi uint64
+	chain               hops // the hops that led to the message
 }
 
 type procKey struct{}
@@ -238,19 +269,20 @@ func (m *Module) runnable(limit uint64) error {
 // over: if the spawn fails, what init's capabilities counted is dropped
 // (Message.DropRefs), as the spawner still holds their handles.
 func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Process, g *Group, init *Message, link bool) (*Process, error) {
-	p, cfg, err := k.newProcess(ctx, m, spec, parent, g)
+	p, cfg, err := k.newProcess(ctx, m, &spec, parent, g)
 	if err != nil {
 		dropRefs(init)
 		return nil, err
 	}
-	return p.begin(&cfg, init, link)
+	return p.begin(&cfg, spec.Grants, init, link)
 }
 
 // newProcess makes a process that can be registered, joined to g and
 // charged for: nothing of it exists yet if it fails. It also returns the
 // WASI view begin gives it (an image's, if it starts from one).
-func (k *Kernel) newProcess(ctx context.Context, m *Module, spec Spec, parent *Process, g *Group) (*Process, wasip1.Config, error) {
-	p := &Process{k: k, mod: m, spec: spec, parent: parent, group: g, reactor: m.kind == kindReactor,
+func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *Process, g *Group) (*Process, wasip1.Config, error) {
+	p := &Process{k: k, mod: m, parent: parent, group: g, reactor: m.kind == kindReactor,
+		kept: keptOf(spec), noImage: spec.NoImage,
 		killCh: make(chan struct{}), done: make(chan struct{})}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
@@ -285,12 +317,12 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec Spec, parent *P
 	// read it (Info).
 	var cfg wasip1.Config
 	if m.usesWASI {
-		cfg = k.wasiConfig(m, &p.spec)
+		cfg = k.wasiConfig(m, spec)
 	}
 	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
 		p.useImage(&cfg)
 	}
-	p.started = time.Now() // before register: tools read it (Info)
+	p.started = time.Since(k.epoch) // before register: tools read it (Info)
 	if err := k.register(p); err != nil {
 		p.closeMem()
 		g.leave(p)
@@ -302,9 +334,9 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec Spec, parent *P
 
 // begin readies a registered process and lets it run: from here on, it
 // ends through abort or finish.
-func (p *Process) begin(cfg *wasip1.Config, init *Message, link bool) (*Process, error) {
+func (p *Process) begin(cfg *wasip1.Config, grants map[string]Cap, init *Message, link bool) (*Process, error) {
 	m, parent := p.mod, p.parent
-	if err := p.installGrants(); err != nil {
+	if err := p.installGrants(grants); err != nil {
 		dropRefs(init)
 		p.abort(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: "its grants did not fit its handle table"})
 		return nil, err
@@ -319,7 +351,7 @@ func (p *Process) begin(cfg *wasip1.Config, init *Message, link bool) (*Process,
 		p.mbox.append(init)
 		p.mu.Unlock()
 	}
-	if s := p.spec.Service; s != nil {
+	if s := p.service(); s != nil {
 		s.attach(p)
 	}
 	if p.reactor {
@@ -383,15 +415,15 @@ func (p *Process) start() {
 }
 
 // installGrants puts the self handle and the named grants in the table.
-func (p *Process) installGrants() error {
+func (p *Process) installGrants(grants map[string]Cap) error {
 	var err error
 	if p.self, err = p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p}); err != nil {
 		return err
 	}
-	if len(p.spec.Grants) > 0 {
-		p.grants = make(map[string]Handle, len(p.spec.Grants))
+	if len(grants) > 0 {
+		p.grants = make(map[string]Handle, len(grants))
 	}
-	for name, c := range p.spec.Grants {
+	for name, c := range grants {
 		h, err := p.handles.Insert(c)
 		if err != nil {
 			return err
@@ -578,7 +610,7 @@ func (p *Process) Stats() Stats {
 	queued := p.mbox.len()
 	p.mu.Unlock()
 	return Stats{Fuel: p.spent.Load(), Memory: uint64(max(p.mem.Load(), 0)), PeakMemory: uint64(p.peakMem.Load()),
-		PeakLinear: p.alloc.PeakBytes(), Wall: end.Sub(p.started), Queued: queued}
+		PeakLinear: p.alloc.PeakBytes(), Wall: end.Sub(p.startTime()), Queued: queued}
 }
 
 // Group returns the budget of the process's tree.
@@ -592,5 +624,8 @@ func (p *Process) Group() *Group { return p.group }
 func (p *Process) Parent() *Process {
 	return p.parent
 }
+
+// startTime is when the process was made.
+func (p *Process) startTime() time.Time { return p.k.epoch.Add(p.started) }
 
 func formatCount(n int64) string { return strconv.FormatInt(n, 10) }

@@ -208,7 +208,7 @@ func endCall(s Span, err error) {
 //
 // Safe from any goroutine.
 func (p *Process) CrashCause() (traceHi uint64, chain Chain, ok bool) {
-	if !p.Ended() || !p.crash.ok {
+	if !p.Ended() || p.crash == nil {
 		return 0, Chain{}, false
 	}
 	return p.crash.traceHi, p.crash.chain.chain(), true
