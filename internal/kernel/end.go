@@ -84,7 +84,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	}
 	// Publish the exit before telling anyone: a process that receives the
 	// exit or down signal must find this one ended.
-	close(p.done)
+	p.done.close()
 	for l := range links {
 		l.linkedExit(p, exit)
 	}

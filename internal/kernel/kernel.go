@@ -316,7 +316,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 	}
 	for i, p := range procs {
 		select {
-		case <-p.done:
+		case <-p.done.get():
 		case <-ctx.Done():
 			return fmt.Errorf("close node: %d processes still ending: %w", len(procs)-i, ctx.Err())
 		}

@@ -19,19 +19,17 @@ type killContext struct{ p *Process }
 func (killContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done implements context.Context: closed by the kill.
-func (c killContext) Done() <-chan struct{} { return c.p.killCh }
+func (c killContext) Done() <-chan struct{} { return c.p.killCh.get() }
 
 // Value implements context.Context: it carries none.
 func (killContext) Value(any) any { return nil }
 
 // Err implements context.Context.
 func (c killContext) Err() error {
-	select {
-	case <-c.p.killCh:
+	if c.p.killCh.closed() {
 		return context.Canceled
-	default:
-		return nil
 	}
+	return nil
 }
 
 // Blocking runs f, a host operation that may wait for a long time outside

@@ -117,7 +117,7 @@ type Process struct {
 	grants     map[string]Handle
 	current    *Message          // the message being handled
 	ownTrace   uint64            // causality id of what it sends outside any message
-	span       openSpan          // the span its sends descend from (trace.go)
+	span       *openSpan         // the span its sends descend from, once traced (trace.go)
 	curHandles []Handle          // its handles, in this process's numbering
 	watching   map[uint32]*watch // monitors this process holds, by ref
 	turnWorker *worker           // the worker running the current turn, if a reactor
@@ -169,8 +169,8 @@ type Process struct {
 	instantiating bool // see spawnerKill
 
 	killReason atomic.Pointer[string]
-	killCh     chan struct{} // closed by the first Kill
-	done       chan struct{} // closed once exit and crash are set
+	killCh     lazyChan // closed by the first Kill
+	done       lazyChan // closed once exit and crash are set
 
 	// Written by the owner in finish, before done is closed, and read
 	// only after: the close publishes them.
@@ -282,8 +282,7 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 // WASI view begin gives it (an image's, if it starts from one).
 func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *Process, g *Group) (*Process, wasip1.Config, error) {
 	p := &Process{k: k, mod: m, parent: parent, group: g, reactor: m.kind == kindReactor,
-		kept: keptOf(spec), noImage: spec.NoImage,
-		killCh: make(chan struct{}), done: make(chan struct{})}
+		kept: keptOf(spec), noImage: spec.NoImage}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
 	// Until its code runs, a process's memory holds at most its data
@@ -363,7 +362,7 @@ func (p *Process) begin(cfg *wasip1.Config, grants map[string]Cap, init *Message
 		// if it blocks, the spawner's worker hands off its queue, and the
 		// spawner's kill ends it.
 		if parent != nil {
-			p.turnWorker, p.spawnerKill = parent.turnWorker, parent.killCh
+			p.turnWorker, p.spawnerKill = parent.turnWorker, parent.killCh.get()
 		}
 		p.instantiating = true
 		err := p.instantiate()
@@ -523,7 +522,7 @@ func (p *Process) markKilled(reason string) bool {
 // landKill wakes a process markKilled marked: whatever it waits on, or, an
 // idle reactor, a worker to tear it down.
 func (p *Process) landKill() {
-	close(p.killCh)
+	p.killCh.close()
 	if p.reactor {
 		p.mu.Lock()
 		schedule := !p.dead && p.mbox.sched == schedIdle
@@ -553,14 +552,14 @@ func (p *Process) checkKilled() {
 // Done is closed when the process has ended.
 //
 // Safe from any goroutine.
-func (p *Process) Done() <-chan struct{} { return p.done }
+func (p *Process) Done() <-chan struct{} { return p.done.get() }
 
 // Wait blocks until the process ends or ctx is done.
 //
 // Safe from any goroutine.
 func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 	select {
-	case <-p.done:
+	case <-p.done.get():
 		return p.exit, nil
 	case <-ctx.Done():
 		return isleapi.Exit{}, ctx.Err()
@@ -579,12 +578,10 @@ func (p *Process) Ended() bool {
 //
 // Safe from any goroutine.
 func (p *Process) Exit() (isleapi.Exit, bool) {
-	select {
-	case <-p.done:
+	if p.done.closed() {
 		return p.exit, true
-	default:
-		return isleapi.Exit{}, false
 	}
+	return isleapi.Exit{}, false
 }
 
 // Module returns the module the process runs.

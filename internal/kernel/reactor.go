@@ -140,7 +140,7 @@ func (p *Process) turn(m *Message) bool {
 	if err != nil {
 		p.noteCrash(m)
 	}
-	if err == nil && p.span.s != nil {
+	if err == nil && p.span != nil && p.span.s != nil {
 		p.endSpan("") // a failed turn's span ends in finish, with the exit
 	}
 	p.setCurrent(nil)

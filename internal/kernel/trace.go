@@ -78,7 +78,11 @@ func (p *Process) stamp(m *Message) {
 		m.TraceHi, m.Trace = 0, p.ownTrace
 		m.hops.extend(&noHops, p.ID, p.mod, m.Tag)
 	}
-	m.Span, m.SpanFlags = p.span.id, p.span.flags
+	if sp := p.span; sp != nil {
+		m.Span, m.SpanFlags = sp.id, sp.flags
+	} else {
+		m.Span, m.SpanFlags = 0, 0
+	}
 }
 
 // stampHost marks m as sent by the Go host: a new trace, unless the host
@@ -164,7 +168,10 @@ func (m *Message) adopt(s Span) {
 func (p *Process) beginSpan(kind SpanKind, m *Message) {
 	s := p.k.tracer.Start(kind, p, m)
 	hi, lo, id, flags := s.Context()
-	p.span = openSpan{s: s, id: id, flags: flags}
+	if p.span == nil { // made once, by a process that is traced
+		p.span = new(openSpan)
+	}
+	*p.span = openSpan{s: s, id: id, flags: flags}
 	if id != 0 {
 		m.TraceHi, m.Trace = hi, lo // a root span starts a trace of its own
 	}
@@ -172,9 +179,9 @@ func (p *Process) beginSpan(kind SpanKind, m *Message) {
 
 // endSpan ends the open span, if any.
 func (p *Process) endSpan(failure string) {
-	if p.span.s != nil {
+	if p.span != nil && p.span.s != nil {
 		p.span.s.End(failure)
-		p.span = openSpan{}
+		*p.span = openSpan{}
 	}
 }
 

@@ -42,7 +42,7 @@ func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 		p.checkKilled()
 		p.checkSpawner()
 		return ErrTimeout
-	case <-p.killCh:
+	case <-p.killCh.get():
 	case <-p.spawnerKill: // nil, and so never ready, but in a start function
 	}
 	// A kill wins over whatever else became ready at the same time: a
