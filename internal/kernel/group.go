@@ -36,7 +36,14 @@ type Group struct {
 	mu      sync.Mutex // guards everything below
 	members *Process   // the live members, linked through Process.groupNext/groupPrev
 	// killed is the reason the whole tree is being ended, once it is.
-	killed  string
+	killed string
+	// watch, if the tree has a timeout or a context that can end, is
+	// what ends it then; most trees have neither.
+	watch *groupWatch
+}
+
+// groupWatch ends a tree when its timeout passes or its context ends.
+type groupWatch struct {
 	timer   *time.Timer
 	stopCtx func() bool
 }
@@ -59,11 +66,14 @@ func (k *Kernel) newGroup(ctx context.Context, lim GroupLimits) *Group {
 		g.procLimit = k.quota
 	}
 	g.fuel.Store(lim.Fuel)
+	if ctx.Done() != nil || lim.Timeout > 0 {
+		g.watch = &groupWatch{}
+	}
 	if ctx.Done() != nil {
-		g.stopCtx = context.AfterFunc(ctx, func() { g.Kill(contextReason(ctx)) })
+		g.watch.stopCtx = context.AfterFunc(ctx, func() { g.Kill(contextReason(ctx)) })
 	}
 	if lim.Timeout > 0 {
-		g.timer = time.AfterFunc(lim.Timeout, func() { g.Kill("timeout") })
+		g.watch.timer = time.AfterFunc(lim.Timeout, func() { g.Kill("timeout") })
 	}
 	return g
 }
@@ -110,11 +120,15 @@ func (g *Group) leave(p *Process) {
 
 // disarm stops the timeout and the context watch.
 func (g *Group) disarm() {
-	if g.stopCtx != nil {
-		g.stopCtx()
+	w := g.watch
+	if w == nil {
+		return
 	}
-	if g.timer != nil {
-		g.timer.Stop()
+	if w.stopCtx != nil {
+		w.stopCtx()
+	}
+	if w.timer != nil {
+		w.timer.Stop()
 	}
 }
 
