@@ -29,20 +29,21 @@ func runMemory(h *harness, r *Report) error {
 	for _, c := range cats {
 		plot.Categories = append(plot.Categories, count(c))
 	}
-	names := []string{"isle, never messaged", "isle, after one message", "Erlang (RSS)", "Erlang (erlang:memory)",
-		"goroutine", "OS process (RSS)", "OS process (PSS)"}
+	names := []string{"isle, never messaged", "isle, after one message", "isle, after one message and a rest",
+		"Erlang (RSS)", "Erlang (erlang:memory)", "goroutine", "OS process (RSS)", "OS process (PSS)"}
 	byN := map[int][]Figure{} // category → one figure per series
 	var isleFirst Figure
 	for i, n := range h.sz.idle {
 		runs, err := h.repeat(func() ([]float64, error) {
-			idle, msgd, err := h.isleIdleMemory(n)
-			return []float64{idle * kib, msgd * kib}, err
+			idle, msgd, rested, err := h.isleIdleMemory(n)
+			return []float64{idle * kib, msgd * kib, rested * kib}, err
 		})
 		if err != nil {
 			return fmt.Errorf("isle idle memory at %d: %w", n, err)
 		}
 		idle := Figure{Name: "isle: idle 1-page C reactors, never messaged", Runs: runs[0]}
 		msgd := Figure{Name: "isle: the same reactors after one call each", Runs: runs[1]}
+		rested := Figure{Name: "isle: the same reactors after one call each and a rest", Runs: runs[2]}
 		if i == 0 {
 			isleFirst = idle
 		}
@@ -52,7 +53,7 @@ func runMemory(h *harness, r *Report) error {
 		gor := h.peer("Go: goroutines blocked on a channel", 1, func() ([]float64, error) {
 			return []float64{goIdleMemory(n) * kib}, nil
 		})[0]
-		byN[n] = []Figure{idle, msgd, erl[0], erl[1], gor, {}, {}}
+		byN[n] = []Figure{idle, msgd, rested, erl[0], erl[1], gor, {}, {}}
 		w := "resident memory per idle process, " + count(n)
 		r.Rows = append(r.Rows,
 			Row{Workload: w, Unit: "KiB", Kind: Memory, Isle: idle, Peer: erl[1],
@@ -61,7 +62,9 @@ func runMemory(h *harness, r *Report) error {
 				Note: "RSS growth of each whole OS process; the BEAM's allocators already hold resident memory from earlier runs, so at small counts its growth undercounts"},
 			Row{Workload: w, Unit: "KiB", Kind: Memory, Isle: idle, Peer: gor, Note: "RSS growth of the same Go process"},
 			Row{Workload: w + ", after one message each", Unit: "KiB", Kind: Memory, Isle: msgd, Peer: erl[1],
-				Note: "an Erlang process has run to its `receive`; an isle reactor that has had a turn also holds what its first turn allocated"})
+				Note: "an Erlang process has run to its `receive`; an isle reactor that has had a turn also holds what its first turn allocated"},
+			Row{Workload: w + fmt.Sprintf(", after one message each and %v idle", restAfterCall), Unit: "KiB", Kind: Memory, Isle: rested, Peer: erl[1],
+				Note: "the same reactors once they have had no turn for long enough to give back wazero's call engine (its 10 KiB stack), which a busy reactor keeps"})
 		if i == len(h.sz.idle)-1 {
 			r.Targets = append(r.Targets, Target{What: "resident memory per idle reactor at " + count(n), Goal: 32, Unit: "KiB", Kind: Memory, Value: idle})
 		}
@@ -72,8 +75,8 @@ func runMemory(h *harness, r *Report) error {
 			return []float64{rss * kib, pss * kib}, err
 		})
 		figs[1].Name = "OS processes: the same, mean Pss"
-		byN[n] = append(byN[n], make([]Figure, 7-len(byN[n]))...)
-		byN[n][5], byN[n][6] = figs[0], figs[1]
+		byN[n] = append(byN[n], make([]Figure, len(names)-len(byN[n]))...)
+		byN[n][6], byN[n][7] = figs[0], figs[1]
 		note := fmt.Sprintf("isle at %s reactors, OS processes at %s: the sum over them of VmRSS (or Pss) from /proc, divided by the count. VmRSS counts the shared C library in every process; Pss shares it out", count(h.sz.idle[0]), count(n))
 		w := "resident memory per idle OS process, " + count(n)
 		r.Rows = append(r.Rows,
@@ -103,18 +106,23 @@ func settledRSS() float64 {
 	return float64(rssBytes())
 }
 
+// restAfterCall is how long the reactors rest after their call before
+// the last figure: the kernel gives an idle reactor's call engine back
+// between one and two seconds after its last turn.
+const restAfterCall = 3 * time.Second
+
 // isleIdleMemory spawns n tiny reactors into a fresh node and returns the
 // growth of this process's RSS per reactor, first with the reactors never
-// messaged, then after one call each.
-func (h *harness) isleIdleMemory(n int) (idle, messaged float64, err error) {
+// messaged, then right after one call each, then after restAfterCall.
+func (h *harness) isleIdleMemory(n int) (idle, messaged, rested float64, err error) {
 	node, err := h.node()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer node.Close(context.Background())
 	mod, err := h.load(node, "tiny")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	bg := context.Background()
 	procs := make([]*isle.Process, 0, n)
@@ -122,7 +130,7 @@ func (h *harness) isleIdleMemory(n int) (idle, messaged float64, err error) {
 	for range n {
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		procs = append(procs, p)
 	}
@@ -131,12 +139,14 @@ func (h *harness) isleIdleMemory(n int) (idle, messaged float64, err error) {
 	defer cancel()
 	for _, p := range procs {
 		if _, err := p.Call(ctx, isle.Message{Tag: 7}); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	r2 := settledRSS()
+	time.Sleep(restAfterCall) // the figure is of reactors that rested this long
+	r3 := settledRSS()
 	runtime.KeepAlive(procs)
-	return (r1 - r0) / float64(n), (r2 - r0) / float64(n), nil
+	return (r1 - r0) / float64(n), (r2 - r0) / float64(n), (r3 - r0) / float64(n), nil
 }
 
 // goIdleMemory starts n goroutines blocked on a channel and returns the
