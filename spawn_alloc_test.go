@@ -9,11 +9,12 @@ import (
 
 // maxSpawnAllocs bounds the heap allocations of spawning a small reactor
 // that is granted nothing. main before issue 15's spawn work made 45; now
-// 5 are isle's (the Process and its API handle, its tree, its context, its
-// handle table; its done and kill channels are made only when waited on)
-// and the rest wazero's instantiation, 5 of them the system context it
-// builds for every instance (see docs/upstream/wazero.md, section 1).
-const maxSpawnAllocs = 27
+// 4 are isle's (the Process and its API handle, its tree, its handle
+// table; its context lives in the Process, and its done and kill channels
+// are made only when waited on) and the rest wazero's instantiation, 5 of
+// them the system context it builds for every instance (see
+// docs/upstream/wazero.md, section 1).
+const maxSpawnAllocs = 26
 
 // TestSpawnAllocations checks that a spawn allocates no more than it
 // needs: a regression past maxSpawnAllocs fails here.

@@ -30,19 +30,33 @@ func (procContext) Done() <-chan struct{} { return nil }
 // Err implements context.Context: never cancelled.
 func (procContext) Err() error { return nil }
 
-// Value implements context.Context.
+// Value implements context.Context. The process is found first, as every
+// host call looks for it; then the process's linear memory allocator, as
+// experimental.WithMemoryAllocator would give it.
 func (c *procContext) Value(key any) any {
 	if _, ok := key.(procKey); ok {
 		return c.p
 	}
+	if allocKeyProbe.Value(key) != nil {
+		return &c.p.alloc
+	}
 	return c.parent.Value(key)
 }
 
-// setContext makes p's context from its spawner's ctx: one allocation, for
-// wazero's memory allocator key. The process is found first, as every host
-// call looks for it.
+// allocKeyProbe answers only wazero's memory allocator key, whose type is
+// internal to wazero: a context that answers what it answers gives
+// wazero an allocator without a context.WithValue per process.
+var allocKeyProbe = experimental.WithMemoryAllocator(context.Background(), probeAllocator{})
+
+// probeAllocator is allocKeyProbe's value; it never allocates.
+type probeAllocator struct{}
+
+// Allocate implements experimental.MemoryAllocator.
+func (probeAllocator) Allocate(uint64, uint64) experimental.LinearMemory { return nil }
+
+// setContext makes p's context from its spawner's ctx, allocating nothing.
 func (p *Process) setContext(ctx context.Context) {
-	p.pctx = procContext{parent: experimental.WithMemoryAllocator(ctx, &p.alloc), p: p}
+	p.pctx = procContext{parent: ctx, p: p}
 	p.ctx = &p.pctx
 }
 
