@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
@@ -19,60 +17,6 @@ import (
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
 )
-
-// Mount places a directory capability in the guest's file system.
-type Mount struct {
-	FS        experimentalsys.FS
-	GuestPath string
-}
-
-// Spec is everything a process is granted and limited to. The zero Spec
-// grants nothing: no arguments, environment, files or stdio, a virtual
-// clock that reveals nothing about the host, and no entropy.
-type Spec struct {
-	Args   []string
-	Env    [][2]string
-	Mounts []Mount
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	// RealClock grants the host's wall and monotonic clocks. Without it the
-	// process sees a virtual clock (see wasip1.NewVirtualClock).
-	RealClock bool
-	// Random is the process's entropy. Nil means random_get fails.
-	Random io.Reader
-	// Grants are named capabilities the process can look up with grant().
-	Grants map[string]Cap
-	// MemoryLimit caps, in bytes, everything the node holds for the
-	// process and every process it spawns, together (see Group); zero
-	// means no limit but the node's ceiling. It also caps each linear
-	// memory.
-	MemoryLimit uint64
-	// Fuel is the budget of the process and its descendants together;
-	// zero means unlimited.
-	Fuel int64
-	// Timeout kills the process and its descendants after this long; zero
-	// means never.
-	Timeout time.Duration
-	// Processes bounds the live processes of the tree, this one included;
-	// zero means the kernel's SpawnQuota.
-	Processes int64
-	// Mailbox bounds the mailbox; zero means DefaultMailbox.
-	Mailbox int
-	// OnExit, if set, runs once the process has ended, before Wait
-	// returns; not if the spawn fails, as what it releases is then still
-	// the spawner's.
-	OnExit func()
-	// Init, if set, is queued as the process's first message.
-	Init *Message
-	// Service, if set, is the service this process is the new instance
-	// of: messages waiting in it are queued for the process before it
-	// runs, and those it never takes go back to the service when it ends.
-	Service *Service
-	// NoImage runs the module's _initialize in this process even when an
-	// image of its initialised state could start it (see image.go).
-	NoImage bool
-}
 
 // Stats is what a process has consumed so far.
 type Stats struct {
@@ -178,22 +122,6 @@ type Process struct {
 	// crash is the message being handled when the process ended, if it
 	// ended abnormally while handling one.
 	crash *crashNote
-}
-
-// specKept is what a process keeps of its Spec once it runs, when it
-// keeps anything: most processes have none of it.
-type specKept struct {
-	service        *Service
-	onExit         func()
-	stdout, stderr io.Writer // passed on to children spawned with stdio
-}
-
-// keptOf returns what a process made from spec keeps of it, or nil.
-func keptOf(spec *Spec) *specKept {
-	if spec.Service == nil && spec.OnExit == nil && spec.Stdout == nil && spec.Stderr == nil {
-		return nil
-	}
-	return &specKept{service: spec.Service, onExit: spec.OnExit, stdout: spec.Stdout, stderr: spec.Stderr}
 }
 
 // service returns the service the process is an instance of, or nil.
