@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,34 @@ func TestEngineSweepsRunOnTheirOwn(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// Sweeps as often as the timer allows, while many reactors take turns,
+// lose every message and race nothing (run under -race): a sweep only
+// touches a reactor that is idle, under its lock.
+func TestEngineSweepsBesideTurns(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	k.engines.period = 1
+	mod := recordingReactor(t, k)
+	const reactors, senders, each = 16, 4, 300
+	ps := make([]*Process, reactors)
+	for i := range ps {
+		ps[i] = spawn(t, k, mod, Spec{})
+	}
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				hostSend(t, k, ps[(s*each+i)%reactors], uint32(s))
+				if i%16 == 0 {
+					k.engines.sweep() // and from here, beside the timer's
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.wait(t, "every message handled", func(tags []uint32) bool { return len(tags) == senders*each })
 }
