@@ -55,7 +55,18 @@ type probeAllocator struct{}
 func (probeAllocator) Allocate(uint64, uint64) experimental.LinearMemory { return nil }
 
 // setContext makes p's context from its spawner's ctx, allocating nothing.
+// A spawner's own process context adds nothing p's does not override, so
+// p's is made from what that one was made from: every lookup of a value
+// the host put in the context walks one process context, not one per
+// generation.
 func (p *Process) setContext(ctx context.Context) {
+	for {
+		pc, ok := ctx.(*procContext)
+		if !ok {
+			break
+		}
+		ctx = pc.parent
+	}
 	p.pctx = procContext{parent: ctx, p: p}
 	p.ctx = &p.pctx
 }

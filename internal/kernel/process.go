@@ -65,8 +65,12 @@ type Process struct {
 	curHandles []Handle          // its handles, in this process's numbering
 	watching   map[uint32]*watch // monitors this process holds, by ref
 	turnWorker *worker           // the worker running the current turn, if a reactor
-	turnSlices int               // fuel slices the current turn has run
-	pending    *replySlot        // the call this process waits on, if any
+	turnSlices int32             // fuel slices the current turn has run
+	// Beside turnSlices, where they cost no room.
+	initialized   bool       // reactors: _initialize has run
+	detached      bool       // the current turn gave its worker up (see detachSlices)
+	instantiating bool       // see spawnerKill
+	pending       *replySlot // the call this process waits on, if any
 	// instantiating is set while a reactor's start function runs inside
 	// its spawner's call, and spawnerKill is then the spawner's killCh,
 	// so that a kill of the spawner ends it too.
@@ -107,10 +111,6 @@ type Process struct {
 	// other flags to keep the Process small.
 	reactor bool
 	noImage bool // from its Spec: children start without images too
-	// Owned as inst is (see above).
-	initialized   bool // reactors: _initialize has run
-	detached      bool // the current turn gave its worker up (see detachSlices)
-	instantiating bool // see spawnerKill
 
 	killReason atomic.Pointer[string]
 	killCh     lazyChan // closed by the first Kill
