@@ -106,8 +106,7 @@ var guardSeq atomic.Uint64
 // snapshot runs m's _initialize in an instance of its own, in a tree of
 // its own, against the guard host modules, and reads what it left.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
-	p := &Process{k: k, mod: m,
-		snap: &snapshotState{}}
+	p := &Process{k: k, mod: m, snap: &snapshotState{}}
 	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
