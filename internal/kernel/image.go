@@ -78,9 +78,10 @@ func imageKey(m *Module, cfg *wasip1.Config) [32]byte {
 }
 
 // imageCandidate reports whether processes of m could start from an image:
-// a reactor that has an _initialize to skip.
+// a reactor that has an _initialize to skip, or a Go command, whose
+// runtime and package init can be skipped (see gocut.go).
 func (m *Module) imageCandidate() bool {
-	return m.kind == kindReactor && m.hasInitialize && m.rewritten != nil
+	return m.rewritten != nil && (m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && m.isGo)
 }
 
 // readyImage returns the image for a process of m with WASI view cfg, if
@@ -161,7 +162,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 		return fmt.Errorf("%w: images are turned off", ErrNoImage)
 	}
 	if !m.imageCandidate() {
-		return fmt.Errorf("%w: %s is not a reactor with an _initialize function", ErrNoImage, m.Name)
+		return fmt.Errorf("%w: %s is neither a reactor with an _initialize function nor a Go command", ErrNoImage, m.Name)
 	}
 	cfg := k.wasiConfig(m, &spec)
 	key := imageKey(m, &cfg)

@@ -286,7 +286,7 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec Spec, parent *P
 	if m.usesWASI {
 		cfg = k.wasiConfig(m, &p.spec)
 	}
-	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
+	if m.imageCandidate() && !spec.NoImage && !k.noImages {
 		p.useImage(&cfg)
 	}
 	p.started = time.Now() // before register: tools read it (Info)
@@ -421,8 +421,11 @@ func (p *Process) instantiate() (err error) {
 		}
 	}()
 	code := p.mod.compiled
-	if p.image != nil {
+	switch {
+	case p.image != nil:
 		code = p.image.mod.compiled
+	case p.snap != nil:
+		code = p.snap.code
 	}
 	inst, err := p.k.rt.InstantiateModule(p.ctx, code, p.moduleConfig())
 	if err != nil {

@@ -95,6 +95,9 @@ func (k *Kernel) makeImage(m *Module, cfg *wasip1.Config) (*image, error) {
 
 // snapshotState is what a snapshot's init left.
 type snapshotState struct {
+	// code is what the snapshot instantiates: m's own code, or a Go
+	// command's with the cut (see gocut.go).
+	code            wazero.CompiledModule
 	memory          *linmem.Image
 	globals         []uint64 // every global, by index
 	inbox, inboxCap uint32
@@ -141,6 +144,15 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		p.wasi = wasip1.New(p, *cfg)
 		defer p.wasi.Close()
 	}
+	init := initializeExport
+	p.snap.code = m.compiled
+	if m.kind == kindCommand {
+		init = entryPoint // it stops at main.main
+		if p.snap.code, err = k.rt.CompileModule(ctx, m.imageBase); err != nil {
+			return nil, fmt.Errorf("compile its cut: %w", err)
+		}
+		defer p.snap.code.Close(ctx)
+	}
 	if err := p.instantiate(); err != nil {
 		return nil, err
 	}
@@ -149,14 +161,19 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		return nil, err
 	}
 	p.alloc.Run()
-	if _, err := p.inst.ExportedFunction(initializeExport).Call(p.ctx); err != nil {
+	if _, err := p.inst.ExportedFunction(init).Call(p.ctx); err != nil {
 		var forbidden *initForbidden
 		if errors.As(err, &forbidden) {
 			return nil, forbidden
 		}
 		return nil, fmt.Errorf("its init failed: %w", err)
 	}
-	return p.readSnapshot(cfg)
+	s, err := p.readSnapshot(cfg)
+	if err == nil && m.kind == kindCommand && s.globals[len(s.globals)-1] != 0 {
+		_ = s.memory.Close()
+		return nil, errors.New("its _start returned before main.main")
+	}
+	return s, err
 }
 
 // readSnapshot copies out the instance's memory and globals.
@@ -263,9 +280,15 @@ func recordInbox(ctx context.Context, _ api.Module, stack []uint64) {
 }
 
 // imageable checks, once, what in m's code and declarations an image
-// cannot hold.
+// cannot hold, and makes the module images of m are made from.
 func (m *Module) imageable() error {
-	m.imageCheck.Do(func() { m.imageRefusal = checkImageable(m.rewritten) })
+	m.imageCheck.Do(func() {
+		m.imageRefusal = checkImageable(m.rewritten)
+		m.imageBase = m.rewritten
+		if m.imageRefusal == nil && m.kind == kindCommand {
+			m.imageBase, m.imageRefusal = goCutModule(m.rewritten)
+		}
+	})
 	return m.imageRefusal
 }
 
@@ -371,7 +394,7 @@ func checkImageCode(mod *wasm.Module) error {
 
 // buildImage makes the image module and the memfd from a snapshot.
 func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
-	bin, err := imageModule(m.rewritten, s)
+	bin, err := imageModule(m.imageBase, s)
 	if err != nil {
 		_ = s.memory.Close()
 		return nil, err

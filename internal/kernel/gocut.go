@@ -1,0 +1,298 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// A Go command has no _initialize: the runtime's init and every package's
+// init run inside _start, before main.main, and cost a Go hello most of
+// its time. So the image of a Go command is cut at main.main's entry.
+//
+// Go's wasm port keeps each goroutine's state in linear memory: a call
+// pushes its return address (PC_F<<16 | PC_B) on the Go stack, and
+// wasm_pc_f_loop resumes whatever function the word at -8(SP) names, so a
+// goroutine switch unwinds the whole wasm stack (every function returns 1)
+// and loses nothing. The cut does the same at main.main's entry: a hook
+// stores main.main's own PC at -8(SP), sets PAUSE (which ends the loop)
+// and returns 1, so _start returns with the program's whole state in its
+// memory and globals. A clone resumes it by calling wasm_pc_f_loop,
+// exported as goResumeExport: the loop calls main.main as if it had been
+// switched to, and main.main returns into runtime.main as usual.
+//
+// The hook fires once: it clears its own global (goCutGlobal), and the
+// image bakes that 0 in. The layout it relies on is Go's linker's: the
+// globals SP (0) and PAUSE (7), functions named in the "name" section,
+// and every Go function in the table at its PC_F. A module that does not
+// match is refused (no image), never guessed at.
+
+// goResumeExport is the export a clone of a Go command's image runs
+// instead of _start.
+const goResumeExport = "isle:go-resume"
+
+// Go's linker's names and globals.
+const (
+	goMainFunc    = "main.main"
+	goLoopFunc    = "wasm_pc_f_loop"
+	goGlobalSP    = 0
+	goGlobalPause = 7
+)
+
+// Opcodes the hook uses that internal/wasm does not name.
+const (
+	opI32Sub   = 0x6b
+	opI64Store = 0x37
+)
+
+// goGlobals are the types of the globals Go's linker declares, in order.
+var goGlobals = []wasm.ValType{wasm.I32, wasm.I64, wasm.I64, wasm.I64, wasm.I64, wasm.I64, wasm.I64, wasm.I32}
+
+// errNotGoCut says a command is not a Go program the cut understands.
+var errNotGoCut = errors.New("it is not a Go command isle can cut at main.main")
+
+// goCutModule rewrites bin, a fuel-instrumented Go command, so that _start
+// stops at main.main's entry and goResumeExport resumes from there.
+func goCutModule(bin []byte) ([]byte, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, err
+	}
+	funcs, err := goFuncIndices(mod, goMainFunc, goLoopFunc)
+	if err != nil {
+		return nil, err
+	}
+	mainFn, loopFn := funcs[0], funcs[1]
+	imported, err := importedFuncs(mod)
+	if err != nil {
+		return nil, err
+	}
+	if mainFn < imported || loopFn < imported {
+		return nil, fmt.Errorf("%w: %s or %s is an import", errNotGoCut, goMainFunc, goLoopFunc)
+	}
+	if err := checkGoTypes(mod, imported, mainFn, loopFn); err != nil {
+		return nil, err
+	}
+	pcF, err := tableSlot(mod, mainFn)
+	if err != nil {
+		return nil, err
+	}
+	cut, err := addCutGlobal(mod)
+	if err != nil {
+		return nil, err
+	}
+	if err := hookMain(mod, mainFn-imported, cut, pcF); err != nil {
+		return nil, err
+	}
+	if err := addExport(mod, wasm.Export{Name: goResumeExport, Kind: wasm.KindFunc, Index: loopFn}); err != nil {
+		return nil, err
+	}
+	return mod.Encode(), nil
+}
+
+// goFuncIndices finds the functions of the given names in the "name"
+// section.
+func goFuncIndices(mod *wasm.Module, names ...string) ([]uint32, error) {
+	sec := mod.Custom("name")
+	if sec == nil {
+		return nil, fmt.Errorf("%w: it has no name section (was it linked with -ldflags=-s?)", errNotGoCut)
+	}
+	subs, err := wasm.DecodeNameSubsections(sec.Payload)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]uint32{}
+	for _, s := range subs {
+		if s.ID != wasm.NameFunction {
+			continue
+		}
+		m, err := wasm.DecodeNameMap(s.Payload)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range m {
+			found[a.Name] = a.Index
+		}
+	}
+	out := make([]uint32, len(names))
+	for i, n := range names {
+		idx, ok := found[n]
+		if !ok {
+			return nil, fmt.Errorf("%w: it has no function %s", errNotGoCut, n)
+		}
+		out[i] = idx
+	}
+	return out, nil
+}
+
+// importedFuncs counts the module's imported functions.
+func importedFuncs(mod *wasm.Module) (uint32, error) {
+	sec := mod.Section(wasm.SectionImport)
+	if sec == nil {
+		return 0, nil
+	}
+	imports, err := wasm.DecodeImports(sec.Payload)
+	if err != nil {
+		return 0, err
+	}
+	var n uint32
+	for _, im := range imports {
+		if im.Kind == wasm.KindFunc {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// checkGoTypes checks that main.main has Go's calling convention
+// ((i32 PC_B) -> i32 unwind), that wasm_pc_f_loop takes and returns
+// nothing, and that the globals start as Go's linker lays them out.
+func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
+	types, err := wasm.DecodeTypes(sectionPayload(mod, wasm.SectionType))
+	if err != nil {
+		return err
+	}
+	decl, err := wasm.DecodeIndices(sectionPayload(mod, wasm.SectionFunction), "function")
+	if err != nil {
+		return err
+	}
+	typeOf := func(fn uint32) (wasm.FuncType, bool) {
+		i := fn - imported
+		if int(i) >= len(decl) || int(decl[i]) >= len(types) {
+			return wasm.FuncType{}, false
+		}
+		return types[decl[i]], true
+	}
+	mt, ok1 := typeOf(mainFn)
+	lt, ok2 := typeOf(loopFn)
+	if !ok1 || !ok2 || !sameTypes(mt.Params, wasm.I32) || !sameTypes(mt.Results, wasm.I32) ||
+		len(lt.Params) != 0 || len(lt.Results) != 0 {
+		return fmt.Errorf("%w: %s or %s has an unexpected type", errNotGoCut, goMainFunc, goLoopFunc)
+	}
+	globals, err := wasm.DecodeGlobals(sectionPayload(mod, wasm.SectionGlobal))
+	if err != nil {
+		return err
+	}
+	if len(globals) < len(goGlobals) {
+		return fmt.Errorf("%w: it has %d globals", errNotGoCut, len(globals))
+	}
+	for i, t := range goGlobals {
+		if globals[i].Type.Type != t || !globals[i].Type.Mutable {
+			return fmt.Errorf("%w: global %d is not Go's", errNotGoCut, i)
+		}
+	}
+	return nil
+}
+
+func sameTypes(got []wasm.ValType, want ...wasm.ValType) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sectionPayload(mod *wasm.Module, id wasm.SectionID) []byte {
+	if s := mod.Section(id); s != nil {
+		return s.Payload
+	}
+	return nil
+}
+
+// tableSlot finds fn's slot in table 0, which is its PC_F: Go's linker
+// puts every function there, in one active segment at a constant offset.
+func tableSlot(mod *wasm.Module, fn uint32) (uint32, error) {
+	elems, err := wasm.DecodeElements(sectionPayload(mod, wasm.SectionElement))
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range elems {
+		if !e.Active() || e.Table != 0 || e.Exprs != nil {
+			continue
+		}
+		base, ok := i32Const(e.Offset)
+		if !ok {
+			continue
+		}
+		for i, f := range e.Funcs {
+			if f == fn && base+uint32(i) <= 0xffff_ffff>>16 {
+				return base + uint32(i), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: %s is not in its table at a constant slot", errNotGoCut, goMainFunc)
+}
+
+// i32Const reads a constant expression that is one i32.const.
+func i32Const(e wasm.Expr) (uint32, bool) {
+	if len(e) < 3 || e[0] != byte(wasm.OpI32Const) || e[len(e)-1] != byte(wasm.OpEnd) {
+		return 0, false
+	}
+	v, n, err := wasm.ReadS32(e, 1)
+	if err != nil || n != len(e)-1 {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
+// addCutGlobal appends the hook's global, a mutable i32 that starts at 1.
+func addCutGlobal(mod *wasm.Module) (uint32, error) {
+	globals, err := wasm.DecodeGlobals(sectionPayload(mod, wasm.SectionGlobal))
+	if err != nil {
+		return 0, err
+	}
+	globals = append(globals, wasm.Global{Type: wasm.GlobalType{Type: wasm.I32, Mutable: true},
+		Init: wasm.Expr{byte(wasm.OpI32Const), 1, byte(wasm.OpEnd)}})
+	mod.Put(wasm.SectionGlobal, wasm.EncodeGlobals(globals))
+	return uint32(len(globals) - 1), nil
+}
+
+// hookMain puts the cut at the start of main.main's body (body is its
+// index in the code section).
+func hookMain(mod *wasm.Module, body, cut, pcF uint32) error {
+	code, err := wasm.DecodeCode(sectionPayload(mod, wasm.SectionCode))
+	if err != nil {
+		return err
+	}
+	if int(body) >= len(code) {
+		return fmt.Errorf("%w: %s has no body", errNotGoCut, goMainFunc)
+	}
+	decls, start, err := wasm.LocalDecls(code[body].Body)
+	if err != nil {
+		return err
+	}
+	b := wasm.AppendLocalDecls(nil, decls)
+	b = append(b, byte(wasm.OpGlobalGet))
+	b = wasm.AppendU32(b, cut)
+	b = append(b, byte(wasm.OpIf), 0x40) // if cut {
+	b = append(b, byte(wasm.OpI32Const), 0, byte(wasm.OpGlobalSet))
+	b = wasm.AppendU32(b, cut) //   cut = 0
+	b = append(b, byte(wasm.OpGlobalGet), goGlobalSP, byte(wasm.OpI32Const), 8, opI32Sub, byte(wasm.OpI64Const))
+	b = wasm.AppendS64(b, int64(pcF)<<16)
+	b = append(b, opI64Store, 3, 0) //   *(SP-8) = main.main's PC, PC_B 0
+	b = append(b, byte(wasm.OpI32Const), 1, byte(wasm.OpGlobalSet), goGlobalPause,
+		byte(wasm.OpI32Const), 1, byte(wasm.OpReturn), byte(wasm.OpEnd)) //   PAUSE = 1; return 1 }
+	code[body].Body = append(b, code[body].Body[start:]...)
+	mod.Put(wasm.SectionCode, wasm.EncodeCode(code))
+	return nil
+}
+
+// addExport adds e to the export section.
+func addExport(mod *wasm.Module, e wasm.Export) error {
+	exports, err := wasm.DecodeExports(sectionPayload(mod, wasm.SectionExport))
+	if err != nil {
+		return err
+	}
+	for _, x := range exports {
+		if x.Name == e.Name {
+			return fmt.Errorf("%w: it already exports %s", errNotGoCut, e.Name)
+		}
+	}
+	mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, e)))
+	return nil
+}
