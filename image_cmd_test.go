@@ -93,13 +93,23 @@ func TestImageGoCommand(t *testing.T) {
 	}
 }
 
-// A Go command whose init writes gets no image, says why, and still runs.
+// A Go command whose init writes gets no image, says why, and still runs
+// whole, init and all, every time.
 func TestImageGoCommandRefused(t *testing.T) {
 	node := newImageNode(t)
-	mod := load(t, node, testwasm.Go(t, "testdata/go/exitcode"))
-	err := node.PrepareImage(testwasm.Context(t), mod, isle.Grants{Args: []string{"exitcode"}}, isle.Limits{})
-	if !errors.Is(err, isle.ErrNoImage) {
-		t.Fatalf("PrepareImage: %v", err)
+	mod := load(t, node, testwasm.Go(t, "testdata/go/imagedcmd"))
+	g := isle.Grants{Args: []string{"imagedcmd", "loud", "3"}, Random: isle.SystemRandom()}
+	err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "fd_write") {
+		t.Fatalf("PrepareImage of a Go command whose init writes: %v", err)
 	}
-	t.Log(err)
+	for range 3 { // past the spawn that would start an image in the background
+		r := runImagedCmd(t, node, mod, g, isle.Limits{})
+		if r.imaged || r.exit.Code != 3 || r.out["init speaks"] != "" || r.out["args"] != "imagedcmd loud 3" {
+			t.Fatalf("image %v, exit %+v, output %v", r.imaged, r.exit, r.out)
+		}
+		if _, spoke := r.out["init speaks"]; !spoke {
+			t.Fatalf("the init's write is missing: %v", r.out)
+		}
+	}
 }

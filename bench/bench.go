@@ -155,6 +155,7 @@ func Workloads() []Workload {
 		{"roundtrip", "round trip of a 4-byte message between two processes", runRoundTrip},
 		{"throughput", "messages per second from 1, 2 and 8 senders into one receiver", runThroughput},
 		{"goreactor", "a Go reactor: spawn to first reply and private memory, with and without an image", runGoReactor},
+		{"gocommand", "a Go hello command: spawn to exit, with and without an image", runGoCommand},
 		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
 		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},

@@ -149,6 +149,11 @@ func importedFuncs(mod *wasm.Module) (uint32, error) {
 // ((i32 PC_B) -> i32 unwind), that wasm_pc_f_loop takes and returns
 // nothing, and that the globals start as Go's linker lays them out.
 func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
+	for _, id := range []wasm.SectionID{wasm.SectionType, wasm.SectionFunction, wasm.SectionGlobal} {
+		if mod.Section(id) == nil {
+			return fmt.Errorf("%w: it has no %s section", errNotGoCut, id)
+		}
+	}
 	types, err := wasm.DecodeTypes(sectionPayload(mod, wasm.SectionType))
 	if err != nil {
 		return err
@@ -207,7 +212,11 @@ func sectionPayload(mod *wasm.Module, id wasm.SectionID) []byte {
 // tableSlot finds fn's slot in table 0, which is its PC_F: Go's linker
 // puts every function there, in one active segment at a constant offset.
 func tableSlot(mod *wasm.Module, fn uint32) (uint32, error) {
-	elems, err := wasm.DecodeElements(sectionPayload(mod, wasm.SectionElement))
+	sec := mod.Section(wasm.SectionElement)
+	if sec == nil {
+		return 0, fmt.Errorf("%w: it has no table elements", errNotGoCut)
+	}
+	elems, err := wasm.DecodeElements(sec.Payload)
 	if err != nil {
 		return 0, err
 	}

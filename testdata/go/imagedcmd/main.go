@@ -3,7 +3,8 @@
 // filled map, a goroutine waiting to be received from, a draw from the
 // runtime's generator); main reads a line from stdin, churns the heap
 // through a collection, prints what it found, one "key=value" per line,
-// and exits with the code its first argument names.
+// and exits with the code its last argument names. Given "loud" as its
+// first argument, its init writes to stdout, which no image can replay.
 package main
 
 import (
@@ -27,6 +28,9 @@ var (
 )
 
 func init() {
+	if len(os.Args) > 1 && os.Args[1] == "loud" {
+		fmt.Println("init speaks")
+	}
 	for i := range 1000 {
 		table[strconv.Itoa(i)] = i
 	}

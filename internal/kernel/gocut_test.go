@@ -1,0 +1,67 @@
+package kernel
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/isle-run/isle/internal/fuel"
+	"github.com/isle-run/isle/internal/testwasm"
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// instrumented returns a fixture as the kernel keeps it: fuel-rewritten.
+func instrumented(t *testing.T, path string) []byte {
+	t.Helper()
+	res, err := fuel.Instrument(testwasm.Read(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Wasm
+}
+
+// The cut is made only where Go's layout is there to rely on; anything
+// else is refused with errNotGoCut and a reason, never guessed at.
+func TestGoCutRefusals(t *testing.T) {
+	hello := instrumented(t, testwasm.Go(t, "testdata/go/hello"))
+	cut, err := goCutModule(hello)
+	if err != nil {
+		t.Fatalf("a Go hello: %v", err)
+	}
+	mod, err := wasm.Decode(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exports, err := wasm.DecodeExports(mod.Section(wasm.SectionExport).Payload)
+	if err != nil || !strings.Contains(exportNames(exports), goResumeExport) {
+		t.Fatalf("the cut module exports %s (%v)", exportNames(exports), err)
+	}
+
+	stripped, _ := wasm.Decode(hello)
+	secs := stripped.Sections[:0]
+	for _, s := range stripped.Sections {
+		if s.ID != wasm.SectionCustom || s.Name != "name" {
+			secs = append(secs, s)
+		}
+	}
+	stripped.Sections = secs
+	for name, bin := range map[string][]byte{
+		"a Go hello linked with -s":       stripped.Encode(),
+		"a C command":                     instrumented(t, testwasm.C(t, "testdata/c/hello.c")),
+		"names without Go's table layout": instrumented(t, testwasm.WAT(t, "testdata/wat/gofake.wat", "--debug-names")),
+	} {
+		_, err := goCutModule(bin)
+		if !errors.Is(err, errNotGoCut) {
+			t.Errorf("%s: %v, want errNotGoCut", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
+
+func exportNames(exports []wasm.Export) string {
+	var names []string
+	for _, e := range exports {
+		names = append(names, e.Name)
+	}
+	return strings.Join(names, " ")
+}
