@@ -110,7 +110,20 @@ var guardSeq atomic.Uint64
 // its own, against the guard host modules, and reads what it left.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
 	p := &Process{k: k, mod: m, killCh: make(chan struct{}), done: make(chan struct{}),
-		snap: &snapshotState{}}
+		snap: &snapshotState{code: m.compiled}}
+	ctx := context.Background()
+	init := initializeExport
+	if m.kind == kindCommand {
+		// Compiled before the init's time limit starts: under the race
+		// detector a Go command takes about as long to compile.
+		init = entryPoint // it stops at main.main
+		code, err := k.rt.CompileModule(ctx, m.imageBase)
+		if err != nil {
+			return nil, fmt.Errorf("compile its cut: %w", err)
+		}
+		defer code.Close(ctx)
+		p.snap.code = code
+	}
 	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
@@ -126,7 +139,6 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	p.alloc.Account = memAccount{p}
 	p.alloc.Prepaid = m.minMemory
 	p.fuel = fuelState{slice: k.fuelSlice}
-	ctx := context.Background()
 	guards, err := k.initGuards(ctx, m)
 	for _, gm := range guards {
 		defer gm.Close(ctx)
@@ -143,15 +155,6 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	if m.usesWASI {
 		p.wasi = wasip1.New(p, *cfg)
 		defer p.wasi.Close()
-	}
-	init := initializeExport
-	p.snap.code = m.compiled
-	if m.kind == kindCommand {
-		init = entryPoint // it stops at main.main
-		if p.snap.code, err = k.rt.CompileModule(ctx, m.imageBase); err != nil {
-			return nil, fmt.Errorf("compile its cut: %w", err)
-		}
-		defer p.snap.code.Close(ctx)
 	}
 	if err := p.instantiate(); err != nil {
 		return nil, err
