@@ -22,15 +22,22 @@ import (
 // exported as goResumeExport: the loop calls main.main as if it had been
 // switched to, and main.main returns into runtime.main as usual.
 //
-// The hook fires once: it clears its own global (goCutGlobal), and the
-// image bakes that 0 in. The layout it relies on is Go's linker's: the
+// Every Go command is loaded with the hook in place, dormant: its global,
+// exported as goCutExport, starts at 0, and only the snapshot sets it,
+// so one compiled module serves both. The hook fires once: it clears its
+// global, and the image bakes that 0 in. The layout it relies on is Go's
+// linker's: the
 // globals SP (0) and PAUSE (7), functions named in the "name" section,
 // and every Go function in the table at its PC_F. A module that does not
 // match is refused (no image), never guessed at.
 
 // goResumeExport is the export a clone of a Go command's image runs
-// instead of _start.
-const goResumeExport = "isle:go-resume"
+// instead of _start; goCutExport is the hook's global, which a snapshot
+// sets to 1.
+const (
+	goResumeExport = "isle:go-resume"
+	goCutExport    = "isle:go-cut"
+)
 
 // Go's linker's names and globals.
 const (
@@ -52,13 +59,24 @@ var goGlobals = []wasm.ValType{wasm.I32, wasm.I64, wasm.I64, wasm.I64, wasm.I64,
 // errNotGoCut says a command is not a Go program the cut understands.
 var errNotGoCut = errors.New("it is not a Go command isle can cut at main.main")
 
-// goCutModule rewrites bin, a fuel-instrumented Go command, so that _start
-// stops at main.main's entry and goResumeExport resumes from there.
-func goCutModule(bin []byte) ([]byte, error) {
+// withGoCut returns bin, a fuel-instrumented module, with the dormant cut
+// if it is a Go command the cut understands, and whether it is.
+func withGoCut(bin []byte) ([]byte, bool) {
 	mod, err := wasm.Decode(bin)
-	if err != nil {
-		return nil, err
+	if err != nil || mod.Custom("go:buildid") == nil {
+		return bin, false
 	}
+	cut, err := goCutModule(mod)
+	if err != nil {
+		return bin, false
+	}
+	return cut, true
+}
+
+// goCutModule rewrites mod, a fuel-instrumented Go command, so that _start
+// stops at main.main's entry once goCutExport is set, and goResumeExport
+// resumes from there.
+func goCutModule(mod *wasm.Module) ([]byte, error) {
 	funcs, err := goFuncIndices(mod, goMainFunc, goLoopFunc)
 	if err != nil {
 		return nil, err
@@ -85,7 +103,8 @@ func goCutModule(bin []byte) ([]byte, error) {
 	if err := hookMain(mod, mainFn-imported, cut, pcF); err != nil {
 		return nil, err
 	}
-	if err := addExport(mod, wasm.Export{Name: goResumeExport, Kind: wasm.KindFunc, Index: loopFn}); err != nil {
+	if err := addExports(mod, wasm.Export{Name: goResumeExport, Kind: wasm.KindFunc, Index: loopFn},
+		wasm.Export{Name: goCutExport, Kind: wasm.KindGlobal, Index: cut}); err != nil {
 		return nil, err
 	}
 	return mod.Encode(), nil
@@ -249,14 +268,14 @@ func i32Const(e wasm.Expr) (uint32, bool) {
 	return uint32(v), true
 }
 
-// addCutGlobal appends the hook's global, a mutable i32 that starts at 1.
+// addCutGlobal appends the hook's global, a mutable i32 that starts at 0.
 func addCutGlobal(mod *wasm.Module) (uint32, error) {
 	globals, err := wasm.DecodeGlobals(sectionPayload(mod, wasm.SectionGlobal))
 	if err != nil {
 		return 0, err
 	}
 	globals = append(globals, wasm.Global{Type: wasm.GlobalType{Type: wasm.I32, Mutable: true},
-		Init: wasm.Expr{byte(wasm.OpI32Const), 1, byte(wasm.OpEnd)}})
+		Init: wasm.Expr{byte(wasm.OpI32Const), 0, byte(wasm.OpEnd)}})
 	mod.Put(wasm.SectionGlobal, wasm.EncodeGlobals(globals))
 	return uint32(len(globals) - 1), nil
 }
@@ -291,17 +310,19 @@ func hookMain(mod *wasm.Module, body, cut, pcF uint32) error {
 	return nil
 }
 
-// addExport adds e to the export section.
-func addExport(mod *wasm.Module, e wasm.Export) error {
+// addExports adds to the export section.
+func addExports(mod *wasm.Module, add ...wasm.Export) error {
 	exports, err := wasm.DecodeExports(sectionPayload(mod, wasm.SectionExport))
 	if err != nil {
 		return err
 	}
 	for _, x := range exports {
-		if x.Name == e.Name {
-			return fmt.Errorf("%w: it already exports %s", errNotGoCut, e.Name)
+		for _, e := range add {
+			if x.Name == e.Name {
+				return fmt.Errorf("%w: it already exports %s", errNotGoCut, e.Name)
+			}
 		}
 	}
-	mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, e)))
+	mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, add...)))
 	return nil
 }

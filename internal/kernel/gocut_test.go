@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -21,19 +22,20 @@ func instrumented(t *testing.T, path string) []byte {
 }
 
 // The cut is made only where Go's layout is there to rely on; anything
-// else is refused with errNotGoCut and a reason, never guessed at.
+// else is refused with errNotGoCut and a reason, never guessed at, and
+// loads as it is.
 func TestGoCutRefusals(t *testing.T) {
 	hello := instrumented(t, testwasm.Go(t, "testdata/go/hello"))
-	cut, err := goCutModule(hello)
-	if err != nil {
-		t.Fatalf("a Go hello: %v", err)
+	cut, ok := withGoCut(hello)
+	if !ok {
+		t.Fatal("a Go hello gets no cut")
 	}
 	mod, err := wasm.Decode(cut)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exports, err := wasm.DecodeExports(mod.Section(wasm.SectionExport).Payload)
-	if err != nil || !strings.Contains(exportNames(exports), goResumeExport) {
+	if err != nil || !strings.Contains(exportNames(exports), goResumeExport) || !strings.Contains(exportNames(exports), goCutExport) {
 		t.Fatalf("the cut module exports %s (%v)", exportNames(exports), err)
 	}
 
@@ -50,8 +52,14 @@ func TestGoCutRefusals(t *testing.T) {
 		"a C command":                     instrumented(t, testwasm.C(t, "testdata/c/hello.c")),
 		"names without Go's table layout": instrumented(t, testwasm.WAT(t, "testdata/wat/gofake.wat", "--debug-names")),
 	} {
-		_, err := goCutModule(bin)
-		if !errors.Is(err, errNotGoCut) {
+		mod, err := wasm.Decode(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, ok := withGoCut(bin); ok || !bytes.Equal(out, bin) {
+			t.Errorf("%s: changed at load", name)
+		}
+		if _, err = goCutModule(mod); !errors.Is(err, errNotGoCut) {
 			t.Errorf("%s: %v, want errNotGoCut", name, err)
 		}
 		t.Logf("%s: %v", name, err)

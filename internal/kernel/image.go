@@ -81,7 +81,7 @@ func imageKey(m *Module, cfg *wasip1.Config) [32]byte {
 // a reactor that has an _initialize to skip, or a Go command, whose
 // runtime and package init can be skipped (see gocut.go).
 func (m *Module) imageCandidate() bool {
-	return m.rewritten != nil && (m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && m.isGo)
+	return m.rewritten != nil // kept for those only (see compile)
 }
 
 // readyImage returns the image for a process of m with WASI view cfg, if

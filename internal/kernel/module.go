@@ -54,11 +54,8 @@ type Module struct {
 	// images counts the images made or being made. Guarded by Kernel.mu.
 	images int
 	// imageCheck runs checkImageable once; imageRefusal is its verdict.
-	// For a Go command, imageBase is the module its images are made from:
-	// rewritten with the cut at main.main (see gocut.go).
 	imageCheck   sync.Once
 	imageRefusal error
-	imageBase    []byte
 }
 
 // tableElemBytes is what wazero holds per table element: one reference.
@@ -207,6 +204,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
+	rewritten, goCut := withGoCut(rewritten)
 	compiled, err := k.rt.CompileModule(ctx, rewritten)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
@@ -247,7 +245,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
 	}
-	if m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && m.isGo {
+	if m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && goCut {
 		m.rewritten = rewritten
 	}
 	k.mu.Lock()

@@ -421,11 +421,8 @@ func (p *Process) instantiate() (err error) {
 		}
 	}()
 	code := p.mod.compiled
-	switch {
-	case p.image != nil:
+	if p.image != nil {
 		code = p.image.mod.compiled
-	case p.snap != nil:
-		code = p.snap.code
 	}
 	inst, err := p.k.rt.InstantiateModule(p.ctx, code, p.moduleConfig())
 	if err != nil {

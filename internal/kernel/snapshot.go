@@ -95,9 +95,6 @@ func (k *Kernel) makeImage(m *Module, cfg *wasip1.Config) (*image, error) {
 
 // snapshotState is what a snapshot's init left.
 type snapshotState struct {
-	// code is what the snapshot instantiates: m's own code, or a Go
-	// command's with the cut (see gocut.go).
-	code            wazero.CompiledModule
 	memory          *linmem.Image
 	globals         []uint64 // every global, by index
 	inbox, inboxCap uint32
@@ -110,20 +107,8 @@ var guardSeq atomic.Uint64
 // its own, against the guard host modules, and reads what it left.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
 	p := &Process{k: k, mod: m, killCh: make(chan struct{}), done: make(chan struct{}),
-		snap: &snapshotState{code: m.compiled}}
+		snap: &snapshotState{}}
 	ctx := context.Background()
-	init := initializeExport
-	if m.kind == kindCommand {
-		// Compiled before the init's time limit starts: under the race
-		// detector a Go command takes about as long to compile.
-		init = entryPoint // it stops at main.main
-		code, err := k.rt.CompileModule(ctx, m.imageBase)
-		if err != nil {
-			return nil, fmt.Errorf("compile its cut: %w", err)
-		}
-		defer code.Close(ctx)
-		p.snap.code = code
-	}
 	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
@@ -163,6 +148,11 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	if err := p.grantSlice(); err != nil {
 		return nil, err
 	}
+	init := initializeExport
+	if m.kind == kindCommand {
+		init = entryPoint // it stops at main.main (see gocut.go)
+		p.inst.ExportedGlobal(goCutExport).(api.MutableGlobal).Set(1)
+	}
 	p.alloc.Run()
 	if _, err := p.inst.ExportedFunction(init).Call(p.ctx); err != nil {
 		var forbidden *initForbidden
@@ -172,7 +162,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		return nil, fmt.Errorf("its init failed: %w", err)
 	}
 	s, err := p.readSnapshot(cfg)
-	if err == nil && m.kind == kindCommand && s.globals[len(s.globals)-1] != 0 {
+	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != 0 {
 		_ = s.memory.Close()
 		return nil, errors.New("its _start returned before main.main")
 	}
@@ -285,13 +275,7 @@ func recordInbox(ctx context.Context, _ api.Module, stack []uint64) {
 // imageable checks, once, what in m's code and declarations an image
 // cannot hold, and makes the module images of m are made from.
 func (m *Module) imageable() error {
-	m.imageCheck.Do(func() {
-		m.imageRefusal = checkImageable(m.rewritten)
-		m.imageBase = m.rewritten
-		if m.imageRefusal == nil && m.kind == kindCommand {
-			m.imageBase, m.imageRefusal = goCutModule(m.rewritten)
-		}
-	})
+	m.imageCheck.Do(func() { m.imageRefusal = checkImageable(m.rewritten) })
 	return m.imageRefusal
 }
 
@@ -397,7 +381,7 @@ func checkImageCode(mod *wasm.Module) error {
 
 // buildImage makes the image module and the memfd from a snapshot.
 func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
-	bin, err := imageModule(m.imageBase, s)
+	bin, err := imageModule(m.rewritten, s)
 	if err != nil {
 		_ = s.memory.Close()
 		return nil, err
