@@ -155,7 +155,7 @@ func (sz sizes) replacer() *strings.Replacer {
 		"{roundTrips}", n(sz.roundTrips), "{pipeTrips}", n(sz.pipeTrips),
 		"{msgs}", n(sz.msgs), "{senders}", strings.Replace(list(sz.senders), " and ", " or ", 1), "{batch}", n(sz.batch),
 		"{idle}", list(sz.idle), "{osIdle}", list(sz.osIdle),
-		"{ring}", n(sz.ring), "{laps}", n(sz.laps), "{hops}", n(sz.ring*sz.laps), "{ringSpawns}", n(sz.ring-1),
+		"{ring}", n(sz.ring), "{laps}", n(sz.laps), "{hops}", n(sz.ring*sz.laps), "{ringSpawns}", n(sz.ring-1), "{goGuests}", n(sz.goReactors),
 	)
 }
 
@@ -218,6 +218,12 @@ ends, so no watcher is armed.
 - **Ring.** A coordinator process spawns the rest of a ring of {ring} processes, each holding a handle to the next (a pid in
   Erlang), then sends one empty token round it {laps} times: {hops} messages, strictly one after another. Setting up the ring is
   reported too: it is {ringSpawns} spawns from inside a process.
+- **Go guests.** {goGuests} spawns per run, each timed alone, on a fresh node. *Go reactor*: ` + "`examples/pingpong/pong`" + `
+  (` + "`-buildmode=c-shared`" + `) spawned and called once; its private memory is the growth of RssAnon once all are idle.
+  *Go command*: ` + "`testdata/go/hello`" + ` spawned and waited for, its stdout discarded. Each from an image made first with
+  ` + "`PrepareImage`" + ` and with ` + "`Limits.NoImage`" + `, beside bare wazero instantiating the same module (running
+  ` + "`_initialize`" + ` or ` + "`_start`" + `, with wazero's own WASI), and, for the command, the same program built for this
+  machine and run with ` + "`os/exec`" + `.
 
 - **Fuel.** Seven compute kernels (Go guests running the standard library's crypto/sha256, compress/flate,
   encoding/json and slices.Sort; C fannkuch, n-body and collatz) run three ways under bare wazero, timing only
