@@ -155,12 +155,13 @@ func put(r []byte, dirty, imaged uint64) {
 		}
 	}
 	size := uint64(len(r))
-	if dirty > imaged {
-		end := roundUp(dirty)
-		if size >= pmdSize { // its own page tables: drop them too
-			end = (dirty + pmdSize - 1) &^ (pmdSize - 1)
-		}
-		_ = madvise(r[imaged:min(end, size)], syscall.MADV_DONTNEED)
+	switch {
+	case size >= pmdSize && max(dirty, imaged) > 0:
+		// Its own page tables, the image's span's too: drop whole PMDs.
+		end := (max(dirty, imaged) + pmdSize - 1) &^ (pmdSize - 1)
+		_ = madvise(r[:min(end, size)], syscall.MADV_DONTNEED)
+	case dirty > imaged:
+		_ = madvise(r[imaged:min(roundUp(dirty), size)], syscall.MADV_DONTNEED)
 	}
 	sc := &pool[classOf(size)]
 	sc.mu.Lock()
