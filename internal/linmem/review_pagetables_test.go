@@ -26,7 +26,7 @@ func TestDeadSmallImageClonesReturnPageTables(t *testing.T) {
 			mems[i] = a.Allocate(0, 1<<32)
 			b := mems[i].Reallocate(im.Size())
 			a.Run()
-			_ = b[0]                // the image's first page, read
+			_ = b[0]                 // the image's first page, read
 			b[im.Size()-1] = byte(i) // its last, written (copied)
 		}
 		live := testwasm.PageTables(t)
