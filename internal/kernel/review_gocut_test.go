@@ -84,3 +84,25 @@ func TestGoCutGlobalIndicesCountImports(t *testing.T) {
 		}
 	}
 }
+
+// A Go command that already exports either of the cut's names is left as
+// it is (it runs without an image).
+func TestGoCutRefusesTakenNames(t *testing.T) {
+	t.Parallel()
+	hello := instrumented(t, testwasm.Go(t, "testdata/go/hello"))
+	for _, add := range []wasm.Export{{Name: goResumeExport, Kind: wasm.KindFunc}, {Name: goCutExport, Kind: wasm.KindGlobal}} {
+		mod, err := wasm.Decode(hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exports, err := wasm.DecodeExports(mod.Section(wasm.SectionExport).Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, add)))
+		bin := mod.Encode()
+		if out, ok := withGoCut(bin); ok || string(out) != string(bin) {
+			t.Errorf("a Go command exporting %s was cut", add.Name)
+		}
+	}
+}
