@@ -82,9 +82,12 @@ func goCutModule(mod *wasm.Module) ([]byte, error) {
 		return nil, err
 	}
 	mainFn, loopFn := funcs[0], funcs[1]
-	imported, err := importedFuncs(mod)
+	imported, importedGlobals, err := importCounts(mod)
 	if err != nil {
 		return nil, err
+	}
+	if importedGlobals > 0 { // the hook names Go's globals by index
+		return nil, fmt.Errorf("%w: it imports a global", errNotGoCut)
 	}
 	if mainFn < imported || loopFn < imported {
 		return nil, fmt.Errorf("%w: %s or %s is an import", errNotGoCut, goMainFunc, goLoopFunc)
@@ -145,30 +148,33 @@ func goFuncIndices(mod *wasm.Module, names ...string) ([]uint32, error) {
 	return out, nil
 }
 
-// importedFuncs counts the module's imported functions.
-func importedFuncs(mod *wasm.Module) (uint32, error) {
+// importCounts counts the module's imported functions and globals.
+func importCounts(mod *wasm.Module) (funcs, globals uint32, err error) {
 	sec := mod.Section(wasm.SectionImport)
 	if sec == nil {
-		return 0, nil
+		return 0, 0, nil
 	}
 	imports, err := wasm.DecodeImports(sec.Payload)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n uint32
 	for _, im := range imports {
-		if im.Kind == wasm.KindFunc {
-			n++
+		switch im.Kind {
+		case wasm.KindFunc:
+			funcs++
+		case wasm.KindGlobal:
+			globals++
 		}
 	}
-	return n, nil
+	return funcs, globals, nil
 }
 
 // checkGoTypes checks that main.main has Go's calling convention
 // ((i32 PC_B) -> i32 unwind), that wasm_pc_f_loop takes and returns
 // nothing, and that the globals start as Go's linker lays them out.
 func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
-	for _, id := range []wasm.SectionID{wasm.SectionType, wasm.SectionFunction, wasm.SectionGlobal} {
+	// The hook stores to memory 0, which Go's linker defines.
+	for _, id := range []wasm.SectionID{wasm.SectionType, wasm.SectionFunction, wasm.SectionGlobal, wasm.SectionMemory} {
 		if mod.Section(id) == nil {
 			return fmt.Errorf("%w: it has no %s section", errNotGoCut, id)
 		}
@@ -193,6 +199,9 @@ func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
 	if !ok1 || !ok2 || !sameTypes(mt.Params, wasm.I32) || !sameTypes(mt.Results, wasm.I32) ||
 		len(lt.Params) != 0 || len(lt.Results) != 0 {
 		return fmt.Errorf("%w: %s or %s has an unexpected type", errNotGoCut, goMainFunc, goLoopFunc)
+	}
+	if mems, err := wasm.DecodeMemories(sectionPayload(mod, wasm.SectionMemory)); err != nil || len(mems) != 1 {
+		return fmt.Errorf("%w: it does not define one linear memory", errNotGoCut)
 	}
 	globals, err := wasm.DecodeGlobals(sectionPayload(mod, wasm.SectionGlobal))
 	if err != nil {

@@ -146,6 +146,7 @@ func pmdOf(r []byte) uintptr {
 // imaged bytes are a mapping of an Image, which goes back to anonymous
 // zero pages first.
 func put(r []byte, dirty, imaged uint64) {
+	held := dirty > 0 || imaged > 0 // an image's span has page tables too
 	if imaged > 0 {
 		if !unmapImage(r[:imaged]) {
 			return // never reuse a region that might still show the image
@@ -167,7 +168,7 @@ func put(r []byte, dirty, imaged uint64) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if size < pmdSize {
-		sc.freeShared(r, dirty > 0)
+		sc.freeShared(r, held)
 	}
 	sc.free = append(sc.free, r)
 }
