@@ -22,11 +22,15 @@ import (
 // exported as goResumeExport: the loop calls main.main as if it had been
 // switched to, and main.main returns into runtime.main as usual.
 //
-// Every Go command is loaded with the hook in place, dormant: its global,
-// exported as goCutExport, starts at 0, and only the snapshot sets it,
-// so one compiled module serves both. The hook fires once: it clears its
-// global, and the image bakes that 0 in. The layout it relies on is Go's
-// linker's: the
+// Every Go command is loaded with the hook in place, and it fires once in
+// every run: its global, exported as goCutExport, starts at cutUnwind, a
+// snapshot sets it to cutPause, and firing sets it to cutDone, which the
+// image bakes in. So one compiled module serves runs and snapshots, and a
+// run that makes no snapshot takes the same path as a clone: its hook
+// unwinds to the loop without PAUSE, and the loop calls main.main at once.
+// Both then spend the same fuel, but for the entry of the loop the clone
+// calls (see goLoopEntryFuel). The layout it relies on is Go's linker's:
+// the
 // globals SP (0) and PAUSE (7), functions named in the "name" section,
 // and every Go function in the table at its PC_F. A module that does not
 // match is refused (no image), never guessed at.
@@ -37,6 +41,13 @@ import (
 const (
 	goResumeExport = "isle:go-resume"
 	goCutExport    = "isle:go-cut"
+)
+
+// The hook's states, the values of its global.
+const (
+	cutDone   = 0 // fired: main.main runs
+	cutUnwind = 1 // unwind to the loop once, as a goroutine switch does
+	cutPause  = 2 // unwind and end the loop: a snapshot's cut
 )
 
 // Go's linker's names and globals.
@@ -50,6 +61,7 @@ const (
 // Opcodes the hook uses that internal/wasm does not name.
 const (
 	opI32Sub   = 0x6b
+	opI64Sub   = 0x7d
 	opI64Store = 0x37
 )
 
@@ -59,24 +71,32 @@ var goGlobals = []wasm.ValType{wasm.I32, wasm.I64, wasm.I64, wasm.I64, wasm.I64,
 // errNotGoCut says a command is not a Go program the cut understands.
 var errNotGoCut = errors.New("it is not a Go command isle can cut at main.main")
 
-// withGoCut returns bin, a fuel-instrumented module, with the dormant cut
-// if it is a Go command the cut understands, and whether it is.
-func withGoCut(bin []byte) ([]byte, bool) {
+// goCut is a Go command as loaded, with its cut.
+type goCut struct {
+	bin []byte
+	// loopFuel is what wasm_pc_f_loop charges on entry: a clone enters it
+	// once more than a run of its own does.
+	loopFuel int64
+}
+
+// withGoCut returns bin, a fuel-instrumented module, with the cut if it
+// is a Go command the cut understands, or nil.
+func withGoCut(bin []byte) *goCut {
 	mod, err := wasm.Decode(bin)
 	if err != nil || mod.Custom("go:buildid") == nil {
-		return bin, false
+		return nil
 	}
 	cut, err := goCutModule(mod)
 	if err != nil {
-		return bin, false
+		return nil
 	}
-	return cut, true
+	return cut
 }
 
 // goCutModule rewrites mod, a fuel-instrumented Go command, so that _start
 // stops at main.main's entry once goCutExport is set, and goResumeExport
 // resumes from there.
-func goCutModule(mod *wasm.Module) ([]byte, error) {
+func goCutModule(mod *wasm.Module) (*goCut, error) {
 	funcs, err := goFuncIndices(mod, goMainFunc, goLoopFunc)
 	if err != nil {
 		return nil, err
@@ -99,6 +119,10 @@ func goCutModule(mod *wasm.Module) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	loopFuel, err := entryFuel(mod, loopFn-imported)
+	if err != nil {
+		return nil, err
+	}
 	cut, err := addCutGlobal(mod)
 	if err != nil {
 		return nil, err
@@ -110,7 +134,7 @@ func goCutModule(mod *wasm.Module) ([]byte, error) {
 		wasm.Export{Name: goCutExport, Kind: wasm.KindGlobal, Index: cut}); err != nil {
 		return nil, err
 	}
-	return mod.Encode(), nil
+	return &goCut{bin: mod.Encode(), loopFuel: loopFuel}, nil
 }
 
 // goFuncIndices finds the functions of the given names in the "name"
@@ -277,14 +301,15 @@ func i32Const(e wasm.Expr) (uint32, bool) {
 	return uint32(v), true
 }
 
-// addCutGlobal appends the hook's global, a mutable i32 that starts at 0.
+// addCutGlobal appends the hook's global, a mutable i32 that starts at
+// cutUnwind.
 func addCutGlobal(mod *wasm.Module) (uint32, error) {
 	globals, err := wasm.DecodeGlobals(sectionPayload(mod, wasm.SectionGlobal))
 	if err != nil {
 		return 0, err
 	}
 	globals = append(globals, wasm.Global{Type: wasm.GlobalType{Type: wasm.I32, Mutable: true},
-		Init: wasm.Expr{byte(wasm.OpI32Const), 0, byte(wasm.OpEnd)}})
+		Init: wasm.Expr{byte(wasm.OpI32Const), cutUnwind, byte(wasm.OpEnd)}})
 	mod.Put(wasm.SectionGlobal, wasm.EncodeGlobals(globals))
 	return uint32(len(globals) - 1), nil
 }
@@ -306,14 +331,16 @@ func hookMain(mod *wasm.Module, body, cut, pcF uint32) error {
 	b := wasm.AppendLocalDecls(nil, decls)
 	b = append(b, byte(wasm.OpGlobalGet))
 	b = wasm.AppendU32(b, cut)
-	b = append(b, byte(wasm.OpIf), 0x40) // if cut {
-	b = append(b, byte(wasm.OpI32Const), 0, byte(wasm.OpGlobalSet))
-	b = wasm.AppendU32(b, cut) //   cut = 0
+	b = append(b, byte(wasm.OpIf), 0x40) // if cut != cutDone {
+	b = append(b, byte(wasm.OpGlobalGet))
+	b = wasm.AppendU32(b, cut)
+	b = append(b, byte(wasm.OpI32Const), cutUnwind, opI32Sub, byte(wasm.OpGlobalSet), goGlobalPause) //   PAUSE = cut - cutUnwind
+	b = append(b, byte(wasm.OpI32Const), cutDone, byte(wasm.OpGlobalSet))
+	b = wasm.AppendU32(b, cut) //   cut = cutDone
 	b = append(b, byte(wasm.OpGlobalGet), goGlobalSP, byte(wasm.OpI32Const), 8, opI32Sub, byte(wasm.OpI64Const))
 	b = wasm.AppendS64(b, int64(pcF)<<16)
 	b = append(b, opI64Store, 3, 0) //   *(SP-8) = main.main's PC, PC_B 0
-	b = append(b, byte(wasm.OpI32Const), 1, byte(wasm.OpGlobalSet), goGlobalPause,
-		byte(wasm.OpI32Const), 1, byte(wasm.OpReturn), byte(wasm.OpEnd)) //   PAUSE = 1; return 1 }
+	b = append(b, byte(wasm.OpI32Const), 1, byte(wasm.OpReturn), byte(wasm.OpEnd)) //   return 1 }
 	code[body].Body = append(b, code[body].Body[start:]...)
 	mod.Put(wasm.SectionCode, wasm.EncodeCode(code))
 	return nil
@@ -334,4 +361,43 @@ func addExports(mod *wasm.Module, add ...wasm.Export) error {
 	}
 	mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, add...)))
 	return nil
+}
+
+// entryFuel reads the fuel the rewriter charges on entry to a function
+// (body is its index in the code section): its body starts by taking a
+// constant from the exported fuel counter.
+func entryFuel(mod *wasm.Module, body uint32) (int64, error) {
+	exports, err := wasm.DecodeExports(sectionPayload(mod, wasm.SectionExport))
+	if err != nil {
+		return 0, err
+	}
+	fuelGlobal := -1
+	for _, e := range exports {
+		if e.Kind == wasm.KindGlobal && e.Name == fuelGlobalExport {
+			fuelGlobal = int(e.Index)
+		}
+	}
+	code, err := wasm.DecodeCode(sectionPayload(mod, wasm.SectionCode))
+	if err != nil || int(body) >= len(code) || fuelGlobal < 0 {
+		return 0, fmt.Errorf("%w: %s has no fuel counter to read (%v)", errNotGoCut, goLoopFunc, err)
+	}
+	b := code[body].Body
+	_, p, err := wasm.Locals(b)
+	var g1, g2 uint32
+	var n int64
+	if err == nil && p < len(b) && b[p] == byte(wasm.OpGlobalGet) {
+		g1, p, err = wasm.ReadU32(b, p+1)
+	}
+	if err == nil && p < len(b) && b[p] == byte(wasm.OpI64Const) {
+		n, p, err = wasm.ReadS64(b, p+1)
+	}
+	if err == nil && p+1 < len(b) && b[p] == opI64Sub && b[p+1] == byte(wasm.OpGlobalSet) {
+		g2, _, err = wasm.ReadU32(b, p+2)
+	} else {
+		err = errors.New("no charge")
+	}
+	if err != nil || g1 != uint32(fuelGlobal) || g2 != g1 || n <= 0 {
+		return 0, fmt.Errorf("%w: %s does not start with a fuel charge", errNotGoCut, goLoopFunc)
+	}
+	return n, nil
 }

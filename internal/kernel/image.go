@@ -55,6 +55,9 @@ type image struct {
 	// less. virtual says the snapshot ran on a virtual clock.
 	mono    int64
 	virtual bool
+	// fuel is what the snapshot's init spent: every clone is charged it,
+	// as if it had run the init itself (see Process.useImage).
+	fuel int64
 }
 
 // imageEntry is the image of one key, once it is made.
@@ -200,6 +203,7 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 	p.alloc.Image = img.mem
 	p.alloc.NotRun(0)
 	p.inbox, p.inboxCap = img.inbox, img.inboxCap
+	p.fuel.debt = img.fuel // Stats.Fuel and fuel budgets as if it had run its init
 	if img.virtual {
 		cfg.Clock = wasip1.NewVirtualClockAt(img.mono)
 	} else {

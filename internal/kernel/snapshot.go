@@ -99,6 +99,7 @@ type snapshotState struct {
 	globals         []uint64 // every global, by index
 	inbox, inboxCap uint32
 	mono            int64
+	fuel            int64 // what the init spent
 }
 
 var guardSeq atomic.Uint64
@@ -151,7 +152,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	init := initializeExport
 	if m.kind == kindCommand {
 		init = entryPoint // it stops at main.main (see gocut.go)
-		p.inst.ExportedGlobal(goCutExport).(api.MutableGlobal).Set(1)
+		p.inst.ExportedGlobal(goCutExport).(api.MutableGlobal).Set(cutPause)
 	}
 	p.alloc.Run()
 	if _, err := p.inst.ExportedFunction(init).Call(p.ctx); err != nil {
@@ -161,8 +162,10 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		}
 		return nil, fmt.Errorf("its init failed: %w", err)
 	}
+	p.charge()
+	p.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
 	s, err := p.readSnapshot(cfg)
-	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != 0 {
+	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != cutDone {
 		_ = s.memory.Close()
 		return nil, errors.New("its _start returned before main.main")
 	}
@@ -396,7 +399,7 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	k.node.forceCharge(int64(mem.Size()))
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum}
-	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono}, nil
+	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}, nil
 }
 
 // imageModule rewrites bin (the fuel-instrumented module) into the image

@@ -61,11 +61,11 @@ func TestGoCutGlobalIndicesCountImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	mod.Sections = append(mod.Sections, wasm.Section{ID: wasm.SectionCustom, Name: "go:buildid", Payload: []byte("x/y")})
-	cut, ok := withGoCut(mod.Encode())
-	if !ok {
+	cut := withGoCut(mod.Encode())
+	if cut == nil {
 		return // refusing it is right too
 	}
-	out, err := wasm.Decode(cut)
+	out, err := wasm.Decode(cut.bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestGoCutRefusesTakenNames(t *testing.T) {
 		}
 		mod.Put(wasm.SectionExport, wasm.EncodeExports(append(exports, add)))
 		bin := mod.Encode()
-		if out, ok := withGoCut(bin); ok || string(out) != string(bin) {
+		if withGoCut(bin) != nil {
 			t.Errorf("a Go command exporting %s was cut", add.Name)
 		}
 	}
