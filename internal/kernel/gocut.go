@@ -339,7 +339,7 @@ func hookMain(mod *wasm.Module, body, cut, pcF uint32) error {
 	b = wasm.AppendU32(b, cut) //   cut = cutDone
 	b = append(b, byte(wasm.OpGlobalGet), goGlobalSP, byte(wasm.OpI32Const), 8, opI32Sub, byte(wasm.OpI64Const))
 	b = wasm.AppendS64(b, int64(pcF)<<16)
-	b = append(b, opI64Store, 3, 0) //   *(SP-8) = main.main's PC, PC_B 0
+	b = append(b, opI64Store, 3, 0)                                                //   *(SP-8) = main.main's PC, PC_B 0
 	b = append(b, byte(wasm.OpI32Const), 1, byte(wasm.OpReturn), byte(wasm.OpEnd)) //   return 1 }
 	code[body].Body = append(b, code[body].Body[start:]...)
 	mod.Put(wasm.SectionCode, wasm.EncodeCode(code))
