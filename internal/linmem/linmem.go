@@ -113,11 +113,6 @@ func get(c int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if size < pmdSize {
-			// With transparent huge pages on "always", a small memory's
-			// first touch could fault in a whole PMD, its neighbours' too.
-			_ = syscall.Madvise(m, syscall.MADV_NOHUGEPAGE)
-		}
 		sc.slab = m
 	}
 	r := sc.slab[:size:size]
