@@ -13,8 +13,9 @@ const (
 
 // runTurns runs up to turnBatch turns of a queued reactor on worker w, then
 // puts it back to idle, or at the back of w's queue if more work is
-// waiting. Taking the next message and deciding the reactor's state share
-// one critical section, so a message costs one lock here.
+// waiting. The run takes its messages in one batch (batch.go), so that it
+// costs two locks however many messages it handles: one to take them and
+// one to commit them and decide the reactor's state.
 //
 // turnWorker is cleared before the lock that ends the run is released:
 // after that, another worker may already own the process.
@@ -30,33 +31,20 @@ func (p *Process) runTurns(w *worker) {
 		return
 	}
 	p.mbox.sched = schedRunning
-	for turns := 0; ; turns++ {
+	b := &w.batch
+	p.mbox.hand = b
+	p.fill(b)
+	p.mu.Unlock()
+	for {
 		if r := p.killReason.Load(); r != nil {
-			p.mu.Unlock()
 			p.endTurn()
 			p.finish(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: *r})
 			return
 		}
-		var m *Message
-		if turns < turnBatch {
-			m = p.takeMessage(0, 0)
-		}
+		m := b.next()
 		if m == nil {
-			p.noteFuel()
-			requeue := p.mbox.len() > 0
-			if requeue {
-				p.mbox.sched = schedQueued
-			} else {
-				p.mbox.sched = schedIdle
-			}
-			p.endTurn()
-			p.mu.Unlock()
-			if requeue {
-				w.pushLocal(p)
-			}
-			return
+			break
 		}
-		p.mu.Unlock()
 		if p.handler == nil {
 			// Found on first use: the call engine wazero makes for it
 			// holds a 10 KiB stack that a never-messaged reactor need
@@ -68,7 +56,21 @@ func (p *Process) runTurns(w *worker) {
 		if p.turn(m) {
 			return
 		}
-		p.mu.Lock()
+	}
+	p.mu.Lock()
+	requeue := len(p.mbox.q) > p.mbox.head // what arrived during the run
+	p.commit(!requeue)
+	p.mbox.hand = nil
+	p.noteFuel()
+	if requeue {
+		p.mbox.sched = schedQueued
+	} else {
+		p.mbox.sched = schedIdle
+	}
+	p.endTurn()
+	p.mu.Unlock()
+	if requeue {
+		w.pushLocal(p)
 	}
 }
 
@@ -135,7 +137,13 @@ func (p *Process) turn(m *Message) bool {
 	p.stack[1] = uint64(m.Tag)
 	p.stack[2] = uint64(aux)
 	p.stack[3] = uint64(uint32(len(p.curHandles)))
-	err := p.grantSlice()
+	// A turn goes on with what is left of the slice the last one had: a
+	// grant per turn charged and refilled the counter at every message,
+	// a fifth of a short turn's cost. The next yield settles both.
+	var err error
+	if p.fuel.granted == 0 {
+		err = p.grantSlice()
+	}
 	if err == nil {
 		err = p.handler.CallWithStack(p.ctx, p.stack)
 	}
@@ -193,7 +201,12 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 // refers to a message once its process has moved on from it.
 func (p *Process) setCurrent(m *Message) {
 	if old := p.current; old != nil && old != m {
-		old.recycle()
+		if w := p.turnWorker; w != nil {
+			old.reset()
+			w.freeMessage(old)
+		} else {
+			old.recycle()
+		}
 	}
 	p.current = m
 }

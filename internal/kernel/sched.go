@@ -35,6 +35,8 @@ type scheduler struct {
 	workers []*worker
 	nglobal atomic.Int32 // len(global), readable without mu
 	closed  bool
+
+	slabs slabs // free messages the workers trade (msgcache.go)
 }
 
 // runnextLimit bounds how many turns in a row may come from runnext before
@@ -58,6 +60,11 @@ type worker struct {
 	nlocal atomic.Int32
 
 	wake chan struct{} // cap 1
+
+	// batch holds the messages of the run this worker's goroutine is in.
+	batch batch
+	// free is the worker's slab of free messages (msgcache.go).
+	free []*Message
 }
 
 func newScheduler(polite *polite.Politeness) *scheduler {
