@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -191,4 +192,34 @@ func actingReactor(t *testing.T, k *Kernel) *Module {
 		t.Fatal(err)
 	}
 	return mod
+}
+
+// A run goes on to another batch only while messages are queued, and,
+// when other reactors wait for its worker, only within its slice.
+func TestMailboxRunGoesOnWithinItsSlice(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	p, other := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	release := hold(t, k, p)
+	defer release()
+	w := &worker{s: k.sched}
+	var until time.Duration
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.more(w, &until) {
+		t.Fatal("a run with nothing queued goes on")
+	}
+	p.mbox.append(NewMessage(1, nil))
+	if !p.more(w, &until) || until != 0 {
+		t.Fatal("a run nobody waits for stops, or starts its slice")
+	}
+	w.runnext = other
+	if !p.more(w, &until) || until == 0 {
+		t.Fatal("a run others wait for stops before its slice is over, or has no slice")
+	}
+	until = time.Since(k.epoch) - time.Nanosecond
+	if p.more(w, &until) {
+		t.Fatal("a run others wait for goes on past its slice")
+	}
 }

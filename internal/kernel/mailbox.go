@@ -266,12 +266,18 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			default:
 			}
 		}
+		var from *worker
+		if w != nil {
+			from = w.worker()
+		}
 		if schedule {
-			var from *worker
-			if w != nil {
-				from = w.worker()
-			}
 			p.k.sched.ready(p, from)
+		} else if from != nil && from.runnext == p {
+			// A second message from the same turn: the sender goes on
+			// sending rather than hand over to p, so p may run on another
+			// worker meanwhile instead of waiting for the turn to end.
+			from.runnext = nil
+			from.pushLocal(p)
 		}
 		return nil
 	}
