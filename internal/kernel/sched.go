@@ -36,6 +36,10 @@ type scheduler struct {
 	nglobal atomic.Int32 // len(global), readable without mu
 	closed  bool
 
+	// all is workers as of the last one started, readable without mu by
+	// workers looking for work.
+	all atomic.Pointer[[]*worker]
+
 	slabs slabs // free messages the workers trade (msgcache.go)
 }
 
@@ -80,6 +84,8 @@ func (s *scheduler) startWorker() {
 	s.mu.Lock()
 	w := &worker{s: s, id: len(s.workers), wake: make(chan struct{}, 1)}
 	s.workers = append(s.workers, w)
+	all := s.workers[:len(s.workers):len(s.workers)]
+	s.all.Store(&all)
 	s.mu.Unlock()
 	s.active.Add(1)
 	go w.loop()
@@ -172,9 +178,7 @@ func (w *worker) next() *Process {
 
 // steal takes one reactor from another worker's local queue.
 func (w *worker) steal() *Process {
-	w.s.mu.Lock()
-	workers := w.s.workers
-	w.s.mu.Unlock()
+	workers := *w.s.all.Load()
 	for i := range workers {
 		v := workers[(w.id+1+i)%len(workers)]
 		if v == w {
@@ -251,10 +255,7 @@ func (w *worker) park() bool {
 }
 
 func (w *worker) anyLocalWork() bool {
-	w.s.mu.Lock()
-	workers := w.s.workers
-	w.s.mu.Unlock()
-	for _, v := range workers {
+	for _, v := range *w.s.all.Load() {
 		if v.nlocal.Load() > 0 {
 			return true
 		}
