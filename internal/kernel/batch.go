@@ -120,9 +120,11 @@ func (p *Process) commit(stopping bool) {
 	mb.deferred = true
 }
 
-// nearFull reports whether the mailbox is within a quarter of its bound.
+// nearFull reports whether the mailbox is more than half full. Senders
+// woken below that find room for a good many messages each, rather than
+// one or two before they wait again.
 func (mb *mailbox) nearFull() bool {
-	return mb.len() > mb.limit-max(mb.limit/4, 1) || int64(mb.bytes)+mb.reserved > MailboxBytes/4*3
+	return mb.len() > mb.limit/2 || int64(mb.bytes)+mb.reserved > MailboxBytes/2
 }
 
 // flush commits what the current run has handled and wakes the senders
