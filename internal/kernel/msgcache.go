@@ -88,6 +88,30 @@ func (w *worker) freeMessage(m *Message) {
 	msgPool.Put(m)
 }
 
+// releaseSlab gives the worker's free messages back to the store, or to
+// the pool once the store is full: a worker about to sleep, or whose
+// turn is about to wait, holds none, however many workers blocked turns
+// have made.
+func (w *worker) releaseSlab() {
+	if len(w.free) == 0 {
+		return
+	}
+	st := &w.s.slabs
+	st.mu.Lock()
+	kept := len(st.full) < maxSlabs
+	if kept {
+		st.full = append(st.full, w.free)
+	}
+	st.mu.Unlock()
+	if !kept {
+		for _, m := range w.free {
+			msgPool.Put(m)
+		}
+		clear(w.free)
+	}
+	w.free = nil
+}
+
 // NewMessage returns a message carrying a copy of data, for p to send:
 // from its worker's slab if p is a reactor in a turn.
 //

@@ -232,6 +232,7 @@ func (w *worker) park() bool {
 	s.idle = append(s.idle, w)
 	s.mu.Unlock()
 	s.active.Add(-1)
+	w.releaseSlab()
 	// Work may have been pushed to a local queue between next() and now by
 	// a worker that saw us still active; look once more before sleeping.
 	if w.anyLocalWork() {
@@ -266,6 +267,7 @@ func (w *worker) anyLocalWork() bool {
 // blocking is called by a reactor's turn before it waits. The worker's
 // queued work moves to the global queue and a spare worker takes over.
 func (w *worker) blocking() {
+	w.releaseSlab()
 	w.handOff()
 	w.s.polite.Wait()
 }
