@@ -106,8 +106,8 @@ func (p *Process) commit(stopping bool) {
 		mb.taken += uint64(b.done)
 		p.unadmit(b.acct)
 		b.done, b.bytes, b.acct, b.signals = 0, 0, 0, 0
-		mb.sent = p.sent
 	}
+	mb.sent = p.sent
 	if mb.space == nil {
 		mb.deferred = false
 		return

@@ -185,6 +185,7 @@ func (p *Process) takeMessage(match, mask uint32) *Message {
 func (mb *mailbox) drain() []*Message {
 	out := mb.q[mb.head:]
 	if b := mb.hand; b != nil {
+		mb.taken += uint64(b.done) // handled, if not committed
 		out = append(b.rest(), out...)
 		mb.hand = nil
 	}
