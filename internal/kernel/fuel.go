@@ -52,6 +52,7 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 		panic(err)
 	}
 	p.k.polite.Yield(&p.fuel.lastSched, time.Since(p.k.epoch))
+	p.flush()
 	p.maybeDetach()
 	p.checkKilled()
 	p.checkSpawner()
