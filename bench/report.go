@@ -155,8 +155,18 @@ func (sz sizes) replacer() *strings.Replacer {
 		"{roundTrips}", n(sz.roundTrips), "{pipeTrips}", n(sz.pipeTrips),
 		"{msgs}", n(sz.msgs), "{senders}", strings.Replace(list(sz.senders), " and ", " or ", 1), "{batch}", n(sz.batch),
 		"{idle}", list(sz.idle), "{osIdle}", list(sz.osIdle),
-		"{ring}", n(sz.ring), "{laps}", n(sz.laps), "{hops}", n(sz.ring*sz.laps), "{ringSpawns}", n(sz.ring-1), "{goGuests}", n(sz.goReactors),
+		"{rings}", list(sz.rings), "{hops}", n(sz.hops), "{ringLaps}", list(sz.ringLaps()), "{ringTarget}", n(sz.ringTarget),
+		"{big}", n(sz.big), "{bigRuns}", n(sz.bigRuns), "{goGuests}", n(sz.goReactors),
 	)
+}
+
+// ringLaps returns the laps round each ring: the same hops at every size.
+func (sz sizes) ringLaps() []int {
+	var laps []int
+	for _, n := range sz.rings {
+		laps = append(laps, max(1, sz.hops/n))
+	}
+	return laps
 }
 
 func (r *Report) flags() string {
@@ -215,9 +225,11 @@ ends, so no watcher is armed.
   BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
   sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in
   every process, and of their Pss, which divides shared pages among the processes sharing them.
-- **Ring.** A coordinator process spawns the rest of a ring of {ring} processes, each holding a handle to the next (a pid in
-  Erlang), then sends one empty token round it {laps} times: {hops} messages, strictly one after another. Setting up the ring is
-  reported too: it is {ringSpawns} spawns from inside a process.
+- **Ring.** A coordinator process spawns the rest of a ring of {rings} processes, each holding a handle to the next (a pid in
+  Erlang), then sends one empty token round it {ringLaps} times respectively: {hops} messages at every size, strictly one after
+  another. Setting up the ring is reported too: it is one spawn fewer than the ring's size, from inside a process. isle's node
+  for a ring is sized for it (` + "`Config.MaxProcesses`" + ` and ` + "`SpawnQuota`" + ` above its size, since the default quota of a
+  tree is 100,000).
 - **Go guests.** {goGuests} spawns per run, each timed alone, on a fresh node. *Go reactor*: ` + "`examples/pingpong/pong`" + `
   (` + "`-buildmode=c-shared`" + `) spawned and called once; its private memory is the growth of RssAnon once all are idle.
   *Go command*: ` + "`testdata/go/hello`" + ` spawned and waited for, its stdout discarded. Each from an image made first with
