@@ -7,6 +7,8 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,18 +20,23 @@ import (
 // The rows at a million live processes (sz.big): CPU time per spawn, and
 // resident memory and page tables per process, beside Erlang at the same
 // count. Each counted run takes seconds, so these figures use sz.bigRuns
-// counted runs instead of Options.Runs.
+// counted runs instead of Options.Runs, after a warm-up at a tenth of the
+// count (see repeatBig).
 
 // runSpawnCPU spawns sz.big tiny reactors into one node, keeping them all
 // alive, and reports the process's CPU time per spawn and the spawn
 // latency, beside Erlang spawning as many processes that wait in receive.
 func runSpawnCPU(h *harness, r *Report) error {
 	n, runs := h.sz.big, h.bigRuns()
-	isleRuns, err := h.repeatN(runs, func() ([]float64, error) { return h.isleSpawnCPU(n) })
+	t := time.Now()
+	isleRuns, err := h.repeatBig(h.isleSpawnCPU)
 	if err != nil {
 		return fmt.Errorf("isle spawn CPU at %s: %w", count(n), err)
 	}
-	res, eerr := h.erlang.runFor(h, 10*time.Minute, "spawncpu.escript", strconv.Itoa(runs), strconv.Itoa(n))
+	h.logf("  isle: %s spawns, %d counted runs and a warm-up at %s, in %v", count(n), runs, count(n/10), time.Since(t).Round(time.Second))
+	t = time.Now()
+	res, eerr := h.erlang.runFor(h, 10*time.Minute, "spawncpu.escript", strconv.Itoa(runs), strconv.Itoa(n), strconv.Itoa(n/10))
+	h.logf("  Erlang: the same in %v", time.Since(t).Round(time.Second))
 	erl := scaleFigs(erlangFigures("Erlang `spawn/1` of a process waiting in `receive`", res, eerr,
 		"cpu_ns", "p50_ns", "mean_ns", "p99_ns"), 1e-3)
 	isleName := "isle: Go host spawns a 1-page C reactor (`node.Spawn`)"
@@ -67,7 +74,7 @@ func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
 	procs := make([]*isle.Process, 0, n)
 	samples := make([]float64, n)
 	runtime.GC() // the garbage of earlier work is not this run's to collect
-	c0 := cpuTime()
+	c0, gc0 := cpuTime(), gcCPU()
 	for i := range samples {
 		t0 := time.Now()
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
@@ -77,8 +84,10 @@ func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
 		}
 		procs = append(procs, p)
 	}
-	cpu := cpuTime() - c0
+	cpu, gc := cpuTime()-c0, gcCPU()-gc0
 	runtime.KeepAlive(procs)
+	h.logf("  %s spawns: %.1f µs CPU each, of which the Go collector %.1f µs", count(n),
+		float64(cpu.Nanoseconds())/float64(n)/1e3, float64(gc.Nanoseconds())/float64(n)/1e3)
 	var sum float64
 	for _, s := range samples {
 		sum += s
@@ -99,6 +108,32 @@ func (h *harness) sizedNode(n int) (*isle.Node, error) {
 
 // bigRuns is how many counted runs make a figure at sz.big.
 func (h *harness) bigRuns() int { return min(h.opts.Runs, h.sz.bigRuns) }
+
+// repeatBig runs f at a tenth of sz.big to warm up, then at sz.big
+// bigRuns times. A warm-up at full size would cost as much as a counted
+// run and warm nothing a tenth does not: the module is compiled and
+// cached, and the code paths run.
+func (h *harness) repeatBig(f func(n int) ([]float64, error)) ([][]float64, error) {
+	warm := true
+	return h.repeatN(h.bigRuns(), func() ([]float64, error) {
+		if warm {
+			warm = false
+			return f(max(1, h.sz.big/10))
+		}
+		return f(h.sz.big)
+	})
+}
+
+// gcCPU returns the CPU time the Go collector has used so far, by the
+// runtime's own estimate.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * 1e9)
+}
 
 // cpuTime returns the user and system CPU time this process has used, on
 // all its threads.
@@ -160,16 +195,23 @@ var errNoRoom = errors.New("not enough memory available")
 func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 	const kib = 1.0 / 1024
 	n := h.sz.big
+	t := time.Now()
 	res, eerr := h.erlang.runFor(h, 10*time.Minute, "memory.escript", strconv.Itoa(h.bigRuns()), strconv.Itoa(n))
+	h.logf("  Erlang: %s processes in %v", count(n), time.Since(t).Round(time.Second))
 	erl := scaleFigs(erlangFigures("Erlang: processes waiting in `receive`, by `erlang:memory(processes)`", res, eerr,
 		fmt.Sprintf("erl_%d", n), fmt.Sprintf("rss_%d", n), fmt.Sprintf("pte_%d", n)), kib)
 	erl[1].Name = "Erlang: the same processes, by the BEAM's RSS growth"
 	erl[2].Name = "Erlang: the same processes, by the growth of the BEAM's VmPTE"
+	debug.FreeOSMemory()
 	message := fitsBig(n, est[1]) == ""
 	if !message {
 		h.logf("  %s reactors after one message each: skipped: %s", count(n), fitsBig(n, est[1]))
 	}
-	runs, err := h.repeatN(h.bigRuns(), func() ([]float64, error) {
+	t = time.Now()
+	runs, err := h.repeatBig(func(n int) ([]float64, error) {
+		// The last run's reactors are garbage on the Go heap until
+		// collected: give their pages back before asking what is free.
+		debug.FreeOSMemory()
 		if why := fitsBig(n, est[0]); why != "" {
 			return nil, fmt.Errorf("%w: %s", errNoRoom, why)
 		}
@@ -179,6 +221,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		m, err := h.isleIdleMemory(n, message)
 		return []float64{m.idle * kib, m.pteIdle * kib, m.msgd * kib, m.pteMsgd * kib}, err
 	})
+	h.logf("  isle: %s reactors, %d counted runs and a warm-up at %s, in %v", count(n), h.bigRuns(), count(n/10), time.Since(t).Round(time.Second))
 	var idleSkip, msgdSkip string
 	switch {
 	case errors.Is(err, errNoRoom):

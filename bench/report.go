@@ -209,6 +209,15 @@ ends, so no watcher is armed.
   also without isle's pooled linear memories and shared module configuration. Fork+exec is timed from before ` + "`fork()`" + ` until the child's first byte arrives from its ` + "`main`" + `
   ({forkN} per run), a whole new address space, so more work than any of the others. *Against live processes*: the node (or BEAM, or
   Go runtime) first gets that many idle processes, then {liveSamples} more spawns are timed.
+- **CPU time per spawn with {big} alive.** {big} spawns from Go into one node, each timed alone, all kept alive until the run
+  ends. The node is sized for them (` + "`Config.MaxProcesses`" + `, ` + "`SpawnQuota`" + ` and ` + "`MaxMemory`" + ` raised: the default
+  ceiling counts every 64 KiB linear memory at its size, touched or not). The CPU time is the whole ` + "`isle-bench`" + ` process's
+  user and system time (` + "`getrusage(RUSAGE_SELF)`" + `) from the first spawn to the last, divided by the count: it includes the Go
+  collector's work on the growing heap and the two clock reads round each spawn. Erlang's is ` + "`statistics(runtime)`" + `, the
+  emulator's CPU time on all its threads, from the first ` + "`spawn/1`" + ` until every process has reached its ` + "`receive`" + `; its
+  escript raises its own ` + "`min_heap_size`" + ` first, so that the lists of samples and pids do not grow while timed, as the Go side
+  allocates its slices first. Spawn latency p50, mean and p99 are over the same spawns. {bigRuns} counted runs per figure, after a
+  warm-up at a tenth of the count, on both sides: a run at {big} takes tens of seconds.
 - **Message round trip.** Two reactors of ` + "`pingpong.c`" + ` trade a 4-byte message {roundTrips} times per run, inside the node
   (the host starts the volley with one call). Erlang trades a 4-byte binary in a tuple with the sender's pid; Go, a ` + "`[4]byte`" + `
   over two unbuffered channels; two OS processes, 4 bytes over two pipes ({pipeTrips} per run).
@@ -224,12 +233,19 @@ ends, so no watcher is armed.
   to each. Erlang is given both by its own ` + "`erlang:memory(processes)`" + ` accounting (the row compared first) and by the
   BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
   sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in
-  every process, and of their Pss, which divides shared pages among the processes sharing them.
+  every process, and of their Pss, which divides shared pages among the processes sharing them. At {big} the isle node is sized as for the
+  CPU figure, there are {bigRuns} counted runs after a warm-up at a tenth of the count, and the growth of the page tables (VmPTE
+  in ` + "`/proc/self/status`" + `, which the resident set does not count) is reported beside the BEAM's. Before each run at {big} the memory
+  it needs is estimated from what a reactor cost, resident and in page tables, at the largest smaller count, plus 25% and 1 GiB
+  spare; when ` + "`/proc/meminfo`" + `'s MemAvailable is short of that, the figures after one message (or all of them) are skipped
+  with the reason. The target for {big} reactors after one message is their total, resident and page tables.
 - **Ring.** A coordinator process spawns the rest of a ring of {rings} processes, each holding a handle to the next (a pid in
   Erlang), then sends one empty token round it {ringLaps} times respectively: {hops} messages at every size, strictly one after
   another. Setting up the ring is reported too: it is one spawn fewer than the ring's size, from inside a process. isle's node
   for a ring is sized for it (` + "`Config.MaxProcesses`" + ` and ` + "`SpawnQuota`" + ` above its size, since the default quota of a
   tree is 100,000).
+- **Targets against Erlang.** A target stated against Erlang (CPU time per spawn at {big}, the ring of {ringTarget} and its
+  set-up, a restart) is the ratio of isle's median to Erlang's from the same run, and is left out when Erlang did not run.
 - **Go guests.** {goGuests} spawns per run, each timed alone, on a fresh node. *Go reactor*: ` + "`examples/pingpong/pong`" + `
   (` + "`-buildmode=c-shared`" + `) spawned and called once; its private memory is the growth of RssAnon once all are idle.
   *Go command*: ` + "`testdata/go/hello`" + ` spawned and waited for, its stdout discarded. Each from an image made first with

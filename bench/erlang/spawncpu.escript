@@ -1,6 +1,7 @@
 #!/usr/bin/env escript
 %%! +P 4000000
-%% spawncpu.escript RUNS N: CPU time per spawn with N processes alive.
+%% spawncpu.escript RUNS N WARM: CPU time per spawn with N processes alive,
+%% after a warm-up run at WARM processes.
 %% Each run spawns N processes that wait in receive, timing each spawn/1
 %% call, and keeps them all alive until it ends. It prints cpu_ns, the
 %% emulator's CPU time on all its threads (statistics(runtime)) from the
@@ -9,14 +10,14 @@
 -mode(compile).
 -include("common.hrl").
 
-main([Runs, N]) ->
+main([Runs, N, Warm]) ->
     version(),
     Size = list_to_integer(N),
     %% The lists of durations and pids take four words per process. The
     %% Go peer allocates its slices before it starts; so does this
     %% process, so that it does not copy a growing heap while timed.
     process_flag(min_heap_size, 4 * Size + 1000),
-    run(Size, false),
+    run(list_to_integer(Warm), false),
     [run(Size, true) || _ <- lists:seq(1, list_to_integer(Runs))],
     ok.
 
