@@ -362,9 +362,11 @@ type sizes struct {
 	osIdle      []int // idle OS processes
 	rings       []int // ring sizes
 	hops        int   // messages round each ring per run: laps = hops / size
-	ringTarget  int   // the ring size the targets name
+	ringTarget  int   // the ring size the targets name, measured Options.Runs times
+	ringRuns    int   // counted runs at the other ring sizes, at most Options.Runs
 	big         int   // live processes for the CPU-per-spawn and memory rows at a million
-	bigRuns     int   // counted runs at big, at most Options.Runs
+	bigRuns     int   // counted runs of CPU per spawn at big, at most Options.Runs
+	bigMemRuns  int   // counted runs of memory at big, at most Options.Runs
 	restarts    int   // crashes per supervision run
 	goReactors  int   // Go reactors spawned per goreactor run
 	// The cluster workload's: timed cross-node calls, messages and
@@ -378,8 +380,8 @@ var fullSizes = sizes{
 	roundTrips: 1_000_000, pipeTrips: 100_000,
 	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
-	rings: []int{1000, 10000, 100000}, hops: 1_000_000, ringTarget: 10000,
-	big: 1_000_000, bigRuns: 2,
+	rings: []int{1000, 10000, 100000}, hops: 1_000_000, ringTarget: 10000, ringRuns: 3,
+	big: 1_000_000, bigRuns: 2, bigMemRuns: 1,
 	restarts: 1000, goReactors: 200,
 	crossTrips: 20000, crossMsgs: 1_000_000, crossSenders: 4, downVictims: 4,
 }
@@ -390,8 +392,8 @@ var quickSizes = sizes{
 	roundTrips: 2000, pipeTrips: 500,
 	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 2000}, osIdle: []int{5},
-	rings: []int{100, 1000}, hops: 2000, ringTarget: 1000,
-	big: 4000, bigRuns: 1,
+	rings: []int{100, 1000}, hops: 2000, ringTarget: 1000, ringRuns: 1,
+	big: 4000, bigRuns: 1, bigMemRuns: 1,
 	restarts: 20, goReactors: 10,
 	crossTrips: 500, crossMsgs: 4000, crossSenders: 4, downVictims: 1,
 }

@@ -19,17 +19,17 @@ import (
 
 // The rows at a million live processes (sz.big): CPU time per spawn, and
 // resident memory and page tables per process, beside Erlang at the same
-// count. Each counted run takes seconds, so these figures use sz.bigRuns
-// counted runs instead of Options.Runs, after a warm-up at a tenth of the
-// count (see repeatBig).
+// count. Each counted run takes tens of seconds, so these figures use
+// sz.bigRuns or sz.bigMemRuns counted runs instead of Options.Runs, after
+// a warm-up at a tenth of the count (see repeatBig).
 
 // runSpawnCPU spawns sz.big tiny reactors into one node, keeping them all
 // alive, and reports the process's CPU time per spawn and the spawn
 // latency, beside Erlang spawning as many processes that wait in receive.
 func runSpawnCPU(h *harness, r *Report) error {
-	n, runs := h.sz.big, h.bigRuns()
+	n, runs := h.sz.big, h.runs(h.sz.bigRuns)
 	t := time.Now()
-	isleRuns, err := h.repeatBig(h.isleSpawnCPU)
+	isleRuns, err := h.repeatBig(runs, h.isleSpawnCPU)
 	if err != nil {
 		return fmt.Errorf("isle spawn CPU at %s: %w", count(n), err)
 	}
@@ -106,16 +106,16 @@ func (h *harness) sizedNode(n int) (*isle.Node, error) {
 		MaxProcesses: n + 1000, SpawnQuota: n + 1000, MaxMemory: int64(n+1000) * int64(reactorLimits.Memory)})
 }
 
-// bigRuns is how many counted runs make a figure at sz.big.
-func (h *harness) bigRuns() int { return min(h.opts.Runs, h.sz.bigRuns) }
+// runs is how many counted runs make a figure that would take n at most.
+func (h *harness) runs(n int) int { return min(h.opts.Runs, n) }
 
-// repeatBig runs f at a tenth of sz.big to warm up, then at sz.big
-// bigRuns times. A warm-up at full size would cost as much as a counted
-// run and warm nothing a tenth does not: the module is compiled and
-// cached, and the code paths run.
-func (h *harness) repeatBig(f func(n int) ([]float64, error)) ([][]float64, error) {
+// repeatBig runs f at a tenth of sz.big to warm up, then at sz.big runs
+// times. A warm-up at full size would cost as much as a counted run and
+// warm nothing a tenth does not: the module is compiled and cached, and
+// the code paths run.
+func (h *harness) repeatBig(runs int, f func(n int) ([]float64, error)) ([][]float64, error) {
 	warm := true
-	return h.repeatN(h.bigRuns(), func() ([]float64, error) {
+	return h.repeatN(runs, func() ([]float64, error) {
 		if warm {
 			warm = false
 			return f(max(1, h.sz.big/10))
@@ -194,9 +194,9 @@ var errNoRoom = errors.New("not enough memory available")
 // returns isle's and Erlang's figures for the memory plot.
 func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 	const kib = 1.0 / 1024
-	n := h.sz.big
+	n, runs := h.sz.big, h.runs(h.sz.bigMemRuns)
 	t := time.Now()
-	res, eerr := h.erlang.runFor(h, 10*time.Minute, "memory.escript", strconv.Itoa(h.bigRuns()), strconv.Itoa(n))
+	res, eerr := h.erlang.runFor(h, 10*time.Minute, "memory.escript", strconv.Itoa(runs), strconv.Itoa(n))
 	h.logf("  Erlang: %s processes in %v", count(n), time.Since(t).Round(time.Second))
 	erl := scaleFigs(erlangFigures("Erlang: processes waiting in `receive`, by `erlang:memory(processes)`", res, eerr,
 		fmt.Sprintf("erl_%d", n), fmt.Sprintf("rss_%d", n), fmt.Sprintf("pte_%d", n)), kib)
@@ -208,7 +208,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		h.logf("  %s reactors after one message each: skipped: %s", count(n), fitsBig(n, est[1]))
 	}
 	t = time.Now()
-	runs, err := h.repeatBig(func(n int) ([]float64, error) {
+	isleRuns, err := h.repeatBig(runs, func(n int) ([]float64, error) {
 		// The last run's reactors are garbage on the Go heap until
 		// collected: give their pages back before asking what is free.
 		debug.FreeOSMemory()
@@ -221,42 +221,42 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		m, err := h.isleIdleMemory(n, message)
 		return []float64{m.idle * kib, m.pteIdle * kib, m.msgd * kib, m.pteMsgd * kib}, err
 	})
-	h.logf("  isle: %s reactors, %d counted runs and a warm-up at %s, in %v", count(n), h.bigRuns(), count(n/10), time.Since(t).Round(time.Second))
+	h.logf("  isle: %s reactors, %d counted runs and a warm-up at %s, in %v", count(n), runs, count(n/10), time.Since(t).Round(time.Second))
 	var idleSkip, msgdSkip string
 	switch {
 	case errors.Is(err, errNoRoom):
 		idleSkip, msgdSkip = err.Error(), err.Error()
-		runs = make([][]float64, 4)
+		isleRuns = make([][]float64, 4)
 	case err != nil:
 		return nil, fmt.Errorf("isle memory at %s: %w", count(n), err)
 	case !message:
 		msgdSkip = fmt.Sprintf("%v: %s", errNoRoom, fitsBig(n, est[1]))
 	}
-	isle := []Figure{
-		{Name: "isle: idle 1-page C reactors, never messaged", Runs: runs[0], Skip: idleSkip},
-		{Name: "isle: their page tables (growth of VmPTE)", Runs: runs[1], Skip: idleSkip},
-		{Name: "isle: the same reactors after one call each", Runs: runs[2], Skip: msgdSkip},
-		{Name: "isle: their page tables (growth of VmPTE)", Runs: runs[3], Skip: msgdSkip},
+	isleF := []Figure{
+		{Name: "isle: idle 1-page C reactors, never messaged", Runs: isleRuns[0], Skip: idleSkip},
+		{Name: "isle: their page tables (growth of VmPTE)", Runs: isleRuns[1], Skip: idleSkip},
+		{Name: "isle: the same reactors after one call each", Runs: isleRuns[2], Skip: msgdSkip},
+		{Name: "isle: their page tables (growth of VmPTE)", Runs: isleRuns[3], Skip: msgdSkip},
 	}
 	w, pt, after := "resident memory per idle process, "+count(n), "page tables per idle process, "+count(n), ", after one message each"
-	rssNote := fmt.Sprintf("%d counted runs; isle: RSS growth of the Go host process, whose node is sized for %s processes; Erlang: the BEAM's own accounting", h.bigRuns(), count(n))
+	rssNote := fmt.Sprintf("%s; isle: RSS growth of the Go host process, whose node is sized for %s processes; Erlang: the BEAM's own accounting", plural(runs, "counted run"), count(n))
 	pteNote := "growth of VmPTE in /proc/self/status, which the resident set does not count"
 	rows := []Row{
-		{Workload: w, Isle: isle[0], Peer: erl[0], Note: rssNote, Skip: idleSkip},
-		{Workload: w, Isle: isle[0], Peer: erl[1], Note: "RSS growth of each whole OS process", Skip: idleSkip},
-		{Workload: w + after, Isle: isle[2], Peer: erl[0], Note: rssNote, Skip: msgdSkip},
-		{Workload: pt, Isle: isle[1], Peer: erl[2], Note: pteNote, Skip: idleSkip},
-		{Workload: pt + after, Isle: isle[3], Peer: erl[2], Note: pteNote, Skip: msgdSkip},
+		{Workload: w, Isle: isleF[0], Peer: erl[0], Note: rssNote, Skip: idleSkip},
+		{Workload: w, Isle: isleF[0], Peer: erl[1], Note: "RSS growth of each whole OS process", Skip: idleSkip},
+		{Workload: w + after, Isle: isleF[2], Peer: erl[0], Note: rssNote, Skip: msgdSkip},
+		{Workload: pt, Isle: isleF[1], Peer: erl[2], Note: pteNote, Skip: idleSkip},
+		{Workload: pt + after, Isle: isleF[3], Peer: erl[2], Note: pteNote, Skip: msgdSkip},
 	}
 	for i := range rows {
 		rows[i].Unit, rows[i].Kind = "KiB", Memory
 	}
 	r.Rows = append(r.Rows, rows...)
 	total := Figure{Name: "isle", Skip: msgdSkip}
-	for i := range runs[2] {
-		total.Runs = append(total.Runs, (runs[2][i]+runs[3][i])*float64(n)/(1<<20))
+	for i := range isleRuns[2] {
+		total.Runs = append(total.Runs, (isleRuns[2][i]+isleRuns[3][i])*float64(n)/(1<<20))
 	}
 	r.Targets = append(r.Targets, Target{What: count(n) + " reactors after one message each, resident and page tables",
 		Goal: 6, Unit: "GiB", Kind: Memory, Value: total})
-	return []Figure{isle[0], isle[2], erl[1], erl[0]}, nil
+	return []Figure{isleF[0], isleF[2], erl[1], erl[0]}, nil
 }

@@ -17,14 +17,20 @@ const (
 
 // runRing passes a token round rings of each size in sz.rings, the same
 // number of hops at every size, beside Erlang's ring of the same size.
+// The ring the targets name gets Options.Runs counted runs, the others
+// sz.ringRuns: a run of a million hops takes seconds.
 func runRing(h *harness, r *Report) error {
 	for _, n := range h.sz.rings {
 		laps := max(1, h.sz.hops/n) // as sizes.ringLaps
-		runs, err := h.repeat(func() ([]float64, error) { return h.isleRing(n, laps) })
+		counted := h.opts.Runs
+		if n != h.sz.ringTarget {
+			counted = h.runs(h.sz.ringRuns)
+		}
+		runs, err := h.repeatN(counted, func() ([]float64, error) { return h.isleRing(n, laps) })
 		if err != nil {
 			return fmt.Errorf("isle ring of %d: %w", n, err)
 		}
-		res, eerr := h.erlang.run(h, "ring.escript", strconv.Itoa(h.opts.Runs), strconv.Itoa(n), strconv.Itoa(laps))
+		res, eerr := h.erlang.run(h, "ring.escript", strconv.Itoa(counted), strconv.Itoa(n), strconv.Itoa(laps))
 		erl := erlangFigures(fmt.Sprintf("Erlang: a ring of %s processes", count(n)), res, eerr, "setup_ms", "laps_ms")
 		ring := fmt.Sprintf("ring of %s processes", count(n))
 		r.Rows = append(r.Rows,
