@@ -281,6 +281,12 @@ func (h *harness) repeatN(runs int, f func() ([]float64, error)) ([][]float64, e
 	if _, err := f(); err != nil {
 		return nil, err
 	}
+	return h.repeatOnly(runs, f)
+}
+
+// repeatOnly is repeatN without the warm-up, for a figure whose code has
+// just run at a smaller size.
+func (h *harness) repeatOnly(runs int, f func() ([]float64, error)) ([][]float64, error) {
 	var out [][]float64
 	for range runs {
 		if err := h.ctx.Err(); err != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +20,8 @@ import (
 // resident memory and page tables per process, beside Erlang at the same
 // count. Each counted run takes tens of seconds, so these figures use
 // sz.bigRuns or sz.bigMemRuns counted runs instead of Options.Runs, after
-// a warm-up at a tenth of the count (see repeatBig).
+// a warm-up at a tenth of the count (see repeatBig) or right after the
+// memory figures at smaller counts.
 
 // runSpawnCPU spawns sz.big tiny reactors into one node, keeping them all
 // alive, and reports the process's CPU time per spawn and the spawn
@@ -74,7 +74,7 @@ func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
 	procs := make([]*isle.Process, 0, n)
 	samples := make([]float64, n)
 	runtime.GC() // the garbage of earlier work is not this run's to collect
-	c0, gc0 := cpuTime(), gcCPU()
+	c0 := cpuTime()
 	for i := range samples {
 		t0 := time.Now()
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
@@ -84,10 +84,8 @@ func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
 		}
 		procs = append(procs, p)
 	}
-	cpu, gc := cpuTime()-c0, gcCPU()-gc0
+	cpu := cpuTime() - c0
 	runtime.KeepAlive(procs)
-	h.logf("  %s spawns: %.1f µs CPU each, of which the Go collector %.1f µs", count(n),
-		float64(cpu.Nanoseconds())/float64(n)/1e3, float64(gc.Nanoseconds())/float64(n)/1e3)
 	var sum float64
 	for _, s := range samples {
 		sum += s
@@ -122,17 +120,6 @@ func (h *harness) repeatBig(runs int, f func(n int) ([]float64, error)) ([][]flo
 		}
 		return f(h.sz.big)
 	})
-}
-
-// gcCPU returns the CPU time the Go collector has used so far, by the
-// runtime's own estimate.
-func gcCPU() time.Duration {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 {
-		return 0
-	}
-	return time.Duration(s[0].Value.Float64() * 1e9)
 }
 
 // cpuTime returns the user and system CPU time this process has used, on
@@ -208,7 +195,9 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		h.logf("  %s reactors after one message each: skipped: %s", count(n), fitsBig(n, est[1]))
 	}
 	t = time.Now()
-	isleRuns, err := h.repeatBig(runs, func(n int) ([]float64, error) {
+	// No warm-up run: runMemory has just measured the largest smaller
+	// count the same way.
+	isleRuns, err := h.repeatOnly(runs, func() ([]float64, error) {
 		// The last run's reactors are garbage on the Go heap until
 		// collected: give their pages back before asking what is free.
 		debug.FreeOSMemory()
@@ -221,7 +210,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		m, err := h.isleIdleMemory(n, message)
 		return []float64{m.idle * kib, m.pteIdle * kib, m.msgd * kib, m.pteMsgd * kib}, err
 	})
-	h.logf("  isle: %s reactors, %d counted runs and a warm-up at %s, in %v", count(n), runs, count(n/10), time.Since(t).Round(time.Second))
+	h.logf("  isle: %s reactors, %s in %v", count(n), plural(runs, "counted run"), time.Since(t).Round(time.Second))
 	var idleSkip, msgdSkip string
 	switch {
 	case errors.Is(err, errNoRoom):

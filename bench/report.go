@@ -236,8 +236,8 @@ ends, so no watcher is armed.
   BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
   sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in
   every process, and of their Pss, which divides shared pages among the processes sharing them.
-  At {big} the isle node is sized as for the CPU figure; its figures come from {bigMemRuns} after a warm-up at a tenth of the count (at a
-  million a run takes minutes, and the figures at smaller counts vary by well under 1% between runs); and the growth of the page
+  At {big} the isle node is sized as for the CPU figure; its figures come from {bigMemRuns}, with no warm-up of its own since the same code has
+  just run at the smaller counts (at a million a run takes minutes, and the figures at smaller counts vary by well under 1% between runs); and the growth of the page
   tables (VmPTE in ` + "`/proc/self/status`" + `, which the resident set does not count) is reported beside the BEAM's. Before each run at {big} the memory
   it needs is estimated from what a reactor cost, resident and in page tables, at the largest smaller count, plus 25% and 1 GiB
   spare; when ` + "`/proc/meminfo`" + `'s MemAvailable is short of that, the figures after one message (or all of them) are skipped
