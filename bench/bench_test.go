@@ -49,7 +49,7 @@ func TestQuick(t *testing.T) {
 	t.Logf("quick suite took %v\n%s", time.Since(start).Round(time.Millisecond), log.String())
 	_, noErlang := exec.LookPath("escript")
 	checkRows(t, rep, noErlang != nil)
-	wantRows := []string{"spawn", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "Go command (hello)", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
+	wantRows := []string{"spawn", "CPU time per spawn", "spawn latency mean", "page tables per idle process", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "Go command (hello)", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
 	// spawn, round trip, throughput, memory; a Go reactor's spawn to first
 	// reply and idle private memory from an image; a Go hello's spawn to
 	// exit from an image; fuel overhead, fuel against
@@ -58,14 +58,20 @@ func TestQuick(t *testing.T) {
 	// and ticker, and kill p99 and worst for two guests; restart against
 	// Erlang's, when Erlang runs; round trip and throughput with metrics
 	// on against off; cross-node round trip against raw NATS, cross-node
-	// throughput, and node-down detection silent (p99) and clean.
-	want := 25
+	// throughput, and node-down detection silent (p99) and clean; the
+	// memory of sz.big reactors after one message. With Erlang, four
+	// ratios to its figures: restart, CPU time per spawn at sz.big, and the
+	// ring of sz.ringTarget's laps and set-up.
+	want := 26
 	if noErlang == nil {
-		want++
+		want += 4
 	}
 	if testwasm.RaceEnabled() {
 		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go ") })
 		want -= 3
+	}
+	for _, n := range quickSizes.rings {
+		wantRows = append(wantRows, "ring of "+count(n)+" processes")
 	}
 	for _, w := range wantRows {
 		if !hasRow(rep, w) {
@@ -219,5 +225,20 @@ func TestStats(t *testing.T) {
 	row.Kind = Rate
 	if got := ratio(row); got != "2.00× higher" {
 		t.Errorf("ratio = %q", got)
+	}
+}
+
+// TestFitsBig checks that a count no machine could hold is refused with
+// the figures that refused it, and that no estimate is refused too.
+func TestFitsBig(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("no /proc/meminfo here")
+	}
+	why := fitsBig(1_000_000, 1<<40)
+	if !strings.Contains(why, "MemAvailable is") || !strings.Contains(why, "1M reactors") {
+		t.Errorf("a million reactors of 1 TiB each: %q", why)
+	}
+	if why := fitsBig(1000, math.NaN()); !strings.Contains(why, "no estimate") {
+		t.Errorf("no estimate: %q", why)
 	}
 }

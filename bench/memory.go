@@ -22,7 +22,7 @@ func runMemory(h *harness, r *Report) error {
 	if v := res["procinfo"]; len(v) > 0 {
 		procinfo = fmt.Sprintf("; `process_info(P, memory)` of one idle process: %s bytes", num(v[0]))
 	}
-	cats := slices.Sorted(slices.Values(append(slices.Clone(h.sz.idle), h.sz.osIdle...)))
+	cats := slices.Sorted(slices.Values(append(slices.Clone(h.sz.idle), append(h.sz.osIdle, h.sz.big)...)))
 	cats = slices.Compact(cats)
 	plot := Plot{File: "memory.svg", Title: "Resident memory per idle process",
 		XLabel: "idle processes", YLabel: "KiB per process (log)"}
@@ -33,10 +33,11 @@ func runMemory(h *harness, r *Report) error {
 		"goroutine", "OS process (RSS)", "OS process (PSS)"}
 	byN := map[int][]Figure{} // category → one figure per series
 	var isleFirst Figure
+	var est [2]float64 // bytes per reactor at the largest count, never messaged and after a message
 	for i, n := range h.sz.idle {
 		runs, err := h.repeat(func() ([]float64, error) {
-			idle, msgd, err := h.isleIdleMemory(n)
-			return []float64{idle * kib, msgd * kib}, err
+			m, err := h.isleIdleMemory(n, true)
+			return []float64{m.idle * kib, m.msgd * kib, m.pteIdle * kib, m.pteMsgd * kib}, err
 		})
 		if err != nil {
 			return fmt.Errorf("isle idle memory at %d: %w", n, err)
@@ -46,6 +47,7 @@ func runMemory(h *harness, r *Report) error {
 		if i == 0 {
 			isleFirst = idle
 		}
+		est = [2]float64{(median(runs[0]) + median(runs[2])) / kib, (median(runs[1]) + median(runs[3])) / kib}
 		erl := scaleFigs(erlangFigures("Erlang: the same processes, by the BEAM's RSS growth", res, eerr,
 			fmt.Sprintf("rss_%d", n), fmt.Sprintf("erl_%d", n)), kib)
 		erl[1].Name = "Erlang: processes waiting in `receive`, by `erlang:memory(processes)`"
@@ -66,6 +68,11 @@ func runMemory(h *harness, r *Report) error {
 			r.Targets = append(r.Targets, Target{What: "resident memory per idle reactor at " + count(n), Goal: 32, Unit: "KiB", Kind: Memory, Value: idle})
 		}
 	}
+	big, err := h.bigMemory(r, est)
+	if err != nil {
+		return err
+	}
+	byN[h.sz.big] = append(big, Figure{}, Figure{}, Figure{})
 	for _, n := range h.sz.osIdle {
 		figs := h.peer("OS processes: a sleeping native C binary (mean VmRSS)", 2, func() ([]float64, error) {
 			rss, pss, err := h.osIdleMemory(n)
@@ -103,40 +110,77 @@ func settledRSS() float64 {
 	return float64(rssBytes())
 }
 
-// isleIdleMemory spawns n tiny reactors into a fresh node and returns the
-// growth of this process's RSS per reactor, first with the reactors never
-// messaged, then after one call each.
-func (h *harness) isleIdleMemory(n int) (idle, messaged float64, err error) {
-	node, err := h.node()
+// idleMem is what each of n tiny reactors costs, in bytes: the growth of
+// this process's RSS and of its page tables, never messaged and after one
+// call each.
+type idleMem struct{ idle, msgd, pteIdle, pteMsgd float64 }
+
+// isleIdleMemory spawns n tiny reactors into a fresh node and measures what
+// each costs, first never messaged, then after one call each unless
+// message is false.
+func (h *harness) isleIdleMemory(n int, message bool) (idleMem, error) {
+	var m idleMem
+	node, err := h.sizedNode(n)
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer node.Close(context.Background())
 	mod, err := h.load(node, "tiny")
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	bg := context.Background()
 	procs := make([]*isle.Process, 0, n)
-	r0 := settledRSS()
+	r0, t0 := settledRSS(), pteBytes()
 	for range n {
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
 		if err != nil {
-			return 0, 0, err
+			return m, err
 		}
 		procs = append(procs, p)
 	}
-	r1 := settledRSS()
+	r1, t1 := settledRSS(), pteBytes()
+	per := func(v float64) float64 { return v / float64(n) }
+	m.idle, m.pteIdle = per(r1-r0), per(t1-t0)
+	if !message {
+		return m, nil
+	}
+	if err := h.callEach(procs); err != nil {
+		return m, err
+	}
+	r2, t2 := settledRSS(), pteBytes()
+	runtime.KeepAlive(procs)
+	m.msgd, m.pteMsgd = per(r2-r0), per(t2-t0)
+	return m, nil
+}
+
+// callEach calls every process once, from several goroutines: a call
+// from Go waits for its reply, and at a million processes one after
+// another would take a minute of waiting.
+func (h *harness) callEach(procs []*isle.Process) error {
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
 	defer cancel()
-	for _, p := range procs {
-		if _, err := p.Call(ctx, isle.Message{Tag: 7}); err != nil {
-			return 0, 0, err
+	workers := 4 * runtime.GOMAXPROCS(0)
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := w; i < len(procs); i += workers {
+				if _, err := procs[i].Call(ctx, isle.Message{Tag: 7}); err != nil {
+					errs <- fmt.Errorf("call %d: %w", i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var err error
+	for range workers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+			cancel() // the others stop at their next call
 		}
 	}
-	r2 := settledRSS()
-	runtime.KeepAlive(procs)
-	return (r1 - r0) / float64(n), (r2 - r0) / float64(n), nil
+	return err
 }
 
 // goIdleMemory starts n goroutines blocked on a channel and returns the
