@@ -4,9 +4,10 @@
 //
 // The workloads are spawn latency, message round trip, throughput with
 // several senders, resident memory per idle process, a Go reactor's spawn
-// and memory with and without an image, a ring of
-// processes, and a cluster of two nodes over NATS beside raw NATS. Each row of the report puts one isle figure beside one peer's,
-// measured in the same run, with the median of several counted runs after
+// and memory with and without an image, rings of processes of several
+// sizes, CPU time per spawn and memory per process with a million alive,
+// and a cluster of two nodes over NATS beside raw NATS. Each row of the
+// report puts one isle figure beside one peer's, measured in the same run, with the median of several counted runs after
 // a warm-up and the spread of those runs.
 //
 // `go run ./bench/cmd/isle-bench` runs the suite and writes BENCHMARKS.md
@@ -151,16 +152,17 @@ func Workloads() []Workload {
 		// whatever isle does.
 		{"governance", "the worst guests on every core: an unrelated reactor's latency, a forced GC, and kill latency", runGovernance},
 		{"fuel", "fuel-metering overhead on compute kernels (not measured yet)", runFuel},
-		{"spawn", "spawn latency p50/p99, from Go and guest to guest, and against live processes", runSpawn},
+		{"spawn", "spawn latency p50/p99, from Go and guest to guest, and against live processes; CPU time per spawn up to a million live", runSpawn},
 		{"roundtrip", "round trip of a 4-byte message between two processes", runRoundTrip},
 		{"throughput", "messages per second from 1, 2 and 8 senders into one receiver", runThroughput},
 		{"goreactor", "a Go reactor: spawn to first reply and private memory, with and without an image", runGoReactor},
-		{"ring", "a ring of 10,000 processes passing a token 100 laps", runRing},
+		{"gocommand", "a Go hello command: spawn to exit, with and without an image", runGoCommand},
+		{"ring", "rings of 1k, 10k and 100k processes passing a token 1M hops each", runRing},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
 		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},
 		{"metrics", "round trip and throughput with the admin endpoints scraped, against without", runMetrics},
 		{"cluster", "two nodes over NATS: cross-node round trip and throughput beside raw NATS, and node-down detection", runCluster},
-		{"memory", "resident memory per idle process at 1k, 10k and 100k", runMemory},
+		{"memory", "resident memory per idle process at 1k, 10k, 100k and 1M, and page tables at 1M", runMemory},
 	}
 }
 
@@ -270,11 +272,23 @@ func (h *harness) logf(format string, args ...any) {
 // repeat runs f once to warm up, then Runs times, and returns each of f's
 // values across the counted runs: out[i] holds value i of every run.
 func (h *harness) repeat(f func() ([]float64, error)) ([][]float64, error) {
+	return h.repeatN(h.opts.Runs, f)
+}
+
+// repeatN is repeat with runs counted runs, for figures too slow to take
+// Runs of.
+func (h *harness) repeatN(runs int, f func() ([]float64, error)) ([][]float64, error) {
 	if _, err := f(); err != nil {
 		return nil, err
 	}
+	return h.repeatOnly(runs, f)
+}
+
+// repeatOnly is repeatN without the warm-up, for a figure whose code has
+// just run at a smaller size.
+func (h *harness) repeatOnly(runs int, f func() ([]float64, error)) ([][]float64, error) {
 	var out [][]float64
-	for range h.opts.Runs {
+	for range runs {
 		if err := h.ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -352,10 +366,15 @@ type sizes struct {
 	batch       int   // messages an isle sender sends per turn
 	idle        []int // idle processes for the memory figures
 	osIdle      []int // idle OS processes
-	ring        int
-	laps        int
-	restarts    int // crashes per supervision run
-	goReactors  int // Go reactors spawned per goreactor run
+	rings       []int // ring sizes
+	hops        int   // messages round each ring per run: laps = hops / size
+	ringTarget  int   // the ring size the targets name, measured Options.Runs times
+	ringRuns    int   // counted runs at the other ring sizes, at most Options.Runs
+	big         int   // live processes for the CPU-per-spawn and memory rows at a million
+	bigRuns     int   // counted runs of CPU per spawn at big, at most Options.Runs
+	bigMemRuns  int   // counted runs of memory at big, at most Options.Runs
+	restarts    int   // crashes per supervision run
+	goReactors  int   // Go reactors spawned per goreactor run
 	// The cluster workload's: timed cross-node calls, messages and
 	// senders per throughput run, and nodes lost each way per run.
 	crossTrips, crossMsgs, crossSenders, downVictims int
@@ -367,7 +386,8 @@ var fullSizes = sizes{
 	roundTrips: 1_000_000, pipeTrips: 100_000,
 	msgs: 1_000_000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 10000, 100000}, osIdle: []int{100, 1000},
-	ring: 10000, laps: 100,
+	rings: []int{1000, 10000, 100000}, hops: 1_000_000, ringTarget: 10000, ringRuns: 3,
+	big: 1_000_000, bigRuns: 2, bigMemRuns: 1,
 	restarts: 1000, goReactors: 200,
 	crossTrips: 20000, crossMsgs: 1_000_000, crossSenders: 4, downVictims: 4,
 }
@@ -378,7 +398,8 @@ var quickSizes = sizes{
 	roundTrips: 2000, pipeTrips: 500,
 	msgs: 8000, senders: []int{1, 2, 8}, batch: 64,
 	idle: []int{1000, 2000}, osIdle: []int{5},
-	ring: 100, laps: 5,
+	rings: []int{100, 1000}, hops: 2000, ringTarget: 1000, ringRuns: 1,
+	big: 4000, bigRuns: 1, bigMemRuns: 1,
 	restarts: 20, goReactors: 10,
 	crossTrips: 500, crossMsgs: 4000, crossSenders: 4, downVictims: 1,
 }

@@ -14,15 +14,19 @@ import (
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
-// goReactorChild is set in the test process TestQuickGoReactor starts
+// goGuestsChild is set in the test process TestQuickGoGuests starts
 // without the race detector.
-var goReactorChild = flag.Bool("bench.goreactor", false, "run TestQuickGoReactor's workload here (set by its parent under -race)")
+var goGuestsChild = flag.Bool("bench.goguests", false, "run TestQuickGoGuests's workloads here (set by its parent under -race)")
+
+// goGuestWorkloads spawn Go guests; under the race detector TestQuick
+// leaves them to TestQuickGoGuests.
+var goGuestWorkloads = []string{"goreactor", "gocommand"}
 
 // TestQuick runs the whole suite at its tiny size and checks that every
 // row has numbers: isle's always, a peer's unless its tool is missing
 // here, and that the report and plots are written. The fuel workload runs
 // one kernel: bench/fuelbench's own tests run them all. Under the race
-// detector the Go reactor workload is TestQuickGoReactor's.
+// detector the Go guest workloads are TestQuickGoGuests's.
 func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quick benchmark suite")
@@ -33,7 +37,7 @@ func TestQuick(t *testing.T) {
 	var only []string
 	if testwasm.RaceEnabled() {
 		for _, w := range Workloads() {
-			if w.Name != "goreactor" {
+			if !slices.Contains(goGuestWorkloads, w.Name) {
 				only = append(only, w.Name)
 			}
 		}
@@ -45,22 +49,29 @@ func TestQuick(t *testing.T) {
 	t.Logf("quick suite took %v\n%s", time.Since(start).Round(time.Millisecond), log.String())
 	_, noErlang := exec.LookPath("escript")
 	checkRows(t, rep, noErlang != nil)
-	wantRows := []string{"spawn", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
+	wantRows := []string{"spawn", "CPU time per spawn", "spawn latency mean", "page tables per idle process", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "Go command (hello)", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
 	// spawn, round trip, throughput, memory; a Go reactor's spawn to first
-	// reply and idle private memory from an image; fuel overhead, fuel against
+	// reply and idle private memory from an image; a Go hello's spawn to
+	// exit from an image; fuel overhead, fuel against
 	// WithCloseOnContextDone, ticker and GC with guests spinning; the
 	// governance workload's p99 of reactor latency, GC pause, forced GC
 	// and ticker, and kill p99 and worst for two guests; restart against
 	// Erlang's, when Erlang runs; round trip and throughput with metrics
 	// on against off; cross-node round trip against raw NATS, cross-node
-	// throughput, and node-down detection silent (p99) and clean.
-	want := 24
+	// throughput, and node-down detection silent (p99) and clean; the
+	// memory of sz.big reactors after one message. With Erlang, four
+	// ratios to its figures: restart, CPU time per spawn at sz.big, and the
+	// ring of sz.ringTarget's laps and set-up.
+	want := 26
 	if noErlang == nil {
-		want++
+		want += 4
 	}
 	if testwasm.RaceEnabled() {
-		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go reactor") })
-		want -= 2
+		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go ") })
+		want -= 3
+	}
+	for _, n := range quickSizes.rings {
+		wantRows = append(wantRows, "ring of "+count(n)+" processes")
 	}
 	for _, w := range wantRows {
 		if !hasRow(rep, w) {
@@ -93,37 +104,38 @@ func TestQuick(t *testing.T) {
 	}
 }
 
-// TestQuickGoReactor smoke-tests the Go reactor workload where TestQuick
-// leaves it out: under the race detector, which makes each of its three
+// TestQuickGoGuests smoke-tests the Go guest workloads where TestQuick
+// leaves them out: under the race detector, which makes each of their
 // compilations of a Go module (isle's, the image's, bare wazero's) take
-// about a minute. It runs it in a test process built without the detector.
-func TestQuickGoReactor(t *testing.T) {
+// about a minute. It runs them in a test process built without the
+// detector.
+func TestQuickGoGuests(t *testing.T) {
 	switch {
 	case testing.Short():
-		t.Skip("runs the quick Go reactor benchmark")
+		t.Skip("runs the quick Go guest benchmarks")
 	case testwasm.RaceEnabled():
-		out := testwasm.GoOutsideRace(t, "test", "-count=1", "-v", "-run", "^TestQuickGoReactor$", "./bench", "-args", "-bench.goreactor")
-		if !strings.Contains(out, "--- PASS: TestQuickGoReactor") {
+		out := testwasm.GoOutsideRace(t, "test", "-count=1", "-v", "-run", "^TestQuickGoGuests$", "./bench", "-args", "-bench.goguests")
+		if !strings.Contains(out, "--- PASS: TestQuickGoGuests") {
 			t.Fatalf("the run without the race detector did not pass:\n%s", out)
 		}
 		return
-	case !*goReactorChild:
-		t.Skip("TestQuick runs the Go reactor workload without the race detector")
+	case !*goGuestsChild:
+		t.Skip("TestQuick runs the Go guest workloads without the race detector")
 	}
 	var log strings.Builder
-	rep, err := Run(testwasm.Context(t), Options{Quick: true, Runs: 1, Log: &log, CacheDir: quickCache(t), Only: []string{"goreactor"}})
+	rep, err := Run(testwasm.Context(t), Options{Quick: true, Runs: 1, Log: &log, CacheDir: quickCache(t), Only: goGuestWorkloads})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	_, noErlang := exec.LookPath("escript")
 	checkRows(t, rep, noErlang != nil)
-	for _, w := range []string{"Go reactor: spawn", "Go reactor: private memory"} {
+	for _, w := range []string{"Go reactor: spawn", "Go reactor: private memory", "Go command (hello)"} {
 		if !hasRow(rep, w) {
 			t.Errorf("no row for %s", w)
 		}
 	}
-	if len(rep.Targets) != 2 {
-		t.Errorf("%d targets, want 2", len(rep.Targets))
+	if len(rep.Targets) != 3 {
+		t.Errorf("%d targets, want 3", len(rep.Targets))
 	}
 }
 
@@ -213,5 +225,20 @@ func TestStats(t *testing.T) {
 	row.Kind = Rate
 	if got := ratio(row); got != "2.00× higher" {
 		t.Errorf("ratio = %q", got)
+	}
+}
+
+// TestFitsBig checks that a count no machine could hold is refused with
+// the figures that refused it, and that no estimate is refused too.
+func TestFitsBig(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("no /proc/meminfo here")
+	}
+	why := fitsBig(1_000_000, 1<<40)
+	if !strings.Contains(why, "MemAvailable is") || !strings.Contains(why, "1M reactors") {
+		t.Errorf("a million reactors of 1 TiB each: %q", why)
+	}
+	if why := fitsBig(1000, math.NaN()); !strings.Contains(why, "no estimate") {
+		t.Errorf("no estimate: %q", why)
 	}
 }

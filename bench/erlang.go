@@ -43,10 +43,15 @@ func (h *harness) probeErlang(path string) erlangRunner {
 // run runs one escript and returns its figures: each "metric value" line
 // it prints, gathered by metric in the order printed.
 func (r erlangRunner) run(h *harness, script string, args ...string) (map[string][]float64, error) {
+	return r.runFor(h, 5*time.Minute, script, args...)
+}
+
+// runFor is run with a time limit other than the usual 5 minutes.
+func (r erlangRunner) runFor(h *harness, limit time.Duration, script string, args ...string) (map[string][]float64, error) {
 	if r.escript == "" {
 		return nil, fmt.Errorf("%s", r.skip)
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(h.ctx, limit)
 	defer cancel()
 	dir := filepath.Join(h.opts.Root, "bench", "erlang")
 	cmd := exec.CommandContext(ctx, r.escript, append([]string{filepath.Join(dir, script)}, args...)...)

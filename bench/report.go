@@ -155,8 +155,19 @@ func (sz sizes) replacer() *strings.Replacer {
 		"{roundTrips}", n(sz.roundTrips), "{pipeTrips}", n(sz.pipeTrips),
 		"{msgs}", n(sz.msgs), "{senders}", strings.Replace(list(sz.senders), " and ", " or ", 1), "{batch}", n(sz.batch),
 		"{idle}", list(sz.idle), "{osIdle}", list(sz.osIdle),
-		"{ring}", n(sz.ring), "{laps}", n(sz.laps), "{hops}", n(sz.ring*sz.laps), "{ringSpawns}", n(sz.ring-1),
+		"{rings}", list(sz.rings), "{hops}", n(sz.hops), "{ringLaps}", list(sz.ringLaps()), "{ringTarget}", n(sz.ringTarget),
+		"{big}", n(sz.big), "{bigRuns}", plural(sz.bigRuns, "counted run"), "{bigMemRuns}", plural(sz.bigMemRuns, "counted run"),
+		"{ringRuns}", plural(sz.ringRuns, "counted run"), "{goGuests}", n(sz.goReactors),
 	)
+}
+
+// ringLaps returns the laps round each ring: the same hops at every size.
+func (sz sizes) ringLaps() []int {
+	var laps []int
+	for _, n := range sz.rings {
+		laps = append(laps, max(1, sz.hops/n))
+	}
+	return laps
 }
 
 func (r *Report) flags() string {
@@ -199,6 +210,15 @@ ends, so no watcher is armed.
   also without isle's pooled linear memories and shared module configuration. Fork+exec is timed from before ` + "`fork()`" + ` until the child's first byte arrives from its ` + "`main`" + `
   ({forkN} per run), a whole new address space, so more work than any of the others. *Against live processes*: the node (or BEAM, or
   Go runtime) first gets that many idle processes, then {liveSamples} more spawns are timed.
+- **CPU time per spawn with {big} alive.** {big} spawns from Go into one node, each timed alone, all kept alive until the run
+  ends. The node is sized for them (` + "`Config.MaxProcesses`" + `, ` + "`SpawnQuota`" + ` and ` + "`MaxMemory`" + ` raised: the default
+  ceiling counts every 64 KiB linear memory at its size, touched or not). The CPU time is the whole ` + "`isle-bench`" + ` process's
+  user and system time (` + "`getrusage(RUSAGE_SELF)`" + `) from the first spawn to the last, divided by the count: it includes the Go
+  collector's work on the growing heap and the two clock reads round each spawn. Erlang's is ` + "`statistics(runtime)`" + `, the
+  emulator's CPU time on all its threads, from the first ` + "`spawn/1`" + ` until every process has reached its ` + "`receive`" + `; its
+  escript raises its own ` + "`min_heap_size`" + ` first, so that the lists of samples and pids do not grow while timed, as the Go side
+  allocates its slices first. Spawn latency p50, mean and p99 are over the same spawns. {bigRuns} per figure (fewer if
+  ` + "`--runs`" + ` asks for fewer), after a warm-up at a tenth of the count, on both sides: at a million a run takes tens of seconds.
 - **Message round trip.** Two reactors of ` + "`pingpong.c`" + ` trade a 4-byte message {roundTrips} times per run, inside the node
   (the host starts the volley with one call). Erlang trades a 4-byte binary in a tuple with the sender's pid; Go, a ` + "`[4]byte`" + `
   over two unbuffered channels; two OS processes, 4 bytes over two pipes ({pipeTrips} per run).
@@ -211,14 +231,31 @@ ends, so no watcher is armed.
   ` + "`debug.FreeOSMemory`" + ` in Go, after a settle and ` + "`garbage_collect`" + ` in Erlang) while N ({idle}) idle processes are alive,
   divided by N. It counts everything each process costs: the isle kernel's own records and the linear memory pages touched. For
   isle it is measured three times: right after spawning (a reactor that never had a message has no call stack yet), right after
-  one call to each, and 3 s later, once the kernel has taken back the call engines (wazero's 10 KiB stack each) of reactors that
-  had no turn for a second. Erlang is given both by its own ` + "`erlang:memory(processes)`" + ` accounting (the row compared first) and by the
+  one call to each (made from several goroutines at once, which changes nothing a reactor keeps), and 3 s later, once the kernel
+  has taken back the call engines (wazero's 10 KiB stack each) of reactors that had no turn for a second. Erlang is given both by
+  its own ` + "`erlang:memory(processes)`" + ` accounting (the row compared first) and by the
   BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
   sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in
   every process, and of their Pss, which divides shared pages among the processes sharing them.
-- **Ring.** A coordinator process spawns the rest of a ring of {ring} processes, each holding a handle to the next (a pid in
-  Erlang), then sends one empty token round it {laps} times: {hops} messages, strictly one after another. Setting up the ring is
-  reported too: it is {ringSpawns} spawns from inside a process.
+  At {big} the isle node is sized as for the CPU figure; its figures come from {bigMemRuns}, with no warm-up of its own since the same code has
+  just run at the smaller counts (at a million a run takes minutes, and the figures at smaller counts vary by well under 1% between runs); and the growth of the page
+  tables (VmPTE in ` + "`/proc/self/status`" + `, which the resident set does not count) is reported beside the BEAM's. Before each run at {big} the memory
+  it needs is estimated from what a reactor cost, resident and in page tables, at the largest smaller count, plus 25% and 1 GiB
+  spare; when ` + "`/proc/meminfo`" + `'s MemAvailable is short of that, the figures after one message (or all of them) are skipped
+  with the reason. The target for {big} reactors after one message is their total, resident and page tables.
+- **Ring.** A coordinator process spawns the rest of a ring of {rings} processes, each holding a handle to the next (a pid in
+  Erlang), then sends one empty token round it {ringLaps} times respectively: {hops} messages at every size, strictly one after
+  another. The ring of {ringTarget}, which the targets name, has the usual counted runs; the others have {ringRuns} each,
+  since a run takes seconds. Setting up the ring is reported too: it is one spawn fewer than the ring's size, from inside a process. isle's node
+  for a ring is sized for it as for the CPU figure (the default quota of one process tree is 100,000 processes).
+- **Targets against Erlang.** A target stated against Erlang (CPU time per spawn at {big}, the ring of {ringTarget} and its
+  set-up, a restart) is the ratio of isle's median to Erlang's from the same run, and is left out when Erlang did not run.
+- **Go guests.** {goGuests} spawns per run, each timed alone, on a fresh node. *Go reactor*: ` + "`examples/pingpong/pong`" + `
+  (` + "`-buildmode=c-shared`" + `) spawned and called once; its private memory is the growth of RssAnon once all are idle.
+  *Go command*: ` + "`testdata/go/hello`" + ` spawned and waited for, its stdout discarded. Each from an image made first with
+  ` + "`PrepareImage`" + ` and with ` + "`Limits.NoImage`" + `, beside bare wazero instantiating the same module (running
+  ` + "`_initialize`" + ` or ` + "`_start`" + `, with wazero's own WASI), and, for the command, the same program built for this
+  machine and run with ` + "`os/exec`" + `.
 
 - **Fuel.** Seven compute kernels (Go guests running the standard library's crypto/sha256, compress/flate,
   encoding/json and slices.Sort; C fannkuch, n-body and collatz) run three ways under bare wazero, timing only

@@ -15,28 +15,46 @@ const (
 	tagRunRing = 2
 )
 
+// runRing passes a token round rings of each size in sz.rings, the same
+// number of hops at every size, beside Erlang's ring of the same size.
+// The ring the targets name gets Options.Runs counted runs, the others
+// sz.ringRuns: a run of a million hops takes seconds.
 func runRing(h *harness, r *Report) error {
-	n, laps := h.sz.ring, h.sz.laps
-	runs, err := h.repeat(func() ([]float64, error) { return h.isleRing(n, laps) })
-	if err != nil {
-		return fmt.Errorf("isle ring: %w", err)
+	for _, n := range h.sz.rings {
+		laps := max(1, h.sz.hops/n) // as sizes.ringLaps
+		counted := h.opts.Runs
+		if n != h.sz.ringTarget {
+			counted = h.runs(h.sz.ringRuns)
+		}
+		runs, err := h.repeatN(counted, func() ([]float64, error) { return h.isleRing(n, laps) })
+		if err != nil {
+			return fmt.Errorf("isle ring of %d: %w", n, err)
+		}
+		res, eerr := h.erlang.run(h, "ring.escript", strconv.Itoa(counted), strconv.Itoa(n), strconv.Itoa(laps))
+		erl := erlangFigures(fmt.Sprintf("Erlang: a ring of %s processes", count(n)), res, eerr, "setup_ms", "laps_ms")
+		ring := fmt.Sprintf("ring of %s processes", count(n))
+		r.Rows = append(r.Rows,
+			Row{Workload: fmt.Sprintf("%s, %s laps", ring, count(laps)), Unit: "ms", Kind: Time,
+				Isle: Figure{Name: fmt.Sprintf("isle: a ring of %s 1-page C reactors", count(n)), Runs: runs[1]}, Peer: erl[1],
+				Note: fmt.Sprintf("%s messages in sequence: no two are ever in flight at once", count(n*laps))},
+			Row{Workload: ring + ", setting it up", Unit: "ms", Kind: Time,
+				Isle: Figure{Name: "isle: the coordinator reactor spawns the others with `isle_spawn`", Runs: runs[0]}, Peer: erl[0],
+				Note: "each new process gets a handle (isle) or pid (Erlang) of the one spawned before it"})
+		if n == h.sz.ringTarget && erl[0].Measured() && erl[1].Measured() {
+			r.Targets = append(r.Targets,
+				Target{What: ring + ", laps, over Erlang's", Goal: 1, Unit: "× Erlang's", Kind: Time,
+					Value: one(median(runs[1]) / erl[1].Median())},
+				Target{What: ring + ", setting it up, within 2× of Erlang's", Goal: 2, Unit: "× Erlang's", Kind: Time,
+					Value: one(median(runs[0]) / erl[0].Median())})
+		}
 	}
-	res, eerr := h.erlang.run(h, "ring.escript", strconv.Itoa(h.opts.Runs), strconv.Itoa(n), strconv.Itoa(laps))
-	erl := erlangFigures(fmt.Sprintf("Erlang: a ring of %s processes", count(n)), res, eerr, "setup_ms", "laps_ms")
-	r.Rows = append(r.Rows,
-		Row{Workload: fmt.Sprintf("ring of %s processes, %d laps", count(n), laps), Unit: "ms", Kind: Time,
-			Isle: Figure{Name: fmt.Sprintf("isle: a ring of %s 1-page C reactors", count(n)), Runs: runs[1]}, Peer: erl[1],
-			Note: fmt.Sprintf("%s messages in sequence: no two are ever in flight at once", count(n*laps))},
-		Row{Workload: fmt.Sprintf("ring of %s processes, setting it up", count(n)), Unit: "ms", Kind: Time,
-			Isle: Figure{Name: "isle: the coordinator reactor spawns the others with `isle_spawn`", Runs: runs[0]}, Peer: erl[0],
-			Note: "each new process gets a handle (isle) or pid (Erlang) of the one spawned before it"})
 	return nil
 }
 
 // isleRing builds a ring of n reactors in a fresh node and sends a token
 // round it laps times. It returns the setup and lap times in ms.
 func (h *harness) isleRing(n, laps int) ([]float64, error) {
-	node, err := h.node()
+	node, err := h.sizedNode(n)
 	if err != nil {
 		return nil, err
 	}

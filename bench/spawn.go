@@ -72,7 +72,10 @@ func runSpawn(h *harness, r *Report) error {
 	}
 	r.Targets = append(r.Targets, Target{What: "spawn p50 (from Go)", Goal: 5, Unit: "µs", Kind: Time,
 		Value: Figure{Name: hostName, Runs: host[0]}})
-	return h.spawnVsLive(r, res, eerr, hostName)
+	if err := h.spawnVsLive(r, res, eerr, hostName); err != nil {
+		return err
+	}
+	return runSpawnCPU(h, r)
 }
 
 // spawnVsLive times spawns into a node already holding idle processes.

@@ -27,6 +27,15 @@ idle() -> receive stop -> ok end.
 
 spawn_idle(N) -> [spawn(fun idle/0) || _ <- lists:seq(1, N)].
 
+%% timed spawns N idle processes, timing each spawn/1 call, and returns the
+%% durations in ns and the pids.
+timed(0, Acc, Ps) -> {Acc, Ps};
+timed(N, Acc, Ps) ->
+    T0 = now_ns(),
+    P = spawn(fun idle/0),
+    T1 = now_ns(),
+    timed(N - 1, [T1 - T0 | Acc], [P | Ps]).
+
 kill_all(Ps) -> [exit(P, kill) || P <- Ps], ok.
 
 %% settle waits until no process is runnable, so that freshly spawned
@@ -37,8 +46,14 @@ settle() ->
         _ -> timer:sleep(1), settle()
     end.
 
-rss_bytes() ->
+rss_bytes() -> status_bytes(<<"VmRSS:">>).
+
+%% pte_bytes is the emulator's page tables (VmPTE), which its RSS does not
+%% count.
+pte_bytes() -> status_bytes(<<"VmPTE:">>).
+
+status_bytes(Field) ->
     {ok, B} = file:read_file("/proc/self/status"),
-    [_, Rest] = binary:split(B, <<"VmRSS:">>),
+    [_, Rest] = binary:split(B, Field),
     [Num | _] = string:lexemes(binary_to_list(Rest), " \t\nkB"),
     list_to_integer(Num) * 1024.

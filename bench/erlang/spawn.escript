@@ -16,13 +16,6 @@ main([Runs, N, Live, Samples]) ->
     [live(L, list_to_integer(Samples), R) || L <- ints(Live)],
     ok.
 
-timed(0, Acc, Ps) -> {Acc, Ps};
-timed(N, Acc, Ps) ->
-    T0 = now_ns(),
-    P = spawn(fun idle/0),
-    T1 = now_ns(),
-    timed(N - 1, [T1 - T0 | Acc], [P | Ps]).
-
 run(N, Print) ->
     {Ts, Ps} = timed(N, [], []),
     kill_all(Ps),

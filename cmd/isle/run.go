@@ -45,7 +45,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.timeout, "timeout", "kill the guest after this `duration`, such as 10s")
 	fs.Int64Var(&o.fuel, "fuel", 0, "abandon the guest after it spends this much `fuel` (0: unlimited)")
 	fs.BoolVar(&o.deterministic, "deterministic", false, "virtual clock and seeded randomness: identical runs give identical output")
-	fs.BoolVar(&o.noImage, "no-image", false, "make a reactor with _initialize (a Go reactor) run it itself rather than start from a copy-on-write image of its initialised state, nor any process it spawns")
+	fs.BoolVar(&o.noImage, "no-image", false, "make a Go command or a reactor with _initialize (a Go reactor), and any process it spawns, run its own init rather than start from a copy-on-write image of its initialised state")
 	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory (everything the node held for the process, and for its tree) and wall time on exit")
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")

@@ -53,6 +53,9 @@ func (c Ctx) process(h uint32, need isleapi.Rights) (kernel.Target, int32) {
 	if code != 0 {
 		return nil, code
 	}
+	if p, ok := obj.(*kernel.Process); ok {
+		return p, 0 // the common case, without looking up an interface table
+	}
 	return obj.(kernel.Target), 0
 }
 

@@ -26,11 +26,11 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 		c.Misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
 	}
 	if nhandles == 0 {
-		return kernel.NewMessage(tag, payload), nil, 0
+		return c.P.NewMessage(tag, payload), nil, 0
 	}
 	raw := c.Bytes(handlesPtr, 4*nhandles)
 	hs := make([]kernel.Handle, nhandles)
-	m := kernel.NewMessage(tag, payload)
+	m := c.P.NewMessage(tag, payload)
 	m.Caps = append(m.Caps[:0], make([]kernel.Cap, nhandles)...)
 	for i := range hs {
 		h := kernel.Handle(binary.LittleEndian.Uint32(raw[4*i:]))

@@ -12,8 +12,17 @@ func (p *Process) runCommand() {
 			err = &fault.Kill{Reason: *r}
 		} else if err = p.grantSlice(); err == nil {
 			p.alloc.Run()
-			_, err = p.inst.ExportedFunction(entryPoint).Call(p.ctx)
+			_, err = p.inst.ExportedFunction(p.entry()).Call(p.ctx)
 		}
 	}
 	p.finish(p.classify(err))
+}
+
+// entry is the export a command runs: _start, or where a clone of a Go
+// command's image resumes (see gocut.go).
+func (p *Process) entry() string {
+	if p.image != nil {
+		return goResumeExport
+	}
+	return entryPoint
 }

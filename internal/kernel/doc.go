@@ -31,7 +31,9 @@
 // command's own goroutine, or the scheduler worker running the reactor's
 // turn (a reactor's start function: its spawner's thread). Only the owner
 // touches the instance, the handle table, the current message, the fuel
-// counter and the monitors the process holds.
+// counter and the monitors the process holds, and the batch of messages a
+// reactor's run has taken from its mailbox (batch.go), which count as
+// queued until the run commits them.
 //
 // It ends once, on its owner: in finish once it has run, in abort if its
 // spawn fails after it was registered (a start function that trapped or
@@ -77,7 +79,7 @@
 //	Process.mu       the mailbox, links, monitors on the process, dead
 //	Group.mu         members, killed
 //	Kernel.mu        the process table and module cache
-//	scheduler.mu, worker.mu, replySlot.mu (leaves)
+//	scheduler.mu, worker.mu, replySlot.mu, slabs.mu (leaves)
 //
 // No two Process.mu are ever held at once: a link is recorded on each side
 // in turn (see Link). Exit signals, monitors' down messages and kills are

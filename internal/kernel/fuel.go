@@ -52,6 +52,7 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 		panic(err)
 	}
 	p.k.polite.Yield(&p.fuel.lastSched, time.Since(p.k.epoch))
+	p.flush()
 	p.maybeDetach()
 	p.checkKilled()
 	p.checkSpawner()
@@ -78,6 +79,9 @@ type fuelState struct {
 	counter api.MutableGlobal // the injected counter; nil if the module has none
 	granted int64             // what the counter was last set to
 	slice   int64
+	// debt is fuel to charge before the first slice: the init a process
+	// started from an image did not run.
+	debt int64
 	// lastSched is when, since the kernel's epoch, yield last called
 	// runtime.Gosched.
 	lastSched time.Duration
@@ -92,17 +96,36 @@ func (p *Process) grantSlice() error {
 		return nil
 	}
 	p.charge()
+	if f.debt > 0 && !p.payDebt() {
+		return p.fuelExhausted()
+	}
 	next, ok := p.group.takeFuel(f.slice)
 	if !ok {
-		who := "spent its budget of "
-		if p.parent != nil || p.group.peakProcs.Load() > 1 {
-			who = "its process tree spent its budget of "
-		}
-		return &fault.Abandon{Cause: isleapi.CauseFuelExhausted, Detail: who + formatCount(p.group.fuelLimit)}
+		return p.fuelExhausted()
 	}
 	f.counter.Set(uint64(next))
 	f.granted = next
 	return nil
+}
+
+// payDebt charges the fuel debt to the process and its tree, and reports
+// whether the tree's budget held it.
+func (p *Process) payDebt() bool {
+	n := p.fuel.debt
+	p.fuel.debt = 0
+	got, ok := p.group.takeFuel(n)
+	p.spent.Add(n)
+	p.group.settleFuel(got, n)
+	return ok && got == n
+}
+
+// fuelExhausted is the fault of a process whose tree's budget is spent.
+func (p *Process) fuelExhausted() error {
+	who := "spent its budget of "
+	if p.parent != nil || p.group.peakProcs.Load() > 1 {
+		who = "its process tree spent its budget of "
+	}
+	return &fault.Abandon{Cause: isleapi.CauseFuelExhausted, Detail: who + formatCount(p.group.fuelLimit)}
 }
 
 // charge moves what the counter has used since the last grant into spent,

@@ -55,6 +55,9 @@ type image struct {
 	// less. virtual says the snapshot ran on a virtual clock.
 	mono    int64
 	virtual bool
+	// fuel is what the snapshot's init spent: every clone is charged it,
+	// as if it had run the init itself (see Process.useImage).
+	fuel int64
 }
 
 // imageEntry is the image of one key, once it is made.
@@ -78,9 +81,10 @@ func imageKey(m *Module, cfg *wasip1.Config) [32]byte {
 }
 
 // imageCandidate reports whether processes of m could start from an image:
-// a reactor that has an _initialize to skip.
+// a reactor that has an _initialize to skip, or a Go command, whose
+// runtime and package init can be skipped (see gocut.go).
 func (m *Module) imageCandidate() bool {
-	return m.kind == kindReactor && m.hasInitialize && m.rewritten != nil
+	return m.rewritten != nil // kept for those only (see compile)
 }
 
 // readyImage returns the image for a process of m with WASI view cfg, if
@@ -161,7 +165,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 		return fmt.Errorf("%w: images are turned off", ErrNoImage)
 	}
 	if !m.imageCandidate() {
-		return fmt.Errorf("%w: %s is not a reactor with an _initialize function", ErrNoImage, m.Name)
+		return fmt.Errorf("%w: %s is neither a reactor with an _initialize function nor a Go command", ErrNoImage, m.Name)
 	}
 	cfg := k.wasiConfig(m, &spec)
 	key := imageKey(m, &cfg)
@@ -199,6 +203,7 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 	p.alloc.Image = img.mem
 	p.alloc.NotRun(0)
 	p.inbox, p.inboxCap = img.inbox, img.inboxCap
+	p.fuel.debt = img.fuel // Stats.Fuel and fuel budgets as if it had run its init
 	if img.virtual {
 		cfg.Clock = wasip1.NewVirtualClockAt(img.mono)
 	} else {

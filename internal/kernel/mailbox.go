@@ -41,17 +41,27 @@ type mailbox struct {
 	// reserved is payload bytes promised to messages the host is still
 	// receiving (Reservation); they count against MailboxBytes.
 	reserved int64
-	closed   bool
-	sched    uint8
-	waiting  bool          // the owner is blocked in receive
-	wake     chan struct{} // cap 1: a message arrived while waiting
-	space    chan struct{} // closed when room appears; nil when nobody waits
+	// inHand counts the messages a reactor's run took out of q in a batch
+	// and has not yet committed (see batch.go): they still count against
+	// the bound, their bytes against bytes, their cost against acct.
+	inHand  int
+	closed  bool
+	sched   uint8
+	waiting bool // the owner is blocked in receive
+	// deferred is set, by the owner, when a commit left senders waiting
+	// for room because the reactor was still draining (see commit).
+	deferred bool
+	// hand is the batch of the run in progress; only the owner touches it.
+	hand  *batch
+	wake  chan struct{} // cap 1: a message arrived while waiting
+	space chan struct{} // closed when room appears; nil when nobody waits
 	// taken counts the messages the owner took; sent is the owner's
 	// Process.sent as of then, published here for Kernel.Sample.
 	taken, sent uint64
 }
 
-func (mb *mailbox) len() int { return len(mb.q) - mb.head }
+// len is the messages queued, with those a run has in hand.
+func (mb *mailbox) len() int { return len(mb.q) - mb.head + mb.inHand }
 
 // MailboxBytes bounds the payload bytes waiting in one mailbox, so that
 // the bound holds in memory as well as in messages: 1,024 messages of the
@@ -92,14 +102,7 @@ func (mb *mailbox) removeAt(i int) {
 	}
 	if i == mb.head {
 		mb.q[i] = nil
-		mb.head++
-		if mb.head == len(mb.q) {
-			mb.q, mb.head = mb.q[:0], 0
-		} else if mb.head > 64 && mb.head > len(mb.q)/2 {
-			n := copy(mb.q, mb.q[mb.head:])
-			clear(mb.q[n:])
-			mb.q, mb.head = mb.q[:n], 0
-		}
+		mb.advance(1)
 	} else {
 		copy(mb.q[i:], mb.q[i+1:])
 		mb.q[len(mb.q)-1] = nil
@@ -108,6 +111,19 @@ func (mb *mailbox) removeAt(i int) {
 	if mb.space != nil {
 		close(mb.space)
 		mb.space = nil
+	}
+}
+
+// advance drops the first k queued messages, which the caller has taken
+// or cleared, compacting q once most of it is behind head.
+func (mb *mailbox) advance(k int) {
+	mb.head += k
+	if mb.head == len(mb.q) {
+		mb.q, mb.head = mb.q[:0], 0
+	} else if mb.head > 64 && mb.head > len(mb.q)/2 {
+		n := copy(mb.q, mb.q[mb.head:])
+		clear(mb.q[n:])
+		mb.q, mb.head = mb.q[:n], 0
 	}
 }
 
@@ -144,9 +160,17 @@ func (p *Process) unadmit(n int64) {
 	}
 }
 
-// takeMessage takes the first matching message and gives back its cost.
-// Precondition: p.mu is held.
+// takeMessage takes the first matching message and gives back its cost:
+// from the batch a reactor's run has in hand first, as those are older.
+// Precondition: p.mu is held, by the owner.
 func (p *Process) takeMessage(match, mask uint32) *Message {
+	if b := p.mbox.hand; b != nil {
+		if m := b.take(match, mask); m != nil {
+			p.commit(true)
+			return m
+		}
+		p.commit(true)
+	}
 	m := p.mbox.take(match, mask)
 	if m != nil {
 		p.unadmit(messageSize(m))
@@ -156,10 +180,16 @@ func (p *Process) takeMessage(match, mask uint32) *Message {
 	return m
 }
 
-// drain empties the mailbox and closes it.
+// drain empties the mailbox, with the batch a run has in hand, and closes
+// it. Precondition: called by the owner.
 func (mb *mailbox) drain() []*Message {
 	out := mb.q[mb.head:]
-	mb.q, mb.head, mb.closed, mb.bytes, mb.signals = nil, 0, true, 0, 0
+	if b := mb.hand; b != nil {
+		mb.taken += uint64(b.done) // handled, if not committed
+		out = append(b.rest(), out...)
+		mb.hand = nil
+	}
+	mb.q, mb.head, mb.closed, mb.bytes, mb.signals, mb.inHand = nil, 0, true, 0, 0, 0
 	if mb.space != nil {
 		close(mb.space)
 		mb.space = nil
@@ -237,12 +267,18 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 			default:
 			}
 		}
+		var from *worker
+		if w != nil {
+			from = w.worker()
+		}
 		if schedule {
-			var from *worker
-			if w != nil {
-				from = w.worker()
-			}
 			p.k.sched.ready(p, from)
+		} else if from != nil && from.runnext == p {
+			// A second message from the same turn: the sender goes on
+			// sending rather than hand over to p, so p may run on another
+			// worker meanwhile instead of waiting for the turn to end.
+			from.runnext = nil
+			from.pushLocal(p)
 		}
 		return nil
 	}

@@ -87,13 +87,18 @@ func NewMessage(tag uint32, data []byte) *Message {
 
 // recycle returns a message nobody refers to any more to the pool.
 func (m *Message) recycle() {
+	m.reset()
+	msgPool.Put(m)
+}
+
+// reset clears m for reuse, keeping its buffers.
+func (m *Message) reset() {
 	data, caps := m.Data[:0], m.Caps[:0]
 	if cap(data) > maxPooledData {
 		data = nil
 	}
 	clear(caps[:cap(caps)])
 	*m = Message{Data: data, Caps: caps}
-	msgPool.Put(m)
 }
 
 // Discard drops what a message nobody will deliver holds, and recycles it.

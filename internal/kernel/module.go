@@ -53,6 +53,9 @@ type Module struct {
 	rewritten []byte
 	// images counts the images made or being made. Guarded by Kernel.mu.
 	images int
+	// goLoopFuel is, for a Go command, the fuel a clone of its image
+	// spends that a run of its own does not (see goCut).
+	goLoopFuel int64
 	// imageCheck runs checkImageable once; imageRefusal is its verdict.
 	imageCheck   sync.Once
 	imageRefusal error
@@ -204,6 +207,10 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
+	cut := withGoCut(rewritten)
+	if cut != nil {
+		rewritten = cut.bin
+	}
 	compiled, err := k.rt.CompileModule(ctx, rewritten)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
@@ -244,8 +251,11 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
 	}
-	if m.kind == kindReactor && m.hasInitialize {
+	if m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && cut != nil {
 		m.rewritten = rewritten
+	}
+	if cut != nil {
+		m.goLoopFuel = cut.loopFuel
 	}
 	k.mu.Lock()
 	if prev, ok := k.modules[sum]; ok {

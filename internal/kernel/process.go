@@ -246,7 +246,7 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *
 	if m.usesWASI {
 		cfg = k.wasiConfig(m, spec)
 	}
-	if p.reactor && m.imageCandidate() && !spec.NoImage && !k.noImages {
+	if m.imageCandidate() && !spec.NoImage && !k.noImages {
 		p.useImage(&cfg)
 	}
 	p.started = time.Since(k.epoch) // before register: tools read it (Info)

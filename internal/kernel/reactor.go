@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
 )
@@ -11,10 +13,13 @@ const (
 	initializeExport = "_initialize"
 )
 
-// runTurns runs up to turnBatch turns of a queued reactor on worker w, then
-// puts it back to idle, or at the back of w's queue if more work is
-// waiting. Taking the next message and deciding the reactor's state share
-// one critical section, so a message costs one lock here.
+// runTurns runs a queued reactor's turns on worker w, then puts it back to
+// idle, or at the back of w's queue if more work is waiting. A run takes
+// its messages in batches of up to turnBatch (batch.go), so that it costs
+// two locks however many messages it handles: one to take a batch and one
+// to commit it and take the next or decide the reactor's state. It goes on
+// to another batch while messages are queued, for at most runSlice when
+// other reactors wait for w (see more).
 //
 // turnWorker is cleared before the lock that ends the run is released:
 // after that, another worker may already own the process.
@@ -31,33 +36,81 @@ func (p *Process) runTurns(w *worker) {
 	}
 	p.mbox.sched = schedRunning
 	p.turned = true // keeps its engine through the next sweep (engines.go)
-	for turns := 0; ; turns++ {
+	b := &w.batch
+	p.mbox.hand = b
+	var until time.Duration // when the run must yield to others; 0: not yet set
+	for {
+		p.fill(b)
+		p.mu.Unlock()
+		if until == 0 && b.n == turnBatch {
+			// A run that may go on: its slice starts now, so that a batch
+			// of long turns does not leave it another one.
+			until = time.Since(p.k.epoch) + runSlice
+		}
+		if p.handleBatch(b) {
+			return
+		}
+		p.mu.Lock()
+		if !p.more(w, &until) {
+			break
+		}
+		p.commit(false)
+	}
+	requeue := len(p.mbox.q) > p.mbox.head // what arrived during the run
+	p.commit(!requeue)
+	p.mbox.hand = nil
+	p.noteFuel()
+	if requeue {
+		p.mbox.sched = schedQueued
+	} else {
+		p.mbox.sched = schedIdle
+	}
+	p.endTurn()
+	p.mu.Unlock()
+	if requeue {
+		w.pushLocal(p)
+	}
+}
+
+// runSlice bounds how long a reactor's run goes on taking batches while
+// other reactors wait for its worker. A receiver fed by many senders thus
+// drains its mailbox in runs of this length rather than of one batch, as
+// BEAM gives a process a slice of reductions: otherwise every sender's
+// run would fill its mailbox faster than its short runs empty it, and
+// the senders would spend their time blocked on it.
+const runSlice = 100 * time.Microsecond
+
+// more reports whether the run goes on with another batch: only if
+// messages are queued and, when other reactors wait for w, until the run
+// has lasted runSlice since its first full batch (or its first decision,
+// if that batch was short). Precondition: p.mu is held.
+func (p *Process) more(w *worker, until *time.Duration) bool {
+	if len(p.mbox.q) == p.mbox.head || p.killReason.Load() != nil {
+		return false
+	}
+	if !w.waiting() {
+		return true
+	}
+	now := time.Since(p.k.epoch)
+	if *until == 0 {
+		*until = now + runSlice
+	}
+	return now < *until
+}
+
+// handleBatch runs a turn for each message of b. It reports whether the
+// process ended.
+func (p *Process) handleBatch(b *batch) bool {
+	for {
 		if r := p.killReason.Load(); r != nil {
-			p.mu.Unlock()
 			p.endTurn()
 			p.finish(isleapi.Exit{Kind: isleapi.ExitKilled, Killed: *r})
-			return
+			return true
 		}
-		var m *Message
-		if turns < turnBatch {
-			m = p.takeMessage(0, 0)
-		}
+		m := b.next()
 		if m == nil {
-			p.noteFuel()
-			requeue := p.mbox.len() > 0
-			if requeue {
-				p.mbox.sched = schedQueued
-			} else {
-				p.mbox.sched = schedIdle
-			}
-			p.endTurn()
-			p.mu.Unlock()
-			if requeue {
-				w.pushLocal(p)
-			}
-			return
+			return false
 		}
-		p.mu.Unlock()
 		if p.handler == nil {
 			// Made on first use, and again after an idle spell: the call
 			// engine wazero makes for it holds a 10 KiB stack that an idle
@@ -67,9 +120,8 @@ func (p *Process) runTurns(w *worker) {
 			p.alloc.Run()
 		}
 		if p.turn(m) {
-			return
+			return true
 		}
-		p.mu.Lock()
 	}
 }
 
@@ -133,7 +185,13 @@ func (p *Process) turn(m *Message) bool {
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
 	}
 	p.args = [4]uint64{uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
-	err := p.grantSlice()
+	// A turn goes on with what is left of the slice the last one had: a
+	// grant per turn charged and refilled the counter at every message,
+	// a fifth of a short turn's cost. The next yield settles both.
+	var err error
+	if p.fuel.granted == 0 {
+		err = p.grantSlice()
+	}
 	if err == nil {
 		err = p.handler.CallWithStack(p.ctx, p.args[:])
 	}
@@ -191,7 +249,12 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 // refers to a message once its process has moved on from it.
 func (p *Process) setCurrent(m *Message) {
 	if old := p.current; old != nil && old != m {
-		old.recycle()
+		if w := p.turnWorker; w != nil {
+			old.reset()
+			w.freeMessage(old)
+		} else {
+			old.recycle()
+		}
 	}
 	p.current = m
 }

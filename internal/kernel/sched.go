@@ -35,6 +35,12 @@ type scheduler struct {
 	workers []*worker
 	nglobal atomic.Int32 // len(global), readable without mu
 	closed  bool
+
+	// all is workers as of the last one started, readable without mu by
+	// workers looking for work.
+	all atomic.Pointer[[]*worker]
+
+	slabs slabs // free messages the workers trade (msgcache.go)
 }
 
 // runnextLimit bounds how many turns in a row may come from runnext before
@@ -58,6 +64,11 @@ type worker struct {
 	nlocal atomic.Int32
 
 	wake chan struct{} // cap 1
+
+	// batch holds the messages of the run this worker's goroutine is in.
+	batch batch
+	// free is the worker's slab of free messages (msgcache.go).
+	free []*Message
 }
 
 func newScheduler(polite *polite.Politeness) *scheduler {
@@ -73,6 +84,8 @@ func (s *scheduler) startWorker() {
 	s.mu.Lock()
 	w := &worker{s: s, id: len(s.workers), wake: make(chan struct{}, 1)}
 	s.workers = append(s.workers, w)
+	all := s.workers[:len(s.workers):len(s.workers)]
+	s.all.Store(&all)
 	s.mu.Unlock()
 	s.active.Add(1)
 	go w.loop()
@@ -165,9 +178,7 @@ func (w *worker) next() *Process {
 
 // steal takes one reactor from another worker's local queue.
 func (w *worker) steal() *Process {
-	w.s.mu.Lock()
-	workers := w.s.workers
-	w.s.mu.Unlock()
+	workers := *w.s.all.Load()
 	for i := range workers {
 		v := workers[(w.id+1+i)%len(workers)]
 		if v == w {
@@ -221,6 +232,7 @@ func (w *worker) park() bool {
 	s.idle = append(s.idle, w)
 	s.mu.Unlock()
 	s.active.Add(-1)
+	w.releaseSlab()
 	// Work may have been pushed to a local queue between next() and now by
 	// a worker that saw us still active; look once more before sleeping.
 	if w.anyLocalWork() {
@@ -244,10 +256,7 @@ func (w *worker) park() bool {
 }
 
 func (w *worker) anyLocalWork() bool {
-	w.s.mu.Lock()
-	workers := w.s.workers
-	w.s.mu.Unlock()
-	for _, v := range workers {
+	for _, v := range *w.s.all.Load() {
 		if v.nlocal.Load() > 0 {
 			return true
 		}
@@ -258,6 +267,7 @@ func (w *worker) anyLocalWork() bool {
 // blocking is called by a reactor's turn before it waits. The worker's
 // queued work moves to the global queue and a spare worker takes over.
 func (w *worker) blocking() {
+	w.releaseSlab()
 	w.handOff()
 	w.s.polite.Wait()
 }

@@ -202,6 +202,14 @@ func (p *Process) Demonitor(ref uint32) bool {
 	w.cancel()
 	// Flush a TagDown that raced in.
 	p.mu.Lock()
+	if b := p.mbox.hand; b != nil {
+		if m := b.takeDown(ref); m != nil {
+			p.commit(true)
+			p.mu.Unlock()
+			m.recycle()
+			return true
+		}
+	}
 	for i := p.mbox.head; i < len(p.mbox.q); i++ {
 		if m := p.mbox.q[i]; m.Tag == TagDown && m.ref == ref {
 			p.mbox.removeAt(i)

@@ -99,6 +99,7 @@ type snapshotState struct {
 	globals         []uint64 // every global, by index
 	inbox, inboxCap uint32
 	mono            int64
+	fuel            int64 // what the init spent
 }
 
 var guardSeq atomic.Uint64
@@ -107,6 +108,7 @@ var guardSeq atomic.Uint64
 // its own, against the guard host modules, and reads what it left.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
 	p := &Process{k: k, mod: m, snap: &snapshotState{}}
+	ctx := context.Background()
 	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
@@ -122,7 +124,6 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	p.alloc.Account = memAccount{p}
 	p.alloc.Prepaid = m.minMemory
 	p.fuel = fuelState{slice: k.fuelSlice}
-	ctx := context.Background()
 	guards, err := k.initGuards(ctx, m)
 	for _, gm := range guards {
 		defer gm.Close(ctx)
@@ -147,15 +148,27 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	if err := p.grantSlice(); err != nil {
 		return nil, err
 	}
+	init := initializeExport
+	if m.kind == kindCommand {
+		init = entryPoint // it stops at main.main (see gocut.go)
+		p.inst.ExportedGlobal(goCutExport).(api.MutableGlobal).Set(cutPause)
+	}
 	p.alloc.Run()
-	if _, err := p.inst.ExportedFunction(initializeExport).Call(p.ctx); err != nil {
+	if _, err := p.inst.ExportedFunction(init).Call(p.ctx); err != nil {
 		var forbidden *initForbidden
 		if errors.As(err, &forbidden) {
 			return nil, forbidden
 		}
 		return nil, fmt.Errorf("its init failed: %w", err)
 	}
-	return p.readSnapshot(cfg)
+	p.charge()
+	p.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
+	s, err := p.readSnapshot(cfg)
+	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != cutDone {
+		_ = s.memory.Close()
+		return nil, errors.New("its _start returned before main.main")
+	}
+	return s, err
 }
 
 // readSnapshot copies out the instance's memory and globals.
@@ -262,7 +275,7 @@ func recordInbox(ctx context.Context, _ api.Module, stack []uint64) {
 }
 
 // imageable checks, once, what in m's code and declarations an image
-// cannot hold.
+// cannot hold, and makes the module images of m are made from.
 func (m *Module) imageable() error {
 	m.imageCheck.Do(func() { m.imageRefusal = checkImageable(m.rewritten) })
 	return m.imageRefusal
@@ -385,7 +398,7 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	k.node.forceCharge(int64(mem.Size()))
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum}
-	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono}, nil
+	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}, nil
 }
 
 // imageModule rewrites bin (the fuel-instrumented module) into the image

@@ -23,6 +23,7 @@ func (p *Process) worker() *worker { return p.turnWorker }
 // process unwinds out of wasm and finishes as killed.
 func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	p.noteFuel()
+	p.flush()
 	if w := p.turnWorker; w != nil && !p.detached {
 		w.blocking()
 		defer w.unblocked()

@@ -22,6 +22,15 @@
 //     (see Allocator.NotRun), that is just what instantiation copied in,
 //     so a process that never ran and has no data segment costs no
 //     system call at exit either.
+//   - Page tables go back too. Linux (6.x, CONFIG_PT_RECLAIM) frees a
+//     page-table page when MADV_DONTNEED zaps the whole span it maps (a
+//     PMD, 2 MiB with 4 KiB pages), and slabs are PMD-aligned for that. A
+//     region of a PMD or more has its own page tables: its drop is
+//     rounded out to whole PMDs. Smaller regions share a PMD with their
+//     neighbours: each class counts its free regions per PMD, and when
+//     every region of a PMD that held pages is free, the whole PMD is
+//     dropped at once. Without it, 100,000 dead reactors left 200 MB of
+//     page tables behind.
 //   - A memory may start from an Image, a snapshot of an initialised
 //     instance held in a sealed memfd: the image is mapped MAP_PRIVATE
 //     over the start of the region, so clones share every page they do
@@ -50,6 +59,9 @@ const (
 
 var pageSize = uint64(syscall.Getpagesize())
 
+// pmdSize is what one page-table page maps: a page of 8-byte entries.
+var pmdSize = pageSize * (pageSize / 8)
+
 // madvise is syscall.Madvise; tests count its calls.
 var madvise = syscall.Madvise
 
@@ -61,6 +73,15 @@ type sizeClass struct {
 	mu   sync.Mutex
 	free [][]byte // zeroed regions ready for reuse
 	slab []byte   // the unused tail of the newest slab
+	// pmds tracks, for a class smaller than a PMD, the PMDs whose regions
+	// went back to free, by the PMD's address.
+	pmds map[uintptr]pmdState
+}
+
+// pmdState is what a class knows of one PMD it carves regions from.
+type pmdState struct {
+	free   uint32 // its regions in the free list
+	tables bool   // a region freed into it held pages since it was last dropped whole
 }
 
 func classOf(n uint64) int {
@@ -79,13 +100,18 @@ func get(c int) ([]byte, error) {
 	if n := len(sc.free); n > 0 {
 		r := sc.free[n-1]
 		sc.free = sc.free[:n-1]
+		if size < pmdSize {
+			base := pmdOf(r)
+			st := sc.pmds[base]
+			st.free--
+			sc.pmds[base] = st
+		}
 		return r, nil
 	}
 	if uint64(len(sc.slab)) < size {
-		m, err := syscall.Mmap(-1, 0, int(max(size, slabSize)), syscall.PROT_READ|syscall.PROT_WRITE,
-			syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+		m, err := mapSlab(max(size, slabSize))
 		if err != nil {
-			return nil, fmt.Errorf("reserve %d bytes of address space for linear memory: %w", max(size, slabSize), err)
+			return nil, err
 		}
 		sc.slab = m
 	}
@@ -94,10 +120,33 @@ func get(c int) ([]byte, error) {
 	return r, nil
 }
 
+// mapSlab reserves n bytes of address space, aligned to a PMD.
+func mapSlab(n uint64) ([]byte, error) {
+	m, err := syscall.Mmap(-1, 0, int(n+pmdSize), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("reserve %d bytes of address space for linear memory: %w", n, err)
+	}
+	head := (pmdSize - uint64(uintptr(unsafe.Pointer(unsafe.SliceData(m))))%pmdSize) % pmdSize
+	if head > 0 {
+		_ = syscall.Munmap(m[:head])
+	}
+	if tail := head + n; tail < uint64(len(m)) {
+		_ = syscall.Munmap(m[tail:])
+	}
+	return m[head : head+n : head+n], nil
+}
+
+// pmdOf is the address of the PMD r starts in.
+func pmdOf(r []byte) uintptr {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(r))) &^ uintptr(pmdSize-1)
+}
+
 // put zeroes the first dirty bytes of r and makes it reusable. The first
 // imaged bytes are a mapping of an Image, which goes back to anonymous
 // zero pages first.
 func put(r []byte, dirty, imaged uint64) {
+	held := dirty > 0 || imaged > 0 // an image's span has page tables too
 	if imaged > 0 {
 		if !unmapImage(r[:imaged]) {
 			return // never reuse a region that might still show the image
@@ -106,14 +155,43 @@ func put(r []byte, dirty, imaged uint64) {
 			dirty = 0
 		}
 	}
-	if dirty > imaged {
-		lo := imaged
-		_ = madvise(r[lo:min(roundUp(dirty), uint64(len(r)))], syscall.MADV_DONTNEED)
+	size := uint64(len(r))
+	switch {
+	case size >= pmdSize && max(dirty, imaged) > 0:
+		// Its own page tables, the image's span's too: drop whole PMDs.
+		end := (max(dirty, imaged) + pmdSize - 1) &^ (pmdSize - 1)
+		_ = madvise(r[:min(end, size)], syscall.MADV_DONTNEED)
+	case dirty > imaged:
+		_ = madvise(r[imaged:min(roundUp(dirty), size)], syscall.MADV_DONTNEED)
 	}
-	sc := &pool[classOf(uint64(len(r)))]
+	sc := &pool[classOf(size)]
 	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if size < pmdSize {
+		sc.freeShared(r, held)
+	}
 	sc.free = append(sc.free, r)
-	sc.mu.Unlock()
+}
+
+// freeShared counts r, a region smaller than a PMD, free in its PMD, and
+// drops the whole PMD, page tables and all, once every region of it is
+// free and one held pages. Every region of the PMD is zero and in the
+// free list then, and sc.mu keeps them there while it is dropped.
+// Precondition: sc.mu held.
+func (sc *sizeClass) freeShared(r []byte, held bool) {
+	if sc.pmds == nil {
+		sc.pmds = map[uintptr]pmdState{}
+	}
+	base := pmdOf(r)
+	st := sc.pmds[base]
+	st.free++
+	st.tables = st.tables || held
+	if uint64(st.free)*uint64(len(r)) == pmdSize && st.tables {
+		start := unsafe.Add(unsafe.Pointer(unsafe.SliceData(r)), -int(uintptr(unsafe.Pointer(unsafe.SliceData(r)))-base))
+		_ = madvise(unsafe.Slice((*byte)(start), pmdSize), syscall.MADV_DONTNEED)
+		st.tables = false
+	}
+	sc.pmds[base] = st
 }
 
 // ErrRefused is Allocator.Err when the Account refused a memory's initial

@@ -66,7 +66,11 @@ func TestMoveOnceWhenOutgrowingTheFirstRegion(t *testing.T) {
 func TestFreeDropsOnlyWhatMayBeWritten(t *testing.T) {
 	var dropped []int
 	madvise = func(b []byte, advice int) error {
-		dropped = append(dropped, len(b))
+		// A whole PMD of free regions goes when the last of them does
+		// (what earlier tests left decides when): not this memory's drop.
+		if uint64(len(b)) != pmdSize {
+			dropped = append(dropped, len(b))
+		}
 		return syscall.Madvise(b, advice)
 	}
 	defer func() { madvise = syscall.Madvise }()
