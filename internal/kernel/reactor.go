@@ -56,7 +56,9 @@ func (p *Process) runTurns(w *worker) {
 		}
 		p.commit(false)
 	}
-	requeue := len(p.mbox.q) > p.mbox.head // what arrived during the run
+	// What arrived during the run, or a kill that landed while it ran:
+	// landKill saw it running and left the reactor to us.
+	requeue := len(p.mbox.q) > p.mbox.head || p.killReason.Load() != nil
 	p.commit(!requeue)
 	p.mbox.hand = nil
 	p.noteFuel()

@@ -239,6 +239,12 @@ func TestDemonitorFlushesItsDown(t *testing.T) {
 	}()
 	target.Kill("boom")
 	waitExit(t, target)
+	// Monitors are told after the exit is published (end.go).
+	testwasm.WaitFor(t, "the down message queued at the watcher", func() bool {
+		watcher.mu.Lock()
+		defer watcher.mu.Unlock()
+		return watcher.mbox.len() > 0
+	})
 	watcher.mu.Lock()
 	if watcher.mbox.len() != 1 {
 		watcher.mu.Unlock()
