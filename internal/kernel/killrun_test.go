@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -38,7 +37,7 @@ func TestKillDuringRunLands(t *testing.T) {
 		ctx, cancel := context.WithTimeout(testwasm.Context(t), 30*time.Second)
 		if _, err := p.Wait(ctx); err != nil {
 			cancel()
-			t.Fatal(fmt.Sprintf("round %d: a reactor killed while its run drained messages never ended: %v", i, err))
+			t.Fatalf("round %d: a reactor killed while its run drained messages never ended: %v", i, err)
 		}
 		cancel()
 	}
