@@ -58,12 +58,8 @@ func (b *batch) left(m *Message) {
 // take removes the first message in b whose tag&mask == match.
 func (b *batch) take(match, mask uint32) *Message {
 	for j := b.i; j < b.n; j++ {
-		if m := b.msgs[j]; m.Tag&mask == match {
-			copy(b.msgs[j:], b.msgs[j+1:b.n])
-			b.n--
-			b.msgs[b.n] = nil
-			b.left(m)
-			return m
+		if b.msgs[j].Tag&mask == match {
+			return b.remove(j)
 		}
 	}
 	return nil
@@ -73,14 +69,20 @@ func (b *batch) take(match, mask uint32) *Message {
 func (b *batch) takeDown(ref uint32) *Message {
 	for j := b.i; j < b.n; j++ {
 		if m := b.msgs[j]; m.Tag == TagDown && m.ref == ref {
-			copy(b.msgs[j:], b.msgs[j+1:b.n])
-			b.n--
-			b.msgs[b.n] = nil
-			b.left(m)
-			return m
+			return b.remove(j)
 		}
 	}
 	return nil
+}
+
+// remove takes message j out of b, keeping the others in order.
+func (b *batch) remove(j int) *Message {
+	m := b.msgs[j]
+	copy(b.msgs[j:], b.msgs[j+1:b.n])
+	b.n--
+	b.msgs[b.n] = nil
+	b.left(m)
+	return m
 }
 
 // rest empties b, returning the messages still to be handled; the mailbox
