@@ -15,22 +15,33 @@ import (
 func TestDeadMemoriesReturnPageTables(t *testing.T) {
 	testwasm.NeedPTReclaim(t)
 	for _, limit := range []uint64{64 << 10, 1 << 20, 0} { // 32 and 2 per PMD; 64 MiB regions
-		const n = 4096
-		start := testwasm.PageTables(t)
-		mems := make([]experimental.LinearMemory, n)
-		for i := range mems {
-			mems[i] = (&Allocator{Limit: limit}).Allocate(0, 1<<32)
-			mems[i].Reallocate(65536)[0] = 1
-		}
-		live := testwasm.PageTables(t)
-		for _, m := range mems {
-			m.Free()
-		}
-		dead := testwasm.PageTables(t)
-		t.Logf("limit %d: %d memories: page tables %d KiB at start, %d live, %d after they were freed", limit, n, start, live, dead)
-		if grew := live - start; grew < n*int64(pageSize>>10)/64 || dead-start > grew/8 {
-			t.Errorf("limit %d: page tables grew %d KiB for %d memories and %d KiB of it stayed after they were freed", limit, grew, n, dead-start)
-		}
+		checkPageTablesReturned(t, "memories", limit, func(int) experimental.LinearMemory {
+			m := (&Allocator{Limit: limit}).Allocate(0, 1<<32)
+			m.Reallocate(65536)[0] = 1
+			return m
+		})
+	}
+}
+
+// checkPageTablesReturned makes 4096 memories with newMem, each of which
+// has touched its memory, and checks that the page tables they grew are
+// almost all gone once they are freed.
+func checkPageTablesReturned(t *testing.T, what string, limit uint64, newMem func(i int) experimental.LinearMemory) {
+	t.Helper()
+	const n = 4096
+	start := testwasm.PageTables(t)
+	mems := make([]experimental.LinearMemory, n)
+	for i := range mems {
+		mems[i] = newMem(i)
+	}
+	live := testwasm.PageTables(t)
+	for _, m := range mems {
+		m.Free()
+	}
+	dead := testwasm.PageTables(t)
+	t.Logf("limit %d: %d %s: page tables %d KiB at start, %d live, %d after they were freed", limit, n, what, start, live, dead)
+	if grew := live - start; grew < n*int64(pageSize>>10)/64 || dead-start > grew/8 {
+		t.Errorf("limit %d: page tables grew %d KiB for %d %s and %d KiB of it stayed after they were freed", limit, grew, n, what, dead-start)
 	}
 }
 
