@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/isle-run/isle/internal/wasm"
 )
@@ -220,7 +221,7 @@ func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
 	}
 	mt, ok1 := typeOf(mainFn)
 	lt, ok2 := typeOf(loopFn)
-	if !ok1 || !ok2 || !sameTypes(mt.Params, wasm.I32) || !sameTypes(mt.Results, wasm.I32) ||
+	if !ok1 || !ok2 || !slices.Equal(mt.Params, []wasm.ValType{wasm.I32}) || !slices.Equal(mt.Results, []wasm.ValType{wasm.I32}) ||
 		len(lt.Params) != 0 || len(lt.Results) != 0 {
 		return fmt.Errorf("%w: %s or %s has an unexpected type", errNotGoCut, goMainFunc, goLoopFunc)
 	}
@@ -240,18 +241,6 @@ func checkGoTypes(mod *wasm.Module, imported, mainFn, loopFn uint32) error {
 		}
 	}
 	return nil
-}
-
-func sameTypes(got []wasm.ValType, want ...wasm.ValType) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sectionPayload(mod *wasm.Module, id wasm.SectionID) []byte {
