@@ -14,7 +14,10 @@
 //     region needs no guard.
 //   - A process first gets a region of min(limit, 64 MiB). Growth within it
 //     is free. A process that grows past 64 MiB moves once, to a region of
-//     its full limit, and never again.
+//     its full limit, and never again. A memory that starts at 256 KiB or
+//     less (and not from an image) starts in a region of its own size
+//     class instead, so that small processes share page-table pages, and
+//     moves to the first region when it first grows past it.
 //   - A freed region is returned to the kernel with MADV_DONTNEED, which
 //     drops its pages and makes it read as zero, and then reused: no
 //     process ever sees another's data, and the next spawn needs no mmap.
@@ -54,7 +57,11 @@ const (
 	minClass    = 16 // 64 KiB, one wasm page
 	maxClass    = 32 // 4 GiB, the wasm32 limit
 	firstRegion = 64 << 20
-	slabSize    = 1 << 30
+	// smallStart bounds the initial memory that starts in a region of its
+	// own size rather than a first region: 32 one-page memories share a
+	// PMD, and so one page-table page, where two 1 MiB regions did.
+	smallStart = 256 << 10
+	slabSize   = 1 << 30
 )
 
 var pageSize = uint64(syscall.Getpagesize())
@@ -335,11 +342,7 @@ func (m *memory) Reallocate(size uint64) []byte {
 // move gets a region that holds size bytes: first a small one, then, if
 // the guest outgrows it, one of its whole limit.
 func (m *memory) move(size uint64) bool {
-	want := min(m.limit, firstRegion)
-	if m.region != nil || size > want {
-		want = m.limit
-	}
-	r, err := get(classOf(max(want, size)))
+	r, err := get(classOf(max(m.regionFor(size), size)))
 	if err != nil {
 		m.alloc.fail(err)
 		return false
@@ -356,6 +359,25 @@ func (m *memory) move(size uint64) bool {
 	}
 	m.region = r
 	return true
+}
+
+// regionFor returns the region size for a memory of size bytes. A small
+// initial memory gets a region of its own size class, and its first
+// growth moves it to the first region: a memory moves at most twice. An
+// imaged memory never starts small, as a move would copy the image's
+// pages into private memory.
+func (m *memory) regionFor(size uint64) uint64 {
+	first := min(m.limit, firstRegion)
+	switch {
+	case size > first:
+		return m.limit
+	case m.region == nil && size <= smallStart && m.alloc.Image == nil:
+		return size
+	case uint64(len(m.region)) < first:
+		return first
+	default:
+		return m.limit
+	}
 }
 
 // Free implements experimental.LinearMemory.
