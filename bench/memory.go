@@ -116,7 +116,7 @@ func settledRSS() float64 {
 // idleMem is what each of n tiny reactors costs, in bytes: the growth of
 // this process's RSS and of its page tables, never messaged and after one
 // call each; and the RSS growth once they rested restAfterCall after it.
-type idleMem struct{ idle, msgd, pteIdle, pteMsgd, rested float64 }
+type idleMem struct{ idle, msgd, pteIdle, pteMsgd, rested, pteRested float64 }
 
 // restAfterCall is how long the reactors rest after their call before
 // the rested figure: the kernel gives an idle reactor's call engine back
@@ -160,7 +160,7 @@ func (h *harness) isleIdleMemory(n int, message, rest bool) (idleMem, error) {
 	m.msgd, m.pteMsgd = per(r2-r0), per(t2-t0)
 	if rest {
 		time.Sleep(restAfterCall) // the figure is of reactors that rested this long
-		m.rested = per(settledRSS() - r0)
+		m.rested, m.pteRested = per(settledRSS()-r0), per(pteBytes()-t0)
 	}
 	runtime.KeepAlive(procs)
 	return m, nil

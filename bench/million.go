@@ -174,8 +174,8 @@ func fitsBig(n int, perProc float64) string {
 var errNoRoom = errors.New("not enough memory available")
 
 // bigMemory measures what each of sz.big tiny reactors costs, resident and
-// in page tables, never messaged and after one message each, beside
-// Erlang at the same count. est holds the bytes per reactor, resident and
+// in page tables, never messaged, after one message each and after a rest
+// that follows, beside Erlang at the same count. est holds the bytes per reactor, resident and
 // page tables, measured at the largest smaller count: never messaged, then
 // after one message; a run is skipped when that many would not fit. It
 // returns isle's and Erlang's figures for the memory plot.
@@ -207,15 +207,15 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		if why := fitsBig(n, est[1]); message && why != "" {
 			return nil, fmt.Errorf("%w: after one message each: %s", errNoRoom, why)
 		}
-		m, err := h.isleIdleMemory(n, message, false)
-		return []float64{m.idle * kib, m.pteIdle * kib, m.msgd * kib, m.pteMsgd * kib}, err
+		m, err := h.isleIdleMemory(n, message, message)
+		return []float64{m.idle * kib, m.pteIdle * kib, m.msgd * kib, m.pteMsgd * kib, m.rested * kib, m.pteRested * kib}, err
 	})
 	h.logf("  isle: %s reactors, %s in %v", count(n), plural(runs, "counted run"), time.Since(t).Round(time.Second))
 	var idleSkip, msgdSkip string
 	switch {
 	case errors.Is(err, errNoRoom):
 		idleSkip, msgdSkip = err.Error(), err.Error()
-		isleRuns = make([][]float64, 4)
+		isleRuns = make([][]float64, 6)
 	case err != nil:
 		return nil, fmt.Errorf("isle memory at %s: %w", count(n), err)
 	case !message:
@@ -226,8 +226,12 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		{Name: "isle: their page tables (growth of VmPTE)", Runs: isleRuns[1], Skip: idleSkip},
 		{Name: "isle: the same reactors after one call each", Runs: isleRuns[2], Skip: msgdSkip},
 		{Name: "isle: their page tables (growth of VmPTE)", Runs: isleRuns[3], Skip: msgdSkip},
+		{Name: fmt.Sprintf("isle: the same reactors after one call each and %v idle", restAfterCall), Runs: isleRuns[4], Skip: msgdSkip},
+		{Name: "isle: their page tables (growth of VmPTE)", Runs: isleRuns[5], Skip: msgdSkip},
 	}
 	w, pt, after := "resident memory per idle process, "+count(n), "page tables per idle process, "+count(n), ", after one message each"
+	rested := fmt.Sprintf(" and %v idle", restAfterCall)
+	restNote := "; an idle reactor gives its call engine back after 1 to 2 s without a turn"
 	rssNote := fmt.Sprintf("%s; isle: RSS growth of the Go host process, whose node is sized for %s processes; Erlang: the BEAM's own accounting", plural(runs, "counted run"), count(n))
 	pteNote := "growth of VmPTE in /proc/self/status, which the resident set does not count"
 	rows := []Row{
@@ -236,16 +240,23 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		{Workload: w + after, Isle: isleF[2], Peer: erl[0], Note: rssNote, Skip: msgdSkip},
 		{Workload: pt, Isle: isleF[1], Peer: erl[2], Note: pteNote, Skip: idleSkip},
 		{Workload: pt + after, Isle: isleF[3], Peer: erl[2], Note: pteNote, Skip: msgdSkip},
+		{Workload: w + after + rested, Isle: isleF[4], Peer: erl[0], Note: rssNote + restNote, Skip: msgdSkip},
+		{Workload: pt + after + rested, Isle: isleF[5], Peer: erl[2], Note: pteNote, Skip: msgdSkip},
 	}
 	for i := range rows {
 		rows[i].Unit, rows[i].Kind = "KiB", Memory
 	}
 	r.Rows = append(r.Rows, rows...)
-	total := Figure{Name: "isle", Skip: msgdSkip}
-	for i := range isleRuns[2] {
-		total.Runs = append(total.Runs, (isleRuns[2][i]+isleRuns[3][i])*float64(n)/(1<<20))
+	for _, t := range []struct {
+		what       string
+		rss, table int
+	}{{after, 2, 3}, {after + rested, 4, 5}} {
+		total := Figure{Name: "isle", Skip: msgdSkip}
+		for i := range isleRuns[t.rss] {
+			total.Runs = append(total.Runs, (isleRuns[t.rss][i]+isleRuns[t.table][i])*float64(n)/(1<<20))
+		}
+		r.Targets = append(r.Targets, Target{What: count(n) + " reactors" + t.what + ", resident and page tables",
+			Goal: 6, Unit: "GiB", Kind: Memory, Value: total})
 	}
-	r.Targets = append(r.Targets, Target{What: count(n) + " reactors after one message each, resident and page tables",
-		Goal: 6, Unit: "GiB", Kind: Memory, Value: total})
 	return []Figure{isleF[0], isleF[2], erl[1], erl[0]}, nil
 }
