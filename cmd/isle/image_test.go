@@ -4,7 +4,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/isle-run/isle"
 )
 
 // The opt-out from images reaches the spawn's limits from the flag and
@@ -54,6 +57,20 @@ func TestNoImageFlagAndManifestKey(t *testing.T) {
 		}
 		if pl.limits.NoImage != c.want {
 			t.Errorf("manifest %q, --no-image %v: NoImage %v, want %v", c.key, c.flag, pl.limits.NoImage, c.want)
+		}
+	}
+}
+
+// isle inspect says when a process started from an image (ps --json
+// carries it as "image").
+func TestInspectShowsImage(t *testing.T) {
+	t.Parallel()
+	for _, image := range []bool{false, true} {
+		var b strings.Builder
+		printDetail(&b, &isle.ProcessDetail{ProcessInfo: isle.ProcessInfo{PID: 7, Name: "pong", Module: "pong", Reactor: true, Image: image}})
+		first, _, _ := strings.Cut(b.String(), "\n")
+		if got := strings.Contains(first, "reactor started from its module's image"); got != image {
+			t.Errorf("image %v: isle inspect's first line is %q", image, first)
 		}
 	}
 }

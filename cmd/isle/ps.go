@@ -134,6 +134,9 @@ func printDetail(w io.Writer, d *isle.ProcessDetail) {
 	if d.Reactor {
 		kind = "reactor"
 	}
+	if d.Image {
+		kind += " started from its module's image"
+	}
 	fmt.Fprintf(w, "pid %d: %s, module %s, %s", d.PID, d.Name, d.Module, kind)
 	if d.Service != "" {
 		fmt.Fprintf(w, ", service %s of supervisor %s", d.Service, d.Supervisor)
