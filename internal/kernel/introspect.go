@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"cmp"
-	"slices"
 	"time"
 
 	isleapi "github.com/isle-run/isle/api"
@@ -92,25 +90,14 @@ func (p *Process) stateLocked() State {
 
 // EachInfo calls f with the Info of every live process, by ascending id.
 // It copies the process table under the kernel's lock, which spawns and
-// exits take, sorts the copy, and reads each process afterwards without
-// that lock; f gets a pointer it must not keep.
+// exits take, and reads each process afterwards without that lock; f gets
+// a pointer it must not keep.
 //
 // Safe from any goroutine.
 func (k *Kernel) EachInfo(f func(*Info)) {
-	type entry struct {
-		id uint64
-		p  *Process
-	}
-	k.mu.Lock()
-	procs := make([]entry, 0, len(k.procs))
-	for id, p := range k.procs {
-		procs = append(procs, entry{id, p})
-	}
-	k.mu.Unlock()
-	slices.SortFunc(procs, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 	var in Info
-	for _, e := range procs {
-		in = e.p.Info()
+	for _, p := range k.Processes() {
+		in = p.Info()
 		f(&in)
 	}
 }
@@ -121,8 +108,8 @@ func (k *Kernel) EachInfo(f func(*Info)) {
 func (k *Kernel) Lookup(id uint64) (*Process, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	p, ok := k.procs[id]
-	return p, ok
+	p := k.procs.get(id)
+	return p, p != nil
 }
 
 // HandleInfo is one held handle as tools show it: its number, kind and

@@ -118,7 +118,7 @@ type Kernel struct {
 	images   map[[32]byte]*imageEntry
 	noImages bool
 	// procs holds the live processes by id. Guarded by mu.
-	procs   map[uint64]*Process
+	procs   procTable
 	nextPID uint64 // guarded by mu
 	closed  bool   // guarded by mu
 	// compiles counts compilations under way: wazero's runtime must not
@@ -148,7 +148,6 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		modules:    map[[32]byte]*Module{},
 		images:     map[[32]byte]*imageEntry{},
 		noImages:   cfg.NoImages,
-		procs:      map[uint64]*Process{},
 		baseConfig: baseConfig(),
 		epoch:      time.Now(),
 		polite:     polite.New(),
@@ -240,19 +239,19 @@ func (k *Kernel) register(p *Process) error {
 	if k.closed {
 		return ErrNodeClosed
 	}
-	if len(k.procs) >= k.maxProcs {
+	if k.procs.len() >= k.maxProcs {
 		return fmt.Errorf("%w: the node runs its maximum of %d processes", ErrLimit, k.maxProcs)
 	}
 	k.nextPID++
 	p.ID = k.nextPID
-	k.procs[p.ID] = p
+	k.procs.put(p)
 	k.noteSpawn(p)
 	return nil
 }
 
 func (k *Kernel) unregister(p *Process) {
 	k.mu.Lock()
-	delete(k.procs, p.ID)
+	k.procs.remove(p)
 	k.noteEnd(p)
 	k.mu.Unlock()
 }
@@ -272,17 +271,17 @@ func (k *Kernel) Memory() (now, peak, ceiling int64) {
 func (k *Kernel) ProcessCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.procs)
+	return k.procs.len()
 }
 
-// Processes returns the live processes, in no particular order.
+// Processes returns the live processes, by ascending id.
 //
 // Safe from any goroutine.
 func (k *Kernel) Processes() []*Process {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	out := make([]*Process, 0, len(k.procs))
-	for _, p := range k.procs {
+	out := make([]*Process, 0, k.procs.len())
+	for p := range k.procs.all() {
 		out = append(out, p)
 	}
 	return out
@@ -298,8 +297,8 @@ func (k *Kernel) Processes() []*Process {
 func (k *Kernel) Close(ctx context.Context) error {
 	k.mu.Lock()
 	k.closed = true
-	procs := make([]*Process, 0, len(k.procs))
-	for _, p := range k.procs {
+	procs := make([]*Process, 0, k.procs.len())
+	for p := range k.procs.all() {
 		procs = append(procs, p)
 	}
 	// All are marked before any is woken, as by Group.Kill: a spawner

@@ -129,7 +129,7 @@ func (k *Kernel) Sample(visit func(*ProcSample)) (totals map[*Service]ServiceTot
 		totals[svc] = c
 	}
 	var s ProcSample
-	for _, p := range k.procs {
+	for p := range k.procs.all() {
 		p.mu.Lock()
 		s.Queued = p.mbox.len()
 		sent, taken := p.mbox.sent, p.mbox.taken

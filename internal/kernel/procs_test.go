@@ -1,0 +1,50 @@
+package kernel
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The table agrees with a map by id through random registrations and
+// exits, lists in id order, and keeps no page whose processes all ended.
+func TestProcTableAgreesWithAMap(t *testing.T) {
+	var tab procTable
+	model := map[uint64]*Process{}
+	r := rand.New(rand.NewPCG(1, 2))
+	var next uint64
+	for range 20000 {
+		if len(model) == 0 || r.IntN(3) > 0 {
+			next++
+			p := &Process{ID: next}
+			tab.put(p)
+			model[p.ID] = p
+		} else {
+			id := r.Uint64N(next) + 1
+			if p := model[id]; p != nil {
+				tab.remove(p)
+				delete(model, id)
+			}
+			tab.remove(&Process{ID: id}) // not the process under id: no effect
+		}
+		if id := r.Uint64N(next+10) + 1; tab.get(id) != model[id] {
+			t.Fatalf("get(%d) = %v, want %v", id, tab.get(id), model[id])
+		}
+	}
+	if tab.len() != len(model) {
+		t.Fatalf("len %d, want %d", tab.len(), len(model))
+	}
+	var ids []uint64
+	for p := range tab.all() {
+		ids = append(ids, p.ID)
+	}
+	if !slices.IsSorted(ids) || len(ids) != len(model) {
+		t.Fatalf("all listed %d ids (sorted: %v), want %d in order", len(ids), slices.IsSorted(ids), len(model))
+	}
+	for p := range tab.all() {
+		tab.remove(p)
+	}
+	if tab.len() != 0 || len(tab.pages) != 0 {
+		t.Fatalf("after removing all: len %d, %d pages kept", tab.len(), len(tab.pages))
+	}
+}
