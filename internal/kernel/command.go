@@ -12,7 +12,7 @@ func (p *Process) runCommand() {
 			err = &fault.Kill{Reason: *r}
 		} else if err = p.grantSlice(); err == nil {
 			p.alloc.Run()
-			_, err = p.inst.ExportedFunction(p.entry()).Call(p.ctx)
+			_, err = p.inst.ExportedFunction(p.entry()).Call(p.callCtx())
 		}
 	}
 	p.finish(p.classify(err))

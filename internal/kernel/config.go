@@ -68,8 +68,12 @@ func (p *Process) setContext(ctx context.Context) {
 		ctx = pc.parent
 	}
 	p.pctx = procContext{parent: ctx, p: p}
-	p.ctx = &p.pctx
 }
+
+// callCtx is the context guest calls run under: it carries the process to
+// host functions, and the spawner's context's values and cancellation.
+// Precondition: setContext has run.
+func (p *Process) callCtx() context.Context { return &p.pctx }
 
 // baseConfig is the configuration every process is instantiated with:
 // anonymous, with no start functions (isle runs _start itself). What a

@@ -48,7 +48,7 @@ func BenchmarkHandlerEngine(b *testing.B) {
 		f := p.inst.ExportedFunction(handlerExport)
 		b.ReportAllocs()
 		for range b.N {
-			if err := f.CallWithStack(p.ctx, args); err != nil {
+			if err := f.CallWithStack(p.callCtx(), args); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -56,7 +56,7 @@ func BenchmarkHandlerEngine(b *testing.B) {
 	b.Run("per-call", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			if err := p.inst.ExportedFunction(handlerExport).CallWithStack(p.ctx, args); err != nil {
+			if err := p.inst.ExportedFunction(handlerExport).CallWithStack(p.callCtx(), args); err != nil {
 				b.Fatal(err)
 			}
 		}

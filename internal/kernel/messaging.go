@@ -240,7 +240,7 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		init.Tag = TagInit
 		p.stamp(init)
 	}
-	return p.k.spawn(p.ctx, m, spec, p, p.group, init, link)
+	return p.k.spawn(p.callCtx(), m, spec, p, p.group, init, link)
 }
 
 // DefaultChildMemory caps the linear memory of a spawned process whose

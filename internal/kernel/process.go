@@ -38,11 +38,10 @@ type Process struct {
 	ID     uint64
 	k      *Kernel
 	mod    *Module
-	ctx    context.Context // carries the process to host functions
-	pctx   procContext     // what ctx is made from (see setContext)
-	kept   *specKept       // what it keeps of its Spec once it runs, if anything
-	parent *Process        // nil for processes the host spawned
-	group  *Group          // the tree's shared budget
+	pctx   procContext // carries the process to host functions (see callCtx)
+	kept   *specKept   // what it keeps of its Spec once it runs, if anything
+	parent *Process    // nil for processes the host spawned
+	group  *Group      // the tree's shared budget
 	// groupNext and groupPrev link the group's members. Guarded by
 	// group.mu.
 	groupNext, groupPrev *Process
@@ -384,7 +383,7 @@ func (p *Process) instantiate() (err error) {
 	if p.image != nil {
 		code = p.image.mod.compiled
 	}
-	inst, err := p.k.rt.InstantiateModule(p.ctx, code, p.moduleConfig())
+	inst, err := p.k.rt.InstantiateModule(p.callCtx(), code, p.moduleConfig())
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // The table agrees with a map by id through random registrations and
@@ -46,5 +47,13 @@ func TestProcTableAgreesWithAMap(t *testing.T) {
 	}
 	if tab.len() != 0 || len(tab.pages) != 0 {
 		t.Fatalf("after removing all: len %d, %d pages kept", tab.len(), len(tab.pages))
+	}
+}
+
+// A Process stays within Go's 896-byte size class: one field more had
+// quietly made every process cost a 1,024-byte allocation.
+func TestProcessFitsItsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(Process{}); n > 896 {
+		t.Fatalf("Process is %d bytes, past the 896-byte size class: move what few processes use behind a pointer", n)
 	}
 }

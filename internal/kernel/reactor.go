@@ -165,7 +165,7 @@ func (p *Process) initialize() bool {
 	err := p.grantSlice()
 	if err == nil {
 		p.alloc.Run()
-		_, err = p.inst.ExportedFunction(initializeExport).Call(p.ctx)
+		_, err = p.inst.ExportedFunction(initializeExport).Call(p.callCtx())
 	}
 	if err != nil {
 		p.endTurn()
@@ -195,7 +195,7 @@ func (p *Process) turn(m *Message) bool {
 		err = p.grantSlice()
 	}
 	if err == nil {
-		err = p.handler.CallWithStack(p.ctx, p.args[:])
+		err = p.handler.CallWithStack(p.callCtx(), p.args[:])
 	}
 	if err != nil {
 		p.noteCrash(m)

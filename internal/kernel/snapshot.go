@@ -154,7 +154,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		p.inst.ExportedGlobal(goCutExport).(api.MutableGlobal).Set(cutPause)
 	}
 	p.alloc.Run()
-	if _, err := p.inst.ExportedFunction(init).Call(p.ctx); err != nil {
+	if _, err := p.inst.ExportedFunction(init).Call(p.callCtx()); err != nil {
 		var forbidden *initForbidden
 		if errors.As(err, &forbidden) {
 			return nil, forbidden
