@@ -30,10 +30,16 @@ func (procContext) Done() <-chan struct{} { return nil }
 // Err implements context.Context: never cancelled.
 func (procContext) Err() error { return nil }
 
-// Value implements context.Context. The process is found first, as every
-// host call looks for it; then the process's linear memory allocator, as
-// experimental.WithMemoryAllocator would give it.
+// Value implements context.Context. wazero asks at every guest call
+// whether snapshots are enabled: they never are for a process, and that
+// answer comes first, before a walk of the spawner's context could cost a
+// twentieth of a message's CPU. Then the process, which host functions
+// look for when their context is not this one; then the process's linear
+// memory allocator, as experimental.WithMemoryAllocator would give it.
 func (c *procContext) Value(key any) any {
+	if snapshotKeyProbe.Value(key) != nil {
+		return nil
+	}
 	if _, ok := key.(procKey); ok {
 		return c.p
 	}
@@ -47,6 +53,10 @@ func (c *procContext) Value(key any) any {
 // internal to wazero: a context that answers what it answers gives
 // wazero an allocator without a context.WithValue per process.
 var allocKeyProbe = experimental.WithMemoryAllocator(context.Background(), probeAllocator{})
+
+// snapshotKeyProbe answers only wazero's key that enables snapshots (see
+// allocKeyProbe). isle gives guests no way to take one.
+var snapshotKeyProbe = experimental.WithSnapshotter(context.Background())
 
 // probeAllocator is allocKeyProbe's value; it never allocates.
 type probeAllocator struct{}
