@@ -75,8 +75,10 @@ func (t *procTable) all() iter.Seq[*Process] {
 			if pg == nil {
 				continue // emptied while the caller iterated
 			}
-			for _, p := range pg.slots {
-				if p != nil && !yield(p) {
+			// By index: a range over the array would walk a copy, and
+			// list a process removed after the walk reached its page.
+			for i := range pg.slots {
+				if p := pg.slots[i]; p != nil && !yield(p) {
 					return
 				}
 			}

@@ -57,3 +57,33 @@ func TestProcessFitsItsSizeClass(t *testing.T) {
 		t.Fatalf("Process is %d bytes, past the 896-byte size class: move what few processes use behind a pointer", n)
 	}
 }
+
+// A process removed while the table is listed is not listed after its
+// removal, in the page being listed as in a later one: all says it copes
+// with removal during the walk, and a caller must not be handed a process
+// it already saw go.
+func TestProcTableListsNoProcessRemovedDuringTheWalk(t *testing.T) {
+	var tab procTable
+	procs := make([]*Process, 3*procPageSlots)
+	for i := range procs {
+		procs[i] = &Process{ID: uint64(i + 1)}
+		tab.put(procs[i])
+	}
+	removed := map[*Process]bool{}
+	for p := range tab.all() {
+		if removed[p] {
+			t.Fatalf("process %d listed after it was removed", p.ID)
+		}
+		if p.ID%2 == 1 { // its neighbour in the same page, and one a page on
+			for _, id := range []uint64{p.ID + 1, p.ID + procPageSlots} {
+				if q := tab.get(id); q != nil {
+					tab.remove(q)
+					removed[q] = true
+				}
+			}
+		}
+	}
+	if len(removed) == 0 {
+		t.Fatal("nothing was removed: the test tests nothing")
+	}
+}
