@@ -81,7 +81,8 @@ func (p *Process) setContext(ctx context.Context) {
 }
 
 // callCtx is the context guest calls run under: it carries the process to
-// host functions, and the spawner's context's values and cancellation.
+// host functions, and the spawner's context's values, never its
+// cancellation (see procContext).
 // Precondition: setContext has run.
 func (p *Process) callCtx() context.Context { return &p.pctx }
 
