@@ -1,0 +1,38 @@
+package isle_test
+
+import (
+	"testing"
+
+	isle "github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// A guest's memory moves twice as it grows out of a one-page start (to
+// its first region, then past 64 MiB to one of its whole limit): compiled
+// code keeps reading what it wrote, new memory reads zero, and processes
+// that reuse the regions, concurrently and after, start from zero.
+func TestGrowingGuestKeepsItsBytesAcrossMoves(t *testing.T) {
+	t.Parallel()
+	node := sharedNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/growmove.wat"))
+	ctx := testwasm.Context(t)
+	for round := range 3 {
+		procs := make([]*isle.Process, 4)
+		for i := range procs {
+			p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Memory: 128 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			procs[i] = p
+		}
+		for _, p := range procs {
+			exit, err := p.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !exit.Normal() {
+				t.Fatalf("round %d: exit %v (its code names the failed check: see growmove.wat)", round, exit)
+			}
+		}
+	}
+}
