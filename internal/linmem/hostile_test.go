@@ -40,16 +40,15 @@ func (a *budgetAccount) held() int64 {
 
 // modelMem is one memory under test and what it must read back.
 type modelMem struct {
-	a      *Allocator
-	acct   *budgetAccount
-	m      experimental.LinearMemory
-	b      []byte
-	limit  uint64
-	image  []byte          // what it started from, if an image
-	wrote  map[uint64]byte // every byte written since, by offset
-	run    bool            // Run was called: it may write anywhere
-	preld  uint64          // until then, it writes only below this
-	prepay uint64          // charged before it was allocated
+	a     *Allocator
+	acct  *budgetAccount
+	m     experimental.LinearMemory
+	b     []byte
+	limit uint64
+	image []byte          // what it started from, if an image
+	wrote map[uint64]byte // every byte written since, by offset
+	run   bool            // Run was called: it may write anywhere
+	preld uint64          // until then, it writes only below this
 }
 
 func (mm *modelMem) want(off uint64) byte {
