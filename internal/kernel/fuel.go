@@ -78,7 +78,6 @@ const spawnerKilled = "its spawner was killed while it started"
 type fuelState struct {
 	counter api.MutableGlobal // the injected counter; nil if the module has none
 	granted int64             // what the counter was last set to
-	slice   int64
 	// debt is fuel to charge before the first slice: the init a process
 	// started from an image did not run.
 	debt int64
@@ -99,7 +98,7 @@ func (p *Process) grantSlice() error {
 	if f.debt > 0 && !p.payDebt() {
 		return p.fuelExhausted()
 	}
-	next, ok := p.group.takeFuel(f.slice)
+	next, ok := p.group.takeFuel(p.k.fuelSlice)
 	if !ok {
 		return p.fuelExhausted()
 	}

@@ -215,7 +215,7 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *
 	// Until its code runs, a process's memory holds at most its data
 	// segments: an exit before then drops only those pages.
 	p.alloc.NotRun(m.preloaded)
-	p.fuel = fuelState{slice: k.fuelSlice}
+	p.fuel = fuelState{}
 	p.mbox.limit = spec.Mailbox
 	if p.mbox.limit <= 0 {
 		p.mbox.limit = DefaultMailbox

@@ -123,7 +123,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	p.alloc.Limit = snapshotMemory
 	p.alloc.Account = memAccount{p}
 	p.alloc.Prepaid = m.minMemory
-	p.fuel = fuelState{slice: k.fuelSlice}
+	p.fuel = fuelState{}
 	guards, err := k.initGuards(ctx, m)
 	for _, gm := range guards {
 		defer gm.Close(ctx)
