@@ -38,6 +38,11 @@ type ProcessInfo struct {
 	// Image says it started from a copy-on-write image of its module's
 	// initialised state rather than running _initialize itself.
 	Image bool `json:"image,omitempty"`
+	// Dormant says a reactor holds no wasm instance now: it has not run
+	// yet, or it idled through an engine sweep (one to two seconds). Its
+	// memory and globals are kept, and its next message gets it a new
+	// instance; nothing the guest can see differs.
+	Dormant bool `json:"dormant,omitempty"`
 	// Fuel is what it has spent; it lags by up to one slice.
 	Fuel int64 `json:"fuel"`
 	// Memory is its whole account, as Stats.Memory.
@@ -118,7 +123,7 @@ func cmpU64(a, b uint64) int {
 // fill turns the kernel's view of a process into a ProcessInfo.
 func (n *Node) fill(out *ProcessInfo, in *kernel.Info, svcs map[*kernel.Service]svcEntry, now time.Time) {
 	*out = ProcessInfo{PID: in.ID, Parent: in.Parent, Name: in.Module, Module: in.Module, State: in.State.String(),
-		Reactor: in.Reactor, Image: in.Image, Fuel: in.Fuel, Memory: in.Memory, Mailbox: in.Queued, Uptime: max(now.Sub(in.Started), 0)}
+		Reactor: in.Reactor, Image: in.Image, Dormant: in.Dormant, Fuel: in.Fuel, Memory: in.Memory, Mailbox: in.Queued, Uptime: max(now.Sub(in.Started), 0)}
 	if in.Service != nil {
 		if e, ok := svcs[in.Service]; ok {
 			out.Name, out.Service, out.Supervisor, out.Restarts = e.path, e.path, e.root, e.restarts

@@ -65,6 +65,15 @@ type Config struct {
 	// NoImages turns copy-on-write images off for the whole node: every
 	// reactor runs its own _initialize (see Limits.NoImage).
 	NoImages bool
+	// IdleSweep is how long an idle reactor keeps its call engine and,
+	// where its module allows, its wasm instance: it gives them back when
+	// it has had no turn for a whole sweep, so between one and two of it
+	// after its last turn. Default one second. See README, "Dormant
+	// reactors".
+	IdleSweep time.Duration
+	// KeepInstances turns dormancy off: every reactor is instantiated in
+	// its spawn and keeps its instance while it lives.
+	KeepInstances bool
 }
 
 // ModuleLimits bound the shape of modules; see Config.ModuleLimits and the
@@ -143,17 +152,19 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	tools := &toolState{logs: newLogRing()}
 	log = slog.New(&teeHandler{next: log.Handler(), ring: tools.logs})
 	k, err := kernel.New(ctx, kernel.Config{
-		Tracer:       kt,
-		CacheDir:     cfg.CacheDir,
-		Logger:       log,
-		MaxProcesses: cfg.MaxProcesses,
-		SpawnQuota:   cfg.SpawnQuota,
-		MaxMemory:    cfg.MaxMemory,
-		ModuleShape:  cfg.ModuleLimits,
-		HandleFS:     dirs.New,
-		HandleFSKind: dirs.Kind,
-		OnExit:       tools.exited,
-		NoImages:     cfg.NoImages,
+		Tracer:        kt,
+		CacheDir:      cfg.CacheDir,
+		Logger:        log,
+		MaxProcesses:  cfg.MaxProcesses,
+		SpawnQuota:    cfg.SpawnQuota,
+		MaxMemory:     cfg.MaxMemory,
+		ModuleShape:   cfg.ModuleLimits,
+		HandleFS:      dirs.New,
+		HandleFSKind:  dirs.Kind,
+		OnExit:        tools.exited,
+		NoImages:      cfg.NoImages,
+		IdleSweep:     cfg.IdleSweep,
+		KeepInstances: cfg.KeepInstances,
 	})
 	if err != nil {
 		return nil, err

@@ -144,8 +144,12 @@ func printDetail(w io.Writer, d *isle.ProcessDetail) {
 	if d.Parent != 0 {
 		fmt.Fprintf(w, ", spawned by pid %d", d.Parent)
 	}
+	state := d.State
+	if d.Dormant {
+		state += " (dormant: no instance until its next message)"
+	}
 	fmt.Fprintf(w, "\nstate %s, fuel %d, memory %s, mailbox %d, restarts %d, uptime %s\n",
-		d.State, d.Fuel, formatBytes(d.Memory), d.Mailbox, d.Restarts, roundDuration(d.Uptime))
+		state, d.Fuel, formatBytes(d.Memory), d.Mailbox, d.Restarts, roundDuration(d.Uptime))
 	fmt.Fprintf(w, "handles (%d):\n", len(d.Handles))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, h := range d.Handles {

@@ -67,7 +67,8 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
 	}
-	p.handler = nil // the sweep forgets a dead process; its engine goes now
+	p.alloc.Release() // the memory a dormant reactor kept
+	p.handler = nil   // the sweep forgets a dead process; its engine goes now
 	p.closeMem()
 	p.exit = exit
 	p.ended.Store(time.Now().UnixNano())

@@ -90,7 +90,8 @@ func (s *engineSweeper) sweep() {
 // keepEngine is the sweep's decision for one reactor: it reports whether
 // p still holds its engine. p.handler belongs to p's owner; an idle
 // reactor has none, and the next owner takes p.mu to leave schedIdle, so
-// clearing it here under p.mu is safe.
+// clearing it here under p.mu is safe, and so is putting the reactor to
+// sleep (dormant.go).
 func (p *Process) keepEngine() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,5 +105,6 @@ func (p *Process) keepEngine() bool {
 		return true // queued for a turn, or in one that is still running
 	}
 	p.handler = nil
+	p.sleep()
 	return false
 }

@@ -61,17 +61,27 @@ func yield(ctx context.Context, mod api.Module, _ []uint64) {
 // checkSpawner ends a start function running inside its spawner's call
 // once the spawner is killed.
 func (p *Process) checkSpawner() {
-	if p.spawnerKill == nil {
+	if !p.instantiating || p.parent == nil {
 		return
 	}
 	select {
-	case <-p.spawnerKill:
+	case <-p.spawnerKill():
 		panic(&fault.Kill{Reason: spawnerKilled})
 	default:
 	}
 }
 
 const spawnerKilled = "its spawner was killed while it started"
+
+// spawnerKill is the spawner's kill channel while the process's start
+// function runs inside its spawner's call, and nil, never ready, at any
+// other time.
+func (p *Process) spawnerKill() <-chan struct{} {
+	if !p.instantiating || p.parent == nil {
+		return nil
+	}
+	return p.parent.killCh.get()
+}
 
 // fuelState is a process's fuel accounting. Only whoever runs the process
 // touches it; Stats reads the spent total from Process.spent.

@@ -9,8 +9,8 @@ import (
 )
 
 // rewriteVersion names the rewriter's output format in the disk cache.
-// Bump it whenever internal/fuel changes what it emits.
-const rewriteVersion = "fuel-3"
+// Bump it whenever internal/fuel or exportGlobals changes what it emits.
+const rewriteVersion = "fuel-3-globals-1"
 
 // instrument returns the fuel-instrumented form of a module, from the disk
 // cache when this exact module was rewritten before.
@@ -23,6 +23,9 @@ func (k *Kernel) instrument(sum [32]byte, bin []byte) ([]byte, error) {
 	}
 	res, err := fuel.Instrument(bin)
 	if err != nil {
+		return nil, err
+	}
+	if res.Wasm, err = exportGlobals(res.Wasm); err != nil {
 		return nil, err
 	}
 	if path != "" {

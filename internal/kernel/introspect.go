@@ -48,6 +48,7 @@ type Info struct {
 	Service    *Service // the service it is the instance of, if supervised
 	Reactor    bool
 	Image      bool // it started from an image (see image.go)
+	Dormant    bool // a reactor with no instance now (see dormant.go)
 	State      State
 	Fuel       int64
 	Memory     uint64
@@ -67,6 +68,7 @@ func (p *Process) Info() Info {
 	p.mu.Lock()
 	in.Queued = p.mbox.len()
 	in.State = p.stateLocked()
+	in.Dormant = p.dormant != nil
 	p.mu.Unlock()
 	return in
 }

@@ -63,6 +63,11 @@ type Config struct {
 	// NoImages turns images off: every reactor runs its own _initialize
 	// (see image.go).
 	NoImages bool
+	// IdleSweep is the engine sweep's period (engines.go); engineIdle if
+	// zero.
+	IdleSweep time.Duration
+	// KeepInstances turns dormancy off (dormant.go).
+	KeepInstances bool
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -117,6 +122,8 @@ type Kernel struct {
 	// images caches images by imageKey. Guarded by mu.
 	images   map[[32]byte]*imageEntry
 	noImages bool
+	// keepInstances turns dormancy off (dormant.go).
+	keepInstances bool
 	// procs holds the live processes by id. Guarded by mu.
 	procs   procTable
 	nextPID uint64 // guarded by mu
@@ -129,6 +136,9 @@ type Kernel struct {
 
 // New starts a kernel.
 func New(ctx context.Context, cfg Config) (*Kernel, error) {
+	if cfg.IdleSweep < 0 {
+		return nil, fmt.Errorf("IdleSweep is %v: give a positive period, or zero for the default of %v", cfg.IdleSweep, engineIdle)
+	}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithCustomSections(true)
@@ -140,21 +150,23 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	k := &Kernel{
-		rt:         wazero.NewRuntimeWithConfig(ctx, rc),
-		log:        cfg.Logger,
-		cacheDir:   cfg.CacheDir,
-		fuelSlice:  cfg.FuelSlice,
-		hostFuncs:  map[string]bool{},
-		modules:    map[[32]byte]*Module{},
-		images:     map[[32]byte]*imageEntry{},
-		noImages:   cfg.NoImages,
-		baseConfig: baseConfig(),
-		epoch:      time.Now(),
-		polite:     polite.New(),
+		rt:            wazero.NewRuntimeWithConfig(ctx, rc),
+		log:           cfg.Logger,
+		cacheDir:      cfg.CacheDir,
+		fuelSlice:     cfg.FuelSlice,
+		hostFuncs:     map[string]bool{},
+		modules:       map[[32]byte]*Module{},
+		images:        map[[32]byte]*imageEntry{},
+		noImages:      cfg.NoImages,
+		keepInstances: cfg.KeepInstances,
+		baseConfig:    baseConfig(),
+		epoch:         time.Now(),
+		polite:        polite.New(),
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	k.engines.period = cfg.IdleSweep
 	if k.fuelSlice <= 0 {
 		k.fuelSlice = DefaultFuelSlice
 	}

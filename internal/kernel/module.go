@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 
@@ -56,6 +57,13 @@ type Module struct {
 	// goLoopFuel is, for a Go command, the fuel a clone of its image
 	// spends that a run of its own does not (see goCut).
 	goLoopFuel int64
+	// startDormant and sleeps say when a reactor of the module may be
+	// dormant (dormant.go); proven is set once an instance of it was made.
+	startDormant, sleeps bool
+	proven               atomic.Bool
+	// globals names the exports of a reactor's mutable globals, in index
+	// order (see exportGlobals).
+	globals []string
 	// imageCheck runs checkImageable once; imageRefusal is its verdict.
 	imageCheck   sync.Once
 	imageRefusal error
@@ -250,6 +258,15 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 	}
 	for _, mem := range compiled.ExportedMemories() {
 		m.minMemory = uint64(mem.Min()) * 65536
+	}
+	if m.kind == kindReactor {
+		if m.startDormant, m.sleeps, err = dormancyRules(rewritten, preloaded); err == nil {
+			m.globals, err = globalExports(rewritten)
+		}
+		if err != nil {
+			_ = compiled.Close(ctx)
+			return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
+		}
 	}
 	if m.kind == kindReactor && m.hasInitialize || m.kind == kindCommand && cut != nil {
 		m.rewritten = rewritten

@@ -66,22 +66,24 @@ type Process struct {
 	turnWorker *worker           // the worker running the current turn, if a reactor
 	turnSlices int32             // fuel slices the current turn has run
 	// Beside turnSlices, where they cost no room.
-	initialized   bool       // reactors: _initialize has run
-	detached      bool       // the current turn gave its worker up (see detachSlices)
-	instantiating bool       // see spawnerKill
-	pending       *replySlot // the call this process waits on, if any
+	initialized bool // reactors: _initialize has run
+	detached    bool // the current turn gave its worker up (see detachSlices)
 	// instantiating is set while a reactor's start function runs inside
-	// its spawner's call, and spawnerKill is then the spawner's killCh,
-	// so that a kill of the spawner ends it too.
-	spawnerKill <-chan struct{}
-	alloc       linmem.Allocator
-	fuel        fuelState
-	callStack   stackState
-	goAbort     *goAbortDetector
-	wasi        *wasip1.State  // nil if the module imports nothing from WASI
-	image       *image         // what the process started from, if an image
-	snap        *snapshotState // set while the process is an image's snapshot
-	sent        uint64         // messages sent, replies included (see mbox.sent)
+	// its spawner's call, so that a kill of the spawner ends it too (see
+	// spawnerKill).
+	instantiating bool
+	pending       *replySlot // the call this process waits on, if any
+	// dormant, set while a reactor has no instance, is what it kept of
+	// one (dormant.go). Set and cleared by its owner under mu.
+	dormant   *dormancy
+	alloc     linmem.Allocator
+	fuel      fuelState
+	callStack stackState
+	goAbort   *goAbortDetector
+	wasi      *wasip1.State  // nil if the module imports nothing from WASI
+	image     *image         // what the process started from, if an image
+	snap      *snapshotState // set while the process is an image's snapshot
+	sent      uint64         // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
 	unsettled atomic.Int64 // fuel used but not yet in spent, as of noteFuel
@@ -288,14 +290,20 @@ func (p *Process) begin(cfg *wasip1.Config, grants map[string]Cap, init *Message
 		// The start function runs inside the spawner's call, on its thread:
 		// if it blocks, the spawner's worker hands off its queue, and the
 		// spawner's kill ends it.
-		if parent != nil {
-			p.turnWorker, p.spawnerKill = parent.turnWorker, parent.killCh.get()
+		var err error
+		if p.initialized = !m.hasInitialize || p.image != nil; p.startsDormant() {
+			p.mu.Lock()        // Info reads it: the process is registered
+			p.dormant = unborn // instantiated at its first turn
+			p.mu.Unlock()
+		} else {
+			if parent != nil {
+				p.turnWorker = parent.turnWorker
+			}
+			p.instantiating = true
+			err = p.instantiate()
+			p.instantiating = false
+			p.endTurn()
 		}
-		p.instantiating = true
-		err := p.instantiate()
-		p.instantiating = false
-		p.endTurn()
-		p.spawnerKill = nil
 		if err != nil {
 			p.abort(p.classify(err))
 			if errors.Is(err, linmem.ErrRefused) {
@@ -324,9 +332,9 @@ func (p *Process) start() {
 		go p.runCommand()
 		return
 	}
-	// The first turn runs _initialize, if there is one; otherwise the
-	// reactor is idle until its first message (or its kill).
-	p.initialized = !p.mod.hasInitialize || p.image != nil
+	// The first turn runs _initialize, if there is one (begin set
+	// initialized); otherwise the reactor is idle until its first message
+	// (or its kill).
 	p.mu.Lock()
 	queue := !p.initialized || p.mbox.len() > 0 || p.killReason.Load() != nil
 	if queue {
@@ -386,6 +394,9 @@ func (p *Process) instantiate() (err error) {
 	inst, err := p.k.rt.InstantiateModule(p.callCtx(), code, p.moduleConfig())
 	if err != nil {
 		return err
+	}
+	if m := p.code(); !m.proven.Load() {
+		m.proven.Store(true)
 	}
 	p.inst = inst
 	if g, ok := inst.ExportedGlobal(fuelGlobalExport).(api.MutableGlobal); ok {

@@ -113,18 +113,35 @@ func (p *Process) handleBatch(b *batch) bool {
 		if m == nil {
 			return false
 		}
-		if p.handler == nil {
-			// Made on first use, and again after an idle spell: the call
-			// engine wazero makes for it holds a 10 KiB stack that an idle
-			// reactor need not pay for (engines.go).
-			p.handler = p.inst.ExportedFunction(handlerExport)
-			p.k.engines.add(p)
-			p.alloc.Run()
+		if p.handler == nil && !p.ready(m) {
+			return true
 		}
 		if p.turn(m) {
 			return true
 		}
 	}
+}
+
+// ready gives the reactor its handler, and its instance if it is dormant,
+// before it handles m. The handler is made on first use, and again after
+// an idle spell: the call engine wazero makes for it holds a 10 KiB stack
+// that an idle reactor need not pay for (engines.go). It reports false if
+// the process ended because it could not have an instance.
+func (p *Process) ready(m *Message) bool {
+	if p.dormant != nil {
+		if err := p.wake(); err != nil {
+			p.noteCrash(m)
+			m.release()
+			m.recycle()
+			p.endTurn()
+			p.finish(p.classify(err))
+			return false
+		}
+	}
+	p.handler = p.inst.ExportedFunction(handlerExport)
+	p.k.engines.add(p)
+	p.alloc.Run()
+	return true
 }
 
 // detachSlices is how many fuel slices a turn may run, while other

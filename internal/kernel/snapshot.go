@@ -397,7 +397,9 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	mem := s.memory
 	k.node.forceCharge(int64(mem.Size()))
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
-		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum}
+		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
+		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
+
 	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}, nil
 }
 

@@ -44,7 +44,7 @@ func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 		p.checkSpawner()
 		return ErrTimeout
 	case <-p.killCh.get():
-	case <-p.spawnerKill: // nil, and so never ready, but in a start function
+	case <-p.spawnerKill(): // nil, and so never ready, but in a start function
 	}
 	// A kill wins over whatever else became ready at the same time: a
 	// process killed by a link must not go on to handle the message that

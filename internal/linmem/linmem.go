@@ -244,6 +244,27 @@ type Allocator struct {
 	// an allocation.
 	mem     memory
 	memUsed bool
+	// retain, set by Retain, makes Free keep mem for the next Allocate.
+	retain bool
+}
+
+// Retain makes the next Free keep the memory, its contents and its charge,
+// and the next Allocate hand the same memory back: the process's instance
+// is closed while it sleeps, and a new instance takes its memory up again.
+// The new instance's Reallocate calls get prefixes of the kept region,
+// charged already, up to the size the memory had.
+//
+// Precondition: called by the memory's owner, with no instance using it
+// concurrently.
+func (a *Allocator) Retain() { a.retain = true }
+
+// Release frees a memory kept by Retain that no instance took up again.
+// Precondition: as Retain.
+func (a *Allocator) Release() {
+	if a.retain {
+		a.retain = false
+		a.mem.Free()
+	}
 }
 
 // NotRun records that no guest code has run yet, and that instantiation
@@ -282,6 +303,10 @@ func (a *Allocator) Allocate(_, max uint64) experimental.LinearMemory {
 		limit = 1 << maxClass
 	}
 	limit = min(limit, max)
+	if a.retain {
+		a.retain = false
+		return &a.mem
+	}
 	m := &a.mem
 	if a.memUsed { // a second memory: not one a wasm 2.0 module can have
 		m = new(memory)
@@ -382,6 +407,9 @@ func (m *memory) regionFor(size uint64) uint64 {
 
 // Free implements experimental.LinearMemory.
 func (m *memory) Free() {
+	if m.alloc.retain && m == &m.alloc.mem {
+		return // kept for the next instance (Retain)
+	}
 	if m.region != nil {
 		put(m.region, m.written(), m.imaged)
 		m.region, m.imaged, m.filled = nil, 0, 0

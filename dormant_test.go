@@ -1,0 +1,271 @@
+package isle_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// dormantNode returns a node of the test's own whose idle reactors go
+// dormant within two milliseconds of their last turn.
+func dormantNode(t *testing.T, keep bool) *isle.Node {
+	t.Helper()
+	cfg := nodeConfig(t)
+	cfg.IdleSweep = time.Millisecond
+	cfg.KeepInstances = keep
+	return startNode(t, cfg)
+}
+
+// dormant reports whether the node shows p dormant.
+func dormant(t *testing.T, node *isle.Node, p *isle.Process) bool {
+	t.Helper()
+	d, err := node.Inspect(p.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Dormant
+}
+
+// waitDormant waits until the node shows p dormant.
+func waitDormant(t *testing.T, node *isle.Node, p *isle.Process, why string) {
+	t.Helper()
+	ctx := testwasm.Context(t)
+	for !dormant(t, node, p) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("process %d never went dormant %s", p.ID(), why)
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+// dormantState is what testdata/wat/dormant.wat replies.
+type dormantState struct {
+	calls          uint32
+	big            uint64
+	half           float32
+	quarter        float64
+	pages, pageSum uint32
+}
+
+func callDormant(t *testing.T, p *isle.Process) dormantState {
+	t.Helper()
+	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 7})
+	if err != nil || len(r.Data) != 32 {
+		t.Fatalf("call: %+v, %v", r, err)
+	}
+	le := binary.LittleEndian
+	return dormantState{calls: le.Uint32(r.Data), big: le.Uint64(r.Data[4:]),
+		half: math.Float32frombits(le.Uint32(r.Data[12:])), quarter: math.Float64frombits(le.Uint64(r.Data[16:])),
+		pages: le.Uint32(r.Data[24:]), pageSum: le.Uint32(r.Data[28:])}
+}
+
+// A reactor goes dormant between its turns and loses nothing: its globals
+// of every number type, the memory it grew and what it wrote there, and
+// its memory account, whether it was born dormant or put to sleep.
+func TestDormantReactorKeepsItsState(t *testing.T) {
+	t.Parallel()
+	node := dormantNode(t, false)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/dormant.wat"))
+	ctx := testwasm.Context(t)
+	first, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dormant(t, node, first) {
+		t.Fatal("the first process of a module was left dormant: its module was never instantiated")
+	}
+	p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dormant(t, node, p) {
+		t.Fatal("a reactor with nothing to run at spawn was instantiated in its spawn")
+	}
+	for round := uint32(1); round <= 4; round++ {
+		got := callDormant(t, p)
+		want := dormantState{calls: round, big: uint64(round) * 0x100000001, half: float32(round) / 2,
+			quarter: float64(round) / 4, pages: 3, pageSum: round * (round + 1) / 2}
+		if got != want {
+			t.Fatalf("call %d after a dormant spell: got %+v, want %+v", round, got, want)
+		}
+		before := p.Stats().Memory
+		waitDormant(t, node, p, "after a turn and an idle sweep")
+		if after := p.Stats().Memory; after != before {
+			t.Fatalf("round %d: its memory account went from %d to %d bytes as it went dormant", round, before, after)
+		}
+	}
+	if got := callDormant(t, first); got.calls != 1 || got.pageSum != 1 {
+		t.Fatalf("a neighbour's state leaked into the first process: %+v", got)
+	}
+}
+
+// The kernel never puts to sleep a reactor whose new instance would
+// differ: one that grows its table, or has a data segment to copy in
+// again. It is still born dormant (nothing runs at its spawn).
+func TestDormancyRefusedWhereStateWouldBeLost(t *testing.T) {
+	t.Parallel()
+	node := dormantNode(t, false)
+	wakeful := load(t, node, testwasm.WAT(t, "testdata/wat/wakeful.wat"))
+	sleeper := load(t, node, testwasm.WAT(t, "testdata/wat/dormant.wat"))
+	ctx := testwasm.Context(t)
+	var w, s *isle.Process
+	for range 2 { // the second of each is born dormant
+		var err error
+		if w, err = node.Spawn(ctx, wakeful, isle.Grants{}, isle.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if s, err = node.Spawn(ctx, sleeper, isle.Grants{}, isle.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !dormant(t, node, w) {
+		t.Fatal("a reactor with nothing to run at spawn was instantiated in its spawn")
+	}
+	for round := uint32(1); round <= 3; round++ {
+		r, err := w.Call(ctx, isle.Message{Tag: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size, count := binary.LittleEndian.Uint32(r.Data), binary.LittleEndian.Uint32(r.Data[4:]); size != round || count != round {
+			t.Fatalf("call %d: table size %d and count %d, want %d and %d", round, size, count, round, round)
+		}
+		// The sleeper's turn comes after the other's: once the sweeps put
+		// it to sleep, they have seen the other idle as long.
+		callDormant(t, s)
+		waitDormant(t, node, s, "beside the reactor that must stay awake")
+		if dormant(t, node, w) {
+			t.Fatal("a reactor that grows its table and has a data segment was put to sleep")
+		}
+	}
+}
+
+// Config.KeepInstances turns dormancy off: reactors are instantiated in
+// their spawn and keep their instance.
+func TestKeepInstances(t *testing.T) {
+	t.Parallel()
+	node := dormantNode(t, true)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/dormant.wat"))
+	ctx := testwasm.Context(t)
+	var ps []*isle.Process
+	for range 2 {
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+		if dormant(t, node, p) {
+			t.Fatal("KeepInstances: a reactor was left dormant at spawn")
+		}
+	}
+	// Many sweeps pass while a thousand calls go by; none may take the
+	// instance of the reactor that idles meanwhile.
+	for range 1000 {
+		callDormant(t, ps[1])
+	}
+	callDormant(t, ps[0])
+	for _, p := range ps {
+		if dormant(t, node, p) {
+			t.Fatal("KeepInstances: a reactor was put to sleep")
+		}
+	}
+	if _, err := isle.NewNode(ctx, isle.Config{IdleSweep: -time.Second}); err == nil {
+		t.Fatal("a negative IdleSweep was accepted")
+	}
+}
+
+// Dormant reactors that die, born dormant or put to sleep, give back
+// everything they were charged: the node's memory account returns to
+// where it was.
+func TestDormantReactorsGiveTheirMemoryBack(t *testing.T) {
+	t.Parallel()
+	node := dormantNode(t, false)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/dormant.wat"))
+	ctx := testwasm.Context(t)
+	warm, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := node.Snapshot().Memory
+	const n = 64
+	ps := make([]*isle.Process, n)
+	for i := range ps {
+		if ps[i], err = node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range ps[:n/2] {
+		callDormant(t, p) // grows to three pages and writes the third
+	}
+	for _, p := range ps {
+		waitDormant(t, node, p, "before its kill")
+	}
+	if grown := node.Snapshot().Memory; grown < base+n*65536+n/2*2*65536 {
+		t.Fatalf("node memory %d with %d dormant reactors, half of them grown: their memory is not counted (base %d)", grown, n, base)
+	}
+	for _, p := range ps {
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := node.Snapshot().Memory; got != base {
+		t.Fatalf("node memory %d after every dormant reactor died, want %d as before", got, base)
+	}
+	callDormant(t, warm)
+}
+
+// A Go reactor started from an image goes dormant between its turns, and
+// its runtime and heap come back whole: what it noted before each spell
+// is there after it, and its clock and entropy still work.
+func TestDormantGoReactorFromImage(t *testing.T) {
+	t.Parallel()
+	cfg := nodeConfig(t)
+	cfg.NoImages, cfg.IdleSweep = false, time.Millisecond
+	node := startNode(t, cfg)
+	mod := load(t, node, testwasm.Go(t, "testdata/go/imaged"))
+	g := imagedGrants()
+	if err := node.PrepareImage(testwasm.Context(t), mod, g, isle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	p, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
+	if !imaged {
+		t.Fatal("a spawn after PrepareImage did not start from the image")
+	}
+	want := ""
+	for _, note := range []string{"x", "y", "z"} {
+		callImaged(t, p, imgNote, note)
+		want += "," + note
+		waitDormant(t, node, p, "after a turn of a Go reactor from an image")
+		if got := string(callImaged(t, p, imgNotes, "")); got != want[1:] {
+			t.Fatalf("after a dormant spell the notes are %q, want %q", got, want[1:])
+		}
+		waitDormant(t, node, p, "after reading its notes")
+		if since := int64(binary.LittleEndian.Uint64(callImaged(t, p, imgSince, ""))); since < 0 {
+			t.Fatalf("after a dormant spell its monotonic clock is %d ns behind its init's", -since)
+		}
+		if e := callImaged(t, p, imgEntropy, ""); len(e) == 0 {
+			t.Fatal("no entropy after a dormant spell")
+		}
+	}
+}
+
+// A module that exports a name the kernel reserves for its own exports of
+// globals is refused, with the reason.
+func TestReservedGlobalExportRefused(t *testing.T) {
+	t.Parallel()
+	node := sharedNode(t)
+	_, err := node.LoadModuleFile(testwasm.Context(t), testwasm.WAT(t, "testdata/wat/reservedglobal.wat"))
+	if !errors.Is(err, api.ErrInvalidModule) || !strings.Contains(err.Error(), `"isle:global:" are reserved`) {
+		t.Fatalf("loading a module that exports isle:global:0: %v", err)
+	}
+}

@@ -1,0 +1,225 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// An idle reactor needs its linear memory and its globals, nothing else of
+// its wazero instance: about 2 KiB of Go heap per process (the instance,
+// its globals, tables, module engine, and a WASI system context wazero
+// makes for every instance) that BEAM's processes do without. So a reactor
+// is dormant while it has no work, in two cases:
+//
+//   - From its spawn until its first turn, if nothing has to run at spawn
+//     (no start function, no _initialize to run) and its module has been
+//     instantiated before, so that instantiating it later can fail only as
+//     any allocation can. Its initial memory is charged at spawn, as for
+//     any process. Spawn then costs a process record, not an instance; the
+//     first turn pays for the instance.
+//   - After it has gone a whole engine sweep without a turn (engines.go),
+//     if its module keeps no state but its memory and its number globals:
+//     no data segment to copy again, no start function, no instruction
+//     that changes a table or uses a passive segment (the rules images
+//     follow, see checkImageable). Its memory stays mapped, written and
+//     charged (linmem.Allocator.Retain); its mutable globals are saved.
+//
+// A dormant reactor wakes at its next turn: a new instance of the same
+// code takes its memory up again, grown to the size it had, and gets its
+// globals back. Nothing the guest can observe differs.
+
+// dormancy is what a dormant reactor keeps of its instance.
+type dormancy struct {
+	// size is its linear memory's size in bytes; zero for a reactor that
+	// was never instantiated.
+	size uint64
+	// globals are its mutable globals' values, in index order.
+	globals []uint64
+}
+
+// unborn is the dormancy of a reactor not instantiated yet.
+var unborn = &dormancy{}
+
+// dormancyRules reports, for a reactor's instrumented module, whether it
+// may start dormant (it has no start function) and whether it may go
+// dormant after it has run (see above).
+func dormancyRules(bin []byte, preloaded uint64) (startDormant, sleeps bool, err error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return false, false, err
+	}
+	if mod.Section(wasm.SectionStart) != nil {
+		return false, false, nil
+	}
+	return true, preloaded == 0 && checkImageable(bin) == nil, nil
+}
+
+// startsDormant reports whether a new process of m is left uninstantiated
+// until its first turn. Safe from any goroutine.
+func (p *Process) startsDormant() bool {
+	m := p.code()
+	return p.reactor && p.initialized && m.startDormant && m.proven.Load() && !p.k.keepInstances
+}
+
+// code is the module the process's instance is made from.
+func (p *Process) code() *Module {
+	if p.image != nil {
+		return p.image.mod
+	}
+	return p.mod
+}
+
+// sleep closes an idle reactor's instance, keeping its memory and
+// globals, if its module allows it. Precondition: p.mu is held, p is
+// idle (schedIdle) and not dead, and has no handler: the sweep is its
+// owner for this call (see keepEngine).
+func (p *Process) sleep() {
+	m := p.code()
+	if p.inst == nil || p.dormant != nil || !m.sleeps || p.k.keepInstances {
+		return
+	}
+	mem := p.inst.Memory()
+	if mem == nil {
+		return
+	}
+	p.charge() // the fuel counter goes with the instance
+	d := &dormancy{size: uint64(mem.Size()), globals: make([]uint64, len(m.globals))}
+	for i, name := range m.globals {
+		d.globals[i] = p.inst.ExportedGlobal(name).Get()
+	}
+	p.alloc.Retain()
+	_ = p.inst.Close(p.callCtx())
+	p.inst, p.fuel.counter, p.callStack.global = nil, nil, nil
+	p.dormant = d
+}
+
+// errWake wraps why a dormant reactor could not be given an instance.
+var errWake = errors.New("could not instantiate the dormant reactor")
+
+// wake gives a dormant reactor an instance again. Precondition: called by
+// p's owner, in a turn, with p.dormant set.
+func (p *Process) wake() error {
+	d := p.dormant
+	if err := p.instantiate(); err != nil {
+		return fmt.Errorf("%w: %w", errWake, err)
+	}
+	if d != unborn {
+		if err := p.restore(d); err != nil {
+			return fmt.Errorf("%w: %w", errWake, err)
+		}
+	}
+	p.mu.Lock()
+	p.dormant = nil // under p.mu: Info reads it
+	p.mu.Unlock()
+	return nil
+}
+
+// restore grows the new instance's memory back to d's size, over the
+// memory it kept (no byte is copied or charged again), and sets its
+// mutable globals to d's values.
+func (p *Process) restore(d *dormancy) error {
+	mem := p.inst.Memory()
+	if have := uint64(mem.Size()); have < d.size {
+		if _, ok := mem.Grow(uint32((d.size - have) / 65536)); !ok {
+			return fmt.Errorf("its memory did not grow back to %d bytes", d.size)
+		}
+	}
+	for i, name := range p.code().globals {
+		g, ok := p.inst.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("its global %s is not a mutable export", name)
+		}
+		g.Set(d.globals[i])
+	}
+	return nil
+}
+
+// globalExportPrefix begins the names of the exports exportGlobals adds:
+// wazero sets a global only through an export.
+const globalExportPrefix = "isle:global:"
+
+// exportGlobals exports every mutable global bin defines, as
+// globalExportPrefix and its index, so that the kernel can read and set
+// them when a reactor goes dormant and wakes. The guest sees nothing of
+// it. A module that already exports such a name is refused.
+func exportGlobals(bin []byte) ([]byte, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, err
+	}
+	var exports []wasm.Export
+	if s := mod.Section(wasm.SectionExport); s != nil {
+		if exports, err = wasm.DecodeExports(s.Payload); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range exports {
+		if strings.HasPrefix(e.Name, globalExportPrefix) {
+			return nil, fmt.Errorf("module exports a %s named %q: export names beginning with %q are reserved for the kernel",
+				e.Kind, e.Name, globalExportPrefix)
+		}
+	}
+	imported := 0
+	if s := mod.Section(wasm.SectionImport); s != nil {
+		imports, err := wasm.DecodeImports(s.Payload)
+		if err != nil {
+			return nil, err
+		}
+		for _, im := range imports {
+			if im.Kind == wasm.KindGlobal {
+				imported++
+			}
+		}
+	}
+	s := mod.Section(wasm.SectionGlobal)
+	if s == nil {
+		return bin, nil
+	}
+	globals, err := wasm.DecodeGlobals(s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	added := false
+	for i, g := range globals {
+		if g.Type.Mutable {
+			idx := uint32(imported + i)
+			exports = append(exports, wasm.Export{Name: globalExportPrefix + strconv.Itoa(int(idx)), Kind: wasm.KindGlobal, Index: idx})
+			added = true
+		}
+	}
+	if !added {
+		return bin, nil
+	}
+	mod.Put(wasm.SectionExport, wasm.EncodeExports(exports))
+	return mod.Encode(), nil
+}
+
+// globalExports lists the names exportGlobals gave bin's mutable globals,
+// in index order.
+func globalExports(bin []byte) ([]string, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, err
+	}
+	s := mod.Section(wasm.SectionExport)
+	if s == nil {
+		return nil, nil
+	}
+	exports, err := wasm.DecodeExports(s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range exports {
+		if e.Kind == wasm.KindGlobal && strings.HasPrefix(e.Name, globalExportPrefix) {
+			names = append(names, e.Name)
+		}
+	}
+	return names, nil
+}
