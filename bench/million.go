@@ -50,6 +50,18 @@ func runSpawnCPU(h *harness, r *Report) error {
 			Isle: Figure{Name: isleName, Runs: isleRuns[i+1]}, Peer: erl[i+1],
 			Note: "over every spawn of a run, each timed alone, while the count grows to " + count(n)})
 	}
+	t = time.Now()
+	keptRuns, kerr := h.repeatBig(1, func(n int) ([]float64, error) { return h.isleSpawnCPUWith(n, true) })
+	h.logf("  isle with KeepInstances: the same, one counted run, in %v", time.Since(t).Round(time.Second))
+	kept := Figure{Name: keptName}
+	if kerr != nil {
+		kept.Skip = kerr.Error()
+	} else {
+		kept.Runs = keptRuns[0]
+	}
+	r.Rows = append(r.Rows, Row{Workload: "CPU time per spawn" + at, Unit: "µs", Kind: Time,
+		Isle: Figure{Name: isleName, Runs: isleRuns[0]}, Peer: kept,
+		Note: "what dormancy moves to the first turn: the instance (one counted run)"})
 	if erl[0].Measured() {
 		r.Targets = append(r.Targets, Target{What: "CPU time per spawn at " + count(n) + " over Erlang's", Goal: 1,
 			Unit: "× Erlang's", Kind: Time, Value: one(median(isleRuns[0]) / erl[0].Median())})
@@ -60,8 +72,12 @@ func runSpawnCPU(h *harness, r *Report) error {
 // isleSpawnCPU spawns n tiny reactors into a fresh node, each timed, and
 // returns the process's CPU time per spawn and the p50, mean and p99 of
 // the spawn latency, in µs.
-func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
-	node, err := h.sizedNode(n)
+func (h *harness) isleSpawnCPU(n int) ([]float64, error) { return h.isleSpawnCPUWith(n, false) }
+
+// isleSpawnCPUWith is isleSpawnCPU, on a node that keeps instances if
+// keep is set.
+func (h *harness) isleSpawnCPUWith(n int, keep bool) ([]float64, error) {
+	node, err := h.sizedNodeWith(n, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +115,11 @@ func (h *harness) isleSpawnCPU(n int) ([]float64, error) {
 // counted at each linear memory's size, touched or not: a million 64 KiB
 // memories count 64 GiB though each touches a page or two. So the node
 // gets room for n processes at the 1 MiB each may grow to.
-func (h *harness) sizedNode(n int) (*isle.Node, error) {
-	return isle.NewNode(h.ctx, isle.Config{CacheDir: filepath.Join(h.opts.CacheDir, "node"),
+func (h *harness) sizedNode(n int) (*isle.Node, error) { return h.sizedNodeWith(n, false) }
+
+// sizedNodeWith is sizedNode, keeping instances if keep is set.
+func (h *harness) sizedNodeWith(n int, keep bool) (*isle.Node, error) {
+	return isle.NewNode(h.ctx, isle.Config{CacheDir: filepath.Join(h.opts.CacheDir, "node"), KeepInstances: keep,
 		MaxProcesses: n + 1000, SpawnQuota: n + 1000, MaxMemory: int64(n+1000) * int64(reactorLimits.Memory)})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ func runSpawn(h *harness, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("isle spawn from Go: %w", err)
 	}
+	kept := h.peer(keptName, 2, func() ([]float64, error) { return pcts(h.isleSpawnWith(0, n, true, false)) })
 	guest, err := h.repeat(func() ([]float64, error) { return pcts(h.isleGuestSpawn(n)) })
 	if err != nil {
 		return fmt.Errorf("isle spawn guest to guest: %w", err)
@@ -52,12 +54,14 @@ func runSpawn(h *harness, r *Report) error {
 		h.peer("goroutine start (`go` statement)", 2, func() ([]float64, error) { return pcts(goSpawn(0, n), nil) }),
 		h.peer(fmt.Sprintf("bare wazero %s `InstantiateModule` of the same module", h.env.Wazero), 2,
 			func() ([]float64, error) { return pcts(h.wazeroSpawn(n)) }),
+		kept,
 	}
 	notes := []string{
 		"",
 		"timed until the child runs its main (it writes a byte the parent waits for); exit and reaping not timed",
 		"`go` returns before the goroutine runs, as `spawn/1` does",
 		"default `ModuleConfig`, imports stubbed, no rewriting; no process table or handles, but no memory pool either",
+		"the same spawn when reactors are not born dormant: its instance is made in the spawn, not at its first turn",
 	}
 	for i, name := range []string{"spawn latency p50", "spawn latency p99"} {
 		for j, p := range peers {
@@ -72,10 +76,34 @@ func runSpawn(h *harness, r *Report) error {
 	}
 	r.Targets = append(r.Targets, Target{What: "spawn p50 (from Go)", Goal: 5, Unit: "µs", Kind: Time,
 		Value: Figure{Name: hostName, Runs: host[0]}})
+	if err := h.spawnToReply(r, pcts); err != nil {
+		return err
+	}
 	if err := h.spawnVsLive(r, res, eerr, hostName); err != nil {
 		return err
 	}
 	return runSpawnCPU(h, r)
+}
+
+// keptName names isle's figures with Config.KeepInstances.
+const keptName = "isle, `Config.KeepInstances`: the instance made in the spawn"
+
+// spawnToReply times a spawn and a first call together, born dormant (the
+// first turn makes the instance) and with Config.KeepInstances, so that
+// the spawn rows do not hide what dormancy moves to the first message.
+func (h *harness) spawnToReply(r *Report, pcts func([]float64, error) ([]float64, error)) error {
+	n := h.sz.spawnN
+	dormant, err := h.repeat(func() ([]float64, error) { return pcts(h.isleSpawnWith(0, n, false, true)) })
+	if err != nil {
+		return fmt.Errorf("isle spawn to first reply: %w", err)
+	}
+	kept := h.peer(keptName, 2, func() ([]float64, error) { return pcts(h.isleSpawnWith(0, n, true, true)) })
+	for i, name := range []string{"p50", "p99"} {
+		r.Rows = append(r.Rows, Row{Workload: "spawn to first reply " + name + ", from Go", Unit: "µs", Kind: Time,
+			Isle: Figure{Name: "isle: `node.Spawn` of a 1-page C reactor, then `Call`", Runs: dormant[i]}, Peer: kept[i],
+			Note: "born dormant, the reactor gets its instance at this first turn"})
+	}
+	return nil
 }
 
 // spawnVsLive times spawns into a node already holding idle processes.
@@ -121,7 +149,13 @@ func (h *harness) spawnVsLive(r *Report, res map[string][]float64, eerr error, h
 // alive until the node closes. The spawn context never ends, so no
 // watcher is armed: the cheapest spawn the API offers.
 func (h *harness) isleSpawn(idle, n int) ([]float64, error) {
-	node, err := h.node()
+	return h.isleSpawnWith(idle, n, false, false)
+}
+
+// isleSpawnWith is isleSpawn on a node that keeps instances if keep is
+// set, timing each spawn with a first call if call is set.
+func (h *harness) isleSpawnWith(idle, n int, keep, call bool) ([]float64, error) {
+	node, err := isle.NewNode(h.ctx, isle.Config{CacheDir: filepath.Join(h.opts.CacheDir, "node"), KeepInstances: keep})
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +177,9 @@ func (h *harness) isleSpawn(idle, n int) ([]float64, error) {
 	for i := range samples {
 		t0 := time.Now()
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
+		if err == nil && call {
+			_, err = p.Call(bg, isle.Message{Tag: 1})
+		}
 		samples[i] = float64(time.Since(t0))
 		if err != nil {
 			return nil, err
