@@ -74,3 +74,16 @@ func TestInspectShowsImage(t *testing.T) {
 		}
 	}
 }
+
+// isle inspect says when a reactor is dormant, and only then.
+func TestInspectShowsDormant(t *testing.T) {
+	t.Parallel()
+	for _, dormant := range []bool{false, true} {
+		var b strings.Builder
+		printDetail(&b, &isle.ProcessDetail{ProcessInfo: isle.ProcessInfo{PID: 7, Name: "pong", Module: "pong", Reactor: true,
+			State: "idle", Dormant: dormant}})
+		if got := strings.Contains(b.String(), "state idle (dormant: no instance until its next message)"); got != dormant {
+			t.Errorf("dormant %v: isle inspect printed %q", dormant, b.String())
+		}
+	}
+}
