@@ -19,11 +19,12 @@ import (
 	"github.com/isle-run/isle/internal/supervisor"
 )
 
-const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] [--node NAME [cluster flags]] APP.toml"
+const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] [--keep-instances] [--node NAME [cluster flags]] APP.toml"
 
 // upFlags are the flags of `isle up`.
 type upFlags struct {
 	cacheDir, dataDir, admin *string
+	keepInstances            *bool
 	cluster                  clusterFlags
 }
 
@@ -35,7 +36,9 @@ func newUpFlags() (*flag.FlagSet, upFlags) {
 		cacheDir: fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached"),
 		dataDir:  fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says"),
 		admin:    fs.String("admin", "", "serve the dashboard and /metrics at this address, over the manifest's admin"),
-		cluster:  newClusterUpFlags(fs),
+		keepInstances: fs.Bool("keep-instances", false,
+			"instantiate every reactor in its spawn and keep its instance while it idles (no dormant reactors: README, \"Dormant reactors\")"),
+		cluster: newClusterUpFlags(fs),
 	}
 	return fs, f
 }
@@ -75,7 +78,7 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	defer stopTracing() // after the node closes, so its last spans go too
 	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger, TracerProvider: tp,
-		Cluster: cc})
+		Cluster: cc, KeepInstances: *f.keepInstances})
 	if err != nil {
 		return 0, clusterStartError(cc, err)
 	}
