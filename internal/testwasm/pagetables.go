@@ -14,20 +14,33 @@ import (
 // does not report it.
 func PageTables(t testing.TB) int64 {
 	t.Helper()
+	return statusKiB(t, "VmPTE")
+}
+
+// Resident is this process's resident set in KiB (VmRSS). It skips the
+// test where the kernel does not report it.
+func Resident(t testing.TB) int64 {
+	t.Helper()
+	return statusKiB(t, "VmRSS")
+}
+
+// statusKiB reads a field of /proc/self/status given in kB.
+func statusKiB(t testing.TB, field string) int64 {
+	t.Helper()
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Skipf("no /proc/self/status: %v", err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmPTE:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				t.Fatalf("VmPTE %q: %v", v, err)
+				t.Fatalf("%s %q: %v", field, v, err)
 			}
 			return n
 		}
 	}
-	t.Skip("no VmPTE in /proc/self/status")
+	t.Skipf("no %s in /proc/self/status", field)
 	return 0
 }
 
