@@ -332,3 +332,36 @@ func TestDormantCyclesLeakNothing(t *testing.T) {
 		t.Errorf("resident memory grew %d KiB over %d wakes", grew, n*cycles)
 	}
 }
+
+// Dormancy changes no fuel figure: the same calls spend the same fuel
+// whether the reactor slept between them or kept its instance.
+func TestDormancyKeepsFuelAccounting(t *testing.T) {
+	t.Parallel()
+	ctx := testwasm.Context(t)
+	fuel := func(keep bool) int64 {
+		node := dormantNode(t, keep)
+		mod := load(t, node, testwasm.WAT(t, "testdata/wat/dormant.wat"))
+		var p *isle.Process
+		for range 2 { // the second is born dormant, unless kept
+			var err error
+			if p, err = node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 5 {
+			callDormantCtx(t, ctx, p)
+			if !keep {
+				waitDormantCtx(t, ctx, node, p, "between calls")
+			}
+		}
+		p.Kill() // Stats are exact once the process has ended
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return p.Stats().Fuel
+	}
+	kept, slept := fuel(true), fuel(false)
+	if kept == 0 || slept != kept {
+		t.Fatalf("five calls spent %d fuel with dormant spells between them, %d with the instance kept", slept, kept)
+	}
+}
