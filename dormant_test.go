@@ -122,8 +122,8 @@ func TestDormantReactorKeepsItsState(t *testing.T) {
 }
 
 // The kernel never puts to sleep a reactor whose new instance would
-// differ: one that grows its table, or has a data segment to copy in
-// again. It is still born dormant (nothing runs at its spawn).
+// differ: one that grows its table. It is still born dormant (nothing
+// runs at its spawn).
 func TestDormancyRefusedWhereStateWouldBeLost(t *testing.T) {
 	t.Parallel()
 	node := dormantNode(t, false)
@@ -156,7 +156,7 @@ func TestDormancyRefusedWhereStateWouldBeLost(t *testing.T) {
 		callDormant(t, s)
 		waitDormant(t, node, s, "beside the reactor that must stay awake")
 		if dormant(t, node, w) {
-			t.Fatal("a reactor that grows its table and has a data segment was put to sleep")
+			t.Fatal("a reactor that grows its table was put to sleep")
 		}
 	}
 }
@@ -363,5 +363,28 @@ func TestDormancyKeepsFuelAccounting(t *testing.T) {
 	kept, slept := fuel(true), fuel(false)
 	if kept == 0 || slept != kept {
 		t.Fatalf("five calls spent %d fuel with dormant spells between them, %d with the instance kept", slept, kept)
+	}
+}
+
+// A reactor with data segments sleeps too, once the kernel has compiled
+// its code without them: woken, it keeps what it wrote over them.
+func TestDormantReactorWithDataKeepsItsWrites(t *testing.T) {
+	t.Parallel()
+	node := dormantNode(t, false)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/dataful.wat"))
+	ctx := testwasm.Context(t)
+	p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := uint32(1); round <= 3; round++ {
+		r, err := p.Call(ctx, isle.Message{Tag: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := binary.LittleEndian.Uint32(r.Data); n != round || string(r.Data[4:]) != "isle" {
+			t.Fatalf("call %d after a dormant spell: count %d, segment %q", round, n, r.Data[4:])
+		}
+		waitDormantCtx(t, ctx, node, p, "with data segments")
 	}
 }

@@ -1,11 +1,15 @@
 package kernel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/isle-run/isle/internal/wasm"
@@ -25,14 +29,15 @@ import (
 //     first turn pays for the instance.
 //   - After it has gone a whole engine sweep without a turn (engines.go),
 //     if its module keeps no state but its memory and its number globals:
-//     no data segment to copy again, no start function, no instruction
-//     that changes a table or uses a passive segment (the rules images
-//     follow, see checkImageable). Its memory stays mapped, written and
-//     charged (linmem.Allocator.Retain); its mutable globals are saved.
+//     no start function, no instruction that changes a table or uses a
+//     passive segment (the rules images follow, see checkImageable). Its
+//     memory stays mapped, written and charged (linmem.Allocator.Retain);
+//     its mutable globals are saved.
 //
 // A dormant reactor wakes at its next turn: a new instance of the same
-// code takes its memory up again, grown to the size it had, and gets its
-// globals back. Nothing the guest can observe differs.
+// code without its data segments (wakeCode) takes its memory up again,
+// grown to the size it had, and gets its globals back. Nothing the guest
+// can observe differs.
 
 // dormancy is what a dormant reactor keeps of its instance.
 type dormancy struct {
@@ -49,7 +54,7 @@ var unborn = &dormancy{}
 // dormancyRules reports, for a reactor's instrumented module, whether it
 // may start dormant (it has no start function) and whether it may go
 // dormant after it has run (see above).
-func dormancyRules(bin []byte, preloaded uint64) (startDormant, sleeps bool, err error) {
+func dormancyRules(bin []byte) (startDormant, sleeps bool, err error) {
 	mod, err := wasm.Decode(bin)
 	if err != nil {
 		return false, false, err
@@ -57,7 +62,70 @@ func dormancyRules(bin []byte, preloaded uint64) (startDormant, sleeps bool, err
 	if mod.Section(wasm.SectionStart) != nil {
 		return false, false, nil
 	}
-	return true, preloaded == 0 && checkImageable(bin) == nil, nil
+	return true, checkImageable(bin) == nil, nil
+}
+
+// wakeCode is the code a reactor put to sleep is woken with. It is the
+// module itself when it has no data segment. Otherwise it is the module
+// without them (the woken reactor's memory holds what they wrote, and
+// more), compiled in the background the first time one of its reactors
+// could sleep: none sleeps before it is ready.
+type wakeCode struct {
+	once     sync.Once
+	src      []byte // the module to strip, until it is compiled
+	ready    atomic.Bool
+	failed   atomic.Bool           // it could not be made: the reactors stay awake
+	compiled wazero.CompiledModule // set before ready
+}
+
+// wakeReady reports whether m's reactors can be woken, starting the wake
+// module's compilation if it is not. Safe from any goroutine.
+func (k *Kernel) wakeReady(m *Module) bool {
+	w := &m.wake
+	if w.ready.Load() {
+		return true
+	}
+	w.once.Do(func() {
+		if !k.startCompile() {
+			w.failed.Store(true)
+			return
+		}
+		src := w.src
+		go func() {
+			defer k.compiles.Done()
+			c, err := k.compileWake(src)
+			if err != nil {
+				k.log.Debug("module's reactors stay awake", "module", m.Name, "reason", err)
+				w.failed.Store(true)
+				return
+			}
+			w.compiled = c
+			w.src = nil
+			w.ready.Store(true)
+		}()
+	})
+	return false
+}
+
+// compileWake compiles bin without its data segments.
+func (k *Kernel) compileWake(bin []byte) (wazero.CompiledModule, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, err
+	}
+	dropData(mod)
+	return k.rt.CompileModule(context.Background(), mod.Encode())
+}
+
+// dropData removes mod's data segments and their count.
+func dropData(mod *wasm.Module) {
+	secs := mod.Sections[:0]
+	for _, sec := range mod.Sections {
+		if sec.ID != wasm.SectionData && sec.ID != wasm.SectionDataCount {
+			secs = append(secs, sec)
+		}
+	}
+	mod.Sections = secs
 }
 
 // startsDormant reports whether a new process of m is left uninstantiated
@@ -76,17 +144,22 @@ func (p *Process) code() *Module {
 }
 
 // sleep closes an idle reactor's instance, keeping its memory and
-// globals, if its module allows it. Precondition: p.mu is held, p is
-// idle (schedIdle) and not dead, and has no handler: the sweep is its
-// owner for this call (see keepEngine).
-func (p *Process) sleep() {
+// globals, if its module allows it. It reports whether it could not yet,
+// as its module's wake code is still compiling: the sweep lists the
+// reactor again. Precondition: p.mu is held, p is idle (schedIdle) and
+// not dead, and has no handler: the sweep is its owner for this call
+// (see keepEngine).
+func (p *Process) sleep() (later bool) {
 	m := p.code()
 	if p.inst == nil || p.dormant != nil || !m.sleeps || p.k.keepInstances {
-		return
+		return false
+	}
+	if !p.k.wakeReady(m) {
+		return !m.wake.failed.Load()
 	}
 	mem := p.inst.Memory()
 	if mem == nil {
-		return
+		return false
 	}
 	p.charge() // the fuel counter goes with the instance
 	d := &dormancy{size: uint64(mem.Size()), globals: make([]uint64, len(m.globals))}
@@ -97,6 +170,7 @@ func (p *Process) sleep() {
 	_ = p.inst.Close(p.callCtx())
 	p.inst, p.fuel.counter, p.callStack.global = nil, nil, nil
 	p.dormant = d
+	return false
 }
 
 // errWake wraps why a dormant reactor could not be given an instance.

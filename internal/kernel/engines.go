@@ -105,6 +105,5 @@ func (p *Process) keepEngine() bool {
 		return true // queued for a turn, or in one that is still running
 	}
 	p.handler = nil
-	p.sleep()
-	return false
+	return p.sleep() // listed again while its wake code compiles
 }

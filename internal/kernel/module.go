@@ -64,6 +64,8 @@ type Module struct {
 	// globals names the exports of a reactor's mutable globals, in index
 	// order (see exportGlobals).
 	globals []string
+	// wake is what a reactor put to sleep is woken with (dormant.go).
+	wake wakeCode
 	// imageCheck runs checkImageable once; imageRefusal is its verdict.
 	imageCheck   sync.Once
 	imageRefusal error
@@ -260,8 +262,14 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		m.minMemory = uint64(mem.Min()) * 65536
 	}
 	if m.kind == kindReactor {
-		if m.startDormant, m.sleeps, err = dormancyRules(rewritten, preloaded); err == nil {
+		if m.startDormant, m.sleeps, err = dormancyRules(rewritten); err == nil {
 			m.globals, err = globalExports(rewritten)
+		}
+		if m.sleeps && preloaded == 0 {
+			m.wake.compiled = compiled
+			m.wake.ready.Store(true)
+		} else if m.sleeps {
+			m.wake.src = rewritten
 		}
 		if err != nil {
 			_ = compiled.Close(ctx)

@@ -387,9 +387,9 @@ func (p *Process) instantiate() (err error) {
 			}
 		}
 	}()
-	code := p.mod.compiled
-	if p.image != nil {
-		code = p.image.mod.compiled
+	code := p.code().compiled
+	if d := p.dormant; d != nil && d != unborn {
+		code = p.code().wake.compiled // its memory holds the data already
 	}
 	inst, err := p.k.rt.InstantiateModule(p.callCtx(), code, p.moduleConfig())
 	if err != nil {

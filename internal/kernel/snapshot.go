@@ -399,7 +399,8 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
 		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
-
+	im.wake.compiled = compiled
+	im.wake.ready.Store(true)
 	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}, nil
 }
 
@@ -449,13 +450,7 @@ func imageModule(bin []byte, s *snapshotState) ([]byte, error) {
 	}
 	mems[0].Min = uint32(pages)
 	mod.Put(wasm.SectionMemory, wasm.EncodeMemories(mems))
-	secs := mod.Sections[:0]
-	for _, sec := range mod.Sections {
-		if sec.ID != wasm.SectionData && sec.ID != wasm.SectionDataCount {
-			secs = append(secs, sec)
-		}
-	}
-	mod.Sections = secs
+	dropData(mod)
 	return mod.Encode(), nil
 }
 

@@ -1,8 +1,7 @@
 ;; wakeful.wat: a reactor the kernel must never put to sleep: each call
-;; grows its table, which a new instance would not have, and it has a
-;; data segment, which a new instance would copy in again over what the
-;; reactor wrote. It replies with its table's size and the first four
-;; bytes of the segment's place, which each call increments.
+;; grows its table, which a new instance would not have. It replies with
+;; its table's size and a count each call increments, kept where its data
+;; segment put zeros.
 (module
   (import "isle" "reply" (func $reply (param i32 i32 i32 i32 i32 i32) (result i32)))
   (table $t 0 funcref)
