@@ -391,7 +391,10 @@ func linkrace() {
 		}
 		survived++
 	}
-	check("link-kills-before-down", survived == 0 && kinds["killed"] == n,
+	// noproc: the middle was gone before this process's monitor, as a busy
+	// machine allows when its child spins for no time; it did not survive
+	// either, or it would have said hello.
+	check("link-kills-before-down", survived == 0 && kinds["killed"]+kinds["noproc"] == n && kinds["killed"] > n/2,
 		"%d of %d middle processes saw their linked child's DOWN and lived on; exits %v", survived, n, kinds)
 }
 
