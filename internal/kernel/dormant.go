@@ -145,10 +145,10 @@ func (p *Process) code() *Module {
 
 // sleep closes an idle reactor's instance, keeping its memory and
 // globals, if its module allows it. It reports whether it could not yet,
-// as its module's wake code is still compiling: the sweep lists the
-// reactor again. Precondition: p.mu is held, p is idle (schedIdle) and
-// not dead, and has no handler: the sweep is its owner for this call
-// (see keepEngine).
+// as its module's wake code is still compiling: the reactor then keeps
+// its instance and handler, and the sweep keeps it listed. Precondition:
+// p.mu is held, and p is idle (schedIdle) and not dead: the sweep is its
+// owner for this call (see keepEngine), and clears its handler after.
 func (p *Process) sleep() (later bool) {
 	m := p.code()
 	if p.inst == nil || p.dormant != nil || !m.sleeps || p.k.keepInstances {
@@ -162,7 +162,7 @@ func (p *Process) sleep() (later bool) {
 		return false
 	}
 	p.charge() // the fuel counter goes with the instance
-	d := &dormancy{size: uint64(mem.Size()), globals: make([]uint64, len(m.globals))}
+	d := &dormancy{size: memoryBytes(mem), globals: make([]uint64, len(m.globals))}
 	for i, name := range m.globals {
 		d.globals[i] = p.inst.ExportedGlobal(name).Get()
 	}
@@ -199,7 +199,7 @@ func (p *Process) wake() error {
 // mutable globals to d's values.
 func (p *Process) restore(d *dormancy) error {
 	mem := p.inst.Memory()
-	if have := uint64(mem.Size()); have < d.size {
+	if have := memoryBytes(mem); have < d.size {
 		if _, ok := mem.Grow(uint32((d.size - have) / 65536)); !ok {
 			return fmt.Errorf("its memory did not grow back to %d bytes", d.size)
 		}
@@ -212,6 +212,14 @@ func (p *Process) restore(d *dormancy) error {
 		g.Set(d.globals[i])
 	}
 	return nil
+}
+
+// memoryBytes is mem's size in bytes. api.Memory.Size is a uint32, which
+// wraps to 0 at the 4 GiB a wasm32 memory may reach; its page count does
+// not.
+func memoryBytes(mem api.Memory) uint64 {
+	pages, _ := mem.Grow(0) // changes nothing
+	return uint64(pages) * 65536
 }
 
 // globalExportPrefix begins the names of the exports exportGlobals adds:

@@ -104,6 +104,9 @@ func (p *Process) keepEngine() bool {
 	case p.mbox.sched != schedIdle:
 		return true // queued for a turn, or in one that is still running
 	}
+	if p.sleep() {
+		return true // its wake code is compiling: it keeps its engine, and stays listed once
+	}
 	p.handler = nil
-	return p.sleep() // listed again while its wake code compiles
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/isle-run/isle/internal/testwasm"
+	"github.com/isle-run/isle/internal/wasm"
 )
 
 // holdsEngine reports whether p keeps its call engine, and whether it is
@@ -131,4 +132,44 @@ func TestEngineSweepsBesideTurns(t *testing.T) {
 	}
 	wg.Wait()
 	r.wait(t, "every message handled", func(tags []uint32) bool { return len(tags) == senders*each })
+}
+
+// listed counts p's entries in the sweeper's list.
+func (s *engineSweeper) listed(p *Process) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, q := range s.held {
+		if q == p {
+			n++
+		}
+	}
+	return n
+}
+
+// A reactor whose module's wake code is still compiling when a sweep
+// would put it to sleep keeps its engine, and is listed once: a second
+// entry, added by its next turn, would put it to sleep in the first
+// sweep after that turn, not one to two periods later.
+func TestSleepPutOffKeepsTheEngineListedOnce(t *testing.T) {
+	t.Parallel()
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	k.engines.period = time.Hour // only this test sweeps
+	m := recordingReactorWith(t, k, "dataful recorder", []wasm.Data{{Offset: wasm.Expr{0x41, 0x10, 0x0b}, Init: []byte("isle")}})
+	p := spawn(t, k, m, Spec{})
+	hostSend(t, k, p, 1)
+	r.wait(t, "the first message", func(tags []uint32) bool { return len(tags) == 1 })
+	waitIdle(t, p)
+	k.engines.sweep() // it had a turn: kept
+	k.engines.sweep() // idle a whole period: its wake code starts compiling
+	if held, _ := p.holdsEngine(); !held {
+		t.Fatal("a reactor that could not sleep yet gave its engine back")
+	}
+	hostSend(t, k, p, 2)
+	r.wait(t, "the second message", func(tags []uint32) bool { return len(tags) == 2 })
+	waitIdle(t, p)
+	if n := k.engines.listed(p); n != 1 {
+		t.Fatalf("the sweeper lists the reactor %d times, want once", n)
+	}
 }

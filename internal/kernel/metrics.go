@@ -109,16 +109,18 @@ type ProcSample struct {
 
 // Sample visits every live process and returns the node's totals by
 // service (what ended processes did plus what the live ones did so far)
-// and the messages the host sent. It holds the process table's lock
-// throughout, so that no process is counted both live and ended, and
-// each process's lock in turn: visit must be quick and must not call
-// into the kernel. A process's sent count lags by up to one turn (it is
-// published when it next takes a message).
+// and the messages the host sent. The ended processes' totals and the
+// list of live ones are taken under the process table's lock together, so
+// that no process is counted both live and ended (one that ends later
+// adds to the node's totals, not to this copy); each live process's lock
+// is then taken in turn, with the table's released, as the lock order
+// wants: visit must be quick and must not call into the kernel. A
+// process's sent count lags by up to one turn (it is published when it
+// next takes a message).
 //
 // Safe from any goroutine.
 func (k *Kernel) Sample(visit func(*ProcSample)) (totals map[*Service]ServiceTotals, hostSent uint64) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	totals = make(map[*Service]ServiceTotals, len(k.stats.services))
 	for svc, t := range k.stats.services {
 		c := *t
@@ -128,8 +130,13 @@ func (k *Kernel) Sample(visit func(*ProcSample)) (totals map[*Service]ServiceTot
 		}
 		totals[svc] = c
 	}
-	var s ProcSample
+	live := make([]*Process, 0, k.procs.len())
 	for p := range k.procs.all() {
+		live = append(live, p)
+	}
+	k.mu.Unlock()
+	var s ProcSample
+	for _, p := range live {
 		p.mu.Lock()
 		s.Queued = p.mbox.len()
 		sent, taken := p.mbox.sent, p.mbox.taken

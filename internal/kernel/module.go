@@ -95,6 +95,26 @@ func tableBytes(bin []byte) (int64, error) {
 	return n, nil
 }
 
+// initialMemory is the size, in bytes, of the linear memory the module
+// defines at its start, exported or not: a spawn is charged for it before
+// the instance exists (a reactor born dormant has none until its first
+// turn).
+func initialMemory(bin []byte) (uint64, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return 0, err
+	}
+	s := mod.Section(wasm.SectionMemory)
+	if s == nil {
+		return 0, nil
+	}
+	mems, err := wasm.DecodeMemories(s.Payload)
+	if err != nil || len(mems) == 0 {
+		return 0, err
+	}
+	return uint64(mems[0].Min) * 65536, nil
+}
+
 // preloadedBytes bounds what instantiating the module writes into its
 // linear memory: the end of its furthest active data segment, or all of it
 // if it has a start function, whose code may write anywhere, or a segment
@@ -258,8 +278,9 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		m.kind = kindReactor
 		m.receivesHandles = true
 	}
-	for _, mem := range compiled.ExportedMemories() {
-		m.minMemory = uint64(mem.Min()) * 65536
+	if m.minMemory, err = initialMemory(rewritten); err != nil {
+		_ = compiled.Close(ctx)
+		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}
 	if m.kind == kindReactor {
 		if m.startDormant, m.sleeps, err = dormancyRules(rewritten); err == nil {

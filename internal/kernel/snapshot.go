@@ -175,8 +175,11 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 func (p *Process) readSnapshot(cfg *wasip1.Config) (*snapshotState, error) {
 	s := p.snap
 	mem := p.inst.Memory()
-	if mem == nil || mem.Size() == 0 {
+	if mem == nil || mem.Size() == 0 && memoryBytes(mem) == 0 {
 		return nil, errors.New("it has no linear memory")
+	}
+	if mem.Size() == 0 {
+		return nil, errors.New("its linear memory is 4 GiB, more than an image holds")
 	}
 	im, ok := p.inst.(experimental.InternalModule)
 	if !ok {

@@ -75,6 +75,13 @@ func recordingKernel(t *testing.T, r *recorder) *Kernel {
 // message.
 func recordingReactor(t *testing.T, k *Kernel) *Module {
 	t.Helper()
+	return recordingReactorWith(t, k, "recorder", nil)
+}
+
+// recordingReactorWith is recordingReactor with data segments, loaded as
+// name.
+func recordingReactorWith(t *testing.T, k *Kernel, name string, data []wasm.Data) *Module {
+	t.Helper()
 	m := &wasm.Module{}
 	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{
 		{Params: []wasm.ValType{wasm.I32}},
@@ -90,7 +97,10 @@ func recordingReactor(t *testing.T, k *Kernel) *Module {
 	// local.get 1 (the tag); call 0 (test.seen); end
 	body := []byte{0x00, 0x20, 0x01, 0x10, 0x00, 0x0b}
 	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
-	mod, err := k.Load(context.Background(), "recorder", m.Encode())
+	if data != nil {
+		m.Put(wasm.SectionData, wasm.EncodeData(data))
+	}
+	mod, err := k.Load(context.Background(), name, m.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}

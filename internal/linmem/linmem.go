@@ -338,6 +338,9 @@ func (m *memory) written() uint64 {
 // wazero turns into a failed memory.grow, past the limit.
 func (m *memory) Reallocate(size uint64) []byte {
 	if size > m.limit {
+		if m.region == nil { // the initial memory: say why, as below
+			m.alloc.err.CompareAndSwap(nil, &errRefused)
+		}
 		return nil
 	}
 	grow := int64(size) - int64(m.dirty)
