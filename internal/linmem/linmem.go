@@ -201,9 +201,9 @@ func (sc *sizeClass) freeShared(r []byte, held bool) {
 	sc.pmds[base] = st
 }
 
-// ErrRefused is Allocator.Err when the Account refused a memory's initial
-// size.
-var ErrRefused = errors.New("the memory account refused the initial linear memory")
+// ErrRefused is Allocator.Err when a memory's initial size was refused:
+// over the memory's limit, or by the Account.
+var ErrRefused = errors.New("the initial linear memory was refused: over its limit or the memory account's")
 
 var errRefused = ErrRefused
 
