@@ -186,9 +186,9 @@ func TestControlRunTree(t *testing.T) {
 	oneLine(t, ctl(t, rt, nil, "ps"), statusFailed, "no isle node of yours is running")
 }
 
-// upApp starts isle up with two supervised services and returns it and
-// its socket.
-func upApp(t *testing.T, rt string) (*started, string) {
+// upApp starts isle up, with flags, with two supervised services and
+// returns it and its socket.
+func upApp(t *testing.T, rt string, flags ...string) (*started, string) {
 	t.Helper()
 	svc := testwasm.C(t, "testdata/c/svc.c", "-O2", "-mexec-model=reactor")
 	app := writeFile(t, t.TempDir(), "app.toml", fmt.Sprintf(`
@@ -204,7 +204,7 @@ name = "helper"
 module = %q
 args = ["worker"]
 `, svc, svc))
-	s := startEnv(t, rt, false, "up", app)
+	s := startEnv(t, rt, false, append(append([]string{"up"}, flags...), app)...)
 	sock := s.wait(t, `^isle: control socket (\S+) `)[1]
 	s.wait(t, `^isle: demo is up`)
 	return s, sock
