@@ -220,22 +220,3 @@ func dormantCycles(ctx context.Context, node *isle.Node, p *isle.Process, i, rou
 	_, err := p.Wait(ctx)
 	return err
 }
-
-// untilDormant waits for the node to show p dormant, or ctx to end.
-func untilDormant(ctx context.Context, node *isle.Node, p *isle.Process) error {
-	for {
-		d, err := node.Inspect(p.ID())
-		if err != nil {
-			return err
-		}
-		if d.Dormant {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("process %d never went dormant: %w", p.ID(), ctx.Err())
-		default:
-			runtime.Gosched()
-		}
-	}
-}

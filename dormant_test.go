@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"runtime/debug"
@@ -45,10 +46,26 @@ func waitDormant(t *testing.T, node *isle.Node, p *isle.Process, why string) {
 // waitDormantCtx is waitDormant under ctx.
 func waitDormantCtx(t *testing.T, ctx context.Context, node *isle.Node, p *isle.Process, why string) {
 	t.Helper()
-	for !dormant(t, node, p) {
+	if err := untilDormant(ctx, node, p); err != nil {
+		t.Fatalf("%s: %v", why, err)
+	}
+}
+
+// untilDormant waits for the node to show p dormant, or ctx to end. It
+// fails rather than stopping the test, for callers off the test's
+// goroutine.
+func untilDormant(ctx context.Context, node *isle.Node, p *isle.Process) error {
+	for {
+		d, err := node.Inspect(p.ID())
+		if err != nil {
+			return err
+		}
+		if d.Dormant {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("process %d never went dormant %s", p.ID(), why)
+			return fmt.Errorf("process %d never went dormant: %w", p.ID(), ctx.Err())
 		default:
 			runtime.Gosched()
 		}

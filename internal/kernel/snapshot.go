@@ -175,10 +175,10 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 func (p *Process) readSnapshot(cfg *wasip1.Config) (*snapshotState, error) {
 	s := p.snap
 	mem := p.inst.Memory()
-	if mem == nil || mem.Size() == 0 && memoryBytes(mem) == 0 {
+	if mem == nil || memoryBytes(mem) == 0 {
 		return nil, errors.New("it has no linear memory")
 	}
-	if mem.Size() == 0 {
+	if mem.Size() == 0 { // a uint32: 4 GiB reads 0
 		return nil, errors.New("its linear memory is 4 GiB, more than an image holds")
 	}
 	im, ok := p.inst.(experimental.InternalModule)
