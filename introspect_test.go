@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/internal/testwasm"
@@ -107,6 +108,7 @@ func TestSnapshotWhileBusy(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		var dying []*isle.Process
 		for {
 			var ps []*isle.Process
 			for range 50 {
@@ -121,6 +123,19 @@ func TestSnapshotWhileBusy(t *testing.T) {
 			for _, p := range ps {
 				p.Kill()
 			}
+			// The batch killed before this one ends before the next is
+			// spawned: a spawner that never waited could outrun the
+			// workers on a loaded machine and fill the node.
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			for _, p := range dying {
+				if _, err := p.Wait(wctx); err != nil {
+					t.Errorf("process %d, killed, has not ended within a minute: %v", p.ID(), err)
+					cancel()
+					return
+				}
+			}
+			cancel()
+			dying = ps
 			select {
 			case <-stop:
 				return

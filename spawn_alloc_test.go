@@ -9,15 +9,16 @@ import (
 
 // maxSpawnAllocs bounds the heap allocations of spawning a small reactor
 // that is granted nothing. main before issue 15's spawn work made 45. A
-// reactor born dormant makes isle's 4: the Process and its API handle, its
-// tree, its handle table (its context lives in the Process, and its done
-// and kill channels are made only when waited on). One instantiated in its
+// reactor born dormant makes isle's 3: the Process and its API handle, and
+// its tree (its context lives in the Process; its done and kill channels
+// are made only when waited on, and its handle table at its first handle:
+// the self handle is made at the first self call). One instantiated in its
 // spawn (Config.KeepInstances) adds wazero's instantiation, 5 of whose
 // allocations are the system context it builds for every instance (see
 // docs/upstream/wazero.md, section 1).
 const (
-	maxSpawnAllocs     = 4
-	maxKeptSpawnAllocs = 26
+	maxSpawnAllocs     = 3
+	maxKeptSpawnAllocs = 25
 )
 
 // TestSpawnAllocations checks that a spawn allocates no more than it

@@ -29,7 +29,7 @@ func (p *Process) fill(b *batch) {
 	k := copy(b.msgs[:], mb.q[mb.head:])
 	clear(mb.q[mb.head : mb.head+k])
 	mb.advance(k)
-	mb.inHand += k
+	mb.inHand += int32(k)
 	b.i, b.n = 0, k
 }
 
@@ -103,8 +103,8 @@ func (p *Process) commit(stopping bool) {
 	mb := &p.mbox
 	if b := mb.hand; b != nil && b.done > 0 {
 		mb.bytes -= b.bytes
-		mb.signals -= b.signals
-		mb.inHand -= b.done
+		mb.signals -= int32(b.signals)
+		mb.inHand -= int32(b.done)
 		mb.taken += uint64(b.done)
 		p.unadmit(b.acct)
 		b.done, b.bytes, b.acct, b.signals = 0, 0, 0, 0
@@ -126,7 +126,7 @@ func (p *Process) commit(stopping bool) {
 // woken below that find room for a good many messages each, rather than
 // one or two before they wait again.
 func (mb *mailbox) nearFull() bool {
-	return mb.len() > mb.limit/2 || int64(mb.bytes)+mb.reserved > MailboxBytes/2
+	return mb.len() > int(mb.limit)/2 || int64(mb.bytes)+mb.reserved > MailboxBytes/2
 }
 
 // flush commits what the current run has handled and wakes the senders

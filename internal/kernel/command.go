@@ -21,7 +21,7 @@ func (p *Process) runCommand() {
 // entry is the export a command runs: _start, or where a clone of a Go
 // command's image resumes (see gocut.go).
 func (p *Process) entry() string {
-	if p.image != nil {
+	if p.startImage() != nil {
 		return goResumeExport
 	}
 	return entryPoint

@@ -148,8 +148,9 @@ func (p *Process) newWASI(cfg *wasip1.Config) *wasip1.State {
 		cfg.Preopens[n-1].FS = p.k.handleFS(p)
 	}
 	if p.mod.isGo {
-		p.goAbort = &goAbortDetector{atStart: true}
-		cfg.StderrTap = p.goAbort.scan
+		d := &goAbortDetector{atStart: true}
+		p.extra.goAbort = d // extrasOf made extra for a Go module
+		cfg.StderrTap = d.scan
 	}
 	return wasip1.New(p, *cfg)
 }

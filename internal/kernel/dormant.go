@@ -137,8 +137,8 @@ func (p *Process) startsDormant() bool {
 
 // code is the module the process's instance is made from.
 func (p *Process) code() *Module {
-	if p.image != nil {
-		return p.image.mod
+	if img := p.startImage(); img != nil {
+		return img.mod
 	}
 	return p.mod
 }

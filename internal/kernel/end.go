@@ -18,6 +18,19 @@ import (
 // OnExit does not run.
 func (p *Process) abort(exit isleapi.Exit) { p.end(exit, true) }
 
+// exitNormal is the exit of most processes, shared by all of them so that
+// a process record holds a pointer, not an Exit, while it runs. Nothing
+// writes through it.
+var exitNormal = isleapi.Exit{Kind: isleapi.ExitNormal}
+
+// pexit returns a pointer to e for a process record.
+func pexit(e isleapi.Exit) *isleapi.Exit {
+	if e == exitNormal {
+		return &exitNormal
+	}
+	return &e
+}
+
 // finish ends the process once it has run. It runs on the process's own
 // goroutine or on the worker that ran its last turn.
 func (p *Process) finish(exit isleapi.Exit) { p.end(exit, false) }
@@ -70,14 +83,14 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	p.alloc.Release() // the memory a dormant reactor kept
 	p.handler = nil   // the sweep forgets a dead process; its engine goes now
 	p.closeMem()
-	p.exit = exit
+	p.exit = pexit(exit)
 	p.ended.Store(time.Now().UnixNano())
 	p.group.leave(p)
 	if p.parent == nil && endsTree(exit) {
 		p.group.Kill("its tree's root was " + exit.String())
 	}
-	if p.kept != nil && p.kept.onExit != nil && !aborted {
-		p.kept.onExit()
+	if x := p.extra; x != nil && x.onExit != nil && !aborted {
+		x.onExit()
 	}
 	p.k.unregister(p)
 	if p.k.onExit != nil {

@@ -45,6 +45,9 @@ type tableEntry struct {
 	Cap
 	gen  uint16
 	used bool
+	// nextFree links the free slots, newest first: the index of the next
+	// one, or 0 for none. It sits in what would be the entry's padding.
+	nextFree uint32
 }
 
 // HandleTable is one process's rights. Only the process itself changes its
@@ -53,10 +56,10 @@ type tableEntry struct {
 // Changes take mu, so that a tool listing the table from elsewhere (each)
 // reads it whole.
 type HandleTable struct {
-	mu      sync.Mutex
-	entries []tableEntry // index 0 is never used: 0 is not a handle
-	free    []uint32
-	count   int
+	mu       sync.Mutex
+	entries  []tableEntry // index 0 is never used: 0 is not a handle
+	freeHead uint32       // the last slot freed, or 0: see tableEntry.nextFree
+	count    int32
 }
 
 // ErrTableFull is returned when a process holds MaxHandles handles, or
@@ -69,9 +72,8 @@ func (t *HandleTable) Insert(c Cap) (Handle, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var idx uint32
-	if n := len(t.free); n > 0 {
-		idx = t.free[n-1]
-		t.free = t.free[:n-1]
+	if idx = t.freeHead; idx != 0 {
+		t.freeHead = t.entries[idx].nextFree
 	} else {
 		if len(t.entries) == 0 {
 			// Index 0 is reserved; room for the first handle comes with it.
@@ -118,7 +120,7 @@ func (t *HandleTable) Remove(h Handle) (Cap, bool) {
 	// next number would repeat one the process may still hold, and a
 	// stale handle must never name a new right.
 	if e.gen < maxGeneration {
-		t.free = append(t.free, h.index())
+		e.nextFree, t.freeHead = t.freeHead, h.index()
 	}
 	t.count--
 	return out, true
@@ -136,13 +138,13 @@ func (t *HandleTable) Find(kind capkind.Kind, obj any) Handle {
 }
 
 // Len is the number of handles held.
-func (t *HandleTable) Len() int { return t.count }
+func (t *HandleTable) Len() int { return int(t.count) }
 
 // releaseAll empties the table, releasing every capability.
 func (t *HandleTable) releaseAll() {
 	t.mu.Lock()
 	entries := t.entries
-	t.entries, t.free, t.count = nil, nil, 0
+	t.entries, t.freeHead, t.count = nil, 0, 0
 	t.mu.Unlock()
 	for i := range entries {
 		if entries[i].used {

@@ -198,7 +198,7 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 	if p.chargeMem(extra) != nil {
 		return // the full init may still fit where the image does not
 	}
-	p.image = img
+	p.extras().image = img
 	p.alloc.Prepaid += uint64(extra)
 	p.alloc.Image = img.mem
 	p.alloc.NotRun(0)

@@ -60,7 +60,7 @@ type Info struct {
 //
 // Safe from any goroutine.
 func (p *Process) Info() Info {
-	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.service(), Reactor: p.reactor, Image: p.image != nil,
+	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.service(), Reactor: p.reactor, Image: p.startImage() != nil,
 		Fuel: p.spent.Load() + p.unsettled.Load(), Memory: uint64(max(p.mem.Load(), 0)), Started: p.startTime()}
 	if p.parent != nil {
 		in.Parent = p.parent.ID

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -33,18 +34,20 @@ const (
 type mailbox struct {
 	q       []*Message // q[head:] are the queued messages, oldest first
 	head    int
-	limit   int   // messages
 	bytes   int   // payload bytes queued
 	acct    int64 // bytes the queued messages cost the account (messageSize)
 	charged int64 // bytes charged to the account beyond MailboxAllowance
-	signals int   // exit and down signals queued
 	// reserved is payload bytes promised to messages the host is still
 	// receiving (Reservation); they count against MailboxBytes.
 	reserved int64
+	// The counts below are 32-bit, packed with the flags, to keep the
+	// Process in its size class (TestProcessFitsItsSizeClass).
+	limit   int32 // messages (see limitOf)
+	signals int32 // exit and down signals queued
 	// inHand counts the messages a reactor's run took out of q in a batch
 	// and has not yet committed (see batch.go): they still count against
 	// the bound, their bytes against bytes, their cost against acct.
-	inHand  int
+	inHand  int32
 	closed  bool
 	sched   uint8
 	waiting bool // the owner is blocked in receive
@@ -61,7 +64,18 @@ type mailbox struct {
 }
 
 // len is the messages queued, with those a run has in hand.
-func (mb *mailbox) len() int { return len(mb.q) - mb.head + mb.inHand }
+func (mb *mailbox) len() int { return len(mb.q) - mb.head + int(mb.inHand) }
+
+// limitOf is the bound of a mailbox asked to hold n messages: n, or
+// DefaultMailbox for zero or less. A bound past 32 bits is cut to it, which
+// no mailbox can reach: MailboxBytes and the memory account, which every
+// message is charged to, stop it first.
+func limitOf(n int) int32 {
+	if n <= 0 {
+		return DefaultMailbox
+	}
+	return int32(min(n, math.MaxInt32))
+}
 
 // MailboxBytes bounds the payload bytes waiting in one mailbox, so that
 // the bound holds in memory as well as in messages: 1,024 messages of the
@@ -73,7 +87,7 @@ const MailboxBytes = 16 << 20
 // reservation, must wait for room.
 func (mb *mailbox) full(n int, held int64) bool {
 	others := mb.reserved - held
-	return mb.len() >= mb.limit || ((mb.len() > 0 || others > 0) && int64(mb.bytes)+others+int64(n) > MailboxBytes)
+	return mb.len() >= int(mb.limit) || ((mb.len() > 0 || others > 0) && int64(mb.bytes)+others+int64(n) > MailboxBytes)
 }
 
 func (mb *mailbox) append(m *Message) {

@@ -233,8 +233,8 @@ func (p *Process) SpawnChild(spc Cap, name string, init *Message, link, stdio bo
 		dropRefs(init)
 		return nil, err
 	}
-	if stdio && p.kept != nil {
-		spec.Stdout, spec.Stderr = p.kept.stdout, p.kept.stderr
+	if x := p.extra; stdio && x != nil {
+		spec.Stdout, spec.Stderr = x.stdout, x.stderr
 	}
 	if init != nil {
 		init.Tag = TagInit

@@ -82,7 +82,7 @@ func (k *Kernel) noteEnd(p *Process) {
 	t.Sent += p.sent
 	t.Received += p.mbox.taken
 	t.Fuel += p.spent.Load()
-	t.Exits[ClassifyExit(p.exit)]++
+	t.Exits[ClassifyExit(*p.exit)]++
 }
 
 // serviceOf is the service p belongs to: its own, or that of the nearest

@@ -12,7 +12,6 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	isleapi "github.com/isle-run/isle/api"
-	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -39,7 +38,7 @@ type Process struct {
 	k      *Kernel
 	mod    *Module
 	pctx   procContext // carries the process to host functions (see callCtx)
-	kept   *specKept   // what it keeps of its Spec once it runs, if anything
+	extra  *extras     // what only some processes have, or nil
 	parent *Process    // nil for processes the host spawned
 	group  *Group      // the tree's shared budget
 	// groupNext and groupPrev link the group's members. Guarded by
@@ -51,7 +50,6 @@ type Process struct {
 	// (a reactor). Only one of those exists at a time.
 	inst       api.Module
 	handler    api.Function // reactors: isle_handle, while it keeps one (engines.go)
-	args       [4]uint64    // isle_handle's parameters and results
 	inbox      uint32
 	inboxCap   uint32
 	handles    HandleTable
@@ -79,11 +77,8 @@ type Process struct {
 	alloc     linmem.Allocator
 	fuel      fuelState
 	callStack stackState
-	goAbort   *goAbortDetector
-	wasi      *wasip1.State  // nil if the module imports nothing from WASI
-	image     *image         // what the process started from, if an image
-	snap      *snapshotState // set while the process is an image's snapshot
-	sent      uint64         // messages sent, replies included (see mbox.sent)
+	wasi      *wasip1.State // nil if the module imports nothing from WASI
+	sent      uint64        // messages sent, replies included (see mbox.sent)
 
 	spent     atomic.Int64
 	unsettled atomic.Int64 // fuel used but not yet in spent, as of noteFuel
@@ -119,7 +114,7 @@ type Process struct {
 
 	// Written by the owner in finish, before done is closed, and read
 	// only after: the close publishes them.
-	exit isleapi.Exit
+	exit *isleapi.Exit // see pexit
 	// crash is the message being handled when the process ended, if it
 	// ended abnormally while handling one.
 	crash *crashNote
@@ -127,10 +122,10 @@ type Process struct {
 
 // service returns the service the process is an instance of, or nil.
 func (p *Process) service() *Service {
-	if p.kept == nil {
+	if p.extra == nil {
 		return nil
 	}
-	return p.kept.service
+	return p.extra.service
 }
 
 // crashNote is what a process that ended abnormally keeps of the message
@@ -211,17 +206,14 @@ func (k *Kernel) spawn(ctx context.Context, m *Module, spec Spec, parent *Proces
 // WASI view begin gives it (an image's, if it starts from one).
 func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *Process, g *Group) (*Process, wasip1.Config, error) {
 	p := &Process{k: k, mod: m, parent: parent, group: g, reactor: m.kind == kindReactor,
-		kept: keptOf(spec), noImage: spec.NoImage}
+		extra: extrasOf(spec, m), noImage: spec.NoImage}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
 	// Until its code runs, a process's memory holds at most its data
 	// segments: an exit before then drops only those pages.
 	p.alloc.NotRun(m.preloaded)
 	p.fuel = fuelState{}
-	p.mbox.limit = spec.Mailbox
-	if p.mbox.limit <= 0 {
-		p.mbox.limit = DefaultMailbox
-	}
+	p.mbox.limit = limitOf(spec.Mailbox)
 	if p.reactor {
 		// Until it is ready, the spawner owns the reactor: neither a
 		// message (a service hands them on as soon as it is attached) nor
@@ -291,7 +283,7 @@ func (p *Process) begin(cfg *wasip1.Config, grants map[string]Cap, init *Message
 		// if it blocks, the spawner's worker hands off its queue, and the
 		// spawner's kill ends it.
 		var err error
-		if p.initialized = !m.hasInitialize || p.image != nil; p.startsDormant() {
+		if p.initialized = !m.hasInitialize || p.startImage() != nil; p.startsDormant() {
 			p.mu.Lock()        // Info reads it: the process is registered
 			p.dormant = unborn // instantiated at its first turn
 			p.mu.Unlock()
@@ -348,12 +340,10 @@ func (p *Process) start() {
 	}
 }
 
-// installGrants puts the self handle and the named grants in the table.
+// installGrants puts the named grants in the table. The self handle is
+// made at the first self call (Self): most processes never ask, and a
+// table with nothing in it holds no memory.
 func (p *Process) installGrants(grants map[string]Cap) error {
-	var err error
-	if p.self, err = p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p}); err != nil {
-		return err
-	}
 	if len(grants) > 0 {
 		p.grants = make(map[string]Handle, len(grants))
 	}
@@ -417,8 +407,8 @@ func (p *Process) classify(err error) isleapi.Exit {
 	var exitErr interface{ ExitCode() uint32 }
 	if errors.As(err, &exitErr) {
 		code := exitErr.ExitCode()
-		if p.goAbort != nil && code == 2 {
-			if msg := p.goAbort.message(); msg != "" {
+		if d := p.goAbort(); d != nil && code == 2 {
+			if msg := d.message(); msg != "" {
 				return isleapi.Exit{Kind: isleapi.ExitAbandoned,
 					Abandon: &isleapi.Abandonment{Cause: isleapi.CauseRuntimeAbort, Detail: "go: " + msg}}
 			}
@@ -428,8 +418,8 @@ func (p *Process) classify(err error) isleapi.Exit {
 	ab := fault.FromError(err)
 	// A Go reactor (c-shared) that panics aborts with a trap rather than
 	// exiting 2; its stderr still carries the runtime's reason.
-	if p.goAbort != nil && ab.Cause == isleapi.CauseUnreachable {
-		if msg := p.goAbort.message(); msg != "" {
+	if d := p.goAbort(); d != nil && ab.Cause == isleapi.CauseUnreachable {
+		if msg := d.message(); msg != "" {
 			ab.Cause, ab.Detail = isleapi.CauseRuntimeAbort, "go: "+msg
 		}
 	}
@@ -498,7 +488,7 @@ func (p *Process) Done() <-chan struct{} { return p.done.get() }
 func (p *Process) Wait(ctx context.Context) (isleapi.Exit, error) {
 	select {
 	case <-p.done.get():
-		return p.exit, nil
+		return *p.exit, nil
 	case <-ctx.Done():
 		return isleapi.Exit{}, ctx.Err()
 	}
@@ -517,7 +507,7 @@ func (p *Process) Ended() bool {
 // Safe from any goroutine.
 func (p *Process) Exit() (isleapi.Exit, bool) {
 	if p.done.closed() {
-		return p.exit, true
+		return *p.exit, true
 	}
 	return isleapi.Exit{}, false
 }

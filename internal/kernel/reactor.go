@@ -203,7 +203,8 @@ func (p *Process) turn(m *Message) bool {
 		n := min(uint32(len(m.Data)), p.inboxCap)
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
 	}
-	p.args = [4]uint64{uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
+	args := &p.turnWorker.args
+	*args = [4]uint64{uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
 	// A turn goes on with what is left of the slice the last one had: a
 	// grant per turn charged and refilled the counter at every message,
 	// a fifth of a short turn's cost. The next yield settles both.
@@ -212,7 +213,7 @@ func (p *Process) turn(m *Message) bool {
 		err = p.grantSlice()
 	}
 	if err == nil {
-		err = p.handler.CallWithStack(p.callCtx(), p.args[:])
+		err = p.handler.CallWithStack(p.callCtx(), args[:])
 	}
 	if err != nil {
 		p.noteCrash(m)

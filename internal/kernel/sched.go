@@ -67,6 +67,12 @@ type worker struct {
 
 	// batch holds the messages of the run this worker's goroutine is in.
 	batch batch
+	// args are the handler's parameters for the turn this worker's
+	// goroutine is in. They live here rather than in every Process: only
+	// a running turn needs them, and wazero wants them in memory, not on
+	// the Go stack, where a call through an interface would move them to
+	// the heap.
+	args [4]uint64
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
 }

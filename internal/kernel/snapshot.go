@@ -107,7 +107,7 @@ var guardSeq atomic.Uint64
 // snapshot runs m's _initialize in an instance of its own, in a tree of
 // its own, against the guard host modules, and reads what it left.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
-	p := &Process{k: k, mod: m, snap: &snapshotState{}}
+	p := &Process{k: k, mod: m, extra: &extras{snap: &snapshotState{}}}
 	ctx := context.Background()
 	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
@@ -162,7 +162,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 		return nil, fmt.Errorf("its init failed: %w", err)
 	}
 	p.charge()
-	p.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
+	p.extra.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
 	s, err := p.readSnapshot(cfg)
 	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != cutDone {
 		_ = s.memory.Close()
@@ -173,7 +173,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 
 // readSnapshot copies out the instance's memory and globals.
 func (p *Process) readSnapshot(cfg *wasip1.Config) (*snapshotState, error) {
-	s := p.snap
+	s := p.extra.snap
 	mem := p.inst.Memory()
 	if mem == nil || memoryBytes(mem) == 0 {
 		return nil, errors.New("it has no linear memory")
@@ -273,7 +273,7 @@ func guardFunc(mod, name string) api.GoModuleFunc {
 // every clone.
 func recordInbox(ctx context.Context, _ api.Module, stack []uint64) {
 	p := processFrom(ctx)
-	p.snap.inbox, p.snap.inboxCap = uint32(stack[0]), uint32(stack[1])
+	p.extra.snap.inbox, p.extra.snap.inboxCap = uint32(stack[0]), uint32(stack[1])
 	stack[0] = 0
 }
 

@@ -61,18 +61,53 @@ type Spec struct {
 	NoImage bool
 }
 
-// specKept is what a process keeps of its Spec once it runs, when it
-// keeps anything: most processes have none of it.
-type specKept struct {
+// extras is what only some processes have, behind one pointer that most
+// processes leave nil, so that the Process keeps to its size class
+// (TestProcessFitsItsSizeClass): what it keeps of its Spec once it runs,
+// and what Go guests, images and snapshots need. It is made before the
+// process is registered, and never replaced; only goAbort is set after,
+// before the process first runs, and tools never read it.
+type extras struct {
+	// What it keeps of its Spec.
 	service        *Service
 	onExit         func()
 	stdout, stderr io.Writer // passed on to children spawned with stdio
+
+	goAbort *goAbortDetector // Go guests: what the runtime wrote as it died
+	image   *image           // what the process started from, if an image
+	snap    *snapshotState   // set while the process is an image's snapshot
 }
 
-// keptOf returns what a process made from spec keeps of it, or nil.
-func keptOf(spec *Spec) *specKept {
-	if spec.Service == nil && spec.OnExit == nil && spec.Stdout == nil && spec.Stderr == nil {
+// extrasOf returns the extras a process of m made from spec starts with,
+// or nil if it needs none yet (useImage adds them for an image).
+func extrasOf(spec *Spec, m *Module) *extras {
+	if spec.Service == nil && spec.OnExit == nil && spec.Stdout == nil && spec.Stderr == nil && !m.isGo {
 		return nil
 	}
-	return &specKept{service: spec.Service, onExit: spec.OnExit, stdout: spec.Stdout, stderr: spec.Stderr}
+	return &extras{service: spec.Service, onExit: spec.OnExit, stdout: spec.Stdout, stderr: spec.Stderr}
+}
+
+// extras returns p's extras, making them if it has none.
+// Precondition: p is not registered yet.
+func (p *Process) extras() *extras {
+	if p.extra == nil {
+		p.extra = &extras{}
+	}
+	return p.extra
+}
+
+// startImage is the image p started from, or nil.
+func (p *Process) startImage() *image {
+	if x := p.extra; x != nil {
+		return x.image
+	}
+	return nil
+}
+
+// goAbort is p's Go abort detector, or nil if p is not a Go guest.
+func (p *Process) goAbort() *goAbortDetector {
+	if x := p.extra; x != nil {
+		return x.goAbort
+	}
+	return nil
 }

@@ -233,16 +233,17 @@ type Allocator struct {
 	// Account already (the initial memory, charged when the process was
 	// made, so that a spawn fails there rather than in the guest).
 	Prepaid uint64
-	// notRun and preloaded are set by NotRun: until Run, only the first
-	// preloaded bytes can have been written.
-	notRun    atomic.Bool
+	// preloaded is set by NotRun (see notRun).
 	preloaded uint64
 
 	peak atomic.Uint64
 	err  atomic.Pointer[error]
 	// mem is the memory Allocate hands out, kept here to save the spawn
 	// an allocation.
-	mem     memory
+	mem memory
+	// notRun is set by NotRun: until Run, only the first preloaded bytes
+	// can have been written. With the flags below, it packs into one word.
+	notRun  atomic.Bool
 	memUsed bool
 	// retain, set by Retain, makes Free keep mem for the next Allocate.
 	retain bool
