@@ -56,10 +56,15 @@ func (w *worker) newMessage() *Message {
 
 // freeMessage takes back a message reset by recycle.
 func (w *worker) freeMessage(m *Message) {
-	if cap(m.Data) > maxCachedData || cap(m.Caps) > 0 {
+	if cap(m.Data) > maxCachedData {
 		msgPool.Put(m)
 		return
 	}
+	// A slab keeps no capability buffer: the few messages that carry
+	// handles make their own. Sending such a message to the pool instead,
+	// as this once did, sent every later message that reused it there too:
+	// a request and its answer then went through sync.Pool at every hop.
+	m.Caps = nil
 	if w.free == nil {
 		w.free = make([]*Message, 0, slabLen)
 	}

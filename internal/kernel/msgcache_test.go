@@ -34,6 +34,17 @@ func TestMessageSlabs(t *testing.T) {
 	if len(a.free) != 0 {
 		t.Fatal("a worker kept a message with a big payload buffer")
 	}
+	// A message that once carried handles goes back to the worker, without
+	// its capability buffer: were it sent to the pool, every message that
+	// later reused it would go there too.
+	withCaps := &Message{Tag: 1}
+	withCaps.Caps = append(withCaps.Caps, Cap{Kind: 1})
+	withCaps.reset()
+	a.freeMessage(withCaps)
+	if len(a.free) != 1 || a.free[0] != withCaps || withCaps.Caps != nil {
+		t.Fatalf("a message that carried handles: %d on the worker, caps buffer %v; want it there, with none", len(a.free), withCaps.Caps)
+	}
+	a.free = nil
 	// The store is bounded.
 	for range maxSlabs + 2 {
 		a.free = make([]*Message, 0, slabLen)
