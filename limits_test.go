@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
@@ -133,5 +134,42 @@ func TestMailboxIsBoundedInBytes(t *testing.T) {
 	}
 	if q := victim.Stats().Queued; q != 16 {
 		t.Fatalf("%d queued", q)
+	}
+}
+
+// A peer that fills a reactor's handle table, 16 copies of a handle per
+// message, cannot take its self handle from it: the table keeps its last
+// slot for self. (From an outside review: once self was made at the first
+// call rather than at spawn, self returned 0 here.)
+func TestSelfWithAFullTable(t *testing.T) {
+	t.Parallel()
+	ctx := testwasm.Context(t)
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/selffull.wat"))
+	victim, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler, err := node.Spawn(ctx, mod, isle.Grants{Processes: map[string]*isle.Process{"victim": victim}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := filler.Call(ctx, isle.Message{Tag: 1}); err != nil {
+		exit, _ := filler.Wait(ctx)
+		t.Fatalf("the filler: %v (%v)", err, exit)
+	}
+	// Queued after the whole flood: the victim's table is full by then.
+	if err := victim.Send(ctx, isle.Message{Tag: 2}); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := victim.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case exit.Kind == api.ExitNormal && exit.Code == 41:
+		t.Fatal("the victim's table was not full after the flood: the test proves nothing")
+	case exit.Kind != api.ExitNormal || exit.Code != 42:
+		t.Fatalf("the victim %v; want exit code 42: self gave a handle that reached it", exit)
 	}
 }

@@ -17,7 +17,8 @@ const (
 	handleIndexBits = 16
 	handleIndexMask = 1<<handleIndexBits - 1
 	maxGeneration   = 1<<15 - 1 // keeps every handle a positive i32
-	// MaxHandles is the most handles one process may hold at once.
+	// MaxHandles is the most handles one process may hold at once. The
+	// last slot is kept for its self handle (see Process.Self).
 	MaxHandles = handleIndexMask
 )
 
@@ -62,15 +63,27 @@ type HandleTable struct {
 	count    int32
 }
 
-// ErrTableFull is returned when a process holds MaxHandles handles, or
-// has used up every handle number: each of the MaxHandles slots gives
+// ErrTableFull is returned when a process holds MaxHandles-1 handles
+// besides the one slot kept for its self handle, or has used up every
+// handle number: each of the MaxHandles slots gives
 // maxGeneration numbers over the process's life, about two billion in all.
 var ErrTableFull = errors.New("handle table full")
 
-// Insert adds a capability and returns its new handle.
-func (t *HandleTable) Insert(c Cap) (Handle, error) {
+// Insert adds a capability and returns its new handle. It leaves the
+// table's last slot free for the self handle, so that what peers send a
+// process cannot fill its table before it asks for itself.
+func (t *HandleTable) Insert(c Cap) (Handle, error) { return t.insert(c, MaxHandles-1) }
+
+// insertSelf is Insert for the self handle, which may take the last slot.
+func (t *HandleTable) insertSelf(c Cap) (Handle, error) { return t.insert(c, MaxHandles) }
+
+// insert adds c if the table holds fewer than limit handles.
+func (t *HandleTable) insert(c Cap, limit int32) (Handle, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.count >= limit {
+		return 0, ErrTableFull
+	}
 	var idx uint32
 	if idx = t.freeHead; idx != 0 {
 		t.freeHead = t.entries[idx].nextFree

@@ -148,16 +148,18 @@ func ProcessFrom(ctx context.Context) *Process { return processFrom(ctx) }
 func (p *Process) Handles() *HandleTable { return &p.handles }
 
 // Self returns the process's handle to itself, making a new one if the
-// last was sent away.
+// last was sent away. The table keeps its last slot for it, so handles
+// peers send cannot make it fail; it returns 0 only once the process has
+// used up every handle number.
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Self() Handle {
 	if c, ok := p.handles.Get(p.self); ok && c.Kind == capkind.Process && c.Object == p {
 		return p.self
 	}
-	h, err := p.handles.Insert(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p})
+	h, err := p.handles.insertSelf(Cap{Kind: capkind.Process, Rights: allProcessRights, Object: p})
 	if err != nil {
-		return 0
+		return 0 // every handle number used up: two billion of them
 	}
 	p.self = h
 	return h

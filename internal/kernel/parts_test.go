@@ -42,12 +42,18 @@ func TestHandleNumbersNeverRepeat(t *testing.T) {
 // in it.
 func TestHandleTableBounds(t *testing.T) {
 	var tab HandleTable
-	for i := range MaxHandles {
+	for i := range MaxHandles - 1 {
 		if _, err := tab.Insert(Cap{Kind: capkind.Revoker}); err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
 	}
 	if _, err := tab.Insert(Cap{Kind: capkind.Revoker}); err != ErrTableFull {
+		t.Fatalf("insert into the slot kept for self: %v", err)
+	}
+	if _, err := tab.insertSelf(Cap{Kind: capkind.Process}); err != nil {
+		t.Fatalf("self into the last slot: %v", err)
+	}
+	if _, err := tab.insertSelf(Cap{Kind: capkind.Process}); err != ErrTableFull {
 		t.Fatalf("insert past MaxHandles: %v", err)
 	}
 	if _, ok := tab.Get(0); ok {
