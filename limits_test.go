@@ -173,3 +173,25 @@ func TestSelfWithAFullTable(t *testing.T) {
 		t.Fatalf("the victim %v; want exit code 42: self gave a handle that reached it", exit)
 	}
 }
+
+// self keeps ABI.md's promise, checked from inside a reactor: the same
+// handle each call until it is closed or sent away, then a new one.
+func TestSelfContract(t *testing.T) {
+	t.Parallel()
+	ctx := testwasm.Context(t)
+	node := newNode(t)
+	p, err := node.Spawn(ctx, load(t, node, testwasm.WAT(t, "testdata/wat/selfcontract.wat")), isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, isle.Message{Tag: 1}); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Kind != api.ExitNormal || exit.Code != 42 {
+		t.Fatalf("the reactor %v; want exit code 42 (codes 1 to 5 name the promise broken: testdata/wat/selfcontract.wat)", exit)
+	}
+}
