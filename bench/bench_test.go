@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -66,6 +67,12 @@ func TestQuick(t *testing.T) {
 	want := 27
 	if noErlang == nil {
 		want += 4
+	}
+	// With a second core, throughput on all cores against one, at each
+	// sender count.
+	if runtime.GOMAXPROCS(0) >= 2 {
+		want += len(quickSizes.senders)
+		wantRows = append(wantRows, "cores vs one")
 	}
 	if testwasm.RaceEnabled() {
 		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go ") })
