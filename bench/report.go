@@ -217,7 +217,8 @@ ends, so no watcher is armed.
   collector's work on the growing heap and the two clock reads round each spawn. Erlang's is the emulator's user and system
   time on all its threads (` + "`/proc/self/stat`" + `; ` + "`statistics(runtime)`" + ` counts user time only, and so leaves out the page
   faults its fresh process heaps take), from the first ` + "`spawn/1`" + ` until every process has reached its ` + "`receive`" + `. A second row
-  gives the user part alone, on both sides. The Erlang
+  gives the user part alone, on both sides; the kernel splits user from system time by sampling at its clock tick, so the
+  split is exact only over runs of seconds, as at {big}. The Erlang
   escript raises its own ` + "`min_heap_size`" + ` first, so that the lists of samples and pids do not grow while timed, as the Go side
   allocates its slices first. Spawn latency p50, mean and p99 are over the same spawns. {bigRuns} per figure (fewer if
   ` + "`--runs`" + ` asks for fewer), after a warm-up at a tenth of the count, on both sides: at a million a run takes tens of seconds.
