@@ -89,7 +89,6 @@ func runThroughput(h *harness, r *Report) error {
 		XLabel: "senders", YLabel: "million messages per second (log)"}
 	series := make([]Series, 4)
 	best := Figure{}
-	var twoCores []Figure
 	for _, s := range h.sz.senders {
 		each := h.sz.msgs / s
 		total := float64(each * s)
@@ -99,7 +98,6 @@ func runThroughput(h *harness, r *Report) error {
 			return fmt.Errorf("isle throughput with %d senders: %w", s, err)
 		}
 		isleF := Figure{Name: fmt.Sprintf("isle: %s → one sink reactor", plural(s, "C reactor sender")), Runs: runs[0]}
-		twoCores = append(twoCores, isleF)
 		if !best.Measured() || isleF.Median() > best.Median() {
 			best = isleF
 		}
@@ -133,7 +131,7 @@ func runThroughput(h *harness, r *Report) error {
 	r.Plots = append(r.Plots, plot)
 	best.Name += " (best sender count)"
 	r.Targets = append(r.Targets, Target{What: "throughput on 2 cores (best of the sender counts)", Goal: 3, Unit: "M msg/s", Kind: Rate, Value: best})
-	return h.secondCore(r, twoCores)
+	return h.secondCore(r, sink)
 }
 
 // sinkRate has the tput sink run s senders of each messages and returns
@@ -154,43 +152,72 @@ func (h *harness) sinkRate(sink *isle.Process, s, each int) ([]float64, error) {
 	return []float64{float64(total) / d.Seconds() / 1e6}, nil
 }
 
-// secondCore measures the throughput workload again on a node made while
-// GOMAXPROCS is 1, so one worker runs every reactor, and sets each figure
-// of twoCores, taken on every core, beside it: the second core should
-// help, not hurt.
-func (h *harness) secondCore(r *Report, twoCores []Figure) error {
-	if runtime.GOMAXPROCS(0) < 2 {
+// secondCore measures the throughput workload on all cores against one,
+// in pairs of runs whose order alternates, as the metrics workload does,
+// so that a machine whose load drifts weighs on both sides alike. The
+// all-core runs use sink; the one-core runs a second node, made while
+// GOMAXPROCS is 1 so that one worker runs every reactor, and run while it
+// is 1 again. The second core should help, not hurt.
+func (h *harness) secondCore(r *Report, sink *isle.Process) error {
+	procs := runtime.GOMAXPROCS(0)
+	if procs < 2 {
 		h.logf("  throughput on one core: skipped, GOMAXPROCS is already 1")
 		return nil
 	}
-	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
-	node, err := h.node()
-	if err != nil {
-		return err
-	}
-	defer node.Close(context.Background())
-	mod, err := h.load(node, "tput")
-	if err != nil {
-		return err
-	}
-	sink, err := node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"tput": mod}}, treeLimits)
-	if err != nil {
-		return err
-	}
-	for i, s := range h.sz.senders {
-		runs, err := h.repeat(func() ([]float64, error) { return h.sinkRate(sink, s, h.sz.msgs/s) })
-		if err != nil {
-			return fmt.Errorf("isle throughput on one core with %d senders: %w", s, err)
+	var solo *isle.Process
+	var node *isle.Node
+	err := withProcs(1, func() error {
+		var err error
+		if node, err = h.node(); err != nil {
+			return err
 		}
-		solo := Figure{Name: fmt.Sprintf("isle on GOMAXPROCS 1: %s → one sink reactor", plural(s, "C reactor sender")), Runs: runs[0]}
-		two := twoCores[i]
-		r.Rows = append(r.Rows, Row{Workload: fmt.Sprintf("throughput, %s, all %d cores vs one", plural(s, "sender"), prev),
-			Unit: "M msg/s", Kind: Rate, Isle: two, Peer: solo, Note: "one worker on GOMAXPROCS 1 runs every reactor; the same fixture, sizes and batch"})
-		r.Targets = append(r.Targets, Target{What: fmt.Sprintf("the second core helps: throughput, %s, on %d cores against one", plural(s, "sender"), prev),
-			Goal: 1, Unit: "× one core", Kind: Rate, Value: one(two.Median() / solo.Median())})
+		mod, err := h.load(node, "tput")
+		if err != nil {
+			return err
+		}
+		solo, err = node.Spawn(context.Background(), mod, isle.Grants{Spawn: map[string]*isle.Module{"tput": mod}}, treeLimits)
+		return err
+	})
+	if node != nil {
+		defer node.Close(context.Background())
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range h.sz.senders {
+		var all, one1 []float64
+		for i := -1; i < h.opts.Runs; i++ { // a warm-up pair first
+			for _, oneCore := range []bool{i%2 == 0, i%2 != 0} {
+				p, n, dst := sink, procs, &all
+				if oneCore {
+					p, n, dst = solo, 1, &one1
+				}
+				var v []float64
+				err := withProcs(n, func() (err error) { v, err = h.sinkRate(p, s, h.sz.msgs/s); return err })
+				if err != nil {
+					return fmt.Errorf("isle throughput on %d cores with %d senders: %w", n, s, err)
+				}
+				if i >= 0 {
+					*dst = append(*dst, v[0])
+				}
+			}
+		}
+		name := fmt.Sprintf("%s → one sink reactor", plural(s, "C reactor sender"))
+		two := Figure{Name: fmt.Sprintf("isle on GOMAXPROCS %d: %s", procs, name), Runs: all}
+		r.Rows = append(r.Rows, Row{Workload: fmt.Sprintf("throughput, %s, all %d cores vs one", plural(s, "sender"), procs),
+			Unit: "M msg/s", Kind: Rate, Isle: two, Peer: Figure{Name: "isle on GOMAXPROCS 1: " + name, Runs: one1},
+			Note: "runs in pairs, their order alternating; one worker on GOMAXPROCS 1 runs every reactor; the same fixture, sizes and batch"})
+		r.Targets = append(r.Targets, Target{What: fmt.Sprintf("the second core helps: throughput, %s, on %d cores against one", plural(s, "sender"), procs),
+			Goal: 1, Unit: "× one core", Kind: Rate, Value: one(median(all) / median(one1))})
 	}
 	return nil
+}
+
+// withProcs runs f with GOMAXPROCS set to n, and sets it back after.
+func withProcs(n int, f func() error) error {
+	prev := runtime.GOMAXPROCS(n)
+	defer runtime.GOMAXPROCS(prev)
+	return f()
 }
 
 // goRoundTrip returns the mean round trip, in nanoseconds, of a 4-byte

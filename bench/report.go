@@ -229,9 +229,9 @@ ends, so no watcher is armed.
   isle's senders (` + "`tput.c`" + `) send {batch} messages per turn and then a message to themselves to carry on, so that they yield
   between batches as reactors should; a sender blocks when the sink's mailbox (1,024) is full. Erlang senders loop on ` + "`!`" + `
   into an unbounded mailbox; Go goroutines send into one channel of capacity 1,024; OS processes make one ` + "`write(2)`" + ` per
-  message into one pipe, and the reader drains 64 KiB per ` + "`read(2)`" + `. isle's runs are then repeated on a second node made
-  while ` + "`GOMAXPROCS`" + ` is 1, so that one worker runs every reactor: the "all cores vs one" rows, and the targets that the
-  second core helps, set the two side by side.
+  message into one pipe, and the reader drains 64 KiB per ` + "`read(2)`" + `. The "all cores vs one" rows, and the targets that the second
+  core helps, then take isle's runs in pairs, their order alternating: one on the node above, one on a second node made while
+  ` + "`GOMAXPROCS`" + ` is 1, so that one worker runs every reactor, and run while it is 1 again.
 - **Memory per idle process.** The growth of the whole OS process's resident set (VmRSS from ` + "`/proc/self/status`" + `, after
   ` + "`debug.FreeOSMemory`" + ` in Go, after a settle and ` + "`garbage_collect`" + ` in Erlang) while N ({idle}) idle processes are alive,
   divided by N. It counts everything each process costs: the isle kernel's own records and the linear memory pages touched. For
