@@ -72,7 +72,7 @@ func TestQuick(t *testing.T) {
 	// sender count.
 	if runtime.GOMAXPROCS(0) >= 2 {
 		want += len(quickSizes.senders)
-		wantRows = append(wantRows, "cores vs one")
+		wantRows = append(wantRows, "cores vs one", "the second core, 1 sender")
 	}
 	if testwasm.RaceEnabled() {
 		wantRows = slices.DeleteFunc(wantRows, func(s string) bool { return strings.HasPrefix(s, "Go ") })

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,12 @@ func (r erlangRunner) run(h *harness, script string, args ...string) (map[string
 
 // runFor is run with a time limit other than the usual 5 minutes.
 func (r erlangRunner) runFor(h *harness, limit time.Duration, script string, args ...string) (map[string][]float64, error) {
+	return r.runEnv(h, limit, nil, script, args...)
+}
+
+// runEnv is runFor with env added to the escript's environment, such as
+// ERL_FLAGS for the emulator's flags.
+func (r erlangRunner) runEnv(h *harness, limit time.Duration, env []string, script string, args ...string) (map[string][]float64, error) {
 	if r.escript == "" {
 		return nil, fmt.Errorf("%s", r.skip)
 	}
@@ -56,6 +63,9 @@ func (r erlangRunner) runFor(h *harness, limit time.Duration, script string, arg
 	dir := filepath.Join(h.opts.Root, "bench", "erlang")
 	cmd := exec.CommandContext(ctx, r.escript, append([]string{filepath.Join(dir, script)}, args...)...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -184,6 +184,7 @@ func (h *harness) secondCore(r *Report, sink *isle.Process) error {
 	if err != nil {
 		return err
 	}
+	erl, eerr := h.erlangSecondCore(procs)
 	for _, s := range h.sz.senders {
 		var all, one1 []float64
 		for i := -1; i < h.opts.Runs; i++ { // a warm-up pair first
@@ -209,8 +210,49 @@ func (h *harness) secondCore(r *Report, sink *isle.Process) error {
 			Note: "runs in pairs, their order alternating; one worker on GOMAXPROCS 1 runs every reactor; the same fixture, sizes and batch"})
 		r.Targets = append(r.Targets, Target{What: fmt.Sprintf("the second core helps: throughput, %s, on %d cores against one", plural(s, "sender"), procs),
 			Goal: 1, Unit: "× one core", Kind: Rate, Value: one(median(all) / median(one1))})
+		pairs := make([]float64, len(all))
+		for i := range all {
+			pairs[i] = all[i] / one1[i]
+		}
+		peer := Figure{Name: fmt.Sprintf("Erlang: +S %d ÷ +S 1, %s → one receiver", procs, plural(s, "sender")), Runs: erl[s]}
+		if eerr != nil {
+			peer.Skip = eerr.Error()
+		}
+		r.Rows = append(r.Rows, Row{Workload: fmt.Sprintf("the second core, %s: throughput on %d cores ÷ on one", plural(s, "sender"), procs),
+			Unit: "×", Kind: Rate, Isle: Figure{Name: fmt.Sprintf("isle: GOMAXPROCS %d ÷ 1, each pair of runs", procs), Runs: pairs}, Peer: peer,
+			Note: "Erlang's pairs alternate too: each run is one escript, all schedulers or one, after its own warm-up run"})
 	}
 	return nil
+}
+
+// erlangSecondCore runs Erlang's throughput workload on procs schedulers
+// and on one (ERL_FLAGS=+S 1), in pairs whose order alternates as isle's
+// do, and returns for each sender count the ratio of each pair.
+func (h *harness) erlangSecondCore(procs int) (map[int][]float64, error) {
+	ratios := map[int][]float64{}
+	for i := range h.opts.Runs {
+		var got [2]map[string][]float64 // all schedulers, one
+		for _, oneSched := range []bool{i%2 == 0, i%2 != 0} {
+			k, flags := 0, fmt.Sprintf("+S %d", procs)
+			if oneSched {
+				k, flags = 1, "+S 1"
+			}
+			res, err := h.erlang.runEnv(h, 5*time.Minute, []string{"ERL_FLAGS=" + flags},
+				"throughput.escript", "1", strconv.Itoa(h.sz.msgs), ints(h.sz.senders))
+			if err != nil {
+				return nil, err
+			}
+			got[k] = res
+		}
+		for _, s := range h.sz.senders {
+			m := fmt.Sprintf("tput_%d", s)
+			if len(got[0][m]) == 0 || len(got[1][m]) == 0 {
+				return nil, fmt.Errorf("escript throughput.escript printed no %s", m)
+			}
+			ratios[s] = append(ratios[s], got[0][m][0]/got[1][m][0])
+		}
+	}
+	return ratios, nil
 }
 
 // withProcs runs f with GOMAXPROCS set to n, and sets it back after.

@@ -231,7 +231,9 @@ ends, so no watcher is armed.
   into an unbounded mailbox; Go goroutines send into one channel of capacity 1,024; OS processes make one ` + "`write(2)`" + ` per
   message into one pipe, and the reader drains 64 KiB per ` + "`read(2)`" + `. The "all cores vs one" rows, and the targets that the second
   core helps, then take isle's runs in pairs, their order alternating: one on the node above, one on a second node made while
-  ` + "`GOMAXPROCS`" + ` is 1, so that one worker runs every reactor, and run while it is 1 again.
+  ` + "`GOMAXPROCS`" + ` is 1, so that one worker runs every reactor, and run while it is 1 again. The "second core" rows set the
+  ratio of each such pair beside Erlang's: its throughput on all schedulers against one (` + "`ERL_FLAGS=+S 1`" + `), in pairs of
+  runs whose order alternates too, each run one escript with its own warm-up run.
 - **Memory per idle process.** The growth of the whole OS process's resident set (VmRSS from ` + "`/proc/self/status`" + `, after
   ` + "`debug.FreeOSMemory`" + ` in Go, after a settle and ` + "`garbage_collect`" + ` in Erlang) while N ({idle}) idle processes are alive,
   divided by N. It counts everything each process costs: the isle kernel's own records and the linear memory pages touched. For

@@ -202,7 +202,8 @@ func actingReactor(t *testing.T, k *Kernel) *Module {
 }
 
 // A run goes on to another batch only while messages are queued, and,
-// when other reactors wait for its worker, only within its slice.
+// when other reactors wait for its worker, only within its slice; a run
+// that made another reactor its worker's runnext yields to it at once.
 func TestMailboxRunGoesOnWithinItsSlice(t *testing.T) {
 	r := newRecorder()
 	k := recordingKernel(t, r)
@@ -214,19 +215,22 @@ func TestMailboxRunGoesOnWithinItsSlice(t *testing.T) {
 	var until time.Duration
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.more(w, &until) {
+	if p.more(w, nil, &until) {
 		t.Fatal("a run with nothing queued goes on")
 	}
 	p.mbox.append(NewMessage(1, nil))
-	if !p.more(w, &until) || until != 0 {
+	if !p.more(w, nil, &until) || until != 0 {
 		t.Fatal("a run nobody waits for stops, or starts its slice")
 	}
 	w.runnext = other
-	if !p.more(w, &until) || until == 0 {
+	if p.more(w, nil, &until) {
+		t.Fatal("a run that fed another reactor goes on instead of yielding to it")
+	}
+	if !p.more(w, other, &until) || until == 0 {
 		t.Fatal("a run others wait for stops before its slice is over, or has no slice")
 	}
 	until = time.Since(k.epoch) - time.Nanosecond
-	if p.more(w, &until) {
+	if p.more(w, other, &until) {
 		t.Fatal("a run others wait for goes on past its slice")
 	}
 }

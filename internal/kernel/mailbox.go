@@ -285,14 +285,15 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		if w != nil {
 			from = w.worker()
 		}
+		// A second message from the same turn leaves p in runnext: it
+		// runs on the sender's worker after the sender's run, with the
+		// messages still in that core's cache. (Moving it to the local
+		// queue, for another worker to take meanwhile, made every
+		// message cross between cores, at twice the cost of the
+		// parallelism it bought.) A turn that waits, or runs long, hands
+		// runnext to another worker (blocking, detach).
 		if schedule {
 			p.k.sched.ready(p, from)
-		} else if from != nil && from.runnext == p {
-			// A second message from the same turn: the sender goes on
-			// sending rather than hand over to p, so p may run on another
-			// worker meanwhile instead of waiting for the turn to end.
-			from.runnext = nil
-			from.pushLocal(p)
 		}
 		return nil
 	}

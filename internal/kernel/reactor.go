@@ -39,6 +39,7 @@ func (p *Process) runTurns(w *worker) {
 	b := &w.batch
 	p.mbox.hand = b
 	var until time.Duration // when the run must yield to others; 0: not yet set
+	before := w.runnext
 	for {
 		p.fill(b)
 		p.mu.Unlock()
@@ -51,7 +52,7 @@ func (p *Process) runTurns(w *worker) {
 			return
 		}
 		p.mu.Lock()
-		if !p.more(w, &until) {
+		if !p.more(w, before, &until) {
 			break
 		}
 		p.commit(false)
@@ -83,11 +84,21 @@ func (p *Process) runTurns(w *worker) {
 const runSlice = 100 * time.Microsecond
 
 // more reports whether the run goes on with another batch: only if
-// messages are queued and, when other reactors wait for w, until the run
-// has lasted runSlice since its first full batch (or its first decision,
-// if that batch was short). Precondition: p.mu is held.
-func (p *Process) more(w *worker, until *time.Duration) bool {
+// messages are queued, the run has not made another reactor its worker's
+// runnext (before is runnext as the run began), and, when other reactors
+// wait for w, until the run has lasted runSlice since its first full
+// batch (or its first decision, if that batch was short).
+//
+// A run that fed another reactor yields to it, as a Go goroutine that
+// readies another on its P does at its next block: a sender that loops
+// by sending itself a message would otherwise go on for a whole slice,
+// fill its receiver's mailbox and wait on it, and its waiting hands the
+// receiver to another worker. Precondition: p.mu is held.
+func (p *Process) more(w *worker, before *Process, until *time.Duration) bool {
 	if len(p.mbox.q) == p.mbox.head || p.killReason.Load() != nil {
+		return false
+	}
+	if w.runnext != nil && w.runnext != before {
 		return false
 	}
 	if !w.waiting() {
@@ -169,6 +180,7 @@ func (p *Process) maybeDetach() {
 	if w == nil || p.detached {
 		return
 	}
+	w.maybeWake()
 	if p.turnSlices++; p.turnSlices >= detachSlices && w.waiting() {
 		w.detach()
 		p.detached = true

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/isle-run/isle/internal/polite"
 	"sync"
@@ -13,11 +14,20 @@ import (
 //
 //   - A send from a reactor's turn to an idle reactor puts the receiver in
 //     the sender's worker's runnext slot, so a request and its answer run
-//     back to back on one thread with no hand-off at all.
+//     back to back on one thread with no hand-off at all. A run that has
+//     so fed another reactor ends after its batch, and the receiver runs
+//     next (see Process.more).
 //   - Other runnable reactors go to the worker's local queue or, when made
 //     runnable from outside any worker, to the global queue.
 //   - An idle worker steals from the others' local queues (never runnext,
-//     which would break the locality above) before it parks.
+//     which would break the locality above) before it parks. A worker
+//     whose local queue has stayed non-empty for stealDelay wakes an idle
+//     one to steal from it, not at once: a sender and its receiver that
+//     take turns on one worker keep their messages in one core's cache,
+//     and moving one of them to another core costs more in cache misses
+//     than the parallelism gains, whereas work that really waits is
+//     spread out within stealDelay. BEAM likewise wakes other schedulers
+//     only once work has lingered (its wakeup threshold).
 //   - A turn that blocks (recv, call, a send to a full mailbox) hands the
 //     worker's queued work to a spare worker first, as Go hands off its P
 //     around a blocking syscall.
@@ -75,7 +85,25 @@ type worker struct {
 	args [4]uint64
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
+
+	// since is when the local queue last became non-empty while an idle
+	// worker could have stolen from it, as monotonic nanoseconds from
+	// schedEpoch; 0 when it has been empty since. Touched only by this
+	// worker's goroutine.
+	since int64
 }
+
+// stealDelay is how long work may wait in a worker's local queue before
+// an idle worker is woken to steal it. It is well above the time a
+// sender's batch and its receiver's run take in turns (a few µs), and
+// well below a fuel slice's worth of waiting for work that could run
+// elsewhere.
+const stealDelay = 50 * time.Microsecond
+
+// schedEpoch is the origin of worker.since.
+var schedEpoch = time.Now()
+
+func schedNow() int64 { return int64(time.Since(schedEpoch)) + 1 }
 
 func newScheduler(polite *polite.Politeness) *scheduler {
 	s := &scheduler{polite: polite, maxActive: int32(runtime.GOMAXPROCS(0))}
@@ -134,7 +162,28 @@ func (w *worker) pushLocal(p *Process) {
 	w.local.push(p)
 	w.nlocal.Add(1)
 	w.mu.Unlock()
-	// Work others could steal: make sure someone is awake to steal it.
+	// Work others could steal: wake someone to steal it if it is still
+	// here after stealDelay (maybeWake).
+	if w.since == 0 && w.s.active.Load() < w.s.maxActive {
+		w.since = schedNow()
+	}
+}
+
+// maybeWake wakes an idle worker to steal from w's local queue if that
+// has not been empty for stealDelay. It is called between runs and at
+// every fuel yield of a turn. Precondition: called by w's goroutine.
+func (w *worker) maybeWake() {
+	if w.since == 0 {
+		return
+	}
+	if w.nlocal.Load() == 0 {
+		w.since = 0
+		return
+	}
+	if schedNow()-w.since < int64(stealDelay) {
+		return
+	}
+	w.since = 0
 	if w.s.active.Load() < w.s.maxActive {
 		w.s.wakeOne()
 	}
@@ -162,6 +211,9 @@ func (w *worker) next() *Process {
 	}
 	w.nextRuns = 0
 	if p := w.popLocal(); p != nil {
+		if w.nlocal.Load() == 0 {
+			w.since = 0
+		}
 		return p
 	}
 	if p := w.runnext; p != nil {
@@ -199,6 +251,7 @@ func (w *worker) steal() *Process {
 
 func (w *worker) loop() {
 	for {
+		w.maybeWake()
 		p := w.next()
 		if p == nil {
 			if !w.park() {
@@ -308,6 +361,7 @@ func (w *worker) handOff() {
 	}
 	w.nlocal.Store(0)
 	w.mu.Unlock()
+	w.since = 0
 	s.mu.Lock()
 	for _, p := range moved {
 		s.global.push(p)
