@@ -30,6 +30,20 @@ func TestReactorCallFromHost(t *testing.T) {
 	if err != nil || r.Tag != 42 || string(r.Data) != "hello" {
 		t.Fatalf("call: %+v, %v", r, err)
 	}
+	// A small reply's payload lives inside its message, which goes back
+	// to the pool: the caller's copy must outlive it, whatever calls
+	// reuse the message after.
+	kept := make([]isle.Message, 64)
+	for i := range kept {
+		if kept[i], err = p.Call(ctx, isle.Message{Tag: 7, Data: []byte{byte(i), 'k', 'e', 'p', 't'}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range kept {
+		if want := string([]byte{byte(i), 'k', 'e', 'p', 't'}); string(r.Data) != want {
+			t.Fatalf("reply %d reads %q after later calls, want %q", i, r.Data, want)
+		}
+	}
 	big := make([]byte, 200_000)
 	for i := range big {
 		big[i] = byte(i)

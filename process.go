@@ -95,11 +95,10 @@ func hostCall(ctx context.Context, n *Node, q kernel.Target, m Message) (Message
 	if err != nil {
 		return Message{}, mapErr(err)
 	}
-	reply := Message{Tag: r.Tag, Data: r.Data}
 	// The caller keeps the payload; the message goes back to the pool (a
 	// call allocated two otherwise: garbage the next GC sweeps), and its
 	// capabilities are dropped, since the Go host holds no handle table.
-	r.Data = nil
+	reply := Message{Tag: r.Tag, Data: r.TakeData()}
 	r.Discard()
 	return reply, nil
 }

@@ -34,6 +34,9 @@ const (
 type Message struct {
 	Tag  uint32
 	Data []byte
+	// small holds a small payload inline, in the message's first cache
+	// line: Data points into it unless the payload outgrew it.
+	small [smallData]byte
 	// Trace is the causality id the message carries, Midori's activity:
 	// a message sent while a process handles another inherits its id, and
 	// so does a reply, so a chain of sends across processes shares one id.
@@ -72,7 +75,29 @@ func (m *Message) Hold(r *Reservation) { m.hold = r }
 
 // msgPool recycles messages: at millions of messages a second, allocating
 // each (and its payload) was a fifth of a round trip between reactors.
-var msgPool = sync.Pool{New: func() any { return new(Message) }}
+var msgPool = sync.Pool{New: func() any { return newInline() }}
+
+// smallData is how many payload bytes a message holds inline.
+const smallData = 16
+
+// newInline returns a new message whose payload buffer is its own
+// inline array.
+func newInline() *Message {
+	m := new(Message)
+	m.Data = m.small[:0]
+	return m
+}
+
+// TakeData returns m's payload for the caller to keep and detaches it
+// from m, which may then be recycled: an inline payload is copied out.
+func (m *Message) TakeData() []byte {
+	d := m.Data
+	if cap(d) > 0 && &d[:1][0] == &m.small[0] {
+		d = append([]byte(nil), d...)
+	}
+	m.Data = nil
+	return d
+}
 
 // maxPooledData bounds the payload buffer a recycled message keeps.
 const maxPooledData = 64 << 10
