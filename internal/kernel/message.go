@@ -34,8 +34,8 @@ const (
 type Message struct {
 	Tag  uint32
 	Data []byte
-	// small holds a small payload inline, in the message's first cache
-	// line: Data points into it unless the payload outgrew it.
+	// small holds a small payload inline, beside the header the receiver
+	// reads anyway: Data points into it unless the payload outgrew it.
 	small [smallData]byte
 	// Trace is the causality id the message carries, Midori's activity:
 	// a message sent while a process handles another inherits its id, and
