@@ -86,10 +86,10 @@ type worker struct {
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
 
-	// since is when the local queue last became non-empty while an idle
-	// worker could have stolen from it, as monotonic nanoseconds from
-	// schedEpoch; 0 when it has been empty since. Touched only by this
-	// worker's goroutine.
+	// since is when the local queue last became non-empty, as
+	// monotonic nanoseconds from schedEpoch, or 0 once it is seen empty
+	// or a thief has been woken for it. Touched only by this worker's
+	// goroutine.
 	since int64
 }
 
@@ -160,11 +160,13 @@ func (s *scheduler) wakeOne() {
 func (w *worker) pushLocal(p *Process) {
 	w.mu.Lock()
 	w.local.push(p)
-	w.nlocal.Add(1)
+	n := w.nlocal.Add(1)
 	w.mu.Unlock()
-	// Work others could steal: wake someone to steal it if it is still
-	// here after stealDelay (maybeWake).
-	if w.since == 0 && w.s.active.Load() < w.s.maxActive {
+	// Work others could steal: an idle worker is woken to steal it if the
+	// queue is still not empty after stealDelay (maybeWake). The wait
+	// starts when the queue stops being empty, which a thief may have
+	// made it without w's knowing.
+	if n == 1 || w.since == 0 {
 		w.since = schedNow()
 	}
 }
