@@ -291,7 +291,8 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		// queue, for another worker to take meanwhile, made every
 		// message cross between cores, at twice the cost of the
 		// parallelism it bought.) A turn that waits, or runs long, hands
-		// runnext to another worker (blocking, detach).
+		// runnext to another worker (blocking, detach), and a detached
+		// turn has no worker to make runnable on (Process.worker).
 		if schedule {
 			p.k.sched.ready(p, from)
 		}

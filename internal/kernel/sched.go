@@ -20,14 +20,19 @@ import (
 //   - Other runnable reactors go to the worker's local queue or, when made
 //     runnable from outside any worker, to the global queue.
 //   - An idle worker steals from the others' local queues (never runnext,
-//     which would break the locality above) before it parks. A worker
-//     whose local queue has stayed non-empty for stealDelay wakes an idle
-//     one to steal from it, not at once: a sender and its receiver that
-//     take turns on one worker keep their messages in one core's cache,
-//     and moving one of them to another core costs more in cache misses
-//     than the parallelism gains, whereas work that really waits is
-//     spread out within stealDelay. BEAM likewise wakes other schedulers
-//     only once work has lingered (its wakeup threshold).
+//     which would break the locality above) before it parks. A reactor a
+//     run puts back in its worker's local queue as the run ends wakes an
+//     idle worker to steal it only once the queue has stayed non-empty
+//     for stealDelay (checked between runs and at the fuel yields of
+//     turns that have not detached): a sender and its receiver that take
+//     turns on one worker keep their messages in one core's cache, and
+//     moving one of them to another core costs more in cache misses than
+//     the parallelism gains. BEAM likewise wakes other schedulers only
+//     once work has lingered (its wakeup threshold). A reactor moved to
+//     the local queue from inside a turn, which may yet run long in a
+//     host call, wakes one at once.
+//   - A detached turn (see detach) makes reactors runnable through the
+//     global queue: its worker's goroutine is the turn itself.
 //   - A turn that blocks (recv, call, a send to a full mailbox) hands the
 //     worker's queued work to a spare worker first, as Go hands off its P
 //     around a blocking syscall.
@@ -130,7 +135,10 @@ func (s *scheduler) startWorker() {
 func (s *scheduler) ready(p *Process, from *worker) {
 	if from != nil {
 		if old := from.runnext; old != nil {
+			// From inside a turn, which may yet run long in a host
+			// call: a thief is woken at once.
 			from.pushLocal(old)
+			from.wakeThief()
 		}
 		from.runnext = p
 		return
@@ -171,6 +179,15 @@ func (w *worker) pushLocal(p *Process) {
 	}
 }
 
+// wakeThief wakes an idle worker to steal from w's local queue now.
+// Precondition: called by w's goroutine.
+func (w *worker) wakeThief() {
+	w.since = 0
+	if w.s.active.Load() < w.s.maxActive {
+		w.s.wakeOne()
+	}
+}
+
 // maybeWake wakes an idle worker to steal from w's local queue if that
 // has not been empty for stealDelay. It is called between runs and at
 // every fuel yield of a turn. Precondition: called by w's goroutine.
@@ -185,10 +202,7 @@ func (w *worker) maybeWake() {
 	if schedNow()-w.since < int64(stealDelay) {
 		return
 	}
-	w.since = 0
-	if w.s.active.Load() < w.s.maxActive {
-		w.s.wakeOne()
-	}
+	w.wakeThief()
 }
 
 func (w *worker) popLocal() *Process {

@@ -17,7 +17,15 @@ type waiter interface {
 	worker() *worker
 }
 
-func (p *Process) worker() *worker { return p.turnWorker }
+// worker is nil for a detached turn: its worker's goroutine is the turn
+// itself, and a reactor it made runnext would wait for the turn to end,
+// or for ever if the turn then waits on that reactor.
+func (p *Process) worker() *worker {
+	if p.detached {
+		return nil
+	}
+	return p.turnWorker
+}
 
 // wait blocks p. A kill ends the wait by abandoning the host call, so the
 // process unwinds out of wasm and finishes as killed.
