@@ -179,26 +179,10 @@ func TestMailboxRoomReachesASenderTheReceiverWaitsOn(t *testing.T) {
 // message.
 func actingReactor(t *testing.T, k *Kernel) *Module {
 	t.Helper()
-	m := &wasm.Module{}
-	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{
-		{Params: []wasm.ValType{wasm.I32, wasm.I32}},
-		{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}},
-	}))
-	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{{Module: "test", Name: "act", Kind: wasm.KindFunc, Func: 0}}))
-	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{1}))
-	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
-	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
-		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
-		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 1},
-	}))
 	// local.get 1 (the tag); local.get 2 (aux); call 0 (test.act); end
 	body := []byte{0x00, 0x20, 0x01, 0x20, 0x02, 0x10, 0x00, 0x0b}
-	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
-	mod, err := k.Load(context.Background(), "actor", m.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mod
+	return loadReactor(t, k, "actor", []wasm.FuncType{{Params: []wasm.ValType{wasm.I32, wasm.I32}}},
+		[]wasm.Import{{Module: "test", Name: "act", Kind: wasm.KindFunc, Func: 0}}, body, nil)
 }
 
 // A run goes on to another batch only while messages are queued, and,

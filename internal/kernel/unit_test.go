@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,20 +83,29 @@ func recordingReactor(t *testing.T, k *Kernel) *Module {
 // name.
 func recordingReactorWith(t *testing.T, k *Kernel, name string, data []wasm.Data) *Module {
 	t.Helper()
+	// local.get 1 (the tag); call 0 (test.seen); end
+	body := []byte{0x00, 0x20, 0x01, 0x10, 0x00, 0x0b}
+	return loadReactor(t, k, name, []wasm.FuncType{{Params: []wasm.ValType{wasm.I32}}},
+		[]wasm.Import{{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0}}, body, data)
+}
+
+// loadReactor loads, as name, a reactor with one page of memory whose
+// isle_handle has body. It imports imports, whose types are types; the
+// handler's type follows them. data, if any, are its data segments.
+func loadReactor(t *testing.T, k *Kernel, name string, types []wasm.FuncType, imports []wasm.Import, body []byte, data []wasm.Data) *Module {
+	t.Helper()
+	handler := wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}}
 	m := &wasm.Module{}
-	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{
-		{Params: []wasm.ValType{wasm.I32}},
-		{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}},
-	}))
-	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0}}))
-	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{1}))
+	m.Put(wasm.SectionType, wasm.EncodeTypes(append(slices.Clip(types), handler)))
+	if len(imports) > 0 {
+		m.Put(wasm.SectionImport, wasm.EncodeImports(imports))
+	}
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{uint32(len(types))}))
 	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
 	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
 		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
-		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 1},
+		{Name: "isle_handle", Kind: wasm.KindFunc, Index: uint32(len(imports))},
 	}))
-	// local.get 1 (the tag); call 0 (test.seen); end
-	body := []byte{0x00, 0x20, 0x01, 0x10, 0x00, 0x0b}
 	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
 	if data != nil {
 		m.Put(wasm.SectionData, wasm.EncodeData(data))
@@ -310,21 +320,8 @@ func TestServiceHandsWaitingMessagesOn(t *testing.T) {
 // spinningReactor is a reactor whose every turn loops for ever.
 func spinningReactor(t *testing.T, k *Kernel) *Module {
 	t.Helper()
-	m := &wasm.Module{}
-	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}}}))
-	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0}))
-	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
-	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
-		{Name: "memory", Kind: wasm.KindMemory, Index: 0},
-		{Name: "isle_handle", Kind: wasm.KindFunc, Index: 0},
-	}))
 	body := []byte{0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b} // loop; br 0; end; end
-	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: body}}))
-	mod, err := k.Load(context.Background(), "spinner", m.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mod
+	return loadReactor(t, k, "spinner", nil, nil, body, nil)
 }
 
 // Reactors whose turns never end, more of them than there are workers, do
