@@ -89,11 +89,12 @@ const runSlice = 100 * time.Microsecond
 // wait for w, until the run has lasted runSlice since its first full
 // batch (or its first decision, if that batch was short).
 //
-// A run that fed another reactor yields to it, as a Go goroutine that
-// readies another on its P does at its next block: a sender that loops
-// by sending itself a message would otherwise go on for a whole slice,
-// fill its receiver's mailbox and wait on it, and its waiting hands the
-// receiver to another worker. Precondition: p.mu is held.
+// A run that fed another reactor yields to it, in the spirit of Go's
+// runnext, where a goroutine readied by another runs next on its P: a
+// sender that loops by sending itself a message would otherwise go on
+// for a whole slice, fill its receiver's mailbox and wait on it, and its
+// waiting hands the receiver to another worker. Precondition: p.mu is
+// held.
 func (p *Process) more(w *worker, before *Process, until *time.Duration) bool {
 	if len(p.mbox.q) == p.mbox.head || p.killReason.Load() != nil {
 		return false

@@ -137,7 +137,7 @@ func (s *scheduler) ready(p *Process, from *worker) {
 		if old := from.runnext; old != nil {
 			// From inside a turn, which may yet run long in a host
 			// call: a thief is woken at once.
-			from.pushLocal(old)
+			from.push(old)
 			from.wakeThief()
 		}
 		from.runnext = p
@@ -165,18 +165,23 @@ func (s *scheduler) wakeOne() {
 	w.wake <- struct{}{}
 }
 
+// pushLocal puts p, whose run on w has just ended, in w's local queue.
+// An idle worker is woken to steal it if the queue is still not empty
+// after stealDelay (maybeWake). The wait starts when the queue stops
+// being empty, which a thief may have made it without w's knowing.
+// Precondition: called by w's goroutine.
 func (w *worker) pushLocal(p *Process) {
-	w.mu.Lock()
-	w.local.push(p)
-	n := w.nlocal.Add(1)
-	w.mu.Unlock()
-	// Work others could steal: an idle worker is woken to steal it if the
-	// queue is still not empty after stealDelay (maybeWake). The wait
-	// starts when the queue stops being empty, which a thief may have
-	// made it without w's knowing.
-	if n == 1 || w.since == 0 {
+	if w.push(p) == 1 || w.since == 0 {
 		w.since = schedNow()
 	}
+}
+
+// push appends p to w's local queue and returns the queue's length.
+func (w *worker) push(p *Process) int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.local.push(p)
+	return w.nlocal.Add(1)
 }
 
 // wakeThief wakes an idle worker to steal from w's local queue now.
@@ -190,7 +195,8 @@ func (w *worker) wakeThief() {
 
 // maybeWake wakes an idle worker to steal from w's local queue if that
 // has not been empty for stealDelay. It is called between runs and at
-// every fuel yield of a turn. Precondition: called by w's goroutine.
+// every fuel yield of a turn that has not detached. Precondition: called
+// by w's goroutine.
 func (w *worker) maybeWake() {
 	if w.since == 0 {
 		return
