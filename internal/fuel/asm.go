@@ -19,6 +19,9 @@ const (
 	opI64ExtendI32S = 0xac
 	opI64ExtendI32U = 0xad
 	opMemorySize    = 0x3f
+	opTableGet      = 0x25
+	opTableSet      = 0x26
+	opRefIsNull     = 0xd1
 
 	miscMemoryInit = 8
 	miscMemoryCopy = 10

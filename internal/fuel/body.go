@@ -23,6 +23,7 @@ const (
 	editLocals          // inserts the declarations of the scratch locals
 	editLeave           // inserts before a return or tail call: the frame is given back
 	editExit            // inserts before the final end: the wrapping block's end, the frame given back
+	editLazy            // inserts before a call_indirect on lazy table val its slot's fill (lazytable.go)
 )
 
 // edit is one change to a body, at a byte position of the original body.
@@ -157,6 +158,10 @@ func (w *bodyRewriter) scanCall(in *wasm.Instr) {
 		w.renumber(in)
 	} else {
 		w.est.call(w.mod.types[in.Index])
+		if w.mod.lazyOf(in.Index2) != nil {
+			w.scratch.used = true
+			w.edits = append(w.edits, edit{pos: in.Pos, end: in.Pos, kind: editLazy, val: in.Index2})
+		}
 	}
 }
 
@@ -301,6 +306,9 @@ func (w *bodyRewriter) injectLen(e *edit) int {
 		return len(b) + e.end - e.pos
 	case editLocals:
 		return len(w.scratch.decls(w.tmp[:0]))
+	case editLazy:
+		w.tmp = w.lazyCode(w.tmp[:0], w.mod.lazyOf(e.val))
+		return len(w.tmp)
 	case editLeave:
 		return w.stack.leaveLen(w.frameSize)
 	case editExit:
@@ -348,6 +356,8 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 			continue
 		case editLocals:
 			dst = w.scratch.decls(dst)
+		case editLazy:
+			dst = w.lazyCode(dst, w.mod.lazyOf(e.val))
 		case editLeave:
 			dst = w.stack.leave(dst, w.frameSize)
 		case editExit:

@@ -100,6 +100,7 @@ func Instrument(original []byte) (*Result, error) {
 		return nil, fmt.Errorf("invalid module: %w", err)
 	}
 	mod.plan()
+	mod.planLazy()
 
 	code, offsets, err := mod.rewriteCode()
 	if err != nil {
@@ -108,6 +109,10 @@ func Instrument(original []byte) (*Result, error) {
 	mod.rewriteSections(code)
 	if err := mod.rewriteCustom(offsets); err != nil {
 		return nil, fmt.Errorf("invalid module: %w", err)
+	}
+	if len(mod.lazy) > 0 {
+		mod.m.Sections = append(mod.m.Sections,
+			wasm.Section{ID: wasm.SectionCustom, Name: LazyTablesSection, Payload: mod.lazySection()})
 	}
 	return &Result{Wasm: mod.m.Encode(), Offsets: offsets}, nil
 }
@@ -121,6 +126,9 @@ func (mod *module) checkReserved() error {
 			return fmt.Errorf("module imports %q.%q: the import module %q is reserved for fuel metering",
 				im.Module, im.Name, ImportModule)
 		}
+	}
+	if mod.m.Custom(LazyTablesSection) != nil {
+		return fmt.Errorf("module has a custom section named %q: that name is reserved for the rewrite", LazyTablesSection)
 	}
 	for _, e := range mod.exports {
 		if e.Name == GlobalExport || e.Name == StackGlobalExport {

@@ -16,6 +16,7 @@ const (
 	helperTableInit
 	helperTableGrow
 	helperEntrySlow // the slow path of the entry check of a function that calls
+	helperLazyFill  // fills one slot of a lazy table (lazytable.go); a is its index in module.lazy
 )
 
 // bulkKinds maps the 0xfc sub-opcodes the rewrite replaces to helpers.
@@ -94,6 +95,8 @@ func (mod *module) helperFor(k helperKey) uint32 {
 		typ = mod.typeOf([]wasm.ValType{mod.tableElems[k.a], i32}, []wasm.ValType{i32})
 	case helperEntrySlow:
 		typ = in.yieldType
+	case helperLazyFill:
+		typ = mod.typeOf([]wasm.ValType{i32}, nil)
 	default:
 		typ = mod.typeOf([]wasm.ValType{i32, i32, i32}, nil)
 	}
@@ -130,6 +133,9 @@ func (mod *module) helperBody(k helperKey) []byte {
 		return a.b
 	case helperEntrySlow:
 		mod.entrySlowBody(a)
+		return a.b
+	case helperLazyFill:
+		mod.lazyFillBody(a, &mod.lazy[k.a])
 		return a.b
 	}
 	in := &mod.inj

@@ -24,6 +24,10 @@ type module struct {
 	tableElems []wasm.ValType
 	// importTypes is the type index of every imported function.
 	importTypes []uint32
+	// tableMins is the initial size of every table the module defines.
+	tableMins []uint32
+	// lazy are the tables filled on first use (lazytable.go).
+	lazy []lazyTable
 
 	inj injected
 	// frames is the frame estimate of each defined function that calls,
@@ -116,6 +120,7 @@ func (mod *module) count(tables []wasm.TableType, mems []wasm.Limits, dataCount 
 	c.Tables = c.ImportedTables + uint32(len(tables))
 	for _, t := range tables {
 		mod.tableElems = append(mod.tableElems, t.Elem)
+		mod.tableMins = append(mod.tableMins, t.Limits.Min)
 	}
 	c.Memories = c.ImportedMemories + uint32(len(mems))
 	c.Globals = c.ImportedGlobals + uint32(len(mod.globals))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/isle-run/isle/internal/fuel"
 	"github.com/isle-run/isle/internal/wasm"
 )
 
@@ -252,7 +253,18 @@ func sectionPayload(mod *wasm.Module, id wasm.SectionID) []byte {
 
 // tableSlot finds fn's slot in table 0, which is its PC_F: Go's linker
 // puts every function there, in one active segment at a constant offset.
+// The rewrite makes such a table lazy (fuel.LazyTable), and then keeps its
+// slots in a section of its own.
 func tableSlot(mod *wasm.Module, fn uint32) (uint32, error) {
+	lazy, err := fuel.LazyTables(mod)
+	if err != nil {
+		return 0, err
+	}
+	for _, lt := range lazy {
+		if slot, ok := lt.Slot(fn); ok && lt.Table == 0 && slot <= 0xffff_ffff>>16 {
+			return slot, nil
+		}
+	}
 	sec := mod.Section(wasm.SectionElement)
 	if sec == nil {
 		return 0, fmt.Errorf("%w: it has no table elements", errNotGoCut)

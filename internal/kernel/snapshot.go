@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/isle-run/isle/internal/fuel"
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
 	"github.com/isle-run/isle/internal/wasm"
@@ -363,9 +364,18 @@ func checkImageCode(mod *wasm.Module) error {
 	if err != nil {
 		return err
 	}
+	// The helpers that fill lazy tables write to them: the image may keep
+	// those tables empty, as instantiation makes them, and fill them again.
+	fills, err := lazyFills(mod)
+	if err != nil {
+		return err
+	}
 	var r wasm.Reader
 	var in wasm.Instr
 	for i, c := range code {
+		if fills[uint32(i)] {
+			continue
+		}
 		_, start, err := wasm.Locals(c.Body)
 		if err != nil {
 			return err
@@ -382,6 +392,34 @@ func checkImageCode(mod *wasm.Module) error {
 		}
 	}
 	return nil
+}
+
+// lazyFills returns the code indices of the functions that fill the
+// module's lazy tables (fuel.LazyTable).
+func lazyFills(mod *wasm.Module) (map[uint32]bool, error) {
+	lazy, err := fuel.LazyTables(mod)
+	if err != nil || len(lazy) == 0 {
+		return nil, err
+	}
+	var imported uint32
+	if s := mod.Section(wasm.SectionImport); s != nil {
+		imports, err := wasm.DecodeImports(s.Payload)
+		if err != nil {
+			return nil, err
+		}
+		for _, im := range imports {
+			if im.Kind == wasm.KindFunc {
+				imported++
+			}
+		}
+	}
+	fills := map[uint32]bool{}
+	for _, lt := range lazy {
+		if lt.Fill >= imported {
+			fills[lt.Fill-imported] = true
+		}
+	}
+	return fills, nil
 }
 
 // buildImage makes the image module and the memfd from a snapshot.

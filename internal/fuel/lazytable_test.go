@@ -1,0 +1,217 @@
+package fuel
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// lazySlotsUsed is how many slots lazyModule's segments fill (with a
+// null and a function of another type among them).
+const lazySlotsUsed = 300
+
+// lazyModule is a module with a table of 400 slots that two overlapping
+// segments fill from slot 10: the second, in the expression encoding,
+// overwrites slots 200-202 with a null, a function and a null. One slot
+// in seven holds a function of another type. extra is spliced in.
+func lazyModule(t testing.TB, extra string) []byte {
+	var funcs strings.Builder
+	for i := range lazySlotsUsed {
+		if i%7 == 3 {
+			funcs.WriteString(" $g")
+		} else {
+			fmt.Fprintf(&funcs, " $f%d", i%3)
+		}
+	}
+	return watSource(t, fmt.Sprintf(`(module
+  (type $r (func (result i32)))
+  (type $q (func (param i32) (result i32)))
+  (table $t 400 funcref)
+  (elem (i32.const 10) func%s)
+  (elem (i32.const 200) funcref (ref.null func) (ref.func $f2) (ref.null func))
+  (func $f0 (type $r) (i32.const 100))
+  (func $f1 (type $r) (i32.const 101))
+  (func $f2 (type $r) (i32.const 102))
+  (func $g (type $q) (i32.add (local.get 0) (i32.const 1000)))
+  (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0)))
+  (func (export "callq") (param i32) (result i32) (call_indirect $t (type $q) (i32.const 7) (local.get 0)))
+  %s)`, funcs.String(), extra))
+}
+
+// lazyTablesOf returns the lazy tables that Instrument made of b.
+func lazyTablesOf(t *testing.T, b []byte) []LazyTable {
+	t.Helper()
+	m, err := wasm.Decode(instrument(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := LazyTables(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lazy
+}
+
+// TestLazyTableDifferential calls every slot of a lazy table, and slots
+// outside it, through both signatures, twice (filled, then already
+// filled), and compares each result or trap with the original's.
+func TestLazyTableDifferential(t *testing.T) {
+	ctx := context.Background()
+	b := lazyModule(t, "")
+	lazy := lazyTablesOf(t, b)
+	if len(lazy) != 1 || lazy[0].Lo != 10 || len(lazy[0].Funcs) != lazySlotsUsed {
+		t.Fatalf("lazy tables %+v, want table 0 with slots 10-%d", lazy, 10+lazySlotsUsed-1)
+	}
+	plain := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2))
+	t.Cleanup(func() { plain.Close(ctx) })
+	orig, err := plain.Instantiate(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := newRuntime(t, ctx, &meter{slice: 1 << 40}).Instantiate(ctx, instrument(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traps := map[string]int{}
+	for pass := range 2 {
+		for _, fn := range []string{"call", "callq"} {
+			for _, i := range append(indices(420), 1<<31, 1<<32-1) {
+				var out [2]string
+				for k, mod := range []api.Module{orig, inst} {
+					res, err := mod.ExportedFunction(fn).Call(ctx, i)
+					if err != nil {
+						out[k] = "trap: " + firstLine(err)
+					} else {
+						out[k] = fmt.Sprint(res)
+					}
+				}
+				if out[0] != out[1] {
+					t.Errorf("pass %d: %s(%d): original %s, rewritten %s", pass, fn, i, out[0], out[1])
+				}
+				if strings.HasPrefix(out[0], "trap") {
+					traps[out[0]]++
+				}
+			}
+		}
+	}
+	// Both kinds of trap were reached: wazero reports a slot out of
+	// bounds and a null slot alike, and a function of the wrong type.
+	if len(traps) < 2 {
+		t.Errorf("traps reached: %v, want at least two kinds", traps)
+	}
+}
+
+func indices(n uint64) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i)
+	}
+	return out
+}
+
+// TestLazyTableInstantiatesWithoutElements checks what the lazy table is
+// for: instantiation no longer makes a reference per slot.
+func TestLazyTableInstantiatesWithoutElements(t *testing.T) {
+	ctx := context.Background()
+	b := lazyModule(t, "")
+	lazy := instrument(t, b)
+	LazyTableMin = 1 << 30
+	eager := instrument(t, b)
+	LazyTableMin = 1
+	r := newRuntime(t, ctx, &meter{slice: 1 << 40})
+	allocs := func(bin []byte) float64 {
+		c, err := r.CompileModule(ctx, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := wazero.NewModuleConfig().WithName("")
+		return testing.AllocsPerRun(20, func() {
+			m, err := r.InstantiateModule(ctx, c, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = m.Close(ctx)
+		})
+	}
+	l, e := allocs(lazy), allocs(eager)
+	t.Logf("allocations per instantiation: %.0f lazy, %.0f eager", l, e)
+	if l > e-lazySlotsUsed/2 {
+		t.Errorf("lazy instantiation made %.0f allocations, eager %.0f: want fewer by about one a slot", l, e)
+	}
+}
+
+// TestLazyTableEligibility keeps a table eager wherever the guest could
+// tell, or the segments are not plain.
+func TestLazyTableEligibility(t *testing.T) {
+	cases := map[string]string{
+		"table.size":    `(func (export "size") (result i32) (table.size $t))`,
+		"table.get":     `(func (export "get") (param i32) (result funcref) (table.get $t (local.get 0)))`,
+		"exported":      `(export "t" (table $t))`,
+		"elem.drop":     `(elem $p func $f0) (func (export "drop") (elem.drop $p))`,
+		"table.grow":    `(func (export "grow") (result i32) (table.grow $t (ref.null func) (i32.const 1)))`,
+		"out of bounds": `(elem (i32.const 399) func $f0 $f1)`,
+	}
+	for name, extra := range cases {
+		t.Run(name, func(t *testing.T) {
+			if lazy := lazyTablesOf(t, lazyModule(t, extra)); len(lazy) != 0 {
+				t.Errorf("table made lazy: %+v", lazy)
+			}
+		})
+	}
+	for name, src := range map[string]string{
+		"imported": `(module
+  (type $r (func (result i32)))
+  (import "env" "t" (table $t 10 funcref))
+  (elem (i32.const 0) func $f $f $f)
+  (func $f (type $r) (i32.const 1))
+  (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0))))`,
+		"offset from a global": `(module
+  (type $r (func (result i32)))
+  (import "env" "base" (global $b i32))
+  (table $t 10 funcref)
+  (elem (global.get $b) func $f $f $f)
+  (func $f (type $r) (i32.const 1))
+  (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0))))`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if lazy := lazyTablesOf(t, watSource(t, src)); len(lazy) != 0 {
+				t.Errorf("table made lazy: %+v", lazy)
+			}
+		})
+	}
+}
+
+// TestLazyTableMin keeps tables with fewer slots than LazyTableMin eager.
+func TestLazyTableMin(t *testing.T) {
+	b := lazyModule(t, "")
+	defer func() { LazyTableMin = 1 }()
+	// The expression segment nulls two slots: lazySlotsUsed - 2 hold
+	// functions.
+	LazyTableMin = lazySlotsUsed - 2
+	if lazy := lazyTablesOf(t, b); len(lazy) != 1 {
+		t.Errorf("at LazyTableMin %d: %d lazy tables, want 1", LazyTableMin, len(lazy))
+	}
+	LazyTableMin = lazySlotsUsed - 1
+	if lazy := lazyTablesOf(t, b); len(lazy) != 0 {
+		t.Errorf("at LazyTableMin %d: %d lazy tables, want none", LazyTableMin, len(lazy))
+	}
+}
+
+// TestLazyTablesSectionIsReserved refuses a guest that brings the
+// section: the host would trust its list of fill functions.
+func TestLazyTablesSectionIsReserved(t *testing.T) {
+	m, err := wasm.Decode(lazyModule(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Sections = append(m.Sections, wasm.Section{ID: wasm.SectionCustom, Name: LazyTablesSection, Payload: []byte{0}})
+	if _, err := Instrument(m.Encode()); err == nil || !strings.Contains(err.Error(), LazyTablesSection) {
+		t.Fatalf("Instrument: %v, want the reserved section refused", err)
+	}
+}
