@@ -172,6 +172,18 @@
 // before the rewrite. (A host that registered an instance under a name
 // would let other modules import the counter; isle does not.)
 //
+// # Why large tables are filled lazily
+//
+// wazero fills a table from its active element segments at every
+// instantiation, making a function reference for every slot: about 1,700
+// allocations for a Go module, half of a Go reactor's spawn from an
+// image. A table that only call_indirect can reach is filled on first
+// use instead (lazytable.go): its segments become declarative, and the
+// slot a call_indirect names is filled just before the call, if it is
+// still null and a segment would have filled it. The guest cannot tell,
+// since nothing else can read the table. The rewrite lists such tables in
+// the custom section LazyTablesSection, which a guest module may not have.
+//
 // # How DWARF is remapped, and what is lost
 //
 // The rewrite records which bytes of the new code section were copied from

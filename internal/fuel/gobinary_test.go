@@ -33,10 +33,13 @@ func main() {
 // goWasm builds a hello-world Go program for GOOS=wasip1 in a temporary
 // directory, with -trimpath so that the module is the same from run to run
 // and its compiled code can be cached.
-func goWasm(t testing.TB) []byte {
+func goWasm(t testing.TB) []byte { return goWasmOf(t, helloGo) }
+
+// goWasmOf builds the Go program src as goWasm does.
+func goWasmOf(t testing.TB, src string) []byte {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(helloGo), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.21\n"), 0o644); err != nil {
@@ -134,6 +137,71 @@ func BenchmarkTightLoop(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/iter")
+		})
+	}
+}
+
+// indirectGo calls through interfaces and closures, which Go's wasm port
+// compiles to call_indirect, in a loop.
+const indirectGo = `package main
+
+import (
+	"fmt"
+	"sort"
+)
+
+type shape interface{ area() int }
+type sq struct{ s int }
+type rect struct{ w, h int }
+
+func (q sq) area() int   { return q.s * q.s }
+func (r rect) area() int { return r.w * r.h }
+
+func main() {
+	shapes := []shape{sq{3}, rect{2, 5}, sq{7}, rect{1, 1}}
+	total := 0
+	for i := 0; i < 2000000; i++ {
+		total += shapes[i&3].area()
+	}
+	xs := make([]int, 30000)
+	for i := range xs {
+		xs[i] = (i * 7919) % 100003
+	}
+	sort.Slice(xs, func(a, b int) bool { return xs[a] < xs[b] })
+	fmt.Println(total, xs[0])
+}
+`
+
+// BenchmarkLazyTable measures what a lazy table costs a Go program that
+// calls through it all the time, against the same program rewritten
+// with its table filled at instantiation (LazyTableMin out of reach); and
+// what it saves an instantiation. Each run instantiates the program and
+// runs it to exit.
+func BenchmarkLazyTable(b *testing.B) {
+	orig := goWasmOf(b, indirectGo)
+	lazy := instrument(b, orig)
+	defer func(n int) { LazyTableMin = n }(LazyTableMin)
+	LazyTableMin = 1 << 30
+	eager := instrument(b, orig)
+	for _, v := range []struct {
+		name string
+		wasm []byte
+	}{{"eager", eager}, {"lazy", lazy}} {
+		b.Run(v.name, func(b *testing.B) {
+			ctx := context.Background()
+			r := newRuntime(b, ctx, &meter{slice: 1 << 40})
+			wasi_snapshot_preview1.MustInstantiate(ctx, r)
+			c, err := r.CompileModule(ctx, v.wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := wazero.NewModuleConfig().WithName("")
+			for b.Loop() {
+				_, err := r.InstantiateModule(ctx, c, cfg)
+				if err != nil && !strings.Contains(err.Error(), "exit_code(0)") {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
