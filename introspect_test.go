@@ -161,3 +161,41 @@ func TestSnapshotWhileBusy(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d process views", seen)
 }
+
+// An idle reactor's fuel in a snapshot is what it has spent, although no
+// turn settles it: with KeepInstances the reactor never sleeps (which
+// would settle it), so the snapshot must read its counter. Once the
+// process has ended, its Stats are exact, and the snapshot taken while it
+// idled must match them.
+func TestSnapshotShowsAnIdleReactorsFuel(t *testing.T) {
+	t.Parallel()
+	ctx := testwasm.Context(t)
+	node := dormantNode(t, true)
+	mod := load(t, node, tinyReactor(t))
+	p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := p.Call(ctx, isle.Message{Tag: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fuel int64
+	testwasm.WaitFor(t, "the reactor to be idle after its calls", func() bool {
+		for _, q := range node.Snapshot().Processes {
+			if q.PID == p.ID() && q.State == "idle" {
+				fuel = q.Fuel
+				return true
+			}
+		}
+		return false
+	})
+	p.Kill()
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if spent := p.Stats().Fuel; fuel == 0 || fuel != spent {
+		t.Fatalf("an idle reactor showed %d fuel; it had spent %d", fuel, spent)
+	}
+}

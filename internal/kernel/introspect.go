@@ -61,11 +61,17 @@ type Info struct {
 // Safe from any goroutine.
 func (p *Process) Info() Info {
 	in := Info{ID: p.ID, Module: p.mod.Name, Service: p.service(), Reactor: p.reactor, Image: p.startImage() != nil,
-		Fuel: p.spent.Load() + p.unsettled.Load(), Memory: uint64(max(p.mem.Load(), 0)), Started: p.startTime()}
+		Memory: uint64(max(p.mem.Load(), 0)), Started: p.startTime()}
 	if p.parent != nil {
 		in.Parent = p.parent.ID
 	}
 	p.mu.Lock()
+	if p.reactor && !p.dead && p.mbox.sched == schedIdle {
+		// No owner: the counter is still, and reading it here spares
+		// every run the read (a cold cache line when reactors are many).
+		p.noteFuel()
+	}
+	in.Fuel = p.spent.Load() + p.unsettled.Load()
 	in.Queued = p.mbox.len()
 	in.State = p.stateLocked()
 	in.Dormant = p.dormant != nil

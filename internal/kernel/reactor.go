@@ -62,7 +62,6 @@ func (p *Process) runTurns(w *worker) {
 	requeue := len(p.mbox.q) > p.mbox.head || p.killReason.Load() != nil
 	p.commit(!requeue)
 	p.mbox.hand = nil
-	p.noteFuel()
 	if requeue {
 		p.mbox.sched = schedQueued
 	} else {
