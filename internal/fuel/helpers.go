@@ -16,7 +16,7 @@ const (
 	helperTableInit
 	helperTableGrow
 	helperEntrySlow // the slow path of the entry check of a function that calls
-	helperLazyFill  // fills one slot of a lazy table (lazytable.go); a is its index in module.lazy
+	helperLazyFill  // fills one slot of a lazy table (lazytable.go): a is its index in module.lazy, b 0 or a chunk + 1
 )
 
 // bulkKinds maps the 0xfc sub-opcodes the rewrite replaces to helpers.
@@ -135,7 +135,7 @@ func (mod *module) helperBody(k helperKey) []byte {
 		mod.entrySlowBody(a)
 		return a.b
 	case helperLazyFill:
-		mod.lazyFillBody(a, &mod.lazy[k.a])
+		mod.lazyFillBody(a, k)
 		return a.b
 	}
 	in := &mod.inj

@@ -94,19 +94,21 @@ func (mod *module) planLazy() {
 			exported[e.Index] = true
 		}
 	}
+	slots := 0 // in all lazy tables: their helpers' code grows with it
 	for t := mod.counts.ImportedTables; t < mod.counts.Tables; t++ {
 		if exported[t] || mod.tableElems[t] != wasm.FuncRef {
 			continue
 		}
 		lt, ok := mod.lazySlots(t, mod.tableMins[t-mod.counts.ImportedTables])
-		if !ok || lt.filled < LazyTableMin {
+		if !ok || lt.filled < LazyTableMin || slots+len(lt.Funcs) > lazyMaxSlots {
 			continue
 		}
+		slots += len(lt.Funcs)
 		mod.lazy = append(mod.lazy, lt)
 	}
 	for i := range mod.lazy {
 		lt := &mod.lazy[i]
-		lt.Fill = mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i)})
+		mod.planFill(i, lt)
 		for j := range mod.elems {
 			if e := &mod.elems[j]; e.Active() && e.Table == lt.Table {
 				e.Flags, e.Table, e.Offset = 3|e.Flags&4, 0, nil // declarative
@@ -253,31 +255,98 @@ func (w *bodyRewriter) lazyCode(dst []byte, lt *lazyTable) []byte {
 	return a.b
 }
 
-// lazyFillBody is the helper that fills one slot of a lazy table, its
-// parameter the slot: a br_table on slot - lo picks the slot's ref.func
-// and table.set stores it. Slots that stay null take the default branch.
-func (mod *module) lazyFillBody(a *asm, lt *lazyTable) {
+// A slot's fill dispatches with a br_table over nested blocks, one per
+// slot, and wazero's compile time grows with the square of the nesting.
+// So a table of more than lazyChunk slots is filled by a helper per chunk
+// of lazyChunk slots, which a first helper picks with a br_table on the
+// slot's chunk: no helper nests more than lazyChunk+1 blocks. The slots
+// of a module's lazy tables add up to at most lazyMaxSlots, internal/
+// shape's default TableMin; other tables stay eager. So the helpers of a
+// module are never more than those of the largest table shape admits,
+// which TestLazyTableStaysWithinShape checks against shape's limits.
+const (
+	lazyChunkShift = 9
+	lazyChunk      = 1 << lazyChunkShift
+	lazyMaxSlots   = 1 << 17
+)
+
+// chunk is the slots of chunk c of lt.
+func (lt *lazyTable) chunk(c int) []uint32 {
+	return lt.Funcs[c*lazyChunk : min((c+1)*lazyChunk, len(lt.Funcs))]
+}
+
+// chunks is how many chunks lt's fill dispatches over; 0 if one helper
+// fills every slot.
+func (lt *lazyTable) chunks() int {
+	if len(lt.Funcs) <= lazyChunk {
+		return 0
+	}
+	return (len(lt.Funcs) + lazyChunk - 1) / lazyChunk
+}
+
+// planFill adds lt's fill helpers. Precondition: lt is mod.lazy[i].
+func (mod *module) planFill(i int, lt *lazyTable) {
+	lt.Fill = mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i)})
+	for c := range lt.chunks() {
+		if filledIn(lt.chunk(c)) > 0 {
+			mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i), b: uint32(c + 1)})
+		}
+	}
+}
+
+func filledIn(slots []uint32) int {
+	n := 0
+	for _, f := range slots {
+		if f != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// lazyFillBody is a helper that fills one slot of a lazy table, its
+// parameter the slot: the table's fill (k.b == 0), or the fill of chunk
+// k.b-1 of a table of several chunks.
+func (mod *module) lazyFillBody(a *asm, k helperKey) {
+	lt := &mod.lazy[k.a]
 	a.op(0) // no locals
-	for range lt.filled + 1 {
+	switch n := lt.chunks(); {
+	case k.b > 0:
+		c := int(k.b - 1)
+		mod.slotFill(a, lt, lt.Lo+uint32(c*lazyChunk), lt.chunk(c))
+	case n == 0:
+		mod.slotFill(a, lt, lt.Lo, lt.Funcs)
+	default:
+		mod.chunkFill(a, k.a, lt, n)
+	}
+	a.end()
+}
+
+// slotFill dispatches on slot - base over slots: a br_table picks the
+// slot's ref.func, which table.set stores. Slots that stay null take the
+// default branch.
+func (mod *module) slotFill(a *asm, lt *lazyTable, base uint32, slots []uint32) {
+	filled := filledIn(slots)
+	for range filled + 1 {
 		a.op(byte(wasm.OpBlock), 0x40)
 	}
 	a.localGet(0)
-	a.i32(int64(int32(lt.Lo)))
+	a.i32(int64(int32(base)))
 	a.op(opI32Sub)
 	a.b = append(a.b, byte(wasm.OpBrTable))
-	a.b = wasm.AppendU32(a.b, uint32(len(lt.Funcs)))
+	a.b = wasm.AppendU32(a.b, uint32(len(slots)))
 	label := uint32(0)
-	for _, f := range lt.Funcs {
+	for _, f := range slots {
 		if f == 0 {
-			a.b = wasm.AppendU32(a.b, uint32(lt.filled))
+			a.b = wasm.AppendU32(a.b, uint32(filled))
 			continue
 		}
 		a.b = wasm.AppendU32(a.b, label)
 		label++
 	}
-	a.b = wasm.AppendU32(a.b, uint32(lt.filled)) // the default
+	a.b = wasm.AppendU32(a.b, uint32(filled)) // the default
 	a.end()
-	for _, f := range lt.Funcs {
+	for _, f := range slots {
 		if f == 0 {
 			continue
 		}
@@ -287,7 +356,56 @@ func (mod *module) lazyFillBody(a *asm, lt *lazyTable) {
 		a.op(byte(wasm.OpReturn))
 		a.end()
 	}
+}
+
+// chunkFill dispatches on (slot - lo) >> lazyChunkShift over the n chunks
+// of lazy table i, calling the chunk's fill; chunks with no function take
+// the default branch.
+func (mod *module) chunkFill(a *asm, i uint32, lt *lazyTable, n int) {
+	var fills []uint32
+	for c := range n {
+		if f, ok := mod.inj.helperIndex[helperKey{kind: helperLazyFill, a: i, b: uint32(c + 1)}]; ok {
+			fills = append(fills, f)
+		} else {
+			fills = append(fills, 0)
+		}
+	}
+	used := 0
+	for _, f := range fills {
+		if f != 0 {
+			used++
+		}
+	}
+	for range used + 1 {
+		a.op(byte(wasm.OpBlock), 0x40)
+	}
+	a.localGet(0)
+	a.i32(int64(int32(lt.Lo)))
+	a.op(opI32Sub)
+	a.i32(lazyChunkShift)
+	a.op(opI32ShrU)
+	a.b = append(a.b, byte(wasm.OpBrTable))
+	a.b = wasm.AppendU32(a.b, uint32(n))
+	label := uint32(0)
+	for _, f := range fills {
+		if f == 0 {
+			a.b = wasm.AppendU32(a.b, uint32(used))
+			continue
+		}
+		a.b = wasm.AppendU32(a.b, label)
+		label++
+	}
+	a.b = wasm.AppendU32(a.b, uint32(used)) // the default
 	a.end()
+	for _, f := range fills {
+		if f == 0 {
+			continue
+		}
+		a.localGet(0)
+		a.call(f)
+		a.op(byte(wasm.OpReturn))
+		a.end()
+	}
 }
 
 // lazySection encodes LazyTablesSection.

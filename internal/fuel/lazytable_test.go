@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/isle-run/isle/internal/shape"
 	"github.com/isle-run/isle/internal/wasm"
 )
 
@@ -21,8 +22,13 @@ const lazySlotsUsed = 300
 // overwrites slots 200-202 with a null, a function and a null. One slot
 // in seven holds a function of another type. extra is spliced in.
 func lazyModule(t testing.TB, extra string) []byte {
+	return lazyModuleOf(t, lazySlotsUsed, 400, extra)
+}
+
+// lazyModuleOf is lazyModule with n slots from 10 on, in a table of size.
+func lazyModuleOf(t testing.TB, n, size int, extra string) []byte {
 	var funcs strings.Builder
-	for i := range lazySlotsUsed {
+	for i := range n {
 		if i%7 == 3 {
 			funcs.WriteString(" $g")
 		} else {
@@ -32,7 +38,7 @@ func lazyModule(t testing.TB, extra string) []byte {
 	return watSource(t, fmt.Sprintf(`(module
   (type $r (func (result i32)))
   (type $q (func (param i32) (result i32)))
-  (table $t 400 funcref)
+  (table $t %d funcref)
   (elem (i32.const 10) func%s)
   (elem (i32.const 200) funcref (ref.null func) (ref.func $f2) (ref.null func))
   (func $f0 (type $r) (i32.const 100))
@@ -41,7 +47,7 @@ func lazyModule(t testing.TB, extra string) []byte {
   (func $g (type $q) (i32.add (local.get 0) (i32.const 1000)))
   (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0)))
   (func (export "callq") (param i32) (result i32) (call_indirect $t (type $q) (i32.const 7) (local.get 0)))
-  %s)`, funcs.String(), extra))
+  %s)`, size, funcs.String(), extra))
 }
 
 // lazyTablesOf returns the lazy tables that Instrument made of b.
@@ -60,14 +66,36 @@ func lazyTablesOf(t *testing.T, b []byte) []LazyTable {
 
 // TestLazyTableDifferential calls every slot of a lazy table, and slots
 // outside it, through both signatures, twice (filled, then already
-// filled), and compares each result or trap with the original's.
+// filled), and compares each result or trap with the original's: a table
+// one helper fills, and one of several chunks, one of them all null.
 func TestLazyTableDifferential(t *testing.T) {
-	ctx := context.Background()
-	b := lazyModule(t, "")
-	lazy := lazyTablesOf(t, b)
-	if len(lazy) != 1 || lazy[0].Lo != 10 || len(lazy[0].Funcs) != lazySlotsUsed {
-		t.Fatalf("lazy tables %+v, want table 0 with slots 10-%d", lazy, 10+lazySlotsUsed-1)
+	var nulls strings.Builder
+	for range lazyChunk {
+		nulls.WriteString(" (ref.null func)")
 	}
+	big := 3*lazyChunk + 100
+	for name, c := range map[string]struct {
+		b       []byte
+		n, size int
+	}{
+		"one helper": {lazyModule(t, ""), lazySlotsUsed, 400},
+		"chunks": {lazyModuleOf(t, big, big+20,
+			fmt.Sprintf("(elem (i32.const %d) funcref%s)", 10+lazyChunk, nulls.String())), big, big + 20},
+	} {
+		t.Run(name, func(t *testing.T) {
+			lazy := lazyTablesOf(t, c.b)
+			if len(lazy) != 1 || lazy[0].Lo != 10 || len(lazy[0].Funcs) != c.n {
+				t.Fatalf("lazy tables %+v, want table 0 with slots 10-%d", lazy, 10+c.n-1)
+			}
+			diffLazy(t, c.b, uint64(c.size+20))
+		})
+	}
+}
+
+// diffLazy runs the calls of TestLazyTableDifferential on slots 0 to n-1
+// and a few beyond.
+func diffLazy(t *testing.T, b []byte, n uint64) {
+	ctx := context.Background()
 	plain := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(api.CoreFeaturesV2))
 	t.Cleanup(func() { plain.Close(ctx) })
 	orig, err := plain.Instantiate(ctx, b)
@@ -81,7 +109,7 @@ func TestLazyTableDifferential(t *testing.T) {
 	traps := map[string]int{}
 	for pass := range 2 {
 		for _, fn := range []string{"call", "callq"} {
-			for _, i := range append(indices(420), 1<<31, 1<<32-1) {
+			for _, i := range append(indices(n), 1<<31, 1<<32-1) {
 				var out [2]string
 				for k, mod := range []api.Module{orig, inst} {
 					res, err := mod.ExportedFunction(fn).Call(ctx, i)
@@ -164,6 +192,31 @@ func TestLazyTableEligibility(t *testing.T) {
 			}
 		})
 	}
+	t.Run("past the modules' total", func(t *testing.T) {
+		// Two tables of the largest size, each eligible: only the first
+		// is made lazy.
+		n := lazyMaxSlots - 8
+		var funcs strings.Builder
+		for range n {
+			funcs.WriteString(" $f")
+		}
+		b := watSource(t, fmt.Sprintf(`(module
+  (type $r (func (result i32)))
+  (table $a %[1]d funcref)
+  (table $b %[1]d funcref)
+  (elem (table $a) (i32.const 0) func%[2]s)
+  (elem (table $b) (i32.const 0) func%[2]s)
+  (func $f (type $r) (i32.const 1))
+  (func (export "a") (param i32) (result i32) (call_indirect $a (type $r) (local.get 0)))
+  (func (export "b") (param i32) (result i32) (call_indirect $b (type $r) (local.get 0))))`, n, funcs.String()))
+		var tables []uint32
+		for _, lt := range lazyTablesOf(t, b) {
+			tables = append(tables, lt.Table)
+		}
+		if len(tables) != 1 || tables[0] != 0 {
+			t.Errorf("lazy tables %v, want table 0 only", tables)
+		}
+	})
 	for name, src := range map[string]string{
 		"imported": `(module
   (type $r (func (result i32)))
@@ -213,5 +266,24 @@ func TestLazyTablesSectionIsReserved(t *testing.T) {
 	m.Sections = append(m.Sections, wasm.Section{ID: wasm.SectionCustom, Name: LazyTablesSection, Payload: []byte{0}})
 	if _, err := Instrument(m.Encode()); err == nil || !strings.Contains(err.Error(), LazyTablesSection) {
 		t.Fatalf("Instrument: %v, want the reserved section refused", err)
+	}
+}
+
+// TestLazyTableStaysWithinShape rewrites the largest table that
+// internal/shape admits and checks the result against the same limits:
+// the fill helpers must not give wazero a shape whose compile time grows
+// faster than the table (one helper nesting a block per slot would).
+func TestLazyTableStaysWithinShape(t *testing.T) {
+	lim := shape.DefaultLimits()
+	n := min(lim.TableMin, lim.ElemSegmentItems) - 10
+	b := lazyModuleOf(t, n, n+10, "")
+	if err := shape.Check(b, shape.Limits{}); err != nil {
+		t.Fatalf("the original: %v", err)
+	}
+	if lazy := lazyTablesOf(t, b); len(lazy) != 1 {
+		t.Fatalf("%d lazy tables, want 1", len(lazy))
+	}
+	if err := shape.Check(instrument(t, b), shape.Limits{}); err != nil {
+		t.Fatalf("the rewritten module of a table of %d slots: %v", n, err)
 	}
 }
