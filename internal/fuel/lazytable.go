@@ -51,6 +51,9 @@ var LazyTableMin = 256
 type LazyTable struct {
 	Table uint32 // the table's index
 	Fill  uint32 // the function that fills one slot: (i32) -> ()
+	// Fills are every function that writes the table: Fill, and the
+	// helpers it calls for a table of several chunks.
+	Fills []uint32
 	Lo    uint32 // the first slot a segment initialised
 	// Funcs are the slots from Lo on: the function index (in the
 	// rewritten module) plus one that a segment put there, 0 for null.
@@ -287,9 +290,10 @@ func (lt *lazyTable) chunks() int {
 // planFill adds lt's fill helpers. Precondition: lt is mod.lazy[i].
 func (mod *module) planFill(i int, lt *lazyTable) {
 	lt.Fill = mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i)})
+	lt.Fills = []uint32{lt.Fill}
 	for c := range lt.chunks() {
 		if filledIn(lt.chunk(c)) > 0 {
-			mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i), b: uint32(c + 1)})
+			lt.Fills = append(lt.Fills, mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i), b: uint32(c + 1)}))
 		}
 	}
 }
@@ -414,7 +418,10 @@ func (mod *module) lazySection() []byte {
 	for i := range mod.lazy {
 		lt := &mod.lazy[i]
 		dst = wasm.AppendU32(dst, lt.Table)
-		dst = wasm.AppendU32(dst, lt.Fill)
+		dst = wasm.AppendU32(dst, uint32(len(lt.Fills)))
+		for _, f := range lt.Fills {
+			dst = wasm.AppendU32(dst, f)
+		}
 		dst = wasm.AppendU32(dst, lt.Lo)
 		dst = wasm.AppendU32(dst, uint32(len(lt.Funcs)))
 		for _, f := range lt.Funcs {
@@ -447,8 +454,17 @@ func LazyTables(m *wasm.Module) ([]LazyTable, error) {
 	n := next()
 	var out []LazyTable
 	for i := uint32(0); i < n && p >= 0; i++ {
-		lt := LazyTable{Table: next(), Fill: next(), Lo: next()}
+		lt := LazyTable{Table: next()}
 		k := next()
+		if p < 0 || k == 0 || uint64(k) > uint64(len(b)-p) {
+			break
+		}
+		lt.Fills = make([]uint32, k)
+		for j := range lt.Fills {
+			lt.Fills[j] = next()
+		}
+		lt.Fill, lt.Lo = lt.Fills[0], next()
+		k = next()
 		if p < 0 || uint64(k) > uint64(len(b)-p) {
 			break
 		}

@@ -287,3 +287,54 @@ func TestLazyTableStaysWithinShape(t *testing.T) {
 		t.Fatalf("the rewritten module of a table of %d slots: %v", n, err)
 	}
 }
+
+// TestLazyTableListsEveryWriter checks the section the host trusts: every
+// function of the rewritten module that writes a table is one of its lazy
+// tables' Fills, for a table filled by one helper and one of chunks.
+func TestLazyTableListsEveryWriter(t *testing.T) {
+	for _, n := range []int{lazySlotsUsed, 3*lazyChunk + 100} {
+		m, err := wasm.Decode(instrument(t, lazyModuleOf(t, n, n+20, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lazy, err := LazyTables(m)
+		if err != nil || len(lazy) != 1 {
+			t.Fatalf("%d slots: lazy tables %d, %v", n, len(lazy), err)
+		}
+		listed := map[uint32]bool{}
+		for _, f := range lazy[0].Fills {
+			listed[f] = true
+		}
+		imports, err := wasm.DecodeImports(m.Section(wasm.SectionImport).Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := wasm.DecodeCode(m.Section(wasm.SectionCode).Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writers := 0
+		for i, c := range code {
+			_, start, err := wasm.Locals(c.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r wasm.Reader
+			var in wasm.Instr
+			r.Reset(c.Body)
+			r.Seek(start)
+			for r.Next(&in) == nil {
+				if in.Op == opTableSet {
+					writers++
+					if f := uint32(len(imports) + i); !listed[f] {
+						t.Errorf("%d slots: function %d writes the table but is not listed in %v", n, f, lazy[0].Fills)
+					}
+					break
+				}
+			}
+		}
+		if writers == 0 {
+			t.Errorf("%d slots: no function writes the table", n)
+		}
+	}
+}

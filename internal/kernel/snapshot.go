@@ -395,7 +395,7 @@ func checkImageCode(mod *wasm.Module) error {
 }
 
 // lazyFills returns the code indices of the functions that fill the
-// module's lazy tables (fuel.LazyTable).
+// module's lazy tables (fuel.LazyTable.Fills).
 func lazyFills(mod *wasm.Module) (map[uint32]bool, error) {
 	lazy, err := fuel.LazyTables(mod)
 	if err != nil || len(lazy) == 0 {
@@ -415,8 +415,10 @@ func lazyFills(mod *wasm.Module) (map[uint32]bool, error) {
 	}
 	fills := map[uint32]bool{}
 	for _, lt := range lazy {
-		if lt.Fill >= imported {
-			fills[lt.Fill-imported] = true
+		for _, f := range lt.Fills {
+			if f >= imported {
+				fills[f-imported] = true
+			}
 		}
 	}
 	return fills, nil
