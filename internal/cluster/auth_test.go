@@ -349,6 +349,19 @@ func TestForgedRequestGetsNoAnswer(t *testing.T) {
 	})
 	must(t, err, "serve")
 	defer stop()
+	// b's server must know a's service before the rogue's capture: were it
+	// to know the capture first, b's request would reach only the rogue,
+	// and no "no responders" status would tell b to ask again (seen once
+	// under load, as a 20 s wait). A first answer shows it knows.
+	for {
+		_, err := b.Ask(waitCtx(t), "a", "echo", []byte("first"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("b's first question to a: %v", err)
+		}
+	}
 	reqs := capture(t, evil, a.Subject("ctl", "a", ">"), func(*nats.Msg) bool { return true })
 	probe := evil.Subject("probe", "evil")
 	_, err = evil.Conn().Subscribe(probe, func(m *nats.Msg) { m.Respond(nil) })
@@ -392,8 +405,8 @@ func TestForgedRequestGetsNoAnswer(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(asked) != 2 || asked[0] != "secret question" || asked[1] != "secret question" {
-		t.Fatalf("a's handler was asked %q; want b's question, then its replay", asked)
+	if len(asked) != 3 || asked[0] != "first" || asked[1] != "secret question" || asked[2] != "secret question" {
+		t.Fatalf("a's handler was asked %q; want b's two questions, then the second's replay", asked)
 	}
 	select {
 	case m := <-replies:
