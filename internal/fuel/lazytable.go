@@ -330,85 +330,73 @@ func (mod *module) lazyFillBody(a *asm, k helperKey) {
 // slot's ref.func, which table.set stores. Slots that stay null take the
 // default branch.
 func (mod *module) slotFill(a *asm, lt *lazyTable, base uint32, slots []uint32) {
-	filled := filledIn(slots)
-	for range filled + 1 {
-		a.op(byte(wasm.OpBlock), 0x40)
-	}
-	a.localGet(0)
-	a.i32(int64(int32(base)))
-	a.op(opI32Sub)
-	a.b = append(a.b, byte(wasm.OpBrTable))
-	a.b = wasm.AppendU32(a.b, uint32(len(slots)))
-	label := uint32(0)
-	for _, f := range slots {
-		if f == 0 {
-			a.b = wasm.AppendU32(a.b, uint32(filled))
-			continue
-		}
-		a.b = wasm.AppendU32(a.b, label)
-		label++
-	}
-	a.b = wasm.AppendU32(a.b, uint32(filled)) // the default
-	a.end()
-	for _, f := range slots {
-		if f == 0 {
-			continue
-		}
+	dispatch(a, slots, func() {
+		a.localGet(0)
+		a.i32(int64(int32(base)))
+		a.op(opI32Sub)
+	}, func(f uint32) {
 		a.localGet(0)
 		a.idx(byte(wasm.OpRefFunc), f-1)
 		a.idx(opTableSet, lt.Table)
-		a.op(byte(wasm.OpReturn))
-		a.end()
-	}
+	})
 }
 
 // chunkFill dispatches on (slot - lo) >> lazyChunkShift over the n chunks
 // of lazy table i, calling the chunk's fill; chunks with no function take
 // the default branch.
 func (mod *module) chunkFill(a *asm, i uint32, lt *lazyTable, n int) {
-	var fills []uint32
-	for c := range n {
+	fills := make([]uint32, n) // each chunk's fill + 1, 0 for none
+	for c := range fills {
 		if f, ok := mod.inj.helperIndex[helperKey{kind: helperLazyFill, a: i, b: uint32(c + 1)}]; ok {
-			fills = append(fills, f)
-		} else {
-			fills = append(fills, 0)
+			fills[c] = f + 1
 		}
 	}
-	used := 0
-	for _, f := range fills {
-		if f != 0 {
-			used++
+	dispatch(a, fills, func() {
+		a.localGet(0)
+		a.i32(int64(int32(lt.Lo)))
+		a.op(opI32Sub)
+		a.i32(lazyChunkShift)
+		a.op(opI32ShrU)
+	}, func(f uint32) {
+		a.localGet(0)
+		a.call(f - 1)
+	})
+}
+
+// dispatch appends a br_table over cases, each a value plus one, or 0 for
+// a case that takes the default branch and does nothing. index pushes the
+// case number; arm appends the code of a case with its value plus one,
+// after which the helper returns.
+func dispatch(a *asm, cases []uint32, index func(), arm func(v uint32)) {
+	arms := uint32(0)
+	for _, v := range cases {
+		if v != 0 {
+			arms++
 		}
 	}
-	for range used + 1 {
+	for range arms + 1 {
 		a.op(byte(wasm.OpBlock), 0x40)
 	}
-	a.localGet(0)
-	a.i32(int64(int32(lt.Lo)))
-	a.op(opI32Sub)
-	a.i32(lazyChunkShift)
-	a.op(opI32ShrU)
+	index()
 	a.b = append(a.b, byte(wasm.OpBrTable))
-	a.b = wasm.AppendU32(a.b, uint32(n))
+	a.b = wasm.AppendU32(a.b, uint32(len(cases)))
 	label := uint32(0)
-	for _, f := range fills {
-		if f == 0 {
-			a.b = wasm.AppendU32(a.b, uint32(used))
+	for _, v := range cases {
+		if v == 0 {
+			a.b = wasm.AppendU32(a.b, arms)
 			continue
 		}
 		a.b = wasm.AppendU32(a.b, label)
 		label++
 	}
-	a.b = wasm.AppendU32(a.b, uint32(used)) // the default
+	a.b = wasm.AppendU32(a.b, arms) // the default
 	a.end()
-	for _, f := range fills {
-		if f == 0 {
-			continue
+	for _, v := range cases {
+		if v != 0 {
+			arm(v)
+			a.op(byte(wasm.OpReturn))
+			a.end()
 		}
-		a.localGet(0)
-		a.call(f)
-		a.op(byte(wasm.OpReturn))
-		a.end()
 	}
 }
 

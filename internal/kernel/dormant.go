@@ -247,17 +247,9 @@ func exportGlobals(bin []byte) ([]byte, error) {
 				e.Kind, e.Name, globalExportPrefix)
 		}
 	}
-	imported := 0
-	if s := mod.Section(wasm.SectionImport); s != nil {
-		imports, err := wasm.DecodeImports(s.Payload)
-		if err != nil {
-			return nil, err
-		}
-		for _, im := range imports {
-			if im.Kind == wasm.KindGlobal {
-				imported++
-			}
-		}
+	imported, err := importCount(mod, wasm.KindGlobal)
+	if err != nil {
+		return nil, err
 	}
 	s := mod.Section(wasm.SectionGlobal)
 	if s == nil {

@@ -401,27 +401,39 @@ func lazyFills(mod *wasm.Module) (map[uint32]bool, error) {
 	if err != nil || len(lazy) == 0 {
 		return nil, err
 	}
-	var imported uint32
-	if s := mod.Section(wasm.SectionImport); s != nil {
-		imports, err := wasm.DecodeImports(s.Payload)
-		if err != nil {
-			return nil, err
-		}
-		for _, im := range imports {
-			if im.Kind == wasm.KindFunc {
-				imported++
-			}
-		}
+	imported, err := importCount(mod, wasm.KindFunc)
+	if err != nil {
+		return nil, err
 	}
 	fills := map[uint32]bool{}
 	for _, lt := range lazy {
 		for _, f := range lt.Fills {
-			if f >= imported {
-				fills[f-imported] = true
+			if f >= uint32(imported) {
+				fills[f-uint32(imported)] = true
 			}
 		}
 	}
 	return fills, nil
+}
+
+// importCount is how many of mod's imports are of kind: the first indices
+// of that space.
+func importCount(mod *wasm.Module, kind wasm.ExternKind) (int, error) {
+	s := mod.Section(wasm.SectionImport)
+	if s == nil {
+		return 0, nil
+	}
+	imports, err := wasm.DecodeImports(s.Payload)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, im := range imports {
+		if im.Kind == kind {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // buildImage makes the image module and the memfd from a snapshot.
