@@ -50,9 +50,9 @@ var LazyTableMin = 256
 // LazyTable is one table that the rewrite fills lazily.
 type LazyTable struct {
 	Table uint32 // the table's index
-	Fill  uint32 // the function that fills one slot: (i32) -> ()
-	// Fills are every function that writes the table: Fill, and the
-	// helpers it calls for a table of several chunks.
+	// Fills are every function that writes the table: first the one that
+	// fills a slot, (i32) -> (), then the helpers it calls for a table of
+	// several chunks.
 	Fills []uint32
 	Lo    uint32 // the first slot a segment initialised
 	// Funcs are the slots from Lo on: the function index (in the
@@ -68,12 +68,6 @@ func (t *LazyTable) Slot(f uint32) (uint32, bool) {
 		}
 	}
 	return 0, false
-}
-
-// lazyTable is a table the rewrite fills lazily, as planned.
-type lazyTable struct {
-	LazyTable
-	filled int // slots holding a function
 }
 
 // tableOps are the instructions that reach a table other than through
@@ -103,7 +97,7 @@ func (mod *module) planLazy() {
 			continue
 		}
 		lt, ok := mod.lazySlots(t, mod.tableMins[t-mod.counts.ImportedTables])
-		if !ok || lt.filled < LazyTableMin || slots+len(lt.Funcs) > lazyMaxSlots {
+		if !ok || filledIn(lt.Funcs) < LazyTableMin || slots+len(lt.Funcs) > lazyMaxSlots {
 			continue
 		}
 		slots += len(lt.Funcs)
@@ -144,8 +138,8 @@ func (mod *module) usesTableOps() bool {
 
 // lazySlots lays out what table t's active segments put in it, or reports
 // that one of them rules the table out.
-func (mod *module) lazySlots(t, size uint32) (lazyTable, bool) {
-	lt := lazyTable{LazyTable: LazyTable{Table: t}}
+func (mod *module) lazySlots(t, size uint32) (LazyTable, bool) {
+	lt := LazyTable{Table: t}
 	var slots map[uint32]uint32 // slot -> function index + 1, or 0
 	lo, hi := ^uint32(0), uint32(0)
 	for i := range mod.elems {
@@ -153,7 +147,7 @@ func (mod *module) lazySlots(t, size uint32) (lazyTable, bool) {
 		if !e.Active() || e.Table != t {
 			continue
 		}
-		off, ok := constI32(e.Offset)
+		off, ok := e.Offset.I32Const()
 		n := uint64(len(e.Funcs) + len(e.Exprs))
 		if !ok || uint64(off)+n > uint64(size) {
 			return lt, false
@@ -180,7 +174,6 @@ func (mod *module) lazySlots(t, size uint32) (lazyTable, bool) {
 	for s, f := range slots {
 		if f != 0 {
 			lt.Funcs[s-lo] = mod.funcIndex(f-1) + 1
-			lt.filled++
 		}
 	}
 	return lt, true
@@ -208,19 +201,8 @@ func elemFunc(e *wasm.Element, j int) (uint32, bool) {
 	return 0, false
 }
 
-// constI32 reads a constant expression that is a single i32.const.
-func constI32(e wasm.Expr) (uint32, bool) {
-	var r wasm.Reader
-	var in wasm.Instr
-	r.Reset(e)
-	if r.Next(&in) != nil || in.Op != wasm.OpI32Const || in.End+1 != len(e) {
-		return 0, false
-	}
-	return uint32(in.Int), true
-}
-
 // lazyOf returns the lazy table t, or nil.
-func (mod *module) lazyOf(t uint32) *lazyTable {
+func (mod *module) lazyOf(t uint32) *LazyTable {
 	for i := range mod.lazy {
 		if mod.lazy[i].Table == t {
 			return &mod.lazy[i]
@@ -237,7 +219,7 @@ func (mod *module) lazyOf(t uint32) *lazyTable {
 //	  local.get d; table.get t; ref.is_null
 //	  if local.get d; call $fill end
 //	end
-func (w *bodyRewriter) lazyCode(dst []byte, lt *lazyTable) []byte {
+func (w *bodyRewriter) lazyCode(dst []byte, lt *LazyTable) []byte {
 	d := w.scratch.d()
 	a := asm{b: dst}
 	a.localTee(d)
@@ -252,7 +234,7 @@ func (w *bodyRewriter) lazyCode(dst []byte, lt *lazyTable) []byte {
 	a.op(opRefIsNull)
 	a.ifEmpty()
 	a.localGet(d)
-	a.call(lt.Fill)
+	a.call(lt.Fills[0])
 	a.end()
 	a.end()
 	return a.b
@@ -274,13 +256,13 @@ const (
 )
 
 // chunk is the slots of chunk c of lt.
-func (lt *lazyTable) chunk(c int) []uint32 {
+func (lt *LazyTable) chunk(c int) []uint32 {
 	return lt.Funcs[c*lazyChunk : min((c+1)*lazyChunk, len(lt.Funcs))]
 }
 
 // chunks is how many chunks lt's fill dispatches over; 0 if one helper
 // fills every slot.
-func (lt *lazyTable) chunks() int {
+func (lt *LazyTable) chunks() int {
 	if len(lt.Funcs) <= lazyChunk {
 		return 0
 	}
@@ -288,9 +270,8 @@ func (lt *lazyTable) chunks() int {
 }
 
 // planFill adds lt's fill helpers. Precondition: lt is mod.lazy[i].
-func (mod *module) planFill(i int, lt *lazyTable) {
-	lt.Fill = mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i)})
-	lt.Fills = []uint32{lt.Fill}
+func (mod *module) planFill(i int, lt *LazyTable) {
+	lt.Fills = []uint32{mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i)})}
 	for c := range lt.chunks() {
 		if filledIn(lt.chunk(c)) > 0 {
 			lt.Fills = append(lt.Fills, mod.helperFor(helperKey{kind: helperLazyFill, a: uint32(i), b: uint32(c + 1)}))
@@ -298,6 +279,8 @@ func (mod *module) planFill(i int, lt *lazyTable) {
 	}
 }
 
+// filledIn counts the nonzero entries of slots: those holding a function
+// (or a chunk's fill).
 func filledIn(slots []uint32) int {
 	n := 0
 	for _, f := range slots {
@@ -329,7 +312,7 @@ func (mod *module) lazyFillBody(a *asm, k helperKey) {
 // slotFill dispatches on slot - base over slots: a br_table picks the
 // slot's ref.func, which table.set stores. Slots that stay null take the
 // default branch.
-func (mod *module) slotFill(a *asm, lt *lazyTable, base uint32, slots []uint32) {
+func (mod *module) slotFill(a *asm, lt *LazyTable, base uint32, slots []uint32) {
 	dispatch(a, slots, func() {
 		a.localGet(0)
 		a.i32(int64(int32(base)))
@@ -344,7 +327,7 @@ func (mod *module) slotFill(a *asm, lt *lazyTable, base uint32, slots []uint32) 
 // chunkFill dispatches on (slot - lo) >> lazyChunkShift over the n chunks
 // of lazy table i, calling the chunk's fill; chunks with no function take
 // the default branch.
-func (mod *module) chunkFill(a *asm, i uint32, lt *lazyTable, n int) {
+func (mod *module) chunkFill(a *asm, i uint32, lt *LazyTable, n int) {
 	fills := make([]uint32, n) // each chunk's fill + 1, 0 for none
 	for c := range fills {
 		if f, ok := mod.inj.helperIndex[helperKey{kind: helperLazyFill, a: i, b: uint32(c + 1)}]; ok {
@@ -368,12 +351,7 @@ func (mod *module) chunkFill(a *asm, i uint32, lt *lazyTable, n int) {
 // case number; arm appends the code of a case with its value plus one,
 // after which the helper returns.
 func dispatch(a *asm, cases []uint32, index func(), arm func(v uint32)) {
-	arms := uint32(0)
-	for _, v := range cases {
-		if v != 0 {
-			arms++
-		}
-	}
+	arms := uint32(filledIn(cases))
 	for range arms + 1 {
 		a.op(byte(wasm.OpBlock), 0x40)
 	}
@@ -451,7 +429,7 @@ func LazyTables(m *wasm.Module) ([]LazyTable, error) {
 		for j := range lt.Fills {
 			lt.Fills[j] = next()
 		}
-		lt.Fill, lt.Lo = lt.Fills[0], next()
+		lt.Lo = next()
 		k = next()
 		if p < 0 || uint64(k) > uint64(len(b)-p) {
 			break

@@ -27,7 +27,7 @@ type module struct {
 	// tableMins is the initial size of every table the module defines.
 	tableMins []uint32
 	// lazy are the tables filled on first use (lazytable.go).
-	lazy []lazyTable
+	lazy []LazyTable
 
 	inj injected
 	// frames is the frame estimate of each defined function that calls,

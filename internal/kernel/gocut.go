@@ -277,7 +277,7 @@ func tableSlot(mod *wasm.Module, fn uint32) (uint32, error) {
 		if !e.Active() || e.Table != 0 || e.Exprs != nil {
 			continue
 		}
-		base, ok := i32Const(e.Offset)
+		base, ok := e.Offset.I32Const()
 		if !ok {
 			continue
 		}
@@ -288,18 +288,6 @@ func tableSlot(mod *wasm.Module, fn uint32) (uint32, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w: %s is not in its table at a constant slot", errNotGoCut, goMainFunc)
-}
-
-// i32Const reads a constant expression that is one i32.const.
-func i32Const(e wasm.Expr) (uint32, bool) {
-	if len(e) < 3 || e[0] != byte(wasm.OpI32Const) || e[len(e)-1] != byte(wasm.OpEnd) {
-		return 0, false
-	}
-	v, n, err := wasm.ReadS32(e, 1)
-	if err != nil || n != len(e)-1 {
-		return 0, false
-	}
-	return uint32(v), true
 }
 
 // addCutGlobal appends the hook's global, a mutable i32 that starts at

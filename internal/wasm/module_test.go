@@ -320,3 +320,22 @@ func walkBody(body []byte) error {
 		}
 	}
 }
+
+func TestExprI32Const(t *testing.T) {
+	for _, c := range []struct {
+		e    Expr
+		want uint32
+		ok   bool
+	}{
+		{Expr{byte(OpI32Const), 5, byte(OpEnd)}, 5, true},
+		{Expr{byte(OpI32Const), 0x7f, byte(OpEnd)}, 0xffff_ffff, true}, // -1
+		{Expr{byte(OpI32Const), 0x80, 0x01, byte(OpEnd)}, 128, true},
+		{Expr{byte(OpI32Const), 5, byte(OpNop), byte(OpEnd)}, 0, false},
+		{Expr{byte(OpGlobalGet), 0, byte(OpEnd)}, 0, false},
+		{Expr{byte(OpI32Const), 0x80, byte(OpEnd)}, 0, false}, // the LEB128 runs into end
+	} {
+		if v, ok := c.e.I32Const(); v != c.want || ok != c.ok {
+			t.Errorf("% x: %d, %v; want %d, %v", []byte(c.e), v, ok, c.want, c.ok)
+		}
+	}
+}

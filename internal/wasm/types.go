@@ -115,6 +115,19 @@ type Import struct {
 // end opcode.
 type Expr []byte
 
+// I32Const returns the value of an expression that is one i32.const, as
+// an unsigned number.
+func (e Expr) I32Const() (uint32, bool) {
+	if len(e) < 3 || e[0] != byte(OpI32Const) || e[len(e)-1] != byte(OpEnd) {
+		return 0, false
+	}
+	v, n, err := ReadS32(e, 1)
+	if err != nil || n != len(e)-1 {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
 // Global is one entry of the global section.
 type Global struct {
 	Type GlobalType
