@@ -140,26 +140,13 @@ func preloadedBytes(bin []byte) (uint64, error) {
 		if d.Flags == 1 { // passive: only guest code copies it in
 			continue
 		}
-		off, ok := constOffset(d.Offset)
+		off, ok := d.Offset.I32Const()
 		if !ok {
 			return math.MaxUint64, nil
 		}
-		end = max(end, off+uint64(len(d.Init)))
+		end = max(end, uint64(off)+uint64(len(d.Init)))
 	}
 	return end, nil
-}
-
-// constOffset reads an offset expression that is one i32.const.
-func constOffset(e wasm.Expr) (uint64, bool) {
-	const i32Const, end = 0x41, 0x0b
-	if len(e) < 3 || e[0] != i32Const || e[len(e)-1] != end {
-		return 0, false
-	}
-	v, n, err := wasm.ReadS32(e, 1)
-	if err != nil || n != len(e)-1 {
-		return 0, false
-	}
-	return uint64(uint32(v)), true
 }
 
 type moduleKind uint8
