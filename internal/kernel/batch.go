@@ -135,6 +135,7 @@ func (mb *mailbox) nearFull() bool {
 // blocked on its own mailbox would wait for ever.
 // Precondition: called by the owner.
 func (p *Process) flush() {
+	p.k.sched.release(p, nil) // senders parked on p must not wait for its wait
 	b := p.mbox.hand
 	if b == nil || (b.done == 0 && !p.mbox.deferred) {
 		return

@@ -79,7 +79,7 @@
 //	Process.mu       the mailbox, links, monitors on the process, dead
 //	Group.mu         members, killed
 //	Kernel.mu        the process table and module cache
-//	scheduler.mu, worker.mu, replySlot.mu, slabs.mu (leaves)
+//	scheduler.mu, worker.mu, replySlot.mu, slabs.mu, parking.mu (leaves)
 //
 // No two Process.mu are ever held at once: a link is recorded on each side
 // in turn (see Link). Exit signals, monitors' down messages and kills are

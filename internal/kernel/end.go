@@ -48,6 +48,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	links, monitors := p.links, p.monitors
 	p.links, p.monitors = nil, nil
 	p.mu.Unlock()
+	p.k.sched.release(p, nil) // nothing drains p any more
 	if aborted && len(pending) > 0 && pending[0].Tag == TagInit {
 		pending[0].DropRefs() // the spawner still holds its handles
 		pending = pending[1:]

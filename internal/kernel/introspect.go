@@ -90,7 +90,7 @@ func (p *Process) stateLocked() State {
 		return StateRunning
 	case p.mbox.sched == schedIdle:
 		return StateIdle
-	case p.mbox.sched == schedQueued:
+	case p.mbox.sched == schedQueued, p.mbox.sched == schedParked:
 		return StateQueued
 	}
 	return StateRunning

@@ -25,6 +25,8 @@ const (
 	schedIdle    uint8 = iota // no turn pending: the reactor has no goroutine and is in no queue
 	schedQueued               // in exactly one run queue
 	schedRunning              // a worker is running its turns
+	schedParked               // waiting, in no queue, for the receiver it fed to drain (congestion.go)
+	schedBlocked              // running a turn that waits (recv, call, room): nobody should wait for it to drain
 )
 
 // mailbox is a process's bounded queue of messages. Everything in it is
@@ -283,7 +285,9 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		}
 		var from *worker
 		if w != nil {
-			from = w.worker()
+			if from = w.worker(); from != nil {
+				from.noteFed(w, p)
+			}
 		}
 		// A second message from the same turn leaves p in runnext: it
 		// runs on the sender's worker after the sender's run, with the

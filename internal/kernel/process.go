@@ -453,7 +453,7 @@ func (p *Process) landKill() {
 	p.killCh.close()
 	if p.reactor {
 		p.mu.Lock()
-		schedule := !p.dead && p.mbox.sched == schedIdle
+		schedule := !p.dead && (p.mbox.sched == schedIdle || p.mbox.sched == schedParked)
 		if schedule {
 			p.mbox.sched = schedQueued
 		}

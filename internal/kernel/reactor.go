@@ -25,6 +25,7 @@ const (
 // after that, another worker may already own the process.
 func (p *Process) runTurns(w *worker) {
 	p.turnWorker = w
+	w.fed = nil
 	if !p.initialized && p.killReason.Load() == nil && p.initialize() {
 		return
 	}
@@ -42,7 +43,11 @@ func (p *Process) runTurns(w *worker) {
 	before := w.runnext
 	for {
 		p.fill(b)
+		drained := p.k.sched.parking.n.Load() > 0 && !p.mbox.nearFull()
 		p.mu.Unlock()
+		if drained {
+			p.k.sched.release(p, w)
+		}
 		if until == 0 && b.n == turnBatch {
 			// A run that may go on: its slice starts now, so that a batch
 			// of long turns does not leave it another one.
@@ -52,7 +57,7 @@ func (p *Process) runTurns(w *worker) {
 			return
 		}
 		p.mu.Lock()
-		if !p.more(w, before, &until) {
+		if !p.more(w, before, &until) || p.feedsCongested(w) {
 			break
 		}
 		p.commit(false)
@@ -61,6 +66,7 @@ func (p *Process) runTurns(w *worker) {
 	// landKill saw it running and left the reactor to us.
 	requeue := len(p.mbox.q) > p.mbox.head || p.killReason.Load() != nil
 	p.commit(!requeue)
+	drained := p.k.sched.parking.n.Load() > 0 && (!requeue || !p.mbox.nearFull())
 	p.mbox.hand = nil
 	if requeue {
 		p.mbox.sched = schedQueued
@@ -69,7 +75,10 @@ func (p *Process) runTurns(w *worker) {
 	}
 	p.endTurn()
 	p.mu.Unlock()
-	if requeue {
+	if drained {
+		p.k.sched.release(p, w)
+	}
+	if requeue && !p.parkBehind(w) {
 		w.pushLocal(p)
 	}
 }

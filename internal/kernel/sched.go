@@ -22,15 +22,18 @@ import (
 //   - An idle worker steals from the others' local queues (never runnext,
 //     which would break the locality above) before it parks. A reactor a
 //     run puts back in its worker's local queue as the run ends wakes an
-//     idle worker to steal it only once the queue has stayed non-empty
-//     for stealDelay (checked between runs and at the fuel yields of
-//     turns that have not detached): a sender and its receiver that take
-//     turns on one worker keep their messages in one core's cache, and
-//     moving one of them to another core costs more in cache misses than
-//     the parallelism gains. BEAM likewise wakes other schedulers only
-//     once work has lingered (its wakeup threshold). A reactor moved to
-//     the local queue from inside a turn, which may yet run long in a
-//     host call, wakes one at once.
+//     idle worker to steal it only once it has waited there stealDelay
+//     (checked between runs and at the fuel yields of turns that have not
+//     detached): a sender and its receiver that take turns on one worker
+//     keep their messages in one core's cache, and moving one of them to
+//     another core costs more in cache misses than the parallelism gains.
+//     BEAM likewise wakes other schedulers only once work has lingered
+//     (its wakeup threshold). A reactor moved to the local queue from
+//     inside a turn, which may yet run long in a host call, wakes one at
+//     once.
+//   - A sender that keeps a receiver's mailbox more than half full waits
+//     between its turns, parked in no queue, and the receiver's worker
+//     queues it once it drains (congestion.go).
 //   - A detached turn (see detach) makes reactors runnable through the
 //     global queue: its worker's goroutine is the turn itself.
 //   - A turn that blocks (recv, call, a send to a full mailbox) hands the
@@ -56,6 +59,8 @@ type scheduler struct {
 	all atomic.Pointer[[]*worker]
 
 	slabs slabs // free messages the workers trade (msgcache.go)
+
+	parking parking // reactors waiting for a congested receiver (congestion.go)
 }
 
 // runnextLimit bounds how many turns in a row may come from runnext before
@@ -77,6 +82,11 @@ type worker struct {
 	mu     sync.Mutex // guards local; stealers take it too
 	local  procQueue
 	nlocal atomic.Int32
+	// headAt is when the reactor at the head of local was queued, as
+	// monotonic nanoseconds from schedEpoch, or 0 when local is empty:
+	// how long the oldest work here has waited. Written under mu, read
+	// by the owner without it.
+	headAt atomic.Int64
 
 	wake chan struct{} // cap 1
 
@@ -90,22 +100,20 @@ type worker struct {
 	args [4]uint64
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
-
-	// since is when the local queue last became non-empty, as
-	// monotonic nanoseconds from schedEpoch, or 0 once it is seen empty
-	// or a thief has been woken for it. Touched only by this worker's
-	// goroutine.
-	since int64
+	// fed is the last process the run in progress sent to, other than
+	// itself (congestion.go). Touched only by this worker's goroutine.
+	fed *Process
 }
 
-// stealDelay is how long work may wait in a worker's local queue before
-// an idle worker is woken to steal it. It is well above the time a
-// sender's batch and its receiver's run take in turns (a few µs), and
-// well below a fuel slice's worth of waiting for work that could run
-// elsewhere.
-const stealDelay = 50 * time.Microsecond
+// stealDelay is how long a reactor may wait in a worker's local queue
+// before an idle worker is woken to steal it. It is well above the time
+// a sender's batch and its receiver's run take in turns (a few µs), and
+// above the run a receiver fed by many senders may take while they wait
+// (runSlice), so that they are not split from it; and well below a fuel
+// slice's worth of waiting for work that could run elsewhere.
+const stealDelay = 2 * runSlice
 
-// schedEpoch is the origin of worker.since.
+// schedEpoch is the origin of worker.headAt.
 var schedEpoch = time.Now()
 
 func schedNow() int64 { return int64(time.Since(schedEpoch)) + 1 }
@@ -144,7 +152,7 @@ func (s *scheduler) ready(p *Process, from *worker) {
 		return
 	}
 	s.mu.Lock()
-	s.global.push(p)
+	s.global.push(p, 0)
 	s.nglobal.Add(1)
 	s.mu.Unlock()
 	s.wakeOne()
@@ -166,49 +174,41 @@ func (s *scheduler) wakeOne() {
 }
 
 // pushLocal puts p, whose run on w has just ended, in w's local queue.
-// An idle worker is woken to steal it if the queue is still not empty
-// after stealDelay (maybeWake). The wait starts when the queue stops
-// being empty, which a thief may have made it without w's knowing.
+// An idle worker is woken to steal from the queue once the reactor at
+// its head has waited stealDelay (maybeWake). What counts is how long a
+// reactor waits, not how long the queue has held something: senders and
+// their receiver taking turns keep the queue from ever emptying while
+// none of them waits long.
 // Precondition: called by w's goroutine.
-func (w *worker) pushLocal(p *Process) {
-	if w.push(p) == 1 || w.since == 0 {
-		w.since = schedNow()
-	}
-}
+func (w *worker) pushLocal(p *Process) { w.push(p) }
 
-// push appends p to w's local queue and returns the queue's length.
-func (w *worker) push(p *Process) int32 {
+// push appends p to w's local queue.
+func (w *worker) push(p *Process) {
+	now := schedNow()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.local.push(p)
-	return w.nlocal.Add(1)
+	w.local.push(p, now)
+	if w.nlocal.Add(1) == 1 {
+		w.headAt.Store(now)
+	}
+	w.mu.Unlock()
 }
 
 // wakeThief wakes an idle worker to steal from w's local queue now.
 // Precondition: called by w's goroutine.
 func (w *worker) wakeThief() {
-	w.since = 0
 	if w.s.active.Load() < w.s.maxActive {
 		w.s.wakeOne()
 	}
 }
 
-// maybeWake wakes an idle worker to steal from w's local queue if that
-// has not been empty for stealDelay. It is called between runs and at
-// every fuel yield of a turn that has not detached. Precondition: called
-// by w's goroutine.
+// maybeWake wakes an idle worker to steal from w's local queue if the
+// reactor at its head has waited stealDelay. It is called between runs
+// and at every fuel yield of a turn that has not detached.
+// Precondition: called by w's goroutine.
 func (w *worker) maybeWake() {
-	if w.since == 0 {
-		return
+	if at := w.headAt.Load(); at != 0 && schedNow()-at >= int64(stealDelay) {
+		w.wakeThief()
 	}
-	if w.nlocal.Load() == 0 {
-		w.since = 0
-		return
-	}
-	if schedNow()-w.since < int64(stealDelay) {
-		return
-	}
-	w.wakeThief()
 }
 
 func (w *worker) popLocal() *Process {
@@ -219,6 +219,7 @@ func (w *worker) popLocal() *Process {
 	p := w.local.pop()
 	if p != nil {
 		w.nlocal.Add(-1)
+		w.headAt.Store(w.local.headAt())
 	}
 	w.mu.Unlock()
 	return p
@@ -233,9 +234,6 @@ func (w *worker) next() *Process {
 	}
 	w.nextRuns = 0
 	if p := w.popLocal(); p != nil {
-		if w.nlocal.Load() == 0 {
-			w.since = 0
-		}
 		return p
 	}
 	if p := w.runnext; p != nil {
@@ -275,6 +273,9 @@ func (w *worker) loop() {
 	for {
 		w.maybeWake()
 		p := w.next()
+		if p == nil && w.s.parking.n.Load() > 0 && w.s.releaseStale(w) {
+			continue
+		}
 		if p == nil {
 			if !w.park() {
 				return
@@ -382,11 +383,11 @@ func (w *worker) handOff() {
 		moved = append(moved, p)
 	}
 	w.nlocal.Store(0)
+	w.headAt.Store(0)
 	w.mu.Unlock()
-	w.since = 0
 	s.mu.Lock()
 	for _, p := range moved {
-		s.global.push(p)
+		s.global.push(p, 0)
 	}
 	s.nglobal.Add(int32(len(moved)))
 	s.mu.Unlock()
@@ -419,20 +420,34 @@ func (s *scheduler) close() {
 	}
 }
 
-// procQueue is a FIFO of processes.
+// procQueue is a FIFO of processes, each with the time it was queued.
 type procQueue struct {
-	q    []*Process
+	q    []queued
 	head int
 }
 
-func (q *procQueue) push(p *Process) { q.q = append(q.q, p) }
+// queued is one entry of a procQueue.
+type queued struct {
+	p  *Process
+	at int64 // when it was queued (schedNow), or 0 where nobody asks
+}
+
+func (q *procQueue) push(p *Process, at int64) { q.q = append(q.q, queued{p, at}) }
+
+// headAt is when the process at the head was queued, or 0 if q is empty.
+func (q *procQueue) headAt() int64 {
+	if q.head == len(q.q) {
+		return 0
+	}
+	return q.q[q.head].at
+}
 
 func (q *procQueue) pop() *Process {
 	if q.head == len(q.q) {
 		return nil
 	}
-	p := q.q[q.head]
-	q.q[q.head] = nil
+	p := q.q[q.head].p
+	q.q[q.head] = queued{}
 	q.head++
 	if q.head == len(q.q) {
 		q.q, q.head = q.q[:0], 0

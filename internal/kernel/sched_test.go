@@ -8,7 +8,9 @@ import (
 // Work a worker queues locally wakes an idle worker to steal it only once
 // it has waited stealDelay: a sender and the receiver it feeds, taking
 // turns on one worker, are not split between cores, while work that
-// really waits is spread out.
+// really waits is spread out. What counts is how long the reactor at the
+// head of the queue has waited, not how long the queue has held
+// something.
 func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 	s := &scheduler{maxActive: 2}
 	w := &worker{s: s, wake: make(chan struct{}, 1)}
@@ -18,22 +20,33 @@ func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 	s.idle = []*worker{thief}
 	s.active.Store(1)
 	woken := func() bool { return len(thief.wake) == 1 }
+	// waited makes the reactor at the head of w's queue older by d.
+	waited := func(d time.Duration) {
+		w.mu.Lock()
+		w.local.q[w.local.head].at -= int64(d)
+		w.headAt.Store(w.local.headAt())
+		w.mu.Unlock()
+	}
 
-	a, b := &Process{}, &Process{}
+	a, b, c := &Process{}, &Process{}, &Process{}
 	w.pushLocal(a)
 	w.maybeWake()
 	if woken() {
 		t.Fatal("queuing local work woke the idle worker at once")
 	}
-	// The worker takes the work itself: the wait is over.
+	// The queue never empties, but nobody in it waits long: a has
+	// waited stealDelay when the worker takes it, b has just come.
+	w.pushLocal(b)
+	waited(stealDelay)
 	if p := w.next(); p != a {
 		t.Fatalf("next = %p, want the queued process %p", p, a)
 	}
-	if w.since != 0 {
-		t.Fatal("an emptied local queue still counts as waiting")
+	w.pushLocal(c)
+	w.maybeWake()
+	if woken() {
+		t.Fatal("a queue that never emptied woke the idle worker, though none of its reactors had waited stealDelay")
 	}
-	w.pushLocal(b)
-	w.since -= int64(stealDelay) // b has waited stealDelay
+	waited(stealDelay) // b has now waited stealDelay
 	w.maybeWake()
 	if !woken() {
 		t.Fatal("work that waited stealDelay did not wake the idle worker")
@@ -44,8 +57,10 @@ func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 	if p := thief.steal(); p != b {
 		t.Fatalf("the thief stole %p, want %p", p, b)
 	}
-	w.maybeWake()
-	if w.since != 0 {
+	if p := thief.steal(); p != c {
+		t.Fatalf("the thief stole %p, want %p", p, c)
+	}
+	if at := w.headAt.Load(); at != 0 {
 		t.Fatal("a local queue emptied by a thief still counts as waiting")
 	}
 }
@@ -59,7 +74,8 @@ func TestFuelYieldWakesAThief(t *testing.T) {
 	s.idle = []*worker{thief}
 	s.active.Store(1)
 	w.pushLocal(&Process{})
-	w.since = schedNow() - int64(stealDelay+time.Microsecond)
+	w.local.q[0].at -= int64(stealDelay + time.Microsecond)
+	w.headAt.Store(w.local.q[0].at)
 	p := &Process{turnWorker: w}
 	p.maybeDetach()
 	if len(thief.wake) != 1 {
