@@ -173,15 +173,20 @@ func (r *runner) run(ctx context.Context) {
 	r.settle(ctx, changed)
 	standby := ""
 	for ctx.Err() == nil {
-		down, on, start := r.decide(ctx)
-		if start {
-			r.start(ctx, down)
-			return
+		// A node that stands by for a later one goes on standing by while
+		// that node is up: a look-up that fails once (slow under load)
+		// must not start a second instance beside the one it serves.
+		if standby == "" || !isUp(r.node, standby) {
+			down, on, start := r.decide(ctx)
+			if start {
+				r.start(ctx, down)
+				return
+			}
+			if on != "" && on != standby {
+				fmt.Fprintf(r.stderr, "isle: service %s already runs on node %s; node %s stands by\n", r.name, on, r.pl.self)
+			}
+			standby = on
 		}
-		if on != "" && on != standby {
-			fmt.Fprintf(r.stderr, "isle: service %s already runs on node %s; node %s stands by\n", r.name, on, r.pl.self)
-		}
-		standby = on
 		select {
 		case <-changed:
 		case <-ctx.Done():
