@@ -117,6 +117,7 @@ func (p *Process) commit(stopping bool) {
 	if stopping || !mb.nearFull() {
 		close(mb.space)
 		mb.space, mb.deferred = nil, false
+		p.noteWoke()
 		return
 	}
 	mb.deferred = true
@@ -135,7 +136,6 @@ func (mb *mailbox) nearFull() bool {
 // blocked on its own mailbox would wait for ever.
 // Precondition: called by the owner.
 func (p *Process) flush() {
-	p.k.sched.release(p, nil) // senders parked on p must not wait for its wait
 	b := p.mbox.hand
 	if b == nil || (b.done == 0 && !p.mbox.deferred) {
 		return
@@ -143,4 +143,5 @@ func (p *Process) flush() {
 	p.mu.Lock()
 	p.commit(true)
 	p.mu.Unlock()
+	p.releaseWoken(nil)
 }

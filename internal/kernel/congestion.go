@@ -21,9 +21,13 @@ import (
 //
 // Parking only delays a sender that has more to do; a send itself is
 // unchanged, and a mailbox that fills still makes its senders wait.
-// Liveness: a worker that finds no work releases every parked reactor
-// before it sleeps, so nothing stays parked while a core is idle, and a
-// kill (landKill) unparks its reactor at once.
+// Liveness: nobody parks behind a parked reactor, so parking makes no
+// cycle; a turn or host call that waits (block) lets those parked on it
+// go first, and nobody parks behind it while it waits, since it may wait
+// for one of them; a worker that finds no work releases whatever is
+// parked on a receiver no longer congested; and a kill (landKill)
+// unparks its reactor at once and drops its entry. Only blocking sends
+// count: a sender that asked not to wait is never parked.
 
 // parked is one reactor waiting for the receiver it fed.
 type parked struct{ p, on *Process }
@@ -36,8 +40,13 @@ type parking struct {
 }
 
 // noteFed records, for the run in progress on w, that its reactor sent a
-// message to p. Precondition: called by w's goroutine.
-func (w *worker) noteFed(sender waiter, p *Process) {
+// message to p with a send that waits for room: a sender that asked not
+// to wait (sendNonBlock) is never parked for its receiver.
+// Precondition: called by w's goroutine.
+func (w *worker) noteFed(sender waiter, p *Process, mode sendMode) {
+	if mode != sendBlock {
+		return
+	}
 	if sp, ok := sender.(*Process); ok && sp != p && w.fed != p {
 		w.fed = p
 	}
@@ -51,38 +60,88 @@ func (p *Process) congested() bool {
 	defer p.mu.Unlock()
 	mb := &p.mbox
 	switch mb.sched {
-	case schedQueued, schedRunning, schedParked:
+	case schedQueued, schedRunning:
 		return p.reactor && !mb.closed && !mb.waiting && mb.nearFull()
 	}
-	return false // idle, or in a turn that waits
+	// Idle, in a turn that waits, or parked itself: nobody parks behind a
+	// parked reactor, so parking never makes a cycle.
+	return false
 }
 
-// block marks p, a reactor whose turn is about to wait, as blocked, so
-// that no sender parks behind it while it waits: the wait may be for one
-// of them. It comes before the wait's flush, which releases those already
-// parked. It reports whether p was marked. Precondition: called by p's
-// owner, holding no lock.
-func (p *Process) block() bool {
-	if !p.reactor {
-		return false
+// block marks the reactors a wait holds up as blocked, so that no sender
+// parks behind them while it lasts (the wait may be for one of them), and
+// releases those already parked: p, whose turn or start function is about
+// to wait, and the reactor whose run p's worker is in (p's spawner, while
+// p's start function runs on the spawner's turn). It returns what unblock
+// must undo. Precondition: called by p's owner, holding no lock.
+func (p *Process) block() (marked [2]*Process) {
+	marked[0] = p.blockOne()
+	if w := p.turnWorker; w != nil && w.cur != nil && w.cur != p {
+		marked[1] = w.cur.blockOne()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mbox.sched != schedRunning {
-		return false
-	}
-	p.mbox.sched = schedBlocked
-	return true
+	return marked
 }
 
-// unblock undoes block when the wait ends. Precondition: called by p's
-// owner, holding no lock.
-func (p *Process) unblock() {
-	p.mu.Lock()
-	if p.mbox.sched == schedBlocked {
-		p.mbox.sched = schedRunning
+// blockOne marks q blocked if it is a reactor whose turn is running,
+// releases the senders parked on it, and returns it, or nil if it did not
+// mark it.
+func (q *Process) blockOne() *Process {
+	if !q.reactor {
+		return nil
 	}
-	p.mu.Unlock()
+	q.mu.Lock()
+	ok := q.mbox.sched == schedRunning
+	var waiters bool
+	if ok {
+		q.mbox.sched = schedBlocked
+		if waiters = q.mbox.space != nil; waiters {
+			close(q.mbox.space)
+			q.mbox.space, q.mbox.deferred = nil, false
+		}
+	}
+	q.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if waiters {
+		q.k.sched.release(q, nil)
+	}
+	return q
+}
+
+// unblock undoes block when the wait ends. Precondition: called by the
+// owner, holding no lock.
+func unblock(marked [2]*Process) {
+	for _, q := range marked {
+		if q == nil {
+			continue
+		}
+		q.mu.Lock()
+		if q.mbox.sched == schedBlocked {
+			q.mbox.sched = schedRunning
+		}
+		q.mu.Unlock()
+	}
+}
+
+// forget drops p's entries from the parking list: p was unparked by a
+// kill, and its entries would otherwise stay until its receiver drained.
+func (s *scheduler) forget(p *Process) {
+	if s.parking.n.Load() == 0 {
+		return
+	}
+	pk := &s.parking
+	pk.mu.Lock()
+	kept := pk.list[:0]
+	for _, e := range pk.list {
+		if e.p != p {
+			kept = append(kept, e)
+		}
+	}
+	clear(pk.list[len(kept):])
+	pk.list = kept
+	pk.n.Store(int32(len(kept)))
+	pk.mu.Unlock()
 }
 
 // feedsCongested reports whether the run in progress on w, which would
@@ -101,6 +160,42 @@ func (p *Process) feedsCongested(w *worker) bool {
 	return c
 }
 
+// expectParker is congested for a sender about to park behind p: it
+// also makes sure p's mailbox has senders waiting for room (space), so
+// that p's next drain below half, or its stop, lets them go (noteWoke).
+func (p *Process) expectParker() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb := &p.mbox
+	if (mb.sched != schedQueued && mb.sched != schedRunning) || !p.reactor || mb.closed || mb.waiting || !mb.nearFull() {
+		return false
+	}
+	if mb.space == nil {
+		mb.space = make(chan struct{})
+	}
+	return true
+}
+
+// noteWoke records that p, whose run is in progress, let the senders
+// waiting for room in its mailbox go. Precondition: p.mu is held, by the
+// owner.
+func (p *Process) noteWoke() {
+	if w := p.turnWorker; w != nil && w.cur == p {
+		w.woke = true
+	}
+}
+
+// releaseWoken releases the reactors parked on p if its run let its
+// waiting senders go since the last look: on w's local queue, or the
+// global queue if w is nil. Precondition: called by p's owner, holding no
+// lock.
+func (p *Process) releaseWoken(w *worker) {
+	if tw := p.turnWorker; tw != nil && tw.woke && tw.cur == p {
+		tw.woke = false
+		p.k.sched.release(p, w)
+	}
+}
+
 // parkBehind parks p, whose run on w has just ended with work queued for
 // it (p is schedQueued, in no queue), if the receiver its run fed is
 // congested. It reports whether it did; if not, the caller queues p.
@@ -108,7 +203,7 @@ func (p *Process) feedsCongested(w *worker) bool {
 func (p *Process) parkBehind(w *worker) bool {
 	on := w.fed
 	w.fed = nil
-	if on == nil || !on.congested() {
+	if on == nil || !on.expectParker() {
 		return false
 	}
 	p.mu.Lock()
@@ -182,7 +277,9 @@ func (s *scheduler) releaseStale(w *worker) bool {
 	pk.mu.Lock()
 	var ons []*Process
 	for _, e := range pk.list {
-		ons = append(ons, e.on)
+		if len(ons) == 0 || ons[len(ons)-1] != e.on { // one look per receiver, mostly
+			ons = append(ons, e.on)
+		}
 	}
 	pk.mu.Unlock()
 	n := w.nlocal.Load()

@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -63,6 +65,7 @@ func TestSenderDoesNotWaitWhereNothingDrains(t *testing.T) {
 		{"receiver closed", func(r *Process) { r.mbox.closed = true }},
 		{"receiver idle", func(r *Process) { r.mbox.sched = schedIdle }},
 		{"receiver a command", func(r *Process) { r.reactor = false }},
+		{"receiver parked itself", func(r *Process) { r.mbox.sched = schedParked }},
 	} {
 		s, w, r, p := congestionFixture(3)
 		c.set(r)
@@ -70,8 +73,15 @@ func TestSenderDoesNotWaitWhereNothingDrains(t *testing.T) {
 			t.Errorf("%s: the sender was parked", c.name)
 		}
 	}
+	// A send that asked not to wait does not count.
+	_, w, r, p := congestionFixture(3)
+	w.fed = nil
+	w.noteFed(p, r, sendNonBlock)
+	if w.fed != nil || p.parkBehind(w) {
+		t.Error("a non-blocking send made its sender park")
+	}
 	// A run that fed nobody queues its reactor as before.
-	_, w, _, p := congestionFixture(3)
+	_, w, _, p = congestionFixture(3)
 	w.fed = nil
 	if p.parkBehind(w) {
 		t.Error("a run that fed nobody parked its reactor")
@@ -86,8 +96,8 @@ func TestKillUnparksASender(t *testing.T) {
 		t.Fatal("not parked")
 	}
 	p.landKill()
-	if p.mbox.sched != schedQueued || s.nglobal.Load() != 1 {
-		t.Fatalf("after the kill: state %d, %d in the global queue; want queued, 1", p.mbox.sched, s.nglobal.Load())
+	if p.mbox.sched != schedQueued || s.nglobal.Load() != 1 || s.parking.n.Load() != 0 {
+		t.Fatalf("after the kill: state %d, %d in the global queue, %d parked; want queued, 1, 0", p.mbox.sched, s.nglobal.Load(), s.parking.n.Load())
 	}
 	s.release(r, w)
 	if w.nlocal.Load() != 0 || s.nglobal.Load() != 1 || s.parking.n.Load() != 0 {
@@ -190,5 +200,133 @@ func TestKillEndsAParkedSender(t *testing.T) {
 	s.Kill("killed while parked")
 	if e := waitExit(t, s); e.Kind != isleapi.ExitKilled {
 		t.Fatalf("the parked sender ended %v; want killed", e)
+	}
+}
+
+// actors is a kernel whose acting reactors each run the Go function set
+// gives them, for every message but the init message.
+func actors(t *testing.T) (k *Kernel, mod *Module, set func(p *Process, f func(p *Process, tag uint32))) {
+	t.Helper()
+	var mu sync.Mutex
+	acts := map[*Process]func(p *Process, tag uint32){}
+	act := func(ctx context.Context, stack []uint64) {
+		p := ProcessFrom(ctx)
+		mu.Lock()
+		f := acts[p]
+		mu.Unlock()
+		if f != nil && uint32(stack[0]) != TagInit {
+			f(p, uint32(stack[0]))
+		}
+	}
+	k = newKernel(t)
+	hb := k.Runtime().NewHostModuleBuilder("test").NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(act), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).Export("act")
+	if err := k.AddHostModule(context.Background(), hb, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return k, actingReactor(t, k), func(p *Process, f func(p *Process, tag uint32)) {
+		mu.Lock()
+		acts[p] = f
+		mu.Unlock()
+	}
+}
+
+// A receiver whose turn waits in a host call (Blocking: a WASI sleep,
+// stdio, HTTP, KV) lets the senders parked on it go, and nobody parks
+// behind it while it waits: here it waits for the very sender that fed
+// it. (A review's reproducer: it deadlocked before Blocking marked it.)
+func TestBlockingReceiverLetsItsSendersGo(t *testing.T) {
+	const (
+		tagData  = 2
+		tagMore  = 3
+		tagBlock = 4
+	)
+	k, mod, set := actors(t)
+	r, s := spawn(t, k, mod, Spec{Mailbox: 8}), spawn(t, k, mod, Spec{})
+	gate := make(chan struct{})
+	var turns atomic.Int32
+	set(r, func(p *Process, tag uint32) {
+		if tag == tagBlock {
+			p.Blocking(func() {
+				select {
+				case <-gate: // s's second turn opens it
+				case <-p.KillContext().Done():
+				}
+			})
+		}
+	})
+	set(s, func(p *Process, tag uint32) {
+		if turns.Add(1) == 2 {
+			close(gate)
+			return
+		}
+		for range 5 {
+			if err := p.Send(r, NewMessage(tagData, nil), false); err != nil {
+				panic(err)
+			}
+		}
+		if err := p.Send(p, NewMessage(tagMore, nil), false); err != nil {
+			panic(err)
+		}
+	})
+	release := hold(t, k, r)
+	hostSend(t, k, r, tagBlock)
+	hostSend(t, k, s, tagMore) // s feeds r to 6 of 8, and parks
+	testwasm.WaitFor(t, "the sender to park behind its full receiver", func() bool { return parkedNow(s) })
+	release() // r takes its batch and waits, in Blocking, for s
+	testwasm.WaitFor(t, "the sender's second turn, which ends the receiver's wait", func() bool { return turns.Load() >= 2 })
+}
+
+// Two reactors that flood each other finish: nobody parks behind a
+// parked reactor, so parking makes no cycle, and a sender that asked not
+// to wait (the echo) is never parked. (A review's reproducer: before,
+// both ended parked on each other for ever.)
+func TestFloodingEachOtherFinishes(t *testing.T) {
+	const (
+		tagData = 2
+		tagMore = 3
+		rounds  = 30
+	)
+	for _, per := range []int{50, 200, 400} {
+		k, mod, set := actors(t)
+		a, b := spawn(t, k, mod, Spec{Mailbox: 256}), spawn(t, k, mod, Spec{Mailbox: 256})
+		var got, echoed, dropped atomic.Int64
+		var turns atomic.Int32
+		pending := false // a's next flood, when its own mailbox had no room for the reminder
+		flood := func(p *Process) {
+			for range per {
+				if err := p.Send(b, NewMessage(tagData, nil), false); err != nil {
+					panic(err)
+				}
+			}
+			if turns.Add(1) < rounds && p.Send(p, NewMessage(tagMore, nil), true) != nil {
+				pending = true
+			}
+		}
+		set(a, func(p *Process, tag uint32) {
+			switch {
+			case tag == tagMore:
+				flood(p)
+			case tag == tagData:
+				echoed.Add(1)
+				if pending {
+					pending = false
+					flood(p)
+				}
+			}
+		})
+		set(b, func(p *Process, tag uint32) {
+			if tag == tagData {
+				got.Add(1)
+				if p.Send(a, NewMessage(tagData, nil), true) != nil {
+					dropped.Add(1)
+				}
+			}
+		})
+		hostSend(t, k, a, tagMore)
+		want := int64(per * rounds)
+		testwasm.WaitFor(t, fmt.Sprintf("every message of %d floods of %d, and its echo or drop", rounds, per), func() bool {
+			return got.Load() == want && echoed.Load()+dropped.Load() == want
+		})
 	}
 }

@@ -44,11 +44,14 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	p.signalling.Lock()
 	p.mu.Lock()
 	p.dead = true
+	hadWaiters := p.mbox.space != nil
 	pending := p.mbox.drain()
 	links, monitors := p.links, p.monitors
 	p.links, p.monitors = nil, nil
 	p.mu.Unlock()
-	p.k.sched.release(p, nil) // nothing drains p any more
+	if hadWaiters {
+		p.k.sched.release(p, nil) // nothing drains p any more
+	}
 	if aborted && len(pending) > 0 && pending[0].Tag == TagInit {
 		pending[0].DropRefs() // the spawner still holds its handles
 		pending = pending[1:]

@@ -187,7 +187,11 @@ func (p *Process) takeMessage(match, mask uint32) *Message {
 		}
 		p.commit(true)
 	}
+	had := p.mbox.space != nil
 	m := p.mbox.take(match, mask)
+	if had && p.mbox.space == nil {
+		p.noteWoke()
+	}
 	if m != nil {
 		p.unadmit(messageSize(m))
 		p.mbox.taken++
@@ -286,7 +290,7 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 		var from *worker
 		if w != nil {
 			if from = w.worker(); from != nil {
-				from.noteFed(w, p)
+				from.noteFed(w, p, mode)
 			}
 		}
 		// A second message from the same turn leaves p in runnext: it

@@ -453,11 +453,15 @@ func (p *Process) landKill() {
 	p.killCh.close()
 	if p.reactor {
 		p.mu.Lock()
-		schedule := !p.dead && (p.mbox.sched == schedIdle || p.mbox.sched == schedParked)
+		parked := p.mbox.sched == schedParked
+		schedule := !p.dead && (p.mbox.sched == schedIdle || parked)
 		if schedule {
 			p.mbox.sched = schedQueued
 		}
 		p.mu.Unlock()
+		if parked {
+			p.k.sched.forget(p)
+		}
 		if schedule {
 			p.k.sched.ready(p, nil)
 		}

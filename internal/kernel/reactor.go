@@ -25,7 +25,8 @@ const (
 // after that, another worker may already own the process.
 func (p *Process) runTurns(w *worker) {
 	p.turnWorker = w
-	w.fed = nil
+	w.fed, w.cur, w.woke = nil, p, false
+	defer func() { w.cur = nil }()
 	if !p.initialized && p.killReason.Load() == nil && p.initialize() {
 		return
 	}
@@ -43,11 +44,8 @@ func (p *Process) runTurns(w *worker) {
 	before := w.runnext
 	for {
 		p.fill(b)
-		drained := p.k.sched.parking.n.Load() > 0 && !p.mbox.nearFull()
 		p.mu.Unlock()
-		if drained {
-			p.k.sched.release(p, w)
-		}
+		p.releaseWoken(w)
 		if until == 0 && b.n == turnBatch {
 			// A run that may go on: its slice starts now, so that a batch
 			// of long turns does not leave it another one.
@@ -66,7 +64,6 @@ func (p *Process) runTurns(w *worker) {
 	// landKill saw it running and left the reactor to us.
 	requeue := len(p.mbox.q) > p.mbox.head || p.killReason.Load() != nil
 	p.commit(!requeue)
-	drained := p.k.sched.parking.n.Load() > 0 && (!requeue || !p.mbox.nearFull())
 	p.mbox.hand = nil
 	if requeue {
 		p.mbox.sched = schedQueued
@@ -75,9 +72,7 @@ func (p *Process) runTurns(w *worker) {
 	}
 	p.endTurn()
 	p.mu.Unlock()
-	if drained {
-		p.k.sched.release(p, w)
-	}
+	p.releaseWoken(w)
 	if requeue && !p.parkBehind(w) {
 		w.pushLocal(p)
 	}

@@ -101,8 +101,13 @@ type worker struct {
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
 	// fed is the last process the run in progress sent to, other than
-	// itself (congestion.go). Touched only by this worker's goroutine.
-	fed *Process
+	// itself, with a send that waits for room; cur is the reactor whose
+	// run it is (congestion.go). Touched only by this worker's goroutine.
+	fed, cur *Process
+	// woke is set when cur's mailbox let its waiting senders go (closed
+	// mailbox.space): those parked on it are released at the run's next
+	// release point (congestion.go).
+	woke bool
 }
 
 // stealDelay is how long a reactor may wait in a worker's local queue

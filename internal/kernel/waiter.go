@@ -31,9 +31,7 @@ func (p *Process) worker() *worker {
 // process unwinds out of wasm and finishes as killed.
 func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	p.noteFuel()
-	if p.block() {
-		defer p.unblock()
-	}
+	defer unblock(p.block())
 	p.flush()
 	if w := p.turnWorker; w != nil && !p.detached {
 		w.blocking()
