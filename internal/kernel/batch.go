@@ -143,5 +143,7 @@ func (p *Process) flush() {
 	p.mu.Lock()
 	p.commit(true)
 	p.mu.Unlock()
-	p.releaseWoken(nil)
+	if w := p.turnWorker; w != nil { // p is in its turn: it is the owner
+		w.releaseWoken(p, nil)
+	}
 }

@@ -185,14 +185,15 @@ func (p *Process) noteWoke() {
 	}
 }
 
-// releaseWoken releases the reactors parked on p if its run let its
-// waiting senders go since the last look: on w's local queue, or the
-// global queue if w is nil. Precondition: called by p's owner, holding no
-// lock.
-func (p *Process) releaseWoken(w *worker) {
-	if tw := p.turnWorker; tw != nil && tw.woke && tw.cur == p {
-		tw.woke = false
-		p.k.sched.release(p, w)
+// releaseWoken releases the reactors parked on p if p's run on w let its
+// waiting senders go since the last look: on onto's local queue, or the
+// global queue if onto is nil. It reads only w, never p's fields: at the
+// end of a run, another worker may already own p.
+// Precondition: called by w's goroutine, holding no lock.
+func (w *worker) releaseWoken(p *Process, onto *worker) {
+	if w.woke && w.cur == p {
+		w.woke = false
+		p.k.sched.release(p, onto)
 	}
 }
 

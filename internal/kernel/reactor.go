@@ -45,7 +45,7 @@ func (p *Process) runTurns(w *worker) {
 	for {
 		p.fill(b)
 		p.mu.Unlock()
-		p.releaseWoken(w)
+		w.releaseWoken(p, w)
 		if until == 0 && b.n == turnBatch {
 			// A run that may go on: its slice starts now, so that a batch
 			// of long turns does not leave it another one.
@@ -72,7 +72,7 @@ func (p *Process) runTurns(w *worker) {
 	}
 	p.endTurn()
 	p.mu.Unlock()
-	p.releaseWoken(w)
+	w.releaseWoken(p, w)
 	if requeue && !p.parkBehind(w) {
 		w.pushLocal(p)
 	}
