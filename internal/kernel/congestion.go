@@ -130,11 +130,18 @@ func (s *scheduler) forget(p *Process) {
 	if s.parking.n.Load() == 0 {
 		return
 	}
-	pk := &s.parking
+	s.parking.remove(func(e parked) bool { return e.p == p }, nil)
+}
+
+// remove takes the entries drop selects out of the list, and returns
+// their reactors appended to out.
+func (pk *parking) remove(drop func(parked) bool, out []*Process) []*Process {
 	pk.mu.Lock()
 	kept := pk.list[:0]
 	for _, e := range pk.list {
-		if e.p != p {
+		if drop(e) {
+			out = append(out, e.p)
+		} else {
 			kept = append(kept, e)
 		}
 	}
@@ -142,6 +149,7 @@ func (s *scheduler) forget(p *Process) {
 	pk.list = kept
 	pk.n.Store(int32(len(kept)))
 	pk.mu.Unlock()
+	return out
 }
 
 // feedsCongested reports whether the run in progress on w, which would
@@ -238,21 +246,7 @@ func (s *scheduler) release(on *Process, w *worker) {
 		return
 	}
 	var buf [8]*Process
-	out := buf[:0]
-	pk := &s.parking
-	pk.mu.Lock()
-	kept := pk.list[:0]
-	for _, e := range pk.list {
-		if on == nil || e.on == on {
-			out = append(out, e.p)
-		} else {
-			kept = append(kept, e)
-		}
-	}
-	clear(pk.list[len(kept):])
-	pk.list = kept
-	pk.n.Store(int32(len(kept)))
-	pk.mu.Unlock()
+	out := s.parking.remove(func(e parked) bool { return on == nil || e.on == on }, buf[:0])
 	for _, p := range out {
 		p.mu.Lock()
 		ok := p.mbox.sched == schedParked
