@@ -69,6 +69,15 @@ func runMemory(h *harness, r *Report) error {
 				Note: "the same reactors once they have had no turn for long enough to give back wazero's call engine (its 10 KiB stack), which a busy reactor keeps"})
 		if i == len(h.sz.idle)-1 {
 			r.Targets = append(r.Targets, Target{What: "resident memory per idle reactor at " + count(n), Goal: 32, Unit: "KiB", Kind: Memory, Value: idle})
+			if erl[1].Measured() {
+				r.Targets = append(r.Targets, Target{What: "an idle C reactor that never ran, at " + count(n) + ", over Erlang's idle process",
+					Goal: 1, Unit: "× Erlang's", Kind: Memory, Value: one(idle.Median() / erl[1].Median())})
+			}
+			// The page its turn wrote, and 1.5 KiB of kernel state.
+			const wrote = 4 + 1.5
+			r.Targets = append(r.Targets,
+				Target{What: "a reactor after one message, at " + count(n) + ": the page it wrote and 1.5 KiB", Goal: wrote, Unit: "KiB", Kind: Memory, Value: msgd},
+				Target{What: fmt.Sprintf("the same after %v idle", restAfterCall), Goal: wrote, Unit: "KiB", Kind: Memory, Value: rested})
 		}
 	}
 	big, err := h.bigMemory(r, est)

@@ -67,6 +67,10 @@ func runRoundTrip(h *harness, r *Report) error {
 		r.Rows = append(r.Rows, Row{Workload: "message round trip", Unit: "µs", Kind: Time, Isle: isleF, Peer: peer, Note: notes[i]})
 	}
 	r.Targets = append(r.Targets, Target{What: "message round trip", Goal: 0.4, Unit: "µs", Kind: Time, Value: isleF})
+	if peers[0].Measured() {
+		r.Targets = append(r.Targets, Target{What: "message round trip over Erlang's", Goal: 0.8, Unit: "× Erlang's", Kind: Time,
+			Value: one(isleF.Median() / peers[0].Median())})
+	}
 	return nil
 }
 
@@ -119,6 +123,10 @@ func runThroughput(h *harness, r *Report) error {
 		for i, p := range peers {
 			r.Rows = append(r.Rows, Row{Workload: "throughput, " + plural(s, "sender"), Unit: "M msg/s", Kind: Rate,
 				Isle: isleF, Peer: p, Note: notes[i]})
+		}
+		if peers[0].Measured() {
+			r.Targets = append(r.Targets, Target{What: "throughput, " + plural(s, "sender") + ", over Erlang's", Goal: 1,
+				Unit: "× Erlang's", Kind: Rate, Value: one(isleF.Median() / peers[0].Median())})
 		}
 		for i, f := range append([]Figure{isleF}, peers...) {
 			series[i].add(f)

@@ -69,6 +69,9 @@ func runSpawnCPU(h *harness, r *Report) error {
 	r.Rows = append(r.Rows, Row{Workload: "CPU time per spawn" + at, Unit: "µs", Kind: Time,
 		Isle: Figure{Name: isleName, Runs: isleRuns[0]}, Peer: kept,
 		Note: "what dormancy moves to the first turn: the instance (one counted run)"})
+	r.Targets = append(r.Targets,
+		Target{What: "spawn p50" + at, Goal: 1, Unit: "µs", Kind: Time, Value: Figure{Name: isleName, Runs: isleRuns[1]}},
+		Target{What: "spawn p99" + at, Goal: 10, Unit: "µs", Kind: Time, Value: Figure{Name: isleName, Runs: isleRuns[3]}})
 	if erl[0].Measured() {
 		r.Targets = append(r.Targets, Target{What: "CPU time per spawn at " + count(n) + " over Erlang's", Goal: 1,
 			Unit: "× Erlang's", Kind: Time, Value: one(median(isleRuns[0]) / erl[0].Median())})

@@ -74,8 +74,9 @@ func runSpawn(h *harness, r *Report) error {
 			Isle: Figure{Name: guestName, Runs: guest[i]}, Peer: erl[i],
 			Note: "timed inside the guest with the WASI monotonic clock around each `isle_spawn`; the child then gets its init message"})
 	}
-	r.Targets = append(r.Targets, Target{What: "spawn p50 (from Go)", Goal: 5, Unit: "µs", Kind: Time,
-		Value: Figure{Name: hostName, Runs: host[0]}})
+	r.Targets = append(r.Targets,
+		Target{What: "spawn p50 (from Go)", Goal: 1, Unit: "µs", Kind: Time, Value: Figure{Name: hostName, Runs: host[0]}},
+		Target{What: "spawn p99 (from Go)", Goal: 10, Unit: "µs", Kind: Time, Value: Figure{Name: hostName, Runs: host[1]}})
 	if err := h.spawnToReply(r, pcts); err != nil {
 		return err
 	}
