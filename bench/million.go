@@ -53,9 +53,13 @@ func runSpawnCPU(h *harness, r *Report) error {
 		Note: "the user part of the row above: what is left when the kernel's work, mostly page faults on fresh memory, is set aside " +
 			"(Erlang's `statistics(runtime)` counts this much)"})
 	for i, name := range []string{"p50", "mean", "p99"} {
+		note := "over every spawn of a run, each timed alone, while the count grows to " + count(n)
+		if name == "p99" {
+			note += fmt.Sprintf("; per 1,000 spawns, the runs in turn took %s minor page faults and %s collections",
+				nums(isleRuns[5]), nums(isleRuns[6]))
+		}
 		r.Rows = append(r.Rows, Row{Workload: "spawn latency " + name + at, Unit: "µs", Kind: Time,
-			Isle: Figure{Name: isleName, Runs: isleRuns[i+1]}, Peer: erl[i+1],
-			Note: "over every spawn of a run, each timed alone, while the count grows to " + count(n)})
+			Isle: Figure{Name: isleName, Runs: isleRuns[i+1]}, Peer: erl[i+1], Note: note})
 	}
 	t = time.Now()
 	keptRuns, kerr := h.repeatBig(1, func(n int) ([]float64, error) { return h.isleSpawnCPUWith(n, true) })
@@ -100,7 +104,7 @@ func (h *harness) isleSpawnCPUWith(n int, keep bool) ([]float64, error) {
 	procs := make([]*isle.Process, 0, n)
 	samples := make([]float64, n)
 	runtime.GC() // the garbage of earlier work is not this run's to collect
-	c0, u0 := cpuTime(), userTime()
+	c0, u0, h0 := cpuTime(), userTime(), readHostCounts()
 	for i := range samples {
 		t0 := time.Now()
 		p, err := node.Spawn(bg, mod, isle.Grants{}, reactorLimits)
@@ -110,7 +114,7 @@ func (h *harness) isleSpawnCPUWith(n int, keep bool) ([]float64, error) {
 		}
 		procs = append(procs, p)
 	}
-	cpu, user := cpuTime()-c0, userTime()-u0
+	cpu, user, counts := cpuTime()-c0, userTime()-u0, readHostCounts().since(h0)
 	runtime.KeepAlive(procs)
 	var sum float64
 	for _, s := range samples {
@@ -118,7 +122,7 @@ func (h *harness) isleSpawnCPUWith(n int, keep bool) ([]float64, error) {
 	}
 	return []float64{float64(cpu.Nanoseconds()) / float64(n) / 1e3,
 		percentile(samples, 0.5) / 1e3, sum / float64(n) / 1e3, percentile(samples, 0.99) / 1e3,
-		float64(user.Nanoseconds()) / float64(n) / 1e3}, nil
+		float64(user.Nanoseconds()) / float64(n) / 1e3, counts.faults * 1000 / float64(n), counts.gcs * 1000 / float64(n)}, nil
 }
 
 // sizedNode starts a node sized for n live processes. The default ceilings

@@ -138,3 +138,15 @@ func ratio(r Row) string {
 	}
 	return fmt.Sprintf("**%s× %s**", num(x), words[1])
 }
+
+// nums formats values with num, as a list: "1, 2 and 3".
+func nums(vs []float64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = num(v)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
