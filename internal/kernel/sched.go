@@ -68,8 +68,8 @@ type scheduler struct {
 // everything else on their worker.
 const runnextLimit = 64
 
-// turnBatch is how many messages a reactor handles before it goes to the
-// back of the queue.
+// turnBatch is how many messages a reactor's run takes from its mailbox at
+// a time; the run takes another batch while more() allows (reactor.go).
 const turnBatch = 32
 
 type worker struct {
