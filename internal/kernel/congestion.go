@@ -58,6 +58,11 @@ func (w *worker) noteFed(sender waiter, p *Process, mode sendMode) {
 func (p *Process) congested() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.congestedLocked()
+}
+
+// congestedLocked is congested. Precondition: p.mu is held.
+func (p *Process) congestedLocked() bool {
 	mb := &p.mbox
 	switch mb.sched {
 	case schedQueued, schedRunning:
@@ -174,12 +179,11 @@ func (p *Process) feedsCongested(w *worker) bool {
 func (p *Process) expectParker() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mb := &p.mbox
-	if (mb.sched != schedQueued && mb.sched != schedRunning) || !p.reactor || mb.closed || mb.waiting || !mb.nearFull() {
+	if !p.congestedLocked() {
 		return false
 	}
-	if mb.space == nil {
-		mb.space = make(chan struct{})
+	if p.mbox.space == nil {
+		p.mbox.space = make(chan struct{})
 	}
 	return true
 }

@@ -39,14 +39,6 @@ func (c killContext) Err() error {
 //
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Blocking(f func()) {
-	defer unblock(p.block()) // nobody parks behind a host call that waits
-	p.flush()
-	if w := p.turnWorker; w != nil && !p.detached {
-		w.blocking()
-		defer w.unblocked()
-	} else {
-		p.k.polite.Wait()
-		defer p.k.polite.Run()
-	}
+	defer p.beginWait().end() // nobody parks behind a host call that waits
 	f()
 }

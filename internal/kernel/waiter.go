@@ -27,19 +27,46 @@ func (p *Process) worker() *worker {
 	return p.turnWorker
 }
 
+// waitHold is what beginWait took from others for a wait, for end to
+// give back.
+type waitHold struct {
+	p      *Process
+	marked [2]*Process // the reactors block marked
+	w      *worker     // the worker p's turn handed off, or nil if p waited politely
+}
+
+// beginWait readies p for a wait: it marks the reactors the wait holds up
+// blocked and lets those parked on them go (block), commits what p's run
+// has in hand (flush), and gives up p's worker, or its polite share of
+// the cores, for the wait's length. The caller defers end.
+// Precondition: called by p's owner, holding no lock.
+func (p *Process) beginWait() waitHold {
+	h := waitHold{p: p, marked: p.block()}
+	p.flush()
+	if w := p.turnWorker; w != nil && !p.detached {
+		w.blocking()
+		h.w = w
+	} else {
+		p.k.polite.Wait()
+	}
+	return h
+}
+
+// end undoes beginWait, in the reverse order.
+func (h waitHold) end() {
+	if h.w != nil {
+		h.w.unblocked()
+	} else {
+		h.p.k.polite.Run()
+	}
+	unblock(h.marked)
+}
+
 // wait blocks p. A kill ends the wait by abandoning the host call, so the
 // process unwinds out of wasm and finishes as killed.
 func (p *Process) wait(ch <-chan struct{}, timeout time.Duration) error {
 	p.noteFuel()
-	defer unblock(p.block())
-	p.flush()
-	if w := p.turnWorker; w != nil && !p.detached {
-		w.blocking()
-		defer w.unblocked()
-	} else {
-		p.k.polite.Wait()
-		defer p.k.polite.Run()
-	}
+	defer p.beginWait().end()
 	var timer <-chan time.Time
 	if timeout >= 0 {
 		t := time.NewTimer(timeout)
