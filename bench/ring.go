@@ -33,12 +33,13 @@ func runRing(h *harness, r *Report) error {
 		res, eerr := h.erlang.run(h, "ring.escript", strconv.Itoa(counted), strconv.Itoa(n), strconv.Itoa(laps))
 		erl := erlangFigures(fmt.Sprintf("Erlang: a ring of %s processes", count(n)), res, eerr, "setup_ms", "laps_ms", "first_ms")
 		ring := fmt.Sprintf("ring of %s processes", count(n))
+		isleName := fmt.Sprintf("isle: a ring of %s 1-page C reactors", count(n))
 		if laps > 1 {
-			r.Rows = append(r.Rows, h.ringLapRows(ring, n, laps, runs, erl)...)
+			r.Rows = append(r.Rows, ringLapRows(ring, isleName, laps, runs, erl)...)
 		}
 		r.Rows = append(r.Rows,
 			Row{Workload: fmt.Sprintf("%s, %s laps", ring, count(laps)), Unit: "ms", Kind: Time,
-				Isle: Figure{Name: fmt.Sprintf("isle: a ring of %s 1-page C reactors", count(n)), Runs: runs[1]}, Peer: erl[1],
+				Isle: Figure{Name: isleName, Runs: runs[1]}, Peer: erl[1],
 				Note: fmt.Sprintf("%s messages in sequence: no two are ever in flight at once", count(n*laps))},
 			Row{Workload: ring + ", setting it up", Unit: "ms", Kind: Time,
 				Isle: Figure{Name: "isle: the coordinator reactor spawns the others with `isle_spawn`", Runs: runs[0]}, Peer: erl[0],
@@ -57,7 +58,7 @@ func runRing(h *harness, r *Report) error {
 // ringLapRows splits a ring's laps into the first, timed alone, and the
 // mean of the others: isle's reactors are born dormant, so its first lap
 // also makes every reactor's instance, which Erlang's spawn did.
-func (h *harness) ringLapRows(ring string, n, laps int, runs [][]float64, erl []Figure) []Row {
+func ringLapRows(ring, isleName string, laps int, runs [][]float64, erl []Figure) []Row {
 	later := func(total, first []float64) []float64 {
 		var out []float64
 		for i := range min(len(total), len(first)) {
@@ -66,7 +67,6 @@ func (h *harness) ringLapRows(ring string, n, laps int, runs [][]float64, erl []
 		return out
 	}
 	erlLater := Figure{Name: erl[2].Name, Skip: erl[2].Skip, Runs: later(erl[1].Runs, erl[2].Runs)}
-	isleName := fmt.Sprintf("isle: a ring of %s 1-page C reactors", count(n))
 	return []Row{
 		{Workload: ring + ", the first lap", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: isleName, Runs: runs[2]}, Peer: erl[2],
