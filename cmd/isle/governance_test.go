@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,22 +15,70 @@ import (
 )
 
 // runMeasured runs the CLI and also returns its peak resident memory in
-// bytes, as the kernel measured it from outside.
+// bytes, as the kernel measured it from outside (see measurePeakRSS).
 func runMeasured(t *testing.T, args ...string) (result, int64) {
 	t.Helper()
-	cmd := exec.Command(isleBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t))
+	ctx := testwasm.Context(t)
+	peak, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peak.Close()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{isleBin}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome(t), peakRSSEnv+"=1")
+	cmd.ExtraFiles = []*os.File{w}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
+	w.Close()
+	if ctx.Err() != nil {
+		t.Fatalf("isle %q did not end before the test's deadline\nstdout:\n%s\nstderr:\n%s", args, stdout.String(), stderr.String())
+	}
 	status := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		status = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run isle: %v", err)
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	figure, err := io.ReadAll(peak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, err := strconv.ParseInt(string(figure), 10, 64)
+	if err != nil {
+		t.Fatalf("the measurer reported no peak RSS (%q): %v\nstderr:\n%s", figure, err, stderr.String())
+	}
 	return result{stdout: stdout.String(), stderr: stderr.String(), status: status}, rss
+}
+
+// peakRSSEnv makes the test binary a measurer (see TestMain).
+const peakRSSEnv = "ISLE_TEST_PEAK_RSS"
+
+// measurePeakRSS runs the command args name, passing its standard streams
+// through, writes its peak RSS in bytes to file descriptor 3, and returns
+// its exit status.
+//
+// The test binary cannot measure the CLI directly: Go starts a child with
+// vfork, sharing its memory until the exec, and Linux then keeps the
+// parent's peak RSS as the child's starting peak, so wait4's figure for
+// the CLI is never below the test binary's own peak, which the other
+// tests have grown (a test once saw 225 MiB for every run). A freshly
+// started measurer passes on only its own small peak.
+func measurePeakRSS(args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with its measurer
+	err := cmd.Run()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "measurer:", err)
+		return 125
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	fmt.Fprint(os.NewFile(3, "peak"), rss)
+	return status
 }
 
 // Under --memory 16MiB, what the guest makes the node hold outside its

@@ -22,6 +22,9 @@ import (
 var isleBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(peakRSSEnv) != "" {
+		os.Exit(measurePeakRSS(os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "isle-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
