@@ -119,6 +119,24 @@ func TestMemoryLimitCoversDescendants(t *testing.T) {
 	}
 }
 
+// Six children of a tree under --memory 400MiB each fill 64 MiB of linear
+// memory and then grow past it together, so that each moves to a larger
+// region at once (internal/linmem). The node holds what the tree does
+// plus isle's own (about 30 MiB) throughout: when a move copied, each
+// held its 64 MiB twice while it ran, and this tree took the node to 480
+// MiB and more (727 MiB for a tree of growing children once).
+func TestMemoryLimitCoversMovingMemories(t *testing.T) {
+	hostile := testwasm.C(t, "testdata/c/hostile.c", "-O2")
+	r, rss := runMeasured(t, "run", "--memory", "400MiB", "--stats", "--spawn", "hostile="+hostile, hostile, "--", "movers")
+	if !strings.Contains(r.stdout, "movers done: 6") || strings.Contains(r.stdout, "mover:") {
+		t.Fatalf("the attack did not run: status %d\n%s\n%s", r.status, r.stdout, r.stderr)
+	}
+	t.Logf("peak RSS %d MiB", rss>>20)
+	if rss > 448<<20 {
+		t.Errorf("a tree of 390 MiB under --memory 400MiB took the node to %d MiB of RSS", rss>>20)
+	}
+}
+
 // A loop of 16 MiB memory.fill and memory.copy dies at its --timeout: it
 // once held a 1 s timeout off for 74 s.
 func TestTimeoutStopsBulkMemory(t *testing.T) {

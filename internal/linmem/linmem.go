@@ -14,7 +14,8 @@
 //     region needs no guard.
 //   - A process first gets a region of min(limit, 64 MiB). Growth within it
 //     is free. A process that grows past 64 MiB moves once, to a region of
-//     its full limit, and never again. A memory that starts at 256 KiB or
+//     its full limit, and never again; its pages move with mremap rather
+//     than being copied (movePages). A memory that starts at 256 KiB or
 //     less (and not from an image) starts in a region of its own size
 //     class instead, so that small processes share page-table pages, and
 //     moves to the first region when it first grows past it.
@@ -51,6 +52,7 @@ import (
 	"unsafe"
 
 	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -378,7 +380,17 @@ func (m *memory) move(size uint64) bool {
 	}
 	if m.region != nil {
 		w := max(m.written(), m.imaged)
-		copy(r, m.region[:w])
+		moved, ok := false, true
+		if n := roundUp(w); m.imaged == 0 && uint64(len(m.region)) >= pmdSize && n > 0 && mayMoveInto(r) {
+			moved, ok = movePages(r, m.region, n)
+		}
+		if !ok {
+			m.alloc.fail(errMoveLost) // r is lost; the memory stays where it was
+			return false
+		}
+		if !moved {
+			copy(r, m.region[:w])
+		}
 		put(m.region, w, m.imaged)
 		m.imaged, m.filled = 0, w
 	} else if im := m.alloc.Image; im != nil {
@@ -423,5 +435,70 @@ func (m *memory) Free() {
 	}
 	m.dirty = 0
 }
+
+// movePages moves the first n bytes of old to the start of r without
+// copying them: mremap gives their pages r's addresses, and leaves old
+// mapped and reading zero (MREMAP_DONTUNMAP). A copy holds both for as
+// long as it runs, n bytes no account charges: for every process moving
+// at once, up to 64 MiB beyond its tree's memory limit, and on a machine
+// whose page faults are slow, hundreds of milliseconds. moved reports
+// whether the pages moved; if not, r is zero, to be filled by a copy. ok
+// is false only if r was left unusable (mremap failed after unmapping it,
+// and mapping it back failed too): it must not be used or reused.
+// Precondition: n is a multiple of the page size, at most len(old) and
+// len(r), and old[:n] is one mapping (no image mapped over it).
+func movePages(r, old []byte, n uint64) (moved, ok bool) {
+	if n == 0 {
+		return true, true
+	}
+	_, err := unix.MremapPtr(unsafe.Pointer(unsafe.SliceData(old)), uintptr(n),
+		unsafe.Pointer(unsafe.SliceData(r)), uintptr(n),
+		unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
+	if err == nil {
+		return true, true
+	}
+	// MREMAP_FIXED unmaps the destination before it can fail (too many
+	// mappings, a kernel before 5.7): put zero pages back there.
+	return false, unmapImage(r[:n])
+}
+
+// maxMoveTargets bounds the regions pages are ever moved into. A move
+// splits its target's mapping in two, the moved pages and the rest, and
+// the split outlives the memory: every region that ever took pages costs
+// two of the host's mappings for good (vm.max_map_count, 65,530 by
+// default), which the Go runtime's own mmaps need too. 8,192 targets keep
+// a quarter of the default for them: with the node's default ceiling
+// (physical memory) and 64 MiB charged to every process that moved, more
+// than that many never exist at once. Past it, a move copies. A variable
+// for tests.
+var maxMoveTargets = 8192
+
+// moveTargets are the regions, by address, pages have been moved into.
+var moveTargets struct {
+	mu   sync.Mutex
+	seen map[uintptr]struct{}
+}
+
+// mayMoveInto reports whether pages may be moved into r, counting r as a
+// target if it is a new one.
+func mayMoveInto(r []byte) bool {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(r)))
+	moveTargets.mu.Lock()
+	defer moveTargets.mu.Unlock()
+	if _, ok := moveTargets.seen[base]; ok {
+		return true
+	}
+	if len(moveTargets.seen) >= maxMoveTargets {
+		return false
+	}
+	if moveTargets.seen == nil {
+		moveTargets.seen = map[uintptr]struct{}{}
+	}
+	moveTargets.seen[base] = struct{}{}
+	return true
+}
+
+// errMoveLost is Allocator.Err when growing a memory lost its new region.
+var errMoveLost = errors.New("linear memory: the region to grow into could not be mapped back after a failed move")
 
 func roundUp(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }

@@ -61,6 +61,53 @@ static void hogs(void) {
 	fflush(stdout);
 }
 
+// movers: spawn MOVERS children that each fill 64 MiB of linear memory (a
+// first region: see internal/linmem) and then, told to together, each
+// grow 1 MiB past it, so that all of them move to a larger region at
+// once. A move that copied would hold 64 MiB twice while it ran, beyond
+// what any account charges. Reports how many children it had.
+#define MOVERS 6
+static void movers(void) {
+	isle_handle_t kids[MOVERS];
+	isle_info_t info;
+	int n = 0;
+	for (; n < MOVERS; n++) {
+		isle_handle_t me = isle_self();
+		kids[n] = isle_spawn(isle_grant_str("spawner"), "hostile", 7, "mover", 5, &me, 1, ISLE_SPAWN_STDIO);
+		if (kids[n] < 0 || isle_monitor(kids[n]) < 0) break;
+	}
+	char c;
+	for (int i = 0; i < n; i++) isle_recv(&c, 1, 8, 0xFFFFFFFFu, ISLE_FOREVER, &info);
+	for (int i = 0; i < n; i++) isle_send(kids[i], 9, "g", 1, NULL, 0, 0);
+	for (int i = 0; i < n; i++) isle_recv(NULL, 0, ISLE_TAG_DOWN, 0xFFFFFFFFu, ISLE_FOREVER, &info);
+	printf("movers done: %d\n", n);
+	fflush(stdout);
+}
+
+// touch writes every page of linear memory in [from, to).
+static void touch(size_t from, size_t to) {
+	for (size_t a = from; a < to; a += 4096) *(volatile char *)a = 1;
+}
+
+// mover: a child of movers.
+static void mover(isle_handle_t parent) {
+	size_t page = 65536, have = __builtin_wasm_memory_size(0), first = (64 << 20) / page;
+	if (have < first && __builtin_wasm_memory_grow(0, first - have) == (size_t)-1) {
+		printf("mover: could not grow to 64 MiB\n");
+		return;
+	}
+	touch(have * page, first * page);
+	isle_send(parent, 8, "r", 1, NULL, 0, 0);
+	isle_info_t info;
+	char c;
+	isle_recv(&c, 1, 9, 0xFFFFFFFFu, ISLE_FOREVER, &info);
+	if (__builtin_wasm_memory_grow(0, 16) == (size_t)-1) {
+		printf("mover: could not grow past 64 MiB\n");
+		return;
+	}
+	touch(first * page, (first + 16) * page);
+}
+
 // chain: spin a while, then hand on to a child of the next generation,
 // linked so that a death anywhere ends the chain. Each generation would
 // get a fresh budget if budgets were per process.
@@ -165,6 +212,12 @@ static void child(void) {
 		return;
 	}
 	if (!strcmp(mode, "exit")) return;
+	if (n == 5 && !memcmp(mode, "mover", 5)) {
+		isle_handle_t parent = -1;
+		isle_msg_handles(&parent, 1);
+		mover(parent);
+		return;
+	}
 	if (!strcmp(mode, "hog")) hog();
 	if (!strcmp(mode, "chain")) chain();
 	if (!strcmp(mode, "sleep")) {
@@ -182,6 +235,7 @@ int main(int argc, char **argv) {
 	if (!strcmp(m, "stdout")) flood_stdout();
 	else if (!strcmp(m, "hog")) hog();
 	else if (!strcmp(m, "hogs")) hogs();
+	else if (!strcmp(m, "movers")) movers();
 	else if (!strcmp(m, "chain")) chain();
 	else if (!strcmp(m, "sleepers")) sleepers(n);
 	else if (!strcmp(m, "links")) links();
