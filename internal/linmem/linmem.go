@@ -380,19 +380,23 @@ func (m *memory) move(size uint64) bool {
 	}
 	if m.region != nil {
 		w := max(m.written(), m.imaged)
-		moved, ok := false, true
-		if n := roundUp(w); m.imaged == 0 && uint64(len(m.region)) >= pmdSize && n > 0 && mayMoveInto(r) {
-			moved, ok = movePages(r, m.region, n)
+		var done uint64 // bytes whose pages moved
+		ok := true
+		if n := roundUp(w); uint64(len(m.region)) >= pmdSize && n > 0 && mayMoveInto(r) {
+			done, ok = movePages(r, m.region, n, m.imaged)
 		}
 		if !ok {
 			m.alloc.fail(errMoveLost) // r is lost; the memory stays where it was
 			return false
 		}
-		if !moved {
-			copy(r, m.region[:w])
+		if done < w {
+			copy(r[done:w], m.region[done:w])
 		}
 		put(m.region, w, m.imaged)
-		m.imaged, m.filled = 0, w
+		if done < m.imaged { // the image's pages were copied: r holds none of it
+			m.imaged = 0
+		}
+		m.filled = w
 	} else if im := m.alloc.Image; im != nil {
 		if m.imaged = im.mapOver(r); m.imaged == 0 {
 			m.filled = min(im.size, uint64(len(r)))
@@ -438,36 +442,44 @@ func (m *memory) Free() {
 
 // movePages moves the first n bytes of old to the start of r without
 // copying them: mremap gives their pages r's addresses, and leaves old
-// mapped and reading zero (MREMAP_DONTUNMAP). A copy holds both for as
-// long as it runs, n bytes no account charges: for every process moving
-// at once, up to 64 MiB beyond its tree's memory limit, and on a machine
-// whose page faults are slow, hundreds of milliseconds. moved reports
-// whether the pages moved; if not, r is zero, to be filled by a copy. ok
-// is false only if r was left unusable (mremap failed after unmapping it,
-// and mapping it back failed too): it must not be used or reused.
-// Precondition: n is a multiple of the page size, at most len(old) and
-// len(r), and old[:n] is one mapping (no image mapped over it).
-func movePages(r, old []byte, n uint64) (moved, ok bool) {
-	if n == 0 {
-		return true, true
+// mapped (MREMAP_DONTUNMAP): reading zero, or the image where one was
+// mapped. A copy holds both for as long as it runs, n bytes no account
+// charges: for every process moving at once, up to 64 MiB beyond its
+// tree's memory limit, and on a machine whose page faults are slow,
+// hundreds of milliseconds; it would also turn an image's shared pages
+// into private ones. The pages move in two spans, each one mapping: the
+// first imaged bytes (the image, with the pages the process wrote to it),
+// then the rest. done is the bytes moved, a span boundary; r past it is
+// zero, to be filled by a copy. ok is false only if r was left unusable
+// (mremap failed after unmapping part of it, and mapping zero pages back
+// failed too): it must not be used or reused.
+// Precondition: n and imaged are multiples of the page size, imaged <= n
+// <= min(len(old), len(r)).
+func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
+	for _, end := range [2]uint64{imaged, n} {
+		if end <= done {
+			continue
+		}
+		_, err := unix.MremapPtr(unsafe.Pointer(&old[done]), uintptr(end-done),
+			unsafe.Pointer(&r[done]), uintptr(end-done),
+			unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
+		if err != nil {
+			// MREMAP_FIXED unmaps the destination before it can fail (too
+			// many mappings, a kernel before 5.7, a span that is more than
+			// one mapping): put zero pages back there.
+			return done, unmapImage(r[done:end])
+		}
+		done = end
 	}
-	_, err := unix.MremapPtr(unsafe.Pointer(unsafe.SliceData(old)), uintptr(n),
-		unsafe.Pointer(unsafe.SliceData(r)), uintptr(n),
-		unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
-	if err == nil {
-		return true, true
-	}
-	// MREMAP_FIXED unmaps the destination before it can fail (too many
-	// mappings, a kernel before 5.7): put zero pages back there.
-	return false, unmapImage(r[:n])
+	return done, true
 }
 
 // maxMoveTargets bounds the regions pages are ever moved into. A move
-// splits its target's mapping in two, the moved pages and the rest, and
-// the split outlives the memory: every region that ever took pages costs
-// two of the host's mappings for good (vm.max_map_count, 65,530 by
-// default), which the Go runtime's own mmaps need too. 8,192 targets keep
-// a quarter of the default for them: with the node's default ceiling
+// splits its target's mapping in two or three, the moved spans and the
+// rest, and the split outlives the memory: every region that ever took
+// pages costs up to three of the host's mappings for good
+// (vm.max_map_count, 65,530 by default), which the Go runtime's own mmaps
+// need too. 8,192 targets keep well over half of the default for them: with the node's default ceiling
 // (physical memory) and 64 MiB charged to every process that moved, more
 // than that many never exist at once. Past it, a move copies. A variable
 // for tests.

@@ -161,3 +161,52 @@ func TestMovesIntoFewRegions(t *testing.T) {
 		t.Fatalf("past maxMoveTargets, a move raised the peak RSS by only %d MiB: it moved pages into a new region", held>>20)
 	}
 }
+
+// TestImagedMemoryMovesWithItsImage checks that a clone of an image that
+// outgrows its first region moves too: its pages keep what it wrote,
+// those it only read stay the image's (shared, not private), nothing is
+// held twice meanwhile, and the freed regions read zero.
+func TestImagedMemoryMovesWithItsImage(t *testing.T) {
+	im, data := testImage(t)
+	m := (&Allocator{Image: im, Limit: 256 << 20}).Allocate(0, 1<<32)
+	b := m.Reallocate(firstRegion)
+	b[5] = 0xEE // a page of the image, written
+	for i := len(data); i < 32<<20; i += int(pageSize) {
+		b[i] = byte(i>>12) | 1
+	}
+	before := resetPeakRSS(t)
+	big := m.Reallocate(firstRegion + 65536)
+	grew := peakRSS(t) - before
+	if big == nil || unsafe.SliceData(big) == unsafe.SliceData(b) {
+		t.Fatal("the memory did not move to a larger region")
+	}
+	want := bytes.Clone(data)
+	want[5] = 0xEE
+	if !bytes.Equal(big[:len(data)], want) {
+		t.Fatal("the image's part of the memory changed in the move")
+	}
+	for i := len(data); i < 32<<20; i += int(pageSize) {
+		if big[i] != byte(i>>12)|1 {
+			t.Fatalf("byte %d is %#x after the move, want %#x", i, big[i], byte(i>>12)|1)
+		}
+	}
+	if private, err := PrivateBytes(big[:len(data)]); err != nil || private != pageSize {
+		t.Fatalf("after the move the image's part holds %d private bytes (%v), want the one page written", private, err)
+	}
+	t.Logf("moving 32 MiB written past a %d KiB image raised the host's peak RSS by %d KiB", len(data)>>10, grew>>10)
+	if grew > 8<<20 {
+		t.Fatalf("moving raised the host's peak RSS by %d MiB: the pages were copied", grew>>20)
+	}
+	if !isZero(b[:pageSize]) || !isZero(b[len(data):len(data)+int(pageSize)]) {
+		t.Fatal("the old region still shows the memory after the move")
+	}
+	other := (&Allocator{Image: im}).Allocate(0, 1<<32)
+	if c := other.Reallocate(uint64(len(data))); !bytes.Equal(c, data) {
+		t.Fatal("another clone does not start from the image")
+	}
+	other.Free()
+	m.Free()
+	if !isZero(big[:len(data)+int(pageSize)]) {
+		t.Fatal("the freed region still shows the image or the memory")
+	}
+}
