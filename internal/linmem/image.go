@@ -107,13 +107,20 @@ func (im *Image) Close() error {
 }
 
 // mapOver maps the image copy-on-write over the start of r, or copies it
-// in if the mapping fails. It reports how many bytes of r are now a
-// mapping of the image, to be undone by unmapImage.
+// in if the mapping fails or images are at their share of the host's
+// mappings (maps.go). It reports how many bytes of r are now a mapping of
+// the image, to be undone by put.
 func (im *Image) mapOver(r []byte) uint64 {
 	n := min(im.size, uint64(len(r)))
+	if !takeImageMapping() {
+		im.fallbacks.Add(1)
+		copy(r, im.view[:n])
+		return 0
+	}
 	_, err := unix.MmapPtr(im.fd, 0, unsafe.Pointer(unsafe.SliceData(r)), uintptr(n),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
 	if err != nil {
+		dropImageMapping()
 		// Checked before anything is unmapped (the map count is), so r is
 		// still its anonymous zero pages: fill it the slow way.
 		im.fallbacks.Add(1)

@@ -2,8 +2,11 @@ package linmem
 
 import (
 	"bytes"
+	"os"
 	"testing"
 	"unsafe"
+
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // testImage is 16 pages of a known pattern with a hole of zero pages.
@@ -82,4 +85,50 @@ func TestImageClonePrivateMemoryIsWhatItWrites(t *testing.T) {
 		t.Fatalf("a clone that wrote one page of %d holds %d bytes private, want %d (read sum %d)",
 			len(b)/int(pageSize), private, pageSize, sum)
 	}
+}
+
+// TestImageMappingsStayWithinTheirShare checks that past images' share of
+// the host's mappings, clones copy their image in rather than map it (the
+// host's mapping count, read from outside, stops growing), read the same,
+// and map again once others are freed. Not parallel: it sets the share.
+func TestImageMappingsStayWithinTheirShare(t *testing.T) {
+	im, data := testImage(t)
+	defer func(c int64) { imageMapCap = c }(imageMapCap)
+	imageMapCap = imageMaps.Load() + 3*mappingsPerImage
+	before, fell := hostMappings(t), im.Fallbacks()
+	var ms []experimental.LinearMemory
+	for i := range 6 {
+		m := (&Allocator{Image: im}).Allocate(0, 1<<32)
+		if b := m.Reallocate(uint64(len(data)) + 65536); !bytes.Equal(b[:len(data)], data) {
+			t.Fatalf("clone %d does not start from the image", i)
+		}
+		ms = append(ms, m)
+	}
+	grew, copied := hostMappings(t)-before, im.Fallbacks()-fell
+	t.Logf("6 clones, room for 3 mappings: %d copied, %d host mappings more", copied, grew)
+	if copied != 3 {
+		t.Fatalf("%d of 6 clones copied the image, want the 3 past the share", copied)
+	}
+	if grew > 3*mappingsPerImage+4 {
+		t.Fatalf("6 clones added %d host mappings, past 3 clones' %d", grew, 3*mappingsPerImage)
+	}
+	for _, m := range ms {
+		m.Free()
+	}
+	m := (&Allocator{Image: im}).Allocate(0, 1<<32)
+	defer m.Free()
+	m.Reallocate(uint64(len(data)))
+	if im.Fallbacks() != fell+3 {
+		t.Fatal("a clone copied the image once the others were freed")
+	}
+}
+
+// hostMappings counts the host process's mappings.
+func hostMappings(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(b, []byte("\n"))
 }

@@ -160,6 +160,7 @@ func put(r []byte, dirty, imaged uint64) {
 		if !unmapImage(r[:imaged]) {
 			return // never reuse a region that might still show the image
 		}
+		dropImageMapping()
 		if dirty <= imaged {
 			dirty = 0
 		}
@@ -392,6 +393,9 @@ func (m *memory) move(size uint64) bool {
 		if done < w {
 			copy(r[done:w], m.region[done:w])
 		}
+		if m.imaged > 0 && done >= m.imaged {
+			imageMaps.Add(mappingsPerImage) // r's now; put drops the old region's
+		}
 		put(m.region, w, m.imaged)
 		if done < m.imaged { // the image's pages were copied: r holds none of it
 			m.imaged = 0
@@ -477,13 +481,12 @@ func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
 // maxMoveTargets bounds the regions pages are ever moved into. A move
 // splits its target's mapping in two or three, the moved spans and the
 // rest, and the split outlives the memory: every region that ever took
-// pages costs up to three of the host's mappings for good
-// (vm.max_map_count, 65,530 by default), which the Go runtime's own mmaps
-// need too. 8,192 targets keep well over half of the default for them: with the node's default ceiling
-// (physical memory) and 64 MiB charged to every process that moved, more
-// than that many never exist at once. Past it, a move copies. A variable
-// for tests.
-var maxMoveTargets = 8192
+// pages costs up to three of the host's mappings for good (see maps.go).
+// Targets may take a sixteenth of the cap: 1,365 at the default, where
+// the node's default ceiling (physical memory), with 64 MiB charged to
+// every process that moved, lets far fewer exist at once on most hosts.
+// Past it, a move copies. A variable for tests.
+var maxMoveTargets = int(maxMapCount / 16 / 3)
 
 // moveTargets are the regions, by address, pages have been moved into.
 var moveTargets struct {
