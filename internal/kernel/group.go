@@ -213,6 +213,19 @@ func (g *Group) notePeak(v int64) {
 	}
 }
 
+// imageLimits is what the tree could spend on an image's init now: its
+// memory limit, and what is left of its fuel budget (at least one unit,
+// so that a spent budget still bounds it).
+//
+// Safe from any goroutine.
+func (g *Group) imageLimits() imageLimits {
+	lim := imageLimits{memory: g.memLimit}
+	if g.fuelLimit > 0 {
+		lim.fuel = max(g.fuel.Load(), 1)
+	}
+	return lim
+}
+
 // takeFuel reserves up to want units from the tree's budget; ok is false
 // when the budget is spent.
 func (g *Group) takeFuel(want int64) (got int64, ok bool) {

@@ -90,7 +90,7 @@ func (m *Module) imageCandidate() bool {
 // readyImage returns the image for a process of m with WASI view cfg, if
 // one is ready. Otherwise it counts the spawn and, on the spawn that
 // warrants it, starts making one in the background for the next spawns.
-func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config) *image {
+func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *image {
 	key := imageKey(m, cfg)
 	k.mu.Lock()
 	e := k.images[key]
@@ -104,7 +104,7 @@ func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config) *image {
 	if e.done == nil {
 		e.spawns++
 		if e.spawns >= imageAfterSpawns {
-			k.startImage(m, cfg, e)
+			k.startImage(m, cfg, key, e, lim)
 		}
 		k.mu.Unlock()
 		return nil
@@ -128,9 +128,14 @@ func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
 	return e
 }
 
-// startImage starts making e's image, unless the module has too many or
-// the kernel is closed. Precondition: k.mu held and e.done nil.
-func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry) {
+// startImage starts making e's image, the entry of key, within lim,
+// unless the module has too many or the kernel is closed. A build that
+// failed within limits narrower than the defaults drops its entry, so
+// that a later spawn of the view, from a tree that may afford the init,
+// tries again; every build, failed or not, takes one of the module's
+// maxImages, which bounds what the node spends on a module's images.
+// Precondition: k.mu held and e.done nil.
+func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, key [32]byte, e *imageEntry, lim imageLimits) {
 	e.done = make(chan struct{})
 	if m.images++; m.images > maxImages {
 		e.err = fmt.Errorf("%w: %s has %d images already, for other arguments, environments or grants", ErrNoImage, m.Name, maxImages)
@@ -146,9 +151,16 @@ func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry) {
 	snapCfg := snapshotConfig(cfg)
 	go func() {
 		defer k.compiles.Done()
-		img, err := k.makeImage(m, &snapCfg)
+		img, err := k.makeImage(m, &snapCfg, lim)
 		if err != nil {
 			k.log.Debug("module runs without an image", "module", m.Name, "reason", err)
+			if lim.narrower() {
+				k.mu.Lock()
+				if k.images[key] == e {
+					delete(k.images, key)
+				}
+				k.mu.Unlock()
+			}
 		}
 		e.img, e.err = img, err
 		close(e.done)
@@ -172,7 +184,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 	k.mu.Lock()
 	e := k.imageEntry(key)
 	if e.done == nil {
-		k.startImage(m, &cfg, e)
+		k.startImage(m, &cfg, key, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel})
 	}
 	k.mu.Unlock()
 	select {
@@ -187,7 +199,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 // tree can hold the image's memory, adjusting cfg for a clone: its clock
 // goes on from the snapshot's.
 func (p *Process) useImage(cfg *wasip1.Config) {
-	img := p.k.readyImage(p.mod, cfg)
+	img := p.k.readyImage(p.mod, cfg, p.group.imageLimits())
 	if img == nil {
 		return
 	}

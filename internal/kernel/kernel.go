@@ -128,6 +128,10 @@ type Kernel struct {
 	procs   procTable
 	nextPID uint64 // guarded by mu
 	closed  bool   // guarded by mu
+	// stop is cancelled, with ErrNodeClosed, when Close begins: what runs
+	// for the node outside any process (an image's init) ends with it.
+	stop    context.Context
+	stopNow context.CancelCauseFunc
 	// compiles counts compilations under way: wazero's runtime must not
 	// be closed under one (it panics), and one may outlive the Load that
 	// started it. Added to under mu, and only while not closed.
@@ -163,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		epoch:         time.Now(),
 		polite:        polite.New(),
 	}
+	k.stop, k.stopNow = context.WithCancelCause(context.Background())
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -309,6 +314,7 @@ func (k *Kernel) Processes() []*Process {
 func (k *Kernel) Close(ctx context.Context) error {
 	k.mu.Lock()
 	k.closed = true
+	k.stopNow(ErrNodeClosed) // images being made: Close waits for them below
 	procs := make([]*Process, 0, k.procs.len())
 	for p := range k.procs.all() {
 		procs = append(procs, p)

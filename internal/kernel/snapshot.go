@@ -73,7 +73,7 @@ func snapshotConfig(cfg *wasip1.Config) wasip1.Config {
 }
 
 // makeImage snapshots m's init under cfg and builds the image.
-func (k *Kernel) makeImage(m *Module, cfg *wasip1.Config) (*image, error) {
+func (k *Kernel) makeImage(m *Module, cfg *wasip1.Config, lim imageLimits) (*image, error) {
 	if err := m.imageable(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNoImage, m.Name, err)
 	}
@@ -82,7 +82,7 @@ func (k *Kernel) makeImage(m *Module, cfg *wasip1.Config) (*image, error) {
 	} else {
 		cfg.Clock = wasip1.NewRealClock(k.epoch)
 	}
-	snap, err := k.snapshot(m, cfg)
+	snap, err := k.snapshot(m, cfg, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNoImage, m.Name, err)
 	}
@@ -105,12 +105,31 @@ type snapshotState struct {
 
 var guardSeq atomic.Uint64
 
+// imageLimits bounds the init an image is made from by the budget of the
+// tree whose spawn asked for it: an image must not make the node spend
+// more memory or fuel on a tree's behalf than the tree could itself.
+// Zero is no bound beyond snapshotMemory and snapshotTimeout.
+type imageLimits struct {
+	memory int64 // bytes
+	fuel   int64
+}
+
+// narrower reports whether lim bounds the init more than the defaults.
+func (lim imageLimits) narrower() bool {
+	return lim.fuel > 0 || (lim.memory > 0 && lim.memory < snapshotMemory)
+}
+
 // snapshot runs m's _initialize in an instance of its own, in a tree of
-// its own, against the guard host modules, and reads what it left.
-func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error) {
+// its own bounded by lim, against the guard host modules, and reads what
+// it left. Closing the kernel ends it.
+func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snapshotState, error) {
 	p := &Process{k: k, mod: m, extra: &extras{snap: &snapshotState{}}}
 	ctx := context.Background()
-	g := k.newGroup(context.Background(), GroupLimits{Memory: snapshotMemory, Timeout: snapshotTimeout, Processes: 1})
+	memory := int64(snapshotMemory)
+	if lim.memory > 0 {
+		memory = min(memory, lim.memory)
+	}
+	g := k.newGroup(k.stop, GroupLimits{Memory: memory, Fuel: lim.fuel, Timeout: snapshotTimeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
 		return nil, err
@@ -121,7 +140,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config) (*snapshotState, error)
 	if full := p.chargeMem(start); full != nil {
 		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
 	}
-	p.alloc.Limit = snapshotMemory
+	p.alloc.Limit = uint64(memory)
 	p.alloc.Account = memAccount{p}
 	p.alloc.Prepaid = m.minMemory
 	p.fuel = fuelState{}

@@ -1,0 +1,70 @@
+package isle_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// An image is made within the budget of the tree whose spawn asked for
+// it: a tree under 16 MiB, whose own processes cannot run an init of
+// 256 MiB, cannot make the node hold that init's image either (an outside
+// review had 16 spawns of such trees hold 2 GiB of images for the node's
+// life). A tree that can afford the init still gets the image.
+func TestImageKeepsToTheSpawningTreesMemory(t *testing.T) {
+	node := newImageNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/biginit.wat"))
+	ctx := testwasm.Context(t)
+	small := isle.Limits{Memory: 16 << 20}
+	for range 2 { // the second spawn of a view starts its image
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exit, err := p.Wait(ctx); err != nil || exit.Normal() {
+			t.Fatalf("a 256 MiB init under a 16 MiB tree ended %v (%v)", exit, err)
+		}
+	}
+	if err := node.PrepareImage(ctx, mod, isle.Grants{}, small); !errors.Is(err, isle.ErrNoImage) {
+		t.Fatalf("PrepareImage within 16 MiB: %v, want ErrNoImage", err)
+	}
+	if held := node.Snapshot().Memory; held != 0 {
+		t.Fatalf("with no process left, the node holds %d bytes for images no tree of 16 MiB can use", held)
+	}
+	if err := node.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{Memory: 512 << 20}); err != nil {
+		t.Fatalf("a tree that can afford the init gets no image: %v", err)
+	}
+}
+
+// An image's init is bounded by the spawning tree's fuel, and ends when
+// the node closes: an init that never returns neither burns a core for
+// the snapshot's 30 s on behalf of a tree with little fuel, nor holds
+// Close for them (both did).
+func TestImageInitKeepsToFuelAndClose(t *testing.T) {
+	node := newImageNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/spininit.wat"))
+	ctx := testwasm.Context(t)
+	quick, cancel := context.WithTimeout(ctx, 20*time.Second) // the snapshot's own bound is 30 s
+	defer cancel()
+	err := node.PrepareImage(quick, mod, isle.Grants{}, isle.Limits{Fuel: 1_000_000})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "fuel") {
+		t.Fatalf("PrepareImage of an endless init under 1M fuel: %v, want ErrNoImage for fuel", err)
+	}
+	for range 2 { // the second spawn starts an image, with no bound but 30 s
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := node.Close(quick); err != nil {
+		t.Fatalf("Close while an image's endless init runs: %v", err)
+	}
+}
