@@ -469,7 +469,13 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 		return nil, fmt.Errorf("compile the image module: %w", err)
 	}
 	mem := s.memory
-	k.node.forceCharge(int64(mem.Size()))
+	// Charged as any memory is, so that an image never takes the node
+	// past its ceiling: the processes that need the ceiling come first.
+	if full := k.node.charge(int64(mem.Size())); full != nil {
+		_ = compiled.Close(ctx)
+		_ = mem.Close()
+		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))
+	}
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
 		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
