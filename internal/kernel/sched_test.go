@@ -20,7 +20,20 @@ func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 	s.idle = []*worker{thief}
 	s.active.Store(1)
 	woken := func() bool { return len(thief.wake) == 1 }
-	// waited makes the reactor at the head of w's queue older by d.
+	// The queue's times are set rather than left to the clock, so that a
+	// test preempted for longer than stealDelay (on a loaded machine)
+	// sees the same queue. young makes every queued reactor queued an
+	// hour from now: none of them has waited. waited makes the one at the
+	// head of the queue older by d.
+	const hour = int64(time.Hour)
+	young := func() {
+		w.mu.Lock()
+		for i := w.local.head; i < len(w.local.q); i++ {
+			w.local.q[i].at = schedNow() + hour
+		}
+		w.headAt.Store(w.local.headAt())
+		w.mu.Unlock()
+	}
 	waited := func(d time.Duration) {
 		w.mu.Lock()
 		w.local.q[w.local.head].at -= int64(d)
@@ -30,6 +43,7 @@ func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 
 	a, b, c := &Process{}, &Process{}, &Process{}
 	w.pushLocal(a)
+	young()
 	w.maybeWake()
 	if woken() {
 		t.Fatal("queuing local work woke the idle worker at once")
@@ -37,16 +51,18 @@ func TestLocalWorkWakesAThiefAfterStealDelay(t *testing.T) {
 	// The queue never empties, but nobody in it waits long: a has
 	// waited stealDelay when the worker takes it, b has just come.
 	w.pushLocal(b)
+	young()
 	waited(stealDelay)
 	if p := w.next(); p != a {
 		t.Fatalf("next = %p, want the queued process %p", p, a)
 	}
 	w.pushLocal(c)
+	young()
 	w.maybeWake()
 	if woken() {
 		t.Fatal("a queue that never emptied woke the idle worker, though none of its reactors had waited stealDelay")
 	}
-	waited(stealDelay) // b has now waited stealDelay
+	waited(time.Hour + stealDelay) // b has now waited stealDelay
 	w.maybeWake()
 	if !woken() {
 		t.Fatal("work that waited stealDelay did not wake the idle worker")
