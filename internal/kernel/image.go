@@ -104,7 +104,7 @@ func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *ima
 	if e.done == nil {
 		e.spawns++
 		if e.spawns >= imageAfterSpawns {
-			k.startImage(m, cfg, key, e, lim)
+			k.startImage(m, cfg, e, lim)
 		}
 		k.mu.Unlock()
 		return nil
@@ -128,14 +128,12 @@ func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
 	return e
 }
 
-// startImage starts making e's image, the entry of key, within lim,
-// unless the module has too many or the kernel is closed. A build that
-// failed within limits narrower than the defaults drops its entry, so
-// that a later spawn of the view, from a tree that may afford the init,
-// tries again; every build, failed or not, takes one of the module's
-// maxImages, which bounds what the node spends on a module's images.
+// startImage starts making e's image within lim, unless the module has
+// too many or the kernel is closed. A view's image is tried once, within
+// the budget of the first tree to ask: retrying for wider budgets let
+// poor trees use up a module's maxImages with failures (found in review).
 // Precondition: k.mu held and e.done nil.
-func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, key [32]byte, e *imageEntry, lim imageLimits) {
+func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry, lim imageLimits) {
 	e.done = make(chan struct{})
 	if m.images++; m.images > maxImages {
 		e.err = fmt.Errorf("%w: %s has %d images already, for other arguments, environments or grants", ErrNoImage, m.Name, maxImages)
@@ -154,13 +152,6 @@ func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, key [32]byte, e *imag
 		img, err := k.makeImage(m, &snapCfg, lim)
 		if err != nil {
 			k.log.Debug("module runs without an image", "module", m.Name, "reason", err)
-			if lim.narrower() {
-				k.mu.Lock()
-				if k.images[key] == e {
-					delete(k.images, key)
-				}
-				k.mu.Unlock()
-			}
 		}
 		e.img, e.err = img, err
 		close(e.done)
@@ -184,7 +175,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 	k.mu.Lock()
 	e := k.imageEntry(key)
 	if e.done == nil {
-		k.startImage(m, &cfg, key, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel})
+		k.startImage(m, &cfg, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel})
 	}
 	k.mu.Unlock()
 	select {

@@ -114,11 +114,6 @@ type imageLimits struct {
 	fuel   int64
 }
 
-// narrower reports whether lim bounds the init more than the defaults.
-func (lim imageLimits) narrower() bool {
-	return lim.fuel > 0 || (lim.memory > 0 && lim.memory < snapshotMemory)
-}
-
 // snapshot runs m's _initialize in an instance of its own, in a tree of
 // its own bounded by lim, against the guard host modules, and reads what
 // it left. Closing the kernel ends it.

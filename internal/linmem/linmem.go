@@ -53,6 +53,9 @@ import (
 
 	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/sys/unix"
+
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/fault"
 )
 
 const (
@@ -167,6 +170,14 @@ func put(r []byte, dirty, imaged uint64) {
 	}
 	size := uint64(len(r))
 	switch {
+	case size >= pmdSize && max(dirty, imaged) > 0 && isMoveTarget(r):
+		// Moves split it into mappings of their own, which a drop would
+		// leave, and moves of other sizes from other slabs split it
+		// further: one fresh mapping over the whole region instead, so
+		// that it never holds more than one (TestMoveTargetsStayOneMapping).
+		if !unmapImage(r) {
+			return // never reuse a region that might still hold pages
+		}
 	case size >= pmdSize && max(dirty, imaged) > 0:
 		// Its own page tables, the image's span's too: drop whole PMDs.
 		end := (max(dirty, imaged) + pmdSize - 1) &^ (pmdSize - 1)
@@ -387,8 +398,11 @@ func (m *memory) move(size uint64) bool {
 			done, ok = movePages(r, m.region, n, m.imaged)
 		}
 		if !ok {
-			m.alloc.fail(errMoveLost) // r is lost; the memory stays where it was
-			return false
+			// Some pages may have moved and some not (Linux 6.17 moves a
+			// span of several mappings, and may fail part way): neither
+			// region can be trusted to hold the memory. The process is
+			// abandoned rather than run on with bytes it did not write.
+			panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: "its linear memory could not move to a larger region"})
 		}
 		if done < w {
 			copy(r[done:w], m.region[done:w])
@@ -451,12 +465,13 @@ func (m *memory) Free() {
 // charges: for every process moving at once, up to 64 MiB beyond its
 // tree's memory limit, and on a machine whose page faults are slow,
 // hundreds of milliseconds; it would also turn an image's shared pages
-// into private ones. The pages move in two spans, each one mapping: the
-// first imaged bytes (the image, with the pages the process wrote to it),
-// then the rest. done is the bytes moved, a span boundary; r past it is
-// zero, to be filled by a copy. ok is false only if r was left unusable
-// (mremap failed after unmapping part of it, and mapping zero pages back
-// failed too): it must not be used or reused.
+// into private ones. The pages move in two spans: the first imaged bytes
+// (the image, with the pages the process wrote to it), then the rest.
+// done is the bytes moved. If mremap fails, part of a span may have moved
+// (Linux 6.17 moves a span of several mappings and may stop part way), so
+// ok is false: the memory is lost, and r is zeroed and back in the pool if
+// it could be. mremap fails only with the host's mappings near their cap,
+// which maps.go keeps isle's own well below.
 // Precondition: n and imaged are multiples of the page size, imaged <= n
 // <= min(len(old), len(r)).
 func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
@@ -467,13 +482,16 @@ func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
 		_, err := unix.MremapPtr(unsafe.Pointer(&old[done]), uintptr(end-done),
 			unsafe.Pointer(&r[done]), uintptr(end-done),
 			unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
-		if err != nil {
-			// MREMAP_FIXED unmaps the destination before it can fail (too
-			// many mappings, a kernel before 5.7, a span that is more than
-			// one mapping): put zero pages back there.
-			return done, unmapImage(r[done:end])
+		if err == nil {
+			done = end
+			continue
 		}
-		done = end
+		// MREMAP_FIXED unmaps the destination before it can fail: zero
+		// pages go back there, over all of r that this move touched.
+		if unmapImage(r[:end]) {
+			put(r, 0, 0)
+		} // else r is lost for good
+		return done, false
 	}
 	return done, true
 }
@@ -494,6 +512,14 @@ var moveTargets struct {
 	seen map[uintptr]struct{}
 }
 
+// isMoveTarget reports whether pages were ever moved into r.
+func isMoveTarget(r []byte) bool {
+	moveTargets.mu.Lock()
+	defer moveTargets.mu.Unlock()
+	_, ok := moveTargets.seen[uintptr(unsafe.Pointer(unsafe.SliceData(r)))]
+	return ok
+}
+
 // mayMoveInto reports whether pages may be moved into r, counting r as a
 // target if it is a new one.
 func mayMoveInto(r []byte) bool {
@@ -512,8 +538,5 @@ func mayMoveInto(r []byte) bool {
 	moveTargets.seen[base] = struct{}{}
 	return true
 }
-
-// errMoveLost is Allocator.Err when growing a memory lost its new region.
-var errMoveLost = errors.New("linear memory: the region to grow into could not be mapped back after a failed move")
 
 func roundUp(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }

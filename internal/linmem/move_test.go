@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -209,4 +210,77 @@ func TestImagedMemoryMovesWithItsImage(t *testing.T) {
 	if !isZero(big[:len(data)+int(pageSize)]) {
 		t.Fatal("the freed region still shows the image or the memory")
 	}
+}
+
+// TestMoveTargetsStayOneMapping moves memories of different sizes, from
+// first regions of several slabs, into the same target region, one after
+// another. Each move splits the target into mappings of its own, which
+// cannot merge with those of a move from another slab; freeing the
+// target maps it afresh, so it never holds more than one, and counts of
+// the host's mappings stay bounded (an outside review had one target in
+// 76 mappings after 1,000 such moves).
+func TestMoveTargetsStayOneMapping(t *testing.T) {
+	const n = 120 // first regions of 64 MiB: about eight slabs
+	var ms []*memory
+	for i := range n {
+		m := (&Allocator{Limit: 256 << 20}).Allocate(0, 1<<32).(*memory)
+		b := m.Reallocate(uint64(n+8-i) * 65536)
+		b[0], b[len(b)-1] = 1, 2
+		ms = append(ms, m)
+	}
+	// Take them a slab at a time, round robin, so that consecutive moves
+	// come from different slabs.
+	bySlab := map[uintptr][]*memory{}
+	var slabs []uintptr
+	for _, m := range ms {
+		s := uintptr(unsafe.Pointer(unsafe.SliceData(m.region))) >> 30
+		if len(bySlab[s]) == 0 {
+			slabs = append(slabs, s)
+		}
+		bySlab[s] = append(bySlab[s], m)
+	}
+	var order []*memory
+	for len(order) < n {
+		for _, s := range slabs {
+			if l := bySlab[s]; len(l) > 0 {
+				order, bySlab[s] = append(order, l[0]), l[1:]
+			}
+		}
+	}
+	var target []byte
+	most := 0
+	for _, m := range order {
+		w := m.dirty
+		big := m.Reallocate(firstRegion + 65536)
+		if big == nil || big[0] != 1 || big[w-1] != 2 || big[w] != 0 {
+			t.Fatal("growing past the first region failed or lost data")
+		}
+		if target == nil {
+			target = unsafe.Slice(unsafe.SliceData(big), 256<<20)
+		}
+		m.Free()
+		most = max(most, mappingsIn(t, target))
+	}
+	t.Logf("%d moves from %d slabs: the target region was at most %d mappings once freed", n, len(slabs), most)
+	if most > 1 {
+		t.Fatalf("a freed target region is %d mappings, not one", most)
+	}
+}
+
+// mappingsIn counts the host's mappings that overlap r.
+func mappingsIn(t *testing.T, r []byte) int {
+	t.Helper()
+	lo := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(r))))
+	hi := lo + uint64(len(r))
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if s, e, ok := mappingRange(line); ok && s < hi && e > lo {
+			n++
+		}
+	}
+	return n
 }
