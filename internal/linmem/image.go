@@ -130,10 +130,11 @@ func (im *Image) mapOver(r []byte) uint64 {
 	return n
 }
 
-// unmapImage puts anonymous zero pages back where an image was mapped,
-// dropping every page the process copied. It reports false if that
+// mapZero maps fresh anonymous zero pages over r, replacing whatever
+// mappings r held (an image, the pages a process copied from it, or the
+// pieces moves split a region into) with one. It reports false if that
 // failed, and the region must not be reused.
-func unmapImage(r []byte) bool {
+func mapZero(r []byte) bool {
 	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(r)), uintptr(len(r)),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED|unix.MAP_NORESERVE)
 	return err == nil

@@ -160,7 +160,7 @@ func pmdOf(r []byte) uintptr {
 func put(r []byte, dirty, imaged uint64) {
 	held := dirty > 0 || imaged > 0 // an image's span has page tables too
 	if imaged > 0 {
-		if !unmapImage(r[:imaged]) {
+		if !mapZero(r[:imaged]) {
 			return // never reuse a region that might still show the image
 		}
 		dropImageMapping()
@@ -175,7 +175,7 @@ func put(r []byte, dirty, imaged uint64) {
 		// leave, and moves of other sizes from other slabs split it
 		// further: one fresh mapping over the whole region instead, so
 		// that it never holds more than one (TestMoveTargetsStayOneMapping).
-		if !unmapImage(r) {
+		if !mapZero(r) {
 			return // never reuse a region that might still hold pages
 		}
 	case size >= pmdSize && max(dirty, imaged) > 0:
@@ -392,26 +392,22 @@ func (m *memory) move(size uint64) bool {
 	}
 	if m.region != nil {
 		w := max(m.written(), m.imaged)
-		var done uint64 // bytes whose pages moved
-		ok := true
-		if n := roundUp(w); uint64(len(m.region)) >= pmdSize && n > 0 && mayMoveInto(r) {
-			done, ok = movePages(r, m.region, n, m.imaged)
-		}
-		if !ok {
+		n := roundUp(w)
+		moved := uint64(len(m.region)) >= pmdSize && n > 0 && mayMoveInto(r)
+		if moved && !movePages(r, m.region, n, m.imaged) {
 			// Some pages may have moved and some not (Linux 6.17 moves a
 			// span of several mappings, and may fail part way): neither
 			// region can be trusted to hold the memory. The process is
 			// abandoned rather than run on with bytes it did not write.
 			panic(&fault.Abandon{Cause: isleapi.CauseHostFault, Detail: "its linear memory could not move to a larger region"})
 		}
-		if done < w {
-			copy(r[done:w], m.region[done:w])
-		}
-		if m.imaged > 0 && done >= m.imaged {
+		if !moved {
+			copy(r, m.region[:w])
+		} else if m.imaged > 0 {
 			imageMaps.Add(mappingsPerImage) // r's now; put drops the old region's
 		}
 		put(m.region, w, m.imaged)
-		if done < m.imaged { // the image's pages were copied: r holds none of it
+		if !moved { // the image's pages were copied: r holds none of it
 			m.imaged = 0
 		}
 		m.filled = w
@@ -467,14 +463,15 @@ func (m *memory) Free() {
 // hundreds of milliseconds; it would also turn an image's shared pages
 // into private ones. The pages move in two spans: the first imaged bytes
 // (the image, with the pages the process wrote to it), then the rest.
-// done is the bytes moved. If mremap fails, part of a span may have moved
-// (Linux 6.17 moves a span of several mappings and may stop part way), so
-// ok is false: the memory is lost, and r is zeroed and back in the pool if
-// it could be. mremap fails only with the host's mappings near their cap,
+// If mremap fails, part of a span may have moved (Linux 6.17 moves a span
+// of several mappings and may stop part way), so movePages reports false:
+// the memory is lost, and r is zeroed and back in the pool if it could
+// be. mremap fails only with the host's mappings near their cap,
 // which maps.go keeps isle's own well below.
 // Precondition: n and imaged are multiples of the page size, imaged <= n
 // <= min(len(old), len(r)).
-func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
+func movePages(r, old []byte, n, imaged uint64) bool {
+	var done uint64 // bytes moved so far
 	for _, end := range [2]uint64{imaged, n} {
 		if end <= done {
 			continue
@@ -488,12 +485,12 @@ func movePages(r, old []byte, n, imaged uint64) (done uint64, ok bool) {
 		}
 		// MREMAP_FIXED unmaps the destination before it can fail: zero
 		// pages go back there, over all of r that this move touched.
-		if unmapImage(r[:end]) {
+		if mapZero(r[:end]) {
 			put(r, 0, 0)
 		} // else r is lost for good
-		return done, false
+		return false
 	}
-	return done, true
+	return true
 }
 
 // maxMoveTargets bounds the regions pages are ever moved into. A move

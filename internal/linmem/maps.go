@@ -56,9 +56,3 @@ func takeImageMapping() bool {
 
 // dropImageMapping gives back what takeImageMapping took.
 func dropImageMapping() { imageMaps.Add(-mappingsPerImage) }
-
-// ImageMappings reports how many memories have an image mapped now, and
-// how many may at once; past that, clones copy their image in.
-func ImageMappings() (now, most int64) {
-	return imageMaps.Load() / mappingsPerImage, imageMapCap / mappingsPerImage
-}
