@@ -71,3 +71,17 @@ func TestImageInitKeepsToFuelAndClose(t *testing.T) {
 		t.Fatalf("Close while an image's endless init runs: %v", err)
 	}
 }
+
+// An image's init is bounded by the spawning tree's time too: an endless
+// init asked for under a 100 ms timeout ends then, not after the
+// snapshot's own 30 s.
+func TestImageInitKeepsToTimeout(t *testing.T) {
+	node := newImageNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/spininit.wat"))
+	quick, cancel := context.WithTimeout(testwasm.Context(t), 20*time.Second) // the snapshot's own bound is 30 s
+	defer cancel()
+	err := node.PrepareImage(quick, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("PrepareImage of an endless init under a 100 ms timeout: %v, want ErrNoImage for the timeout", err)
+	}
+}

@@ -82,10 +82,14 @@ type Snapshot struct {
 	Taken       time.Time        `json:"taken"`
 	Processes   []ProcessInfo    `json:"processes"`
 	Supervisors []SupervisorInfo `json:"supervisors,omitempty"`
-	// Memory is what the node holds for all its processes, and Ceiling
-	// its limit (Config.MaxMemory).
+	// Memory is what the node holds for all its processes and images, and
+	// Ceiling its limit (Config.MaxMemory).
 	Memory  uint64 `json:"memory"`
 	Ceiling uint64 `json:"ceiling"`
+	// Images is what images hold of Memory; ImagesEvicted counts the
+	// images dropped since the node started to make room for processes.
+	Images        uint64 `json:"images,omitempty"`
+	ImagesEvicted uint64 `json:"images_evicted,omitempty"`
 }
 
 // svcEntry is where a service sits in the supervision forest.
@@ -107,6 +111,8 @@ func (n *Node) Snapshot() Snapshot {
 	})
 	mem, _, ceiling := n.k.Memory()
 	s.Memory, s.Ceiling = uint64(max(mem, 0)), uint64(ceiling)
+	images, evicted := n.k.Images()
+	s.Images, s.ImagesEvicted = uint64(max(images, 0)), evicted
 	return s
 }
 

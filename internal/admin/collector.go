@@ -30,7 +30,9 @@ var (
 	descHostSent    = desc("host_messages_sent_total", "Messages sent by the Go host, HTTP ingress requests among them.")
 	descMailbox     = desc("mailbox_depth", "Messages waiting in each live process's mailbox, sampled at scrape time.")
 	descFuel        = desc("fuel_consumed_total", "Fuel (instructions, roughly) spent by processes, by service.", "service")
-	descMemory      = desc("memory_bytes", "What the node holds for all its processes now: linear memory, tables, stacks, queued messages.")
+	descMemory      = desc("memory_bytes", "What the node holds for all its processes and images now: linear memory, tables, stacks, queued messages.")
+	descImages      = desc("image_bytes", "What the node holds now for images, the snapshots processes start from; part of memory_bytes.")
+	descEvicted     = desc("images_evicted_total", "Images dropped to make room under the node's ceiling for processes.")
 	descMemoryPeak  = desc("memory_peak_bytes", "The most the node has held for its processes at once.")
 	descMemoryLimit = desc("memory_limit_bytes", "The node's ceiling on what its processes hold together.")
 	descSvcMemory   = desc("service_memory_bytes", "What the node holds for the live processes of a service.", "service")
@@ -62,7 +64,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
 		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
-		descSvcMemory, descKV, descHTTP} {
+		descImages, descEvicted, descSvcMemory, descKV, descHTTP} {
 		ch <- d
 	}
 }
@@ -132,6 +134,8 @@ func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	gauge(descMemory, float64(cs.Memory))
 	gauge(descMemoryPeak, float64(cs.PeakMemory))
 	gauge(descMemoryLimit, float64(cs.MemoryLimit))
+	gauge(descImages, float64(cs.Images))
+	counter(descEvicted, float64(cs.ImagesEvicted))
 	for _, op := range []string{"get", "put", "delete", "list"} {
 		counter(descKV, float64(cs.KV[op]), op)
 	}

@@ -46,6 +46,10 @@ type Counters struct {
 	HostSent uint64
 	// Memory, PeakMemory and MemoryLimit are the node's memory account.
 	Memory, PeakMemory, MemoryLimit int64
+	// Images is what images hold of Memory; ImagesEvicted counts the
+	// images evicted to make room for processes.
+	Images        int64
+	ImagesEvicted uint64
 	// KV counts key-value operations by kind: get, put, delete, list.
 	KV map[string]uint64
 	// HTTP counts HTTP ingress requests by route and status class.

@@ -30,6 +30,8 @@ type Group struct {
 	spent     atomic.Int64 // fuel spent by every member, ever
 
 	procLimit int64
+	// deadline is when its timeout ends the tree, or zero. Set once.
+	deadline  time.Time
 	procs     atomic.Int64 // live members
 	peakProcs atomic.Int64
 
@@ -73,6 +75,7 @@ func (k *Kernel) newGroup(ctx context.Context, lim GroupLimits) *Group {
 		g.watch.stopCtx = context.AfterFunc(ctx, func() { g.Kill(contextReason(ctx)) })
 	}
 	if lim.Timeout > 0 {
+		g.deadline = time.Now().Add(lim.Timeout)
 		g.watch.timer = time.AfterFunc(lim.Timeout, func() { g.Kill("timeout") })
 	}
 	return g
@@ -214,14 +217,18 @@ func (g *Group) notePeak(v int64) {
 }
 
 // imageLimits is what the tree could spend on an image's init now: its
-// memory limit, and what is left of its fuel budget (at least one unit,
-// so that a spent budget still bounds it).
+// memory limit, and what is left of its fuel budget and of its time (at
+// least one unit and a millisecond, so that a spent budget still bounds
+// it).
 //
 // Safe from any goroutine.
 func (g *Group) imageLimits() imageLimits {
 	lim := imageLimits{memory: g.memLimit}
 	if g.fuelLimit > 0 {
 		lim.fuel = max(g.fuel.Load(), 1)
+	}
+	if !g.deadline.IsZero() {
+		lim.timeout = max(time.Until(g.deadline), time.Millisecond)
 	}
 	return lim
 }

@@ -31,11 +31,14 @@ import (
 var ErrNoImage = errors.New("no image")
 
 // Images are made for a view on its second spawn (a module spawned once
-// gains nothing from one), at most maxImages per module.
+// gains nothing from one), at most maxImages per module. A view whose
+// image the node's ceiling refused or evicted waits for twice as many
+// spawns before the next try, up to maxImageWait.
 // A node remembers at most maxImageKeys views, so that spawns with ever
 // new arguments cannot grow the table without bound.
 const (
 	imageAfterSpawns = 2
+	maxImageWait     = 1 << 12
 	maxImages        = 8
 	maxImageKeys     = 4096
 )
@@ -60,9 +63,15 @@ type image struct {
 	fuel int64
 }
 
-// imageEntry is the image of one key, once it is made.
+// imageEntry is the image of one key, once it is made. Once done is
+// closed the entry does not change: evicting an image or retrying a build
+// puts a new entry in its place (see image_cache.go).
 type imageEntry struct {
+	mod    *Module
 	spawns int           // spawns seen with this key; guarded by Kernel.mu
+	need   int           // spawns that start a build; guarded by Kernel.mu
+	slot   bool          // counted in mod.images; guarded by Kernel.mu
+	used   uint64        // Kernel.imageUses at its last use; guarded by Kernel.mu
 	done   chan struct{} // closed when img or err is set; nil until a build starts
 	img    *image
 	err    error
@@ -88,42 +97,45 @@ func (m *Module) imageCandidate() bool {
 }
 
 // readyImage returns the image for a process of m with WASI view cfg, if
-// one is ready. Otherwise it counts the spawn and, on the spawn that
-// warrants it, starts making one in the background for the next spawns.
+// one is ready, held for the process (linmem.Image.Acquire). Otherwise it
+// counts the spawn and, on the spawn that warrants it, starts making one
+// in the background for the next spawns.
 func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *image {
 	key := imageKey(m, cfg)
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	e := k.images[key]
-	if e == nil && len(k.images) >= maxImageKeys {
-		k.mu.Unlock()
+	if e == nil && len(k.images) >= maxImageKeys && !k.forgetIdleView() {
 		return nil
 	}
 	if e == nil {
-		e = k.imageEntry(key)
+		e = k.imageEntry(key, m)
 	}
 	if e.done == nil {
-		e.spawns++
-		if e.spawns >= imageAfterSpawns {
-			k.startImage(m, cfg, e, lim)
+		if e.spawns++; e.spawns >= e.need {
+			k.startImage(key, cfg, e, lim)
 		}
-		k.mu.Unlock()
 		return nil
 	}
-	k.mu.Unlock()
 	select {
 	case <-e.done:
-		return e.img
+		if e.img != nil && e.img.mem.Acquire() {
+			k.imageUses++
+			e.used = k.imageUses
+			return e.img
+		}
 	default:
-		return nil
 	}
+	return nil
 }
 
 // imageEntry finds or adds the entry of key. Precondition: k.mu held.
-func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
+func (k *Kernel) imageEntry(key [32]byte, m *Module) *imageEntry {
 	e := k.images[key]
 	if e == nil {
-		e = &imageEntry{}
+		e = &imageEntry{mod: m, need: imageAfterSpawns}
 		k.images[key] = e
+		k.idleViews++
 	}
 	return e
 }
@@ -132,13 +144,20 @@ func (k *Kernel) imageEntry(key [32]byte) *imageEntry {
 // too many or the kernel is closed. A view's image is tried once, within
 // the budget of the first tree to ask: retrying for wider budgets let
 // poor trees use up a module's maxImages with failures (found in review).
+// Only the node's ceiling makes it try again (retryImage).
 // Precondition: k.mu held and e.done nil.
-func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry, lim imageLimits) {
+func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim imageLimits) {
+	m := e.mod
 	e.done = make(chan struct{})
-	if m.images++; m.images > maxImages {
-		e.err = fmt.Errorf("%w: %s has %d images already, for other arguments, environments or grants", ErrNoImage, m.Name, maxImages)
-		close(e.done)
-		return
+	if !e.slot {
+		if m.images >= maxImages {
+			e.err = fmt.Errorf("%w: %s has %d images already, for other arguments, environments or grants", ErrNoImage, m.Name, maxImages)
+			close(e.done)
+			return
+		}
+		m.images++
+		e.slot = true
+		k.idleViews--
 	}
 	if k.closed {
 		e.err = fmt.Errorf("%w: %w", ErrNoImage, ErrNodeClosed)
@@ -152,9 +171,14 @@ func (k *Kernel) startImage(m *Module, cfg *wasip1.Config, e *imageEntry, lim im
 		img, err := k.makeImage(m, &snapCfg, lim)
 		if err != nil {
 			k.log.Debug("module runs without an image", "module", m.Name, "reason", err)
+		} else {
+			k.imageBytes.Add(int64(img.mem.Size()))
 		}
 		e.img, e.err = img, err
 		close(e.done)
+		if isNodeFull(err) {
+			k.retryImage(key, e)
+		}
 	}()
 }
 
@@ -173,13 +197,14 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 	cfg := k.wasiConfig(m, &spec)
 	key := imageKey(m, &cfg)
 	k.mu.Lock()
-	e := k.imageEntry(key)
+	e := k.imageEntry(key, m)
 	if e.done == nil {
-		k.startImage(m, &cfg, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel})
+		k.startImage(key, &cfg, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel, timeout: spec.Timeout})
 	}
+	done := e.done
 	k.mu.Unlock()
 	select {
-	case <-e.done:
+	case <-done:
 		return e.err
 	case <-ctx.Done():
 		return context.Cause(ctx)
@@ -188,17 +213,19 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 
 // useImage starts p from an image, if one is ready for its view and its
 // tree can hold the image's memory, adjusting cfg for a clone: its clock
-// goes on from the snapshot's.
+// goes on from the snapshot's. p holds the image until closeMem.
 func (p *Process) useImage(cfg *wasip1.Config) {
 	img := p.k.readyImage(p.mod, cfg, p.group.imageLimits())
 	if img == nil {
 		return
 	}
 	if p.alloc.Limit != 0 && img.mod.minMemory > p.alloc.Limit {
+		_ = img.mem.Release()
 		return
 	}
 	extra := int64(img.mod.minMemory) - int64(p.mod.minMemory)
 	if p.chargeMem(extra) != nil {
+		_ = img.mem.Release()
 		return // the full init may still fit where the image does not
 	}
 	p.extras().image = img
@@ -233,8 +260,7 @@ func (k *Kernel) closeImages() {
 		wg.Go(func() {
 			<-e.done
 			if e.img != nil {
-				_ = e.img.mem.Close()
-				k.node.uncharge(int64(e.img.mem.Size()))
+				k.dropImage(e.img)
 			}
 		})
 	}

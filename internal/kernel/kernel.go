@@ -120,8 +120,15 @@ type Kernel struct {
 	// modules caches loaded modules by content hash. Guarded by mu.
 	modules map[[32]byte]*Module
 	// images caches images by imageKey. Guarded by mu.
-	images   map[[32]byte]*imageEntry
-	noImages bool
+	images map[[32]byte]*imageEntry
+	// idleViews counts the entries of images that hold no image slot
+	// (forgetIdleView); imageUses stamps each use of an image, for
+	// eviction's least-recently-used order. Guarded by mu.
+	idleViews int
+	imageUses uint64
+	// imageBytes is what finished images hold, charged to the node.
+	imageBytes atomic.Int64
+	noImages   bool
 	// keepInstances turns dormancy off (dormant.go).
 	keepInstances bool
 	// procs holds the live processes by id. Guarded by mu.

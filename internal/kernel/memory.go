@@ -37,10 +37,27 @@ func (p *Process) chargeMem(n int64) (full *Group) {
 		return p.group
 	}
 	if full = p.group.charge(n); full != nil {
-		return full
+		if full != p.k.node || !p.roomFromImages(n) {
+			return full
+		}
+		if full = p.group.charge(n); full != nil {
+			return full
+		}
 	}
 	p.notePeak(p.mem.Add(n))
 	return nil
+}
+
+// roomFromImages evicts images to make room under the node's ceiling for
+// a charge of n bytes, and reports whether it did. An image's own init
+// evicts nothing (images make room for processes, not for each other); it
+// notes the refusal, so that its view may try again later.
+func (p *Process) roomFromImages(n int64) bool {
+	if x := p.extra; x != nil && x.snap != nil {
+		x.snap.nodeFull.Store(true)
+		return false
+	}
+	return p.k.evictImages(n)
 }
 
 // forceChargeMem charges n bytes past any limit, for what the kernel must
@@ -70,6 +87,9 @@ func (p *Process) closeMem() {
 		return
 	}
 	p.group.uncharge(p.mem.Swap(0))
+	if img := p.startImage(); img != nil {
+		_ = img.mem.Release() // its memory is freed, or was never made
+	}
 }
 
 func (p *Process) notePeak(v int64) {

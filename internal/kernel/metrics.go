@@ -17,7 +17,9 @@ import (
 // Guarded by Kernel.mu, except hostSent.
 type kernelStats struct {
 	hostSent atomic.Uint64 // messages the Go host sent (HTTP ingress, Send, Call)
-	services map[*Service]*ServiceTotals
+	// imagesEvicted counts images dropped to make room for processes.
+	imagesEvicted atomic.Uint64
+	services      map[*Service]*ServiceTotals
 }
 
 // ServiceTotals counts what the processes of one service (or, under the

@@ -101,6 +101,9 @@ type snapshotState struct {
 	inbox, inboxCap uint32
 	mono            int64
 	fuel            int64 // what the init spent
+	// nodeFull records that the node's ceiling refused a charge of the
+	// init's: a later try may succeed (see retryImage).
+	nodeFull atomic.Bool
 }
 
 var guardSeq atomic.Uint64
@@ -110,8 +113,9 @@ var guardSeq atomic.Uint64
 // more memory or fuel on a tree's behalf than the tree could itself.
 // Zero is no bound beyond snapshotMemory and snapshotTimeout.
 type imageLimits struct {
-	memory int64 // bytes
-	fuel   int64
+	memory  int64 // bytes
+	fuel    int64
+	timeout time.Duration
 }
 
 // snapshot runs m's _initialize in an instance of its own, in a tree of
@@ -124,7 +128,11 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 	if lim.memory > 0 {
 		memory = min(memory, lim.memory)
 	}
-	g := k.newGroup(k.stop, GroupLimits{Memory: memory, Fuel: lim.fuel, Timeout: snapshotTimeout, Processes: 1})
+	timeout := snapshotTimeout
+	if lim.timeout > 0 {
+		timeout = min(timeout, lim.timeout)
+	}
+	g := k.newGroup(k.stop, GroupLimits{Memory: memory, Fuel: lim.fuel, Timeout: timeout, Processes: 1})
 	p.group = g
 	if err := g.join(p); err != nil {
 		return nil, err
@@ -133,7 +141,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 	defer p.closeMem()
 	start := ProcessOverhead + m.fixedMemory + int64(m.minMemory)
 	if full := p.chargeMem(start); full != nil {
-		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
+		return nil, k.refusedBy(full, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start)))
 	}
 	p.alloc.Limit = uint64(memory)
 	p.alloc.Account = memAccount{p}
@@ -174,7 +182,11 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 		if errors.As(err, &forbidden) {
 			return nil, forbidden
 		}
-		return nil, fmt.Errorf("its init failed: %w", err)
+		err = fmt.Errorf("its init failed: %w", err)
+		if p.extra.snap.nodeFull.Load() {
+			err = nodeFullError{err} // a memory.grow the ceiling refused
+		}
+		return nil, err
 	}
 	p.charge()
 	p.extra.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
@@ -469,7 +481,7 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	if full := k.node.charge(int64(mem.Size())); full != nil {
 		_ = compiled.Close(ctx)
 		_ = mem.Close()
-		return nil, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))
+		return nil, nodeFullError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))}
 	}
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,

@@ -1,0 +1,218 @@
+package isle_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// Images are a cache, so they take only room no process needs: on a node
+// whose ceiling images have filled, processes still spawn and grow, the
+// least recently used images going first, and a clone whose image is
+// evicted before its first turn still starts from it. Checked from
+// outside: the node's memory, and the images' memfds in the host's file
+// table (they closed once the images' clones had ended).
+func TestImagesMakeRoomForProcesses(t *testing.T) {
+	const image = 257 << 16 // imagehog's memory after its init: 257 pages
+	cfg := nodeConfig(t)
+	cfg.NoImages = false
+	cfg.MaxMemory = 80 << 20
+	node := startNode(t, cfg)
+	ctx := testwasm.Context(t)
+	mods := hogVariants(t, node, 4)
+	for _, m := range mods {
+		if err := node.PrepareImage(ctx, m, isle.Grants{}, isle.Limits{}); err != nil {
+			t.Fatalf("image of %s: %v", m.Name(), err)
+		}
+	}
+	if held := node.Snapshot().Memory; held < 4*image {
+		t.Fatalf("four images of %d bytes leave the node holding %d", image, held)
+	}
+	if n := imageFDs(t, t.Name()); n != 4 {
+		t.Fatalf("%d image memfds open, want 4", n)
+	}
+	// The clone's own image is the one most recently used: the room its
+	// memory needs comes from another. The first clone of an image runs
+	// at once; a later one waits for its first message to map its image.
+	first, imaged := spawnImaged(t, node, mods[0], isle.Grants{}, isle.Limits{})
+	if !imaged {
+		t.Fatal("a spawn of a module with an image did not start from it")
+	}
+	if v, pages := hogAnswer(t, first); v != 7 || pages != 257 {
+		t.Fatalf("a clone reads %d in %d pages, want 7 in 257", v, pages)
+	}
+	first.Kill()
+	if _, err := first.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clone, imaged := spawnImaged(t, node, mods[0], isle.Grants{}, isle.Limits{})
+	if !imaged {
+		t.Fatal("a second spawn of a module with an image did not start from it")
+	}
+	if d, err := node.Inspect(clone.ID()); err != nil || !d.Dormant {
+		t.Fatalf("the second clone is not waiting for its first message (%+v, %v): this test needs it to", d, err)
+	}
+	// Processes that run their own 16 MiB init, one after another, need
+	// the room every image holds, mods[0]'s last.
+	var hogs []*isle.Process
+	for i := range 3 {
+		p, err := node.Spawn(ctx, mods[0], isle.Grants{}, isle.Limits{NoImage: true})
+		if err != nil {
+			t.Fatalf("spawn %d of a 16 MiB process beside images filling the node: %v", i, err)
+		}
+		t.Cleanup(p.Kill)
+		if v, pages := hogAnswer(t, p); v != 7 || pages != 257 {
+			t.Fatalf("a process that ran its own init reads %d in %d pages, want 7 in 257", v, pages)
+		}
+		hogs = append(hogs, p)
+	}
+	if v, pages := hogAnswer(t, clone); v != 7 || pages != 257 {
+		t.Fatalf("a clone whose image was evicted before its first turn reads %d in %d pages, want 7 in 257", v, pages)
+	}
+	for _, p := range append(hogs, clone) {
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := imageFDs(t, t.Name()); n != 0 {
+		t.Fatalf("%d image memfds still open after every image was evicted and its clones ended", n)
+	}
+	if held := node.Snapshot().Memory; held != 0 {
+		t.Fatalf("with no process and no image left, the node holds %d bytes", held)
+	}
+	if evicted := node.Snapshot().ImagesEvicted; evicted != 4 {
+		t.Fatalf("the node reports %d images evicted, want 4", evicted)
+	}
+	// With room again, the view gets an image again.
+	if err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{}); err != nil {
+		t.Fatalf("an evicted view's image, with room again: %v", err)
+	}
+	if _, imaged := spawnImaged(t, node, mods[0], isle.Grants{}, isle.Limits{}); !imaged {
+		t.Fatal("a spawn after the image was made again did not start from it")
+	}
+}
+
+// A build the node's ceiling refused is tried again once there is room:
+// before, the refusal stuck to the view for the node's life.
+func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
+	cfg := nodeConfig(t)
+	cfg.NoImages = false
+	cfg.MaxMemory = 48 << 20
+	node := startNode(t, cfg)
+	ctx := testwasm.Context(t)
+	mods := hogVariants(t, node, 2)
+	var hogs []*isle.Process
+	for range 2 {
+		p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Kill)
+		hogAnswer(t, p) // its init has run: it holds 16 MiB
+		hogs = append(hogs, p)
+	}
+	err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{})
+	if !errors.Is(err, isle.ErrNoImage) {
+		t.Fatalf("an image whose init cannot fit under the ceiling: %v, want ErrNoImage", err)
+	}
+	hogs[0].Kill()
+	if _, err := hogs[0].Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{}); err != nil {
+		t.Fatalf("the same image once the node has room: %v", err)
+	}
+}
+
+// hogVariants loads n modules of imagehog.wat that differ only in a custom
+// section, so that each has its own images; their names start with the
+// test's, which names their memfds.
+func hogVariants(t *testing.T, node *isle.Node, n int) []*isle.Module {
+	t.Helper()
+	bin, err := os.ReadFile(testwasm.WAT(t, "testdata/wat/imagehog.wat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mods []*isle.Module
+	for i := range n {
+		name := fmt.Sprintf("v%d", i)
+		b := append(slices.Clip(bin), 0, byte(2+len(name)), byte(len(name)))
+		b = append(append(b, name...), 0) // a custom section "vN" holding one byte
+		m, err := node.LoadModule(testwasm.Context(t), t.Name()+"-"+name, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods = append(mods, m)
+	}
+	return mods
+}
+
+// hogAnswer asks an imagehog process for the byte at its last page and its
+// size in pages.
+func hogAnswer(t *testing.T, p *isle.Process) (v, pages uint32) {
+	t.Helper()
+	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 1})
+	if err != nil || len(r.Data) != 8 {
+		t.Fatalf("request: %+v, %v", r, err)
+	}
+	return binary.LittleEndian.Uint32(r.Data), binary.LittleEndian.Uint32(r.Data[4:])
+}
+
+// imageFDs counts the host's open memfds of images of modules named from
+// prefix.
+func imageFDs(t *testing.T, prefix string) int {
+	t.Helper()
+	dir := "/proc/self/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err == nil && strings.HasPrefix(target, "/memfd:isle-image:"+prefix+"-") {
+			n++
+		}
+	}
+	return n
+}
+
+// A node remembers a bounded number of views, but one-off views do not
+// fill that table for good: once 4,096 spawns with distinct arguments have
+// filled it, a view spawned again and again still gets its image (before,
+// no view new to the node ever did).
+func TestImageViewsForgetOneOffs(t *testing.T) {
+	node := newImageNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/argsinit.wat"))
+	ctx := testwasm.Context(t)
+	for i := range 4096 {
+		p, err := node.Spawn(ctx, mod, isle.Grants{Args: []string{"once", strconv.Itoa(i)}}, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Kill()
+	}
+	again := isle.Grants{Args: []string{"again"}}
+	deadline := time.Now().Add(30 * time.Second) // an image is made in milliseconds
+	for spawns := 1; ; spawns++ {
+		p, imaged := spawnImaged(t, node, mod, again, isle.Limits{})
+		p.Kill()
+		if imaged {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a table of one-off views, %d spawns of one view in 30 s, and none started from an image", spawns)
+		}
+	}
+}

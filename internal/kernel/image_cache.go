@@ -1,0 +1,151 @@
+package kernel
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+)
+
+// Images are a cache: a process runs the same with or without one, only
+// slower to start. So an image takes only room no process needs. When a
+// process's charge finds the node's ceiling full, the images least
+// recently started from are evicted to make room (evictImages), and a
+// build the ceiling refuses leaves its view to try again later
+// (retryImage). Each time, the view waits twice as many spawns before its
+// next build, so that a node short of memory does not spend its cores
+// rebuilding what it then drops.
+//
+// A process started from an image holds it (linmem.Image.Acquire) until
+// it ends, so eviction never pulls an image from under a spawn; the pages
+// its clones share stay until the last of them ends, charged to each
+// clone in full as they always are.
+
+// Images is what finished images hold now, in bytes, charged to the
+// node's ceiling, and how many images were evicted to make room for
+// processes since the node started.
+//
+// Safe from any goroutine.
+func (k *Kernel) Images() (bytes int64, evicted uint64) {
+	return k.imageBytes.Load(), k.stats.imagesEvicted.Load()
+}
+
+// nodeFullError marks an image build that failed only because the node's
+// ceiling had no room for it then.
+type nodeFullError struct{ error }
+
+func (e nodeFullError) Unwrap() error { return e.error }
+
+func isNodeFull(err error) bool {
+	var nf nodeFullError
+	return errors.As(err, &nf)
+}
+
+// refusedBy marks err, a charge full refused, as the node's ceiling's.
+func (k *Kernel) refusedBy(full *Group, err error) error {
+	if full == k.node {
+		return nodeFullError{err}
+	}
+	return err
+}
+
+// nextWait is how many spawns a view waits for before its next build.
+func nextWait(need int) int { return min(2*max(need, imageAfterSpawns), maxImageWait) }
+
+// retryImage puts a fresh entry in place of e, whose build the node's
+// ceiling refused, so that later spawns of its view try again.
+func (k *Kernel) retryImage(key [32]byte, e *imageEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.images[key] == e {
+		k.images[key] = &imageEntry{mod: e.mod, slot: true, need: nextWait(e.need)}
+	}
+}
+
+// evictImages evicts the least recently used images until the node's
+// ceiling has room for n more bytes. It evicts nothing, and reports false,
+// if all of them would not make that room.
+//
+// Safe from any goroutine holding no lock above Kernel.mu.
+func (k *Kernel) evictImages(n int64) bool {
+	short := n - (k.node.memLimit - k.node.mem.Load())
+	if short <= 0 {
+		return true // room was freed meanwhile
+	}
+	if k.imageBytes.Load() < short {
+		return false // checked before the scan: a failing charge is cheap
+	}
+	type candidate struct {
+		key [32]byte
+		e   *imageEntry
+	}
+	k.mu.Lock()
+	var ready []candidate
+	var held int64
+	for key, e := range k.images {
+		if e.ready() {
+			ready = append(ready, candidate{key, e})
+			held += int64(e.img.mem.Size())
+		}
+	}
+	if held < short {
+		k.mu.Unlock()
+		return false
+	}
+	slices.SortFunc(ready, func(a, b candidate) int { return cmp.Compare(a.e.used, b.e.used) })
+	var dropped []*image
+	for _, c := range ready {
+		if short <= 0 {
+			break
+		}
+		k.images[c.key] = &imageEntry{mod: c.e.mod, slot: true, need: nextWait(c.e.need)}
+		short -= int64(c.e.img.mem.Size())
+		dropped = append(dropped, c.e.img)
+	}
+	k.stats.imagesEvicted.Add(uint64(len(dropped)))
+	k.mu.Unlock()
+	for _, img := range dropped {
+		k.dropImage(img)
+	}
+	return true
+}
+
+// ready reports whether e holds a finished image. Precondition: k.mu held.
+func (e *imageEntry) ready() bool {
+	if e.done == nil {
+		return false
+	}
+	select {
+	case <-e.done:
+		return e.img != nil
+	default:
+		return false
+	}
+}
+
+// dropImage lets go of the node's hold on img and gives back its charge.
+func (k *Kernel) dropImage(img *image) {
+	size := int64(img.mem.Size())
+	k.imageBytes.Add(-size)
+	_ = img.mem.Release()
+	k.node.uncharge(size)
+}
+
+// forgetIdleView drops a view that holds none of its module's maxImages
+// (it is counting spawns, or its module had no image left for it), to
+// make room in a full table, and reports whether it found one. Views
+// whose image is made, being made, failed or was evicted stay: the
+// maxImages they hold bound what builds cost.
+// Precondition: k.mu held.
+func (k *Kernel) forgetIdleView() bool {
+	if k.idleViews == 0 {
+		return false
+	}
+	for key, e := range k.images { // map order: a view picked at random
+		if !e.slot {
+			delete(k.images, key)
+			k.idleViews--
+			return true
+		}
+	}
+	return false
+}
