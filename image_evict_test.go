@@ -41,6 +41,9 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 	if n := imageFDs(t, t.Name()); n != 4 {
 		t.Fatalf("%d image memfds open, want 4", n)
 	}
+	fams := scrape(t, node.AdminHandler(""))
+	expect(t, fams, 4*image, "isle_image_bytes")
+	expect(t, fams, 0, "isle_images_evicted_total")
 	// The clone's own image is the one most recently used: the room its
 	// memory needs comes from another. The first clone of an image runs
 	// at once; a later one waits for its first message to map its image.
@@ -91,9 +94,12 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 	if held := node.Snapshot().Memory; held != 0 {
 		t.Fatalf("with no process and no image left, the node holds %d bytes", held)
 	}
-	if evicted := node.Snapshot().ImagesEvicted; evicted != 4 {
-		t.Fatalf("the node reports %d images evicted, want 4", evicted)
+	if snap := node.Snapshot(); snap.ImagesEvicted != 4 || snap.Images != 0 {
+		t.Fatalf("the node reports %d images evicted and %d bytes of images, want 4 and 0", snap.ImagesEvicted, snap.Images)
 	}
+	fams = scrape(t, node.AdminHandler(""))
+	expect(t, fams, 0, "isle_image_bytes")
+	expect(t, fams, 4, "isle_images_evicted_total")
 	// With room again, the view gets an image again.
 	if err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{}); err != nil {
 		t.Fatalf("an evicted view's image, with room again: %v", err)

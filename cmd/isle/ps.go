@@ -22,7 +22,16 @@ func printTree(w io.Writer, s *isle.Snapshot) {
 	fmt.Fprintln(tw, psHeader)
 	newTree(s, "").print(tw)
 	tw.Flush()
-	fmt.Fprintf(w, "%d processes, memory %s of %s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling))
+	fmt.Fprintf(w, "%d processes, memory %s of %s%s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling), imagesNote(s))
+}
+
+// imagesNote says what images hold of the node's memory, if anything,
+// and how many were evicted to make room for processes.
+func imagesNote(s *isle.Snapshot) string {
+	if s.Images == 0 && s.ImagesEvicted == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (images %s, %d evicted)", formatBytes(s.Images), s.ImagesEvicted)
 }
 
 // printCluster prints every node's tree under a NODE column, a line for
