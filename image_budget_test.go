@@ -15,7 +15,7 @@ import (
 // it: a tree under 16 MiB, whose own processes cannot run an init of
 // 256 MiB, cannot make the node hold that init's image either (an outside
 // review had 16 spawns of such trees hold 2 GiB of images for the node's
-// life). A tree that can afford the init gets the image.
+// life). A tree that can afford the init then gets the image.
 func TestImageKeepsToTheSpawningTreesMemory(t *testing.T) {
 	node := newImageNode(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/biginit.wat"))
@@ -36,10 +36,9 @@ func TestImageKeepsToTheSpawningTreesMemory(t *testing.T) {
 	if held := node.Snapshot().Memory; held != 0 {
 		t.Fatalf("with no process left, the node holds %d bytes for images no tree of 16 MiB can use", held)
 	}
-	// On a node where an affordable tree asks first, the image is made.
-	other := newImageNode(t)
-	mod = load(t, other, testwasm.WAT(t, "testdata/wat/biginit.wat"))
-	if err := other.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{Memory: 512 << 20}); err != nil {
+	// A tree that can afford the init gets the image, though poorer ones
+	// asked first (before, their failure stuck to the view).
+	if err := node.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{Memory: 512 << 20}); err != nil {
 		t.Fatalf("a tree that can afford the init gets no image: %v", err)
 	}
 }
@@ -58,16 +57,16 @@ func TestImageInitKeepsToFuelAndClose(t *testing.T) {
 	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "fuel") {
 		t.Fatalf("PrepareImage of an endless init under 1M fuel: %v, want ErrNoImage for fuel", err)
 	}
-	for range 2 { // the second spawn starts an image, with no bound but 30 s
-		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
+	// A PrepareImage that stops waiting leaves its build running, here
+	// with no bound but the snapshot's own 30 s: Close ends it.
+	other := newImageNode(t)
+	mod = load(t, other, testwasm.WAT(t, "testdata/wat/spininit.wat"))
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	if err := other.PrepareImage(gone, mod, isle.Grants{}, isle.Limits{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("PrepareImage with a cancelled context: %v", err)
 	}
-	if err := node.Close(quick); err != nil {
+	if err := other.Close(quick); err != nil {
 		t.Fatalf("Close while an image's endless init runs: %v", err)
 	}
 }
@@ -83,5 +82,31 @@ func TestImageInitKeepsToTimeout(t *testing.T) {
 	err := node.PrepareImage(quick, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
 	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("PrepareImage of an endless init under a 100 ms timeout: %v, want ErrNoImage for the timeout", err)
+	}
+	// An init the timeout ends between two of its fuel yields (biginit
+	// touches 256 MiB in fewer instructions than a yield's share) may
+	// return, but makes no image.
+	big := load(t, node, testwasm.WAT(t, "testdata/wat/biginit.wat"))
+	err = node.PrepareImage(quick, big, isle.Grants{}, isle.Limits{Memory: 512 << 20, Timeout: 5 * time.Millisecond})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("PrepareImage of a 256 MiB init under a 5 ms timeout: %v, want ErrNoImage for the timeout", err)
+	}
+	// A spawn's tree passes on what is left of its timeout: the build
+	// its second spawn starts ends with the tree, so a PrepareImage that
+	// finds it under way waits for it only that long.
+	other := newImageNode(t)
+	mod = load(t, other, testwasm.WAT(t, "testdata/wat/spininit.wat"))
+	for range 2 {
+		p, err := other.Spawn(quick, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(quick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = other.PrepareImage(quick, mod, isle.Grants{}, isle.Limits{Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("PrepareImage after spawns under a 100 ms timeout: %v, want ErrNoImage for the timeout", err)
 	}
 }

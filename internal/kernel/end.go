@@ -83,6 +83,9 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	}
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
+		// A Process outlives its end in whoever holds it: what the instance
+		// reaches (its compiled code among it) must not.
+		p.inst, p.fuel.counter, p.callStack.global = nil, nil, nil
 	}
 	p.alloc.Release() // the memory a dormant reactor kept
 	p.handler = nil   // the sweep forgets a dead process; its engine goes now

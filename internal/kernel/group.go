@@ -162,6 +162,13 @@ func (g *Group) Kill(reason string) {
 	}
 }
 
+// killReason is why the tree was ended, or "" while it is not.
+func (g *Group) killReason() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.killed
+}
+
 // Processes is the number of live processes in the tree, now and at most.
 //
 // Safe from any goroutine.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/isle-run/isle/internal/linmem"
@@ -61,6 +62,40 @@ type image struct {
 	// fuel is what the snapshot's init spent: every clone is charged it,
 	// as if it had run the init itself (see Process.useImage).
 	fuel int64
+	// refs counts the image's holders: the node's cache while the image is
+	// in it, and each process started from it, which maps the memfd at
+	// its first turn and instantiates mod at every wake. The last release
+	// closes both.
+	refs atomic.Int64
+}
+
+// acquire takes a hold on img for a process, unless img is already closed.
+// Safe from any goroutine.
+func (img *image) acquire() bool {
+	for {
+		n := img.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if img.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release gives back a hold; the last closes the memfd and the image
+// module's compiled code (wazero counts a module compiled twice as two
+// holds, so an image module another image shares stays). Safe from any
+// goroutine.
+func (img *image) release() {
+	switch n := img.refs.Add(-1); {
+	case n > 0:
+		return
+	case n < 0:
+		panic("kernel: image released more often than acquired")
+	}
+	_ = img.mem.Close()
+	_ = img.mod.compiled.Close(context.Background())
 }
 
 // imageEntry is the image of one key, once it is made. Once done is
@@ -97,7 +132,7 @@ func (m *Module) imageCandidate() bool {
 }
 
 // readyImage returns the image for a process of m with WASI view cfg, if
-// one is ready, held for the process (linmem.Image.Acquire). Otherwise it
+// one is ready, held for the process (image.acquire). Otherwise it
 // counts the spawn and, on the spawn that warrants it, starts making one
 // in the background for the next spawns.
 func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *image {
@@ -119,7 +154,7 @@ func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *ima
 	}
 	select {
 	case <-e.done:
-		if e.img != nil && e.img.mem.Acquire() {
+		if e.img != nil && e.img.acquire() {
 			k.imageUses++
 			e.used = k.imageUses
 			return e.img
@@ -141,10 +176,10 @@ func (k *Kernel) imageEntry(key [32]byte, m *Module) *imageEntry {
 }
 
 // startImage starts making e's image within lim, unless the module has
-// too many or the kernel is closed. A view's image is tried once, within
-// the budget of the first tree to ask: retrying for wider budgets let
-// poor trees use up a module's maxImages with failures (found in review).
-// Only the node's ceiling makes it try again (retryImage).
+// too many or the kernel is closed. A build that runs out of lim, or of
+// the node's room, is tried again later in the same slot (retryImage):
+// taking a new slot for each try let poor trees use up a module's
+// maxImages with failures (found in review).
 // Precondition: k.mu held and e.done nil.
 func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim imageLimits) {
 	m := e.mod
@@ -175,10 +210,10 @@ func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim
 			k.imageBytes.Add(int64(img.mem.Size()))
 		}
 		e.img, e.err = img, err
-		close(e.done)
-		if isNodeFull(err) {
-			k.retryImage(key, e)
+		if isBudget(err) {
+			k.retryImage(key, e) // before done: a PrepareImage woken by it finds the retry
 		}
+		close(e.done)
 	}()
 }
 
@@ -196,18 +231,26 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 	}
 	cfg := k.wasiConfig(m, &spec)
 	key := imageKey(m, &cfg)
-	k.mu.Lock()
-	e := k.imageEntry(key, m)
-	if e.done == nil {
-		k.startImage(key, &cfg, e, imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel, timeout: spec.Timeout})
-	}
-	done := e.done
-	k.mu.Unlock()
-	select {
-	case <-done:
-		return e.err
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	lim := imageLimits{memory: int64(spec.MemoryLimit), fuel: spec.Fuel, timeout: spec.Timeout}
+	for try := 0; ; try++ {
+		k.mu.Lock()
+		e := k.imageEntry(key, m)
+		mine := e.done == nil
+		if mine {
+			k.startImage(key, &cfg, e, lim)
+		}
+		done := e.done
+		k.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		// A build a spawn started may have run out of a narrower budget
+		// than spec's: try once more, within spec's.
+		if mine || try > 0 || !isBudget(e.err) {
+			return e.err
+		}
 	}
 }
 
@@ -220,12 +263,12 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 		return
 	}
 	if p.alloc.Limit != 0 && img.mod.minMemory > p.alloc.Limit {
-		_ = img.mem.Release()
+		img.release()
 		return
 	}
 	extra := int64(img.mod.minMemory) - int64(p.mod.minMemory)
 	if p.chargeMem(extra) != nil {
-		_ = img.mem.Release()
+		img.release()
 		return // the full init may still fit where the image does not
 	}
 	p.extras().image = img

@@ -10,15 +10,17 @@ import (
 // slower to start. So an image takes only room no process needs. When a
 // process's charge finds the node's ceiling full, the images least
 // recently started from are evicted to make room (evictImages), and a
-// build the ceiling refuses leaves its view to try again later
-// (retryImage). Each time, the view waits twice as many spawns before its
-// next build, so that a node short of memory does not spend its cores
-// rebuilding what it then drops.
+// build that runs out of a budget (the node's room, the asking tree's
+// memory, fuel or time) leaves its view to try again later (retryImage).
+// Each time, the view waits twice as many spawns before its next build,
+// so that a node short of memory does not spend its cores rebuilding what
+// it then drops, nor poor trees their budgets on inits they cannot
+// finish. A retry keeps the view's place among its module's maxImages.
 //
-// A process started from an image holds it (linmem.Image.Acquire) until
-// it ends, so eviction never pulls an image from under a spawn; the pages
-// its clones share stay until the last of them ends, charged to each
-// clone in full as they always are.
+// A process started from an image holds it (image.acquire) until it
+// ends, so eviction never pulls an image from under a spawn; the pages its
+// clones share, and its compiled code, stay until the last of them ends,
+// the pages charged to each clone in full as they always are.
 
 // Images is what finished images hold now, in bytes, charged to the
 // node's ceiling, and how many images were evicted to make room for
@@ -29,30 +31,30 @@ func (k *Kernel) Images() (bytes int64, evicted uint64) {
 	return k.imageBytes.Load(), k.stats.imagesEvicted.Load()
 }
 
-// nodeFullError marks an image build that failed only because the node's
-// ceiling had no room for it then.
-type nodeFullError struct{ error }
+// budgetError marks an image build that ran out of a budget it was given
+// rather than failing for what its module does: the node's room, or the
+// memory, fuel or time of the tree that asked. A later try, with room
+// freed or by a tree with more, may succeed.
+type budgetError struct{ error }
 
-func (e nodeFullError) Unwrap() error { return e.error }
+func (e budgetError) Unwrap() error { return e.error }
 
-func isNodeFull(err error) bool {
-	var nf nodeFullError
-	return errors.As(err, &nf)
+func isBudget(err error) bool {
+	var b budgetError
+	return errors.As(err, &b)
 }
 
-// refusedBy marks err, a charge full refused, as the node's ceiling's.
-func (k *Kernel) refusedBy(full *Group, err error) error {
-	if full == k.node {
-		return nodeFullError{err}
-	}
-	return err
+// budgetRefused reports whether a charge that full refused was refused for
+// want of a budget (see budgetError), not by the snapshot's own bound.
+func (k *Kernel) budgetRefused(full *Group) bool {
+	return full == k.node || full.memLimit < snapshotMemory
 }
 
 // nextWait is how many spawns a view waits for before its next build.
 func nextWait(need int) int { return min(2*max(need, imageAfterSpawns), maxImageWait) }
 
-// retryImage puts a fresh entry in place of e, whose build the node's
-// ceiling refused, so that later spawns of its view try again.
+// retryImage puts a fresh entry in place of e, whose build ran out of a
+// budget, so that later spawns of its view try again.
 func (k *Kernel) retryImage(key [32]byte, e *imageEntry) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -126,7 +128,7 @@ func (e *imageEntry) ready() bool {
 func (k *Kernel) dropImage(img *image) {
 	size := int64(img.mem.Size())
 	k.imageBytes.Add(-size)
-	_ = img.mem.Release()
+	img.release()
 	k.node.uncharge(size)
 }
 

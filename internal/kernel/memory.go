@@ -37,7 +37,7 @@ func (p *Process) chargeMem(n int64) (full *Group) {
 		return p.group
 	}
 	if full = p.group.charge(n); full != nil {
-		if full != p.k.node || !p.roomFromImages(n) {
+		if !p.makeRoom(full, n) {
 			return full
 		}
 		if full = p.group.charge(n); full != nil {
@@ -48,16 +48,19 @@ func (p *Process) chargeMem(n int64) (full *Group) {
 	return nil
 }
 
-// roomFromImages evicts images to make room under the node's ceiling for
-// a charge of n bytes, and reports whether it did. An image's own init
-// evicts nothing (images make room for processes, not for each other); it
-// notes the refusal, so that its view may try again later.
-func (p *Process) roomFromImages(n int64) bool {
+// makeRoom evicts images to make room under the node's ceiling, which
+// full is, for a charge of n bytes, and reports whether it did. An image's
+// own init evicts nothing (images make room for processes, not for each
+// other); it notes a refusal for want of a budget, so that its view may
+// try again later.
+func (p *Process) makeRoom(full *Group, n int64) bool {
 	if x := p.extra; x != nil && x.snap != nil {
-		x.snap.nodeFull.Store(true)
+		if p.k.budgetRefused(full) {
+			x.snap.outOfBudget.Store(true)
+		}
 		return false
 	}
-	return p.k.evictImages(n)
+	return full == p.k.node && p.k.evictImages(n)
 }
 
 // forceChargeMem charges n bytes past any limit, for what the kernel must
@@ -88,7 +91,7 @@ func (p *Process) closeMem() {
 	}
 	p.group.uncharge(p.mem.Swap(0))
 	if img := p.startImage(); img != nil {
-		_ = img.mem.Release() // its memory is freed, or was never made
+		img.release() // its memory is freed, or was never made
 	}
 }
 

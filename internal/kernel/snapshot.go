@@ -101,9 +101,9 @@ type snapshotState struct {
 	inbox, inboxCap uint32
 	mono            int64
 	fuel            int64 // what the init spent
-	// nodeFull records that the node's ceiling refused a charge of the
-	// init's: a later try may succeed (see retryImage).
-	nodeFull atomic.Bool
+	// outOfBudget records that a charge of the init's was refused for
+	// want of a budget (budgetError): a later try may succeed.
+	outOfBudget atomic.Bool
 }
 
 var guardSeq atomic.Uint64
@@ -116,6 +116,16 @@ type imageLimits struct {
 	memory  int64 // bytes
 	fuel    int64
 	timeout time.Duration
+}
+
+// ranOutOfTree reports whether g, a snapshot's tree, was ended for want of
+// the fuel or time of the tree that asked (lim), not by the snapshot's own
+// bounds.
+func (g *Group) ranOutOfTree(lim imageLimits) bool {
+	if g.fuelLimit > 0 && g.fuel.Load() <= 0 {
+		return true
+	}
+	return g.killReason() == "timeout" && lim.timeout > 0 && lim.timeout < snapshotTimeout
 }
 
 // snapshot runs m's _initialize in an instance of its own, in a tree of
@@ -141,9 +151,16 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 	defer p.closeMem()
 	start := ProcessOverhead + m.fixedMemory + int64(m.minMemory)
 	if full := p.chargeMem(start); full != nil {
-		return nil, k.refusedBy(full, fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start)))
+		err := fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
+		if k.budgetRefused(full) {
+			err = budgetError{err}
+		}
+		return nil, err
 	}
-	p.alloc.Limit = uint64(memory)
+	// The tree's limit, not the memory's, refuses growth past the asking
+	// tree's budget: its refusal is a charge's, which marks the build as
+	// out of budget (Process.makeRoom) and so to be tried again.
+	p.alloc.Limit = snapshotMemory
 	p.alloc.Account = memAccount{p}
 	p.alloc.Prepaid = m.minMemory
 	p.fuel = fuelState{}
@@ -183,8 +200,16 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 			return nil, forbidden
 		}
 		err = fmt.Errorf("its init failed: %w", err)
-		if p.extra.snap.nodeFull.Load() {
-			err = nodeFullError{err} // a memory.grow the ceiling refused
+		if p.extra.snap.outOfBudget.Load() || g.ranOutOfTree(lim) {
+			err = budgetError{err}
+		}
+		return nil, err
+	}
+	if reason := g.killReason(); reason != "" {
+		// Ended between two fuel yields, the init may still have returned.
+		err := fmt.Errorf("its init was ended: %s", reason)
+		if g.ranOutOfTree(lim) {
+			err = budgetError{err}
 		}
 		return nil, err
 	}
@@ -481,14 +506,16 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	if full := k.node.charge(int64(mem.Size())); full != nil {
 		_ = compiled.Close(ctx)
 		_ = mem.Close()
-		return nil, nodeFullError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))}
+		return nil, budgetError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))}
 	}
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
 		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
 	im.wake.compiled = compiled
 	im.wake.ready.Store(true)
-	return &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}, nil
+	img := &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}
+	img.refs.Store(1) // the cache's
+	return img, nil
 }
 
 // imageModule rewrites bin (the fuel-instrumented module) into the image

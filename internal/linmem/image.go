@@ -22,10 +22,6 @@ type Image struct {
 	view []byte
 	// fallbacks counts memories that copied the image instead.
 	fallbacks atomic.Int64
-	// refs counts the holders of fd and view: the image's maker, and each
-	// memory that may still be started from it (Acquire). The last
-	// Release closes them.
-	refs atomic.Int64
 }
 
 // NewImage makes an image of data, whose length must be a multiple of the
@@ -40,7 +36,6 @@ func NewImage(name string, data []byte) (*Image, error) {
 		return nil, fmt.Errorf("memfd for image %s: %w", name, err)
 	}
 	im := &Image{fd: fd, size: uint64(len(data))}
-	im.refs.Store(1)
 	if err := im.fill(data); err != nil {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("image %s: %w", name, err)
@@ -100,42 +95,16 @@ func (im *Image) Bytes() []byte { return im.view }
 // cause).
 func (im *Image) Fallbacks() int64 { return im.fallbacks.Load() }
 
-// Acquire takes a hold on the image for a memory that will start from it,
-// so that the image stays mappable until that memory is made, however
-// soon its maker lets it go. It reports false, taking nothing, if the
-// image is already closed. Safe from any goroutine.
-func (im *Image) Acquire() bool {
-	for {
-		n := im.refs.Load()
-		if n <= 0 {
-			return false
-		}
-		if im.refs.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// Release gives back a hold taken by Acquire, or the maker's own (Close).
-// The last hold closes the image's descriptor and view; memories already
-// mapped from it keep working, as a mapping holds the file itself. Safe
-// from any goroutine.
-func (im *Image) Release() error {
-	switch n := im.refs.Add(-1); {
-	case n > 0:
-		return nil
-	case n < 0:
-		panic("linmem: image released more often than acquired")
-	}
+// Close releases the image's descriptor and view. Memories mapped from it
+// keep working: a mapping holds the file itself. Call it once no memory
+// will be allocated from it again.
+func (im *Image) Close() error {
 	if im.view != nil {
 		_ = syscall.Munmap(im.view)
 		im.view = nil
 	}
 	return unix.Close(im.fd)
 }
-
-// Close gives back the maker's hold: see Release.
-func (im *Image) Close() error { return im.Release() }
 
 // mapOver maps the image copy-on-write over the start of r, or copies it
 // in if the mapping fails or images are at their share of the host's

@@ -242,8 +242,6 @@ type Allocator struct {
 	// allocated, and the guest's instantiation must write nothing else
 	// (the module has no data segments). wazero neither zeroes nor copies
 	// what an allocator hands it, so untouched pages stay the image's.
-	// Whoever sets it holds the image (Image.Acquire) until the memory is
-	// made or will never be.
 	Image *Image
 	// Prepaid is how many bytes of the first growth were charged to the
 	// Account already (the initial memory, charged when the process was
