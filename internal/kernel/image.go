@@ -170,7 +170,7 @@ func (k *Kernel) imageEntry(key [32]byte, m *Module) *imageEntry {
 	if e == nil {
 		e = &imageEntry{mod: m, need: imageAfterSpawns}
 		k.images[key] = e
-		k.idleViews++
+		k.idleViews = append(k.idleViews, key)
 	}
 	return e
 }
@@ -192,7 +192,6 @@ func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim
 		}
 		m.images++
 		e.slot = true
-		k.idleViews--
 	}
 	if k.closed {
 		e.err = fmt.Errorf("%w: %w", ErrNoImage, ErrNodeClosed)
@@ -293,7 +292,7 @@ func (p *Process) useImage(cfg *wasip1.Config) {
 func (k *Kernel) closeImages() {
 	k.mu.Lock()
 	entries := k.images
-	k.images = map[[32]byte]*imageEntry{}
+	k.images, k.idleViews = map[[32]byte]*imageEntry{}, nil
 	k.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range entries {

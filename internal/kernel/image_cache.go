@@ -132,20 +132,19 @@ func (k *Kernel) dropImage(img *image) {
 	k.node.uncharge(size)
 }
 
-// forgetIdleView drops a view that holds none of its module's maxImages
-// (it is counting spawns, or its module had no image left for it), to
-// make room in a full table, and reports whether it found one. Views
-// whose image is made, being made, failed or was evicted stay: the
-// maxImages they hold bound what builds cost.
+// forgetIdleView drops the oldest view that holds none of its module's
+// maxImages (it is counting spawns, or its module had no image left for
+// it), to make room in a full table, and reports whether it found one.
+// Views whose image is made, being made, failed or was evicted stay: the
+// maxImages they hold bound what builds cost. Each key is looked at once
+// after it is added, so a spawn pays for the views it skips only once.
 // Precondition: k.mu held.
 func (k *Kernel) forgetIdleView() bool {
-	if k.idleViews == 0 {
-		return false
-	}
-	for key, e := range k.images { // map order: a view picked at random
-		if !e.slot {
+	for len(k.idleViews) > 0 {
+		key := k.idleViews[0]
+		k.idleViews = k.idleViews[1:]
+		if e := k.images[key]; e != nil && !e.slot {
 			delete(k.images, key)
-			k.idleViews--
 			return true
 		}
 	}

@@ -121,10 +121,11 @@ type Kernel struct {
 	modules map[[32]byte]*Module
 	// images caches images by imageKey. Guarded by mu.
 	images map[[32]byte]*imageEntry
-	// idleViews counts the entries of images that hold no image slot
-	// (forgetIdleView); imageUses stamps each use of an image, for
+	// idleViews lists, oldest first, the keys of images added since
+	// forgetIdleView last looked, whether or not they hold an image slot
+	// now; imageUses stamps each use of an image, for
 	// eviction's least-recently-used order. Guarded by mu.
-	idleViews int
+	idleViews [][32]byte
 	imageUses uint64
 	// imageBytes is what finished images hold, charged to the node.
 	imageBytes atomic.Int64
