@@ -1,6 +1,7 @@
 package isle_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
 // hogVariants loads n modules of imagehog.wat that differ only in a custom
 // section, so that each has its own images; their names start with the
 // test's, which names their memfds.
-func hogVariants(t *testing.T, node *isle.Node, n int) []*isle.Module {
+func hogVariants(t testing.TB, node *isle.Node, n int) []*isle.Module {
 	t.Helper()
 	bin, err := os.ReadFile(testwasm.WAT(t, "testdata/wat/imagehog.wat"))
 	if err != nil {
@@ -167,7 +168,7 @@ func hogVariants(t *testing.T, node *isle.Node, n int) []*isle.Module {
 
 // hogAnswer asks an imagehog process for the byte at its last page and its
 // size in pages.
-func hogAnswer(t *testing.T, p *isle.Process) (v, pages uint32) {
+func hogAnswer(t testing.TB, p *isle.Process) (v, pages uint32) {
 	t.Helper()
 	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 1})
 	if err != nil || len(r.Data) != 8 {
@@ -316,4 +317,47 @@ func kib(v []int64) []int64 {
 		out[i] = x >> 10
 	}
 	return out
+}
+
+// BenchmarkSpawnPastAnImage times a spawn and first reply of a process
+// that runs its own 16 MiB init, on a node holding a 16 MiB image: under a
+// ceiling with room for both (the anchor), and under one without, where
+// the process's growth evicts the image. The image is made again off the
+// clock before each spawn.
+func BenchmarkSpawnPastAnImage(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		ceiling int64
+	}{{"room", 64 << 20}, {"evicts", 24 << 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			node, err := isle.NewNode(ctx, isle.Config{MaxMemory: c.ceiling, CacheDir: testwasm.NodeCache(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer node.Close(ctx)
+			mods := hogVariants(b, node, 2)
+			for range b.N {
+				b.StopTimer()
+				if err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				hogAnswer(b, p)
+				b.StopTimer()
+				p.Kill()
+				if _, err := p.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			if evicted := node.Snapshot().ImagesEvicted; (evicted > 0) != (c.name == "evicts") {
+				b.Fatalf("%d images evicted", evicted)
+			}
+		})
+	}
 }
