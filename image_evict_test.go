@@ -28,7 +28,9 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 	const image = 257 << 16 // imagehog's memory after its init: 257 pages
 	cfg := nodeConfig(t)
 	cfg.NoImages = false
-	cfg.MaxMemory = 80 << 20
+	// Four images, two 16 MiB processes beside them and a few MiB: a
+	// build holds its init's memory and its image's at once.
+	cfg.MaxMemory = 84 << 20
 	node := startNode(t, cfg)
 	ctx := testwasm.Context(t)
 	mods := hogVariants(t, node, 4)
@@ -46,9 +48,8 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 	fams := scrape(t, node.AdminHandler(""))
 	expect(t, fams, 4*image, "isle_image_bytes")
 	expect(t, fams, 0, "isle_images_evicted_total")
-	// The clone's own image is the one most recently used: the room its
-	// memory needs comes from another. The first clone of an image runs
-	// at once; a later one waits for its first message to map its image.
+	// The first clone of an image runs at once; a later one waits for its
+	// first message to map its image.
 	first, imaged := spawnImaged(t, node, mods[0], isle.Grants{}, isle.Limits{})
 	if !imaged {
 		t.Fatal("a spawn of a module with an image did not start from it")
@@ -68,7 +69,8 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 		t.Fatalf("the second clone is not waiting for its first message (%+v, %v): this test needs it to", d, err)
 	}
 	// Processes that run their own 16 MiB init, one after another, need
-	// the room every image holds, mods[0]'s last.
+	// the room the images hold, the least recently used first: mods[0]'s,
+	// which the clones used, is the one left after three.
 	var hogs []*isle.Process
 	for i := range 3 {
 		p, err := node.Spawn(ctx, mods[0], isle.Grants{}, isle.Limits{NoImage: true})
@@ -81,6 +83,15 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 		}
 		hogs = append(hogs, p)
 	}
+	if snap := node.Snapshot(); snap.ImagesEvicted != 3 || snap.Images != image {
+		t.Fatalf("after three 16 MiB processes, %d images evicted and %d bytes of images held; want 3 and %d",
+			snap.ImagesEvicted, snap.Images, image)
+	}
+	last, imaged := spawnImaged(t, node, mods[0], isle.Grants{}, isle.Limits{})
+	if !imaged {
+		t.Fatal("the image most recently used was evicted before three others")
+	}
+	hogs = append(hogs, last) // it evicted its own image for its memory, and holds it
 	if v, pages := hogAnswer(t, clone); v != 7 || pages != 257 {
 		t.Fatalf("a clone whose image was evicted before its first turn reads %d in %d pages, want 7 in 257", v, pages)
 	}
@@ -116,12 +127,12 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
 	cfg := nodeConfig(t)
 	cfg.NoImages = false
-	cfg.MaxMemory = 48 << 20
+	cfg.MaxMemory = 56 << 20 // three 16 MiB processes, or one and a build
 	node := startNode(t, cfg)
 	ctx := testwasm.Context(t)
 	mods := hogVariants(t, node, 2)
 	var hogs []*isle.Process
-	for range 2 {
+	for range 3 {
 		p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
 		if err != nil {
 			t.Fatal(err)
@@ -134,12 +145,38 @@ func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
 	if !errors.Is(err, isle.ErrNoImage) {
 		t.Fatalf("an image whose init cannot fit under the ceiling: %v, want ErrNoImage", err)
 	}
-	hogs[0].Kill()
-	if _, err := hogs[0].Wait(ctx); err != nil {
-		t.Fatal(err)
+	for _, p := range hogs[:2] {
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{}); err != nil {
 		t.Fatalf("the same image once the node has room: %v", err)
+	}
+}
+
+// A build holds its init's memory and the image's copy of it at once, and
+// both count against the node's ceiling: with one 16 MiB process beside
+// it under a 36 MiB ceiling, a 16 MiB init fits but its copy does not.
+// Before, the copy was charged only once the init's memory was freed, and
+// the host held 48 MiB of guest memory under a 36 MiB ceiling meanwhile.
+func TestImageBuildCountsItsCopy(t *testing.T) {
+	cfg := nodeConfig(t)
+	cfg.NoImages = false
+	cfg.MaxMemory = 36 << 20
+	node := startNode(t, cfg)
+	ctx := testwasm.Context(t)
+	mods := hogVariants(t, node, 2)
+	p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	hogAnswer(t, p)
+	err = node.PrepareImage(ctx, mods[0], isle.Grants{}, isle.Limits{})
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "ceiling") {
+		t.Fatalf("a 16 MiB build beside a 16 MiB process under a 36 MiB ceiling: %v, want ErrNoImage for the ceiling", err)
 	}
 }
 
@@ -233,9 +270,10 @@ func TestImageViewsForgetOneOffs(t *testing.T) {
 func TestEvictedImagesLeaveNoCode(t *testing.T) {
 	cfg := nodeConfig(t)
 	cfg.NoImages = false
-	cfg.MaxMemory = 24 << 20 // a 16 MiB image, or a 16 MiB clone of it, not both
+	cfg.MaxMemory = 40 << 20 // a 16 MiB image and a 16 MiB process, not two
 	node := startNode(t, cfg)
 	ctx := testwasm.Context(t)
+	hog := hogVariants(t, node, 1)[0]
 	before := execBytes(t)
 	mod := load(t, node, testwasm.WAT(t, "testdata/wat/seedinit.wat"))
 	code := execBytes(t) - before // about what each image module compiles to
@@ -249,8 +287,6 @@ func TestEvictedImagesLeaveNoCode(t *testing.T) {
 		if err := node.PrepareImage(ctx, mod, g, isle.Limits{}); err != nil {
 			t.Fatalf("cycle %d: %v", c, err)
 		}
-		// The clone's memory needs its own image's room: it evicts the
-		// image, and starts from it all the same.
 		clone, imaged := spawnImaged(t, node, mod, g, isle.Limits{})
 		if !imaged {
 			t.Fatalf("cycle %d: a spawn after PrepareImage did not start from the image", c)
@@ -258,9 +294,17 @@ func TestEvictedImagesLeaveNoCode(t *testing.T) {
 		if r, err := clone.Call(ctx, isle.Message{Tag: 1}); err != nil || len(r.Data) != 8 {
 			t.Fatalf("cycle %d: the clone answered %+v, %v", c, r, err)
 		}
-		clone.Kill()
-		if _, err := clone.Wait(ctx); err != nil {
-			t.Fatal(err)
+		// A second 16 MiB process evicts the image the clone holds.
+		p, err := node.Spawn(ctx, hog, isle.Grants{}, isle.Limits{NoImage: true})
+		if err != nil {
+			t.Fatalf("cycle %d: %v", c, err)
+		}
+		hogAnswer(t, p)
+		for _, p := range []*isle.Process{clone, p} {
+			p.Kill()
+			if _, err := p.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if s := node.Snapshot(); s.ImagesEvicted != uint64(c+1) || s.Images != 0 || s.Memory != 0 {
 			t.Fatalf("cycle %d: %d images evicted, %d bytes of images and %d in all held; want %d, 0 and 0",
@@ -319,16 +363,16 @@ func kib(v []int64) []int64 {
 	return out
 }
 
-// BenchmarkSpawnPastAnImage times a spawn and first reply of a process
-// that runs its own 16 MiB init, on a node holding a 16 MiB image: under a
-// ceiling with room for both (the anchor), and under one without, where
-// the process's growth evicts the image. The image is made again off the
-// clock before each spawn.
+// BenchmarkSpawnPastAnImage times the spawns and first replies of two
+// processes that each run their own 16 MiB init, on a node holding a
+// 16 MiB image: under a ceiling with room for all three (the anchor), and
+// under one without, where the second's growth evicts the image. The
+// image is made again off the clock before each pair.
 func BenchmarkSpawnPastAnImage(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		ceiling int64
-	}{{"room", 64 << 20}, {"evicts", 24 << 20}} {
+	}{{"room", 64 << 20}, {"evicts", 40 << 20}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			node, err := isle.NewNode(ctx, isle.Config{MaxMemory: c.ceiling, CacheDir: testwasm.NodeCache(b)})
@@ -343,15 +387,21 @@ func BenchmarkSpawnPastAnImage(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
-				if err != nil {
-					b.Fatal(err)
+				var procs []*isle.Process
+				for range 2 {
+					p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					hogAnswer(b, p)
+					procs = append(procs, p)
 				}
-				hogAnswer(b, p)
 				b.StopTimer()
-				p.Kill()
-				if _, err := p.Wait(ctx); err != nil {
-					b.Fatal(err)
+				for _, p := range procs {
+					p.Kill()
+					if _, err := p.Wait(ctx); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.StartTimer()
 			}

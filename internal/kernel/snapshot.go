@@ -217,7 +217,7 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 	p.extra.snap.fuel = p.spent.Load() - m.goLoopFuel // a clone pays for its loop's entry itself
 	s, err := p.readSnapshot(cfg)
 	if err == nil && m.kind == kindCommand && p.inst.ExportedGlobal(goCutExport).Get() != cutDone {
-		_ = s.memory.Close()
+		k.discardSnapshot(s)
 		return nil, errors.New("its _start returned before main.main")
 	}
 	return s, err
@@ -247,13 +247,29 @@ func (p *Process) readSnapshot(cfg *wasip1.Config) (*snapshotState, error) {
 	if cfg.Clock != nil {
 		s.mono = cfg.Clock.Now(wasip1.ClockMonotonic)
 	}
+	// The memfd is charged to the node before it is filled: while the
+	// instance still holds its memory the build holds it twice, and both
+	// must fit under the ceiling. The image keeps the charge.
+	size := int64(mem.Size())
+	if full := p.k.node.charge(size); full != nil {
+		return nil, budgetError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size))}
+	}
 	b, _ := mem.Read(0, mem.Size()) // the instance's own bytes: copy before it closes
 	img, err := linmem.NewImage("isle-image:"+p.mod.Name, b)
 	if err != nil {
+		p.k.node.uncharge(size)
 		return nil, err
 	}
 	s.memory = img
 	return s, nil
+}
+
+// discardSnapshot releases the memfd of a snapshot that makes no image,
+// and its charge.
+func (k *Kernel) discardSnapshot(s *snapshotState) {
+	size := int64(s.memory.Size())
+	_ = s.memory.Close()
+	k.node.uncharge(size)
 }
 
 // initGuards builds the host modules a snapshot's imports resolve to, by
@@ -491,23 +507,16 @@ func importCount(mod *wasm.Module, kind wasm.ExternKind) (int, error) {
 func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	bin, err := imageModule(m.rewritten, s)
 	if err != nil {
-		_ = s.memory.Close()
+		k.discardSnapshot(s)
 		return nil, err
 	}
 	ctx := context.Background()
 	compiled, err := k.rt.CompileModule(ctx, bin)
 	if err != nil {
-		_ = s.memory.Close()
+		k.discardSnapshot(s)
 		return nil, fmt.Errorf("compile the image module: %w", err)
 	}
-	mem := s.memory
-	// Charged as any memory is, so that an image never takes the node
-	// past its ceiling: the processes that need the ceiling come first.
-	if full := k.node.charge(int64(mem.Size())); full != nil {
-		_ = compiled.Close(ctx)
-		_ = mem.Close()
-		return nil, budgetError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(int64(mem.Size())))}
-	}
+	mem := s.memory // charged to the node's ceiling since readSnapshot
 	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
 		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
