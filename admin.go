@@ -62,7 +62,7 @@ func (s nodeSource) Sample(visit func(*admin.Proc)) admin.Counters {
 	var c admin.Counters
 	c.HostSent = hostSent
 	c.Memory, c.PeakMemory, c.MemoryLimit = s.n.k.Memory()
-	c.Images, c.ImagesEvicted = s.n.k.Images()
+	c.Images, c.ImagesEvicted, c.ImageBuilds = s.n.k.Images()
 	for svc, t := range totals {
 		sc := c.Service(serviceName(names, svc))
 		sc.Spawns += t.Spawns

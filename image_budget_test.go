@@ -110,3 +110,48 @@ func TestImageInitKeepsToTimeout(t *testing.T) {
 		t.Fatalf("PrepareImage after spawns under a 100 ms timeout: %v, want ErrNoImage for the timeout", err)
 	}
 }
+
+// A build that runs out of the asking tree's time or fuel is tried again
+// only for a tree with at least twice as much: trees that spawn and die
+// cannot have the node run an endless init for them again and again at no
+// cost of theirs (a review kept both cores busy so, with 8 views of one
+// module). An init that fails for what it does is not tried again,
+// however little fuel the tree that asked had left (a review saw a trap
+// under 500,000 units of fuel taken for running out of it).
+func TestImageRetriesNeedMoreBudget(t *testing.T) {
+	node := newImageNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/spininit.wat"))
+	ctx := testwasm.Context(t)
+	short := isle.Limits{Timeout: 20 * time.Millisecond}
+	for range 30 { // before, builds started at the 2nd, 6th, 14th and 30th
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := node.PrepareImage(ctx, mod, isle.Grants{}, short)
+	if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("PrepareImage within the time a build ran out of: %v, want that build's ErrNoImage", err)
+	}
+	if n := node.Snapshot().ImageBuilds; n != 1 {
+		t.Fatalf("30 spawns of trees with 20 ms and a PrepareImage with as much started %d builds, want 1", n)
+	}
+	err = node.PrepareImage(ctx, mod, isle.Grants{}, isle.Limits{Timeout: 40 * time.Millisecond})
+	if !errors.Is(err, isle.ErrNoImage) || node.Snapshot().ImageBuilds != 2 {
+		t.Fatalf("PrepareImage with twice the time: %v after %d builds, want a second build, failed", err, node.Snapshot().ImageBuilds)
+	}
+
+	trap := load(t, node, testwasm.WAT(t, "testdata/wat/trapinit.wat"))
+	for i := range 3 { // twice the fuel each time: a retry would be allowed
+		err := node.PrepareImage(ctx, trap, isle.Grants{}, isle.Limits{Fuel: 500_000 << i})
+		if !errors.Is(err, isle.ErrNoImage) || !strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("PrepareImage of an init that traps: %v, want ErrNoImage for the trap", err)
+		}
+	}
+	if n := node.Snapshot().ImageBuilds; n != 3 {
+		t.Fatalf("three PrepareImage of an init that traps at once started %d builds in all, want 1 (3 with the earlier 2)", n)
+	}
+}

@@ -87,9 +87,12 @@ type Snapshot struct {
 	Memory  uint64 `json:"memory"`
 	Ceiling uint64 `json:"ceiling"`
 	// Images is what images hold of Memory; ImagesEvicted counts the
-	// images dropped since the node started to make room for processes.
+	// images dropped since the node started to make room for processes,
+	// and ImageBuilds the images it started to make (each runs the
+	// module's init once).
 	Images        uint64 `json:"images,omitempty"`
 	ImagesEvicted uint64 `json:"images_evicted,omitempty"`
+	ImageBuilds   uint64 `json:"image_builds,omitempty"`
 }
 
 // svcEntry is where a service sits in the supervision forest.
@@ -111,8 +114,8 @@ func (n *Node) Snapshot() Snapshot {
 	})
 	mem, _, ceiling := n.k.Memory()
 	s.Memory, s.Ceiling = uint64(max(mem, 0)), uint64(ceiling)
-	images, evicted := n.k.Images()
-	s.Images, s.ImagesEvicted = uint64(max(images, 0)), evicted
+	images, evicted, builds := n.k.Images()
+	s.Images, s.ImagesEvicted, s.ImageBuilds = uint64(max(images, 0)), evicted, builds
 	return s
 }
 

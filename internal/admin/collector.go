@@ -33,6 +33,7 @@ var (
 	descMemory      = desc("memory_bytes", "What the node holds for all its processes and images now: linear memory, tables, stacks, queued messages.")
 	descImages      = desc("image_bytes", "What the node holds now for images, the snapshots processes start from; part of memory_bytes.")
 	descEvicted     = desc("images_evicted_total", "Images dropped to make room under the node's ceiling for processes.")
+	descBuilds      = desc("image_builds_total", "Images the node started to make: each runs a module's init once.")
 	descMemoryPeak  = desc("memory_peak_bytes", "The most the node has held for its processes at once.")
 	descMemoryLimit = desc("memory_limit_bytes", "The node's ceiling on what its processes hold together.")
 	descSvcMemory   = desc("service_memory_bytes", "What the node holds for the live processes of a service.", "service")
@@ -64,7 +65,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
 		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
-		descImages, descEvicted, descSvcMemory, descKV, descHTTP} {
+		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP} {
 		ch <- d
 	}
 }
@@ -136,6 +137,7 @@ func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	gauge(descMemoryLimit, float64(cs.MemoryLimit))
 	gauge(descImages, float64(cs.Images))
 	counter(descEvicted, float64(cs.ImagesEvicted))
+	counter(descBuilds, float64(cs.ImageBuilds))
 	for _, op := range []string{"get", "put", "delete", "list"} {
 		counter(descKV, float64(cs.KV[op]), op)
 	}

@@ -47,9 +47,10 @@ type Counters struct {
 	// Memory, PeakMemory and MemoryLimit are the node's memory account.
 	Memory, PeakMemory, MemoryLimit int64
 	// Images is what images hold of Memory; ImagesEvicted counts the
-	// images evicted to make room for processes.
-	Images        int64
-	ImagesEvicted uint64
+	// images evicted to make room for processes, ImageBuilds the images
+	// the node started to make.
+	Images                     int64
+	ImagesEvicted, ImageBuilds uint64
 	// KV counts key-value operations by kind: get, put, delete, list.
 	KV map[string]uint64
 	// HTTP counts HTTP ingress requests by route and status class.

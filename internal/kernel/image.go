@@ -103,10 +103,16 @@ func (img *image) release() {
 // puts a new entry in its place (see image_cache.go).
 type imageEntry struct {
 	mod    *Module
-	spawns int           // spawns seen with this key; guarded by Kernel.mu
-	need   int           // spawns that start a build; guarded by Kernel.mu
-	slot   bool          // counted in mod.images; guarded by Kernel.mu
-	used   uint64        // Kernel.imageUses at its last use; guarded by Kernel.mu
+	spawns int    // spawns seen with this key; guarded by Kernel.mu
+	need   int    // spawns that start a build; guarded by Kernel.mu
+	slot   bool   // counted in mod.images; guarded by Kernel.mu
+	used   uint64 // Kernel.imageUses at its last use; guarded by Kernel.mu
+	// tried, short and failed are, on a view's entry after a build ran
+	// out of a budget, the budget it had, what it ran out of, and how it
+	// failed (see mayTry). Set once.
+	tried  imageLimits
+	short  budget
+	failed error
 	done   chan struct{} // closed when img or err is set; nil until a build starts
 	img    *image
 	err    error
@@ -147,7 +153,7 @@ func (k *Kernel) readyImage(m *Module, cfg *wasip1.Config, lim imageLimits) *ima
 		e = k.imageEntry(key, m)
 	}
 	if e.done == nil {
-		if e.spawns++; e.spawns >= e.need {
+		if e.spawns++; e.spawns >= e.need && e.mayTry(lim) {
 			k.startImage(key, cfg, e, lim)
 		}
 		return nil
@@ -199,6 +205,7 @@ func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim
 		return
 	}
 	k.compiles.Add(1)
+	k.stats.imageBuilds.Add(1)
 	snapCfg := snapshotConfig(cfg)
 	go func() {
 		defer k.compiles.Done()
@@ -209,8 +216,8 @@ func (k *Kernel) startImage(key [32]byte, cfg *wasip1.Config, e *imageEntry, lim
 			k.imageBytes.Add(int64(img.mem.Size()))
 		}
 		e.img, e.err = img, err
-		if isBudget(err) {
-			k.retryImage(key, e) // before done: a PrepareImage woken by it finds the retry
+		if shortOf(err) != enough {
+			k.retryImage(key, e, lim) // before done: a PrepareImage woken by it finds the retry
 		}
 		close(e.done)
 	}()
@@ -235,6 +242,10 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 		k.mu.Lock()
 		e := k.imageEntry(key, m)
 		mine := e.done == nil
+		if mine && !e.mayTry(lim) {
+			k.mu.Unlock()
+			return e.failed // ran out within a budget lim is no larger than
+		}
 		if mine {
 			k.startImage(key, &cfg, e, lim)
 		}
@@ -247,7 +258,7 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 		}
 		// A build a spawn started may have run out of a narrower budget
 		// than spec's: try once more, within spec's.
-		if mine || try > 0 || !isBudget(e.err) {
+		if mine || try > 0 || shortOf(e.err) == enough {
 			return e.err
 		}
 	}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"cmp"
 	"errors"
+	"math"
 	"slices"
 )
 
@@ -23,43 +24,109 @@ import (
 // the pages charged to each clone in full as they always are.
 
 // Images is what finished images hold now, in bytes, charged to the
-// node's ceiling, and how many images were evicted to make room for
-// processes since the node started.
+// node's ceiling, how many images were evicted to make room for processes
+// since the node started, and how many builds were started.
 //
 // Safe from any goroutine.
-func (k *Kernel) Images() (bytes int64, evicted uint64) {
-	return k.imageBytes.Load(), k.stats.imagesEvicted.Load()
+func (k *Kernel) Images() (bytes int64, evicted, builds uint64) {
+	return k.imageBytes.Load(), k.stats.imagesEvicted.Load(), k.stats.imageBuilds.Load()
 }
 
 // budgetError marks an image build that ran out of a budget it was given
 // rather than failing for what its module does: the node's room, or the
 // memory, fuel or time of the tree that asked. A later try, with room
 // freed or by a tree with more, may succeed.
-type budgetError struct{ error }
+type budgetError struct {
+	error
+	short budget
+}
 
 func (e budgetError) Unwrap() error { return e.error }
 
-func isBudget(err error) bool {
+// budget names what a build ran out of.
+type budget uint8
+
+const (
+	enough      budget = iota
+	outOfRoom          // the node's ceiling
+	outOfMemory        // the asking tree's memory limit
+	outOfFuel          // the asking tree's fuel
+	outOfTime          // the asking tree's timeout
+)
+
+// shortOf is what err says the build ran out of, or enough.
+func shortOf(err error) budget {
 	var b budgetError
-	return errors.As(err, &b)
+	if errors.As(err, &b) {
+		return b.short
+	}
+	return enough
 }
 
-// budgetRefused reports whether a charge that full refused was refused for
-// want of a budget (see budgetError), not by the snapshot's own bound.
-func (k *Kernel) budgetRefused(full *Group) bool {
-	return full == k.node || full.memLimit < snapshotMemory
+// refusal says what a charge that full refused ran out of: the node's
+// room, the asking tree's memory, or (the snapshot's own bound) nothing
+// a later try could have more of.
+func (k *Kernel) refusal(full *Group) budget {
+	switch {
+	case full == k.node:
+		return outOfRoom
+	case full.memLimit < snapshotMemory:
+		return outOfMemory
+	}
+	return enough
+}
+
+// normal is lim with its zeros (no bound) made the snapshot's own bounds.
+func (lim imageLimits) normal() imageLimits {
+	if lim.memory <= 0 || lim.memory > snapshotMemory {
+		lim.memory = snapshotMemory
+	}
+	if lim.fuel <= 0 {
+		lim.fuel = math.MaxInt64
+	}
+	if lim.timeout <= 0 || lim.timeout > snapshotTimeout {
+		lim.timeout = snapshotTimeout
+	}
+	return lim
+}
+
+// mayTry reports whether a build within lim may succeed where e's last one
+// ran out of e.short within e.tried: lim must be as large in every bound,
+// and twice as large (or the snapshot's own) in the one that ran out, so
+// that a tenant's trees cannot have the node build again and again at
+// its own cost; only the node's room needs no more. Precondition: k.mu
+// held.
+func (e *imageEntry) mayTry(lim imageLimits) bool {
+	if e.short == enough {
+		return true
+	}
+	a, b := lim.normal(), e.tried.normal()
+	if a.memory < b.memory || a.fuel < b.fuel || a.timeout < b.timeout {
+		return false
+	}
+	switch e.short {
+	case outOfMemory:
+		return a.memory >= min(2*b.memory, snapshotMemory)
+	case outOfFuel:
+		return a.fuel/2 >= b.fuel
+	case outOfTime:
+		return a.timeout >= min(2*b.timeout, snapshotTimeout)
+	}
+	return true
 }
 
 // nextWait is how many spawns a view waits for before its next build.
 func nextWait(need int) int { return min(2*max(need, imageAfterSpawns), maxImageWait) }
 
-// retryImage puts a fresh entry in place of e, whose build ran out of a
-// budget, so that later spawns of its view try again.
-func (k *Kernel) retryImage(key [32]byte, e *imageEntry) {
+// retryImage puts a fresh entry in place of e, whose build within lim ran
+// out of a budget, so that later spawns of its view try again: after
+// twice as many spawns, and from a tree with more of what ran out.
+func (k *Kernel) retryImage(key [32]byte, e *imageEntry, lim imageLimits) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.images[key] == e {
-		k.images[key] = &imageEntry{mod: e.mod, slot: true, need: nextWait(e.need)}
+		k.images[key] = &imageEntry{mod: e.mod, slot: true, need: nextWait(e.need),
+			tried: lim, short: shortOf(e.err), failed: e.err}
 	}
 }
 

@@ -55,8 +55,8 @@ func (p *Process) chargeMem(n int64) (full *Group) {
 // try again later.
 func (p *Process) makeRoom(full *Group, n int64) bool {
 	if x := p.extra; x != nil && x.snap != nil {
-		if p.k.budgetRefused(full) {
-			x.snap.outOfBudget.Store(true)
+		if short := p.k.refusal(full); short != enough {
+			x.snap.short.Store(uint32(short))
 		}
 		return false
 	}

@@ -17,9 +17,10 @@ import (
 // Guarded by Kernel.mu, except hostSent.
 type kernelStats struct {
 	hostSent atomic.Uint64 // messages the Go host sent (HTTP ingress, Send, Call)
-	// imagesEvicted counts images dropped to make room for processes.
-	imagesEvicted atomic.Uint64
-	services      map[*Service]*ServiceTotals
+	// imagesEvicted counts images dropped to make room for processes;
+	// imageBuilds, the snapshots started to make images.
+	imagesEvicted, imageBuilds atomic.Uint64
+	services                   map[*Service]*ServiceTotals
 }
 
 // ServiceTotals counts what the processes of one service (or, under the

@@ -14,6 +14,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	isleapi "github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/fuel"
 	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -101,9 +103,9 @@ type snapshotState struct {
 	inbox, inboxCap uint32
 	mono            int64
 	fuel            int64 // what the init spent
-	// outOfBudget records that a charge of the init's was refused for
-	// want of a budget (budgetError): a later try may succeed.
-	outOfBudget atomic.Bool
+	// short records what a charge of the init's that was refused for want
+	// of a budget ran out of (budgetError): a later try may succeed.
+	short atomic.Uint32
 }
 
 var guardSeq atomic.Uint64
@@ -118,14 +120,21 @@ type imageLimits struct {
 	timeout time.Duration
 }
 
-// ranOutOfTree reports whether g, a snapshot's tree, was ended for want of
-// the fuel or time of the tree that asked (lim), not by the snapshot's own
-// bounds.
-func (g *Group) ranOutOfTree(lim imageLimits) bool {
-	if g.fuelLimit > 0 && g.fuel.Load() <= 0 {
-		return true
+// ranOut says what budget g, a snapshot's tree, ran out of, if the
+// init's end (err) was for want of the asking tree's (lim) and not the
+// snapshot's own bounds or the module's doing: charged, what a refused
+// charge ran out of; otherwise fuel, if the init was abandoned for it, or
+// time, if the tree's timeout ended it.
+func (g *Group) ranOut(lim imageLimits, err error, charged budget) budget {
+	switch {
+	case charged != enough:
+		return charged
+	case err != nil && lim.fuel > 0 && fault.FromError(err).Cause == isleapi.CauseFuelExhausted:
+		return outOfFuel
+	case lim.timeout > 0 && lim.timeout < snapshotTimeout && g.killReason() == "timeout":
+		return outOfTime
 	}
-	return g.killReason() == "timeout" && lim.timeout > 0 && lim.timeout < snapshotTimeout
+	return enough
 }
 
 // snapshot runs m's _initialize in an instance of its own, in a tree of
@@ -152,8 +161,8 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 	start := ProcessOverhead + m.fixedMemory + int64(m.minMemory)
 	if full := p.chargeMem(start); full != nil {
 		err := fmt.Errorf("%w: %s", ErrLimit, full.describeFull(start))
-		if k.budgetRefused(full) {
-			err = budgetError{err}
+		if short := k.refusal(full); short != enough {
+			err = budgetError{err, short}
 		}
 		return nil, err
 	}
@@ -200,16 +209,16 @@ func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snap
 			return nil, forbidden
 		}
 		err = fmt.Errorf("its init failed: %w", err)
-		if p.extra.snap.outOfBudget.Load() || g.ranOutOfTree(lim) {
-			err = budgetError{err}
+		if short := g.ranOut(lim, err, budget(p.extra.snap.short.Load())); short != enough {
+			err = budgetError{err, short}
 		}
 		return nil, err
 	}
 	if reason := g.killReason(); reason != "" {
 		// Ended between two fuel yields, the init may still have returned.
 		err := fmt.Errorf("its init was ended: %s", reason)
-		if g.ranOutOfTree(lim) {
-			err = budgetError{err}
+		if short := g.ranOut(lim, nil, enough); short != enough {
+			err = budgetError{err, short}
 		}
 		return nil, err
 	}
@@ -252,7 +261,7 @@ func (p *Process) readSnapshot(cfg *wasip1.Config) (*snapshotState, error) {
 	// must fit under the ceiling. The image keeps the charge.
 	size := int64(mem.Size())
 	if full := p.k.node.charge(size); full != nil {
-		return nil, budgetError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size))}
+		return nil, budgetError{fmt.Errorf("%w: %s", ErrLimit, full.describeFull(size)), outOfRoom}
 	}
 	b, _ := mem.Read(0, mem.Size()) // the instance's own bytes: copy before it closes
 	img, err := linmem.NewImage("isle-image:"+p.mod.Name, b)
