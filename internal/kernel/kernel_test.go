@@ -50,3 +50,40 @@ func TestExitKinds(t *testing.T) {
 		t.Errorf("stack: %v", e)
 	}
 }
+
+// Loaders racing on the same bytes all get the one Module that won, and
+// the losers' compiled code is given back without taking the winner's:
+// wazero counts each compilation of the same bytes as a hold on one copy,
+// so closing a loser's must leave the code the winner runs.
+func TestConcurrentLoadsShareOneModule(t *testing.T) {
+	t.Parallel()
+	k := newKernel(t)
+	path := testwasm.WAT(t, "testdata/wat/exit.wat")
+	bin := testwasm.Read(t, path)
+	const n = 8
+	mods := make(chan *Module, n)
+	for range n {
+		go func() {
+			m, err := k.Load(context.Background(), path, bin)
+			if err != nil {
+				t.Error(err)
+			}
+			mods <- m
+		}()
+	}
+	first := <-mods
+	for range n - 1 {
+		if m := <-mods; m != first {
+			t.Fatal("two loads of the same bytes returned different modules")
+		}
+	}
+	for range 3 {
+		p, err := k.Spawn(context.Background(), first, Spec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exit, err := p.Wait(testwasm.Context(t)); err != nil || exit.Code != 7 {
+			t.Fatalf("a process of the shared module ended %v, %v; want exit code 7", exit, err)
+		}
+	}
+}

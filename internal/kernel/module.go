@@ -291,12 +291,15 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		m.goLoopFuel = cut.loopFuel
 	}
 	k.mu.Lock()
-	if prev, ok := k.modules[sum]; ok {
-		m = prev // lost a race with another loader; keep one copy
-	} else {
+	prev, lost := k.modules[sum]
+	if !lost {
 		k.modules[sum] = m
 	}
 	k.mu.Unlock()
+	if lost { // to another loader: keep one copy, and one hold on the code
+		_ = compiled.Close(ctx)
+		return prev, nil
+	}
 	return m, nil
 }
 
