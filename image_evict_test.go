@@ -26,12 +26,9 @@ import (
 // table (they closed once the images' clones had ended).
 func TestImagesMakeRoomForProcesses(t *testing.T) {
 	const image = 257 << 16 // imagehog's memory after its init: 257 pages
-	cfg := nodeConfig(t)
-	cfg.NoImages = false
 	// Four images, two 16 MiB processes beside them and a few MiB: a
 	// build holds its init's memory and its image's at once.
-	cfg.MaxMemory = 84 << 20
-	node := startNode(t, cfg)
+	node := newImageNodeUnder(t, 84<<20)
 	ctx := testwasm.Context(t)
 	mods := hogVariants(t, node, 4)
 	for _, m := range mods {
@@ -125,10 +122,7 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 // A build the node's ceiling refused is tried again once there is room:
 // before, the refusal stuck to the view for the node's life.
 func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
-	cfg := nodeConfig(t)
-	cfg.NoImages = false
-	cfg.MaxMemory = 56 << 20 // three 16 MiB processes, or one and a build
-	node := startNode(t, cfg)
+	node := newImageNodeUnder(t, 56<<20) // three 16 MiB processes, or one and a build
 	ctx := testwasm.Context(t)
 	mods := hogVariants(t, node, 2)
 	var hogs []*isle.Process
@@ -162,10 +156,7 @@ func TestImageRetriedOnceTheNodeHasRoom(t *testing.T) {
 // Before, the copy was charged only once the init's memory was freed, and
 // the host held 48 MiB of guest memory under a 36 MiB ceiling meanwhile.
 func TestImageBuildCountsItsCopy(t *testing.T) {
-	cfg := nodeConfig(t)
-	cfg.NoImages = false
-	cfg.MaxMemory = 36 << 20
-	node := startNode(t, cfg)
+	node := newImageNodeUnder(t, 36<<20)
 	ctx := testwasm.Context(t)
 	mods := hogVariants(t, node, 2)
 	p, err := node.Spawn(ctx, mods[1], isle.Grants{}, isle.Limits{NoImage: true})
@@ -268,10 +259,7 @@ func TestImageViewsForgetOneOffs(t *testing.T) {
 // node closed (found in review: 452 KiB more a cycle). Measured from
 // outside, in the host's anonymous executable mappings.
 func TestEvictedImagesLeaveNoCode(t *testing.T) {
-	cfg := nodeConfig(t)
-	cfg.NoImages = false
-	cfg.MaxMemory = 40 << 20 // a 16 MiB image and a 16 MiB process, not two
-	node := startNode(t, cfg)
+	node := newImageNodeUnder(t, 40<<20) // a 16 MiB image and a 16 MiB process, not two
 	ctx := testwasm.Context(t)
 	hog := hogVariants(t, node, 1)[0]
 	before := execBytes(t)

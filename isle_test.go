@@ -60,8 +60,16 @@ func nodeConfig(t *testing.T) isle.Config {
 // newImageNode returns a node of the test's own that makes images.
 func newImageNode(t *testing.T) *isle.Node {
 	t.Helper()
+	return newImageNodeUnder(t, 0)
+}
+
+// newImageNodeUnder returns a node of the test's own that makes images,
+// under a ceiling of ceiling bytes (0: the default).
+func newImageNodeUnder(t *testing.T, ceiling int64) *isle.Node {
+	t.Helper()
 	cfg := nodeConfig(t)
 	cfg.NoImages = false
+	cfg.MaxMemory = ceiling
 	return startNode(t, cfg)
 }
 

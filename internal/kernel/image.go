@@ -33,8 +33,8 @@ var ErrNoImage = errors.New("no image")
 
 // Images are made for a view on its second spawn (a module spawned once
 // gains nothing from one), at most maxImages per module. A view whose
-// image the node's ceiling refused or evicted waits for twice as many
-// spawns before the next try, up to maxImageWait.
+// image was evicted, or whose build ran out of a budget, waits for twice
+// as many spawns before the next try, up to maxImageWait (image_cache.go).
 // A node remembers at most maxImageKeys views, so that spawns with ever
 // new arguments cannot grow the table without bound.
 const (

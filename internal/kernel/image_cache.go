@@ -15,8 +15,10 @@ import (
 // memory, fuel or time) leaves its view to try again later (retryImage).
 // Each time, the view waits twice as many spawns before its next build,
 // so that a node short of memory does not spend its cores rebuilding what
-// it then drops, nor poor trees their budgets on inits they cannot
-// finish. A retry keeps the view's place among its module's maxImages.
+// it then drops; and a retry after the asking tree's budget ran out needs
+// a tree with more of it (mayTry), so that trees that spawn and die cannot
+// have the node run an init for them again and again. A retry keeps the
+// view's place among its module's maxImages.
 //
 // A process started from an image holds it (image.acquire) until it
 // ends, so eviction never pulls an image from under a spawn; the pages its
