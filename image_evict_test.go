@@ -92,6 +92,15 @@ func TestImagesMakeRoomForProcesses(t *testing.T) {
 	if v, pages := hogAnswer(t, clone); v != 7 || pages != 257 {
 		t.Fatalf("a clone whose image was evicted before its first turn reads %d in %d pages, want 7 in 257", v, pages)
 	}
+	if v, pages := hogAnswer(t, last); v != 7 || pages != 257 {
+		t.Fatalf("a clone that evicted its own image reads %d in %d pages, want 7 in 257", v, pages)
+	}
+	// Every image is evicted and every clone has run: their memories map
+	// the memfds' pages, which their charges cover, and no descriptor is
+	// left to keep an evicted image's pages alive past its clones' use.
+	if n := imageFDs(t, t.Name()); n != 0 {
+		t.Fatalf("%d image memfds open after every image was evicted and its clones' memories were placed", n)
+	}
 	for _, p := range append(hogs, clone) {
 		p.Kill()
 		if _, err := p.Wait(ctx); err != nil {

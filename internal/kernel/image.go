@@ -62,31 +62,48 @@ type image struct {
 	// fuel is what the snapshot's init spent: every clone is charged it,
 	// as if it had run the init itself (see Process.useImage).
 	fuel int64
-	// refs counts the image's holders: the node's cache while the image is
-	// in it, and each process started from it, which maps the memfd at
-	// its first turn and instantiates mod at every wake. The last release
-	// closes both.
+	// refs counts the holders of mod: the node's cache while the image is
+	// in it, and each process started from it, which instantiates mod at
+	// every wake. The last release closes mod's compiled code.
 	refs atomic.Int64
+	// memRefs counts the holders of mem: the cache, and each process until
+	// its memory is placed (Process.instantiate), as a mapping holds the
+	// file's pages itself and a copy needs them no more. The last closes
+	// mem, so an evicted image's pages outlive it only in its clones'
+	// mappings, which their charges cover. A holder of mem holds mod too.
+	memRefs atomic.Int64
 }
 
-// acquire takes a hold on img for a process, unless img is already closed.
-// Safe from any goroutine.
+// acquire takes a hold on img for a process, on its memory and its module,
+// unless its memory is closed already. Safe from any goroutine.
 func (img *image) acquire() bool {
 	for {
-		n := img.refs.Load()
+		n := img.memRefs.Load()
 		if n <= 0 {
 			return false
 		}
-		if img.refs.CompareAndSwap(n, n+1) {
+		if img.memRefs.CompareAndSwap(n, n+1) {
+			img.refs.Add(1)
 			return true
 		}
 	}
 }
 
-// release gives back a hold; the last closes the memfd and the image
-// module's compiled code (wazero counts a module compiled twice as two
-// holds, so an image module another image shares stays). Safe from any
-// goroutine.
+// releaseMem gives back a hold on img's memory; the last closes the
+// memfd. Safe from any goroutine.
+func (img *image) releaseMem() {
+	switch n := img.memRefs.Add(-1); {
+	case n > 0:
+		return
+	case n < 0:
+		panic("kernel: image memory released more often than acquired")
+	}
+	_ = img.mem.Close()
+}
+
+// release gives back a hold on img's module; the last closes its
+// compiled code (wazero counts a module compiled twice as two holds, so
+// an image module another image shares stays). Safe from any goroutine.
 func (img *image) release() {
 	switch n := img.refs.Add(-1); {
 	case n > 0:
@@ -94,7 +111,6 @@ func (img *image) release() {
 	case n < 0:
 		panic("kernel: image released more often than acquired")
 	}
-	_ = img.mem.Close()
 	_ = img.mod.compiled.Close(context.Background())
 }
 
@@ -266,18 +282,21 @@ func (k *Kernel) PrepareImage(ctx context.Context, m *Module, spec Spec) error {
 
 // useImage starts p from an image, if one is ready for its view and its
 // tree can hold the image's memory, adjusting cfg for a clone: its clock
-// goes on from the snapshot's. p holds the image until closeMem.
+// goes on from the snapshot's. p holds the image's memory until it is
+// placed, and its module until closeMem.
 func (p *Process) useImage(cfg *wasip1.Config) {
 	img := p.k.readyImage(p.mod, cfg, p.group.imageLimits())
 	if img == nil {
 		return
 	}
 	if p.alloc.Limit != 0 && img.mod.minMemory > p.alloc.Limit {
+		img.releaseMem()
 		img.release()
 		return
 	}
 	extra := int64(img.mod.minMemory) - int64(p.mod.minMemory)
 	if p.chargeMem(extra) != nil {
+		img.releaseMem()
 		img.release()
 		return // the full init may still fit where the image does not
 	}

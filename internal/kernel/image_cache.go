@@ -197,6 +197,7 @@ func (e *imageEntry) ready() bool {
 func (k *Kernel) dropImage(img *image) {
 	size := int64(img.mem.Size())
 	k.imageBytes.Add(-size)
+	img.releaseMem()
 	img.release()
 	k.node.uncharge(size)
 }

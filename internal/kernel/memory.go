@@ -91,7 +91,11 @@ func (p *Process) closeMem() {
 	}
 	p.group.uncharge(p.mem.Swap(0))
 	if img := p.startImage(); img != nil {
-		img.release() // its memory is freed, or was never made
+		if p.alloc.Image != nil { // its memory was never made
+			p.alloc.Image = nil
+			img.releaseMem()
+		}
+		img.release()
 	}
 }
 

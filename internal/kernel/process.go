@@ -389,6 +389,13 @@ func (p *Process) instantiate() (err error) {
 		m.proven.Store(true)
 	}
 	p.inst = inst
+	if p.alloc.Image != nil {
+		// Its memory is placed: a mapping of the image's memfd, which
+		// holds the file itself, or a copy. Later instances take up the
+		// same memory (Allocator.Retain).
+		p.alloc.Image = nil
+		p.startImage().releaseMem()
+	}
 	if g, ok := inst.ExportedGlobal(fuelGlobalExport).(api.MutableGlobal); ok {
 		p.fuel.counter = g
 	}

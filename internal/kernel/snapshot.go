@@ -533,6 +533,7 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 	im.wake.ready.Store(true)
 	img := &image{mod: im, mem: mem, inbox: s.inbox, inboxCap: s.inboxCap, mono: s.mono, fuel: s.fuel}
 	img.refs.Store(1) // the cache's
+	img.memRefs.Store(1)
 	return img, nil
 }
 
