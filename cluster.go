@@ -124,7 +124,7 @@ func (n *Node) startCluster(ctx context.Context, cfg *ClusterConfig) error {
 				maxFrame = mp - 256
 			}
 			c.d = dist.New(dist.Config{Kernel: n.k, Self: cfg.Name, Send: c.send, MaxFrame: maxFrame,
-				MaxExports: cfg.maxExports, Logger: n.log})
+				MaxExports: cfg.maxExports, Logger: n.log, Broken: c.broken})
 			subject := "isle." + clusterName(cfg) + ".d." + cfg.Name + ".>"
 			if sub, err = nc.Subscribe(subject, c.onBatch); err == nil {
 				err = sub.SetPendingLimits(-1, 256<<20)
@@ -179,6 +179,14 @@ func (c *clustering) onChange(ev cluster.Event) {
 			reason = "node shut down"
 		}
 		c.d.Down(ev.Member.Name, ev.Member.Session, reason)
+	}
+}
+
+// broken ends a session whose peer broke dist's protocol: the link is
+// reset, and dist's Down follows from the event.
+func (c *clustering) broken(peer string, session uint64, why string) {
+	if cl := c.live.Load(); cl != nil {
+		cl.EndSession(peer, session, why)
 	}
 }
 

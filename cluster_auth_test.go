@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/isle-run/isle"
 	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/cluster"
 	"github.com/isle-run/isle/internal/dist"
 	"github.com/isle-run/isle/internal/testwasm"
 )
@@ -104,4 +110,125 @@ func TestClusterMemberCannotSpeakForAnother(t *testing.T) {
 			t.Fatalf("the rogue read %q", m.Data)
 		}
 	}
+}
+
+// A member that holds up its own traffic behind a full mailbox, then
+// floods frames no window bounds (releases of an id never exported), has
+// its session reset once it passes what an honest member could send: the
+// node's heap stays bounded, the member's link comes back on a new
+// session, and another member's link is untouched. Before, the node kept
+// every frame, about 470 MiB of heap per 10 MiB sent, until it starved.
+func TestClusterMemberFloodingHeldFramesIsReset(t *testing.T) {
+	nodes := testCluster(t, "a", "evil", "c")
+	a, evil, c := nodes[0], nodes[1], nodes[2]
+	ca, ce := isle.ClusterNodeForTest(a), isle.ClusterNodeForTest(evil)
+	victim, err := a.Spawn(testwasm.Context(t), load(t, a, testwasm.WAT(t, "testdata/wat/victim.wat")),
+		isle.Grants{}, isle.Limits{Mailbox: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(victim.Kill)
+	id := isle.RemoteExportForTest(publish(t, a, victim, "victim", evil))
+	downs := make(chan cluster.Event, 16)
+	stop := ca.OnChange(func(ev cluster.Event) {
+		if ev.Kind == cluster.Down {
+			downs <- ev
+		}
+	})
+	t.Cleanup(stop)
+	before := func(name string) uint64 {
+		m, ok := ca.Peer(name)
+		if !ok || !m.Up {
+			t.Fatalf("a does not see %s up", name)
+		}
+		return m.Session
+	}
+	evilSession, cSession := before("evil"), before("c")
+
+	toA, ok := ce.Peer("a")
+	if !ok || !toA.Up {
+		t.Fatal("evil does not see a up")
+	}
+	st := toA.Stamp()
+	subject := ce.Subject("d", "a", "evil", strconv.FormatUint(st.To, 10), strconv.FormatUint(st.From, 10))
+	publishSealed := func(batch []byte) {
+		t.Helper()
+		sealed, err := ce.Seal(nil, toA, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ce.Conn().Publish(subject, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three sends: one fills the mailbox of 1, the next two wait behind it.
+	send := dist.SendBatch(id, 1, nil)
+	publishSealed(append(append(bytes.Clone(send), send[1:]...), send[1:]...))
+	// The heap's peak while a takes the flood, sampled from outside.
+	runtime.GC()
+	h0, peak := heapObjects(), atomic.Uint64{}
+	sampling, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if h := heapObjects(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	// 1 MiB batches of 4-byte releases of an id a never exported.
+	flood := dist.ReleaseBatch(12345, 1<<18)
+	for range 8 {
+		publishSealed(flood)
+	}
+	if err := ce.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ev := testwasm.Await(t, downs, "a to end evil's session")
+	if ev.Member.Name != "evil" || ev.Member.Session != evilSession || ev.Reason != cluster.ReasonNoConnection {
+		t.Fatalf("a ended %s's session %d (%s), want evil's %d (noconnection)", ev.Member.Name, ev.Member.Session, ev.Reason, evilSession)
+	}
+	testwasm.WaitFor(t, "evil to come back up on a new session", func() bool {
+		m, ok := ca.Peer("evil")
+		return ok && m.Up && m.Session != evilSession
+	})
+	close(sampling)
+	<-sampled
+	t.Logf("a's heap peaked %d MiB above where it started", (int64(peak.Load())-int64(h0))>>20)
+	if grew := int64(peak.Load()) - int64(h0); grew > 160<<20 {
+		t.Fatalf("a's heap grew by %d MiB from 8 MiB of frames one member sent", grew>>20)
+	}
+	if m, _ := ca.Peer("c"); !m.Up || m.Session != cSession {
+		t.Fatalf("c's session with a changed (up %v, session %d, was %d)", m.Up, m.Session, cSession)
+	}
+	select {
+	case ev := <-downs:
+		t.Fatalf("a ended another session too: %s's", ev.Member.Name)
+	default:
+	}
+	// c's link still carries messages.
+	pa := remoteProc(t, a, nil, 0)
+	if err := a.Publish("pa", isle.ProcessCap(pa, api.RightSend), "c"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.Lookup(testwasm.Context(t), "a", "pa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Send(testwasm.Context(t), isle.Message{Tag: 4, Data: []byte{0, 0, 0, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	testwasm.WaitFor(t, "pa to count c's message", func() bool { return ask(t, pa, rGetCount)[0] == 1 })
+}
+
+// heapObjects is the bytes of the heap's objects, live or not yet swept.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

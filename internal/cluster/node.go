@@ -219,6 +219,32 @@ func (n *Node) Peer(name string) (Member, bool) {
 	return Member{}, false
 }
 
+// EndSession ends this node's link to the member called name if session
+// (Member.Session) is still its current one, as if the member had fallen
+// silent: a Down event with ReasonNoConnection, and at the next heartbeats
+// both sides set up a new link. Its caller found the member breaking the
+// protocol on that link (why), which a new session may cure and which
+// nothing less can.
+//
+// Safe from any goroutine.
+func (n *Node) EndSession(name string, session uint64, why string) {
+	n.mu.Lock()
+	p := n.tab.peers[name]
+	ended := p != nil && p.up && p.mine == session
+	if ended {
+		n.emitLocked(n.tab.down(p, ReasonNoConnection, nil))
+	}
+	n.mu.Unlock()
+	if !ended {
+		return
+	}
+	n.log.Warn("cluster: ending the session with a member that broke the protocol", "peer", name, "why", why)
+	select {
+	case n.kick <- struct{}{}: // tell the member now
+	default:
+	}
+}
+
 // Admit reports whether a message from peer stamped s (the sender's
 // Member.Stamp() for this node) belongs to this node's current link with
 // peer. A message from an ended session is refused, even after the link

@@ -47,7 +47,10 @@
 // is full, that frame and every ordered frame after it from that node wait
 // in turn (a node's traffic to another is one queue, like an Erlang
 // distribution connection). Replies, failures, credit and lookups are
-// never held: they cannot wait behind a send that waits for them.
+// never held: they cannot wait behind a send that waits for them. Held
+// frames are bounded: sends and calls by twice the window (the excess is
+// dropped), the rest by maxHeldControl (a peer past it has its session
+// ended through Config.Broken).
 //
 // # Lock order
 //
@@ -122,7 +125,12 @@ type Config struct {
 	// MaxExports bounds the handles exported to one peer, and held from
 	// it; zero means MaxExports.
 	MaxExports int
-	Logger     *slog.Logger
+	// Broken, if set, is told that peer broke the protocol in session
+	// (why says how) so that the session must end; it should end the
+	// link, so that both sides set up a new one, and Down follows. If nil,
+	// dist ends the session itself, as Down does.
+	Broken func(peer string, session uint64, why string)
+	Logger *slog.Logger
 }
 
 // Dist is one node's end of the distribution.

@@ -146,6 +146,7 @@ func (p *peer) exported(id uint64) *export {
 type imported struct {
 	r        *kernel.Remote
 	received uint64
+	killed   bool // a kill of it was sent (peer.Kill)
 }
 
 // remote returns this node's Remote for the peer's export id, making it

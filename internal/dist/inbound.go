@@ -2,6 +2,7 @@ package dist
 
 import (
 	"errors"
+	"fmt"
 
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
@@ -21,7 +22,23 @@ type heldFrame struct {
 	m      *kernel.Message
 	exit   isleapi.Exit
 	reason string
+	size   int // its bytes on the wire, for a frame other than a send or call
 }
+
+// An honest peer's sends and calls in flight are bounded by the window;
+// its other ordered frames (ends, revocations, releases, link exits,
+// kills) by nothing but what happens on its side, one frame per event,
+// and a kill of one handle is sent once (peer.Kill). While a full mailbox
+// holds its traffic, at most maxHeldControl of them, and
+// maxHeldControlBytes of their bytes, are held from one peer: a peer past
+// either is broken, and its session ends (Config.Broken). Before, a member
+// that filled one mailbox and then sent 4-byte releases grew this node's
+// heap by 470 MiB per 10 MiB it sent, until the node starved (found in
+// review).
+const (
+	maxHeldControl      = 1 << 16
+	maxHeldControlBytes = 16 << 20
+)
 
 // discard drops a held frame that will not be handled. A held call is
 // answered by the caller's own node, which abandons it on Down.
@@ -41,6 +58,7 @@ func (p *peer) deliver(batch []byte) {
 	}
 	for len(r.b) > 0 {
 		var h heldFrame
+		before := len(r.b)
 		h.typ = r.byte()
 		switch h.typ {
 		case fSend:
@@ -126,11 +144,28 @@ func (p *peer) deliver(batch []byte) {
 		if r.err != nil {
 			break
 		}
-		p.ordered(h)
+		h.size = before - len(r.b)
+		if why := p.ordered(h); why != "" {
+			p.breakOff(why)
+			return
+		}
 	}
 	if r.err != nil {
 		p.malformed(r.err.Error())
 	}
+}
+
+// breakOff ends the session of a peer that broke the protocol past what
+// dropping its excess can answer: through Config.Broken, which has the
+// membership layer end the link so that both sides set up a new one, or,
+// without it, here, as Down does.
+func (p *peer) breakOff(why string) {
+	p.d.log.Error("cluster: a node broke the protocol; its session ends", "node", p.name, "why", why)
+	if f := p.d.cfg.Broken; f != nil {
+		f(p.name, p.session, why)
+		return
+	}
+	p.d.Down(p.name, p.session, why)
 }
 
 // malformed logs, once per session, that the peer sent something this
@@ -147,33 +182,41 @@ func (p *peer) malformed(why string) {
 }
 
 // ordered handles h now, unless frames before it are held; a send or call
-// that finds a full mailbox is held, with everything after it.
-func (p *peer) ordered(h heldFrame) {
+// that finds a full mailbox is held, with everything after it. It returns
+// why the peer is broken, once, if holding h showed it is (see hold).
+func (p *peer) ordered(h heldFrame) (broken string) {
 	p.inMu.Lock()
-	if p.draining {
-		p.hold(h)
+	if p.draining || p.broken {
+		broken = p.hold(h)
 		p.inMu.Unlock()
-		return
+		return broken
 	}
 	p.inMu.Unlock()
 	if p.handle(&h, true) {
-		return
+		return ""
 	}
 	p.inMu.Lock()
-	p.hold(h)
+	broken = p.hold(h)
 	p.draining = true
 	p.inMu.Unlock()
 	go p.drain()
+	return broken
 }
 
 // hold queues h behind the frames already held. An honest peer never has
 // more sends and calls held than its window allows; one that ignores the
 // window is broken, and its excess is dropped rather than kept without
-// bound. (Other ordered frames are bounded by the exports.)
+// bound. Other frames cannot be dropped without losing what they say (an
+// end, a release, a kill), so a peer past their bounds has its session
+// ended: hold drops h and everything after it, and returns why, once.
 // Precondition: p.inMu is held.
-func (p *peer) hold(h heldFrame) {
+func (p *peer) hold(h heldFrame) (broken string) {
 	data := h.typ == fSend || h.typ == fCall
-	if data && (p.heldData >= 2*p.d.cfg.Window || p.heldBytes >= 2*p.d.cfg.WindowBytes) {
+	switch {
+	case p.broken:
+		h.discard()
+		return ""
+	case data && (p.heldData >= 2*p.d.cfg.Window || p.heldBytes >= 2*p.d.cfg.WindowBytes):
 		if !p.overrun {
 			p.overrun = true
 			p.d.log.Error("cluster: a node sent past its flow-control window; its excess frames are dropped",
@@ -183,13 +226,20 @@ func (p *peer) hold(h heldFrame) {
 			p.fail(h.call, codeFull)
 		}
 		h.discard()
-		return
-	}
-	if data {
+		return ""
+	case !data && (p.heldCtl >= maxHeldControl || p.heldCtlBytes+h.size > maxHeldControlBytes):
+		p.broken = true
+		return fmt.Sprintf("it sent more than %d frames or %d bytes of ends, releases, link exits and kills while its messages waited for a full mailbox",
+			maxHeldControl, maxHeldControlBytes)
+	case data:
 		p.heldData++
 		p.heldBytes += h.msg.size()
+	default:
+		p.heldCtl++
+		p.heldCtlBytes += h.size
 	}
 	p.held = append(p.held, h)
+	return ""
 }
 
 // drain handles held frames in order, waiting for room, until none is
@@ -197,7 +247,8 @@ func (p *peer) hold(h heldFrame) {
 // slices for the next run and the next hold: popping from the front of a
 // queue that grows at the back would copy it at every growth, which
 // under a sustained overload cost more than the frames themselves. Both
-// stay bounded by the window, as the held frames are.
+// stay bounded, as the held frames are: a run counts against the bounds
+// until it is handled.
 func (p *peer) drain() {
 	for {
 		p.inMu.Lock()
@@ -215,9 +266,15 @@ func (p *peer) drain() {
 			return
 		}
 		run := p.held
-		p.held, p.spare, p.heldData, p.heldBytes = p.spare[:0], nil, 0, 0
+		p.held, p.spare = p.spare[:0], nil
 		p.inMu.Unlock()
+		var data, bytes, ctl, ctlBytes int
 		for i := range run {
+			if h := &run[i]; h.typ == fSend || h.typ == fCall {
+				data, bytes = data+1, bytes+h.msg.size()
+			} else {
+				ctl, ctlBytes = ctl+1, ctlBytes+h.size
+			}
 			if p.ctx.Err() != nil {
 				run[i].discard()
 			} else {
@@ -227,6 +284,8 @@ func (p *peer) drain() {
 		}
 		p.inMu.Lock()
 		p.spare = run[:0]
+		p.heldData, p.heldBytes = p.heldData-data, p.heldBytes-bytes
+		p.heldCtl, p.heldCtlBytes = p.heldCtl-ctl, p.heldCtlBytes-ctlBytes
 		p.inMu.Unlock()
 	}
 }

@@ -44,13 +44,17 @@ type peer struct {
 
 	starting map[uint64]context.CancelCauseFunc // spawns for the peer still starting, by request
 
-	inMu      sync.Mutex // guards held, spare, draining and overrun
-	overrun   bool       // the peer sent past its window (logged once)
-	heldData  int        // sends and calls in held
-	heldBytes int        // their bytes
-	held      []heldFrame
-	spare     []heldFrame // drain's last run, emptied, for the next
-	draining  bool
+	inMu    sync.Mutex // guards everything below
+	overrun bool       // the peer sent past its window (logged once)
+	broken  bool       // the peer is past maxHeldControl: its session ends
+	// heldData and heldBytes count the sends and calls in held and in
+	// drain's run, and their bytes; heldCtl and heldCtlBytes the other
+	// frames there, and their bytes on the wire.
+	heldData, heldBytes   int
+	heldCtl, heldCtlBytes int
+	held                  []heldFrame
+	spare                 []heldFrame // drain's last run, emptied, for the next
+	draining              bool
 }
 
 var _ kernel.RemotePort = (*peer)(nil)
@@ -308,9 +312,21 @@ func (p *peer) LinkExit(r *kernel.Remote, exit isleapi.Exit) {
 	p.control(putExit(putUvarint([]byte{fLinkExit}, r.ID), exit))
 }
 
-// Kill implements kernel.RemotePort.
+// Kill implements kernel.RemotePort. A Remote is killed once: the owner
+// checks every kill against the same export, so a second could only do
+// what the first did, and a guest killing one handle in a loop would
+// otherwise send a frame at each turn.
 func (p *peer) Kill(r *kernel.Remote, reason string) {
-	p.control(putString(putUvarint([]byte{fKill}, r.ID), reason))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	im := p.remotes[r.ID]
+	if p.down || (im != nil && im.r == r && im.killed) {
+		return
+	}
+	if im != nil && im.r == r {
+		im.killed = true
+	}
+	p.queue(putString(putUvarint([]byte{fKill}, r.ID), reason))
 }
 
 // outMsg turns m into its wire form, exporting the capabilities it

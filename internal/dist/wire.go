@@ -212,3 +212,14 @@ func SendBatch(export uint64, tag uint32, data []byte) []byte {
 	w := wireMsg{tag: tag, data: data}
 	return putMsg(putUvarint([]byte{wireVersion, fSend}, export), &w)
 }
+
+// ReleaseBatch encodes a batch of n releases of export, each for one
+// arrival: what a member sends as its holders let go of it, n times over.
+// Tests of a hostile member flood with it.
+func ReleaseBatch(export uint64, n int) []byte {
+	b := []byte{wireVersion}
+	for range n {
+		b = putUvarint(putUvarint(append(b, fRelease), export), 1)
+	}
+	return b
+}
