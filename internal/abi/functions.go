@@ -169,7 +169,7 @@ func recv(ctx context.Context, mod api.Module, stack []uint64) {
 // struct, returning its length or ETOOBIG if the buffer was short.
 func (c Ctx) deliverTo(m *kernel.Message, aux, buf, bufCap, info uint32) int32 {
 	n := uint32(len(m.Data))
-	copy(c.Bytes(buf, min(n, bufCap)), m.Data)
+	c.P.ChargeBytes(copy(c.Bytes(buf, min(n, bufCap)), m.Data))
 	b := c.Bytes(info, 16)
 	binary.LittleEndian.PutUint32(b[0:], n)
 	binary.LittleEndian.PutUint32(b[4:], m.Tag)
@@ -192,7 +192,9 @@ func msgRead(ctx context.Context, mod api.Module, stack []uint64) {
 	if uint64(off) > uint64(len(m.Data)) {
 		c.Misuse("offset %d is past the message's %d bytes", off, len(m.Data))
 	}
-	SetResult(stack, int32(copy(c.Bytes(ptr, n), m.Data[off:])))
+	copied := copy(c.Bytes(ptr, n), m.Data[off:])
+	c.P.ChargeBytes(copied)
+	SetResult(stack, int32(copied))
 }
 
 func msgHandles(ctx context.Context, mod api.Module, stack []uint64) {

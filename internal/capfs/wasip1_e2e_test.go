@@ -22,6 +22,8 @@ type soloHost struct{}
 func (soloHost) Blocking(f func())            { f() }
 func (soloHost) KillContext() context.Context { return context.Background() }
 func (soloHost) CheckKilled()                 {}
+func (soloHost) ChargeWork(int64)             {}
+func (soloHost) ChargeBytes(int)              {}
 
 // TestEndToEndWasip1 runs the escape program through isle's own WASI layer
 // (internal/wasip1), which resolves paths itself before they reach the

@@ -128,6 +128,25 @@ func (p *Process) payDebt() bool {
 	return ok && got == n
 }
 
+// ChargeWork charges units of fuel for work a host function does in
+// proportion to what the guest asked of it (bytes moved, entries
+// scanned), as the rewriter charges a bulk memory operation by its
+// length: they come off the counter, so the guest's next check yields,
+// where its tree's budget pays for them, a pending kill lands, and other
+// goroutines get their turn. Before, a loop of host calls moving a
+// megabyte each was charged only its own few instructions, and ran on a
+// budget of 20M fuel until its timeout (found in review).
+// Precondition: called by p's owner, in a host call.
+func (p *Process) ChargeWork(units int64) {
+	if c := p.fuel.counter; c != nil && units > 0 {
+		c.Set(uint64(int64(c.Get()) - units))
+	}
+}
+
+// ChargeBytes is ChargeWork for n bytes moved: see fuel.HostBytes.
+// Precondition: as ChargeWork.
+func (p *Process) ChargeBytes(n int) { p.ChargeWork(fuel.HostBytes(n)) }
+
 // fuelExhausted is the fault of a process whose tree's budget is spent.
 func (p *Process) fuelExhausted() error {
 	who := "spent its budget of "

@@ -372,6 +372,7 @@ func (s *State) readv(mem api.Memory, fd uint64, iovs, n uint32, at int64, resul
 			break
 		}
 	}
+	s.host.ChargeBytes(total)
 	return putU32(mem, result, uint32(total))
 }
 
@@ -444,6 +445,7 @@ func (s *State) writev(mem api.Memory, fd uint64, iovs, n uint32, at int64, resu
 			break
 		}
 	}
+	s.host.ChargeBytes(total)
 	return putU32(mem, result, uint32(total))
 }
 

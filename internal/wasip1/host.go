@@ -114,6 +114,10 @@ func wrap(f fn, lookup Lookup) api.GoModuleFunc {
 			stack[0] = uint64(errNosys)
 			return
 		}
+		// Every call is a point where a kill lands, as isle's own are: a
+		// guest looping on calls would otherwise meet it only at its next
+		// fuel yield, which a call charged little work reaches late.
+		s.host.CheckKilled()
 		stack[0] = uint64(f(s, mod.Memory(), stack))
 	}
 }

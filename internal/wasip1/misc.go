@@ -109,6 +109,7 @@ func randomGet(s *State, mem api.Memory, st []uint64) Errno {
 	if s.random == nil {
 		return errIO
 	}
+	s.host.ChargeBytes(len(b))
 	if _, err := io.ReadFull(s.random, b); err != nil {
 		return errIO
 	}

@@ -39,6 +39,7 @@ func fdReaddir(s *State, mem api.Memory, st []uint64) Errno {
 		used += copy(buf[used:], head[:])
 		used += copy(buf[used:], d.Name)
 	}
+	s.host.ChargeBytes(used)
 	return putU32(mem, uint32(st[4]), uint32(used))
 }
 

@@ -19,6 +19,11 @@ type Host interface {
 	KillContext() context.Context
 	// CheckKilled ends the current host call if the process was killed.
 	CheckKilled()
+	// ChargeWork charges the process units of fuel for work a call did in
+	// proportion to what it asked (see kernel.Process.ChargeWork), and
+	// ChargeBytes for n bytes it moved.
+	ChargeWork(units int64)
+	ChargeBytes(n int)
 }
 
 // Preopen is a directory given to the process when it starts.

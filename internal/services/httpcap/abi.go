@@ -93,6 +93,8 @@ func (g *Grant) open() (any, func(), error) {
 // writing {len, status} as two u32 at info_ptr. The response becomes the
 // current message, so a response longer than the buffer returns ETOOBIG
 // with info.len set and the rest is read with msg_read, as after call.
+// The response is charged to the process's memory as it arrives: one
+// its tree cannot hold fails with ELIMIT.
 func request(ctx context.Context, mod api.Module, stack []uint64) {
 	c := abi.Enter(ctx, mod, "http_request")
 	a := abi.ArgsOf(stack)
@@ -127,8 +129,10 @@ func request(ctx context.Context, mod api.Module, stack []uint64) {
 	var resp []byte
 	var status int
 	c.P.Blocking(func() {
-		resp, status, err = obj.(*Client).Do(c.P.KillContext(), &req, u, time.Duration(max(timeout, 0)))
+		resp, status, err = obj.(*Client).DoWithin(c.P.KillContext(), &req, u, time.Duration(max(timeout, 0)), reserveFor(c.P))
 	})
+	// Held from here as the current message, charged as one (SetCurrent).
+	defer c.P.UnchargeHost(int64(len(resp)))
 	c.P.CheckKilled()
 	if err != nil {
 		abi.SetResult(stack, c.Code(err))
@@ -136,6 +140,7 @@ func request(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	c.P.SetCurrent(&kernel.Message{Data: resp})
 	n := uint32(len(resp))
+	c.P.ChargeBytes(len(resp)) // read off the wire, then copied
 	copy(c.Bytes(bufPtr, min(n, bufCap)), resp)
 	info := c.Bytes(infoPtr, 8)
 	binary.LittleEndian.PutUint32(info[0:], n)
@@ -145,4 +150,16 @@ func request(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	abi.SetResult(stack, int32(n))
+}
+
+// reserveFor charges what a response to p holds to p's memory, or gives
+// it back for a negative n.
+func reserveFor(p *kernel.Process) func(n int64) error {
+	return func(n int64) error {
+		if n < 0 {
+			p.UnchargeHost(-n)
+			return nil
+		}
+		return p.ChargeHost(n)
+	}
 }

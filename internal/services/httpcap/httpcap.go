@@ -258,6 +258,14 @@ func Check(req *httpwire.Request) (*url.URL, error) {
 // kernel.ErrDenied (off the list), ErrTimeout, ErrTooBig (a response over
 // MaxResponse) or ErrIO (anything the network did).
 func (c *Client) Do(ctx context.Context, req *httpwire.Request, u *url.URL, timeout time.Duration) (resp []byte, status int, err error) {
+	return c.DoWithin(ctx, req, u, timeout, nil)
+}
+
+// DoWithin is Do, reserving what the response holds, as it arrives, with
+// reserve (nil: nothing); a refusal fails the request with reserve's
+// error. What was reserved is len(resp), or nothing when it fails: the
+// caller gives it back.
+func (c *Client) DoWithin(ctx context.Context, req *httpwire.Request, u *url.URL, timeout time.Duration, reserve func(n int64) error) (resp []byte, status int, err error) {
 	if !c.Allowed(u) {
 		return nil, 0, c.denied(u)
 	}
@@ -298,16 +306,60 @@ func (c *Client) Do(ctx context.Context, req *httpwire.Request, u *url.URL, time
 	if r.ContentLength > int64(MaxResponse-head) {
 		return nil, 0, fmt.Errorf("%w: response of %d bytes is over %d", kernel.ErrTooBig, r.ContentLength, MaxResponse)
 	}
+	rr := &reservingReader{r: io.LimitReader(r.Body, int64(MaxResponse-head)+1), reserve: reserve}
+	defer func() {
+		if err != nil && reserve != nil {
+			_ = reserve(-rr.reserved)
+		}
+	}()
+	if err := rr.take(int64(head)); err != nil {
+		return nil, 0, err
+	}
 	b := make([]byte, 0, head+max(0, int(min(r.ContentLength, 1<<20))))
 	b = httpwire.AppendResponse(b, &out)
 	buf := bytes.NewBuffer(b)
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, int64(MaxResponse-head)+1)); err != nil {
+	if _, err := buf.ReadFrom(rr); err != nil {
+		if rr.refused != nil {
+			return nil, 0, rr.refused
+		}
 		return nil, 0, classify(ctx, err)
 	}
 	if buf.Len() > MaxResponse {
 		return nil, 0, fmt.Errorf("%w: response over %d bytes", kernel.ErrTooBig, MaxResponse)
 	}
 	return buf.Bytes(), r.StatusCode, nil
+}
+
+// reservingReader reserves what it reads before handing it on, so that a
+// response is held only as far as its process may hold it.
+type reservingReader struct {
+	r        io.Reader
+	reserve  func(n int64) error // nil: reserve nothing
+	reserved int64
+	refused  error
+}
+
+func (rr *reservingReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	if n > 0 {
+		if rerr := rr.take(int64(n)); rerr != nil {
+			return 0, rerr
+		}
+	}
+	return n, err
+}
+
+// take reserves n bytes more.
+func (rr *reservingReader) take(n int64) error {
+	if rr.reserve == nil {
+		return nil
+	}
+	if err := rr.reserve(n); err != nil {
+		rr.refused = fmt.Errorf("the response is larger than the process may hold: %w", err)
+		return rr.refused
+	}
+	rr.reserved += n
+	return nil
 }
 
 // classify maps a failed request to the error the guest sees.

@@ -135,6 +135,7 @@ func get(ctx context.Context, mod api.Module, stack []uint64) {
 			r = abi.ETooBig
 		default:
 			r = int32(copy(buf, v))
+			c.P.ChargeBytes(int(r))
 		}
 	})
 	if err != nil {
@@ -158,6 +159,7 @@ func put(ctx context.Context, mod api.Module, stack []uint64) {
 		abi.SetResult(stack, rc)
 		return
 	}
+	c.P.ChargeBytes(len(k) + len(v))
 	w, err := b.StartPut(k, v)
 	abi.SetResult(stack, wait(c, w, err))
 }
@@ -246,6 +248,7 @@ func list(ctx context.Context, mod api.Module, stack []uint64) {
 	case count == 0 && full:
 		abi.SetResult(stack, abi.ETooBig)
 	default:
+		c.P.ChargeBytes(int(off))
 		abi.SetResult(stack, count)
 	}
 }

@@ -71,6 +71,7 @@ func fill(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	s := obj.(*Source)
+	c.P.ChargeBytes(len(buf))
 	s.mu.Lock()
 	_, err := io.ReadFull(s.r, buf)
 	s.mu.Unlock()
