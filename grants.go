@@ -74,8 +74,8 @@ type Dir struct {
 // children draw from their ancestors' budgets and never get fresh ones.
 // When the process is killed (by Kill, its timeout or its context) or
 // spends the budget, the whole tree ends. The zero value is unlimited
-// except by the node's memory ceiling (Config.MaxMemory) and process quota
-// (Config.SpawnQuota).
+// except by the node's memory ceiling (Config.MaxMemory), process quota
+// (Config.SpawnQuota) and descriptor bound for a tree (Config.TreeFiles).
 type Limits struct {
 	// Memory caps, in bytes, everything the node holds for the tree: its
 	// linear memories, tables, call stacks, queued messages, host-side
@@ -94,6 +94,12 @@ type Limits struct {
 	// Processes bounds the live processes of the tree, this one included
 	// (default Config.SpawnQuota).
 	Processes int
+	// Files bounds the host descriptors the tree holds open: its files
+	// and directories, and its HTTP requests in flight (default
+	// Config.TreeFiles). Past it, an open fails with EMFILE and an HTTP
+	// request with a limit error. Each process also holds at most 1,024
+	// files.
+	Files int
 	// Mailbox bounds how many messages may wait for the process (default
 	// 1,024). A blocking send to a full mailbox waits; a non-blocking one
 	// fails.
@@ -131,6 +137,7 @@ func (g Grants) spec(n *Node, l Limits) (kernel.Spec, func(), error) {
 		Args: g.Args, Stdin: g.Stdin, Stdout: g.Stdout, Stderr: g.Stderr,
 		RealClock: g.Clock, Random: g.Random,
 		MemoryLimit: l.Memory, Fuel: l.Fuel, Timeout: l.Timeout, Mailbox: l.Mailbox, Processes: int64(l.Processes),
+		Files:   int64(l.Files),
 		NoImage: l.NoImage,
 	}
 	if _, ok := g.Random.(seeded); ok {

@@ -93,6 +93,10 @@ type Snapshot struct {
 	Images        uint64 `json:"images,omitempty"`
 	ImagesEvicted uint64 `json:"images_evicted,omitempty"`
 	ImageBuilds   uint64 `json:"image_builds,omitempty"`
+	// Files is how many host descriptors the node's processes hold open,
+	// and FileLimit the most they may (Config.MaxFiles).
+	Files     int `json:"files"`
+	FileLimit int `json:"file_limit"`
 }
 
 // svcEntry is where a service sits in the supervision forest.
@@ -116,6 +120,8 @@ func (n *Node) Snapshot() Snapshot {
 	s.Memory, s.Ceiling = uint64(max(mem, 0)), uint64(ceiling)
 	images, evicted, builds := n.k.Images()
 	s.Images, s.ImagesEvicted, s.ImageBuilds = uint64(max(images, 0)), evicted, builds
+	files, fileLimit := n.k.Files()
+	s.Files, s.FileLimit = int(files), int(fileLimit)
 	return s
 }
 

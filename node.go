@@ -43,6 +43,17 @@ type Config struct {
 	// physical memory. It counts linear memory at its size, touched or
 	// not, so a node of very many small processes may need it raised.
 	MaxMemory int64
+	// MaxFiles bounds the host descriptors (open files and directories,
+	// HTTP requests in flight) that the node's processes hold together.
+	// Past it, an open fails with ENFILE. Whatever it says, the guests of
+	// every node in this OS process together get at most RLIMIT_NOFILE
+	// less a reserve for the host: a quarter of the limit, and at least
+	// 512 descriptors (README, "Limits"). Zero means only that bound.
+	MaxFiles int
+	// TreeFiles is Limits.Files for a tree that does not set it: by
+	// default 4,096, or a quarter of what the node's processes may hold
+	// together if that is less.
+	TreeFiles int
 	// ModuleLimits bound the shape of the modules the node will compile:
 	// their size, function and local counts, block nesting, br_table size,
 	// table size, and an estimate of the compile work. A module past one is
@@ -158,6 +169,8 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		MaxProcesses:  cfg.MaxProcesses,
 		SpawnQuota:    cfg.SpawnQuota,
 		MaxMemory:     cfg.MaxMemory,
+		MaxFiles:      int64(cfg.MaxFiles),
+		TreeFiles:     int64(cfg.TreeFiles),
 		ModuleShape:   cfg.ModuleLimits,
 		HandleFS:      dirs.New,
 		HandleFSKind:  dirs.Kind,

@@ -146,6 +146,9 @@ type TreeStats struct {
 	Memory, PeakMemory uint64
 	// Fuel is what all of them, alive or ended, have spent.
 	Fuel int64
+	// Files and PeakFiles are the host descriptors they hold open (see
+	// Limits.Files), now and at most; FileLimit is the tree's bound.
+	Files, PeakFiles, FileLimit int
 }
 
 // Stats reports what the process has consumed. It is exact once the
@@ -155,7 +158,9 @@ func (p *Process) Stats() Stats {
 	g := p.p.Group()
 	mem, peak := g.Memory()
 	procs, peakProcs := g.Processes()
+	files, peakFiles := g.Files()
 	return Stats{Fuel: s.Fuel, Memory: s.Memory, PeakMemory: s.PeakMemory, PeakLinear: s.PeakLinear,
 		Wall: s.Wall, Queued: s.Queued,
-		Tree: TreeStats{Processes: int(procs), PeakProcesses: int(peakProcs), Memory: uint64(max(mem, 0)), PeakMemory: uint64(peak), Fuel: g.FuelSpent()}}
+		Tree: TreeStats{Processes: int(procs), PeakProcesses: int(peakProcs), Memory: uint64(max(mem, 0)), PeakMemory: uint64(peak), Fuel: g.FuelSpent(),
+			Files: int(files), PeakFiles: int(peakFiles), FileLimit: int(g.FileLimit())}}
 }

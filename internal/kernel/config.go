@@ -152,6 +152,7 @@ func (p *Process) newWASI(cfg *wasip1.Config) *wasip1.State {
 		p.extra.goAbort = d // extrasOf made extra for a Go module
 		cfg.StderrTap = d.scan
 	}
+	cfg.Files = p
 	return wasip1.New(p, *cfg)
 }
 

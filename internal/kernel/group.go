@@ -29,6 +29,12 @@ type Group struct {
 	fuel      atomic.Int64 // what is left of it, when fuelLimit > 0
 	spent     atomic.Int64 // fuel spent by every member, ever
 
+	// fileLimit bounds the host descriptors the group's processes hold
+	// open (files.go); 0 means none at this level.
+	fileLimit int64
+	files     atomic.Int64 // host descriptors charged now
+	peakFiles atomic.Int64 // the most files has been
+
 	procLimit int64
 	// deadline is when its timeout ends the tree, or zero. Set once.
 	deadline  time.Time
@@ -51,21 +57,27 @@ type groupWatch struct {
 }
 
 // GroupLimits bound a process tree as a whole. Zero fields are unlimited
-// (the process quota defaults to the kernel's).
+// (the process quota and the descriptor bound default to the kernel's).
 type GroupLimits struct {
 	Memory    int64
 	Fuel      int64
 	Processes int64
 	Timeout   time.Duration
+	// Files bounds the host descriptors the tree holds open; zero means
+	// the kernel's default for a tree.
+	Files int64
 }
 
 // newGroup makes the group of a new tree, watched by ctx and its timeout
 // from now.
 func (k *Kernel) newGroup(ctx context.Context, lim GroupLimits) *Group {
 	g := &Group{k: k, parent: k.node, memLimit: lim.Memory, fuelLimit: lim.Fuel,
-		procLimit: lim.Processes}
+		procLimit: lim.Processes, fileLimit: lim.Files}
 	if g.procLimit <= 0 {
 		g.procLimit = k.quota
+	}
+	if g.fileLimit <= 0 {
+		g.fileLimit = k.treeFiles
 	}
 	g.fuel.Store(lim.Fuel)
 	if ctx.Done() != nil || lim.Timeout > 0 {

@@ -68,6 +68,14 @@ type Config struct {
 	IdleSweep time.Duration
 	// KeepInstances turns dormancy off (dormant.go).
 	KeepInstances bool
+	// MaxFiles bounds the host descriptors the node's guests hold open
+	// together; zero means HostFiles, which bounds every node of the OS
+	// process together anyway (files.go).
+	MaxFiles int64
+	// TreeFiles bounds the host descriptors one process tree holds open,
+	// unless its spawn says otherwise; zero means DefaultTreeFiles, or a
+	// quarter of the node's budget if that is less.
+	TreeFiles int64
 }
 
 // HandleMount is where a process's HandleFS is mounted.
@@ -87,6 +95,7 @@ type Kernel struct {
 	fuelSlice int64
 	maxProcs  int
 	quota     int64
+	treeFiles int64 // a tree's default bound on host descriptors
 	handleFS  func(p *Process) experimentalsys.FS
 	fsKind    capkind.Kind
 	onExit    func(*Process, isleapi.Exit)
@@ -185,7 +194,9 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	}
 	k.maxProcs = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
 	k.quota = int64(cmp.Or(cfg.SpawnQuota, DefaultSpawnQuota))
-	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory())}
+	nodeFiles, treeFiles := fileBudgets(cfg.MaxFiles, cfg.TreeFiles)
+	k.treeFiles = treeFiles
+	k.node = &Group{k: k, memLimit: cmp.Or(cfg.MaxMemory, DefaultMaxMemory()), fileLimit: nodeFiles}
 	k.shape = cfg.ModuleShape
 	k.handleFS, k.fsKind = cfg.HandleFS, cfg.HandleFSKind
 	k.tracer = cfg.Tracer

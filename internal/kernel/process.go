@@ -165,7 +165,7 @@ func (k *Kernel) Spawn(ctx context.Context, m *Module, spec Spec) (*Process, err
 		return nil, err
 	}
 	g := k.newGroup(ctx, GroupLimits{Memory: int64(spec.MemoryLimit), Fuel: spec.Fuel,
-		Processes: spec.Processes, Timeout: spec.Timeout})
+		Processes: spec.Processes, Timeout: spec.Timeout, Files: spec.Files})
 	init := spec.Init
 	spec.Init = nil
 	p, err := k.spawn(ctx, m, spec, nil, g, init, false)

@@ -44,6 +44,9 @@ type Spec struct {
 	// Processes bounds the live processes of the tree, this one included;
 	// zero means the kernel's SpawnQuota.
 	Processes int64
+	// Files bounds the host descriptors the tree holds open; zero means
+	// the kernel's TreeFiles.
+	Files int64
 	// Mailbox bounds the mailbox; zero means DefaultMailbox.
 	Mailbox int
 	// OnExit, if set, runs once the process has ended, before Wait

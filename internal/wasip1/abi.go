@@ -25,6 +25,7 @@ const (
 	errMfile       Errno = 33
 	errMlink       Errno = 34
 	errNametoolong Errno = 37
+	errNfile       Errno = 41
 	errNoent       Errno = 44
 	errNospc       Errno = 51
 	errNosys       Errno = 52

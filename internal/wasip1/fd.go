@@ -268,7 +268,7 @@ func fdFilestatSetTimes(s *State, _ api.Memory, st []uint64) Errno {
 	}
 	f := e.file
 	if e.kind == kindDir {
-		if f, errno = e.dirFile(); errno != 0 {
+		if f, errno = s.dirFile(e); errno != 0 {
 			return errno
 		}
 	}

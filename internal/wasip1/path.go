@@ -219,11 +219,20 @@ func pathOpen(s *State, mem api.Memory, st []uint64) Errno {
 		p = strings.TrimRight(p, "/")
 		flag |= experimentalsys.O_DIRECTORY
 	}
+	// Every bound is checked before the host opens anything: a guest at
+	// one makes no host descriptor, not even for a moment.
+	if s.open >= s.maxFiles {
+		return errMfile
+	}
+	if errno := s.take(); errno != 0 {
+		return errno
+	}
 	f, serr := d.fs.OpenFile(p, flag, 0o666)
 	if serr != 0 {
+		s.untake()
 		return fromSys(serr)
 	}
-	e := &entry{fs: d.fs, file: f, read: read, write: write, flags: uint16(fdflags)}
+	e := &entry{fs: d.fs, file: f, charged: s.files, read: read, write: write, flags: uint16(fdflags)}
 	if isDir, _ := f.IsDir(); isDir {
 		e.kind, e.name = kindDir, path.Clean(p)
 		e.base = base & rightsDir & d.inheriting
@@ -241,7 +250,7 @@ func pathOpen(s *State, mem api.Memory, st []uint64) Errno {
 	}
 	fd, errno := s.insert(e)
 	if errno != 0 {
-		_ = f.Close()
+		e.close()
 		return errno
 	}
 	return putU32(mem, uint32(st[8]), fd)

@@ -24,7 +24,7 @@ func fdReaddir(s *State, mem api.Memory, st []uint64) Errno {
 	}
 	cookie := st[3]
 	if cookie == 0 || e.dirents == nil {
-		if errno := e.list(); errno != 0 {
+		if errno := s.list(e); errno != 0 {
 			return errno
 		}
 	}
@@ -43,9 +43,9 @@ func fdReaddir(s *State, mem api.Memory, st []uint64) Errno {
 	return putU32(mem, uint32(st[4]), uint32(used))
 }
 
-// list reads the directory afresh.
-func (e *entry) list() Errno {
-	f, errno := e.dirFile()
+// list reads directory e afresh.
+func (s *State) list(e *entry) Errno {
+	f, errno := s.dirFile(e)
 	if errno != 0 {
 		return errno
 	}

@@ -59,6 +59,10 @@ type Config struct {
 	Random io.Reader
 	// MaxFiles bounds the open descriptors; zero means DefaultMaxFiles.
 	MaxFiles int
+	// Files, if set, is charged for every file or directory the process
+	// holds open, on top of MaxFiles: the process tree's and the node's
+	// budgets of host descriptors, which guests share.
+	Files Files
 	// Terminals makes stdin, stdout and stderr report themselves as
 	// terminals whatever their streams are: an init snapshot, which has
 	// no streams, sees what the processes it stands for would see.
@@ -68,6 +72,26 @@ type Config struct {
 // DefaultMaxFiles bounds a process's open descriptors: each open file is
 // a host descriptor too, and the host has a limit of its own.
 const DefaultMaxFiles = 1024
+
+// Files is a budget of host descriptors that a process's open files are
+// charged to, shared with other processes.
+type Files interface {
+	// TakeFile charges one host descriptor. It returns 0, or the errno of
+	// the budget that is spent (ErrnoMfile or ErrnoNfile), having charged
+	// nothing.
+	TakeFile() Errno
+	// ReturnFile gives back one descriptor TakeFile charged. Any
+	// goroutine may call it: a State is closed from any.
+	ReturnFile()
+}
+
+// The errnos a Files budget answers with.
+const (
+	// ErrnoMfile is EMFILE: the process's or its tree's bound.
+	ErrnoMfile = errMfile
+	// ErrnoNfile is ENFILE: the bound of every guest of the node.
+	ErrnoNfile = errNfile
+)
 
 // State is one process's WASI state: its descriptor table, stdio and
 // clock. Only the process's own goroutine (or the worker running its
@@ -79,6 +103,7 @@ type State struct {
 	fds      []*entry // by descriptor number; nil is a free slot
 	open     int      // descriptors in use
 	maxFiles int
+	files    Files // nil: only maxFiles bounds the process
 	clock    Clock
 	random   io.Reader
 	outputs  []*output // distinct stdout/stderr writers, flushed by Close
@@ -106,6 +131,7 @@ type entry struct {
 	fs      experimentalsys.FS
 	name    string               // path within fs ("." for its root)
 	file    experimentalsys.File // nil for a directory not yet opened
+	charged Files                // what file is charged to, if anything
 	preopen string               // guest name of a preopen, "" otherwise
 	read    bool                 // opened for reading
 	write   bool                 // opened for writing
@@ -124,7 +150,7 @@ type entry struct {
 // file, writing to an absent stdout succeeds and goes nowhere), and the
 // preopens follow from 3 in order.
 func New(host Host, cfg Config) *State {
-	s := &State{host: host, args: cfg.Args, env: cfg.Env, clock: cfg.Clock, random: cfg.Random, maxFiles: cfg.MaxFiles}
+	s := &State{host: host, args: cfg.Args, env: cfg.Env, clock: cfg.Clock, random: cfg.Random, maxFiles: cfg.MaxFiles, files: cfg.Files}
 	if s.clock == nil {
 		s.clock = NewVirtualClock()
 	}
@@ -188,6 +214,26 @@ func (s *State) get(fd uint32) (*entry, Errno) {
 	return s.fds[fd], 0
 }
 
+// take charges one host descriptor to the shared budget before it is
+// opened, so that a guest past its bound never makes one: EMFILE at the
+// process's or the tree's bound, ENFILE at the node's. A file that
+// exists holds its charge until entry.close.
+func (s *State) take() Errno {
+	if s.files == nil {
+		return 0
+	}
+	return s.files.TakeFile()
+}
+
+// untake gives back what take charged, for an open that failed.
+//
+// Precondition: take returned 0, and no entry holds that charge.
+func (s *State) untake() {
+	if s.files != nil {
+		s.files.ReturnFile()
+	}
+}
+
 // insert puts e at the lowest free descriptor, as POSIX and wasmtime do.
 func (s *State) insert(e *entry) (uint32, Errno) {
 	if s.open >= s.maxFiles {
@@ -221,6 +267,10 @@ func (e *entry) close() Errno {
 	if e.file != nil {
 		errno := e.file.Close()
 		e.file = nil
+		if e.charged != nil {
+			e.charged.ReturnFile()
+			e.charged = nil
+		}
 		return fromSys(errno)
 	}
 	return 0
@@ -234,15 +284,20 @@ func (e *entry) need(r uint64) Errno {
 	return 0
 }
 
-// dirFile returns the open directory, opening it on first use: a preopen
-// is opened only if the guest lists or stats it through its descriptor.
-func (e *entry) dirFile() (experimentalsys.File, Errno) {
+// dirFile returns the open directory e, opening it on first use: a
+// preopen is opened only if the guest lists or stats it through its
+// descriptor, and is charged (State.take) from then on.
+func (s *State) dirFile(e *entry) (experimentalsys.File, Errno) {
 	if e.file == nil {
+		if errno := s.take(); errno != 0 {
+			return nil, errno
+		}
 		f, errno := e.fs.OpenFile(e.name, experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0)
 		if errno != 0 {
+			s.untake()
 			return nil, fromSys(errno)
 		}
-		e.file = f
+		e.file, e.charged = f, s.files
 	}
 	return e.file, 0
 }

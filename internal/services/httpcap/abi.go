@@ -126,9 +126,17 @@ func request(ctx context.Context, mod api.Module, stack []uint64) {
 	// The body aliases guest memory; the transport may still read it after
 	// a kill has returned control to the guest's teardown.
 	req.Body = bytes.Clone(req.Body)
+	// The request's connection is a host descriptor, charged to the tree
+	// while the request lasts (idle ones are the client's, shared).
+	release, err := c.P.HoldFile()
+	if err != nil {
+		abi.SetResult(stack, c.Code(err))
+		return
+	}
 	var resp []byte
 	var status int
 	c.P.Blocking(func() {
+		defer release()
 		resp, status, err = obj.(*Client).DoWithin(c.P.KillContext(), &req, u, time.Duration(max(timeout, 0)), reserveFor(c.P))
 	})
 	// Held from here as the current message, charged as one (SetCurrent).
