@@ -231,3 +231,41 @@ func TestClusterLostBatchEndsSession(t *testing.T) {
 		t.Fatalf("%d warnings of the lost batch; want 1:\n%s", n, logs.String())
 	}
 }
+
+// A lost batch that nothing follows is noticed too: b's heartbeats say
+// how many batches it has sealed for a, so a waits for the missing one
+// as it would behind a later batch, and ends the session after DownAfter.
+// The end of b's process that the batch carried reaches a's monitor as
+// noconnection. Before, a never learnt of the loss, and its monitor never
+// fired.
+func TestClusterLostLastBatchEndsSession(t *testing.T) {
+	nodes := testCluster(t, "a", "b")
+	a, b := nodes[0], nodes[1]
+	pb := remoteProc(t, b, nil, 0)
+	ra := publish(t, b, pb, "pb", a)
+	pa := remoteProc(t, a, ra, api.RightSend|api.RightMonitor|api.RightKill)
+	if got := ask(t, pa, rWatch); got[0] != 0 || got[1] <= 0 {
+		t.Fatalf("link, monitor: %v", got)
+	}
+	ca := isle.ClusterNodeForTest(a)
+	before, _ := ca.Peer("b")
+	// a loses every batch from b from now on, until the session ends.
+	var dropped atomic.Int32
+	isle.TakeBatchesForTest(a, func(*nats.Msg) bool {
+		dropped.Add(1)
+		return true
+	})
+	pb.Kill()
+	testwasm.WaitFor(t, "a to lose b's batch with pb's end", func() bool { return dropped.Load() > 0 })
+	testwasm.WaitFor(t, "a to end the session with b", func() bool {
+		m, _ := ca.Peer("b")
+		return m.Session != before.Session || !m.Up
+	})
+	isle.TakeBatchesForTest(a, nil)
+	for range 2 {
+		tag, kind, text := exitEvent(t, ask(t, pa, rWait))
+		if kind != uint32(api.ExitNoConnection) {
+			t.Fatalf("signal %#x after the lost batch: kind %d %q; want noconnection", tag, kind, text)
+		}
+	}
+}

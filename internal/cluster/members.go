@@ -91,6 +91,10 @@ type entry struct {
 	Inc    uint64 `json:"i"`
 	Mine   uint64 `json:"m"`
 	Theirs uint64 `json:"t,omitempty"`
+	// Sealed is how many batches the sender has sealed on the link (its
+	// data key's counter), with credentials: the receiver learns of a lost
+	// batch with nothing sealed after it (Node.noteSealedLocked).
+	Sealed uint64 `json:"s,omitempty"`
 }
 
 // peer is the table's record of one remote node.

@@ -346,7 +346,7 @@ func (n *Node) send(leave bool, reply string) {
 	b := beat{Leave: leave, Name: n.cfg.Name, Inc: n.inc}
 	n.mu.Lock()
 	if !leave {
-		b.View = n.tab.view()
+		b.View = n.viewLocked()
 	}
 	n.ctr = max(n.ctr+1, uint64(time.Now().UnixNano()))
 	b.Ctr = n.ctr
@@ -394,6 +394,7 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		return
 	}
 	evs, changed, dup := n.tab.beat(now, b)
+	n.noteSealedLocked(b)
 	if p := n.tab.peers[b.Name]; p != nil && p.inc == b.Inc && cert != nil {
 		n.certs[b.Name] = peerCert{b.Inc, cert}
 	}
