@@ -145,12 +145,23 @@ type dashboard struct {
 	src     Source
 	streams atomic.Int32 // open event streams
 
-	mu    sync.Mutex // guards the cached frame; held while one is built
-	frame []byte     // JSON of the last frame built
-	top   int        // its size
+	mu     sync.Mutex // guards frames; held while one is built
+	frames [len(frameSizes)]cachedFrame
+}
+
+// cachedFrame is the last frame built of one size.
+type cachedFrame struct {
+	json  []byte // nil until one is built
 	built time.Time
 	since <-chan struct{} // Source.Changed when it was built: closed once it is stale
 }
+
+// frameSizes are the sizes a frame lists, by each of fuel, memory and
+// mailbox depth: a request's ?top= is rounded up to one. Each size has
+// its frame cached, so a client that varies ?top= at every request makes
+// the node walk its processes no more often than one that does not
+// (before, it forced a walk per request; found in review).
+var frameSizes = [...]int{0, DefaultTop, 100, 1000}
 
 // Bounds of the feed.
 const (
@@ -161,17 +172,22 @@ const (
 // frameJSON returns a frame of top processes, built afresh unless the last
 // one is recent enough.
 func (d *dashboard) frameJSON(top int) ([]byte, error) {
+	i := 0
+	for i < len(frameSizes)-1 && frameSizes[i] < top {
+		i++
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.frame != nil && d.top == top && time.Since(d.built) < frameReuse && !closed(d.since) {
-		return d.frame, nil
+	c := &d.frames[i]
+	if c.json != nil && time.Since(c.built) < frameReuse && !closed(c.since) {
+		return c.json, nil
 	}
 	since := d.src.Changed()
-	b, err := json.Marshal(BuildFrame(d.src, top))
+	b, err := json.Marshal(BuildFrame(d.src, frameSizes[i]))
 	if err != nil {
 		return nil, err
 	}
-	d.frame, d.top, d.built, d.since = b, top, time.Now(), since
+	*c = cachedFrame{json: b, built: time.Now(), since: since}
 	return b, nil
 }
 
