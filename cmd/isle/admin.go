@@ -59,15 +59,19 @@ func startAdmin(node *isle.Node, addr string, stderr io.Writer) (stop func(), er
 	if err != nil {
 		return nil, usagef("--admin %s: %v", addr, err)
 	}
+	errLog := log.New(stderr, "isle: admin: ", 0)
+	if token == "" {
+		ln = &ownerOnly{Listener: ln, uid: uint32(os.Getuid()), errLog: errLog}
+	}
 	srv := &http.Server{
 		Handler:           loopbackHosts(token == "", node.AdminHandler(token)),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(stderr, "isle: admin: ", 0),
+		ErrorLog:          errLog,
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	switch {
 	case token == "":
-		fmt.Fprintf(stderr, "isle: admin dashboard on %s, metrics on %smetrics (any local user can read them: set $%s to require a token)\n", url, url, adminTokenEnv)
+		fmt.Fprintf(stderr, "isle: admin dashboard on %s, metrics on %smetrics (for this user only: set $%s to require a token instead)\n", url, url, adminTokenEnv)
 	case made:
 		fmt.Fprintf(stderr, "isle: admin dashboard on %s?token=%s, metrics on %smetrics (send Authorization: Bearer %s)\n",
 			url, token, url, token)

@@ -332,3 +332,36 @@ func TestAdminOnLoopback(t *testing.T) {
 		})
 	}
 }
+
+// Bound to loopback without a token, the admin listener serves only its
+// own user (and root): another local user's connection is closed before
+// a byte is read, and the first refusal is logged. Before, any local user
+// could read the dashboard and metrics, and hold all 16 dashboard streams
+// so that the owner got 503. Needs root, to connect as another user, and
+// curl.
+func TestAdminOnLoopbackServesOnlyItsUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("connecting as another user needs root")
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("needs curl")
+	}
+	t.Setenv(adminTokenEnv, "")
+	mod := testwasm.C(t, "testdata/c/svc.c", "-O2", "-mexec-model=reactor")
+	s := startIsle(t, "run", "--admin", ":0", mod)
+	url := s.wait(t, adminLine)[1]
+	if code, _ := getBody(t, url+"metrics", ""); code != http.StatusOK {
+		t.Fatalf("the owner's request: %d; want 200", code)
+	}
+	other := exec.Command(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", url+"metrics")
+	other.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := other.CombinedOutput()
+	if err == nil || strings.HasPrefix(string(out), "200") {
+		t.Fatalf("another user's request was answered: %q, %v", out, err)
+	}
+	s.wait(t, `^isle: admin: refused a connection from 127\.0\.0\.1:\d+, as it is not this user's \(uid 0\): it belongs to uid 65534`)
+	if code, _ := getBody(t, url+"metrics", ""); code != http.StatusOK {
+		t.Fatalf("the owner's request after another's: %d; want 200", code)
+	}
+}
