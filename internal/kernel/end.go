@@ -46,8 +46,8 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	p.dead = true
 	hadWaiters := p.mbox.space != nil
 	pending := p.mbox.drain()
-	links, monitors := p.links, p.monitors
-	p.links, p.monitors = nil, nil
+	links, monitors := p.links, p.monitors.take()
+	p.links = nil
 	p.mu.Unlock()
 	if hadWaiters {
 		p.k.sched.release(p, nil) // nothing drains p any more
@@ -81,6 +81,10 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	for _, w := range p.watching {
 		w.cancel()
 	}
+	// A Process outlives its end in whoever holds its handle, and its
+	// account is closed: what it held must go now, or a holder keeps it
+	// uncharged.
+	p.watching = nil
 	if p.inst != nil {
 		_ = p.inst.Close(context.Background())
 		// A Process outlives its end in whoever holds it: what the instance
@@ -110,9 +114,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 		l.linkedExit(p, exit)
 	}
 	p.signalling.Unlock()
-	for w := range monitors {
-		_ = w.down(exit, false)
-	}
+	downAll(monitors, exit)
 	if p.k.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.k.log.Debug("process exited", "pid", p.ID, "module", p.mod.Name, "exit", exit.String())
 	}

@@ -162,7 +162,7 @@ func (p *Process) Detail(maxTags int) Detail {
 	for t := range p.links {
 		d.Links = append(d.Links, peerOf(t))
 	}
-	for w := range p.monitors {
+	for w := p.monitors.head; w != nil; w = w.next {
 		if w.watcher == nil {
 			d.Monitors = append(d.Monitors, Peer{Node: w.node})
 			continue

@@ -100,7 +100,7 @@ type Process struct {
 	mu       sync.Mutex // guards mbox, links, monitors and dead
 	mbox     mailbox
 	links    map[Target]struct{}
-	monitors map[*watch]struct{} // monitors on this process
+	monitors watchList // monitors on this process
 	dead     bool
 	turned   bool // a turn began since the last engine sweep
 
@@ -108,6 +108,10 @@ type Process struct {
 	// other flags to keep the Process small.
 	reactor bool
 	noImage bool // from its Spec: children start without images too
+	// linkChunks and watchChunks count the chunks of room for links
+	// (guarded by mu) and for the monitors it holds (its owner's) that its
+	// account pays for: see roomForLink and Monitor.
+	linkChunks, watchChunks uint16
 
 	killReason atomic.Pointer[string]
 	killCh     lazyChan // closed by the first Kill
@@ -210,6 +214,7 @@ func (k *Kernel) newProcess(ctx context.Context, m *Module, spec *Spec, parent *
 		extra: extrasOf(spec, m), noImage: spec.NoImage}
 	p.alloc.Limit = spec.MemoryLimit
 	p.alloc.Account = memAccount{p}
+	p.handles.owned = true
 	// Until its code runs, a process's memory holds at most its data
 	// segments: an exit before then drops only those pages.
 	p.alloc.NotRun(m.preloaded)

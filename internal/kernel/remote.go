@@ -40,7 +40,7 @@ type Remote struct {
 	exit    isleapi.Exit
 	refs    int // copies of capabilities on r held here
 	links   map[*Process]struct{}
-	watches map[*watch]struct{}
+	watches watchList
 	done    chan struct{}
 }
 
@@ -152,7 +152,7 @@ func (r *Remote) Idle() bool {
 }
 
 func (r *Remote) idleLocked() bool {
-	return r.refs <= 0 && len(r.links) == 0 && len(r.watches) == 0 && !r.ended
+	return r.refs <= 0 && len(r.links) == 0 && r.watches.head == nil && !r.ended
 }
 
 // Kill implements Target.
@@ -178,8 +178,8 @@ func (r *Remote) End(exit isleapi.Exit) {
 		return
 	}
 	r.ended, r.exit = true, exit
-	links, watches := r.links, r.watches
-	r.links, r.watches = nil, nil
+	links, watches := r.links, r.watches.take()
+	r.links = nil
 	close(r.done)
 	r.mu.Unlock()
 	for p := range links {
@@ -189,9 +189,7 @@ func (r *Remote) End(exit isleapi.Exit) {
 		_ = p.exitSignal(r, exit, false)
 	}
 	r.signalling.Unlock()
-	for w := range watches {
-		_ = w.down(exit, false)
-	}
+	downAll(watches, exit)
 }
 
 // enqueue implements Target.
@@ -214,12 +212,12 @@ func (r *Remote) enqueue(m *Message, mode sendMode, w waiter) error {
 }
 
 // addLink implements Target.
-func (r *Remote) addLink(p *Process) bool {
+func (r *Remote) addLink(p *Process) (bool, error) {
 	r.mu.Lock()
 	if r.ended {
 		r.mu.Unlock()
 		r.awaitSignals()
-		return true
+		return true, nil
 	}
 	if r.links == nil {
 		r.links = map[*Process]struct{}{}
@@ -231,7 +229,7 @@ func (r *Remote) addLink(p *Process) bool {
 	if first {
 		r.port.Link(r)
 	}
-	return false
+	return false, nil
 }
 
 // awaitSignals returns once an ended r has told its links.
@@ -354,10 +352,7 @@ func (r *Remote) addWatch(w *watch) bool {
 		r.awaitSignals()
 		return true
 	}
-	if r.watches == nil {
-		r.watches = map[*watch]struct{}{}
-	}
-	r.watches[w] = struct{}{}
+	r.watches.add(w)
 	r.mu.Unlock()
 	return false
 }
@@ -365,7 +360,7 @@ func (r *Remote) addWatch(w *watch) bool {
 // removeWatch implements Target.
 func (r *Remote) removeWatch(w *watch) {
 	r.mu.Lock()
-	delete(r.watches, w)
+	r.watches.remove(w)
 	idle := r.idleLocked()
 	r.mu.Unlock()
 	if idle {

@@ -14,8 +14,9 @@ import (
 type Target interface {
 	enqueue(m *Message, mode sendMode, w waiter) error
 	// addLink records that p is linked to the target; dead reports that
-	// the target has ended, and nothing was recorded.
-	addLink(p *Process) (dead bool)
+	// the target has ended, and nothing was recorded. It fails with
+	// ErrLimit, recording nothing, where the target cannot hold the link.
+	addLink(p *Process) (dead bool, err error)
 	removeLink(p *Process)
 	// linkedExit tells the target that p, linked to it, ended.
 	linkedExit(p *Process, exit isleapi.Exit)
@@ -61,7 +62,7 @@ type Service struct {
 	ended   bool
 	exit    isleapi.Exit
 	links   map[*Process]struct{}
-	watches map[*watch]struct{}
+	watches watchList
 	done    chan struct{}
 }
 
@@ -278,8 +279,8 @@ func (s *Service) End(exit isleapi.Exit) {
 	s.cur.Store(nil)
 	s.away.Store(nil)
 	waiting := s.pending.drain()
-	links, watches := s.links, s.watches
-	s.links, s.watches = nil, nil
+	links, watches := s.links, s.watches.take()
+	s.links = nil
 	close(s.done)
 	s.mu.Unlock()
 	for _, m := range waiting {
@@ -293,25 +294,23 @@ func (s *Service) End(exit isleapi.Exit) {
 		_ = p.exitSignal(s, exit, false)
 	}
 	s.signalling.Unlock()
-	for w := range watches {
-		_ = w.down(exit, false)
-	}
+	downAll(watches, exit)
 }
 
 // addLink implements Target.
-func (s *Service) addLink(p *Process) bool {
+func (s *Service) addLink(p *Process) (bool, error) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		s.awaitSignals()
-		return true
+		return true, nil
 	}
 	if s.links == nil {
 		s.links = map[*Process]struct{}{}
 	}
 	s.links[p] = struct{}{}
 	s.mu.Unlock()
-	return false
+	return false, nil
 }
 
 // awaitSignals returns once an ended s has told its links.
@@ -344,10 +343,7 @@ func (s *Service) addWatch(w *watch) bool {
 		s.awaitSignals()
 		return true
 	}
-	if s.watches == nil {
-		s.watches = map[*watch]struct{}{}
-	}
-	s.watches[w] = struct{}{}
+	s.watches.add(w)
 	s.mu.Unlock()
 	return false
 }
@@ -355,6 +351,6 @@ func (s *Service) addWatch(w *watch) bool {
 // removeWatch implements Target.
 func (s *Service) removeWatch(w *watch) {
 	s.mu.Lock()
-	delete(s.watches, w)
+	s.watches.remove(w)
 	s.mu.Unlock()
 }

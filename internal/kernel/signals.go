@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	isleapi "github.com/isle-run/isle/api"
 )
@@ -20,8 +21,64 @@ type watch struct {
 	watcher *Process
 	target  Target
 	ref     uint32
-	node    string
-	notify  func(isleapi.Exit)
+	// listed is set while the watch is in its target's watchList; it and
+	// prev and next are guarded by the target's mu.
+	listed     bool
+	node       string
+	notify     func(isleapi.Exit)
+	prev, next *watch
+}
+
+// watchList is the monitors registered on a target, linked through the
+// watches themselves: the memory a monitor takes is then all in what its
+// watcher holds and pays for, and goes with it, where a map on the
+// target would keep its room after the watches were gone. Guarded by its
+// target's mu.
+type watchList struct{ head *watch }
+
+func (l *watchList) add(w *watch) {
+	w.prev, w.next, w.listed = nil, l.head, true
+	if l.head != nil {
+		l.head.prev = w
+	}
+	l.head = w
+}
+
+// remove takes w out of l, if it is still there.
+func (l *watchList) remove(w *watch) {
+	if !w.listed {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next, w.listed = nil, nil, false
+}
+
+// take empties l and returns its watches, linked through next, for the
+// caller to walk once it lets go of the target's mu: a remove from then
+// on finds them unlisted and leaves the chain alone.
+func (l *watchList) take() *watch {
+	head := l.head
+	for w := head; w != nil; w = w.next {
+		w.listed = false
+	}
+	l.head = nil
+	return head
+}
+
+// downAll delivers the down message of every watch in a chain from take.
+func downAll(head *watch, exit isleapi.Exit) {
+	for w := head; w != nil; {
+		next := w.next
+		_ = w.down(exit, false)
+		w = next
+	}
 }
 
 // MaxLinks bounds the links one process holds at once, and MaxSignals the
@@ -35,7 +92,9 @@ const (
 
 // Link links p and q. If q has already ended, p gets the exit signal at
 // once with reason noproc. It fails with ErrLimit when p holds MaxLinks
-// links, or when the noproc signal would not fit (see exitSignal).
+// links, when p's tree or q's cannot pay for room for its end of the link
+// (see roomForLink), or when the noproc signal would not fit (see
+// exitSignal).
 //
 // Precondition: called by p's own goroutine or turn, or by the kernel
 // while p is made.
@@ -51,26 +110,57 @@ func (p *Process) Link(q Target) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if _, linked := p.links[q]; !linked && len(p.links) >= MaxLinks {
-		p.mu.Unlock()
-		return fmt.Errorf("%w: %d links held", ErrLimit, MaxLinks)
+	if _, linked := p.links[q]; !linked {
+		if len(p.links) >= MaxLinks {
+			p.mu.Unlock()
+			return fmt.Errorf("%w: %d links held", ErrLimit, MaxLinks)
+		}
+		if err := p.roomForLink(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	if p.links == nil {
 		p.links = map[Target]struct{}{}
 	}
 	p.links[q] = struct{}{}
 	p.mu.Unlock()
-	if !q.addLink(p) {
+	dead, err := q.addLink(p)
+	if !dead && err == nil {
 		return nil
 	}
 	p.mu.Lock()
 	delete(p.links, q)
 	full := p.mbox.signals >= MaxSignals
 	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("its peer's end of the link: %w", err)
+	}
 	if full {
 		return fmt.Errorf("%w: %d exit and down signals queued", ErrLimit, MaxSignals)
 	}
 	return p.exitSignal(q, isleapi.Exit{}, true)
+}
+
+// roomForLink makes sure p's account pays for a map of links one larger
+// than p holds: a Go map keeps its room when emptied, so p pays for the
+// most links it has held at once, beyond linkAllowance, a chunk at a time.
+// It fails with ErrLimit where p's tree or the node cannot pay.
+//
+// Precondition: p.mu is held.
+func (p *Process) roomForLink() error {
+	if len(p.links) < linkAllowance+int(p.linkChunks)*linkChunk {
+		return nil
+	}
+	if p.linkChunks == math.MaxUint16 {
+		return fmt.Errorf("%w: %d links held", ErrLimit, len(p.links))
+	}
+	const cost = linkChunk * linkCost
+	if full := p.chargeMem(cost); full != nil {
+		return fmt.Errorf("%w: room for %d links: %s", ErrLimit, len(p.links)+linkChunk, full.describeFull(cost))
+	}
+	p.linkChunks++
+	return nil
 }
 
 // Unlink removes a link between p and q, if there is one.
@@ -83,20 +173,27 @@ func (p *Process) Unlink(q Target) {
 	q.removeLink(p)
 }
 
-// addLink implements Target.
-func (p *Process) addLink(q *Process) bool {
+// addLink implements Target. p pays for its own end of the link, as q
+// does for its: what the host holds for a process is charged to it.
+func (p *Process) addLink(q *Process) (bool, error) {
 	p.mu.Lock()
 	if p.dead {
 		p.mu.Unlock()
 		p.awaitSignals()
-		return true
+		return true, nil
+	}
+	if _, linked := p.links[q]; !linked {
+		if err := p.roomForLink(); err != nil {
+			p.mu.Unlock()
+			return false, err
+		}
 	}
 	if p.links == nil {
 		p.links = map[Target]struct{}{}
 	}
 	p.links[q] = struct{}{}
 	p.mu.Unlock()
-	return false
+	return false, nil
 }
 
 // awaitSignals returns once a dead p has told its links of its exit.
@@ -163,12 +260,23 @@ func (p *Process) TrapExits(on bool) bool { return p.trap.Swap(on) }
 const MaxMonitors = 1 << 16
 
 // Monitor starts watching q and returns the reference its TagDown message
-// will carry.
+// will carry. It fails with ErrLimit when p holds MaxMonitors monitors, or
+// when its tree or the node cannot pay for room for one more: p pays for
+// the most monitors it has held at once (its map keeps their room),
+// beyond monitorAllowance, a chunk at a time.
 //
 // Precondition: called by p's own goroutine or turn.
 func (p *Process) Monitor(q Target) (uint32, error) {
-	if len(p.watching) >= MaxMonitors {
+	n := len(p.watching)
+	if n >= MaxMonitors {
 		return 0, fmt.Errorf("%w: %d monitors held", ErrLimit, MaxMonitors)
+	}
+	if n >= monitorAllowance+int(p.watchChunks)*monitorChunk {
+		const cost = monitorChunk * monitorCost
+		if full := p.chargeMem(cost); full != nil {
+			return 0, fmt.Errorf("%w: room for %d monitors: %s", ErrLimit, n+monitorChunk, full.describeFull(cost))
+		}
+		p.watchChunks++
 	}
 	p.nextRef++
 	if p.nextRef == 0 {
@@ -233,10 +341,7 @@ func (p *Process) addWatch(w *watch) bool {
 		p.awaitSignals()
 		return true
 	}
-	if p.monitors == nil {
-		p.monitors = map[*watch]struct{}{}
-	}
-	p.monitors[w] = struct{}{}
+	p.monitors.add(w)
 	p.mu.Unlock()
 	return false
 }
@@ -244,7 +349,7 @@ func (p *Process) addWatch(w *watch) bool {
 // removeWatch implements Target.
 func (p *Process) removeWatch(w *watch) {
 	p.mu.Lock()
-	delete(p.monitors, w)
+	p.monitors.remove(w)
 	p.mu.Unlock()
 }
 

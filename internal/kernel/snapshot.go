@@ -142,6 +142,7 @@ func (g *Group) ranOut(lim imageLimits, err error, charged budget) budget {
 // it left. Closing the kernel ends it.
 func (k *Kernel) snapshot(m *Module, cfg *wasip1.Config, lim imageLimits) (*snapshotState, error) {
 	p := &Process{k: k, mod: m, extra: &extras{snap: &snapshotState{}}}
+	p.handles.owned = true
 	ctx := context.Background()
 	memory := int64(snapshotMemory)
 	if lim.memory > 0 {
