@@ -57,7 +57,6 @@ type Process struct {
 	nextRef    uint32
 	grants     map[string]Handle
 	current    *Message          // the message being handled
-	curCharge  int64             // what current is charged (chargeCurrent)
 	ownTrace   uint64            // causality id of what it sends outside any message
 	span       *openSpan         // the span its sends descend from, once traced (trace.go)
 	curHandles []Handle          // its handles, in this process's numbering

@@ -284,16 +284,21 @@ func (p *Process) deliver(m *Message) (aux uint32) {
 // setCurrent replaces the current message, recycling the old one: nothing
 // refers to a message once its process has moved on from it.
 func (p *Process) setCurrent(m *Message) {
-	if old := p.current; old != nil && old != m {
-		if w := p.turnWorker; w != nil {
-			old.reset()
-			w.freeMessage(old)
-		} else {
-			old.recycle()
+	if old := p.current; old != nil {
+		p.unchargeMem(currentCost(old))
+		if old != m {
+			if w := p.turnWorker; w != nil {
+				old.reset()
+				w.freeMessage(old)
+			} else {
+				old.recycle()
+			}
 		}
 	}
 	p.current = m
-	p.chargeCurrent(m)
+	if m != nil {
+		p.forceChargeMem(currentCost(m))
+	}
 }
 
 // currentFree is the part of a current message its process is not charged
@@ -301,26 +306,14 @@ func (p *Process) setCurrent(m *Message) {
 // a hot path charge nothing.
 const currentFree = 1 << 10
 
-// chargeCurrent charges p for its current message m (nil: none), and gives
-// back what the one before was charged. A message taken from the mailbox
-// gives back its queued cost, but a command holds it as its current
-// message until its next receive, and a call's answer or an HTTP
-// response comes straight in: before, 301 commands each holding a 1 MiB
-// message they never read held 304 MiB for a tree charged 23 MiB (found
-// in review). The charge cannot be refused, as the message is here
-// already; its bytes were the mailbox's, or the host's (reserved, as
-// for an HTTP response) a moment before.
-// Precondition: called by p's owner.
-func (p *Process) chargeCurrent(m *Message) {
-	if p.curCharge != 0 {
-		p.unchargeMem(p.curCharge)
-		p.curCharge = 0
-	}
-	if m == nil {
-		return
-	}
-	if n := int64(len(m.Data)) - currentFree; n > 0 {
-		p.forceChargeMem(n)
-		p.curCharge = n
-	}
-}
+// currentCost is what a process is charged for m while it is its current
+// message (setCurrent): a message taken from the mailbox gives back its
+// queued cost, but a command holds it as its current message until its
+// next receive, and a call's answer or an HTTP response comes straight
+// in. Before, 301 commands each holding a 1 MiB message they never read
+// held 304 MiB for a tree charged 23 MiB (found in review). The charge
+// cannot be refused, as the message is here already: its bytes were the
+// mailbox's, or the host's (reserved, as for an HTTP response), a moment
+// before. It is computed from m rather than kept, to keep the Process in
+// its size class; m's payload does not change while it is current.
+func currentCost(m *Message) int64 { return max(int64(len(m.Data))-currentFree, 0) }
