@@ -22,10 +22,10 @@ func (c Ctx) message(tag, ptr, n, handlesPtr, nhandles uint32, copyCaps bool) (*
 	if n > kernel.DefaultMaxMessage {
 		return nil, nil, ETooBig
 	}
-	c.P.ChargeBytes(int(n)) // copied into the message
 	if nhandles > kernel.MaxMessageHandles {
 		c.Misuse("%d handles in one message; the limit is %d", nhandles, kernel.MaxMessageHandles)
 	}
+	c.P.ChargeBytes(int(n)) // copied into the message
 	if nhandles == 0 {
 		return c.P.NewMessage(tag, payload), nil, 0
 	}
