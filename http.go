@@ -79,25 +79,22 @@ func HTTPHandler(p *Process) *HTTPIngress {
 // ServiceHTTPHandler returns an http.Handler that serves every request it
 // gets with a supervised service: when its instance crashes in the middle
 // of a request, that request gets 502, and the next ones are served by the
-// restarted instance (they wait in the service while it restarts).
+// restarted instance (they wait in the service while it restarts, their
+// bodies reserved in its queue, which has a mailbox's bounds: past it,
+// 503 with Retry-After, as for a running instance).
 func ServiceHTTPHandler(s *Service) *HTTPIngress {
 	return &HTTPIngress{MaxBody: DefaultHTTPMaxBody, Timeout: DefaultHTTPTimeout, BodyTimeout: DefaultHTTPBodyTimeout,
 		n: s.n, target: s.s}
 }
 
 // reserve holds room for a request of n bytes in the serving process's
-// mailbox; a service between instances holds its waiting requests itself,
-// within a mailbox's bounds.
+// mailbox, or, for a service between instances, in the queue where its
+// requests wait for the next one, which has a mailbox's bounds.
 func (h *HTTPIngress) reserve(n int64) (*kernel.Reservation, error) {
-	p := h.target
-	if s, ok := p.(*kernel.Service); ok {
-		cur := s.Current()
-		if cur == nil {
-			return nil, nil
-		}
-		p = cur
+	if s, ok := h.target.(*kernel.Service); ok {
+		return s.Reserve(n)
 	}
-	return p.(*kernel.Process).Reserve(n)
+	return h.target.(*kernel.Process).Reserve(n)
 }
 
 // hopByHop are the headers that describe one connection, not the

@@ -2,9 +2,11 @@ package isle_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -126,5 +128,97 @@ func TestHTTPIngressSlowBodyIsCutOff(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the slow body was never cut off")
 		}
+	}
+}
+
+// The same 300 uploads to a supervised service between instances (its
+// process exited, and the supervisor waits out a long backoff): requests
+// wait in the service for the next instance, within a mailbox's bounds,
+// so the uploads that do not fit get 503 before their bodies are read,
+// and the node holds one mailbox's worth, as with a running instance.
+func TestHTTPIngressServiceBetweenInstancesIsBounded(t *testing.T) {
+	ctx := testCtx(t)
+	node := newNode(t)
+	sup, err := node.Supervise(ctx, isle.SupervisorSpec{
+		Name: "app", Strategy: isle.OneForOne, Intensity: 1000, Period: time.Minute,
+		Backoff:  isle.Backoff{Min: time.Hour, Max: time.Hour},
+		Children: []isle.ChildSpec{{Name: "web", Module: load(t, node, testwasm.WAT(t, "testdata/wat/exit.wat")), Restart: isle.Permanent}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Stop(context.Background())
+	svc, _ := sup.Service("web")
+	testwasm.WaitFor(t, "the first instance to exit", func() bool { return svc.Current() == nil })
+	h := isle.ServiceHTTPHandler(svc)
+	h.Timeout = time.Hour // the accepted ones wait until the service is given up
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer sup.Stop(context.Background()) // first: it answers the waiting requests, which srv.Close waits for
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	defer client.CloseIdleConnections()
+	const clients, reset = 300, -1
+	codes := make(chan int, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/up", bytes.NewReader(body))
+			if i%2 == 0 {
+				req.Header.Set("Expect", "100-continue")
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				codes <- reset
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	refused := func() int { return count[503] + count[reset] }
+	var during runtime.MemStats
+	grown := func() int64 {
+		runtime.ReadMemStats(&during)
+		return int64(during.HeapInuse) - int64(before.HeapInuse)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for len(codes) > 0 || refused() < clients-16 {
+		select {
+		case c := <-codes:
+			count[c]++
+		case <-tick.C:
+			if g := grown(); g > 96<<20 { // read unreserved, the bodies pile up
+				t.Fatalf("the heap grew by %d MiB under 300 uploads to a service between instances; status codes so far %v", g>>20, count)
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for refusals: %v so far", count)
+		}
+	}
+	g := grown()
+	t.Logf("the heap grew by %d MiB under %d uploads; status codes so far %v", g>>20, clients, count)
+	if g > 96<<20 {
+		t.Fatalf("the heap grew by %d MiB under 300 uploads to a service between instances", g>>20)
+	}
+	if svc.Current() != nil {
+		t.Fatal("the service restarted during the test; its backoff is an hour")
+	}
+	sup.Stop(ctx)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		count[c]++
+	}
+	if refused() < clients-16 || count[502] != clients-refused() {
+		t.Fatalf("status codes %v; want every upload past 16 MiB refused with 503 (or reset, -1) and the rest 502 once the service was given up", count)
 	}
 }

@@ -234,6 +234,12 @@ const (
 // reactor. w is the sender, who waits when the mailbox is full; when p's
 // tree cannot hold the message, it fails with ErrLimit.
 func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
+	if h := m.hold; h != nil && h.p != p {
+		// Room held elsewhere (a service's queue, or an instance that
+		// has ended) is no room here: give it back, and ask p for its own.
+		m.hold = nil
+		h.Release()
+	}
 	size := messageSize(m)
 	for {
 		p.mu.Lock()
@@ -314,7 +320,8 @@ func (p *Process) enqueue(m *Message, mode sendMode, w waiter) error {
 // they are promised, not from when the message is queued, so that many
 // slow uploads cannot hold more than one mailbox's worth of memory.
 type Reservation struct {
-	p *Process
+	p *Process // whose mailbox holds the room; nil for a service's
+	s *Service // or the service whose waiting queue does, between instances
 	n int64
 }
 
@@ -343,6 +350,12 @@ func (p *Process) Reserve(n int64) (*Reservation, error) {
 // Release gives the room back. It does nothing once the reservation's
 // message is queued or it was released.
 func (r *Reservation) Release() {
+	if r.s != nil {
+		r.s.mu.Lock()
+		r.s.releaseLocked(r)
+		r.s.mu.Unlock()
+		return
+	}
 	r.p.mu.Lock()
 	r.releaseLocked()
 	r.p.mu.Unlock()

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -134,7 +135,7 @@ func (s *Service) Serve(ctx context.Context, r *Remote) error {
 			return nil
 		}
 		waiting := s.pending.drain()
-		s.pending = mailbox{limit: s.pending.limit}
+		s.resetPending()
 		s.mu.Unlock()
 		for i, m := range waiting {
 			if err := r.enqueue(m, sendBlock, hostWaiter{ctx}); err != nil {
@@ -150,11 +151,60 @@ func (s *Service) Serve(ctx context.Context, r *Remote) error {
 // Safe from any goroutine.
 func (s *Service) Unserve(r *Remote) { s.away.CompareAndSwap(r, nil) }
 
+// resetPending opens a fresh waiting queue after a drain, keeping its
+// bound and the room reserved in it. Precondition: s.mu is held.
+func (s *Service) resetPending() {
+	s.pending = mailbox{limit: s.pending.limit, reserved: s.pending.reserved}
+}
+
+// Reserve is Process.Reserve for whichever process runs the service: in
+// the current instance's mailbox, or, between instances (or when the
+// instance has just ended), in the queue where messages wait for the next
+// one, which has a mailbox's bounds (MailboxBytes). So requests the host
+// is still receiving for a restarting service hold no more memory than a
+// running instance would let them. It fails with ErrFull when there is no
+// room now, and ErrGone once the service is given up.
+//
+// Safe from any goroutine.
+func (s *Service) Reserve(n int64) (*Reservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, ErrGone
+	}
+	if p := s.cur.Load(); p != nil {
+		r, err := p.Reserve(n)
+		if !errors.Is(err, ErrGone) {
+			return r, err
+		}
+		// Ended, not yet detached: its messages will wait here.
+	}
+	if s.pending.full(int(n), 0) {
+		return nil, ErrFull
+	}
+	s.pending.reserved += n
+	return &Reservation{s: s, n: n}, nil
+}
+
+// releaseLocked gives back r's room in the waiting queue, and wakes those
+// waiting for room. Precondition: s.mu is held.
+func (s *Service) releaseLocked(r *Reservation) {
+	if r.n == 0 {
+		return
+	}
+	s.pending.reserved -= r.n
+	r.n = 0
+	if mb := &s.pending; mb.space != nil {
+		close(mb.space)
+		mb.space = nil
+	}
+}
+
 // requeue puts messages back at the head of the waiting queue.
 func (s *Service) requeue(ms []*Message) {
 	s.mu.Lock()
 	later := s.pending.drain()
-	s.pending = mailbox{limit: s.pending.limit}
+	s.resetPending()
 	for _, m := range append(ms, later...) {
 		s.pending.append(m)
 	}
@@ -189,7 +239,11 @@ func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
 			continue // an instance was attached meanwhile
 		}
 		mb := &s.pending
-		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data), 0) {
+		var held int64
+		if h := m.hold; h != nil && h.s == s {
+			held = h.n
+		}
+		if (mode == sendBlock || mode == sendNonBlock) && mb.full(len(m.Data), held) {
 			if mode == sendNonBlock {
 				s.mu.Unlock()
 				return ErrFull
@@ -203,6 +257,10 @@ func (s *Service) enqueue(m *Message, mode sendMode, w waiter) error {
 				return err
 			}
 			continue
+		}
+		if h := m.hold; h != nil && h.s == s {
+			m.hold = nil
+			s.releaseLocked(h) // its bytes now count as queued
 		}
 		if m.hold != nil {
 			// The room was held in an instance that has ended.
@@ -229,7 +287,7 @@ func (s *Service) attach(p *Process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	waiting := s.pending.drain()
-	s.pending = mailbox{limit: s.pending.limit}
+	s.resetPending()
 	p.mu.Lock()
 	for _, m := range waiting {
 		p.admit(messageSize(m), true)
@@ -254,7 +312,7 @@ func (s *Service) detach(p *Process, queued []*Message) {
 	}
 	mb := &s.pending
 	later := mb.drain()
-	*mb = mailbox{limit: mb.limit}
+	s.resetPending()
 	for _, m := range append(queued, later...) {
 		mb.append(m)
 	}
