@@ -96,9 +96,10 @@ func (n *Node) Logs(after uint64) ([]LogRecord, <-chan struct{}) {
 }
 
 // teeHandler sends every record to the configured handler, as far as it
-// is enabled, and those at Info and above to the ring too.
+// is enabled, through sink, and those at Info and above to the ring too.
 type teeHandler struct {
 	next   slog.Handler
+	sink   *logSink
 	ring   *logRing
 	attrs  []LogAttr // from WithAttrs, formatted
 	prefix string    // from WithGroup: "group."
@@ -109,9 +110,8 @@ func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	var err error
 	if h.next.Enabled(ctx, r.Level) {
-		err = h.next.Handle(ctx, r)
+		h.sink.put(ctx, h.next, r)
 	}
 	if r.Level >= slog.LevelInfo {
 		rec := LogRecord{Time: r.Time, Level: r.Level.String(), Message: r.Message,
@@ -122,7 +122,7 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 		})
 		h.ring.add(rec)
 	}
-	return err
+	return nil
 }
 
 func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -105,8 +105,9 @@ func DefaultCacheDir() string {
 // Node is one isle runtime: a set of processes sharing a compilation cache
 // and host services. It is safe for concurrent use.
 type Node struct {
-	k   *kernel.Kernel
-	log *slog.Logger
+	k    *kernel.Kernel
+	log  *slog.Logger
+	sink *logSink // hands log's records to Config.Logger
 	// env is what capabilities open on the node with: its data directory,
 	// its start (the clock capability's origin), its log and its services.
 	env *capkind.Env
@@ -161,7 +162,8 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	// Every record goes through the ring that Node.Logs reads, too.
 	tools := &toolState{logs: newLogRing()}
-	log = slog.New(&teeHandler{next: log.Handler(), ring: tools.logs})
+	sink := newLogSink(log.Handler())
+	log = slog.New(&teeHandler{next: log.Handler(), sink: sink, ring: tools.logs})
 	k, err := kernel.New(ctx, kernel.Config{
 		Tracer:        kt,
 		CacheDir:      cfg.CacheDir,
@@ -180,17 +182,20 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		KeepInstances: cfg.KeepInstances,
 	})
 	if err != nil {
+		sink.close(ctx)
 		return nil, err
 	}
 	if err := abi.Install(ctx, k); err != nil {
 		_ = k.Close(ctx)
+		sink.close(ctx)
 		return nil, err
 	}
-	n := &Node{k: k, log: log, tracer: tracer, tools: tools}
+	n := &Node{k: k, log: log, sink: sink, tracer: tracer, tools: tools}
 	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
 	if cfg.Cluster != nil {
 		if err := n.startCluster(ctx, cfg.Cluster); err != nil {
 			_ = k.Close(ctx)
+			sink.close(ctx)
 			return nil, err
 		}
 	}
@@ -207,7 +212,6 @@ func (n *Node) Close(ctx context.Context) error {
 		err = kerr
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	for _, s := range n.services {
 		if c, ok := s.(io.Closer); ok {
 			if cerr := c.Close(); cerr != nil && err == nil {
@@ -216,6 +220,8 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 	}
 	n.services = nil
+	n.mu.Unlock()
+	n.sink.close(ctx) // last: what the node logged as it closed goes out too
 	return err
 }
 

@@ -425,6 +425,8 @@ func TestCrashReport(t *testing.T) {
 		t.Fatalf("crash: %v", err)
 	}
 	log.wait(t, ctx, "the restart", func(l []string) bool { return count(l, "started w") == 2 })
+	// The node hands records to its logger from a goroutine of its own.
+	testwasm.WaitFor(t, "the crash report in the node's logger", func() bool { return strings.Contains(buf.String(), "crash report") })
 	var reports []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var rec map[string]any

@@ -203,6 +203,8 @@ func TestCrashReportChain(t *testing.T) {
 		t.Fatalf("call through a crash: tag %d, %v; want tag 0 (b's call failed)", reply.Tag, err)
 	}
 	log.wait(t, ctx, "c's restart", func(l []string) bool { return count(l, "started c") == 2 })
+	// The node hands records to its logger from a goroutine of its own.
+	testwasm.WaitFor(t, "the crash report in the node's logger", func() bool { return strings.Contains(buf.String(), "crash report") })
 	r := crashReport(t, buf.String(), "c")
 	want := fmt.Sprintf("host -0x1-> relay[%d] -0x2-> relaycmd[%d] -0x3-> relay[%d]", pids[0], pids[1], pids[2])
 	if r["chain"] != want {
