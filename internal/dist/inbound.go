@@ -19,16 +19,15 @@ type heldFrame struct {
 	msg    wireMsg
 	// m is msg resolved, once a try to deliver it found the mailbox full:
 	// its capabilities are counted once, when they arrive.
-	m      *kernel.Message
-	exit   isleapi.Exit
-	reason string
-	size   int // its bytes on the wire, for a frame other than a send or call
+	m    *kernel.Message
+	exit isleapi.Exit
+	size int // its bytes on the wire, for a frame other than a send or call
 }
 
 // An honest peer's sends and calls in flight are bounded by the window;
-// its other ordered frames (ends, revocations, releases, link exits,
-// kills) by nothing but what happens on its side, one frame per event,
-// and a kill of one handle is sent once (peer.Kill). While a full mailbox
+// its other ordered frames (ends, revocations, releases, link exits) by
+// nothing but what happens on its side, one frame per event. (Kills are
+// never held, and a kill of one handle is sent once: peer.Kill.) While a full mailbox
 // holds its traffic, at most maxHeldControl of them, and
 // maxHeldControlBytes of their bytes, are held from one peer: a peer past
 // either is broken, and its session ends (Config.Broken). Before, a member
@@ -75,7 +74,19 @@ func (p *peer) deliver(batch []byte) {
 		case fRelease:
 			h.export, h.n = r.uvarint(), r.uvarint()
 		case fKill:
-			h.export, h.reason = r.uvarint(), r.string()
+			// Not held: a kill waiting behind sends to a full mailbox
+			// would wait for ever if its target never reads. Landing
+			// before those sends is what per-pair order allows too: they
+			// would reach the mailbox of a process the kill then ends,
+			// unread (Erlang orders a pair's signals into the mailbox,
+			// not their handling).
+			export, reason := r.uvarint(), r.string()
+			if r.err == nil {
+				if e := p.use(export, isleapi.RightKill); e != nil {
+					e.target.Kill(reason)
+				}
+			}
+			continue
 		case fReply:
 			id := r.uvarint()
 			var m wireMsg
@@ -229,7 +240,7 @@ func (p *peer) hold(h heldFrame) (broken string) {
 		return ""
 	case !data && (p.heldCtl >= maxHeldControl || p.heldCtlBytes+h.size > maxHeldControlBytes):
 		p.broken = true
-		return fmt.Sprintf("it sent more than %d frames or %d bytes of ends, releases, link exits and kills while its messages waited for a full mailbox",
+		return fmt.Sprintf("it sent more than %d frames or %d bytes of ends, revocations, releases and link exits while its messages waited for a full mailbox",
 			maxHeldControl, maxHeldControlBytes)
 	case data:
 		p.heldData++
@@ -313,10 +324,6 @@ func (p *peer) handle(h *heldFrame, nonblock bool) bool {
 	case fLinkExit:
 		if e := p.use(h.export, isleapi.RightKill); e != nil {
 			kernel.LinkExitFrom(e.target, h.exit)
-		}
-	case fKill:
-		if e := p.use(h.export, isleapi.RightKill); e != nil {
-			e.target.Kill(h.reason)
 		}
 	}
 	return true
