@@ -44,14 +44,6 @@ const (
 	// StackChunk is what the host should add to the stack budget per
 	// grant: large enough that recursion calls the host rarely.
 	StackChunk = 64 << 10
-	// HostCallFuel is what a direct call of an imported function costs:
-	// about what compiled code spends in the time the host call's
-	// transition takes (tens of nanoseconds). Charged statically, it costs
-	// nothing at run time. Before, a call cost 1, and a guest looping on
-	// cheap host calls ran hundreds of times longer than its budget
-	// bought in its own code. What the call then does in proportion to
-	// what was asked, the host charges itself (HostBytes).
-	HostCallFuel = 512
 	// MemoryChunk is the most bytes one native memory.fill, memory.copy or
 	// memory.init handles before control returns to the host.
 	MemoryChunk = 64 << 10
