@@ -35,33 +35,8 @@ func TestHTTPIngressBodiesCountAgainstTheMailbox(t *testing.T) {
 	// and get the 503 before sending. The others send regardless, as a
 	// hostile client would: they get the 503, or see the connection closed
 	// under the upload (reset), which refuses them just as well.
-	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
-	const clients, reset = 300, -1
-	codes := make(chan int, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/up", bytes.NewReader(body))
-			asks := i%2 == 0
-			if asks {
-				req.Header.Set("Expect", "100-continue")
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				if asks {
-					t.Errorf("a client that asked first: %v", err)
-				}
-				codes <- reset
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
+	const clients = 300
+	codes, wg := uploadAll(t, ctx, srv.URL+"/up", body, clients)
 	// Everything but what the mailbox holds is refused at once.
 	count := map[int]int{}
 	refused := func() int { return count[503] + count[reset] }
@@ -160,29 +135,8 @@ func TestHTTPIngressServiceBetweenInstancesIsBounded(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
-	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
-	const clients, reset = 300, -1
-	codes := make(chan int, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/up", bytes.NewReader(body))
-			if i%2 == 0 {
-				req.Header.Set("Expect", "100-continue")
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				codes <- reset
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
+	const clients = 300
+	codes, wg := uploadAll(t, ctx, srv.URL+"/up", body, clients)
 	count := map[int]int{}
 	refused := func() int { return count[503] + count[reset] }
 	var during runtime.MemStats
@@ -221,4 +175,42 @@ func TestHTTPIngressServiceBetweenInstancesIsBounded(t *testing.T) {
 	if refused() < clients-16 || count[502] != clients-refused() {
 		t.Fatalf("status codes %v; want every upload past 16 MiB refused with 503 (or reset, -1) and the rest 502 once the service was given up", count)
 	}
+}
+
+// reset is the status uploadAll reports for an upload whose connection
+// was closed under it.
+const reset = -1
+
+// uploadAll posts body to url from clients clients at once, half of them
+// asking first (Expect: 100-continue, as curl does for big bodies) and
+// the others sending regardless, as a hostile client would. Each status
+// code, or reset, arrives on codes; wg is done once every client is. A
+// client that asked first must get an answer, not a closed connection.
+func uploadAll(t *testing.T, ctx context.Context, url string, body []byte, clients int) (codes chan int, wg *sync.WaitGroup) {
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	t.Cleanup(client.CloseIdleConnections)
+	codes, wg = make(chan int, clients), &sync.WaitGroup{}
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+			asks := i%2 == 0
+			if asks {
+				req.Header.Set("Expect", "100-continue")
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				if asks {
+					t.Errorf("a client that asked first: %v", err)
+				}
+				codes <- reset
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	return codes, wg
 }
