@@ -41,6 +41,7 @@ const (
 	eRights   = -5
 	eRevoked  = -6
 	eNotFound = -8
+	eLimit    = -7
 )
 
 func spawnCaps(t *testing.T, node *isle.Node, mod *isle.Module, caps map[string]isle.Capability) *isle.Process {
@@ -123,6 +124,24 @@ func TestRevocationThroughThreeHops(t *testing.T) {
 	wantInts(t, "after revocation", callInts(t, d, 5), eRevoked, 1, eRevoked)
 	if !answers(t, d) {
 		t.Fatal("using a revoked handle abandoned its holder")
+	}
+}
+
+// A forwarder can be wrapped in forwarders only so deep: every use walks
+// the chain, so a guest nesting without end would make each use of it, its
+// own or a receiver's, cost the host as much as it liked. The deepest
+// forwarder still works, and dies with the first.
+func TestRevocationChainsAreBounded(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, reactor(t, "testdata/c/caps.c"))
+	target := spawnCaps(t, node, mod, nil)
+	p := spawnCaps(t, node, mod, map[string]isle.Capability{"target": isle.ProcessCap(target, api.RightSend)})
+	// made, the refusal, a send through the deepest, revoking the first, a
+	// send after it.
+	wantInts(t, "nesting", callInts(t, p, 10), 16, eLimit, 0, 0, eRevoked)
+	if !answers(t, p) {
+		t.Fatal("nesting forwarders abandoned the process")
 	}
 }
 

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -50,22 +51,37 @@ func (c Cap) Attenuate(rights isleapi.Rights) (Cap, error) {
 	return c, nil
 }
 
+// MaxRevocationDepth bounds how many revocations a forwarder can descend
+// through. Every use of a forwarder walks its chain, and the host does that
+// walk for free, so a guest that wrapped a forwarder in another without end
+// would make every later use, its own or a receiver's, as slow as it liked.
+const MaxRevocationDepth = 16
+
 // Revocable returns a revocable forwarder to c with the given rights, and
 // the Revocation that kills it. Every copy of the forwarder, wherever it
 // travels, shares the Revocation, so revoking it takes all of them at
 // once. A forwarder made from a revocable capability dies with either.
+// A forwarder already MaxRevocationDepth deep is refused with ErrLimit.
 func (c Cap) Revocable(rights isleapi.Rights) (Cap, *Revocation, error) {
 	f, err := c.Attenuate(rights)
 	if err != nil {
 		return Cap{}, nil, err
 	}
-	f.Rev = &Revocation{parent: c.Rev}
+	depth := uint8(1)
+	if c.Rev != nil {
+		if c.Rev.depth >= MaxRevocationDepth {
+			return Cap{}, nil, fmt.Errorf("%w: a forwarder can be made from at most %d nested forwarders", ErrLimit, MaxRevocationDepth)
+		}
+		depth = c.Rev.depth + 1
+	}
+	f.Rev = &Revocation{parent: c.Rev, depth: depth}
 	return f, f.Rev, nil
 }
 
 // Revocation is the kill switch of revocable capabilities.
 type Revocation struct {
 	revoked atomic.Bool
+	depth   uint8 // revocations in the chain from here up, this one included
 	parent  *Revocation
 
 	mu    sync.Mutex // guards hooks

@@ -85,7 +85,7 @@ type RemotePort interface {
 // carries. The capability a process holds on it should carry its
 // Revocation (see Revocation), so a revoked export refuses locally.
 func NewRemote(node string, id uint64, port RemotePort) *Remote {
-	return &Remote{Node: node, ID: id, port: port, rev: &Revocation{}, done: make(chan struct{})}
+	return &Remote{Node: node, ID: id, port: port, rev: &Revocation{depth: 1}, done: make(chan struct{})}
 }
 
 // Revocation returns the revocation the owner's "revoked" report trips.
@@ -276,7 +276,7 @@ type RemoteSpawner struct {
 
 // NewRemoteSpawner returns the proxy for spawner export id of node.
 func NewRemoteSpawner(node string, id uint64, port RemotePort) *RemoteSpawner {
-	return &RemoteSpawner{Node: node, ID: id, port: port, rev: &Revocation{}}
+	return &RemoteSpawner{Node: node, ID: id, port: port, rev: &Revocation{depth: 1}}
 }
 
 // Revocation returns what refuses the spawner here once its owner is

@@ -16,6 +16,7 @@
 #define T_FAMILY 7    // spawn two children; give one a handle; the other tries to use it
 #define T_TELL 8      // child: reply with the number of the handle the init message brought
 #define T_TRY 9       // child: send to the handle number in the payload
+#define T_NEST 10     // wrap "target" in forwarders of forwarders until refused
 
 static int32_t out[16];
 static uint32_t inbox[16];
@@ -119,5 +120,26 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 	case T_TRY:
 		ping((isle_handle_t)inbox[0]);
 		return;
+	case T_NEST: {
+		// Only the newest forwarder and the first revoker are kept, as an
+		// attacker that wants a long chain and a small table would.
+		isle_handle_t first = 0, rv, fwd = isle_grant_str("target");
+		int32_t made = 0, r;
+		while ((r = isle_revocable(fwd, ISLE_RIGHT_SEND, &rv)) >= 0 && made < 100000) {
+			if (made++ == 0) first = rv;
+			else {
+				isle_close(fwd);
+				isle_close(rv);
+			}
+			fwd = r;
+		}
+		out[0] = made;
+		out[1] = r;
+		out[2] = ping(fwd);
+		out[3] = isle_revoke(first);
+		out[4] = ping(fwd);
+		answer(aux, 5);
+		return;
+	}
 	}
 }
