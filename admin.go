@@ -62,6 +62,7 @@ func (s nodeSource) Sample(visit func(*admin.Proc)) admin.Counters {
 	var c admin.Counters
 	c.HostSent = hostSent
 	c.Memory, c.PeakMemory, c.MemoryLimit = s.n.k.Memory()
+	c.Files, c.FileLimit = s.n.k.Files()
 	c.Images, c.ImagesEvicted, c.ImageBuilds = s.n.k.Images()
 	for svc, t := range totals {
 		sc := c.Service(serviceName(names, svc))

@@ -164,6 +164,13 @@ func TestFileHogTreesStopAtTheNodesBound(t *testing.T) {
 	if s := node.Snapshot(); s.Files != 600 || s.FileLimit != 600 {
 		t.Errorf("Snapshot: files %d of %d, want 600 of 600", s.Files, s.FileLimit)
 	}
+	fams := scrape(t, node.AdminHandler(""))
+	if v, _ := value(fams, "isle_files"); v != 600 {
+		t.Errorf("isle_files = %v, want 600", v)
+	}
+	if v, _ := value(fams, "isle_files_limit"); v != 600 {
+		t.Errorf("isle_files_limit = %v, want 600", v)
+	}
 	if st := a.Stats().Tree; st.Files != 400 || st.PeakFiles != 400 || st.FileLimit != 400 {
 		t.Errorf("the first tree's stats: %+v, want 400 files of 400", st)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -148,4 +149,58 @@ func TestMemoryLimitCoversMovingMemories(t *testing.T) {
 func TestTimeoutStopsBulkMemory(t *testing.T) {
 	r, _ := runMeasured(t, "run", "--timeout", "1s", testwasm.WAT(t, "testdata/wat/fill.wat"))
 	r.want(t, statusTimeout)
+}
+
+// --files and --processes, and their manifest keys, bound the guest's tree:
+// the guest opens a file and spawns children until refused, and says how
+// far it got.
+func TestTreeBoundsFromFlagsAndManifest(t *testing.T) {
+	t.Parallel()
+	hostile := testwasm.C(t, "testdata/c/hostile.c", "-O2")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opened := func(r result) int {
+		t.Helper()
+		var n int
+		var why string
+		if _, err := fmt.Sscanf(r.stdout, "opened %d, then %s", &n, &why); err != nil || why != "EMFILE" {
+			t.Fatalf("the guest said %q (status %d, stderr %q); want \"opened N, then EMFILE\"", r.stdout, r.status, r.stderr)
+		}
+		return n
+	}
+	free := opened(runIsle(t, "run", "--ro-dir", dir+"::/d", hostile, "--", "files", "/d/f"))
+	bound := opened(runIsle(t, "run", "--files", "8", "--ro-dir", dir+"::/d", hostile, "--", "files", "/d/f"))
+	if bound != 8 || free < 500 {
+		t.Errorf("opened %d files under --files 8 and %d without it", bound, free)
+	}
+	manifest := filepath.Join(dir, "app.toml")
+	os.WriteFile(manifest, []byte(fmt.Sprintf(`
+module = %q
+args = ["files", "/d/f"]
+stdio = true
+
+[limits]
+files = 8
+
+[caps.d]
+kind = "dir"
+path = %q
+rights = ["read"]
+mount = "/d"
+`, hostile, dir)), 0o644)
+	if n := opened(runIsle(t, "run", manifest)); n != bound {
+		t.Errorf("opened %d files under files = 8 in a manifest, %d under --files 8", n, bound)
+	}
+	r := runIsle(t, "run", "--processes", "3", "--spawn", "hostile="+hostile, hostile, "--", "spawns")
+	r.want(t, 0)
+	if r.stdout != "spawned 2, then -7\n" { // ELIMIT: the root and two children
+		t.Errorf("under --processes 3 the guest said %q", r.stdout)
+	}
+	r = runIsle(t, "run", "--files", "-1", hostile)
+	r.want(t, statusUsage)
+	if !strings.Contains(r.stderr, "must not be negative") {
+		t.Errorf("--files -1: %q", r.stderr)
+	}
 }

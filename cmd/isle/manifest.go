@@ -62,6 +62,12 @@ func planFromManifest(path string, o *runOptions, guestArgs []string, stdin io.R
 	if o.timeout != 0 {
 		pl.limits.Timeout = time.Duration(o.timeout)
 	}
+	if o.processes != 0 {
+		pl.limits.Processes = o.processes
+	}
+	if o.files != 0 {
+		pl.limits.Files = o.files
+	}
 	pl.limits.NoImage = pl.limits.NoImage || o.noImage
 	return pl, nil
 }
@@ -103,5 +109,5 @@ func programGrants(m manifest.Program, stdin io.Reader, stdout, stderr io.Writer
 // programLimits are a program's limits, as the API takes them.
 func programLimits(m manifest.Program) isle.Limits {
 	return isle.Limits{Memory: m.Limits.Memory, Fuel: m.Limits.Fuel, Mailbox: m.Limits.Mailbox, Timeout: m.Limits.Timeout,
-		NoImage: m.NoImage}
+		Processes: m.Limits.Processes, Files: m.Limits.Files, NoImage: m.NoImage}
 }

@@ -69,6 +69,8 @@ func TestManifestMistakesGetClearErrors(t *testing.T) {
 		{"unknown key", fmt.Sprintf("module = %q\nmodul = 1", noop), `unknown key "modul"`},
 		{"bad toml", `module = `, "app.toml:1:"},
 		{"bad size", fmt.Sprintf("module = %q\n[limits]\nmemory = \"lots\"", noop), `limits.memory: "lots" is not a size`},
+		{"negative files", fmt.Sprintf("module = %q\n[limits]\nfiles = -1", noop), "limits.files: must not be negative"},
+		{"negative processes", fmt.Sprintf("module = %q\n[limits]\nprocesses = -2", noop), "limits.processes: must not be negative"},
 		{"bad timeout", fmt.Sprintf("module = %q\n[limits]\ntimeout = \"soon\"", noop), `limits.timeout: "soon" is not a positive duration`},
 		{"unknown kind", fmt.Sprintf("module = %q\n[caps.x]\nkind = \"teleport\"", noop), `caps.x.kind: unknown kind "teleport"`},
 		{"no kind", fmt.Sprintf("module = %q\n[caps.x]\nrights = [\"read\"]", noop), "caps.x: missing kind"},

@@ -25,6 +25,8 @@ type runOptions struct {
 	memory        sizeFlag
 	timeout       durationFlag
 	fuel          int64
+	processes     int
+	files         int
 	deterministic bool
 	noImage       bool
 	stats         bool
@@ -44,6 +46,8 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.Var(&o.memory, "memory", "cap linear memory, such as `64MiB` (default 4GiB)")
 	fs.Var(&o.timeout, "timeout", "kill the guest after this `duration`, such as 10s")
 	fs.Int64Var(&o.fuel, "fuel", 0, "abandon the guest after it spends this much `fuel` (0: unlimited)")
+	fs.IntVar(&o.processes, "processes", 0, "bound the live processes of the guest's tree, itself included, to `N` (0: the node's quota for a tree, 100,000)")
+	fs.IntVar(&o.files, "files", 0, "bound the host descriptors (files, directories, HTTP requests in flight) the guest's tree holds open to `N` (0: the node's default for a tree)")
 	fs.BoolVar(&o.deterministic, "deterministic", false, "virtual clock and seeded randomness: identical runs give identical output")
 	fs.BoolVar(&o.noImage, "no-image", false, "make a Go command or a reactor with _initialize (a Go reactor), and any process it spawns, run its own init rather than start from a copy-on-write image of its initialised state")
 	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory (everything the node held for the process, and for its tree) and wall time on exit")
@@ -81,6 +85,9 @@ func parseRun(args []string) (*runOptions, string, []string, error) {
 	}
 	if o.fuel < 0 {
 		return nil, "", nil, usagef("--fuel must not be negative")
+	}
+	if o.processes < 0 || o.files < 0 {
+		return nil, "", nil, usagef("--processes and --files must not be negative; 0 keeps the node's default")
 	}
 	return o, module, guestArgs, nil
 }
@@ -227,7 +234,8 @@ func planFromFlags(module string, o *runOptions, guestArgs []string, stdin io.Re
 	for _, d := range o.dirs {
 		pl.grants.Dirs = append(pl.grants.Dirs, isle.Dir{Host: d.host, Guest: d.guest, ReadOnly: d.readOnly})
 	}
-	pl.limits = isle.Limits{Memory: uint64(o.memory), Fuel: o.fuel, Timeout: time.Duration(o.timeout), NoImage: o.noImage}
+	pl.limits = isle.Limits{Memory: uint64(o.memory), Fuel: o.fuel, Timeout: time.Duration(o.timeout),
+		Processes: o.processes, Files: o.files, NoImage: o.noImage}
 	return pl, nil
 }
 

@@ -36,6 +36,8 @@ var (
 	descBuilds      = desc("image_builds_total", "Images the node started to make: each runs a module's init once.")
 	descMemoryPeak  = desc("memory_peak_bytes", "The most the node has held for its processes at once.")
 	descMemoryLimit = desc("memory_limit_bytes", "The node's ceiling on what its processes hold together.")
+	descFiles       = desc("files", "Host descriptors the node's processes hold open: files, directories and HTTP requests in flight.")
+	descFileLimit   = desc("files_limit", "The most host descriptors the node's processes may hold together.")
 	descSvcMemory   = desc("service_memory_bytes", "What the node holds for the live processes of a service.", "service")
 	descKV          = desc("kv_operations_total", "Key-value operations asked of the node's store, by op (get, put, delete, list).", "op")
 	descHTTP        = desc("http_requests_total", "HTTP ingress requests by route (a service, or the module a process handler serves) and status class.", "route", "class")
@@ -65,7 +67,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
 		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
-		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP} {
+		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP, descFiles, descFileLimit} {
 		ch <- d
 	}
 }
@@ -136,6 +138,8 @@ func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	gauge(descMemoryPeak, float64(cs.PeakMemory))
 	gauge(descMemoryLimit, float64(cs.MemoryLimit))
 	gauge(descImages, float64(cs.Images))
+	gauge(descFiles, float64(cs.Files))
+	gauge(descFileLimit, float64(cs.FileLimit))
 	counter(descEvicted, float64(cs.ImagesEvicted))
 	counter(descBuilds, float64(cs.ImageBuilds))
 	for _, op := range []string{"get", "put", "delete", "list"} {

@@ -46,6 +46,9 @@ type Counters struct {
 	HostSent uint64
 	// Memory, PeakMemory and MemoryLimit are the node's memory account.
 	Memory, PeakMemory, MemoryLimit int64
+	// Files is how many host descriptors the node's processes hold open,
+	// and FileLimit the most they may.
+	Files, FileLimit int64
 	// Images is what images hold of Memory; ImagesEvicted counts the
 	// images evicted to make room for processes, ImageBuilds the images
 	// the node started to make.

@@ -58,6 +58,10 @@ type Limits struct {
 	Fuel    int64
 	Mailbox int
 	Timeout time.Duration
+	// Processes and Files bound the process's tree: its live processes and
+	// the host descriptors it holds (isle.Limits). Zero is the node's
+	// default.
+	Processes, Files int
 }
 
 // file is the TOML form.
@@ -81,10 +85,12 @@ type programFile struct {
 		Random bool `toml:"random"`
 	} `toml:"wasi"`
 	Limits struct {
-		Memory  string `toml:"memory"`
-		Fuel    int64  `toml:"fuel"`
-		Mailbox int    `toml:"mailbox"`
-		Timeout string `toml:"timeout"`
+		Memory    string `toml:"memory"`
+		Fuel      int64  `toml:"fuel"`
+		Mailbox   int    `toml:"mailbox"`
+		Timeout   string `toml:"timeout"`
+		Processes int    `toml:"processes"`
+		Files     int    `toml:"files"`
 	} `toml:"limits"`
 	// Caps are decoded loosely, as TOML gives them: each kind checks its
 	// own keys (capkind.Descriptor.ParseTable).
@@ -208,6 +214,14 @@ func (m *Program) parseLimits(f *programFile, prefix string, bad badFunc) error 
 		return bad(prefix+"limits.mailbox", "must not be negative")
 	}
 	m.Limits.Mailbox = f.Limits.Mailbox
+	if f.Limits.Processes < 0 {
+		return bad(prefix+"limits.processes", "must not be negative")
+	}
+	m.Limits.Processes = f.Limits.Processes
+	if f.Limits.Files < 0 {
+		return bad(prefix+"limits.files", "must not be negative")
+	}
+	m.Limits.Files = f.Limits.Files
 	if s := f.Limits.Timeout; s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {

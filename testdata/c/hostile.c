@@ -4,6 +4,8 @@
 // "spawner", under the name "hostile"). Each mode prints what it achieved
 // on stdout, so the host can compare it with what it measured itself.
 // Built by internal/testwasm: clang --target=wasm32-wasi -O2 -I sdk/c hostile.c
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,22 @@ static void child(void) {
 	}
 }
 
+// spawns: spawn children that wait forever until spawn fails, and say how
+// many and why.
+static void spawns(void) {
+	int n = 0;
+	isle_handle_t h;
+	while ((h = spawn_mode("sleep", 0)) >= 0) n++;
+	printf("spawned %d, then %d\n", n, h);
+}
+
+// files: open path until open fails, and say how many and why.
+static void files(const char *path) {
+	int n = 0;
+	while (open(path, O_RDONLY) >= 0) n++;
+	printf("opened %d, then %s\n", n, errno == EMFILE ? "EMFILE" : errno == ENFILE ? "ENFILE" : "another error");
+}
+
 int main(int argc, char **argv) {
 	if (argc < 2) {
 		child();
@@ -242,6 +260,8 @@ int main(int argc, char **argv) {
 	else if (!strcmp(m, "alias")) alias();
 	else if (!strcmp(m, "forge")) forge();
 	else if (!strcmp(m, "initfirst")) initfirst(n);
+	else if (!strcmp(m, "spawns")) spawns();
+	else if (!strcmp(m, "files") && argc > 2) files(argv[2]);
 	else if (!strcmp(m, "spawnstart")) {
 		// A child whose start function blocks: the spawn never returns.
 		printf("spawning\n");
