@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/isle-run/isle/internal/services/logsvc"
 )
 
 // LogRecord is one record of the node's log, as Node.Logs keeps it.
@@ -44,34 +46,94 @@ const (
 
 // logRing keeps the node's recent records at level Info and above (the
 // log capability's among them) for Node.Logs.
+//
+// Each record has a source: the process tree whose log capability wrote
+// it, or the node. When the ring is full, the record dropped is the oldest
+// of the source holding the most, so a tree that floods the log evicts its
+// own records before anyone else's.
 type logRing struct {
-	mu    sync.Mutex
-	recs  []LogRecord // oldest first
-	bytes int
-	seq   uint64
-	more  chan struct{} // closed when a record is added
+	mu sync.Mutex // guards everything below
+	// recs[start:] are the records kept, oldest first. Evictions are
+	// mostly near the oldest end, so they move the records before the
+	// evicted one up by one, and the slice is compacted when it fills.
+	recs   []ringRecord
+	start  int
+	bytes  int
+	seq    uint64
+	shares map[any]*ringShare // by source, for sources with records kept
+	more   chan struct{}      // closed when a record is added
 }
 
-func newLogRing() *logRing { return &logRing{more: make(chan struct{})} }
+// ringRecord is a kept record and its source.
+type ringRecord struct {
+	LogRecord
+	src  any
+	size int
+}
 
-func (r *logRing) add(rec LogRecord) {
+// ringShare is what one source holds of the ring.
+type ringShare struct{ recs, bytes int }
+
+func newLogRing() *logRing {
+	return &logRing{more: make(chan struct{}), shares: map[any]*ringShare{}}
+}
+
+// add keeps rec, from src (nil for the node's own records).
+func (r *logRing) add(rec LogRecord, src any) {
 	size := recordSize(rec)
 	r.mu.Lock()
 	r.seq++
 	rec.Seq = r.seq
-	r.recs = append(r.recs, rec)
-	r.bytes += size
-	drop := 0
-	for len(r.recs)-drop > LogRingRecords || (r.bytes > LogRingBytes && len(r.recs)-drop > 1) {
-		r.bytes -= recordSize(r.recs[drop])
-		drop++
+	if len(r.recs) == cap(r.recs) && r.start > 0 {
+		n := copy(r.recs, r.recs[r.start:])
+		clear(r.recs[n:])
+		r.recs, r.start = r.recs[:n], 0
 	}
-	if drop > 0 {
-		r.recs = slices.Delete(r.recs, 0, drop)
+	r.recs = append(r.recs, ringRecord{LogRecord: rec, src: src, size: size})
+	r.bytes += size
+	sh := r.shares[src]
+	if sh == nil {
+		sh = &ringShare{}
+		r.shares[src] = sh
+	}
+	sh.recs++
+	sh.bytes += size
+	for kept := len(r.recs) - r.start; kept > LogRingRecords || (r.bytes > LogRingBytes && kept > 1); kept-- {
+		r.evict(kept > LogRingRecords)
 	}
 	close(r.more)
 	r.more = make(chan struct{})
 	r.mu.Unlock()
+}
+
+// evict drops the oldest record of the source holding the most records,
+// if byCount, or else the most bytes.
+//
+// Precondition: r.mu is held, and the ring holds a record.
+func (r *logRing) evict(byCount bool) {
+	var victim any
+	most := -1
+	for src, sh := range r.shares {
+		n := sh.bytes
+		if byCount {
+			n = sh.recs
+		}
+		if n > most {
+			victim, most = src, n
+		}
+	}
+	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return rec.src == victim })
+	size := r.recs[i].size
+	sh := r.shares[victim]
+	sh.recs--
+	sh.bytes -= size
+	if sh.recs == 0 {
+		delete(r.shares, victim)
+	}
+	r.bytes -= size
+	copy(r.recs[r.start+1:i+1], r.recs[r.start:i])
+	r.recs[r.start] = ringRecord{}
+	r.start++
 }
 
 func recordSize(r LogRecord) int {
@@ -84,15 +146,24 @@ func recordSize(r LogRecord) int {
 
 // Logs returns the records kept after the one numbered after, oldest
 // first, and a channel closed as soon as a newer one is logged: call it
-// again then to follow the log. The node keeps its last LogRingRecords
-// records at level Info and above, its own and the log capability's,
-// whatever Config.Logger's level.
+// again then to follow the log. The node keeps up to LogRingRecords
+// records (LogRingBytes of them) at level Info and above, its own and the
+// log capability's, whatever Config.Logger's level. When it is full, the
+// record it drops is the oldest of whoever holds the most: one process
+// tree's log capability, or the node itself. A tree that floods the log
+// evicts its own records first, and the others' last. Records are numbered
+// in order, so one dropped from the middle leaves a gap in Seq.
 func (n *Node) Logs(after uint64) ([]LogRecord, <-chan struct{}) {
 	r := n.tools.logs
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(r.recs, after+1, func(rec LogRecord, seq uint64) int { return cmpU64(rec.Seq, seq) })
-	return slices.Clone(r.recs[i:]), r.more
+	kept := r.recs[r.start:]
+	i, _ := slices.BinarySearchFunc(kept, after+1, func(rec ringRecord, seq uint64) int { return cmpU64(rec.Seq, seq) })
+	out := make([]LogRecord, len(kept)-i)
+	for j, rec := range kept[i:] {
+		out[j] = rec.LogRecord
+	}
+	return out, r.more
 }
 
 // teeHandler sends every record to the configured handler, as far as it
@@ -120,7 +191,7 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 			rec.Attrs = appendAttr(rec.Attrs, h.prefix, a)
 			return true
 		})
-		h.ring.add(rec)
+		h.ring.add(rec, logsvc.Source(ctx))
 	}
 	return nil
 }

@@ -48,6 +48,20 @@ const (
 	Mark    = "log"
 )
 
+// sourceKey is the context key under which write passes a record's
+// source, the writer's process tree, to the node's handler.
+type sourceKey struct{}
+
+// Source returns the process tree whose log capability logged with ctx
+// (a *kernel.Group), or nil for any other record. The node's log ring
+// shares itself out by source.
+func Source(ctx context.Context) any {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Value(sourceKey{})
+}
+
 // MaxRecord bounds one record's message, so that a guest cannot make the
 // host format and store megabytes per call.
 const MaxRecord = 16 << 10
@@ -69,7 +83,7 @@ func write(ctx context.Context, mod api.Module, stack []uint64) {
 		abi.SetResult(stack, abi.ETooBig)
 		return
 	}
-	obj.(*Log).l.LogAttrs(ctx, level, string(msg), slog.Uint64("pid", c.P.ID), slog.String("name", c.P.Name()),
+	obj.(*Log).l.LogAttrs(context.WithValue(ctx, sourceKey{}, c.P.Group()), level, string(msg), slog.Uint64("pid", c.P.ID), slog.String("name", c.P.Name()),
 		slog.String("module", c.P.Module().Name), slog.String(MarkKey, Mark))
 	abi.SetResult(stack, 0)
 }

@@ -1,0 +1,56 @@
+package isle_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// A process tree that floods the log evicts its own records from the
+// node's ring, not a neighbour's: the ring drops the oldest record of
+// whoever holds the most. Before, 128 records of 16 KiB from one guest
+// evicted everything else from Node.Logs.
+func TestLogFloodEvictsItsOwnRecords(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
+	ctx := testwasm.Context(t)
+	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
+	spawn := func() *isle.Process {
+		p, err := node.Spawn(ctx, mod, g, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	neighbour, flood := spawn(), spawn()
+	if _, err := neighbour.Call(ctx, isle.Message{Tag: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const floods = 1000 // 16 MiB: eight times the ring
+	if _, err := flood.Call(ctx, isle.Message{Tag: floods}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := node.Logs(0)
+	count := func(p *isle.Process) (n int) {
+		for _, r := range recs {
+			if r.Attr("pid") == strconv.FormatUint(p.ID(), 10) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(neighbour); n != 3 {
+		t.Errorf("the ring kept %d of the neighbour's 3 records beside a flood of %d (%d records kept)", n, floods, len(recs))
+	}
+	if n := count(flood); n == 0 || n >= floods/4 {
+		t.Errorf("the ring kept %d of the flood's %d records", n, floods)
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Seq <= recs[i-1].Seq {
+			t.Fatalf("records out of order: %d after %d", recs[i].Seq, recs[i-1].Seq)
+		}
+	}
+}
