@@ -39,7 +39,7 @@ type Remote struct {
 	ended   bool
 	exit    isleapi.Exit
 	refs    int // copies of capabilities on r held here
-	links   map[*Process]struct{}
+	links   linkers
 	watches watchList
 	done    chan struct{}
 }
@@ -152,7 +152,7 @@ func (r *Remote) Idle() bool {
 }
 
 func (r *Remote) idleLocked() bool {
-	return r.refs <= 0 && len(r.links) == 0 && r.watches.head == nil && !r.ended
+	return r.refs <= 0 && r.links.len() == 0 && r.watches.head == nil && !r.ended
 }
 
 // Kill implements Target.
@@ -178,8 +178,7 @@ func (r *Remote) End(exit isleapi.Exit) {
 		return
 	}
 	r.ended, r.exit = true, exit
-	links, watches := r.links, r.watches.take()
-	r.links = nil
+	links, watches := r.links.take(), r.watches.take()
 	close(r.done)
 	r.mu.Unlock()
 	for p := range links {
@@ -219,12 +218,8 @@ func (r *Remote) addLink(p *Process) (bool, error) {
 		r.awaitSignals()
 		return true, nil
 	}
-	if r.links == nil {
-		r.links = map[*Process]struct{}{}
-	}
-	_, had := r.links[p]
-	r.links[p] = struct{}{}
-	first := len(r.links) == 1 && !had
+	had := r.links.add(p)
+	first := r.links.len() == 1 && !had
 	r.mu.Unlock()
 	if first {
 		r.port.Link(r)
@@ -250,9 +245,7 @@ func (r *Remote) removeLink(p *Process) {
 func (r *Remote) dropLink(p *Process) (last bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, had := r.links[p]
-	delete(r.links, p)
-	return had && len(r.links) == 0 && !r.ended
+	return r.links.remove(p) && r.links.len() == 0 && !r.ended
 }
 
 // linkedExit implements Target: the owner gets the exit signal, and its

@@ -62,7 +62,7 @@ type Service struct {
 	pending mailbox    // messages waiting for the next instance
 	ended   bool
 	exit    isleapi.Exit
-	links   map[*Process]struct{}
+	links   linkers
 	watches watchList
 	done    chan struct{}
 }
@@ -337,8 +337,7 @@ func (s *Service) End(exit isleapi.Exit) {
 	s.cur.Store(nil)
 	s.away.Store(nil)
 	waiting := s.pending.drain()
-	links, watches := s.links, s.watches.take()
-	s.links = nil
+	links, watches := s.links.take(), s.watches.take()
 	close(s.done)
 	s.mu.Unlock()
 	for _, m := range waiting {
@@ -363,10 +362,7 @@ func (s *Service) addLink(p *Process) (bool, error) {
 		s.awaitSignals()
 		return true, nil
 	}
-	if s.links == nil {
-		s.links = map[*Process]struct{}{}
-	}
-	s.links[p] = struct{}{}
+	s.links.add(p)
 	s.mu.Unlock()
 	return false, nil
 }
@@ -380,7 +376,7 @@ func (s *Service) awaitSignals() {
 // removeLink implements Target.
 func (s *Service) removeLink(p *Process) {
 	s.mu.Lock()
-	delete(s.links, p)
+	s.links.remove(p)
 	s.mu.Unlock()
 }
 
