@@ -73,10 +73,15 @@ func (l *watchList) take() *watch {
 }
 
 // downAll delivers the down message of every watch in a chain from take.
+// A watcher that has ended would refuse the message, so none is built for
+// it: a process that monitored itself 65,536 times made as many messages
+// as it died, each thrown away.
 func downAll(head *watch, exit isleapi.Exit) {
 	for w := head; w != nil; {
 		next := w.next
-		_ = w.down(exit, false)
+		if w.notify != nil || !w.watcher.Ended() {
+			_ = w.down(exit, false)
+		}
 		w = next
 	}
 }

@@ -443,3 +443,32 @@ func startingReactor(t *testing.T, k *Kernel) *Module {
 	}
 	return mod
 }
+
+// A process that dies holding many monitors on itself builds no down
+// messages for them: it would refuse each one. Before, 10,000 such
+// monitors made at least 30,000 allocations as it died, thrown away.
+func TestNoDownsForAnEndedWatcher(t *testing.T) {
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := recordingReactor(t, k)
+	p, watcher := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	// Monitors are told newest first, so the watcher's down, the first
+	// monitor made, arrives after p has dealt with all of its own.
+	if _, err := watcher.Monitor(p); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10_000
+	for range n {
+		if _, err := p.Monitor(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p.Kill("boom")
+	r.wait(t, "the watcher's down", func(tags []uint32) bool { return len(tags) == 1 && tags[0] == TagDown })
+	runtime.ReadMemStats(&after)
+	if allocs := after.Mallocs - before.Mallocs; allocs >= n {
+		t.Errorf("dying with %d monitors on itself took %d allocations", n, allocs)
+	}
+}
