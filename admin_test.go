@@ -202,7 +202,7 @@ func TestAdminToken(t *testing.T) {
 }
 
 // isle_kv_operations_total counts each kind of key-value call a guest
-// makes.
+// makes, and isle_kv_bytes what the store holds.
 func TestMetricsCountKV(t *testing.T) {
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{"kv": isle.KVCap("b", api.RightGet|api.RightPut|api.RightRemove|api.RightList)})
@@ -227,4 +227,6 @@ func TestMetricsCountKV(t *testing.T) {
 	for op, want := range map[string]float64{"put": 3, "get": 2, "delete": 1, "list": 1} {
 		expect(t, fams, want, "isle_kv_operations_total", "op="+op)
 	}
+	expect(t, fams, 2*(2+1+64), "isle_kv_bytes") // k1 and k2, each "v"
+	expect(t, fams, isle.DefaultKVMaxBytes, "isle_kv_max_bytes")
 }

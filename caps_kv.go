@@ -18,3 +18,14 @@ import (
 func KVCap(bucket string, rights api.Rights) Capability {
 	return Capability{kind: kv.Kind, rights: rights, spec: kv.Spec{Bucket: bucket}}
 }
+
+// KVCapWithQuota is KVCap with a quota of its own: a put through it (or
+// through any copy of its handle) that would take the bucket past quota
+// bytes fails with ELIMIT, each key counting its bytes, its value's and
+// 64. Puts that add nothing, such as a smaller value over a larger, and
+// deletes always work. A grant with a smaller quota is a narrower right
+// to the same bucket; Config.KVMaxBytes bounds the node's store whatever
+// the grants say. The quota is at most 1 PiB.
+func KVCapWithQuota(bucket string, rights api.Rights, quota uint64) Capability {
+	return Capability{kind: kv.Kind, rights: rights, spec: kv.Spec{Bucket: bucket, Quota: quota}}
+}

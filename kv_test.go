@@ -36,6 +36,7 @@ const (
 	opMisuse
 	opPutN
 	opGetSum
+	opFill
 )
 
 // kvNode is a node with a data directory of its own.

@@ -64,6 +64,13 @@ type Config struct {
 	// DataDir holds the node's durable state, such as key-value buckets.
 	// Empty means the node has none, and key-value capabilities fail.
 	DataDir string
+	// KVMaxBytes bounds what the node's key-value store holds, all its
+	// buckets together, each key counting its bytes, its value's and 64
+	// (the store's own record of it): by default 2 GiB, as etcd bounds its
+	// own bbolt store. A put past it fails with ELIMIT. Negative means no
+	// bound. The file can grow to about twice the bound, and does not
+	// shrink: bbolt reuses the room deletes free.
+	KVMaxBytes int64
 	// TracerProvider, if set, receives OpenTelemetry spans: one per
 	// reactor turn, per message a command receives, and per call, each
 	// the child of the span that sent its message (README, "Traces").
@@ -191,7 +198,7 @@ func NewNode(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{k: k, log: log, sink: sink, tracer: tracer, tools: tools}
-	n.env = &capkind.Env{DataDir: cfg.DataDir, Started: time.Now(), Log: log, Shared: n.service}
+	n.env = &capkind.Env{DataDir: cfg.DataDir, KVMaxBytes: kvMaxBytes(cfg.KVMaxBytes), Started: time.Now(), Log: log, Shared: n.service}
 	if cfg.Cluster != nil {
 		if err := n.startCluster(ctx, cfg.Cluster); err != nil {
 			_ = k.Close(ctx)
@@ -286,3 +293,17 @@ func (n *Node) LoadModuleFile(ctx context.Context, path string) (*Module, error)
 
 // Processes reports how many processes are alive on the node.
 func (n *Node) Processes() int { return n.k.ProcessCount() }
+
+// DefaultKVMaxBytes is Config.KVMaxBytes when it is zero.
+const DefaultKVMaxBytes = 2 << 30
+
+// kvMaxBytes is the store's bound for Config.KVMaxBytes n: 0 for none.
+func kvMaxBytes(n int64) int64 {
+	switch {
+	case n == 0:
+		return DefaultKVMaxBytes
+	case n < 0:
+		return 0
+	}
+	return n
+}

@@ -80,6 +80,7 @@ func TestManifestMistakesGetClearErrors(t *testing.T) {
 		{"missing dir", fmt.Sprintf("module = %q\n[caps.d]\nkind = \"dir\"\npath = \"absent\"\nrights = [\"read\"]", noop), "is not an existing directory"},
 		{"field for other kind", fmt.Sprintf("module = %q\n[caps.c]\nkind = \"clock\"\nrights = [\"wall\"]\nbucket = \"x\"", noop), "caps.c.bucket: does not apply to a clock capability"},
 		{"bad origin", fmt.Sprintf("module = %q\n[caps.h]\nkind = \"http\"\nallow = [\"example.com\"]", noop), `"example.com" is not an origin`},
+		{"bad quota", fmt.Sprintf("module = %q\n[caps.s]\nkind = \"kv\"\nbucket = \"b\"\nrights = [\"put\"]\nquota = \"lots\"", noop), `caps.s.quota: "lots" is not a size between 1B and 1PiB`},
 		{"single right kind", fmt.Sprintf("module = %q\n[caps.l]\nkind = \"log\"\nrights = [\"write\"]", noop), "has a single right; leave rights out"},
 	}
 	for _, c := range cases {
@@ -167,13 +168,19 @@ kind = "kv"
 bucket = "other"
 rights = ["get", "put", "remove", "list"]
 
+[caps.small]
+kind = "kv"
+bucket = "small"
+rights = ["put", "remove"]
+quota = "1MiB"
+
 [caps.clock]
 kind = "clock"
 rights = ["monotonic"]
 `, testwasm.GoDir(t, "testdata/go/kv"))), 0o644)
 	r := runIsle(t, "run", manifest)
 	r.want(t, 0)
-	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok ") {
+	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok quota-delete\n") {
 		t.Fatalf("guest checks:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "state", "kv.db")); err != nil {

@@ -40,6 +40,8 @@ var (
 	descFileLimit   = desc("files_limit", "The most host descriptors the node's processes may hold together.")
 	descSvcMemory   = desc("service_memory_bytes", "What the node holds for the live processes of a service.", "service")
 	descKV          = desc("kv_operations_total", "Key-value operations asked of the node's store, by op (get, put, delete, list).", "op")
+	descKVBytes     = desc("kv_bytes", "What the node's key-value store holds: each key's bytes, its value's and 64.")
+	descKVMax       = desc("kv_max_bytes", "The bound on what the node's key-value store holds (Config.KVMaxBytes; 0: none).")
 	descHTTP        = desc("http_requests_total", "HTTP ingress requests by route (a service, or the module a process handler serves) and status class.", "route", "class")
 )
 
@@ -67,7 +69,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
 		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
-		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP, descFiles, descFileLimit} {
+		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP, descFiles, descFileLimit, descKVBytes, descKVMax} {
 		ch <- d
 	}
 }
@@ -145,6 +147,8 @@ func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	for _, op := range []string{"get", "put", "delete", "list"} {
 		counter(descKV, float64(cs.KV[op]), op)
 	}
+	gauge(descKVBytes, float64(cs.KVBytes))
+	gauge(descKVMax, float64(cs.KVMaxBytes))
 	for k, n := range cs.HTTP {
 		counter(descHTTP, float64(n), k.Route, k.Class)
 	}

@@ -56,6 +56,10 @@ type Counters struct {
 	ImagesEvicted, ImageBuilds uint64
 	// KV counts key-value operations by kind: get, put, delete, list.
 	KV map[string]uint64
+	// KVBytes is what the key-value store holds (each key's bytes, its
+	// value's and 64), and KVMaxBytes its bound (0: none); both 0 until
+	// the store is opened.
+	KVBytes, KVMaxBytes int64
 	// HTTP counts HTTP ingress requests by route and status class.
 	HTTP map[HTTPKey]uint64
 }

@@ -13,6 +13,9 @@ type Env struct {
 	DataDir string
 	// Started is when the node started: the origin of its monotonic clock.
 	Started time.Time
+	// KVMaxBytes bounds the node's key-value store (Config.KVMaxBytes);
+	// 0 means no bound.
+	KVMaxBytes int64
 	// Log is the node's logger, never nil.
 	Log *slog.Logger
 	// Shared returns the node-wide object called key (a key-value store,

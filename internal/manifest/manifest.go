@@ -14,11 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/isle-run/isle/internal/capkind"
 )
 
 // Manifest is a validated isle.toml, with paths made absolute.
@@ -239,23 +240,6 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-// ParseSize parses sizes such as 64MiB, 512KiB, 1GiB, 10MB or 65536.
-func ParseSize(v string) (uint64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
-	num, mult := v, 1.0
-	for _, u := range units {
-		if s, ok := strings.CutSuffix(v, u.suffix); ok {
-			num, mult = strings.TrimSpace(s), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n <= 0 || n*mult > 1<<32 || n*mult != n*mult {
-		return 0, fmt.Errorf("%q is not a size between 1B and 4GiB; write it like 64MiB, 512KiB or 1GiB", v)
-	}
-	return uint64(n * mult), nil
-}
+// ParseSize parses sizes such as 64MiB, 512KiB, 1GiB, 10MB or 65536, up
+// to 4GiB, the most a memory limit can be.
+func ParseSize(v string) (uint64, error) { return capkind.ParseSize(v, 1<<32, "4GiB") }

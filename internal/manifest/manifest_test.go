@@ -79,7 +79,7 @@ func TestLoadErrors(t *testing.T) {
 		{"rights not a list", "module = \"app.wasm\"\n[caps.c]\nkind = \"clock\"\nrights = \"wall\"", "caps.c.rights: must be a list of rights"},
 		{"single right", "module = \"app.wasm\"\n[caps.l]\nkind = \"log\"\nrights = [\"write\"]", "caps.l.rights: a log capability has a single right; leave rights out"},
 		{"field of another kind", "module = \"app.wasm\"\n[caps.c]\nkind = \"clock\"\nrights = [\"wall\"]\nbucket = \"x\"", "caps.c.bucket: does not apply to a clock capability"},
-		{"field of no kind", "module = \"app.wasm\"\n[caps.k]\nkind = \"kv\"\nbucket = \"x\"\nrights = [\"get\"]\ncolour = \"red\"", "caps.k.colour: does not apply to a kv capability (its keys are kind, rights, bucket)"},
+		{"field of no kind", "module = \"app.wasm\"\n[caps.k]\nkind = \"kv\"\nbucket = \"x\"\nrights = [\"get\"]\ncolour = \"red\"", "caps.k.colour: does not apply to a kv capability (its keys are kind, rights, bucket, quota)"},
 		{"field of wrong type", "module = \"app.wasm\"\n[caps.k]\nkind = \"kv\"\nbucket = 7\nrights = [\"get\"]", `caps.k.bucket: must be a string, such as bucket = "app"`},
 		{"dir without path", "module = \"app.wasm\"\n[caps.d]\nkind = \"dir\"\nrights = [\"read\"]", `caps.d: a dir capability needs path (path = "./data")`},
 		{"missing dir", "module = \"app.wasm\"\n[caps.d]\nkind = \"dir\"\npath = \"absent\"\nrights = [\"read\"]", "caps.d.path: " + filepath.Join(dir, "absent") + " is not an existing directory"},

@@ -20,6 +20,8 @@ enum {
 	OP_MISUSE = 9,    // h, which                  -> (abandons)
 	OP_PUTN = 10,     // h, vlen, key              -> r: a generated value of vlen bytes
 	OP_GETSUM = 11,   // h, cap, key               -> r, fnv1a(value)
+	OP_FILL = 12,     // h, vlen, n, prefix        -> r, puts: put keys prefix0, prefix1, ...
+	                  //                              with vlen-byte values until a put fails or n are stored
 };
 
 #define BIG (2u << 20)
@@ -98,6 +100,20 @@ ISLE_HANDLER void handle(uint32_t len, uint32_t tag, uint32_t aux, uint32_t nhan
 	case OP_DEL:
 		answer(aux, isle_kv_delete(h, in + 4, len - 4), NULL, 0);
 		return;
+	case OP_FILL: {
+		uint32_t vlen = u32at(4), n = u32at(8), plen = len - 12;
+		uint8_t key[64];
+		int32_t r = 0;
+		uint32_t puts = 0;
+		memcpy(key, in + 12, plen);
+		for (; puts < n; puts++) {
+			uint32_t klen = plen, i = puts;
+			do key[klen++] = (uint8_t)('0' + i % 10); while ((i /= 10) != 0);
+			if ((r = isle_kv_put(h, key, klen, data, vlen)) != 0) break;
+		}
+		answer(aux, r, &puts, 4);
+		return;
+	}
 	case OP_LIST: {
 		uint32_t cap = u32at(4), plen = u32at(8);
 		const uint8_t *prefix = in + 12, *after = in + 12 + plen;

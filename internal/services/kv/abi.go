@@ -29,8 +29,12 @@ func init() {
 			{Name: "remove", Bit: isleapi.RightRemove, Doc: "delete a key"},
 			{Name: "list", Bit: isleapi.RightList, Doc: "list keys"},
 		},
-		Fields: []capkind.Field{{Key: "bucket", Type: capkind.String, Required: true,
-			Example: `bucket = "app"`, Doc: "the bucket's name, 1 to 255 bytes; created if it does not exist"}},
+		Fields: []capkind.Field{
+			{Key: "bucket", Type: capkind.String, Required: true,
+				Example: `bucket = "app"`, Doc: "the bucket's name, 1 to 255 bytes; created if it does not exist"},
+			{Key: "quota", Type: capkind.String, Example: `quota = "64MiB"`,
+				Doc: "the most the bucket may hold through this grant, each key counting its bytes, its value's and 64; a put past it fails with `ELIMIT`"},
+		},
 		Parse: parse,
 		Open:  open,
 		Funcs: []capkind.Func{
@@ -43,33 +47,61 @@ func init() {
 	})
 }
 
-// Spec is a grant of one bucket, by name.
-type Spec struct{ Bucket string }
+// Spec is a grant of one bucket, by name, and the quota of the grant: the
+// most the bucket may hold through it (0: no quota of its own).
+type Spec struct {
+	Bucket string
+	Quota  uint64
+}
+
+// MaxQuota is the largest quota a grant can have.
+const MaxQuota = 1 << 50
 
 func parse(t *capkind.Table) (any, error) {
 	name := t.String("bucket")
 	if len(name) > MaxBucketName {
 		return nil, capkind.Errorf("bucket", "%d bytes is too long a name; at most %d", len(name), MaxBucketName)
 	}
-	return Spec{Bucket: name}, nil
+	spec := Spec{Bucket: name}
+	if q := t.String("quota"); q != "" {
+		n, err := capkind.ParseSize(q, MaxQuota, "1PiB")
+		if err != nil {
+			return nil, capkind.Errorf("quota", "%v", err)
+		}
+		spec.Quota = n
+	}
+	return spec, nil
+}
+
+// Grant is the object of a kv capability: a bucket, and the quota of the
+// grant that gave it. Every copy of the handle shares the grant's quota,
+// as it shares its rights.
+type Grant struct {
+	*Bucket
+	// Quota bounds what the bucket may hold for puts through this grant
+	// (0: none of its own; the store's bound still holds).
+	Quota int64
 }
 
 // open grants the bucket, opening the node's store, kv.db in its data
 // directory, on first use; the node closes it.
 func open(env *capkind.Env, spec any, _ isleapi.Rights) (any, func(), error) {
-	bucket := spec.(Spec).Bucket
+	sp := spec.(Spec)
 	if env.DataDir == "" {
-		return nil, nil, fmt.Errorf("key-value bucket %q: the node has no data directory (set isle.Config.DataDir)", bucket)
+		return nil, nil, fmt.Errorf("key-value bucket %q: the node has no data directory (set isle.Config.DataDir)", sp.Bucket)
 	}
-	s, err := env.Shared("kv", func() (any, error) { return Open(filepath.Join(env.DataDir, "kv.db")) })
+	if sp.Quota > MaxQuota {
+		return nil, nil, fmt.Errorf("key-value bucket %q: a quota of %d bytes is over the most, %d", sp.Bucket, sp.Quota, uint64(MaxQuota))
+	}
+	s, err := env.Shared("kv", func() (any, error) { return Open(filepath.Join(env.DataDir, "kv.db"), env.KVMaxBytes) })
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := s.(*Store).Bucket(bucket)
+	b, err := s.(*Store).Bucket(sp.Bucket)
 	if err != nil {
 		return nil, nil, err
 	}
-	return b, nil, nil
+	return &Grant{Bucket: b, Quota: int64(sp.Quota)}, nil, nil
 }
 
 // nonEmpty abandons the caller for an empty key: no bucket can hold one,
@@ -83,12 +115,12 @@ func nonEmpty(c abi.Ctx, key []byte) {
 
 // bucket resolves a key-value handle that must carry need. code != 0 is
 // an expected failure (a missing right, a revoked handle).
-func bucket(c abi.Ctx, h uint32, need isleapi.Rights) (*Bucket, int32) {
+func bucket(c abi.Ctx, h uint32, need isleapi.Rights) (*Grant, int32) {
 	obj, code := c.Use(h, Kind, need)
 	if code != 0 {
 		return nil, code
 	}
-	return obj.(*Bucket), 0
+	return obj.(*Grant), 0
 }
 
 // code maps a store error to its ABI code.
@@ -100,6 +132,8 @@ func code(err error) int32 {
 		return abi.ENotFound
 	case errors.Is(err, ErrTooBig):
 		return abi.ETooBig
+	case errors.Is(err, ErrQuota), errors.Is(err, ErrFull):
+		return abi.ELimit
 	case errors.Is(err, kernel.ErrIO):
 		return abi.EIO
 	}
@@ -144,7 +178,7 @@ func get(ctx context.Context, mod api.Module, stack []uint64) {
 	abi.SetResult(stack, r)
 }
 
-// put(h, key_ptr, key_len, val_ptr, val_len) -> 0 | ETOOBIG | EIO
+// put(h, key_ptr, key_len, val_ptr, val_len) -> 0 | ETOOBIG | ELIMIT | EIO
 //
 // Returns once the write is committed and flushed to stable storage.
 func put(ctx context.Context, mod api.Module, stack []uint64) {
@@ -160,7 +194,7 @@ func put(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	c.P.ChargeBytes(len(k) + len(v))
-	w, err := b.StartPut(k, v)
+	w, err := b.StartPut(k, v, b.Quota)
 	abi.SetResult(stack, wait(c, w, err))
 }
 

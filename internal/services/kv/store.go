@@ -40,6 +40,15 @@ const (
 	MaxList = 1 << 20
 )
 
+// EntryOverhead is what each key costs a quota beyond its bytes and its
+// value's: about what bbolt stores for it (a 16-byte element header, and
+// room its pages leave unfilled), so that a quota bounds the file even
+// when every key is tiny.
+const EntryOverhead = 64
+
+// entryCost is what a key and its value cost a quota.
+func entryCost(key, value []byte) int64 { return int64(len(key) + len(value) + EntryOverhead) }
+
 // A transaction takes at most this many queued writes, or about this many
 // bytes of them, so that a burst does not become one huge commit.
 const (
@@ -58,12 +67,24 @@ var (
 	ErrKeyEmpty = errors.New("kv: empty key")
 	ErrTooBig   = errors.New("kv: key or value over the limit")
 	ErrClosed   = errors.New("kv: store closed")
+	// ErrQuota is a put that would take its bucket past the quota of the
+	// grant it came through, and ErrFull one that would take the store
+	// past its bound. Nothing was written.
+	ErrQuota = errors.New("kv: the put would pass the bucket's quota")
+	ErrFull  = errors.New("kv: the put would pass the store's bound")
 )
 
 // Store is one node's key-value database.
 type Store struct {
 	db   *bolt.DB
 	path string
+	// max bounds size (0: no bound). size is what every entry costs
+	// (entryCost); only the committer changes it.
+	max  int64
+	size atomic.Int64
+	// sizes holds, from Open until each bucket is first granted, what its
+	// entries cost. Guarded by bmu.
+	sizes map[string]int64
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when queue grows or the store closes
@@ -83,8 +104,11 @@ type Store struct {
 	puts, deletes uint64
 }
 
-// Open opens (creating if needed) the database file at path.
-func Open(path string) (*Store, error) {
+// Open opens (creating if needed) the database file at path. Puts that
+// would take the entries' cost (see EntryOverhead) past max bytes fail
+// with ErrFull; 0 means no bound. Open reads every entry once, to know
+// what each bucket already holds.
+func Open(path string, max int64) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("kv: %w", err)
 	}
@@ -105,10 +129,34 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("kv: %w", err)
 		}
 	}
-	s := &Store{db: db, path: path, buckets: map[string]*Bucket{}, stopped: make(chan struct{})}
+	s := &Store{db: db, path: path, max: max, buckets: map[string]*Bucket{}, stopped: make(chan struct{})}
+	if err := s.measure(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("kv: read %s: %w", path, err)
+	}
 	s.cond = sync.NewCond(&s.mu)
 	go s.commitLoop()
 	return s, nil
+}
+
+// measure finds what every bucket's entries cost.
+func (s *Store) measure() error {
+	s.sizes = map[string]int64{}
+	var total int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			var n int64
+			err := bk.ForEach(func(k, v []byte) error {
+				n += entryCost(k, v)
+				return nil
+			})
+			s.sizes[string(name)] = n
+			total += n
+			return err
+		})
+	})
+	s.size.Store(total)
+	return err
 }
 
 func syncDir(dir string) error {
@@ -147,6 +195,9 @@ type Stats struct {
 	// store (kv_get, kv_put, kv_delete and kv_list), whatever their outcome
 	// once the key was valid.
 	Gets, Puts, Deletes, Lists uint64
+	// Size is what the store's entries cost (see EntryOverhead), and Max
+	// its bound (0: none).
+	Size, Max int64
 }
 
 // Stats reports the store's work so far. Writes/Commits is how many
@@ -156,7 +207,7 @@ func (s *Store) Stats() Stats {
 	puts, deletes := s.puts, s.deletes
 	s.mu.Unlock()
 	return Stats{Commits: s.commits.Load(), Writes: s.writes.Load(),
-		Gets: s.gets.Load(), Puts: puts, Deletes: deletes, Lists: s.lists.Load()}
+		Gets: s.gets.Load(), Puts: puts, Deletes: deletes, Lists: s.lists.Load(), Size: s.size.Load(), Max: s.max}
 }
 
 // Bucket returns the bucket called name, creating it (durably) if it does
@@ -194,6 +245,8 @@ func (s *Store) Bucket(name string) (*Bucket, error) {
 		}
 	}
 	b := &Bucket{s: s, name: []byte(name)}
+	b.size.Store(s.sizes[name])
+	delete(s.sizes, name)
 	s.buckets[name] = b
 	return b, nil
 }
@@ -206,7 +259,16 @@ func ioErr(err error) error { return fmt.Errorf("%w: %w", kernel.ErrIO, err) }
 type Bucket struct {
 	s    *Store
 	name []byte
+	// size is what the bucket's entries cost (entryCost); pending is what
+	// the transaction being committed changes it by. Only the committer
+	// changes either.
+	size    atomic.Int64
+	pending int64
 }
+
+// Size is what the bucket's entries cost: each key's bytes, its value's,
+// and EntryOverhead.
+func (b *Bucket) Size() int64 { return b.size.Load() }
 
 // Name is the bucket's name.
 func (b *Bucket) Name() string { return string(b.name) }
@@ -262,9 +324,13 @@ func (b *Bucket) Get(key []byte) ([]byte, error) {
 }
 
 // Put stores value under key and returns once the write is committed and
-// flushed to stable storage. key and value are copied.
-func (b *Bucket) Put(key, value []byte) error {
-	o, err := b.StartPut(key, value)
+// flushed to stable storage. key and value are copied. A put that would
+// take the bucket's entries past quota bytes (0: none) fails with
+// ErrQuota, and one that would take the store's past its bound with
+// ErrFull; one that adds nothing, such as a smaller value over a larger,
+// never fails so.
+func (b *Bucket) Put(key, value []byte, quota int64) error {
+	o, err := b.StartPut(key, value, quota)
 	if err != nil {
 		return err
 	}
@@ -286,6 +352,7 @@ func (b *Bucket) Delete(key []byte) error {
 // Write is a queued put or delete. Wait on Done, then read Err.
 type Write struct {
 	b      *Bucket
+	quota  int64
 	delete bool
 	key    []byte
 	value  []byte
@@ -297,14 +364,15 @@ type Write struct {
 func (o *Write) Done() <-chan struct{} { return o.done }
 
 // Err is the write's outcome, once Done is closed: nil, ErrNotFound (a
-// delete of a missing key), or a storage failure wrapping kernel.ErrIO.
+// delete of a missing key), ErrQuota or ErrFull (a put that did not fit),
+// or a storage failure wrapping kernel.ErrIO.
 func (o *Write) Err() error { return o.err }
 
-// StartPut queues a put and returns without waiting for it, so that a
-// caller can wait in its own way (a process's wait is interruptible by a
-// kill). key and value are copied: the caller's memory may go away before
-// the commit.
-func (b *Bucket) StartPut(key, value []byte) (*Write, error) {
+// StartPut queues a put, as Put does, and returns without waiting for
+// it, so that a caller can wait in its own way (a process's wait is
+// interruptible by a kill). key and value are copied: the caller's memory
+// may go away before the commit.
+func (b *Bucket) StartPut(key, value []byte, quota int64) (*Write, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -314,7 +382,7 @@ func (b *Bucket) StartPut(key, value []byte) (*Write, error) {
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
 	copy(buf[len(key):], value)
-	return b.s.submit(&Write{b: b, key: buf[:len(key):len(key)], value: buf[len(key):], done: make(chan struct{})})
+	return b.s.submit(&Write{b: b, quota: quota, key: buf[:len(key):len(key)], value: buf[len(key):], done: make(chan struct{})})
 }
 
 // StartDelete queues a delete, as StartPut queues a put.
@@ -380,8 +448,10 @@ var testHookBeforeCommit func()
 
 // commit applies a batch in one transaction, in order, and completes every
 // write in it. A failed commit fails every write in the batch: none of
-// them is stored.
+// them is stored. A put that does not fit its quota or the store's bound
+// fails alone, and the rest of the batch goes on.
 func (s *Store) commit(batch []*Write) {
+	var total int64 // what the transaction changes s.size by
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, o := range batch {
 			o.err = nil
@@ -389,31 +459,67 @@ func (s *Store) commit(batch []*Write) {
 			if bk == nil {
 				return fmt.Errorf("bucket %q is missing", o.b.name)
 			}
+			// A cursor tells a stored empty value from a missing key.
+			k, old := bk.Cursor().Seek(o.key)
+			exists := k != nil && bytes.Equal(k, o.key)
+			var delta int64
+			if exists {
+				delta = -entryCost(o.key, old)
+			}
 			if o.delete {
-				if k, _ := bk.Cursor().Seek(o.key); k == nil || !bytes.Equal(k, o.key) {
+				if !exists {
 					o.err = ErrNotFound
 					continue
 				}
 				if err := bk.Delete(o.key); err != nil {
 					return err
 				}
-				continue
+			} else {
+				delta += entryCost(o.key, o.value)
+				if o.err = s.fits(o, delta, total); o.err != nil {
+					continue
+				}
+				if err := bk.Put(o.key, o.value); err != nil {
+					return err
+				}
 			}
-			if err := bk.Put(o.key, o.value); err != nil {
-				return err
-			}
+			o.b.pending += delta
+			total += delta
 		}
 		return nil
 	})
+	if err == nil {
+		s.size.Add(total)
+	}
 	s.commits.Add(1)
 	s.writes.Add(uint64(len(batch)))
 	for _, o := range batch {
-		if err != nil {
+		if err == nil {
+			o.b.size.Add(o.b.pending)
+		} else {
 			o.err = ioErr(err)
 		}
+		o.b.pending = 0
 		o.value = nil
 		close(o.done)
 	}
+}
+
+// fits reports whether a put that changes what its bucket's entries cost
+// by delta fits its quota and the store's bound, total being what the
+// transaction has changed the store's by so far.
+//
+// Precondition: called by the committer.
+func (s *Store) fits(o *Write, delta, total int64) error {
+	switch {
+	case delta <= 0:
+		return nil
+	case o.quota > 0 && o.b.size.Load()+o.b.pending+delta > o.quota:
+		return ErrQuota
+	case s.max > 0 && s.size.Load()+total+delta > s.max:
+		return ErrFull
+	}
+	return nil
 }
 
 // List calls fn with each key in the bucket that starts with prefix and

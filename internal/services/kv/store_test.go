@@ -14,7 +14,7 @@ import (
 
 func openStore(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(path)
+	s, err := Open(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestStore(t *testing.T) {
 	if again, _ := s.Bucket("b"); again != b {
 		t.Fatal("a second Bucket call made a second object")
 	}
-	if err := b.Put([]byte("k"), []byte("v")); err != nil {
+	if err := b.Put([]byte("k"), []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := b.Get([]byte("k")); err != nil || string(v) != "v" {
@@ -52,7 +52,7 @@ func TestStore(t *testing.T) {
 	if _, err := b.Get([]byte("nope")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get missing: %v", err)
 	}
-	if err := b.Put([]byte("empty"), nil); err != nil {
+	if err := b.Put([]byte("empty"), nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := b.Get([]byte("empty")); err != nil || v == nil || len(v) != 0 {
@@ -66,16 +66,16 @@ func TestStore(t *testing.T) {
 	}
 
 	// Limits.
-	if err := b.Put(nil, []byte("v")); !errors.Is(err, ErrKeyEmpty) {
+	if err := b.Put(nil, []byte("v"), 0); !errors.Is(err, ErrKeyEmpty) {
 		t.Fatalf("empty key: %v", err)
 	}
-	if err := b.Put(make([]byte, MaxKey+1), nil); !errors.Is(err, ErrTooBig) {
+	if err := b.Put(make([]byte, MaxKey+1), nil, 0); !errors.Is(err, ErrTooBig) {
 		t.Fatalf("long key: %v", err)
 	}
-	if err := b.Put([]byte("big"), make([]byte, MaxValue+1)); !errors.Is(err, ErrTooBig) {
+	if err := b.Put([]byte("big"), make([]byte, MaxValue+1), 0); !errors.Is(err, ErrTooBig) {
 		t.Fatalf("big value: %v", err)
 	}
-	if err := b.Put(bytes.Repeat([]byte("k"), MaxKey), make([]byte, MaxValue)); err != nil {
+	if err := b.Put(bytes.Repeat([]byte("k"), MaxKey), make([]byte, MaxValue), 0); err != nil {
 		t.Fatalf("largest entry: %v", err)
 	}
 	if _, err := s.Bucket(""); err == nil {
@@ -87,7 +87,7 @@ func TestStore(t *testing.T) {
 
 	// Listing.
 	for _, k := range []string{"p/b", "p/a", "q", "p/c", "o"} {
-		if err := b.Put([]byte(k), nil); err != nil {
+		if err := b.Put([]byte(k), nil, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,7 +140,7 @@ func TestGroupCommit(t *testing.T) {
 	const n = 200
 	var ws []*Write
 	for i := range n {
-		w, err := b.StartPut(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i))
+		w, err := b.StartPut(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestGroupCommit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 10 {
-				if err := b.Put(fmt.Appendf(nil, "g%02d-%d", g, i), []byte("x")); err != nil {
+				if err := b.Put(fmt.Appendf(nil, "g%02d-%d", g, i), []byte("x"), 0); err != nil {
 					t.Error(err)
 				}
 			}
@@ -195,20 +195,20 @@ func TestGroupCommit(t *testing.T) {
 // them; writes after Close fail.
 func TestCloseDrains(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kv.db")
-	s, err := Open(path)
+	s, err := Open(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := s.Bucket("b")
 	for i := range 100 {
-		if _, err := b.StartPut(fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+		if _, err := b.StartPut(fmt.Appendf(nil, "k%d", i), []byte("v"), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Put([]byte("late"), nil); !errors.Is(err, ErrClosed) {
+	if err := b.Put([]byte("late"), nil, 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("put after close: %v", err)
 	}
 	s2 := openStore(t, path)
@@ -225,7 +225,67 @@ func TestOpenTwice(t *testing.T) {
 	lockTimeout = 50 * time.Millisecond
 	path := filepath.Join(t.TempDir(), "kv.db")
 	openStore(t, path)
-	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := Open(path, 0); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// Concurrent puts, committed together in batches, never take a bucket
+// past its quota or the store past its bound, and exactly as many fit as
+// there is room for.
+func TestQuotaHoldsUnderConcurrentPuts(t *testing.T) {
+	const (
+		value = 1000
+		cost  = value + 4 + EntryOverhead // keys are 4 bytes
+		quota = 50 * cost
+		bound = 80 * cost
+	)
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s, err := Open(path, bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Bucket("a")
+	b, _ := s.Bucket("b")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := map[*Bucket]int{}
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				for _, bk := range []*Bucket{a, b} {
+					q := int64(0)
+					if bk == a {
+						q = quota
+					}
+					err := bk.Put(fmt.Appendf(nil, "%d%03d", w, i), make([]byte, value), q)
+					switch {
+					case err == nil:
+						mu.Lock()
+						stored[bk]++
+						mu.Unlock()
+					case !errors.Is(err, ErrQuota) && !errors.Is(err, ErrFull):
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if stored[a] > 50 || a.Size() != int64(stored[a])*cost || stored[a]+stored[b] != 80 {
+		t.Errorf("a stored %d (size %d), b %d; want at most 50 in a, and 80 together", stored[a], a.Size(), stored[b])
+	}
+	if st := s.Stats(); st.Size != 80*cost || st.Max != bound {
+		t.Errorf("the store's size is %d of %d, want %d of %d", st.Size, st.Max, 80*cost, bound)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, it measures the same.
+	inA := int64(stored[a]) * cost
+	s = openStore(t, path)
+	a, _ = s.Bucket("a")
+	if st := s.Stats(); st.Size != 80*cost || a.Size() != inA {
+		t.Errorf("reopened, the store's size is %d and a's %d; want %d and %d", st.Size, a.Size(), 80*cost, inA)
 	}
 }

@@ -1,6 +1,7 @@
 // Command kv exercises the Go SDK's key-value bucket from a guest. It is
-// granted "kv" (every right), "ro" (get only), "other" (a second bucket)
-// and "clock" (not a bucket). It prints "ok NAME" for each check that holds
+// granted "kv" (every right), "ro" (get only), "other" (a second bucket),
+// "clock" (not a bucket) and, if its run sets one, "small" (a bucket with
+// a quota of 1 MiB). It prints "ok NAME" for each check that holds
 // and "FAIL NAME: why" for each that does not, and exits 1 if any failed.
 package main
 
@@ -132,6 +133,21 @@ func main() {
 	mine, _ := kv.Get("max")
 	check("buckets-separate", err == nil && gerr == nil && string(v) == "other's" && len(mine) == isle.MaxKVValue,
 		"other %q %v, mine %d bytes", v, gerr, len(mine))
+
+	// A grant with a quota refuses puts past it, and a delete makes room.
+	if small, err := isle.OpenBucket("small"); err == nil {
+		n := 0
+		for ; n < 100; n++ {
+			if err = small.Put(fmt.Sprint("k", n), make([]byte, 100_000)); err != nil {
+				break
+			}
+		}
+		// Each costs 100,000 bytes, 2 of key and 64: ten fit in 1 MiB.
+		check("quota", errors.Is(err, isle.ErrLimit) && n == 10, "%d puts of 100 kB under a 1 MiB quota, then %v", n, err)
+		derr := small.Delete("k0")
+		err = small.Put("k0", make([]byte, 100_000))
+		check("quota-delete", derr == nil && err == nil, "delete %v, then put %v", derr, err)
+	}
 
 	if failed {
 		os.Exit(1)

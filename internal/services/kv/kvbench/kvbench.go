@@ -118,7 +118,7 @@ func Measure(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	store, err := kv.Open(filepath.Join(o.Dir, "direct", "kv.db"))
+	store, err := kv.Open(filepath.Join(o.Dir, "direct", "kv.db"), 0)
 	if err != nil {
 		return Result{}, err
 	}
@@ -204,7 +204,7 @@ func directPuts(b *kv.Bucket, value []byte, first, n int) error {
 	for i := first; i < first+n; i++ {
 		// The guest's values depend on the first key of the batch; the
 		// bytes do not matter to the store, only their number.
-		if err := b.Put(key(k[:], i), value); err != nil {
+		if err := b.Put(key(k[:], i), value, 0); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,102 @@
+package isle_test
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// fill puts keys prefix0, prefix1, ... with vlen-byte values until a put
+// fails or n are stored, and returns the failing put's result and how
+// many were stored.
+func (g kvGuest) fill(h uint32, prefix string, vlen, n uint32) (int32, uint32) {
+	g.t.Helper()
+	r, rest := g.must(opFill, u32s(h, vlen, n), []byte(prefix))
+	return r, binary.LittleEndian.Uint32(rest)
+}
+
+// quotaNode is a node on dir whose key-value store is bounded at max.
+func quotaNode(t *testing.T, dir string, max int64) *isle.Node {
+	t.Helper()
+	node, err := isle.NewNode(context.Background(), isle.Config{CacheDir: testwasm.NodeCache(t), DataDir: dir, KVMaxBytes: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close(context.Background()) })
+	return node
+}
+
+// Guests that put until refused stop at their grant's quota and at the
+// node's bound, and the file on disk stops growing with them: before,
+// nothing bounded the store, and a guest with the put right could fill
+// the disk. Room comes back with deletes and smaller values, and the
+// bounds hold across a restart of the node.
+func TestKVQuotaHolds(t *testing.T) {
+	t.Parallel()
+	const (
+		quota = 1 << 20 // the quota of bucket a's grant
+		bound = 4 << 20 // the node's store
+		vlen  = 64 << 10
+		cost  = vlen + 2 + 64 // a value, a two-byte key and the overhead
+		flood = 1000          // puts a guest tries: 64 MiB
+	)
+	dir := t.TempDir()
+	all := api.RightGet | api.RightPut | api.RightRemove | api.RightList
+	node := quotaNode(t, dir, bound)
+	g := spawnKV(t, node, map[string]isle.Capability{
+		"a": isle.KVCapWithQuota("a", all, quota),
+		"b": isle.KVCap("b", all),
+		"c": isle.KVCap("c", all),
+	})
+	a, b, c := g.grant("a"), g.grant("b"), g.grant("c")
+	r, puts := g.fill(a, "k", vlen, flood)
+	if r != eLimit || puts != quota/cost {
+		t.Fatalf("bucket a took %d puts of %d KiB under a 1 MiB quota, then %d; want %d, then ELIMIT", puts, vlen>>10, r, quota/cost)
+	}
+	// Smaller values over larger ones, and deletes, always go through,
+	// and each makes room for one more.
+	if r := g.put(a, "k0", "small"); r != 0 {
+		t.Errorf("a smaller value over a larger at the quota: %d", r)
+	}
+	if r := g.del(a, "k1"); r != 0 {
+		t.Errorf("a delete at the quota: %d", r)
+	}
+	if r, n := g.fill(a, "n", vlen, flood); r != eLimit || n != 2 {
+		t.Errorf("after a smaller value and a delete, %d more puts fit, then %d; want 2, then ELIMIT", n, r)
+	}
+	// Two buckets without a quota share what is left of the node's bound.
+	rb, nb := g.fill(b, "k", vlen, flood)
+	rc, nc := g.fill(c, "k", vlen, flood)
+	if rb != eLimit || rc != eLimit || nc != 0 || (puts+nb)*cost > bound {
+		t.Fatalf("under the node's 4 MiB bound, b took %d puts (then %d) and c %d (then %d)", nb, rb, nc, rc)
+	}
+	st, err := os.Stat(filepath.Join(dir, "kv.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 4*bound {
+		t.Errorf("kv.db is %d MiB under a bound of %d MiB", st.Size()>>20, bound>>20)
+	}
+	if err := node.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A node on the same directory knows what the buckets hold.
+	node = quotaNode(t, dir, bound)
+	g = spawnKV(t, node, map[string]isle.Capability{
+		"a": isle.KVCapWithQuota("a", all, quota),
+		"d": isle.KVCapWithQuota("d", all, quota),
+	})
+	if r, n := g.fill(g.grant("a"), "r", vlen, flood); r != eLimit || n != 0 {
+		t.Errorf("after a restart, bucket a at its quota took %d puts, then %d", n, r)
+	}
+	if r, n := g.fill(g.grant("d"), "r", vlen, flood); r != eLimit || n != 0 {
+		t.Errorf("after a restart, a new bucket on a full store took %d puts, then %d", n, r)
+	}
+}
