@@ -14,7 +14,9 @@ import (
 // stable storage, so it survives a crash of the node.
 //
 // The name is 1 to 255 bytes. Granting fails if the node has no DataDir,
-// or if another program holds the store open.
+// or if another program holds the store open. Puts through it are bounded
+// only by the node's bound on its store (Config.KVMaxBytes); see
+// KVCapWithQuota for a grant with a quota of its own.
 func KVCap(bucket string, rights api.Rights) Capability {
 	return Capability{kind: kv.Kind, rights: rights, spec: kv.Spec{Bucket: bucket}}
 }
