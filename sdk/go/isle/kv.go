@@ -83,7 +83,9 @@ func (b Bucket) Get(key string) ([]byte, error) {
 }
 
 // Put stores value under key, replacing any value there, and returns once
-// it is on stable storage.
+// it is on stable storage. ErrLimit: the put would take the bucket past
+// its grant's quota, or the node's store past its bound; nothing was
+// written.
 func (b Bucket) Put(key string, value []byte) error {
 	if key == "" {
 		return ErrEmptyKey
