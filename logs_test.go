@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
@@ -52,5 +53,37 @@ func TestLogFloodEvictsItsOwnRecords(t *testing.T) {
 		if recs[i].Seq <= recs[i-1].Seq {
 			t.Fatalf("records out of order: %d after %d", recs[i].Seq, recs[i-1].Seq)
 		}
+	}
+}
+
+// A record costs its writer fuel for the bytes the host copies and
+// formats: a guest flooding the log on a budget of 2M fuel stops after a
+// few thousand records of 16 KiB. Before, log_write cost what any call
+// does, and the same budget wrote 133,332 of them (2.1 GB).
+func TestLogWriteCostsFuel(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
+	ctx := testwasm.Context(t)
+	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
+	p, err := node.Spawn(ctx, mod, g, isle.Limits{Fuel: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, isle.Message{Tag: 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Abandon == nil || exit.Abandon.Cause != api.CauseFuelExhausted {
+		t.Fatalf("the flood ended %v, want fuel exhausted", exit)
+	}
+	recs, _ := node.Logs(0)
+	n := recs[len(recs)-1].Seq
+	t.Logf("2M fuel wrote %d records of 16 KiB", n)
+	if n > 10_000 {
+		t.Errorf("2M fuel wrote %d records of 16 KiB", n)
 	}
 }

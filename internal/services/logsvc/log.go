@@ -83,6 +83,7 @@ func write(ctx context.Context, mod api.Module, stack []uint64) {
 		abi.SetResult(stack, abi.ETooBig)
 		return
 	}
+	c.P.ChargeBytes(len(msg)) // the host copies and formats it
 	obj.(*Log).l.LogAttrs(context.WithValue(ctx, sourceKey{}, c.P.Group()), level, string(msg), slog.Uint64("pid", c.P.ID), slog.String("name", c.P.Name()),
 		slog.String("module", c.P.Module().Name), slog.String(MarkKey, Mark))
 	abi.SetResult(stack, 0)
