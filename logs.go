@@ -60,8 +60,8 @@ type logRing struct {
 	start  int
 	bytes  int
 	seq    uint64
-	shares map[any]*ringShare // by source, for sources with records kept
-	more   chan struct{}      // closed when a record is added
+	shares logShares     // what each source holds of recs[start:]
+	more   chan struct{} // closed when a record is added
 }
 
 // ringRecord is a kept record and its source.
@@ -71,12 +71,7 @@ type ringRecord struct {
 	size int
 }
 
-// ringShare is what one source holds of the ring.
-type ringShare struct{ recs, bytes int }
-
-func newLogRing() *logRing {
-	return &logRing{more: make(chan struct{}), shares: map[any]*ringShare{}}
-}
+func newLogRing() *logRing { return &logRing{more: make(chan struct{}), shares: logShares{}} }
 
 // add keeps rec, from src (nil for the node's own records).
 func (r *logRing) add(rec LogRecord, src any) {
@@ -91,13 +86,7 @@ func (r *logRing) add(rec LogRecord, src any) {
 	}
 	r.recs = append(r.recs, ringRecord{LogRecord: rec, src: src, size: size})
 	r.bytes += size
-	sh := r.shares[src]
-	if sh == nil {
-		sh = &ringShare{}
-		r.shares[src] = sh
-	}
-	sh.recs++
-	sh.bytes += size
+	r.shares.add(src, size)
 	for kept := len(r.recs) - r.start; kept > LogRingRecords || (r.bytes > LogRingBytes && kept > 1); kept-- {
 		r.evict(kept > LogRingRecords)
 	}
@@ -111,9 +100,52 @@ func (r *logRing) add(rec LogRecord, src any) {
 //
 // Precondition: r.mu is held, and the ring holds a record.
 func (r *logRing) evict(byCount bool) {
+	victim := r.shares.largest(byCount)
+	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return rec.src == victim })
+	size := r.recs[i].size
+	r.shares.remove(victim, size)
+	r.bytes -= size
+	copy(r.recs[r.start+1:i+1], r.recs[r.start:i])
+	r.recs[r.start] = ringRecord{}
+	r.start++
+}
+
+// logShares is what each source (a process tree, or nil for the node)
+// holds of a bounded queue of records, so that the queue can drop from
+// whoever holds the most. The zero value is not ready: make it with
+// logShares{}. Guarded by its owner's mutex.
+type logShares map[any]*logShare
+
+// logShare is what one source holds: records, and their bytes.
+type logShare struct{ recs, bytes int }
+
+// add counts a record of size bytes from src.
+func (s logShares) add(src any, size int) {
+	sh := s[src]
+	if sh == nil {
+		sh = &logShare{}
+		s[src] = sh
+	}
+	sh.recs++
+	sh.bytes += size
+}
+
+// remove uncounts a record of size bytes from src.
+func (s logShares) remove(src any, size int) {
+	sh := s[src]
+	sh.recs--
+	sh.bytes -= size
+	if sh.recs == 0 {
+		delete(s, src)
+	}
+}
+
+// largest returns the source holding the most records, if byCount, or
+// else the most bytes.
+func (s logShares) largest(byCount bool) any {
 	var victim any
 	most := -1
-	for src, sh := range r.shares {
+	for src, sh := range s {
 		n := sh.bytes
 		if byCount {
 			n = sh.recs
@@ -122,18 +154,19 @@ func (r *logRing) evict(byCount bool) {
 			victim, most = src, n
 		}
 	}
-	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return rec.src == victim })
-	size := r.recs[i].size
-	sh := r.shares[victim]
-	sh.recs--
-	sh.bytes -= size
-	if sh.recs == 0 {
-		delete(r.shares, victim)
+	return victim
+}
+
+// holds returns what src holds: records if byCount, or else bytes.
+func (s logShares) holds(src any, byCount bool) int {
+	sh := s[src]
+	switch {
+	case sh == nil:
+		return 0
+	case byCount:
+		return sh.recs
 	}
-	r.bytes -= size
-	copy(r.recs[r.start+1:i+1], r.recs[r.start:i])
-	r.recs[r.start] = ringRecord{}
-	r.start++
+	return sh.bytes
 }
 
 func recordSize(r LogRecord) int {
@@ -181,8 +214,9 @@ func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	src := logsvc.Source(ctx)
 	if h.next.Enabled(ctx, r.Level) {
-		h.sink.put(ctx, h.next, r)
+		h.sink.put(ctx, h.next, r, src)
 	}
 	if r.Level >= slog.LevelInfo {
 		rec := LogRecord{Time: r.Time, Level: r.Level.String(), Message: r.Message,
@@ -191,7 +225,7 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 			rec.Attrs = appendAttr(rec.Attrs, h.prefix, a)
 			return true
 		})
-		h.ring.add(rec, logsvc.Source(ctx))
+		h.ring.add(rec, src)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,13 +18,20 @@ import (
 // with it, and every other guest's log_write and the node's own logging
 // behind the same writer (found in review). Past its bounds a record is
 // dropped, and the sink is told how many were once it takes records
-// again. Node.Logs reads its ring, which is filled at once.
+// again: the newcomer if its source (a process tree, or the node) holds
+// the most of the queue, or else the oldest record of the source that
+// does, so that one tree flooding the log loses its own records and not
+// its neighbours'. Node.Logs reads its ring, which is filled at once.
 type logSink struct {
 	base slog.Handler // Config.Logger's, for the drops' warning
 
-	mu      sync.Mutex // guards queue, bytes, dropped and closing
+	mu sync.Mutex // guards everything below
+	// queue holds the records waiting, in order; a record dropped from
+	// the middle stays as a hole (h == nil) until the queue is taken.
 	queue   []queuedRecord
-	bytes   int
+	live    int // records in queue that are not holes
+	bytes   int // of the live records
+	shares  logShares
 	dropped uint64
 	closing bool
 
@@ -35,9 +43,11 @@ type logSink struct {
 // queuedRecord is a record and the handler (with its attributes and
 // groups) it goes to.
 type queuedRecord struct {
-	h   slog.Handler
-	ctx context.Context
-	r   slog.Record
+	h    slog.Handler
+	ctx  context.Context
+	r    slog.Record
+	src  any
+	size int
 }
 
 // Bounds of the records waiting for the sink.
@@ -50,25 +60,54 @@ const (
 const logSinkStall = time.Second
 
 func newLogSink(base slog.Handler) *logSink {
-	s := &logSink{base: base, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &logSink{base: base, shares: logShares{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go s.run()
 	return s
 }
 
-// put queues r for h, or drops it past the bounds. Safe from any
-// goroutine; it never blocks on the sink.
-func (s *logSink) put(ctx context.Context, h slog.Handler, r slog.Record) {
+// put queues r for h, from src, making room past the bounds (see
+// logSink). Safe from any goroutine; it never blocks on the sink.
+func (s *logSink) put(ctx context.Context, h slog.Handler, r slog.Record, src any) {
 	size := slogRecordSize(r)
 	s.mu.Lock()
-	if len(s.queue) >= logSinkRecords || s.bytes+size > logSinkBytes {
+	for s.live > 0 && (s.live >= logSinkRecords || s.bytes+size > logSinkBytes) {
+		byCount := s.live >= logSinkRecords
+		victim := s.shares.largest(byCount)
+		if s.shares.holds(src, byCount) >= s.shares.holds(victim, byCount) {
+			s.dropped++
+			s.mu.Unlock()
+			return
+		}
+		s.drop(victim)
+	}
+	if size > logSinkBytes {
 		s.dropped++
 		s.mu.Unlock()
 		return
 	}
-	s.queue = append(s.queue, queuedRecord{h: h, ctx: context.WithoutCancel(ctx), r: r.Clone()})
+	s.queue = append(s.queue, queuedRecord{h: h, ctx: context.WithoutCancel(ctx), r: r.Clone(), src: src, size: size})
+	s.live++
 	s.bytes += size
+	s.shares.add(src, size)
 	s.mu.Unlock()
 	s.kick()
+}
+
+// drop makes the oldest queued record of src a hole, and compacts the
+// queue once it is more holes than records.
+//
+// Precondition: s.mu is held, and src has a record queued.
+func (s *logSink) drop(src any) {
+	i := slices.IndexFunc(s.queue, func(q queuedRecord) bool { return q.h != nil && q.src == src })
+	q := &s.queue[i]
+	s.shares.remove(src, q.size)
+	s.live--
+	s.bytes -= q.size
+	s.dropped++
+	*q = queuedRecord{}
+	if holes := len(s.queue) - s.live; holes > s.live {
+		s.queue = slices.DeleteFunc(s.queue, func(q queuedRecord) bool { return q.h == nil })
+	}
 }
 
 func (s *logSink) kick() {
@@ -89,9 +128,13 @@ func (s *logSink) run() {
 			s.mu.Lock()
 		}
 		batch, dropped, closing := s.queue, s.dropped, s.closing
-		s.queue, s.bytes, s.dropped = nil, 0, 0
+		s.queue, s.live, s.bytes, s.dropped = nil, 0, 0, 0
+		clear(s.shares)
 		s.mu.Unlock()
 		for _, q := range batch {
+			if q.h == nil {
+				continue // dropped to make room
+			}
 			_ = q.h.Handle(q.ctx, q.r)
 			s.progress.Add(1)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +73,84 @@ func TestLogWriteToAStalledSink(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the node had not closed 20 s after its log's sink stalled")
+	}
+}
+
+// gatedHandler holds every record until its gate opens, then keeps the
+// pid of each and the message of each warning.
+type gatedHandler struct {
+	gate     chan struct{}
+	mu       sync.Mutex
+	pids     map[string]int
+	warnings []string
+}
+
+func (h *gatedHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *gatedHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *gatedHandler) WithGroup(string) slog.Handler            { return h }
+func (h *gatedHandler) Handle(_ context.Context, r slog.Record) error {
+	<-h.gate
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Level == slog.LevelWarn {
+		h.warnings = append(h.warnings, r.Message)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "pid" {
+			h.pids[a.Value.String()]++
+		}
+		return true
+	})
+	return nil
+}
+
+// A tree that floods a slow sink loses its own records, not a
+// neighbour's: while the sink is stalled, a flood of 4,000 records of 16
+// KiB overflows its queue of 4 MiB, and the neighbour's 3 records, written
+// in the middle of it, still reach the sink. Before, the queue dropped
+// whatever came once it was full, the neighbour's records among them.
+func TestLogFloodDropsItsOwnRecordsFromTheSink(t *testing.T) {
+	h := &gatedHandler{gate: make(chan struct{}), pids: map[string]int{}}
+	cfg := nodeConfig(t)
+	cfg.Logger = slog.New(h)
+	node, err := isle.NewNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close(context.Background()) })
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
+	ctx := testwasm.Context(t)
+	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
+	spawn := func() *isle.Process {
+		p, err := node.Spawn(ctx, mod, g, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	flood, neighbour := spawn(), spawn()
+	for _, c := range []struct {
+		p   *isle.Process
+		tag uint32
+	}{{flood, 2000}, {neighbour, 3}, {flood, 2000}} {
+		if _, err := c.p.Call(ctx, isle.Message{Tag: c.tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(h.gate)
+	testwasm.WaitFor(t, "the sink to be told of the drops", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.warnings) > 0
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got, flooded := h.pids[strconv.FormatUint(neighbour.ID(), 10)], h.pids[strconv.FormatUint(flood.ID(), 10)]
+	t.Logf("the sink got %d of the flood's 4,000 records; %s", flooded, h.warnings[0])
+	if got != 3 {
+		t.Errorf("the sink got %d of the neighbour's 3 records beside a flood", got)
+	}
+	if flooded == 0 || flooded >= 4000 {
+		t.Errorf("the sink got %d of the flood's 4,000 records", flooded)
 	}
 }
