@@ -89,7 +89,8 @@ func TestInspectShowsDormant(t *testing.T) {
 }
 
 // isle ps's summary says what images hold of the node's memory and how
-// many were evicted, once there are any, and nothing of them before.
+// many were evicted, once there are any, and nothing of them before; and
+// likewise the host descriptors the processes hold.
 func TestPsShowsImages(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
@@ -100,6 +101,11 @@ func TestPsShowsImages(t *testing.T) {
 	b.Reset()
 	printTree(&b, &isle.Snapshot{Memory: 48 << 20, Ceiling: 1 << 30, Images: 32 << 20, ImagesEvicted: 3})
 	if want := "0 processes, memory 48.0 MiB of 1.0 GiB (images 32.0 MiB, 3 evicted)\n"; !strings.HasSuffix(b.String(), want) {
+		t.Fatalf("isle ps:\n%s\nwant it to end %q", b.String(), want)
+	}
+	b.Reset()
+	printTree(&b, &isle.Snapshot{Memory: 48 << 20, Ceiling: 1 << 30, Files: 12, FileLimit: 15000})
+	if want := "0 processes, memory 48.0 MiB of 1.0 GiB, files 12 of 15000\n"; !strings.HasSuffix(b.String(), want) {
 		t.Fatalf("isle ps:\n%s\nwant it to end %q", b.String(), want)
 	}
 }

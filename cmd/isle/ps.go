@@ -22,7 +22,16 @@ func printTree(w io.Writer, s *isle.Snapshot) {
 	fmt.Fprintln(tw, psHeader)
 	newTree(s, "").print(tw)
 	tw.Flush()
-	fmt.Fprintf(w, "%d processes, memory %s of %s%s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling), imagesNote(s))
+	fmt.Fprintf(w, "%d processes, memory %s of %s%s%s\n", len(s.Processes), formatBytes(s.Memory), formatBytes(s.Ceiling), imagesNote(s), filesNote(s))
+}
+
+// filesNote says how many host descriptors the processes hold, once they
+// hold any.
+func filesNote(s *isle.Snapshot) string {
+	if s.Files == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", files %d of %d", s.Files, s.FileLimit)
 }
 
 // imagesNote says what images hold of the node's memory, if anything,
