@@ -116,6 +116,9 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 			w.wrap = w.wrap || w.toFunction(in)
 		case wasm.OpCall, wasm.OpReturnCall, wasm.OpCallIndirect, wasm.OpReturnCallIndirect:
 			w.scanCall(in)
+			if in.Op != wasm.OpCallIndirect && in.Op != wasm.OpReturnCallIndirect && in.Index < w.mod.counts.ImportedFuncs {
+				cost = HostCallFuel
+			}
 		case wasm.OpRefFunc:
 			w.renumber(in)
 		case wasm.OpLocalSet, wasm.OpLocalTee:

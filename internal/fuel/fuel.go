@@ -44,6 +44,13 @@ const (
 	// StackChunk is what the host should add to the stack budget per
 	// grant: large enough that recursion calls the host rarely.
 	StackChunk = 64 << 10
+	// HostCallFuel is what a direct call of an imported function costs:
+	// about what compiled code spends in the few nanoseconds of the host
+	// call's transition, so that a loop of cheap host calls still reaches
+	// its next slice's end within a millisecond or so. Charged statically,
+	// it costs nothing at run time. What the call then does in proportion
+	// to what was asked, the host charges itself (HostBytes).
+	HostCallFuel = 64
 	// MemoryChunk is the most bytes one native memory.fill, memory.copy or
 	// memory.init handles before control returns to the host.
 	MemoryChunk = 64 << 10
