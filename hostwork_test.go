@@ -51,9 +51,9 @@ func TestHostCallWorkCostsFuel(t *testing.T) {
 // code spends in the call's transition: a loop of the cheapest call,
 // self, reaches the end of its slice, where the node's other goroutines
 // get their turn, about as soon as a loop of instructions does. Before, a
-// call cost what any call does (1), and four guests looping on self held
-// a neighbour reactor for 41.5 ms at worst, where four guests spinning
-// without calls held it for 8 ms.
+// call cost what any call does (1), and beside four guests looping on
+// self a neighbour reactor's calls took twice as long, 40 to 44 ms at
+// worst (BenchmarkNeighbourBesideSpinners).
 func TestHostCallsCostFuel(t *testing.T) {
 	t.Parallel()
 	node := newNode(t)
