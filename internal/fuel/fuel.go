@@ -45,11 +45,13 @@ const (
 	// grant: large enough that recursion calls the host rarely.
 	StackChunk = 64 << 10
 	// HostCallFuel is what a direct call of an imported function costs:
-	// about what compiled code spends in the few nanoseconds of the host
-	// call's transition, so that a loop of cheap host calls still reaches
-	// its next slice's end within a millisecond or so. Charged statically,
-	// it costs nothing at run time. What the call then does in proportion
-	// to what was asked, the host charges itself (HostBytes).
+	// what compiled code spends in 3 to 5 ns, a fraction of the tens of
+	// nanoseconds the call's transition takes. Enough that a loop of cheap
+	// host calls reaches the end of its slice within a millisecond or so;
+	// few enough that loops of sends do not end their slices much sooner
+	// (512 halved throughput). Charged statically, it costs nothing at run
+	// time. What the call then does in proportion to what was asked, the
+	// host charges itself (HostBytes).
 	HostCallFuel = 64
 	// MemoryChunk is the most bytes one native memory.fill, memory.copy or
 	// memory.init handles before control returns to the host.
