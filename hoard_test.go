@@ -170,3 +170,79 @@ func TestLinkHoardIsCharged(t *testing.T) {
 	const perLink = 2 * 31 // an entry in each end's map: at least 31 bytes measured
 	hoardUnder(t, "testdata/wat/linkroot.wat", "testdata/wat/linkfill.wat", linkKids, perLink)
 }
+
+// deadKids is how many kids TestDeadProcessesKeepLittle's root outlives:
+// each makes 65,536 monitors, which the race detector makes slow.
+var deadKids = map[bool]uint32{false: 16, true: 4}[raceDetector]
+
+// deadKeeps bounds the Go heap a dead process keeps while a live one
+// holds its handle and a monitor on it: its record and its exit, about a
+// kilobyte measured.
+const deadKeeps = 16 << 10
+
+// settledHeap is liveHeap once sync.Pool has let go of what it held: a
+// dead process's queued messages are recycled there, and a pool keeps
+// what it holds through one collection.
+func settledHeap() int64 {
+	runtime.GC()
+	return liveHeap()
+}
+
+// A dead process keeps little, however much it held when it died, while
+// its parent keeps its handle and a monitor on it whose down it has not
+// taken. Each kid dies with a full mailbox and 65,536 monitors on itself,
+// linked through each other with the parent's: the parent's monitor kept
+// them all, and 16 kids grew the Go heap 82.8 MiB, their tree charged
+// 0.08 MiB.
+func TestDeadProcessesKeepLittle(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	rootMod := load(t, node, testwasm.WAT(t, "testdata/wat/watchroot.wat"))
+	kidMod := load(t, node, testwasm.WAT(t, "testdata/wat/deadhoard.wat"))
+	ctx := testwasm.Context(t)
+	h0, m0 := settledHeap(), node.Snapshot().Memory
+	root, err := node.Spawn(ctx, rootMod, isle.Grants{Caps: map[string]isle.Capability{
+		"spawner": isle.SpawnerCap(map[string]*isle.Module{"kid": kidMod}),
+	}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(root.Kill)
+	var req [4]byte
+	binary.LittleEndian.PutUint32(req[:], deadKids)
+	answer, err := root.Call(ctx, isle.Message{Tag: 1, Data: req[:]})
+	if err != nil || len(answer.Data) != 12 {
+		exit, _ := root.Wait(ctx)
+		t.Fatalf("the root answered %d bytes, %v (%v); want 12", len(answer.Data), err, exit)
+	}
+	spawned, monitored, failed := binary.LittleEndian.Uint32(answer.Data[0:]), binary.LittleEndian.Uint32(answer.Data[4:]), binary.LittleEndian.Uint32(answer.Data[8:])
+	if spawned != deadKids || monitored != deadKids || failed != deadKids {
+		t.Fatalf("the root spawned %d kids, monitored %d and saw %d die, want %d of each", spawned, monitored, failed, deadKids)
+	}
+	// A kid's down is its last: the root's monitor is older than the
+	// kid's own, and monitors are told newest first.
+	testwasm.WaitFor(t, "the kids' downs", func() bool { return root.Stats().Queued == int(deadKids) })
+	h1, st := settledHeap(), root.Stats()
+	// 65,536 monitors are charged 8 MiB.
+	if want := uint64(4 << 20); st.Tree.PeakMemory < want {
+		t.Fatalf("the tree peaked at %.1f MiB, want at least %.0f: the kids did not hoard", float64(st.Tree.PeakMemory)/(1<<20), float64(want)/(1<<20))
+	}
+	root.Kill()
+	if _, err := root.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testwasm.WaitFor(t, "the tree to end", func() bool { return len(node.Snapshot().Processes) == 0 })
+	h2, m2 := settledHeap(), node.Snapshot().Memory
+	t.Logf("%d kids dead (their tree peaked at %.1f MiB): Go heap +%.2f MiB with the root holding them (tree charged %.2f MiB), +%.2f MiB once it ended",
+		deadKids, float64(st.Tree.PeakMemory)/(1<<20), float64(h1-h0)/(1<<20), float64(st.Tree.Memory)/(1<<20), float64(h2-h0)/(1<<20))
+	// 2 MiB of slack for the node's own churn: a kid's monitors are 5 MiB.
+	if bound := int64(deadKids)*deadKeeps + int64(st.Tree.Memory) + 2<<20; h1-h0 > bound {
+		t.Errorf("%d dead kids grew the Go heap %.1f MiB while their root held them, want under %.1f: a dead process keeps what it held",
+			deadKids, float64(h1-h0)/(1<<20), float64(bound)/(1<<20))
+	}
+	if h2-h0 > 2<<20 {
+		t.Errorf("the Go heap is %.1f MiB up once the tree ended, want under 2", float64(h2-h0)/(1<<20))
+	}
+	if m2 != m0 {
+		t.Errorf("the node is charged %d bytes once the tree ended, want %d as before it", m2, m0)
+	}
+}

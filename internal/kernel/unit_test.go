@@ -472,3 +472,25 @@ func TestNoDownsForAnEndedWatcher(t *testing.T) {
 		t.Errorf("dying with %d monitors on itself took %d allocations", n, allocs)
 	}
 }
+
+// The watches of an ended target are unlinked as they are told: a watcher
+// keeps its watch until it takes the down, and a watch still linked kept
+// every other watch on the target, whoever held them.
+func TestDownsUnlinkTheWatches(t *testing.T) {
+	var l watchList
+	told := 0
+	ws := make([]*watch, 3)
+	for i := range ws {
+		ws[i] = &watch{notify: func(isleapi.Exit) { told++ }}
+		l.add(ws[i])
+	}
+	downAll(l.take(), isleapi.Exit{})
+	if told != len(ws) {
+		t.Fatalf("%d of %d watches told", told, len(ws))
+	}
+	for i, w := range ws {
+		if w.prev != nil || w.next != nil || w.listed {
+			t.Errorf("watch %d is still linked after its down", i)
+		}
+	}
+}
