@@ -9,6 +9,22 @@ import (
 	"github.com/isle-run/isle/internal/testwasm"
 )
 
+// logFlooders loads testdata/wat/logflood.wat on node and returns a
+// spawner of its reactors, each granted the node's log.
+func logFlooders(t *testing.T, node *isle.Node) func(isle.Limits) *isle.Process {
+	t.Helper()
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
+	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
+	return func(l isle.Limits) *isle.Process {
+		t.Helper()
+		p, err := node.Spawn(testwasm.Context(t), mod, g, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 // A process tree that floods the log evicts its own records from the
 // node's ring, not a neighbour's: the ring drops the oldest record of
 // whoever holds the most. Before, 128 records of 16 KiB from one guest
@@ -16,17 +32,9 @@ import (
 func TestLogFloodEvictsItsOwnRecords(t *testing.T) {
 	t.Parallel()
 	node := newNode(t)
-	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
 	ctx := testwasm.Context(t)
-	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
-	spawn := func() *isle.Process {
-		p, err := node.Spawn(ctx, mod, g, isle.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	neighbour, flood := spawn(), spawn()
+	spawn := logFlooders(t, node)
+	neighbour, flood := spawn(isle.Limits{}), spawn(isle.Limits{})
 	if _, err := neighbour.Call(ctx, isle.Message{Tag: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +71,8 @@ func TestLogFloodEvictsItsOwnRecords(t *testing.T) {
 func TestLogWriteCostsFuel(t *testing.T) {
 	t.Parallel()
 	node := newNode(t)
-	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
 	ctx := testwasm.Context(t)
-	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
-	p, err := node.Spawn(ctx, mod, g, isle.Limits{Fuel: 2_000_000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := logFlooders(t, node)(isle.Limits{Fuel: 2_000_000})
 	if err := p.Send(ctx, isle.Message{Tag: 1 << 30}); err != nil {
 		t.Fatal(err)
 	}

@@ -31,17 +31,13 @@ func TestLogWriteToAStalledSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
 	ctx := testwasm.Context(t)
-	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
+	spawn := logFlooders(t, node)
 	// Far longer than any of this takes (milliseconds), far shorter than
 	// for ever.
 	bounded := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 20*time.Second) }
 
-	flood, err := node.Spawn(ctx, mod, g, isle.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	flood := spawn(isle.Limits{})
 	if err := flood.Send(ctx, isle.Message{Tag: 1 << 30}); err != nil { // 16 TiB of records: for ever
 		t.Fatal(err)
 	}
@@ -49,10 +45,7 @@ func TestLogWriteToAStalledSink(t *testing.T) {
 		recs, _ := node.Logs(0)
 		return len(recs) > 64
 	})
-	neighbour, err := node.Spawn(ctx, mod, g, isle.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	neighbour := spawn(isle.Limits{})
 	cctx, cancel := bounded()
 	defer cancel()
 	if _, err := neighbour.Call(cctx, isle.Message{Tag: 1}); err != nil {
@@ -118,17 +111,9 @@ func TestLogFloodDropsItsOwnRecordsFromTheSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { node.Close(context.Background()) })
-	mod := load(t, node, testwasm.WAT(t, "testdata/wat/logflood.wat"))
 	ctx := testwasm.Context(t)
-	g := isle.Grants{Caps: map[string]isle.Capability{"log": isle.LogCap()}}
-	spawn := func() *isle.Process {
-		p, err := node.Spawn(ctx, mod, g, isle.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	flood, neighbour := spawn(), spawn()
+	spawn := logFlooders(t, node)
+	flood, neighbour := spawn(isle.Limits{}), spawn(isle.Limits{})
 	for _, c := range []struct {
 		p   *isle.Process
 		tag uint32
