@@ -100,7 +100,7 @@ func (r *logRing) add(rec LogRecord, src any) {
 //
 // Precondition: r.mu is held, and the ring holds a record.
 func (r *logRing) evict(byCount bool) {
-	victim := r.shares.largest(byCount)
+	victim, _ := r.shares.largest(byCount)
 	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return rec.src == victim })
 	size := r.recs[i].size
 	r.shares.remove(victim, size)
@@ -140,26 +140,24 @@ func (s logShares) remove(src any, size int) {
 	}
 }
 
-// largest returns the source holding the most records, if byCount, or
-// else the most bytes.
-func (s logShares) largest(byCount bool) any {
-	var victim any
-	most := -1
+// largest returns the source holding the most, and how much it holds:
+// records if byCount, or else bytes.
+func (s logShares) largest(byCount bool) (victim any, most int) {
+	most = -1
 	for src, sh := range s {
-		n := sh.bytes
-		if byCount {
-			n = sh.recs
-		}
-		if n > most {
+		if n := sh.amount(byCount); n > most {
 			victim, most = src, n
 		}
 	}
-	return victim
+	return victim, most
 }
 
 // holds returns what src holds: records if byCount, or else bytes.
-func (s logShares) holds(src any, byCount bool) int {
-	sh := s[src]
+func (s logShares) holds(src any, byCount bool) int { return s[src].amount(byCount) }
+
+// amount is what the share holds, records if byCount or else bytes; a
+// source with no share holds nothing.
+func (sh *logShare) amount(byCount bool) int {
 	switch {
 	case sh == nil:
 		return 0

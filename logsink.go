@@ -72,8 +72,8 @@ func (s *logSink) put(ctx context.Context, h slog.Handler, r slog.Record, src an
 	s.mu.Lock()
 	for s.live > 0 && (s.live >= logSinkRecords || s.bytes+size > logSinkBytes) {
 		byCount := s.live >= logSinkRecords
-		victim := s.shares.largest(byCount)
-		if s.shares.holds(src, byCount) >= s.shares.holds(victim, byCount) {
+		victim, most := s.shares.largest(byCount)
+		if s.shares.holds(src, byCount) >= most {
 			s.dropped++
 			s.mu.Unlock()
 			return
