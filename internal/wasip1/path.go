@@ -20,7 +20,7 @@ func (s *State) at(mem api.Memory, fd uint64, right uint64, ptr, n uint64) (d *e
 	if errno != 0 {
 		return nil, "", false, errno
 	}
-	if p, errno = d.resolve(guest); errno != 0 {
+	if p, errno = s.resolve(d, guest); errno != 0 {
 		return nil, "", false, errno
 	}
 	if strings.HasSuffix(p, "/") {
@@ -206,7 +206,7 @@ func pathOpen(s *State, mem api.Memory, st []uint64) Errno {
 	if errno != 0 {
 		return errno
 	}
-	p, errno := d.resolve(guest)
+	p, errno := s.resolve(d, guest)
 	if errno != 0 {
 		return errno
 	}

@@ -1,0 +1,55 @@
+// dirwalk.c: a command that makes WASI directory calls as costly for the
+// host as it can, given a directory preopened at /d. argv[1] is the mode:
+//   listings N  opens /d N times and lists the first entries of each with
+//               a 64-byte buffer; then, called by the host, answers with
+//               how many it listed and waits for ever, holding them all.
+//   relist      lists /d from cookie 0, over and over.
+//   deepstat P  stats path P under /d, over and over.
+// Built by internal/testwasm: clang --target=wasm32-wasi -O2 -I sdk/c
+#include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
+#include "isle.h"
+
+static __wasi_fd_t preopen(void) {
+	for (__wasi_fd_t fd = 3; fd < 64; fd++) {
+		__wasi_prestat_t ps;
+		char name[8] = {0};
+		if (__wasi_fd_prestat_get(fd, &ps) == 0 && ps.u.dir.pr_name_len == 2 &&
+		    __wasi_fd_prestat_dir_name(fd, (uint8_t *)name, 2) == 0 && !memcmp(name, "/d", 2))
+			return fd;
+	}
+	return (__wasi_fd_t)-1;
+}
+
+static void listings(__wasi_fd_t d, int n) {
+	uint32_t listed = 0;
+	for (int i = 0; i < n; i++) {
+		__wasi_fd_t f;
+		uint8_t buf[64];
+		__wasi_size_t used;
+		if (__wasi_path_open(d, 0, ".", __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_READDIR, 0, 0, &f) != 0)
+			break;
+		if (__wasi_fd_readdir(f, buf, sizeof buf, 0, &used) != 0 || used == 0)
+			break;
+		listed++;
+	}
+	isle_info_t info;
+	isle_recv(NULL, 0, 0, 0, ISLE_FOREVER, &info);
+	isle_reply((isle_handle_t)info.aux, 1, &listed, sizeof listed, NULL, 0);
+	isle_recv(NULL, 0, 99, 0xffffffffu, ISLE_FOREVER, &info);
+}
+
+int main(int argc, char **argv) {
+	__wasi_fd_t d = preopen();
+	if (d == (__wasi_fd_t)-1 || argc < 2) return 2;
+	if (!strcmp(argv[1], "listings")) listings(d, argc > 2 ? atoi(argv[2]) : 100);
+	uint8_t buf[64];
+	__wasi_size_t used;
+	__wasi_filestat_t st;
+	if (!strcmp(argv[1], "relist"))
+		for (;;) __wasi_fd_readdir(d, buf, sizeof buf, 0, &used);
+	if (!strcmp(argv[1], "deepstat") && argc > 2)
+		for (;;) __wasi_path_filestat_get(d, 0, argv[2], &st);
+	return 1;
+}

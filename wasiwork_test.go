@@ -1,0 +1,141 @@
+package isle_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+	"github.com/isle-run/isle/internal/testwasm"
+)
+
+// bigDir makes a directory of n empty files with names of 20 bytes.
+func bigDir(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("entry-%014d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// spawnDirwalk starts testdata/c/dirwalk.c in mode args with dir at /d.
+func spawnDirwalk(t *testing.T, node *isle.Node, dir string, l isle.Limits, args ...string) *isle.Process {
+	t.Helper()
+	mod := load(t, node, testwasm.C(t, "testdata/c/dirwalk.c", "-O2"))
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{
+		Args: append([]string{"dirwalk"}, args...),
+		Dirs: []isle.Dir{{Host: dir, Guest: "/d", Rights: api.RightRead}},
+	}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// hostCPU is the CPU time the test process has used, user and system.
+func hostCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// maxCPUPerFuel bounds the host's CPU time per unit of a guest's fuel
+// budget: the fuel of a host call's work is about what compiled C spends
+// in the time the work takes (13 to 20 units a nanosecond), so a budget
+// of 200M fuel buys tens of milliseconds of any work. 100 ns a unit gives
+// a thousand times that room, for a machine under load, and still fails
+// a call whose work goes uncharged.
+const maxCPUPerFuel = 100 * time.Nanosecond
+
+// wantFuelAbandon waits for p, started with a budget of fuel, to end, and
+// fails the test unless it was abandoned for its fuel having made the
+// host spend less than maxCPUPerFuel per unit of it.
+func wantFuelAbandon(t *testing.T, p *isle.Process, fuel int64, cpu0 time.Duration, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testwasm.Context(t), 2*time.Minute)
+	defer cancel()
+	exit, err := p.Wait(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%s had not ended 2 minutes later; %d fuel charged", what, p.Stats().Fuel)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Kind != api.ExitAbandoned || exit.Abandon.Cause != api.CauseFuelExhausted {
+		t.Fatalf("%s ended %v, having been charged %d fuel; want abandoned for fuel", what, exit, p.Stats().Fuel)
+	}
+	cpu := hostCPU(t) - cpu0
+	t.Logf("%s spent %d fuel and %v of the host's CPU", what, p.Stats().Fuel, cpu)
+	if bound := time.Duration(fuel) * maxCPUPerFuel; cpu > bound {
+		t.Fatalf("%s made the host spend %v of CPU on a budget of %d fuel; want at most %v", what, cpu, fuel, bound)
+	}
+}
+
+// A directory listing holds only a batch of entries between calls,
+// whatever the directory's size: 400 descriptors each listed from cookie
+// 0 on a directory of 4,000 entries grow the host's heap by a few MiB.
+// Before, fd_readdir read and kept each descriptor's whole listing, charged
+// to no one, and a 32 MiB tree made the host hold 458 MiB this way (found
+// in review); here that was 90 MiB.
+func TestDirectoryListingsHoldLittle(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := bigDir(t, 4000)
+	before := liveHeap()
+	const fds = 400
+	p := spawnDirwalk(t, node, dir, isle.Limits{Memory: 32 << 20}, "listings", fmt.Sprint(fds))
+	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 1})
+	if err != nil || len(r.Data) != 4 || r.Data[0] != fds%256 || r.Data[1] != fds/256 {
+		t.Fatalf("dirwalk listings: %+v, %v; want %d listed", r, err, fds)
+	}
+	grew := liveHeap() - before
+	t.Logf("%d listings of %d entries grew the heap %.1f MiB", fds, 4000, float64(grew)/(1<<20))
+	if grew > 16<<20 {
+		t.Fatalf("%d listings of a 4,000-entry directory grew the host's heap %.1f MiB; want under 16", fds, float64(grew)/(1<<20))
+	}
+}
+
+// Reading a directory costs fuel for each entry read: a guest listing a
+// directory of 2,000 entries from cookie 0, over and over, spends a
+// budget of 200M fuel within a few hundred calls. Before, each call reread
+// the whole directory at the cost of the few bytes it passed, and the loop
+// held a host thread until its timeout.
+func TestDirectoryListingCostsFuel(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := bigDir(t, 2000)
+	const fuel = 200_000_000
+	cpu0 := hostCPU(t)
+	p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, "relist")
+	wantFuelAbandon(t, p, fuel, cpu0, "a guest rereading 2,000 entries")
+}
+
+// A path call costs fuel for each directory it walks: a guest statting a
+// path 1,500 levels deep, over and over, spends a budget of 200M fuel
+// within a few calls. Before, each call cost the fuel of the path's bytes,
+// though the host walks the path one openat a level: the guest spent its
+// budget, but only after 108 s of the host's CPU.
+func TestDeepPathCostsFuel(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := t.TempDir()
+	deep := strings.TrimSuffix(strings.Repeat("a/", 1500), "/")
+	if err := os.MkdirAll(filepath.Join(dir, deep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const fuel = 200_000_000
+	cpu0 := hostCPU(t)
+	p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, "deepstat", deep)
+	wantFuelAbandon(t, p, fuel, cpu0, "a guest statting a path 1,500 levels deep")
+}
