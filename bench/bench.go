@@ -159,6 +159,7 @@ func Workloads() []Workload {
 		{"gocommand", "a Go hello command: spawn to exit, with and without an image", runGoCommand},
 		{"ring", "rings of 1k, 10k and 100k processes passing a token 1M hops each", runRing},
 		{"ingress", "key-value and HTTP ingress beside the same work in Go", runIngress},
+		{"files", "WASI directory listing and a deep path's stat, beside bare wazero's WASI", runFiles},
 		{"supervision", "restart of a crashed service under a one_for_one supervisor", runSupervision},
 		{"metrics", "round trip and throughput with the admin endpoints scraped, against without", runMetrics},
 		{"cluster", "two nodes over NATS: cross-node round trip and throughput beside raw NATS, and node-down detection", runCluster},

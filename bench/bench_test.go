@@ -50,7 +50,7 @@ func TestQuick(t *testing.T) {
 	t.Logf("quick suite took %v\n%s", time.Since(start).Round(time.Millisecond), log.String())
 	_, noErlang := exec.LookPath("escript")
 	checkRows(t, rep, noErlang != nil)
-	wantRows := []string{"spawn", "CPU time per spawn", "user CPU time per spawn", "spawn latency mean", "page tables per idle process", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "Go command (hello)", "ring", "fuel", "HTTP", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
+	wantRows := []string{"spawn", "CPU time per spawn", "user CPU time per spawn", "spawn latency mean", "page tables per idle process", "round trip", "throughput", "memory", "Go reactor: spawn", "Go reactor: private memory", "Go command (hello)", "ring", "fuel", "HTTP", "WASI fd_readdir", "WASI path_filestat_get", "governance", "restart", "metrics on vs off", "cluster: cross-node round trip", "cluster: throughput", "cluster: node down"}
 	// spawn, round trip, throughput, memory; a Go reactor's spawn to first
 	// reply and idle private memory from an image; a Go hello's spawn to
 	// exit from an image; fuel overhead, fuel against

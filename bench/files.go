@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/isle-run/isle"
+	"github.com/isle-run/isle/api"
+)
+
+// The files workload: bench/wasm/lister.c lists a directory of
+// filesEntries files through WASI, and stats a path 16 levels deep, under
+// isle and under bare wazero's own WASI, the same wasm in both.
+
+const (
+	filesEntries = 1000
+	listerRounds = 20   // lister.c's ROUNDS
+	listerStats  = 1000 // lister.c's STATS
+	listerDepth  = 16
+)
+
+func runFiles(h *harness, r *Report) error {
+	dir, err := os.MkdirTemp("", "isle-bench-files-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for i := range filesEntries {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("entry-%014d", i)), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, strings.Repeat("a/", listerDepth)), 0o755); err != nil {
+		return err
+	}
+	wasm, err := h.build.wasm("lister")
+	if err != nil {
+		return err
+	}
+	entries := float64(listerRounds * (filesEntries + 3)) // the files, "a", "." and ".."
+	isleRuns, err := h.repeat(func() ([]float64, error) {
+		list, stat, err := h.isleLister(wasm, dir)
+		return []float64{list.Seconds() * 1e9 / entries, stat.Seconds() * 1e6 / listerStats}, err
+	})
+	if err != nil {
+		return err
+	}
+	bare := h.peer(fmt.Sprintf("bare wazero %s: its own WASI", h.env.Wazero), 2, func() ([]float64, error) {
+		list, stat, err := bareLister(h.ctx, wasm, dir)
+		return []float64{list.Seconds() * 1e9 / entries, stat.Seconds() * 1e6 / listerStats}, err
+	})
+	note := fmt.Sprintf("the same wasm (bench/wasm/lister.c) and read-only directory; the time of a whole command, spawn included, over %d listings of %d entries or %d stats", listerRounds, filesEntries+3, listerStats)
+	r.Rows = append(r.Rows,
+		Row{Workload: "WASI fd_readdir, per entry listed", Unit: "ns", Kind: Time,
+			Isle: Figure{Name: "isle: 32 entries read at a time, each charged fuel", Runs: isleRuns[0]}, Peer: bare[0], Note: note},
+		Row{Workload: fmt.Sprintf("WASI path_filestat_get, %d levels deep", listerDepth), Unit: "µs", Kind: Time,
+			Isle: Figure{Name: "isle: capfs, one openat a level", Runs: isleRuns[1]}, Peer: bare[1], Note: note})
+	return nil
+}
+
+// isleLister runs lister over dir on a fresh node, listing and then
+// statting, and returns how long each command took from spawn to exit.
+func (h *harness) isleLister(wasm, dir string) (list, stat time.Duration, err error) {
+	node, err := h.node()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer node.Close(context.Background())
+	mod, err := node.LoadModuleFile(h.ctx, wasm)
+	if err != nil {
+		return 0, 0, err
+	}
+	run := func(args ...string) (time.Duration, error) {
+		t0 := time.Now()
+		p, err := node.Spawn(h.ctx, mod, isle.Grants{Args: args, Dirs: []isle.Dir{{Host: dir, Guest: "/d", ReadOnly: true}}}, isle.Limits{})
+		if err != nil {
+			return 0, err
+		}
+		exit, err := p.Wait(h.ctx)
+		if err == nil && exit.Kind != api.ExitNormal {
+			err = fmt.Errorf("lister %v ended %v", args, exit)
+		}
+		return time.Since(t0), err
+	}
+	if list, err = run("lister"); err != nil {
+		return 0, 0, err
+	}
+	stat, err = run("lister", "stat")
+	return list, stat, err
+}
+
+// bareLister is isleLister under wazero alone.
+func bareLister(ctx context.Context, wasm, dir string) (list, stat time.Duration, err error) {
+	bin, err := os.ReadFile(wasm)
+	if err != nil {
+		return 0, 0, err
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	compiled, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		return 0, 0, err
+	}
+	run := func(args ...string) (time.Duration, error) {
+		cfg := wazero.NewModuleConfig().WithName("").WithArgs(args...).
+			WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(dir, "/d"))
+		t0 := time.Now()
+		m, err := rt.InstantiateModule(ctx, compiled, cfg)
+		if exit, ok := err.(*sys.ExitError); err != nil && (!ok || exit.ExitCode() != 0) {
+			return 0, fmt.Errorf("lister %v under bare wazero: %w", args, err)
+		}
+		d := time.Since(t0)
+		if m != nil {
+			_ = m.Close(ctx)
+		}
+		return d, nil
+	}
+	if list, err = run("lister"); err != nil {
+		return 0, 0, err
+	}
+	stat, err = run("lister", "stat")
+	return list, stat, err
+}
