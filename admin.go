@@ -89,7 +89,7 @@ func (s nodeSource) Sample(visit func(*admin.Proc)) admin.Counters {
 	if st, ok := s.n.kvStore(); ok {
 		kst := st.Stats()
 		c.KV["get"], c.KV["put"], c.KV["delete"], c.KV["list"] = kst.Gets, kst.Puts, kst.Deletes, kst.Lists
-		c.KVBytes, c.KVMaxBytes = kst.Size, kst.Max
+		c.KVBytes, c.KVMaxBytes, c.KVCommits = kst.Size, kst.Max, kst.Commits
 	}
 	return c
 }

@@ -202,7 +202,8 @@ func TestAdminToken(t *testing.T) {
 }
 
 // isle_kv_operations_total counts each kind of key-value call a guest
-// makes, and isle_kv_bytes what the store holds.
+// makes, isle_kv_bytes what the store holds, and isle_kv_commits_total
+// its write transactions.
 func TestMetricsCountKV(t *testing.T) {
 	node := kvNode(t, t.TempDir())
 	g := spawnKV(t, node, map[string]isle.Capability{"kv": isle.KVCap("b", api.RightGet|api.RightPut|api.RightRemove|api.RightList)})
@@ -229,4 +230,5 @@ func TestMetricsCountKV(t *testing.T) {
 	}
 	expect(t, fams, 2*(2+1+64), "isle_kv_bytes") // k1 and k2, each "v"
 	expect(t, fams, isle.DefaultKVMaxBytes, "isle_kv_max_bytes")
+	expect(t, fams, 4, "isle_kv_commits_total") // three puts and a delete, one at a time
 }

@@ -3,8 +3,10 @@ package isle_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/isle-run/isle"
@@ -98,5 +100,39 @@ func TestKVQuotaHolds(t *testing.T) {
 	}
 	if r, n := g.fill(g.grant("d"), "r", vlen, flood); r != eLimit || n != 0 {
 		t.Errorf("after a restart, a new bucket on a full store took %d puts, then %d", n, r)
+	}
+}
+
+// A put refused for its quota costs the store no transaction: a guest at
+// its quota putting in a loop makes no writes and no fsyncs. Before, each
+// refused put was committed (an empty transaction, written and fsynced)
+// at no cost to the guest.
+func TestRefusedPutsCommitNothing(t *testing.T) {
+	t.Parallel()
+	node := quotaNode(t, t.TempDir(), 0)
+	g := spawnKV(t, node, map[string]isle.Capability{
+		"a": isle.KVCapWithQuota("a", api.RightPut|api.RightGet, 4<<10),
+	})
+	a := g.grant("a")
+	if r, n := g.fill(a, "k", 1<<10, 100); r != eLimit || n == 0 {
+		t.Fatalf("filling a 4 KiB quota with 1 KiB values: %d stored, then %d; want some, then ELIMIT", n, r)
+	}
+	commits := func() float64 {
+		v, ok := value(scrape(t, node.AdminHandler("")), "isle_kv_commits_total")
+		if !ok {
+			t.Fatal("no isle_kv_commits_total")
+		}
+		return v
+	}
+	before := commits()
+	const refused = 200
+	big := strings.Repeat("x", 2<<10)
+	for i := range refused {
+		if r := g.put(a, fmt.Sprint("over", i), big); r != eLimit {
+			t.Fatalf("put %d past the quota: %d; want ELIMIT", i, r)
+		}
+	}
+	if grew := commits() - before; grew != 0 {
+		t.Fatalf("%d puts refused for their quota made %v commits; want none", refused, grew)
 	}
 }

@@ -42,6 +42,7 @@ var (
 	descKV          = desc("kv_operations_total", "Key-value operations asked of the node's store, by op (get, put, delete, list).", "op")
 	descKVBytes     = desc("kv_bytes", "What the node's key-value store holds: each key's bytes, its value's and 64.")
 	descKVMax       = desc("kv_max_bytes", "The bound on what the node's key-value store holds (Config.KVMaxBytes; 0: none).")
+	descKVCommits   = desc("kv_commits_total", "Write transactions of the node's key-value store, each one fsync; a batch of writes that changes nothing is not one.")
 	descHTTP        = desc("http_requests_total", "HTTP ingress requests by route (a service, or the module a process handler serves) and status class.", "route", "class")
 )
 
@@ -69,7 +70,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descSvcProcs, descSpawns, descExits, descRestarts,
 		descSent, descReceived, descHostSent, descMailbox, descFuel, descMemory, descMemoryPeak, descMemoryLimit,
-		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP, descFiles, descFileLimit, descKVBytes, descKVMax} {
+		descImages, descEvicted, descBuilds, descSvcMemory, descKV, descHTTP, descFiles, descFileLimit, descKVBytes, descKVMax, descKVCommits} {
 		ch <- d
 	}
 }
@@ -149,6 +150,7 @@ func (c *Collector) collect(out []prometheus.Metric) []prometheus.Metric {
 	}
 	gauge(descKVBytes, float64(cs.KVBytes))
 	gauge(descKVMax, float64(cs.KVMaxBytes))
+	counter(descKVCommits, float64(cs.KVCommits))
 	for k, n := range cs.HTTP {
 		counter(descHTTP, float64(n), k.Route, k.Class)
 	}

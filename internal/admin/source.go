@@ -60,6 +60,8 @@ type Counters struct {
 	// value's and 64), and KVMaxBytes its bound (0: none); both 0 until
 	// the store is opened.
 	KVBytes, KVMaxBytes int64
+	// KVCommits counts the store's write transactions, each one fsync.
+	KVCommits uint64
 	// HTTP counts HTTP ingress requests by route and status class.
 	HTTP map[HTTPKey]uint64
 }

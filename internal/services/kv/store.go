@@ -189,7 +189,7 @@ func (s *Store) Close() error {
 
 // Stats counts the store's work since it was opened.
 type Stats struct {
-	Commits uint64 // write transactions committed or failed
+	Commits uint64 // write transactions committed or failed; not those that changed nothing
 	Writes  uint64 // puts and deletes in them
 	// Gets, Puts, Deletes and Lists count the operations asked of the
 	// store (kv_get, kv_put, kv_delete and kv_list), whatever their outcome
@@ -442,6 +442,9 @@ func (s *Store) commitLoop() {
 	}
 }
 
+// errUnchanged rolls back a transaction that would change nothing.
+var errUnchanged = errors.New("kv: nothing to commit")
+
 // testHookBeforeCommit, when set (by tests, before Open), runs before each
 // commit, so a test can hold the committer while writes queue up.
 var testHookBeforeCommit func()
@@ -450,8 +453,14 @@ var testHookBeforeCommit func()
 // write in it. A failed commit fails every write in the batch: none of
 // them is stored. A put that does not fit its quota or the store's bound
 // fails alone, and the rest of the batch goes on.
+//
+// A batch that changes nothing (every put refused, every delete of a
+// missing key) is rolled back, not committed: a guest at its quota putting
+// in a loop would otherwise make the store write and fsync a transaction
+// for every refused put, at no cost to itself.
 func (s *Store) commit(batch []*Write) {
 	var total int64 // what the transaction changes s.size by
+	changed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, o := range batch {
 			o.err = nil
@@ -485,13 +494,21 @@ func (s *Store) commit(batch []*Write) {
 			}
 			o.b.pending += delta
 			total += delta
+			changed = true
+		}
+		if !changed {
+			return errUnchanged
 		}
 		return nil
 	})
-	if err == nil {
-		s.size.Add(total)
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	} else {
+		s.commits.Add(1)
+		if err == nil {
+			s.size.Add(total)
+		}
 	}
-	s.commits.Add(1)
 	s.writes.Add(uint64(len(batch)))
 	for _, o := range batch {
 		if err == nil {
