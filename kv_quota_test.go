@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -134,5 +135,51 @@ func TestRefusedPutsCommitNothing(t *testing.T) {
 	}
 	if grew := commits() - before; grew != 0 {
 		t.Fatalf("%d puts refused for their quota made %v commits; want none", refused, grew)
+	}
+}
+
+// writtenBytes is what this process has passed to write calls, files and
+// pipes alike (/proc/self/io's wchar).
+func writtenBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no wchar in /proc/self/io")
+	return 0
+}
+
+// A one-byte put beside large values writes about a page, not the large
+// values again: each value of 2 KiB or more is stored alone. Before, bbolt
+// rewrote the leaf the key shared with its neighbours, overflow and all,
+// and 50 one-byte puts beside two 1 MiB values wrote 100 MiB to the file.
+func TestSmallPutsBesideLargeValuesWriteLittle(t *testing.T) {
+	node := quotaNode(t, t.TempDir(), 0)
+	g := spawnKV(t, node, map[string]isle.Capability{"a": isle.KVCap("a", api.RightPut)})
+	a := g.grant("a")
+	if r, n := g.fill(a, "k", 1<<20, 2); r != 0 || n != 2 {
+		t.Fatalf("two 1 MiB values: %d stored, then %d", n, r)
+	}
+	const puts = 50
+	before := writtenBytes(t)
+	for i := range puts {
+		if r := g.put(a, "k0x", fmt.Sprint(i%10)); r != 0 {
+			t.Fatalf("put %d: %d", i, r)
+		}
+	}
+	wrote := writtenBytes(t) - before
+	t.Logf("%d one-byte puts between two 1 MiB values wrote %.2f MiB", puts, float64(wrote)/(1<<20))
+	if wrote > 5<<20 {
+		t.Fatalf("%d one-byte puts between two 1 MiB values wrote %.1f MiB; want under 5", puts, float64(wrote)/(1<<20))
 	}
 }

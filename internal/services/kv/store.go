@@ -147,6 +147,9 @@ func (s *Store) measure() error {
 		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
 			var n int64
 			err := bk.ForEach(func(k, v []byte) error {
+				if v == nil {
+					v, _ = stored(bk, k)
+				}
 				n += entryCost(k, v)
 				return nil
 			})
@@ -297,14 +300,10 @@ func (b *Bucket) View(key []byte, fn func(value []byte)) error {
 		if bk == nil {
 			return nil
 		}
-		// A cursor tells a stored empty value from a missing key, which
-		// Get's nil does not promise to.
-		k, v := bk.Cursor().Seek(key)
-		if k == nil || !bytes.Equal(k, key) {
-			return nil
+		var v []byte
+		if v, found = stored(bk, key); found {
+			fn(v)
 		}
-		found = true
-		fn(v)
 		return nil
 	})
 	if err != nil {
@@ -468,9 +467,7 @@ func (s *Store) commit(batch []*Write) {
 			if bk == nil {
 				return fmt.Errorf("bucket %q is missing", o.b.name)
 			}
-			// A cursor tells a stored empty value from a missing key.
-			k, old := bk.Cursor().Seek(o.key)
-			exists := k != nil && bytes.Equal(k, o.key)
+			old, exists := stored(bk, o.key)
 			var delta int64
 			if exists {
 				delta = -entryCost(o.key, old)
@@ -480,7 +477,7 @@ func (s *Store) commit(batch []*Write) {
 					o.err = ErrNotFound
 					continue
 				}
-				if err := bk.Delete(o.key); err != nil {
+				if err := remove(bk, o.key); err != nil {
 					return err
 				}
 			} else {
@@ -488,7 +485,7 @@ func (s *Store) commit(batch []*Write) {
 				if o.err = s.fits(o, delta, total); o.err != nil {
 					continue
 				}
-				if err := bk.Put(o.key, o.value); err != nil {
+				if err := store(bk, o.key, o.value); err != nil {
 					return err
 				}
 			}

@@ -289,3 +289,55 @@ func TestQuotaHoldsUnderConcurrentPuts(t *testing.T) {
 		t.Errorf("reopened, the store's size is %d and a's %d; want %d and %d", st.Size, a.Size(), 80*cost, inA)
 	}
 }
+
+// Values in line and stored alone (outOfLine and over) replace each other
+// in every order, read back whole, list as keys, delete, and cost the same
+// after a reopen.
+func TestValuesStoredAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s := openStore(t, path)
+	b, err := s.Bucket("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{0, 1, outOfLine - 1, outOfLine, MaxValue}
+	val := func(n, seed int) []byte { return bytes.Repeat([]byte{byte('a' + seed)}, n) }
+	for i, from := range sizes {
+		for j, to := range sizes {
+			key := []byte(fmt.Sprintf("k%d-%d", i, j))
+			for step, v := range [][]byte{val(from, i), val(to, j)} {
+				if err := b.Put(key, v, 0); err != nil {
+					t.Fatalf("put %s (%d bytes, step %d): %v", key, len(v), step, err)
+				}
+				if got, err := b.Get(key); err != nil || !bytes.Equal(got, v) {
+					t.Fatalf("get %s after putting %d bytes: %d bytes, %v", key, len(v), len(got), err)
+				}
+			}
+		}
+	}
+	if got := len(keys(t, b, "k", "")); got != len(sizes)*len(sizes) {
+		t.Fatalf("listed %d keys, want %d", got, len(sizes)*len(sizes))
+	}
+	if err := b.Delete([]byte("k0-4")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get([]byte("k0-4")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a value stored alone, deleted: %v", err)
+	}
+	var want int64
+	for i := range sizes {
+		for j, to := range sizes {
+			if i != 0 || j != 4 {
+				want += entryCost([]byte(fmt.Sprintf("k%d-%d", i, j)), make([]byte, to))
+			}
+		}
+	}
+	if b.Size() != want {
+		t.Fatalf("the bucket costs %d, want %d", b.Size(), want)
+	}
+	s.Close()
+	s = openStore(t, path)
+	if b, err = s.Bucket("b"); err != nil || b.Size() != want {
+		t.Fatalf("reopened, the bucket costs %d (%v), want %d", b.Size(), err, want)
+	}
+}
