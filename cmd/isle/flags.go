@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/isle-run/isle/internal/manifest"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/manifest"
 )
 
 // dirFlag collects repeated --dir / --ro-dir values of the form
@@ -72,6 +74,36 @@ func (f *sizeFlag) Set(v string) error {
 	*f = sizeFlag(n)
 	return nil
 }
+
+// kvMaxFlag is the bound on the node's key-value store: a size up to
+// 1PiB, or "none". Zero, unset, is isle.Config's default.
+type kvMaxFlag int64
+
+func (f *kvMaxFlag) String() string {
+	switch {
+	case *f < 0:
+		return "none"
+	case *f == 0:
+		return ""
+	}
+	return strconv.FormatInt(int64(*f), 10)
+}
+
+func (f *kvMaxFlag) Set(v string) error {
+	if v == "none" {
+		*f = -1
+		return nil
+	}
+	n, err := capkind.ParseSize(v, 1<<50, "1PiB")
+	if err != nil {
+		return fmt.Errorf("%w, or none for no bound", err)
+	}
+	*f = kvMaxFlag(n)
+	return nil
+}
+
+// kvMaxUsage is the help text of --kv-max.
+const kvMaxUsage = "bound what the node's key-value store holds, every bucket together (each key counting its bytes, its value's and 64), at `SIZE` such as 512MiB, or none (default 2GiB)"
 
 // durationFlag is a positive time.Duration.
 type durationFlag time.Duration

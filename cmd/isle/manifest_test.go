@@ -144,9 +144,10 @@ func TestCapsListsImportsOnceAndGrantNames(t *testing.T) {
 
 // A manifest grants key-value buckets too, with a data directory that
 // outlives the run.
-func TestManifestKeyValue(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
+// kvManifest writes a manifest running testdata/go/kv with its buckets
+// and a data_dir of "state" beside it, and returns its path.
+func kvManifest(t *testing.T, dir string) string {
+	t.Helper()
 	manifest := filepath.Join(dir, "kv.toml")
 	os.WriteFile(manifest, []byte(fmt.Sprintf(`
 module = %q
@@ -178,12 +179,40 @@ quota = "1MiB"
 kind = "clock"
 rights = ["monotonic"]
 `, testwasm.GoDir(t, "testdata/go/kv"))), 0o644)
-	r := runIsle(t, "run", manifest)
+	return manifest
+}
+
+func TestManifestKeyValue(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := runIsle(t, "run", kvManifest(t, dir))
 	r.want(t, 0)
 	if strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "ok quota-delete\n") {
 		t.Fatalf("guest checks:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "state", "kv.db")); err != nil {
 		t.Fatalf("no store in the manifest's data_dir: %v", err)
+	}
+}
+
+// --kv-max bounds the node's store: at 1KiB the guest's small puts fit
+// and its first large one fails with ELIMIT,
+// with none nothing does, and a bad size is a usage error that says how
+// to write one.
+func TestKVMaxFromTheCLI(t *testing.T) {
+	t.Parallel()
+	r := runIsle(t, "run", "--kv-max", "1KiB", kvManifest(t, t.TempDir()))
+	r.want(t, 1)
+	if !strings.Contains(r.stdout, "ok put-get\n") || !strings.Contains(r.stdout, "FAIL big-value: put isle: limit reached") {
+		t.Fatalf("under --kv-max 1KiB, want a small put to fit and a large one to fail:\n%s", r.stdout)
+	}
+	r = runIsle(t, "run", "--kv-max", "none", kvManifest(t, t.TempDir()))
+	r.want(t, 0)
+	for _, cmd := range []string{"run", "up"} {
+		r = runIsle(t, cmd, "--kv-max", "lots", "x")
+		r.want(t, 126)
+		if !strings.Contains(r.stderr, `"lots" is not a size between 1B and 1PiB`) || !strings.Contains(r.stderr, "none for no bound") {
+			t.Errorf("isle %s --kv-max lots: %s", cmd, r.stderr)
+		}
 	}
 }

@@ -23,6 +23,7 @@ type runOptions struct {
 	dirs          []dirGrant
 	env           envFlag
 	memory        sizeFlag
+	kvMax         kvMaxFlag
 	timeout       durationFlag
 	fuel          int64
 	processes     int
@@ -53,6 +54,7 @@ func newRunFlags(o *runOptions) *flag.FlagSet {
 	fs.BoolVar(&o.stats, "stats", false, "print fuel used, peak memory (everything the node held for the process, and for its tree) and wall time on exit")
 	fs.StringVar(&o.cacheDir, "cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached (empty: no disk cache)")
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "where durable state such as key-value buckets lives")
+	fs.Var(&o.kvMax, "kv-max", kvMaxUsage)
 	fs.StringVar(&o.http, "http", "", "serve the process over HTTP at `ADDR` (such as 127.0.0.1:8080) until it exits or isle is interrupted: each request becomes a message, the reply the response")
 	fs.StringVar(&o.admin, "admin", "", "serve the dashboard and Prometheus /metrics at `ADDR` (such as 127.0.0.1:9090; a bare :PORT is loopback; elsewhere it needs a token, from $ISLE_ADMIN_TOKEN or printed at start)")
 	return fs
@@ -134,7 +136,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 0, err
 	}
 	defer stopTracing() // after the node closes, so its last spans go too
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir, Logger: logger, TracerProvider: tp})
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: o.cacheDir, DataDir: pl.dataDir, KVMaxBytes: int64(o.kvMax), Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return 0, err
 	}

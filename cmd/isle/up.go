@@ -19,11 +19,12 @@ import (
 	"github.com/isle-run/isle/internal/supervisor"
 )
 
-const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--admin ADDR] [--keep-instances] [--node NAME [cluster flags]] APP.toml"
+const upUsage = "usage: isle up [--cache-dir DIR] [--data-dir DIR] [--kv-max SIZE] [--admin ADDR] [--keep-instances] [--node NAME [cluster flags]] APP.toml"
 
 // upFlags are the flags of `isle up`.
 type upFlags struct {
 	cacheDir, dataDir, admin *string
+	kvMax                    *kvMaxFlag
 	keepInstances            *bool
 	cluster                  clusterFlags
 }
@@ -36,10 +37,12 @@ func newUpFlags() (*flag.FlagSet, upFlags) {
 		cacheDir: fs.String("cache-dir", isle.DefaultCacheDir(), "where compiled modules are cached"),
 		dataDir:  fs.String("data-dir", defaultDataDir(), "where durable state lives, unless the manifest says"),
 		admin:    fs.String("admin", "", "serve the dashboard and /metrics at this address, over the manifest's admin"),
+		kvMax:    new(kvMaxFlag),
 		keepInstances: fs.Bool("keep-instances", false,
 			"instantiate every reactor in its spawn and keep its instance while it idles (no dormant reactors: README, \"Dormant reactors\")"),
 		cluster: newClusterUpFlags(fs),
 	}
+	fs.Var(f.kvMax, "kv-max", kvMaxUsage)
 	return fs, f
 }
 
@@ -77,8 +80,8 @@ func upCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 0, err
 	}
 	defer stopTracing() // after the node closes, so its last spans go too
-	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, Logger: logger, TracerProvider: tp,
-		Cluster: cc, KeepInstances: *f.keepInstances})
+	node, err := isle.NewNode(ctx, isle.Config{CacheDir: *cacheDir, DataDir: app.DataDir, KVMaxBytes: int64(*f.kvMax), Logger: logger,
+		TracerProvider: tp, Cluster: cc, KeepInstances: *f.keepInstances})
 	if err != nil {
 		return 0, clusterStartError(cc, err)
 	}

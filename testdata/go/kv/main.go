@@ -86,8 +86,9 @@ func main() {
 	// Enough keys, long enough, to need several pages of kv_list.
 	var want []string
 	for i := range 300 {
-		k := fmt.Sprintf("user/%04d/%s", i, strings.Repeat("x", 400))
-		want = append(want, k)
+		want = append(want, fmt.Sprintf("user/%04d/%s", i, strings.Repeat("x", 400)))
+	}
+	for i, k := range want {
 		if err := kv.Put(k, []byte{byte(i)}); err != nil {
 			check("list-setup", false, "put %d: %v", i, err)
 			break
