@@ -101,9 +101,9 @@ func (r *logRing) add(rec LogRecord, src any) {
 // Precondition: r.mu is held, and the ring holds a record.
 func (r *logRing) evict(byCount bool) {
 	victim, _ := r.shares.largest(byCount)
-	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return rec.src == victim })
+	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return pooled(rec.src) == victim })
 	size := r.recs[i].size
-	r.shares.remove(victim, size)
+	r.shares.remove(r.recs[i].src, size)
 	r.bytes -= size
 	copy(r.recs[r.start+1:i+1], r.recs[r.start:i])
 	r.recs[r.start] = ringRecord{}
@@ -140,14 +140,37 @@ func (s logShares) remove(src any, size int) {
 	}
 }
 
-// largest returns the source holding the most, and how much it holds:
-// records if byCount, or else bytes.
+// endedTrees stands for every process tree that has ended, pooled as one
+// source: short-lived trees, each holding a record or two, would otherwise
+// each hold less than a live neighbour, and the neighbour's records would
+// go first.
+type endedTrees struct{}
+
+// pooled returns the source src's records count toward: endedTrees for a
+// tree that has ended (a *kernel.Group), src itself otherwise.
+func pooled(src any) any {
+	if t, ok := src.(interface{ Ended() bool }); ok && t.Ended() {
+		return endedTrees{}
+	}
+	return src
+}
+
+// largest returns the source holding the most, ended trees pooled as one
+// (endedTrees), and how much it holds: records if byCount, or else bytes.
+// A record is the victim's if pooled(its source) == victim.
 func (s logShares) largest(byCount bool) (victim any, most int) {
 	most = -1
+	ended := 0
 	for src, sh := range s {
-		if n := sh.amount(byCount); n > most {
+		n := sh.amount(byCount)
+		if pooled(src) != src {
+			ended += n
+		} else if n > most {
 			victim, most = src, n
 		}
+	}
+	if ended > most {
+		return endedTrees{}, ended
 	}
 	return victim, most
 }
@@ -181,8 +204,9 @@ func recordSize(r LogRecord) int {
 // records (LogRingBytes of them) at level Info and above, its own and the
 // log capability's, whatever Config.Logger's level. When it is full, the
 // record it drops is the oldest of whoever holds the most: one process
-// tree's log capability, or the node itself. A tree that floods the log
-// evicts its own records first, and the others' last. Records are numbered
+// tree's log capability, or the node itself, trees that have ended
+// counting as one. A tree that floods the log evicts its own records
+// first, and the others' last. Records are numbered
 // in order, so one dropped from the middle leaves a gap in Seq.
 func (n *Node) Logs(after uint64) ([]LogRecord, <-chan struct{}) {
 	r := n.tools.logs

@@ -25,6 +25,16 @@ func logFlooders(t *testing.T, node *isle.Node) func(isle.Limits) *isle.Process 
 	}
 }
 
+// logsFrom counts the records in recs that p logged.
+func logsFrom(recs []isle.LogRecord, p *isle.Process) (n int) {
+	for _, r := range recs {
+		if r.Attr("pid") == strconv.FormatUint(p.ID(), 10) {
+			n++
+		}
+	}
+	return n
+}
+
 // A process tree that floods the log evicts its own records from the
 // node's ring, not a neighbour's: the ring drops the oldest record of
 // whoever holds the most. Before, 128 records of 16 KiB from one guest
@@ -43,14 +53,7 @@ func TestLogFloodEvictsItsOwnRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, _ := node.Logs(0)
-	count := func(p *isle.Process) (n int) {
-		for _, r := range recs {
-			if r.Attr("pid") == strconv.FormatUint(p.ID(), 10) {
-				n++
-			}
-		}
-		return n
-	}
+	count := func(p *isle.Process) int { return logsFrom(recs, p) }
 	if n := count(neighbour); n != 3 {
 		t.Errorf("the ring kept %d of the neighbour's 3 records beside a flood of %d (%d records kept)", n, floods, len(recs))
 	}
@@ -88,5 +91,36 @@ func TestLogWriteCostsFuel(t *testing.T) {
 	t.Logf("2M fuel wrote %d records of 16 KiB", n)
 	if n > 10_000 {
 		t.Errorf("2M fuel wrote %d records of 16 KiB", n)
+	}
+}
+
+// Trees that have ended count as one source of the log ring: a stream of
+// short-lived trees, each logging a record and ending, evicts their own
+// records, not a live neighbour's. Before, each ended tree was a source of
+// one record, the neighbour's three made it the largest, and they were
+// the first to go.
+func TestEndedTreesShareOneLogShare(t *testing.T) {
+	t.Parallel()
+	node := newNode(t)
+	ctx := testwasm.Context(t)
+	spawn := logFlooders(t, node)
+	neighbour := spawn(isle.Limits{})
+	if _, err := neighbour.Call(ctx, isle.Message{Tag: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const trees = 200 // 3.2 MiB of 16 KiB records: more than the ring holds
+	for range trees {
+		p := spawn(isle.Limits{})
+		if _, err := p.Call(ctx, isle.Message{Tag: 1}); err != nil {
+			t.Fatal(err)
+		}
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, _ := node.Logs(0)
+	if got := logsFrom(recs, neighbour); got != 3 {
+		t.Fatalf("after %d short-lived trees logged a record each, the live neighbour has %d of its 3 records in Node.Logs; want 3 (%d kept)", trees, got, len(recs))
 	}
 }

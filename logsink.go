@@ -93,14 +93,15 @@ func (s *logSink) put(ctx context.Context, h slog.Handler, r slog.Record, src an
 	s.kick()
 }
 
-// drop makes the oldest queued record of src a hole, and compacts the
+// drop makes the oldest queued record of src (a source, or endedTrees for
+// all of theirs, as logShares.largest returns) a hole, and compacts the
 // queue once it is more holes than records.
 //
 // Precondition: s.mu is held, and src has a record queued.
 func (s *logSink) drop(src any) {
-	i := slices.IndexFunc(s.queue, func(q queuedRecord) bool { return q.h != nil && q.src == src })
+	i := slices.IndexFunc(s.queue, func(q queuedRecord) bool { return q.h != nil && pooled(q.src) == src })
 	q := &s.queue[i]
-	s.shares.remove(src, q.size)
+	s.shares.remove(q.src, q.size)
 	s.live--
 	s.bytes -= q.size
 	s.dropped++

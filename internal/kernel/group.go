@@ -186,6 +186,13 @@ func (g *Group) killReason() string {
 // Safe from any goroutine.
 func (g *Group) Processes() (now, peak int64) { return g.procs.Load(), g.peakProcs.Load() }
 
+// Ended reports whether every process of the tree has ended: a tree
+// that had processes and has none can have none again, since only its
+// members spawn into it.
+//
+// Safe from any goroutine.
+func (g *Group) Ended() bool { return g.procs.Load() == 0 && g.peakProcs.Load() > 0 }
+
 // Memory is what the tree holds now and the most it has held, in bytes.
 //
 // Safe from any goroutine.
