@@ -86,11 +86,12 @@ func wantFuelAbandon(t *testing.T, p *isle.Process, fuel int64, cpu0 time.Durati
 }
 
 // A directory listing holds only a batch of entries between calls,
-// whatever the directory's size: 400 descriptors each listed from cookie
-// 0 on a directory of 4,000 entries grow the host's heap by a few MiB.
-// Before, fd_readdir read and kept each descriptor's whole listing, charged
-// to no one, and a 32 MiB tree made the host hold 458 MiB this way (found
-// in review); here that was 90 MiB.
+// whatever the directory's size, and what it holds is charged to the
+// tree: 400 descriptors each listed from cookie 0 on a directory of 4,000
+// entries grow the host's heap by a few MiB, less than the tree is
+// charged. Before, fd_readdir read and kept each descriptor's whole
+// listing, charged to no one, and a 32 MiB tree made the host hold 458 MiB
+// this way (found in review); here that was 92 MiB.
 func TestDirectoryListingsHoldLittle(t *testing.T) {
 	node := startNode(t, nodeConfig(t))
 	dir := bigDir(t, 4000)
@@ -105,6 +106,25 @@ func TestDirectoryListingsHoldLittle(t *testing.T) {
 	t.Logf("%d listings of %d entries grew the heap %.1f MiB", fds, 4000, float64(grew)/(1<<20))
 	if grew > 16<<20 {
 		t.Fatalf("%d listings of a 4,000-entry directory grew the host's heap %.1f MiB; want under 16", fds, float64(grew)/(1<<20))
+	}
+	if charged := int64(p.Stats().Memory); charged < grew {
+		t.Fatalf("%d listings grew the host's heap %.1f MiB, and the tree is charged %.1f MiB in all", fds, float64(grew)/(1<<20), float64(charged)/(1<<20))
+	}
+}
+
+// A tree's memory limit bounds its listings: under 4 MiB, a guest listing
+// 400 descriptors is refused (ENOMEM) long before it has them all.
+func TestDirectoryListingsStopAtTheMemoryLimit(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	p := spawnDirwalk(t, node, bigDir(t, 100), isle.Limits{Memory: 4 << 20}, "listings", "400")
+	r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 1})
+	if err != nil || len(r.Data) != 4 {
+		t.Fatalf("dirwalk listings: %+v, %v", r, err)
+	}
+	listed := int(r.Data[0]) | int(r.Data[1])<<8
+	t.Logf("a 4 MiB tree listed %d descriptors", listed)
+	if listed == 0 || listed >= 400 {
+		t.Fatalf("a 4 MiB tree listed %d of 400 descriptors; want some, and fewer than all", listed)
 	}
 }
 

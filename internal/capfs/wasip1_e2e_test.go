@@ -24,6 +24,8 @@ func (soloHost) KillContext() context.Context { return context.Background() }
 func (soloHost) CheckKilled()                 {}
 func (soloHost) ChargeWork(int64)             {}
 func (soloHost) ChargeBytes(int)              {}
+func (soloHost) ChargeHost(int64) error       { return nil }
+func (soloHost) UnchargeHost(int64)           {}
 
 // TestEndToEndWasip1 runs the escape program through isle's own WASI layer
 // (internal/wasip1), which resolves paths itself before they reach the

@@ -27,6 +27,7 @@ const (
 	errNametoolong Errno = 37
 	errNfile       Errno = 41
 	errNoent       Errno = 44
+	errNomem       Errno = 48
 	errNospc       Errno = 51
 	errNosys       Errno = 52
 	errNotdir      Errno = 54

@@ -20,6 +20,12 @@ const (
 	// and so the most a descriptor keeps between calls: a listing is never
 	// held whole, whatever the directory's size or the guest's buffer.
 	readdirBatch = 32
+	// listingMemory is charged to the process's memory from a
+	// descriptor's first listing until it is closed: the batch (32 names
+	// of up to 255 bytes, and their entries) and the 8 KiB buffer Go's
+	// os.File keeps for reading a directory. 400 listed descriptors held
+	// 4.4 MiB of the host's heap, 11 KiB each, with 20-byte names.
+	listingMemory = 20 << 10
 )
 
 // listing is where a directory descriptor is in its listing. Entry i's
@@ -33,6 +39,7 @@ type listing struct {
 	self    experimentalsys.Dirent   // the directory itself, for . and ..
 	dots    int                      // of ".", ".." still to pass at rewind
 	end     bool                     // the stream is at its end
+	host    Host                     // charged listingMemory until entry.close
 }
 
 // fdReaddir lists a directory from cookie on. Entry i's d_next is i+1.
@@ -115,7 +122,13 @@ func (s *State) rewind(e *entry) Errno {
 		return fromSys(serr)
 	}
 	s.host.ChargeWork(readdirEntryFuel)
-	e.listing = &listing{self: experimentalsys.Dirent{Ino: st.Ino, Type: st.Mode.Type()}, dots: 2}
+	if e.listing == nil {
+		if err := s.host.ChargeHost(listingMemory); err != nil {
+			return errNomem
+		}
+		e.listing = &listing{host: s.host}
+	}
+	*e.listing = listing{self: experimentalsys.Dirent{Ino: st.Ino, Type: st.Mode.Type()}, dots: 2, host: s.host}
 	return 0
 }
 

@@ -24,6 +24,11 @@ type Host interface {
 	// ChargeBytes for n bytes it moved.
 	ChargeWork(units int64)
 	ChargeBytes(n int)
+	// ChargeHost charges n bytes the host holds for the process to its
+	// memory account, failing past its tree's limit or the node's
+	// ceiling, and UnchargeHost gives them back. Safe from any goroutine.
+	ChargeHost(n int64) error
+	UnchargeHost(n int64)
 }
 
 // Preopen is a directory given to the process when it starts.
@@ -264,6 +269,10 @@ func (s *State) remove(fd uint32) *entry {
 // close releases what the descriptor holds. Standard streams hold
 // nothing of their own: their writers are flushed by State.Close.
 func (e *entry) close() Errno {
+	if l := e.listing; l != nil {
+		l.host.UnchargeHost(listingMemory)
+		e.listing = nil
+	}
 	if e.file != nil {
 		errno := e.file.Close()
 		e.file = nil
