@@ -101,7 +101,7 @@ func (r *logRing) add(rec LogRecord, src any) {
 // Precondition: r.mu is held, and the ring holds a record.
 func (r *logRing) evict(byCount bool) {
 	victim, _ := r.shares.largest(byCount)
-	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return pooled(rec.src) == victim })
+	i := r.start + slices.IndexFunc(r.recs[r.start:], func(rec ringRecord) bool { return isVictims(rec.src, victim) })
 	size := r.recs[i].size
 	r.shares.remove(r.recs[i].src, size)
 	r.bytes -= size
@@ -155,9 +155,22 @@ func pooled(src any) any {
 	return src
 }
 
+// isVictims reports whether a record from src is victim's, victim being
+// what largest returned. A live tree counted alone is matched by identity,
+// even if it has ended since; a tree that has ended stays ended. Matching
+// a live victim through pooled instead found nothing when its last process
+// ended in between, and the eviction panicked with the ring's mutex held,
+// blocking every log_write on the node (found in review).
+func isVictims(src, victim any) bool {
+	if _, ok := victim.(endedTrees); ok {
+		return pooled(src) == victim
+	}
+	return src == victim
+}
+
 // largest returns the source holding the most, ended trees pooled as one
 // (endedTrees), and how much it holds: records if byCount, or else bytes.
-// A record is the victim's if pooled(its source) == victim.
+// isVictims tells the victim's records.
 func (s logShares) largest(byCount bool) (victim any, most int) {
 	most = -1
 	ended := 0

@@ -99,7 +99,7 @@ func (s *logSink) put(ctx context.Context, h slog.Handler, r slog.Record, src an
 //
 // Precondition: s.mu is held, and src has a record queued.
 func (s *logSink) drop(src any) {
-	i := slices.IndexFunc(s.queue, func(q queuedRecord) bool { return q.h != nil && pooled(q.src) == src })
+	i := slices.IndexFunc(s.queue, func(q queuedRecord) bool { return q.h != nil && isVictims(q.src, src) })
 	q := &s.queue[i]
 	s.shares.remove(q.src, q.size)
 	s.live--

@@ -1,6 +1,7 @@
 package isle_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,4 +159,137 @@ func TestDeepPathCostsFuel(t *testing.T) {
 	cpu0 := hostCPU(t)
 	p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, "deepstat", deep)
 	wantFuelAbandon(t, p, fuel, cpu0, "a guest statting a path 1,500 levels deep")
+}
+
+// fd_readdir's cookies hold on directories of 0 to 100 entries (files,
+// directories and symlinks, names of 1 to 200 bytes), paged with every
+// buffer size from 1 to 600 bytes, read at every cookie in any order, at
+// huge cookies, and through a renumbered descriptor.
+func TestReaddirCookiesHold(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	mod := load(t, node, testwasm.C(t, "testdata/c/readdircheck.c", "-O2"))
+	for _, count := range []int{0, 1, 29, 30, 31, 32, 33, 62, 63, 64, 65, 100} {
+		t.Run(fmt.Sprint(count), func(t *testing.T) {
+			dir := t.TempDir()
+			for i := range count {
+				name := strings.Repeat(string(rune('a'+i%26)), 1+(i*37)%200) + fmt.Sprint(i)
+				var err error
+				switch i % 3 {
+				case 0:
+					err = os.WriteFile(filepath.Join(dir, name), nil, 0o644)
+				case 1:
+					err = os.Mkdir(filepath.Join(dir, name), 0o755)
+				case 2:
+					err = os.Symlink("nowhere", filepath.Join(dir, name))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{
+				Args: []string{"rd", "check"}, Stdout: &out,
+				Dirs: []isle.Dir{{Host: dir, Guest: "/d", Rights: api.RightRead}},
+			}, isle.Limits{Timeout: 2 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exit, err := p.Wait(testwasm.Context(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := out.String()
+			if !exit.Normal() || !strings.Contains(s, "done") || strings.Contains(s, "FAIL") {
+				if len(s) > 3000 {
+					s = s[:3000]
+				}
+				t.Fatalf("exit %v fuel %d\n%s", exit, p.Stats().Fuel, s)
+			}
+			t.Logf("%s", strings.SplitN(s, "\n", 2)[0])
+		})
+	}
+}
+
+// One fd_readdir at a far cookie stops at its tree's fuel budget: it reads
+// the directory batch after batch within one call, and pays for each batch
+// before the next, so it is charged little past its budget. Before, one
+// call over 100,000 entries on 1M fuel read them all, charged 6,553M fuel
+// (found in review).
+func TestReaddirFarCookieStopsAtTheBudget(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := bigDir(t, 20_000)
+	mod := load(t, node, testwasm.C(t, "testdata/c/readdircheck.c", "-O2"))
+	const fuel = 1_000_000
+	cpu0 := hostCPU(t)
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{
+		Args: []string{"rd", "skip"},
+		Dirs: []isle.Dir{{Host: dir, Guest: "/d", Rights: api.RightRead}},
+	}, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFuelAbandon(t, p, fuel, cpu0, "a guest skipping to the end of 20,000 entries")
+	if spent := p.Stats().Fuel; spent > 10*fuel {
+		t.Fatalf("a guest skipping to the end of 20,000 entries on %d fuel was charged %d", fuel, spent)
+	}
+}
+
+// Listing, rewinding, renumbering and closing directory descriptors gives
+// back what the listings charged: a process's memory after 2,000 rounds
+// is what it was after 1,000.
+func TestListingChargesBalance(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := bigDir(t, 100)
+	mod := load(t, node, testwasm.C(t, "testdata/c/readdircheck.c", "-O2"))
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{
+		Args: []string{"rd", "churn", "1000"},
+		Dirs: []isle.Dir{{Host: dir, Guest: "/d", Rights: api.RightRead}},
+	}, isle.Limits{Memory: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	var mem []uint64
+	for range 2 {
+		r, err := p.Call(testwasm.Context(t), isle.Message{Tag: 1})
+		if err != nil || len(r.Data) != 4 || r.Data[0] != 1000%256 {
+			t.Fatalf("%v %v", r, err)
+		}
+		mem = append(mem, uint64(p.Stats().Memory))
+	}
+	t.Logf("memory after 1,000 and 2,000 rounds: %d, %d", mem[0], mem[1])
+	if mem[1] != mem[0] {
+		t.Fatalf("memory after 1,000 rounds %d, after 2,000 %d", mem[0], mem[1])
+	}
+}
+
+// path_link with SYMLINK_FOLLOW follows up to 40 final symlinks itself,
+// each an Lstat and a Readlink that walk the whole path from the grant's
+// root, and each hop is charged so. Before, only the two paths the guest
+// gave were (1 level each): through 39 links at a depth of 1,900, a guest
+// on 2M fuel spent 14 s of the host's CPU (found in review).
+func TestLinkThroughSymlinksCostsFuel(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := t.TempDir()
+	mod := load(t, node, testwasm.C(t, "testdata/c/linkchain.c", "-O2"))
+	grant := []isle.Dir{{Host: dir, Guest: "/d", Rights: api.RightRead | api.RightWrite | api.RightCreate | api.RightDelete}}
+	var out bytes.Buffer
+	b, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{Args: []string{"l", "build", "1000"}, Dirs: grant, Stdout: &out},
+		isle.Limits{Fuel: 2_000_000_000, Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := b.Wait(testwasm.Context(t))
+	if err != nil || !exit.Normal() || !strings.Contains(out.String(), "built") {
+		t.Fatalf("build: %v %v %s", exit, err, out.String())
+	}
+	t.Logf("the builder spent %d fuel", b.Stats().Fuel)
+	const fuel = 2_000_000
+	cpu0 := hostCPU(t)
+	p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{Args: []string{"l", "link"}, Dirs: grant},
+		isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFuelAbandon(t, p, fuel, cpu0, "a guest linking through 39 symlinks at depth 1,000")
 }

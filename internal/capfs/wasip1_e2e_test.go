@@ -24,6 +24,7 @@ func (soloHost) KillContext() context.Context { return context.Background() }
 func (soloHost) CheckKilled()                 {}
 func (soloHost) ChargeWork(int64)             {}
 func (soloHost) ChargeBytes(int)              {}
+func (soloHost) CheckFuel()                   {}
 func (soloHost) ChargeHost(int64) error       { return nil }
 func (soloHost) UnchargeHost(int64)           {}
 

@@ -147,6 +147,25 @@ func (p *Process) ChargeWork(units int64) {
 	}
 }
 
+// CheckFuel ends the current host call with the fuel-exhausted fault if
+// the work charged to the counter (ChargeWork) has spent the slice and
+// its tree's budget cannot grant another, as the guest's own next check
+// would: a host call that does much work in one go calls it between
+// pieces, so that it stops at the budget rather than after all of it.
+// A nil p is charged nothing.
+// Precondition: called by p's owner, in a host call.
+func (p *Process) CheckFuel() {
+	if p == nil {
+		return
+	}
+	if c := p.fuel.counter; c == nil || int64(c.Get()) >= 0 {
+		return
+	}
+	if err := p.grantSlice(); err != nil {
+		panic(err)
+	}
+}
+
 // ChargeBytes is ChargeWork for n bytes moved: see fuel.HostBytes.
 // Precondition: as ChargeWork.
 func (p *Process) ChargeBytes(n int) { p.ChargeWork(fuel.HostBytes(n)) }

@@ -90,6 +90,7 @@ func (s *State) pollPass(raw, evs []byte, elapsed int64) (count int, minWait int
 	minWait = math.MaxInt64
 	n := len(raw) / sizeSubscription
 	s.host.ChargeWork(int64(n) * pollSubFuel)
+	s.host.CheckFuel()
 	for i := range n {
 		if i%pollKillEvery == pollKillEvery-1 {
 			s.host.CheckKilled()

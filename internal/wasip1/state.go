@@ -24,6 +24,10 @@ type Host interface {
 	// ChargeBytes for n bytes it moved.
 	ChargeWork(units int64)
 	ChargeBytes(n int)
+	// CheckFuel ends the current host call, as the guest's next fuel check
+	// would, if the work charged so far has spent its tree's budget: a
+	// call doing much work in one go stops there, not after it all.
+	CheckFuel()
 	// ChargeHost charges n bytes the host holds for the process to its
 	// memory account, failing past its tree's limit or the node's
 	// ceiling, and UnchargeHost gives them back. Safe from any goroutine.
@@ -350,11 +354,19 @@ func (s *State) resolve(e *entry, p string) (string, Errno) {
 		}
 	}
 	full := path.Join(e.name, p)
-	s.host.ChargeWork(int64(strings.Count(full, "/")+1) * pathComponentFuel)
+	s.chargeWalk(full, 1)
 	if strings.HasSuffix(p, "/") && full != "." {
 		full += "/"
 	}
 	return full, 0
+}
+
+// chargeWalk charges walks of path p (in its file system, from the root)
+// before they are made, and ends the call if its tree's budget cannot pay
+// for them: a walk 32,000 levels deep costs 2G fuel.
+func (s *State) chargeWalk(p string, walks int64) {
+	s.host.ChargeWork(walks * int64(strings.Count(p, "/")+1) * pathComponentFuel)
+	s.host.CheckFuel()
 }
 
 // sameWriter reports whether two writers are the same one, so that stdout

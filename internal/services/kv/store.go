@@ -502,11 +502,11 @@ func (s *Store) commit(batch []*Write) {
 		err = nil
 	} else {
 		s.commits.Add(1)
+		s.writes.Add(uint64(len(batch)))
 		if err == nil {
 			s.size.Add(total)
 		}
 	}
-	s.writes.Add(uint64(len(batch)))
 	for _, o := range batch {
 		if err == nil {
 			o.b.size.Add(o.b.pending)
