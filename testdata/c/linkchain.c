@@ -9,16 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <wasi/api.h>
-static __wasi_fd_t preopen(void) {
-	for (__wasi_fd_t fd = 3; fd < 64; fd++) {
-		__wasi_prestat_t ps;
-		char name[8] = {0};
-		if (__wasi_fd_prestat_get(fd, &ps) == 0 && ps.u.dir.pr_name_len == 2 &&
-		    __wasi_fd_prestat_dir_name(fd, (uint8_t *)name, 2) == 0 && !memcmp(name, "/d", 2))
-			return fd;
-	}
-	return (__wasi_fd_t)-1;
-}
+#include "preopen_d.h"
 #define CK(e) do { int _e = (e); if (_e) { printf("FAIL %s: %d\n", #e, _e); return 1; } } while (0)
 int main(int argc, char **argv) {
 	__wasi_fd_t d = preopen();
