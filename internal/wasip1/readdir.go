@@ -126,7 +126,7 @@ func (s *State) rewind(e *entry) Errno {
 		if err := s.host.ChargeHost(listingMemory); err != nil {
 			return errNomem
 		}
-		e.listing = &listing{host: s.host}
+		e.listing = new(listing)
 	}
 	*e.listing = listing{self: experimentalsys.Dirent{Ino: st.Ino, Type: st.Mode.Type()}, dots: 2, host: s.host}
 	return 0
