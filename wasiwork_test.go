@@ -161,6 +161,50 @@ func TestDeepPathCostsFuel(t *testing.T) {
 	wantFuelAbandon(t, p, fuel, cpu0, "a guest statting a path 1,500 levels deep")
 }
 
+// symlinkChain makes, under dir, a chain of eight symlinks each named n
+// and each 4 KiB of "a/" leading 2,047 directories deeper to the next, so
+// that a path through the first walks 16,376 levels inside the grant.
+func symlinkChain(t *testing.T, dir string) {
+	t.Helper()
+	const depth = 2047 // "a/" this many times and "n" fill a symlink's 4,095 bytes
+	deep := strings.TrimSuffix(strings.Repeat("a/", depth), "/")
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		if err := r.Symlink(deep+"/n", "n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.MkdirAll(deep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := r.OpenRoot(deep)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = next
+	}
+	r.Close()
+}
+
+// A path through symlinks costs the fuel of the levels they lead through,
+// not only of the levels the guest wrote: the file system follows them
+// inside the grant, out of the path's sight, and the CPU a path call uses
+// past its model is charged. Before, "n/x" through eight links of 4 KiB
+// each walked 16,376 levels charged as 2, and a loop of such stats spent
+// about 500 ns of the host's CPU per unit of its fuel (found in review).
+func TestSymlinkWalkCostsFuel(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	dir := t.TempDir()
+	symlinkChain(t, dir)
+	const fuel = 40_000_000
+	cpu0 := hostCPU(t)
+	p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, "deepstat", "n/x")
+	wantFuelAbandon(t, p, fuel, cpu0, "a guest statting a path through eight long symlinks")
+}
+
 // fd_readdir's cookies hold on directories of 0 to 100 entries (files,
 // directories and symlinks, names of 1 to 200 bytes), paged with every
 // buffer size from 1 to 600 bytes, read at every cookie in any order, at

@@ -3,6 +3,7 @@ package wasip1
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -25,6 +26,10 @@ type def struct {
 	params string // one letter per parameter: i for i32, I for i64
 	f      fn
 }
+
+// metered reports whether d's calls walk paths, and so run on a meter of
+// the CPU they use (meter.go).
+func (d def) metered() bool { return strings.HasPrefix(d.name, "path_") }
 
 // functions is the whole of WASI preview1, in the witx order.
 var functions = []def{
@@ -81,7 +86,7 @@ func NewModule(rt wazero.Runtime, lookup Lookup) wazero.HostModuleBuilder {
 	b := rt.NewHostModuleBuilder(ModuleName)
 	for _, d := range functions {
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(wrap(d.f, lookup), types(d.params), []api.ValueType{api.ValueTypeI32}).
+			WithGoModuleFunction(wrap(d, lookup), types(d.params), []api.ValueType{api.ValueTypeI32}).
 			WithName(d.name).
 			Export(d.name)
 	}
@@ -107,7 +112,20 @@ func types(sig string) []api.ValueType {
 	return out
 }
 
-func wrap(f fn, lookup Lookup) api.GoModuleFunc {
+func wrap(d def, lookup Lookup) api.GoModuleFunc {
+	f := d.f
+	if d.metered() {
+		return func(ctx context.Context, mod api.Module, stack []uint64) {
+			s := lookup(ctx)
+			if s == nil {
+				stack[0] = uint64(errNosys)
+				return
+			}
+			s.host.CheckKilled()
+			defer s.stopMeter(s.startMeter())
+			stack[0] = uint64(f(s, mod.Memory(), stack))
+		}
+	}
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		s := lookup(ctx)
 		if s == nil {

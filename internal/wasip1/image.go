@@ -18,7 +18,7 @@ const ClockMonotonic = clockMonotonic
 func HostFunc(name string, lookup Lookup) (f api.GoModuleFunc, params, results []api.ValueType, ok bool) {
 	for _, d := range functions {
 		if d.name == name {
-			return wrap(d.f, lookup), types(d.params), []api.ValueType{api.ValueTypeI32}, true
+			return wrap(d, lookup), types(d.params), []api.ValueType{api.ValueTypeI32}, true
 		}
 	}
 	return nil, nil, nil, false

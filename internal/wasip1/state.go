@@ -117,6 +117,9 @@ type State struct {
 	random   io.Reader
 	outputs  []*output // distinct stdout/stderr writers, flushed by Close
 	closed   bool
+	// modelled is the fuel the current path call's walks were charged
+	// (chargeWalk), against which its meter measures it (meter.go).
+	modelled int64
 }
 
 // kind is what a descriptor is.
@@ -365,7 +368,9 @@ func (s *State) resolve(e *entry, p string) (string, Errno) {
 // before they are made, and ends the call if its tree's budget cannot pay
 // for them: a walk 32,000 levels deep costs 2G fuel.
 func (s *State) chargeWalk(p string, walks int64) {
-	s.host.ChargeWork(walks * int64(strings.Count(p, "/")+1) * pathComponentFuel)
+	units := walks * int64(strings.Count(p, "/")+1) * pathComponentFuel
+	s.modelled += units
+	s.host.ChargeWork(units)
 	s.host.CheckFuel()
 }
 
