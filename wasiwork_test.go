@@ -200,9 +200,11 @@ func TestSymlinkWalkCostsFuel(t *testing.T) {
 	dir := t.TempDir()
 	symlinkChain(t, dir)
 	const fuel = 40_000_000
-	cpu0 := hostCPU(t)
-	p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, "deepstat", "n/x")
-	wantFuelAbandon(t, p, fuel, cpu0, "a guest statting a path through eight long symlinks")
+	for _, mode := range []string{"deepstat", "deepopen"} {
+		cpu0 := hostCPU(t)
+		p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, mode, "n/x")
+		wantFuelAbandon(t, p, fuel, cpu0, "a guest in a loop of "+mode+" through eight long symlinks")
+	}
 }
 
 // fd_readdir's cookies hold on directories of 0 to 100 entries (files,

@@ -39,6 +39,7 @@ type FS struct {
 	experimentalsys.UnimplementedFS
 
 	root   *os.Root
+	fast   *beneath // the openat2 fast path, shared with narrowed views
 	rights api.Rights
 }
 
@@ -72,13 +73,14 @@ func Open(hostDir string, rights api.Rights) (*FS, error) {
 	}
 	_ = d.Close()
 	learnEscape(root)
-	return &FS{root: root, rights: rights}, nil
+	return &FS{root: root, fast: &beneath{}, rights: rights}, nil
 }
 
 // Close releases the directory. Files already opened stay usable; path
 // operations afterwards fail with EBADF. Close only once no guest uses the
 // FS: wazero panics if it cannot open a mount's root.
 func (f *FS) Close() error {
+	f.fast.close()
 	if err := f.root.Close(); err != nil {
 		return fmt.Errorf("capfs: close %q: %w", f.root.Name(), err)
 	}
@@ -92,7 +94,7 @@ func (f *FS) Narrow(rights api.Rights) (*FS, error) {
 	if rights == 0 || rights&^f.rights != 0 {
 		return nil, fmt.Errorf("capfs: cannot narrow %v to %v", f.rights, rights)
 	}
-	return &FS{root: f.root, rights: rights}, nil
+	return &FS{root: f.root, fast: f.fast, rights: rights}, nil
 }
 
 // String names the host directory, for diagnostics.
@@ -272,8 +274,18 @@ func (f *FS) parentExists(name string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// StatBeneath is Stat (follow) or Lstat of p where the kernel can answer
+// it in one call beneath the root, with no symlink on the way; ok is
+// false where it cannot, and Stat or Lstat must walk it.
+func (f *FS) StatBeneath(p string, follow bool) (st sys.Stat_t, errno experimentalsys.Errno, ok bool) {
+	return f.statBeneath(rel(p), follow)
+}
+
 // Lstat implements experimentalsys.FS.
 func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	if st, errno, ok := f.statBeneath(rel(p), false); ok {
+		return st, errno
+	}
 	fi, err := f.root.Lstat(rel(p))
 	if err != nil {
 		return sys.Stat_t{}, toErrno(err)
@@ -284,6 +296,9 @@ func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
 // Stat implements experimentalsys.FS. A symlink that leads out of the
 // capability fails with EPERM.
 func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	if st, errno, ok := f.statBeneath(rel(p), true); ok {
+		return st, errno
+	}
 	fi, err := f.root.Stat(rel(p))
 	if err != nil {
 		return sys.Stat_t{}, toErrno(err)

@@ -31,6 +31,12 @@ type def struct {
 // the CPU they use (meter.go).
 func (d def) metered() bool { return strings.HasPrefix(d.name, "path_") }
 
+// lazyMeter reports whether d starts its meter itself, only where it
+// needs one: path_filestat_get, whose stat the kernel often answers
+// beneath the root in one call (statBeneath), where a meter would cost
+// more than the stat.
+func (d def) lazyMeter() bool { return d.name == "path_filestat_get" }
+
 // functions is the whole of WASI preview1, in the witx order.
 var functions = []def{
 	{"args_get", "ii", argsGet},
@@ -122,7 +128,11 @@ func wrap(d def, lookup Lookup) api.GoModuleFunc {
 				return
 			}
 			s.host.CheckKilled()
-			defer s.stopMeter(s.startMeter())
+			s.armMeter()
+			defer s.stopMeter()
+			if !d.lazyMeter() {
+				s.startMeter()
+			}
 			stack[0] = uint64(f(s, mod.Memory(), stack))
 		}
 	}

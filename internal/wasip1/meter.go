@@ -26,33 +26,49 @@ const (
 	meterBase  = 100 * time.Microsecond
 )
 
-// meter is a path call's reading of its thread's CPU clock at its start.
+// meter is a path call's reading of its thread's CPU clock.
 type meter struct {
-	start time.Duration
-	ok    bool // the clock was read: the platform has one
+	start   time.Duration
+	running bool // startMeter read the clock and pinned the thread
 }
 
-// startMeter begins a path call's meter, and pins the goroutine to its
-// thread so that the clock it reads at the end is the same one.
+// armMeter begins a path call: nothing is metered until startMeter.
 // Precondition: called by the process's owner at the start of a host
 // call, which then calls stopMeter, even if it panics.
-func (s *State) startMeter() meter {
-	runtime.LockOSThread()
+func (s *State) armMeter() {
 	s.modelled = 0
-	t, ok := threadCPU()
-	return meter{t, ok}
+	s.meter = meter{}
 }
 
-// stopMeter charges the CPU the call used past its allowance, and
-// unpins the goroutine.
-// Precondition: as startMeter, once for each.
-func (s *State) stopMeter(m meter) {
-	end, ok := threadCPU()
-	runtime.UnlockOSThread()
-	if !ok || !m.ok {
+// startMeter starts the current call's meter, before the call does work
+// os.Root may lead out of its model; once a call, so that a stat the
+// kernel answers beneath the root pays nothing for it. It pins the
+// goroutine to its thread so that the clock read at the end is the same.
+// Precondition: called by the process's owner, in a call armMeter armed.
+func (s *State) startMeter() {
+	if s.meter.running {
 		return
 	}
-	used := int64(end-m.start) * cpuFuel
+	if t, ok := threadCPU(); ok {
+		runtime.LockOSThread()
+		s.meter = meter{start: t, running: true}
+	}
+}
+
+// stopMeter charges the CPU the call used past its allowance, if its
+// meter ran, and unpins the goroutine.
+// Precondition: as armMeter, once for each.
+func (s *State) stopMeter() {
+	if !s.meter.running {
+		return
+	}
+	end, ok := threadCPU()
+	runtime.UnlockOSThread()
+	s.meter.running = false
+	if !ok {
+		return
+	}
+	used := int64(end-s.meter.start) * cpuFuel
 	allowed := meterSlack*s.modelled + int64(meterBase)*cpuFuel
 	if used > allowed {
 		s.host.ChargeWork(used - allowed)

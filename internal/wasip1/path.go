@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // at resolves a path argument against directory descriptor fd, which
@@ -59,9 +60,14 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 		return errInval
 	}
 	follow := uint32(st[1])&lookupSymlinkFollow != 0 || slash
-	var res, serr = d.fs.Lstat(p)
-	if follow {
-		res, serr = d.fs.Stat(p)
+	res, serr, ok := statBeneath(d.fs, p, follow)
+	if !ok {
+		s.startMeter()
+		if follow {
+			res, serr = d.fs.Stat(p)
+		} else {
+			res, serr = d.fs.Lstat(p)
+		}
 	}
 	if serr != 0 {
 		return fromSys(serr)
@@ -70,6 +76,21 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 		return errNotdir
 	}
 	return putFilestat(mem, uint32(st[4]), &res)
+}
+
+// beneathStater is a file system that can answer some stats without a
+// walk the path's model does not see: capfs.FS.
+type beneathStater interface {
+	StatBeneath(p string, follow bool) (sys.Stat_t, experimentalsys.Errno, bool)
+}
+
+// statBeneath asks fsys for a stat it answers beneath its root; ok is
+// false if it cannot.
+func statBeneath(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno, bool) {
+	if b, ok := fsys.(beneathStater); ok {
+		return b.StatBeneath(p, follow)
+	}
+	return sys.Stat_t{}, 0, false
 }
 
 // lutimenser is a file system that can set a symlink's own times.

@@ -120,6 +120,7 @@ type State struct {
 	// modelled is the fuel the current path call's walks were charged
 	// (chargeWalk), against which its meter measures it (meter.go).
 	modelled int64
+	meter    meter // the current path call's meter (meter.go)
 }
 
 // kind is what a descriptor is.

@@ -5,6 +5,7 @@
 //               how many it listed and waits for ever, holding them all.
 //   relist      lists /d from cookie 0, over and over.
 //   deepstat P  stats path P under /d, over and over.
+//   deepopen P  opens path P under /d, over and over.
 // Built by internal/testwasm: clang --target=wasm32-wasi -O2 -I sdk/c
 #include <stdlib.h>
 #include <string.h>
@@ -41,5 +42,11 @@ int main(int argc, char **argv) {
 		for (;;) __wasi_fd_readdir(d, buf, sizeof buf, 0, &used);
 	if (!strcmp(argv[1], "deepstat") && argc > 2)
 		for (;;) __wasi_path_filestat_get(d, 0, argv[2], &st);
+	if (!strcmp(argv[1], "deepopen") && argc > 2)
+		for (;;) {
+			__wasi_fd_t f;
+			if (__wasi_path_open(d, 0, argv[2], 0, __WASI_RIGHTS_FD_READ, 0, 0, &f) == 0)
+				__wasi_fd_close(f);
+		}
 	return 1;
 }
