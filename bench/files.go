@@ -47,38 +47,61 @@ func runFiles(h *harness, r *Report) error {
 	}
 	entries := float64(listerRounds * (filesEntries + 3)) // the files, "a", "." and ".."
 	isleRuns, err := h.repeat(func() ([]float64, error) {
-		list, stat, err := h.isleLister(wasm, dir)
-		return []float64{list.Seconds() * 1e9 / entries, stat.Seconds() * 1e6 / listerStats}, err
+		t, err := h.isleLister(wasm, dir)
+		return listerFigures(t, entries), err
 	})
 	if err != nil {
 		return err
 	}
-	bare := h.peer(fmt.Sprintf("bare wazero %s: its own WASI", h.env.Wazero), 2, func() ([]float64, error) {
-		list, stat, err := bareLister(h.ctx, wasm, dir)
-		return []float64{list.Seconds() * 1e9 / entries, stat.Seconds() * 1e6 / listerStats}, err
+	bare := h.peer(fmt.Sprintf("bare wazero %s: its own WASI", h.env.Wazero), 3, func() ([]float64, error) {
+		t, err := bareLister(h.ctx, wasm, dir)
+		return listerFigures(t, entries), err
 	})
-	note := fmt.Sprintf("the same wasm (bench/wasm/lister.c) and read-only directory; the time of a whole command, spawn included, over %d listings of %d entries or %d stats", listerRounds, filesEntries+3, listerStats)
+	note := fmt.Sprintf("the same wasm (bench/wasm/lister.c) and read-only directory; the time of a whole command, spawn included, over %d listings of %d entries, %d stats or %d opens", listerRounds, filesEntries+3, listerStats, listerStats)
 	r.Rows = append(r.Rows,
 		Row{Workload: "WASI fd_readdir, per entry listed", Unit: "ns", Kind: Time,
 			Isle: Figure{Name: "isle: 32 entries read at a time, each charged fuel", Runs: isleRuns[0]}, Peer: bare[0], Note: note},
 		Row{Workload: fmt.Sprintf("WASI path_filestat_get, %d levels deep", listerDepth), Unit: "µs", Kind: Time,
-			Isle: Figure{Name: "isle: capfs, one openat2 beneath the grant (os.Root, an openat a level, where a symlink is on the way)", Runs: isleRuns[1]}, Peer: bare[1], Note: note})
+			Isle: Figure{Name: "isle: capfs, one openat2 beneath the grant (os.Root, an openat a level, where a symlink is on the way)", Runs: isleRuns[1]}, Peer: bare[1], Note: note},
+		Row{Workload: fmt.Sprintf("WASI path_open and fd_close of a directory %d levels deep", listerDepth), Unit: "µs", Kind: Time,
+			Isle: Figure{Name: "isle: capfs, os.Root's openat a level, after a stat beneath the grant", Runs: isleRuns[2]}, Peer: bare[2], Note: note})
 	return nil
 }
 
-// isleLister runs lister over dir on a fresh node, listing and then
-// statting, and returns how long each command took from spawn to exit.
-func (h *harness) isleLister(wasm, dir string) (list, stat time.Duration, err error) {
+// listerTimes is how long each of lister's commands took, spawn to exit.
+type listerTimes struct{ list, stat, open time.Duration }
+
+// listerFigures turns times into the rows' figures: ns per entry listed,
+// µs per stat and per open.
+func listerFigures(t listerTimes, entries float64) []float64 {
+	return []float64{t.list.Seconds() * 1e9 / entries, t.stat.Seconds() * 1e6 / listerStats, t.open.Seconds() * 1e6 / listerStats}
+}
+
+// listerRuns runs lister's three commands with run.
+func listerRuns(run func(args ...string) (time.Duration, error)) (t listerTimes, err error) {
+	if t.list, err = run("lister"); err != nil {
+		return t, err
+	}
+	if t.stat, err = run("lister", "stat"); err != nil {
+		return t, err
+	}
+	t.open, err = run("lister", "open")
+	return t, err
+}
+
+// isleLister runs lister over dir on a fresh node, listing, statting and
+// opening.
+func (h *harness) isleLister(wasm, dir string) (listerTimes, error) {
 	node, err := h.node()
 	if err != nil {
-		return 0, 0, err
+		return listerTimes{}, err
 	}
 	defer node.Close(context.Background())
 	mod, err := node.LoadModuleFile(h.ctx, wasm)
 	if err != nil {
-		return 0, 0, err
+		return listerTimes{}, err
 	}
-	run := func(args ...string) (time.Duration, error) {
+	return listerRuns(func(args ...string) (time.Duration, error) {
 		t0 := time.Now()
 		p, err := node.Spawn(h.ctx, mod, isle.Grants{Args: args, Dirs: []isle.Dir{{Host: dir, Guest: "/d", ReadOnly: true}}}, isle.Limits{})
 		if err != nil {
@@ -89,28 +112,23 @@ func (h *harness) isleLister(wasm, dir string) (list, stat time.Duration, err er
 			err = fmt.Errorf("lister %v ended %v", args, exit)
 		}
 		return time.Since(t0), err
-	}
-	if list, err = run("lister"); err != nil {
-		return 0, 0, err
-	}
-	stat, err = run("lister", "stat")
-	return list, stat, err
+	})
 }
 
 // bareLister is isleLister under wazero alone.
-func bareLister(ctx context.Context, wasm, dir string) (list, stat time.Duration, err error) {
+func bareLister(ctx context.Context, wasm, dir string) (listerTimes, error) {
 	bin, err := os.ReadFile(wasm)
 	if err != nil {
-		return 0, 0, err
+		return listerTimes{}, err
 	}
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	compiled, err := rt.CompileModule(ctx, bin)
 	if err != nil {
-		return 0, 0, err
+		return listerTimes{}, err
 	}
-	run := func(args ...string) (time.Duration, error) {
+	return listerRuns(func(args ...string) (time.Duration, error) {
 		cfg := wazero.NewModuleConfig().WithName("").WithArgs(args...).
 			WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(dir, "/d"))
 		t0 := time.Now()
@@ -123,10 +141,5 @@ func bareLister(ctx context.Context, wasm, dir string) (list, stat time.Duration
 			_ = m.Close(ctx)
 		}
 		return d, nil
-	}
-	if list, err = run("lister"); err != nil {
-		return 0, 0, err
-	}
-	stat, err = run("lister", "stat")
-	return list, stat, err
+	})
 }

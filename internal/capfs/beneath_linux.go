@@ -124,6 +124,38 @@ func (f *FS) statBeneath(name string, follow bool) (st sys.Stat_t, errno experim
 	return statOf(&raw), 0, true
 }
 
+// openBeneath opens name (from rel) with the host's flags as os.Root
+// would, through openat2 where the path is plain; any refusal or failure
+// there, a symlink on the way or at the end among them, leaves the open to
+// os.Root, which answers it as before.
+func (f *FS) openBeneath(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	if !plainPath(name) {
+		return f.root.OpenFile(name, flag, perm)
+	}
+	d := f.fast.root(f.root)
+	if d == nil {
+		return f.root.OpenFile(name, flag, perm)
+	}
+	how := unix.OpenHow{
+		Flags:   uint64(flag) | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if flag&os.O_CREATE != 0 {
+		how.Mode = uint64(perm & fs.ModePerm)
+	}
+	fd, err := -1, error(nil)
+	if control(d, func(rootfd int) error {
+		fd, err = unix.Openat2(rootfd, name, &how)
+		return nil
+	}) != 0 || err != nil {
+		if errors.Is(err, syscall.ENOSYS) {
+			f.fast.disable()
+		}
+		return f.root.OpenFile(name, flag, perm)
+	}
+	return os.NewFile(uintptr(fd), path.Join(f.root.Name(), name)), nil
+}
+
 // statOf is sys.NewStat_t of what os.Lstat would return for raw.
 func statOf(raw *unix.Stat_t) sys.Stat_t {
 	return sys.Stat_t{

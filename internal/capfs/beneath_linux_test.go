@@ -84,3 +84,48 @@ func TestStatBeneathAnswersAsOSRoot(t *testing.T) {
 		t.Errorf("Stat after Close = %v, want EBADF", errno)
 	}
 }
+
+// Plain paths are opened and stat'ed by the kernel beneath the root, not
+// by os.Root: with os.Root closed under it, the fast path still answers
+// them, and only them.
+func TestPlainPathsTakeTheFastPath(t *testing.T) {
+	s := newSandbox(t, ReadWrite)
+	mustDo(t, os.MkdirAll(filepath.Join(s.tree, "d", "e"), 0o755))
+	mustDo(t, os.WriteFile(filepath.Join(s.tree, "d", "e", "f"), []byte("deep"), 0o644))
+	mustDo(t, os.Symlink("d/e", filepath.Join(s.tree, "link")))
+	f := s.open(t, ReadWrite)
+	if _, errno := f.Stat("."); errno != 0 { // opens the fast path's root
+		t.Fatal(errno)
+	}
+	mustDo(t, f.root.Close())
+	for _, name := range []string{"d/e/f", "d/e", "."} {
+		if _, errno := f.Stat(name); errno != 0 {
+			t.Errorf("Stat %q with os.Root closed: %v; want the fast path to answer", name, errno)
+		}
+	}
+	file, errno := f.OpenFile("d/e/f", experimentalsys.O_RDONLY|experimentalsys.O_NOFOLLOW, 0)
+	if errno != 0 {
+		t.Fatalf("OpenFile d/e/f with os.Root closed: %v; want the fast path to open it", errno)
+	}
+	buf := make([]byte, 8)
+	if n, errno := file.Read(buf); errno != 0 || string(buf[:n]) != "deep" {
+		t.Errorf("read %q, %v from the fast path's file; want \"deep\"", buf[:n], errno)
+	}
+	file.Close()
+	created, errno := f.OpenFile("d/new", experimentalsys.O_WRONLY|experimentalsys.O_CREAT|experimentalsys.O_EXCL, 0o640)
+	if errno != 0 {
+		t.Fatalf("create d/new with os.Root closed: %v; want the fast path to create it", errno)
+	}
+	created.Close()
+	if fi, err := os.Stat(filepath.Join(s.tree, "d", "new")); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("created d/new: %v, %v; want a file of mode 0640", fi, err)
+	}
+	// A symlink on the way goes to os.Root, closed here.
+	if _, errno := f.Stat("link/f"); errno != experimentalsys.EBADF {
+		t.Errorf("Stat link/f with os.Root closed: %v; want EBADF from os.Root", errno)
+	}
+	if _, errno := f.OpenFile("link/f", experimentalsys.O_RDONLY, 0); errno != experimentalsys.EBADF {
+		t.Errorf("OpenFile link/f with os.Root closed: %v; want EBADF from os.Root", errno)
+	}
+	f.fast.close()
+}

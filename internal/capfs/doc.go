@@ -26,13 +26,13 @@
 // or hard-linked across the boundary in either direction. Open files work
 // on their descriptor only and are never re-opened by name.
 //
-// One exception, for speed: on Linux, Stat and Lstat of a clean path with
-// no ".." ask the kernel to resolve it in one openat2 call with
+// One exception, for speed: on Linux, a stat or an open of a clean path
+// with no ".." asks the kernel to resolve it in one openat2 call with
 // RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS, which refuses any step out of
-// the root and any symlink on the way; the last name is then stat'ed
-// relative to its directory without following it. A symlink on the way,
-// or at the end of a Stat, or any refusal, sends the call to os.Root,
-// which answers it as before (beneath_linux.go).
+// the root and any symlink on the way or (for an open) at the end; a
+// stat's last name is stat'ed relative to its directory without being
+// followed. A symlink, or any refusal or failure, sends the call to
+// os.Root, which answers it as before (beneath_linux.go).
 //
 // # Defence in depth
 //

@@ -1,7 +1,6 @@
 package capfs
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -160,26 +159,26 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 	// os.Root always follows a final symlink (it adds O_NOFOLLOW itself
 	// and then resolves the link), so O_NOFOLLOW is enforced here: refuse
 	// a link seen now, and below refuse anything swapped in meanwhile.
-	var before fs.FileInfo
+	var before *sys.Stat_t
 	if flag&experimentalsys.O_NOFOLLOW != 0 {
-		fi, err := f.root.Lstat(name)
+		st, errno := f.Lstat(name)
 		switch {
-		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		case errno == 0 && st.Mode&fs.ModeSymlink != 0:
 			if flag&(experimentalsys.O_CREAT|experimentalsys.O_EXCL) == experimentalsys.O_CREAT|experimentalsys.O_EXCL {
 				return nil, experimentalsys.EEXIST
 			}
 			return nil, experimentalsys.ELOOP
-		case err == nil:
-			before = fi
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, toErrno(err)
+		case errno == 0:
+			before = &st
+		case errno != experimentalsys.ENOENT:
+			return nil, errno
 		}
 	}
-	if err := refuseSpecial(f.root, name, before); err != 0 {
+	if err := f.refuseSpecial(name, before); err != 0 {
 		return nil, err
 	}
 
-	file, err := f.root.OpenFile(name, osFlag(flag), perm&fs.ModePerm)
+	file, err := f.openBeneath(name, osFlag(flag), perm&fs.ModePerm)
 	if err != nil {
 		errno := toErrno(err)
 		if errno == experimentalsys.ENOENT && createDenied && f.parentExists(name) {
@@ -215,16 +214,16 @@ func accessFlag(flag experimentalsys.Oflag) int {
 
 // checkOpened vets what was actually opened, closing the races between the
 // checks in OpenFile and the open itself.
-func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo, before fs.FileInfo, reads bool) experimentalsys.Errno {
+func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo, before *sys.Stat_t, reads bool) experimentalsys.Errno {
 	if flag&experimentalsys.O_NOFOLLOW != 0 {
-		if before != nil && !os.SameFile(before, st) {
+		if before != nil && !sameFile(*before, st) {
 			return experimentalsys.ELOOP // replaced, likely by a symlink
 		}
 		if before == nil {
 			// Created (or appeared) during the open: it must be what the
 			// name now names, not the target of a link.
-			now, err := f.root.Lstat(name)
-			if err != nil || now.Mode()&fs.ModeSymlink != 0 || !os.SameFile(now, st) {
+			now, errno := f.Lstat(name)
+			if errno != 0 || now.Mode&fs.ModeSymlink != 0 || !sameFile(now, st) {
 				return experimentalsys.ELOOP
 			}
 		}
@@ -241,6 +240,12 @@ func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo
 	return 0
 }
 
+// sameFile reports whether a and b are the same file, as os.SameFile.
+func sameFile(a sys.Stat_t, b fs.FileInfo) bool {
+	sb := sys.NewStat_t(b)
+	return a.Dev == sb.Dev && a.Ino == sb.Ino
+}
+
 // special reports device nodes and named pipes. os.Root does not stop
 // devices (its doc says so), and a capability is about files. Opening a
 // FIFO blocks the calling goroutine in the kernel until a peer shows up,
@@ -252,16 +257,21 @@ func special(m fs.FileMode) bool {
 
 // refuseSpecial refuses a special file before opening it, since the open
 // itself can block or have effects. checkOpened repeats the check on what
-// was opened, in case the name changed in between.
-func refuseSpecial(root *os.Root, name string, lst fs.FileInfo) experimentalsys.Errno {
-	fi := lst
-	if fi == nil || fi.Mode()&fs.ModeSymlink != 0 {
-		var err error
-		if fi, err = root.Stat(name); err != nil {
+// was opened, in case the name changed in between. Its look is a Stat, so
+// that the kernel answers it in one call where it can (statBeneath).
+func (f *FS) refuseSpecial(name string, lst *sys.Stat_t) experimentalsys.Errno {
+	mode := fs.FileMode(fs.ModeSymlink)
+	if lst != nil {
+		mode = lst.Mode
+	}
+	if mode&fs.ModeSymlink != 0 {
+		st, errno := f.Stat(name)
+		if errno != 0 {
 			return 0 // the open reports the error
 		}
+		mode = st.Mode
 	}
-	if special(fi.Mode()) {
+	if special(mode) {
 		return experimentalsys.EACCES
 	}
 	return 0
