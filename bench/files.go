@@ -64,7 +64,7 @@ func runFiles(h *harness, r *Report) error {
 		Row{Workload: fmt.Sprintf("WASI path_filestat_get, %d levels deep", listerDepth), Unit: "µs", Kind: Time,
 			Isle: Figure{Name: "isle: capfs, one openat2 beneath the grant (os.Root, an openat a level, where a symlink is on the way)", Runs: isleRuns[1]}, Peer: bare[1], Note: note},
 		Row{Workload: fmt.Sprintf("WASI path_open and fd_close of a directory %d levels deep", listerDepth), Unit: "µs", Kind: Time,
-			Isle: Figure{Name: "isle: capfs, os.Root's openat a level, after a stat beneath the grant", Runs: isleRuns[2]}, Peer: bare[2], Note: note})
+			Isle: Figure{Name: "isle: capfs, one openat2 beneath the grant, after a stat the same way", Runs: isleRuns[2]}, Peer: bare[2], Note: note})
 	return nil
 }
 
