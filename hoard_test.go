@@ -188,6 +188,22 @@ func settledHeap() int64 {
 	return liveHeap()
 }
 
+// spawnWatchroot starts testdata/wat/watchroot.wat, whose kids are the
+// module of kidWat.
+func spawnWatchroot(t *testing.T, node *isle.Node, kidWat string) *isle.Process {
+	t.Helper()
+	rootMod := load(t, node, testwasm.WAT(t, "testdata/wat/watchroot.wat"))
+	kidMod := load(t, node, testwasm.WAT(t, kidWat))
+	root, err := node.Spawn(testwasm.Context(t), rootMod, isle.Grants{Caps: map[string]isle.Capability{
+		"spawner": isle.SpawnerCap(map[string]*isle.Module{"kid": kidMod}),
+	}}, isle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(root.Kill)
+	return root
+}
+
 // A dead process keeps little, however much it held when it died, while
 // its parent keeps its handle and a monitor on it whose down it has not
 // taken. Each kid dies with a full mailbox and 65,536 monitors on itself,
@@ -196,17 +212,9 @@ func settledHeap() int64 {
 // 0.08 MiB.
 func TestDeadProcessesKeepLittle(t *testing.T) {
 	node := startNode(t, nodeConfig(t))
-	rootMod := load(t, node, testwasm.WAT(t, "testdata/wat/watchroot.wat"))
-	kidMod := load(t, node, testwasm.WAT(t, "testdata/wat/deadhoard.wat"))
 	ctx := testwasm.Context(t)
 	h0, m0 := settledHeap(), node.Snapshot().Memory
-	root, err := node.Spawn(ctx, rootMod, isle.Grants{Caps: map[string]isle.Capability{
-		"spawner": isle.SpawnerCap(map[string]*isle.Module{"kid": kidMod}),
-	}}, isle.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(root.Kill)
+	root := spawnWatchroot(t, node, "testdata/wat/deadhoard.wat")
 	var req [4]byte
 	binary.LittleEndian.PutUint32(req[:], deadKids)
 	answer, err := root.Call(ctx, isle.Message{Tag: 1, Data: req[:]})
@@ -255,17 +263,9 @@ func TestDeadProcessesKeepLittle(t *testing.T) {
 // handles, monitors and their downs.
 func TestCorpsesKeepOnlyTheirRecord(t *testing.T) {
 	node := startNode(t, nodeConfig(t))
-	rootMod := load(t, node, testwasm.WAT(t, "testdata/wat/watchroot.wat"))
-	kidMod := load(t, node, testwasm.WAT(t, "testdata/wat/exit.wat"))
 	ctx := testwasm.Context(t)
 	h0 := settledHeap()
-	root, err := node.Spawn(ctx, rootMod, isle.Grants{Caps: map[string]isle.Capability{
-		"spawner": isle.SpawnerCap(map[string]*isle.Module{"kid": kidMod}),
-	}}, isle.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(root.Kill)
+	root := spawnWatchroot(t, node, "testdata/wat/exit.wat")
 	const kids = 5000
 	var req [4]byte
 	binary.LittleEndian.PutUint32(req[:], kids)

@@ -119,23 +119,7 @@ func types(sig string) []api.ValueType {
 }
 
 func wrap(d def, lookup Lookup) api.GoModuleFunc {
-	f := d.f
-	if d.metered() {
-		return func(ctx context.Context, mod api.Module, stack []uint64) {
-			s := lookup(ctx)
-			if s == nil {
-				stack[0] = uint64(errNosys)
-				return
-			}
-			s.host.CheckKilled()
-			s.armMeter()
-			defer s.stopMeter()
-			if !d.lazyMeter() {
-				s.startMeter()
-			}
-			stack[0] = uint64(f(s, mod.Memory(), stack))
-		}
-	}
+	f, metered, lazy := d.f, d.metered(), d.lazyMeter()
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		s := lookup(ctx)
 		if s == nil {
@@ -146,6 +130,13 @@ func wrap(d def, lookup Lookup) api.GoModuleFunc {
 		// guest looping on calls would otherwise meet it only at its next
 		// fuel yield, which a call charged little work reaches late.
 		s.host.CheckKilled()
+		if metered {
+			s.armMeter()
+			defer s.stopMeter()
+			if !lazy {
+				s.startMeter()
+			}
+		}
 		stack[0] = uint64(f(s, mod.Memory(), stack))
 	}
 }
