@@ -29,7 +29,7 @@ import (
 type beneath struct {
 	mu  sync.Mutex // guards dir and off
 	dir *os.File   // the root directory, or nil before first use
-	off bool       // openat2 is missing or refused here: os.Root does it all
+	off bool       // openat2 is missing here, or the FS is closed: os.Root does it all
 }
 
 // root returns the open root directory, or nil if the fast path is off.
@@ -39,8 +39,7 @@ func (b *beneath) root(r *os.Root) *os.File {
 	if b.dir == nil && !b.off {
 		d, err := r.Open(".")
 		if err != nil {
-			b.off = true
-			return nil
+			return nil // out of descriptors for now, say: the next call tries again
 		}
 		b.dir = d
 	}

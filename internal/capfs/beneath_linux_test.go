@@ -26,7 +26,8 @@ func slowStat(f *FS, name string, follow bool) (sys.Stat_t, experimentalsys.Errn
 	return sys.NewStat_t(fi), 0
 }
 
-// Stat and Lstat answer every path as os.Root alone does: files,
+// Stat and Lstat answer every path as os.Root alone does (run as root;
+// see doc.go for the one difference, on search-only directories): files,
 // directories, a pipe, a setuid file, a sticky directory, symlinks inside
 // and out of the root, absolute and dangling ones, missing names and
 // names under a file. Plain paths take the openat2 fast path; a symlink
@@ -128,4 +129,49 @@ func TestPlainPathsTakeTheFastPath(t *testing.T) {
 		t.Errorf("OpenFile link/f with os.Root closed: %v; want EBADF from os.Root", errno)
 	}
 	f.fast.close()
+}
+
+// A failure to open the fast path's root (the process out of descriptors
+// for a moment) sends that call to os.Root and leaves the fast path on.
+// Before, it turned the fast path off for good, for the FS and every view
+// narrowed from it (found in review).
+func TestTransientFailureKeepsTheFastPath(t *testing.T) {
+	s := newSandbox(t, ReadWrite)
+	s.hostFile(t, "d/f", "x")
+	f := s.open(t, ReadWrite)
+	var lim syscall.Rlimit
+	mustDo(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	orig := lim
+	lim.Cur = uint64(openFds(t) + 8)
+	mustDo(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+	var fill []int
+	for {
+		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fill = append(fill, fd)
+	}
+	_, errno := f.Stat("d/f") // the first use, out of descriptors
+	for _, fd := range fill {
+		syscall.Close(fd)
+	}
+	mustDo(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig))
+	t.Logf("Stat while out of descriptors: %v", errno)
+	if _, errno := f.Stat("d/f"); errno != 0 {
+		t.Fatalf("Stat once descriptors are back: %v", errno)
+	}
+	if _, _, ok := f.statBeneath("d/f", false); !ok {
+		t.Errorf("after a moment out of descriptors, the fast path is off")
+	}
+}
+
+// openFds counts the process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

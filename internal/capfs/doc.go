@@ -32,7 +32,13 @@
 // the root and any symlink on the way or (for an open) at the end; a
 // stat's last name is stat'ed relative to its directory without being
 // followed. A symlink, or any refusal or failure, sends the call to
-// os.Root, which answers it as before (beneath_linux.go).
+// os.Root (beneath_linux.go). The two answer alike but for permissions:
+// the kernel's walk asks only search permission of each directory on the
+// way, where os.Root opens each one for reading. So a process not running
+// as root can stat and open a plain path through a directory it may
+// search but not read (mode 0311), which os.Root refuses, and which stays
+// refused when spelled through a symlink. Either way the answer is one
+// the host's own permissions allow, inside the root.
 //
 // # Defence in depth
 //
