@@ -284,36 +284,38 @@ func (f *FS) parentExists(name string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// StatBeneath is Stat (follow) or Lstat of p where the kernel can answer
-// it in one call beneath the root, with no symlink on the way; ok is
-// false where it cannot, and Stat or Lstat must walk it.
-func (f *FS) StatBeneath(p string, follow bool) (st sys.Stat_t, errno experimentalsys.Errno, ok bool) {
-	return f.statBeneath(rel(p), follow)
-}
-
-// Lstat implements experimentalsys.FS.
-func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	if st, errno, ok := f.statBeneath(rel(p), false); ok {
+// StatWalking is Stat (follow) or Lstat of p, calling walking (if set)
+// before it walks p through os.Root, a level at a time: where the kernel
+// cannot answer it in one call beneath the root (statBeneath). A caller
+// that meters the walk starts its meter there.
+func (f *FS) StatWalking(p string, follow bool, walking func()) (sys.Stat_t, experimentalsys.Errno) {
+	name := rel(p)
+	if st, errno, ok := f.statBeneath(name, follow); ok {
 		return st, errno
 	}
-	fi, err := f.root.Lstat(rel(p))
+	if walking != nil {
+		walking()
+	}
+	stat := f.root.Lstat
+	if follow {
+		stat = f.root.Stat
+	}
+	fi, err := stat(name)
 	if err != nil {
 		return sys.Stat_t{}, toErrno(err)
 	}
 	return sys.NewStat_t(fi), 0
+}
+
+// Lstat implements experimentalsys.FS.
+func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	return f.StatWalking(p, false, nil)
 }
 
 // Stat implements experimentalsys.FS. A symlink that leads out of the
 // capability fails with EPERM.
 func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	if st, errno, ok := f.statBeneath(rel(p), true); ok {
-		return st, errno
-	}
-	fi, err := f.root.Stat(rel(p))
-	if err != nil {
-		return sys.Stat_t{}, toErrno(err)
-	}
-	return sys.NewStat_t(fi), 0
+	return f.StatWalking(p, true, nil)
 }
 
 // Mkdir implements experimentalsys.FS.

@@ -33,7 +33,7 @@ func (d def) metered() bool { return strings.HasPrefix(d.name, "path_") }
 
 // lazyMeter reports whether d starts its meter itself, only where it
 // needs one: path_filestat_get, whose stat the kernel often answers
-// beneath the root in one call (statBeneath), where a meter would cost
+// beneath the root in one call (capfs.FS.StatWalking), where a meter would cost
 // more than the stat.
 func (d def) lazyMeter() bool { return d.name == "path_filestat_get" }
 

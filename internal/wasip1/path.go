@@ -60,15 +60,7 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 		return errInval
 	}
 	follow := uint32(st[1])&lookupSymlinkFollow != 0 || slash
-	res, serr, ok := statBeneath(d.fs, p, follow)
-	if !ok {
-		s.startMeter()
-		if follow {
-			res, serr = d.fs.Stat(p)
-		} else {
-			res, serr = d.fs.Lstat(p)
-		}
-	}
+	res, serr := s.stat(d.fs, p, follow)
 	if serr != 0 {
 		return fromSys(serr)
 	}
@@ -78,19 +70,23 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 	return putFilestat(mem, uint32(st[4]), &res)
 }
 
-// beneathStater is a file system that can answer some stats without a
-// walk the path's model does not see: capfs.FS.
-type beneathStater interface {
-	StatBeneath(p string, follow bool) (sys.Stat_t, experimentalsys.Errno, bool)
+// walkingStater is a file system that says when a stat must walk its
+// path a level at a time (capfs.FS), where it cannot answer in one call.
+type walkingStater interface {
+	StatWalking(p string, follow bool, walking func()) (sys.Stat_t, experimentalsys.Errno)
 }
 
-// statBeneath asks fsys for a stat it answers beneath its root; ok is
-// false if it cannot.
-func statBeneath(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno, bool) {
-	if b, ok := fsys.(beneathStater); ok {
-		return b.StatBeneath(p, follow)
+// stat is Stat (follow) or Lstat of p in fsys, with the call's meter
+// started only if the stat walks p (see def.lazyMeter).
+func (s *State) stat(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno) {
+	if w, ok := fsys.(walkingStater); ok {
+		return w.StatWalking(p, follow, s.startMeter)
 	}
-	return sys.Stat_t{}, 0, false
+	s.startMeter()
+	if follow {
+		return fsys.Stat(p)
+	}
+	return fsys.Lstat(p)
 }
 
 // lutimenser is a file system that can set a symlink's own times.
