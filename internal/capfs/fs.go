@@ -284,17 +284,18 @@ func (f *FS) parentExists(name string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// StatWalking is Stat (follow) or Lstat of p, calling walking (if set)
-// before it walks p through os.Root, a level at a time: where the kernel
-// cannot answer it in one call beneath the root (statBeneath). A caller
-// that meters the walk starts its meter there.
-func (f *FS) StatWalking(p string, follow bool, walking func()) (sys.Stat_t, experimentalsys.Errno) {
+// StatWalking is Stat (follow) or Lstat of p, calling w.Walking (if w is
+// set) before it walks p through os.Root, a level at a time: where the
+// kernel cannot answer it in one call beneath the root (statBeneath). A
+// caller that meters the walk starts its meter there. (w is an interface,
+// not a func, so that passing a caller's method costs no allocation.)
+func (f *FS) StatWalking(p string, follow bool, w interface{ Walking() }) (sys.Stat_t, experimentalsys.Errno) {
 	name := rel(p)
 	if st, errno, ok := f.statBeneath(name, follow); ok {
 		return st, errno
 	}
-	if walking != nil {
-		walking()
+	if w != nil {
+		w.Walking()
 	}
 	stat := f.root.Lstat
 	if follow {

@@ -73,14 +73,19 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 // walkingStater is a file system that says when a stat must walk its
 // path a level at a time (capfs.FS), where it cannot answer in one call.
 type walkingStater interface {
-	StatWalking(p string, follow bool, walking func()) (sys.Stat_t, experimentalsys.Errno)
+	StatWalking(p string, follow bool, w interface{ Walking() }) (sys.Stat_t, experimentalsys.Errno)
 }
+
+// Walking starts the current call's meter: a file system calls it before
+// it walks a path a level at a time (walkingStater).
+// Precondition: as startMeter.
+func (s *State) Walking() { s.startMeter() }
 
 // stat is Stat (follow) or Lstat of p in fsys, with the call's meter
 // started only if the stat walks p (see def.lazyMeter).
 func (s *State) stat(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno) {
 	if w, ok := fsys.(walkingStater); ok {
-		return w.StatWalking(p, follow, s.startMeter)
+		return w.StatWalking(p, follow, s)
 	}
 	s.startMeter()
 	if follow {
