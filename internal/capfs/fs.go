@@ -7,7 +7,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
@@ -38,8 +37,29 @@ type FS struct {
 	experimentalsys.UnimplementedFS
 
 	root   *os.Root
-	fast   *beneath // the openat2 fast path, shared with narrowed views
+	fast   *beneath // what resolves names, shared with views
 	rights api.Rights
+	charge Charger // pays for the levels a walk adds to a name; may be nil
+}
+
+// A Charger pays for path resolution: ChargeLevels is called with the
+// number of levels a walk is about to add to the name it was given (a
+// symlink's target, a level again for each name a ".." in one walks
+// twice), before it walks them. It may end the call by panicking, as a
+// WASI host call's fuel check does; the walk releases what it holds.
+type Charger = interface{ ChargeLevels(levels int) }
+
+// ChargedTo returns a view of f whose walks charge c, for one process's
+// calls: wasip1 charges the levels of the paths a guest writes, and c the
+// levels symlinks add to them (on Linux; elsewhere os.Root follows them
+// unseen). The view shares f's root as Narrow's does.
+func (f *FS) ChargedTo(c Charger) experimentalsys.FS { return f.WithCharger(c) }
+
+// WithCharger is ChargedTo, typed.
+func (f *FS) WithCharger(c Charger) *FS {
+	v := *f
+	v.charge = c
+	return &v
 }
 
 var _ experimentalsys.FS = (*FS)(nil)
@@ -93,7 +113,7 @@ func (f *FS) Narrow(rights api.Rights) (*FS, error) {
 	if rights == 0 || rights&^f.rights != 0 {
 		return nil, fmt.Errorf("capfs: cannot narrow %v to %v", f.rights, rights)
 	}
-	return &FS{root: f.root, fast: f.fast, rights: rights}, nil
+	return &FS{root: f.root, fast: f.fast, rights: rights, charge: f.charge}, nil
 }
 
 // String names the host directory, for diagnostics.
@@ -155,32 +175,8 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 		flag &^= experimentalsys.O_CREAT
 		createDenied = true
 	}
-
-	// os.Root always follows a final symlink (it adds O_NOFOLLOW itself
-	// and then resolves the link), so O_NOFOLLOW is enforced here: refuse
-	// a link seen now, and below refuse anything swapped in meanwhile.
-	var before *sys.Stat_t
-	if flag&experimentalsys.O_NOFOLLOW != 0 {
-		st, errno := f.Lstat(name)
-		switch {
-		case errno == 0 && st.Mode&fs.ModeSymlink != 0:
-			if flag&(experimentalsys.O_CREAT|experimentalsys.O_EXCL) == experimentalsys.O_CREAT|experimentalsys.O_EXCL {
-				return nil, experimentalsys.EEXIST
-			}
-			return nil, experimentalsys.ELOOP
-		case errno == 0:
-			before = &st
-		case errno != experimentalsys.ENOENT:
-			return nil, errno
-		}
-	}
-	if err := f.refuseSpecial(name, before); err != 0 {
-		return nil, err
-	}
-
-	file, err := f.openBeneath(name, osFlag(flag), perm&fs.ModePerm)
-	if err != nil {
-		errno := toErrno(err)
+	file, errno := f.openAt(name, flag, perm&fs.ModePerm)
+	if errno != 0 {
 		if errno == experimentalsys.ENOENT && createDenied && f.parentExists(name) {
 			errno = f.deny()
 		}
@@ -191,7 +187,7 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 		_ = file.Close()
 		return nil, toErrno(err)
 	}
-	if errno := f.checkOpened(name, flag, st, before, reads); errno != 0 {
+	if errno := f.checkOpened(flag, st, reads); errno != 0 {
 		_ = file.Close()
 		return nil, errno
 	}
@@ -212,22 +208,9 @@ func accessFlag(flag experimentalsys.Oflag) int {
 	return os.O_RDONLY
 }
 
-// checkOpened vets what was actually opened, closing the races between the
-// checks in OpenFile and the open itself.
-func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo, before *sys.Stat_t, reads bool) experimentalsys.Errno {
-	if flag&experimentalsys.O_NOFOLLOW != 0 {
-		if before != nil && !sameFile(*before, st) {
-			return experimentalsys.ELOOP // replaced, likely by a symlink
-		}
-		if before == nil {
-			// Created (or appeared) during the open: it must be what the
-			// name now names, not the target of a link.
-			now, errno := f.Lstat(name)
-			if errno != 0 || now.Mode&fs.ModeSymlink != 0 || !sameFile(now, st) {
-				return experimentalsys.ELOOP
-			}
-		}
-	}
+// checkOpened vets what was actually opened, closing the races between
+// the checks before the open and the open itself.
+func (f *FS) checkOpened(flag experimentalsys.Oflag, st fs.FileInfo, reads bool) experimentalsys.Errno {
 	if flag&experimentalsys.O_DIRECTORY != 0 && !st.IsDir() {
 		return experimentalsys.ENOTDIR
 	}
@@ -240,12 +223,6 @@ func (f *FS) checkOpened(name string, flag experimentalsys.Oflag, st fs.FileInfo
 	return 0
 }
 
-// sameFile reports whether a and b are the same file, as os.SameFile.
-func sameFile(a sys.Stat_t, b fs.FileInfo) bool {
-	sb := sys.NewStat_t(b)
-	return a.Dev == sb.Dev && a.Ino == sb.Ino
-}
-
 // special reports device nodes and named pipes. os.Root does not stop
 // devices (its doc says so), and a capability is about files. Opening a
 // FIFO blocks the calling goroutine in the kernel until a peer shows up,
@@ -255,68 +232,22 @@ func special(m fs.FileMode) bool {
 	return m&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0
 }
 
-// refuseSpecial refuses a special file before opening it, since the open
-// itself can block or have effects. checkOpened repeats the check on what
-// was opened, in case the name changed in between. Its look is a Stat, so
-// that the kernel answers it in one call where it can (statBeneath).
-func (f *FS) refuseSpecial(name string, lst *sys.Stat_t) experimentalsys.Errno {
-	mode := fs.FileMode(fs.ModeSymlink)
-	if lst != nil {
-		mode = lst.Mode
-	}
-	if mode&fs.ModeSymlink != 0 {
-		st, errno := f.Stat(name)
-		if errno != 0 {
-			return 0 // the open reports the error
-		}
-		mode = st.Mode
-	}
-	if special(mode) {
-		return experimentalsys.EACCES
-	}
-	return 0
-}
-
 // parentExists tells a missing file from a missing directory, so a refused
 // create reports the refusal only when it would otherwise have succeeded.
 func (f *FS) parentExists(name string) bool {
-	fi, err := f.root.Stat(path.Dir(strings.TrimRight(name, "/")))
-	return err == nil && fi.IsDir()
-}
-
-// StatWalking is Stat (follow) or Lstat of p, calling w.Walking (if w is
-// set) before it walks p through os.Root, a level at a time: where the
-// kernel cannot answer it in one call beneath the root (statBeneath). A
-// caller that meters the walk starts its meter there. (w is an interface,
-// not a func, so that passing a caller's method costs no allocation.)
-func (f *FS) StatWalking(p string, follow bool, w interface{ Walking() }) (sys.Stat_t, experimentalsys.Errno) {
-	name := rel(p)
-	if st, errno, ok := f.statBeneath(name, follow); ok {
-		return st, errno
-	}
-	if w != nil {
-		w.Walking()
-	}
-	stat := f.root.Lstat
-	if follow {
-		stat = f.root.Stat
-	}
-	fi, err := stat(name)
-	if err != nil {
-		return sys.Stat_t{}, toErrno(err)
-	}
-	return sys.NewStat_t(fi), 0
+	st, errno := f.statAt(path.Dir(strings.TrimRight(name, "/")), true)
+	return errno == 0 && st.Mode.IsDir()
 }
 
 // Lstat implements experimentalsys.FS.
 func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	return f.StatWalking(p, false, nil)
+	return f.statAt(rel(p), false)
 }
 
 // Stat implements experimentalsys.FS. A symlink that leads out of the
 // capability fails with EPERM.
 func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	return f.StatWalking(p, true, nil)
+	return f.statAt(rel(p), true)
 }
 
 // Mkdir implements experimentalsys.FS.
@@ -324,7 +255,7 @@ func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	if !f.has(api.RightCreate) {
 		return f.deny()
 	}
-	return toErrno(f.root.Mkdir(rel(p), perm&fs.ModePerm))
+	return f.mkdirAt(rel(p), perm)
 }
 
 // Chmod implements experimentalsys.FS. Only permission bits are kept, so a
@@ -333,7 +264,7 @@ func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
-	return toErrno(f.root.Chmod(rel(p), perm&fs.ModePerm))
+	return f.chmodAt(rel(p), perm)
 }
 
 // Rename implements experimentalsys.FS. Both names are resolved in the
@@ -342,36 +273,7 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 	if !f.has(api.RightCreate | api.RightDelete) {
 		return f.deny()
 	}
-	from, to = rel(from), rel(to)
-	// os.Root.Rename answers EEXIST whenever the destination is a
-	// directory; POSIX (and wazero's contract) distinguish the cases.
-	if dst, err := f.root.Lstat(to); err == nil && dst.IsDir() {
-		src, err := f.root.Lstat(from)
-		if err != nil {
-			return toErrno(err)
-		}
-		if os.SameFile(src, dst) {
-			return 0
-		}
-		if !src.IsDir() {
-			return experimentalsys.EISDIR
-		}
-		if inside(to, from) {
-			return experimentalsys.EINVAL // a directory into itself
-		}
-		// Replacing an empty directory: remove it first. Not atomic, but
-		// both steps stay inside the root.
-		if err := f.root.Remove(to); err != nil {
-			return toErrno(err)
-		}
-	}
-	return toErrno(f.root.Rename(from, to))
-}
-
-// inside reports whether name is lexically below dir.
-func inside(name, dir string) bool {
-	name, dir = path.Clean(name), path.Clean(dir)
-	return dir == "." || strings.HasPrefix(name, dir+"/")
+	return f.renameAt(rel(from), rel(to))
 }
 
 // Rmdir implements experimentalsys.FS.
@@ -379,17 +281,7 @@ func (f *FS) Rmdir(p string) experimentalsys.Errno {
 	if !f.has(api.RightDelete) {
 		return f.deny()
 	}
-	name := rel(p)
-	// os.Root has only Remove, which takes files too; look first. A swap
-	// between the look and the remove can only affect files in the root.
-	fi, err := f.root.Lstat(name)
-	if err != nil {
-		return toErrno(err)
-	}
-	if !fi.IsDir() {
-		return experimentalsys.ENOTDIR
-	}
-	return toErrno(f.root.Remove(name))
+	return f.removeAt(rel(p), true)
 }
 
 // Unlink implements experimentalsys.FS.
@@ -397,15 +289,7 @@ func (f *FS) Unlink(p string) experimentalsys.Errno {
 	if !f.has(api.RightDelete) {
 		return f.deny()
 	}
-	name := rel(p)
-	fi, err := f.root.Lstat(name) // as in Rmdir
-	if err != nil {
-		return toErrno(err)
-	}
-	if fi.IsDir() {
-		return experimentalsys.EISDIR
-	}
-	return toErrno(f.root.Remove(name))
+	return f.removeAt(rel(p), false)
 }
 
 // Link implements experimentalsys.FS. Both names are resolved in the root,
@@ -414,11 +298,11 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if !f.has(api.RightCreate) {
 		return f.deny()
 	}
-	return toErrno(f.root.Link(rel(oldPath), rel(newPath)))
+	return f.linkAt(rel(oldPath), rel(newPath))
 }
 
-// Symlink implements experimentalsys.FS. os.Root would refuse to follow a
-// link out of the root anyway; refusing to create one (EPERM) keeps such
+// Symlink implements experimentalsys.FS. The root would refuse to follow
+// a link out of it anyway; refusing to create one (EPERM) keeps such
 // links from misleading the host or other tools that later walk the tree.
 func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
 	if !f.has(api.RightCreate) {
@@ -427,7 +311,7 @@ func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
 	if mayLeave(target) {
 		return experimentalsys.EPERM
 	}
-	return toErrno(f.root.Symlink(target, rel(linkName)))
+	return f.symlinkAt(target, rel(linkName))
 }
 
 // mayLeave reports whether a symlink with this target could lead a host
@@ -437,8 +321,8 @@ func (f *FS) Symlink(target, linkName string) experimentalsys.Errno {
 // ("sub/up/.." with sub/up -> ..) or by renaming the directory that holds
 // it to a shallower place. A link of plain names starts in a real
 // directory inside the tree and only goes down, and every link it passes
-// through obeys the same rule. os.Root is what contains the guest itself;
-// this keeps its links from misleading the host.
+// through obeys the same rule. The root is what contains the guest
+// itself; this keeps its links from misleading the host.
 func mayLeave(target string) bool {
 	if target == "" || path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
 		return true // absolute, as the guest or the host reads it
@@ -457,11 +341,7 @@ func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
 	if !f.has(api.RightRead) {
 		return "", experimentalsys.EACCES
 	}
-	dst, err := f.root.Readlink(rel(p))
-	if err != nil {
-		return "", toErrno(err)
-	}
-	return dst, 0
+	return f.readlinkAt(rel(p))
 }
 
 // Utimens implements experimentalsys.FS, following symlinks inside the
@@ -471,38 +351,14 @@ func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
-	return toErrno(f.root.Chtimes(rel(p), toTime(atim), toTime(mtim)))
-}
-
-// toTime converts wazero's nanoseconds; os.Root.Chtimes leaves a time
-// unchanged when given the zero time.Time, which is UTIME_OMIT.
-func toTime(ns int64) time.Time {
-	if ns == experimentalsys.UTIME_OMIT {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
+	return f.utimensAt(rel(p), atim, mtim, true)
 }
 
 // Lutimens sets the times of the named entry itself, without following a
-// final symlink (utimensat with AT_SYMLINK_NOFOLLOW). The parent is opened
-// through the root, so only its last name is resolved by the host, in a
-// directory already inside the capability.
+// final symlink (utimensat with AT_SYMLINK_NOFOLLOW).
 func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
 	if !f.has(api.RightWrite) {
 		return f.deny()
 	}
-	name := path.Clean(rel(p))
-	parent, base := path.Split(name)
-	if base == "." || base == ".." || base == "" {
-		return f.Utimens(name, atim, mtim) // a directory, never a link
-	}
-	if parent == "" {
-		parent = "."
-	}
-	d, err := f.root.Open(parent)
-	if err != nil {
-		return toErrno(err)
-	}
-	defer d.Close()
-	return lutimensat(d, base, atim, mtim)
+	return f.utimensAt(rel(p), atim, mtim, false)
 }

@@ -3,7 +3,6 @@ package wasip1
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -26,16 +25,6 @@ type def struct {
 	params string // one letter per parameter: i for i32, I for i64
 	f      fn
 }
-
-// metered reports whether d's calls walk paths, and so run on a meter of
-// the CPU they use (meter.go).
-func (d def) metered() bool { return strings.HasPrefix(d.name, "path_") }
-
-// lazyMeter reports whether d starts its meter itself, only where it
-// needs one: path_filestat_get, whose stat the kernel often answers
-// beneath the root in one call (capfs.FS.StatWalking), where a meter would cost
-// more than the stat.
-func (d def) lazyMeter() bool { return d.name == "path_filestat_get" }
 
 // functions is the whole of WASI preview1, in the witx order.
 var functions = []def{
@@ -119,7 +108,7 @@ func types(sig string) []api.ValueType {
 }
 
 func wrap(d def, lookup Lookup) api.GoModuleFunc {
-	f, metered, lazy := d.f, d.metered(), d.lazyMeter()
+	f := d.f
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		s := lookup(ctx)
 		if s == nil {
@@ -130,13 +119,6 @@ func wrap(d def, lookup Lookup) api.GoModuleFunc {
 		// guest looping on calls would otherwise meet it only at its next
 		// fuel yield, which a call charged little work reaches late.
 		s.host.CheckKilled()
-		if metered {
-			s.armMeter()
-			defer s.stopMeter()
-			if !lazy {
-				s.startMeter()
-			}
-		}
 		stack[0] = uint64(f(s, mod.Memory(), stack))
 	}
 }

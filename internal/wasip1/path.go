@@ -70,24 +70,8 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 	return putFilestat(mem, uint32(st[4]), &res)
 }
 
-// walkingStater is a file system that says when a stat must walk its
-// path a level at a time (capfs.FS), where it cannot answer in one call.
-type walkingStater interface {
-	StatWalking(p string, follow bool, w interface{ Walking() }) (sys.Stat_t, experimentalsys.Errno)
-}
-
-// Walking starts the current call's meter: a file system calls it before
-// it walks a path a level at a time (walkingStater).
-// Precondition: as startMeter.
-func (s *State) Walking() { s.startMeter() }
-
-// stat is Stat (follow) or Lstat of p in fsys, with the call's meter
-// started only if the stat walks p (see def.lazyMeter).
+// stat is Stat (follow) or Lstat of p in fsys.
 func (s *State) stat(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno) {
-	if w, ok := fsys.(walkingStater); ok {
-		return w.StatWalking(p, follow, s)
-	}
-	s.startMeter()
 	if follow {
 		return fsys.Stat(p)
 	}

@@ -117,10 +117,6 @@ type State struct {
 	random   io.Reader
 	outputs  []*output // distinct stdout/stderr writers, flushed by Close
 	closed   bool
-	// modelled is the fuel the current path call's walks were charged
-	// (chargeWalk), against which its meter measures it (meter.go).
-	modelled int64
-	meter    meter // the current path call's meter (meter.go)
 }
 
 // kind is what a descriptor is.
@@ -184,11 +180,22 @@ func New(host Host, cfg Config) *State {
 	}
 	s.open = 3
 	for _, p := range cfg.Preopens {
-		s.fds = append(s.fds, &entry{kind: kindDir, fs: p.FS, name: ".", preopen: p.Path,
+		fsys := p.FS
+		if c, ok := fsys.(chargeable); ok {
+			fsys = c.ChargedTo(s)
+		}
+		s.fds = append(s.fds, &entry{kind: kindDir, fs: fsys, name: ".", preopen: p.Path,
 			read: true, base: rightsDir, inheriting: rightsDirInheriting})
 		s.open++
 	}
 	return s
+}
+
+// chargeable is a file system that charges a process for what symlinks
+// add to its paths (capfs.FS, and the handle file system of internal/
+// services/dirs).
+type chargeable interface {
+	ChargedTo(c interface{ ChargeLevels(levels int) }) experimentalsys.FS
 }
 
 func (s *State) outputFor(w io.Writer) *output {
@@ -369,9 +376,16 @@ func (s *State) resolve(e *entry, p string) (string, Errno) {
 // before they are made, and ends the call if its tree's budget cannot pay
 // for them: a walk 32,000 levels deep costs 2G fuel.
 func (s *State) chargeWalk(p string, walks int64) {
-	units := walks * int64(strings.Count(p, "/")+1) * pathComponentFuel
-	s.modelled += units
-	s.host.ChargeWork(units)
+	s.ChargeLevels(int(walks) * (strings.Count(p, "/") + 1))
+}
+
+// ChargeLevels charges levels of path walking, before they are walked,
+// and ends the call if the tree's budget cannot pay for them. A file
+// system calls it for the levels symlinks add to a path (see
+// capfs.FS.ChargedTo); chargeWalk for the levels the guest wrote.
+// Precondition: called by the process's owner, in a host call.
+func (s *State) ChargeLevels(levels int) {
+	s.host.ChargeWork(int64(levels) * pathComponentFuel)
 	s.host.CheckFuel()
 }
 

@@ -31,7 +31,14 @@ const MountPoint = kernel.HandleMount
 // it reads, only the process's own goroutine or turn uses it.
 type FS struct {
 	experimentalsys.UnimplementedFS
-	p *kernel.Process
+	p      *kernel.Process
+	charge capfs.Charger // pays for what symlinks add to paths; may be nil
+}
+
+// ChargedTo returns f charging c for what symlinks add to its paths (see
+// capfs.FS.ChargedTo).
+func (f *FS) ChargedTo(c capfs.Charger) experimentalsys.FS {
+	return &FS{p: f.p, charge: c}
 }
 
 // New returns the handle file system of p.
@@ -67,6 +74,9 @@ func (f *FS) resolve(p string) (dir *capfs.FS, rev *kernel.Revocation, rest stri
 		if dir, err = dir.Narrow(want); err != nil {
 			return nil, nil, "", false, experimentalsys.EACCES
 		}
+	}
+	if f.charge != nil {
+		dir = dir.WithCharger(f.charge)
 	}
 	return dir, c.Rev, rest, false, 0
 }

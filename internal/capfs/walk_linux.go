@@ -1,0 +1,298 @@
+//go:build linux
+
+package capfs
+
+import (
+	"errors"
+	"path"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux capfs resolves every name itself, as os.Root does elsewhere,
+// so that it can charge each level it walks: a symlink's target is
+// charged a level for each of its names before they are walked, and a
+// ".." met in one a level for each name walked again from the root. A
+// path the guest wrote is charged by its caller before the call (see
+// Charged), so a stat through eight links of 4 KiB each pays for the
+// 16,000 levels it walks, and ends when its budget does, not after.
+//
+// A plain path (no "..") is first handed to the kernel in one openat2
+// beneath the root that refuses any symlink; only a path that meets one
+// is walked here a level at a time (walk).
+
+// maxLinks is how many symlinks one name may pass through, as Linux's
+// own limit: past it the call fails with ELOOP.
+const maxLinks = 40
+
+// resolveBeneath is the openat2 resolution of a plain path: never out of
+// the root, through no symlink and no /proc magic link.
+const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+
+// errFollow is what an op returns when its last name is a symlink it
+// must follow: the walk reads the link and goes on to its target.
+var errFollow = errors.New("capfs: follow the symlink")
+
+// op acts on base, a single name, in the directory dir.
+type op func(dir int, base string) error
+
+// at resolves name beneath the root and runs fn on the directory that
+// holds its last name. A name ending in "/" must be a directory: a
+// symlink there is followed first. at never follows a symlink out of
+// the root: that is EPERM, as an absolute link or a ".." above the root.
+func (f *FS) at(name string, fn op) error {
+	d, err := f.fast.root(f.root)
+	if err != nil {
+		return err
+	}
+	if cerr := control(d, func(rootfd int) error {
+		err = f.atRoot(rootfd, name, fn)
+		return nil
+	}); cerr != 0 {
+		return cerr
+	}
+	return err
+}
+
+// atRoot is at, given the root's descriptor.
+func (f *FS) atRoot(rootfd int, name string, fn op) error {
+	slash := strings.HasSuffix(name, "/") && strings.Trim(name, "/") != ""
+	if !slash && plainPath(name) {
+		dir, base := path.Split(name)
+		parent := rootfd
+		var err error
+		if dir != "" {
+			parent, err = unix.Openat2(rootfd, strings.TrimSuffix(dir, "/"), &unix.OpenHow{
+				Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+				Resolve: resolveBeneath,
+			})
+		}
+		if err == nil {
+			err = fn(parent, base)
+			if parent != rootfd {
+				_ = unix.Close(parent)
+			}
+			if err != errFollow {
+				return err
+			}
+		} else if !slowPath(err) {
+			return err
+		}
+	}
+	w := walk{root: rootfd, dir: rootfd, charge: f.charge}
+	defer w.close()
+	return w.run(splitNames(name), slash, fn)
+}
+
+// slowPath reports whether openat2's err means the path needs walking a
+// level at a time: a symlink or ".." on the way, a rename racing the
+// walk, or no openat2 at all. Anything else is the answer.
+func slowPath(err error) bool {
+	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EXDEV) ||
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOSYS)
+}
+
+// splitNames splits a name into the names to walk, without "" and "."
+// but a last "." after others ("d/."), which makes d a directory to
+// walk into.
+func splitNames(name string) []string {
+	out := make([]string, 0, strings.Count(name, "/")+1)
+	for _, c := range strings.Split(name, "/") {
+		if c != "" && c != "." {
+			out = append(out, c)
+		}
+	}
+	if len(out) > 0 && strings.HasSuffix(name, "/.") {
+		out = append(out, ".")
+	}
+	return out
+}
+
+// walk is one resolution of a name, a level at a time.
+type walk struct {
+	root   int     // the root's descriptor, not owned
+	dir    int     // where the walk is: root, or a descriptor it owns
+	canon  []string // names from the root to dir, none a symlink
+	links  int     // symlinks followed so far
+	charge Charger // pays for what the walk adds to the name; may be nil
+}
+
+// run walks parts to the directory of the last and runs fn there,
+// following a symlink fn reports at the end. With slash the last name
+// must be a directory, and a symlink there is followed first.
+func (w *walk) run(parts []string, slash bool, fn op) error {
+	for {
+		for len(parts) > 1 {
+			var err error
+			if parts, err = w.step(parts); err != nil {
+				return err
+			}
+		}
+		base := "."
+		if len(parts) == 1 {
+			base = parts[0]
+		}
+		if base == ".." {
+			if _, err := w.step(parts); err != nil {
+				return err
+			}
+			parts, base = nil, "."
+		}
+		err := errFollow
+		if !slash || base == "." {
+			err = fn(w.dir, base)
+		} else if err = mustBeDir(w.dir, base); err == nil {
+			slash = false
+			err = fn(w.dir, base)
+		}
+		if err != errFollow {
+			return err
+		}
+		if parts, err = w.expand(base, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// mustBeDir is nil if base in dir is a directory or missing (for a
+// mkdir), errFollow if it is a symlink, and ENOTDIR otherwise.
+func mustBeDir(dir int, base string) error {
+	var st unix.Stat_t
+	switch err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case errors.Is(err, syscall.ENOENT):
+		return nil
+	case err != nil:
+		return err
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return errFollow
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return syscall.ENOTDIR
+	}
+	return nil
+}
+
+// step walks parts[0], a directory or a symlink to one, and returns the
+// names left to walk.
+func (w *walk) step(parts []string) ([]string, error) {
+	c, rest := parts[0], parts[1:]
+	if c == ".." {
+		return rest, w.up()
+	}
+	fd, err := unix.Openat(w.dir, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == nil {
+		w.enter(fd)
+		w.canon = append(w.canon, c)
+		return rest, nil
+	}
+	if !errors.Is(err, syscall.ENOTDIR) && !errors.Is(err, syscall.ELOOP) {
+		return nil, err
+	}
+	return w.expand(c, rest)
+}
+
+// expand reads the symlink name in the walk's directory, charges its
+// target's names and returns them followed by rest. A name that is no
+// symlink after all (swapped meanwhile) is ENOTDIR.
+func (w *walk) expand(name string, rest []string) ([]string, error) {
+	if w.links++; w.links > maxLinks {
+		return nil, syscall.ELOOP
+	}
+	target, err := readLink(w.dir, name)
+	if errors.Is(err, syscall.EINVAL) {
+		return nil, syscall.ENOTDIR
+	}
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(target, "/") {
+		return nil, syscall.EPERM // absolute: out of the root
+	}
+	parts := splitNames(target)
+	w.pay(len(parts))
+	if strings.HasSuffix(target, "/") && len(rest) == 0 {
+		parts = append(parts, ".") // the target must be a directory
+	}
+	return append(parts, rest...), nil
+}
+
+// up goes to the parent of the walk's directory, which is never above
+// the root, by opening it again from the root with the kernel's check
+// that it stays beneath, as os.Root restarts its walk: the directory the
+// walk holds may have been moved out of the tree since.
+func (w *walk) up() error {
+	if len(w.canon) == 0 {
+		return syscall.EPERM // above the root
+	}
+	w.canon = w.canon[:len(w.canon)-1]
+	w.pay(len(w.canon))
+	if len(w.canon) == 0 {
+		w.enter(w.root)
+		return nil
+	}
+	fd, err := unix.Openat2(w.root, strings.Join(w.canon, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: resolveBeneath,
+	})
+	if errors.Is(err, syscall.ENOSYS) {
+		return w.down() // Linux before 5.6
+	}
+	if err != nil {
+		return err
+	}
+	w.enter(fd)
+	return nil
+}
+
+// down walks the names of canon from the root again, a level at a time,
+// where the kernel has no openat2; a symlink swapped in among them is
+// ELOOP.
+func (w *walk) down() error {
+	w.enter(w.root)
+	for _, c := range w.canon {
+		fd, err := unix.Openat(w.dir, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		w.enter(fd)
+	}
+	return nil
+}
+
+// enter makes fd the walk's directory, closing the one it held.
+func (w *walk) enter(fd int) {
+	w.close()
+	w.dir = fd
+}
+
+// close closes the walk's directory unless it is the root.
+func (w *walk) close() {
+	if w.dir != w.root {
+		_ = unix.Close(w.dir)
+		w.dir = w.root
+	}
+}
+
+// pay charges levels of walking, which ends the call if its budget
+// cannot pay (the charger panics out of it; the walk's deferred close
+// still runs).
+func (w *walk) pay(levels int) {
+	if w.charge != nil && levels > 0 {
+		w.charge.ChargeLevels(levels)
+	}
+}
+
+// readLink is readlinkat(2) for any length of target.
+func readLink(dir int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
