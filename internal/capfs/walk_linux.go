@@ -112,11 +112,11 @@ func splitNames(name string) []string {
 
 // walk is one resolution of a name, a level at a time.
 type walk struct {
-	root   int     // the root's descriptor, not owned
-	dir    int     // where the walk is: root, or a descriptor it owns
+	root   int      // the root's descriptor, not owned
+	dir    int      // where the walk is: root, or a descriptor it owns
 	canon  []string // names from the root to dir, none a symlink
-	links  int     // symlinks followed so far
-	charge Charger // pays for what the walk adds to the name; may be nil
+	links  int      // symlinks followed so far
+	charge Charger  // pays for what the walk adds to the name; may be nil
 }
 
 // run walks parts to the directory of the last and runs fn there,
