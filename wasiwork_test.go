@@ -190,20 +190,103 @@ func symlinkChain(t *testing.T, dir string) {
 }
 
 // A path through symlinks costs the fuel of the levels they lead through,
-// not only of the levels the guest wrote: the file system follows them
-// inside the grant, out of the path's sight, and the CPU a path call uses
-// past its model is charged. Before, "n/x" through eight links of 4 KiB
-// each walked 16,376 levels charged as 2, and a loop of such stats spent
-// about 500 ns of the host's CPU per unit of its fuel (found in review).
+// not only of the levels the guest wrote: capfs walks such a path itself
+// and charges each name of a link's target before walking it, and each
+// level a ".." in one walks again from the root. Before, "n/x" through
+// eight links of 4 KiB each walked 16,376 levels charged as 2, and a loop
+// of such stats spent 31.9 s of the host's CPU on 40M fuel; a CPU meter
+// that followed charged only when the call returned, and path_link with
+// SYMLINK_FOLLOW (80 walks a call) spent 5.2 s on 20M, 50 s through host
+// links that climb with ".." (found in review).
 func TestSymlinkWalkCostsFuel(t *testing.T) {
 	node := startNode(t, nodeConfig(t))
-	dir := t.TempDir()
-	symlinkChain(t, dir)
-	const fuel = 40_000_000
-	for _, mode := range []string{"deepstat", "deepopen"} {
+	chain, climb := t.TempDir(), t.TempDir()
+	symlinkChain(t, chain)
+	climbingChain(t, climb)
+	const fuel = 20_000_000
+	for _, tc := range []struct{ dir, mode, what string }{
+		{chain, "deepstat", "stats through eight long symlinks"},
+		{chain, "deepopen", "opens through eight long symlinks"},
+		{chain, "deeplink", "links that follow eight long symlinks"},
+		{climb, "deepstat", "stats through symlinks that climb with .."},
+		{climb, "deeplink", "links through symlinks that climb with .."},
+	} {
 		cpu0 := hostCPU(t)
-		p := spawnDirwalk(t, node, dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, mode, "n/x")
-		wantFuelAbandon(t, p, fuel, cpu0, "a guest in a loop of "+mode+" through eight long symlinks")
+		p := spawnDirwalk(t, node, tc.dir, isle.Limits{Fuel: fuel, Timeout: 10 * time.Minute}, tc.mode, "n/x")
+		wantFuelAbandon(t, p, fuel, cpu0, "a guest in a loop of "+tc.what)
+	}
+}
+
+// climbingChain makes under dir what a host may have made: seven links
+// "n" of 4 KiB each, every one 2,047 directories deeper, the last of
+// which goes 2,000 levels down and then climbs back with eight "..", to
+// an "x" that is a symlink to itself. Each ".." makes a walk reopen its
+// directory from the root.
+func climbingChain(t *testing.T, dir string) {
+	t.Helper()
+	deep := strings.TrimSuffix(strings.Repeat("a/", 2047), "/")
+	down := strings.TrimSuffix(strings.Repeat("a/", 2000), "/")
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.Close() }()
+	for i := range 7 {
+		target := deep + "/n"
+		if i == 6 {
+			target = down + strings.Repeat("/../a", 8)
+		}
+		if err := r.Symlink(target, "n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.MkdirAll(deep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if i == 6 {
+			if err := r.Symlink("x", down+"/x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next, err := r.OpenRoot(deep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		r = next
+	}
+}
+
+// The same program spends the same fuel on every run, whatever the
+// machine's load: path calls are charged by the levels they walk. Before,
+// under a CPU meter of each path call, 2,000 rounds of creates, renames
+// and unlinks were charged 1.5G fuel on a quiet machine and 8.6G under
+// load (found in review).
+func TestPathCallsSpendTheSameFuel(t *testing.T) {
+	node := startNode(t, nodeConfig(t))
+	mod := load(t, node, testwasm.C(t, "testdata/c/dirwalk.c", "-O2"))
+	var spent []int64
+	for range 4 {
+		p, err := node.Spawn(testwasm.Context(t), mod, isle.Grants{
+			Args: []string{"dirwalk", "churn", "500"},
+			Dirs: []isle.Dir{{Host: t.TempDir(), Guest: "/d", Rights: api.RightRead | api.RightWrite | api.RightCreate | api.RightDelete}},
+		}, isle.Limits{Timeout: 5 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exit, err := p.Wait(testwasm.Context(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exit.Normal() {
+			t.Fatalf("churn ended %v", exit)
+		}
+		spent = append(spent, p.Stats().Fuel)
+	}
+	t.Logf("fuel of 500 rounds, four runs: %v", spent)
+	for _, f := range spent[1:] {
+		if f != spent[0] {
+			t.Fatalf("the same program spent different fuel on four runs: %v", spent)
+		}
 	}
 }
 

@@ -14,40 +14,51 @@
 // and creates files in the parent directory, and renames a file from
 // outside into the tree. Only absolute symlink targets are refused.
 //
-// # Why os.Root
+// # How names are resolved
 //
-// Every path operation here goes through an os.Root (Go 1.24+). On Unix it
-// holds a descriptor for the directory and resolves names one component at
-// a time with openat(O_NOFOLLOW), reading each symlink and continuing the
-// walk itself, refusing any link or ".." that would leave the root. There
-// is no moment at which a host path is built and handed to the kernel, so
-// no symlink swapped in by a racing process (or guest) can redirect it.
-// Rename and Link resolve both names in the root, so nothing can be moved
-// or hard-linked across the boundary in either direction. Open files work
-// on their descriptor only and are never re-opened by name.
+// Every path operation resolves its name beneath a descriptor for the
+// directory, a level at a time or in one kernel call that stays beneath
+// it, and acts on the last name with its *at system call; no host path is
+// ever built and handed to the kernel, so no symlink swapped in by a
+// racing process (or guest) can redirect it. Rename and Link resolve both
+// names beneath the root, so nothing can be moved or hard-linked across
+// the boundary in either direction. Open files work on their descriptor
+// only and are never re-opened by name.
 //
-// One exception, for speed: on Linux, a stat or an open of a clean path
-// with no ".." asks the kernel to resolve it in one openat2 call with
-// RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS, which refuses any step out of
-// the root and any symlink on the way or (for an open) at the end; a
-// stat's last name is stat'ed relative to its directory without being
-// followed. A symlink, or any refusal or failure, sends the call to
-// os.Root (beneath_linux.go). The two answer alike but for permissions:
-// the kernel's walk asks only search permission of each directory on the
-// way, where os.Root opens each one for reading. So a process not running
-// as root can stat and open a plain path through a directory it may
-// search but not read (mode 0311), which os.Root refuses, and which stays
-// refused when spelled through a symlink. Either way the answer is one
-// the host's own permissions allow, inside the root.
+// On Linux (walk_linux.go, ops_linux.go) a clean path with no ".." is
+// resolved by one openat2 with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS,
+// which refuses any step out of the root and any symlink on the way. A
+// path that meets a symlink or holds ".." is walked here: each directory
+// opened with openat(O_PATH|O_NOFOLLOW) from the one before, each symlink
+// read and its target walked in its place (40 at most: ELOOP), a ".."
+// reopened from the root by openat2 on the names walked so far, so that a
+// directory moved out of the tree meanwhile cannot lead the walk out. An
+// absolute target, or a ".." above the root, is EPERM. The last name is
+// acted on without following a symlink there (O_NOFOLLOW,
+// AT_SYMLINK_NOFOLLOW, fchmodat2); a call that must follow one reads it
+// and walks on. The walk charges its Charger (see FS.ChargedTo) for each
+// name a symlink adds, before walking it: the levels the guest wrote are
+// its caller's to charge.
+//
+// The walk asks only search permission of each directory, as the
+// kernel's own does; os.Root opens each one for reading. So a process not
+// running as root can reach a file through a directory it may search but
+// not read (mode 0311), which os.Root refuses. Either way the answer is
+// one the host's own permissions allow, inside the root.
+//
+// Elsewhere Go's os.Root resolves every name (ops_root.go), a level at a
+// time with openat(O_NOFOLLOW), refusing any link or ".." that would leave
+// the root; the symlinks it follows are not charged.
 //
 // # Defence in depth
 //
 //   - Guest symlinks whose target is absolute or has a ".." component are
 //     refused (EPERM), so that no link the guest makes can lead a host
 //     program that follows it out of the tree, whatever the guest does
-//     later (see mayLeave). os.Root is what contains the guest itself.
-//   - Device nodes and FIFOs are refused (EACCES). os.Root does not stop
-//     them, and opening a FIFO blocks in the kernel where no timeout
+//     later (see mayLeave). The walk beneath the root is what contains
+//     the guest itself.
+//   - Device nodes and FIFOs are refused (EACCES). Resolving beneath the root
+//     does not stop them, and opening a FIFO blocks in the kernel where no timeout
 //     reaches.
 //   - Modes are masked to the permission bits: no setuid/setgid/sticky.
 //
@@ -83,36 +94,36 @@
 //
 // Host errors map to the errno of the same name; EXDEV becomes ENOTSUP and
 // ENOSPC, EDQUOT and the like become EIO, as wazero has no closer ones. An
-// os.Root escape becomes EPERM: wazero's experimental/sys, whose errnos
+// escape becomes EPERM: wazero's experimental/sys, whose errnos
 // this package answers in, has no ENOTCAPABLE. isle's WASI layer
 // (internal/wasip1) refuses ".." past a descriptor's directory and
 // absolute paths itself, with ENOTCAPABLE as wasmtime does, before they
-// reach this package; what still reaches os.Root's check is a symlink
-// leading out, which is EPERM.
+// reach this package; what still reaches the walk's check is a
+// symlink leading out, which is EPERM.
 //
-// # What os.Root does not guarantee, and what is done about it
+// # What is not guaranteed, and what is done about it
 //
-//   - os.Root always follows a final symlink (it adds O_NOFOLLOW itself,
-//     then resolves the link), so O_NOFOLLOW is enforced here: Lstat
-//     through the root first (a symlink is ELOOP), then, after the open,
-//     compare the opened file with what Lstat saw (or, when the open
-//     created it, with what the name names now) and fail with ELOOP if
-//     they differ. A lost race can open a file it should not have, but
-//     only one inside the root.
-//   - Chmod and Chtimes (Utimens by path) may act on a symlink that was
-//     swapped in for the file during the call, instead of its target (see
-//     os.Root's documentation). The link is inside the root, so this
-//     cannot escape; on Linux a chmod on a link fails. Utimens on an open
-//     File uses the descriptor (futimens) and has no such race.
-//   - Unlink and Rmdir look at the entry before os.Root.Remove, which
-//     takes files and directories alike; Rename emulates POSIX's "replace
-//     an empty directory" with a remove and a rename. A swap in between
-//     affects only entries inside the root.
+//   - On Linux before 6.6 (no fchmodat2), Chmod may follow a symlink
+//     swapped in for the file between its look and its change, as
+//     fchmodat does; the kernel then resolves the link unconfined. With
+//     fchmodat2 (and on Linux, Utimens and Lutimens always) a link swapped
+//     in is refused or touched itself.
+//   - Where os.Root resolves names (not Linux): it always follows a final
+//     symlink, so O_NOFOLLOW is enforced by an Lstat first (a symlink is
+//     ELOOP) and a comparison of the opened file with what Lstat saw (or,
+//     when the open created it, with what the name names now), ELOOP if
+//     they differ; a lost race can open a file it should not have, but
+//     only one inside the root. Chmod and Chtimes may act on a symlink
+//     swapped in for the file (see os.Root's documentation). Unlink and
+//     Rmdir look at the entry before os.Root.Remove, which takes files and
+//     directories alike, and Rename emulates POSIX's "replace an empty
+//     directory" with a remove and a rename. A swap in between affects
+//     only entries inside the root.
 //   - The special-file check runs before the open and again after it; a
 //     FIFO swapped in between the two can still block the open.
-//   - os.Root does not stop crossing into mount points inside the tree,
-//     nor hard links the host has already made to files outside: what the
-//     host puts in the directory is part of the grant.
+//   - Nothing stops crossing into mount points inside the tree, nor hard
+//     links the host has already made to files outside: what the host
+//     puts in the directory is part of the grant.
 //
 // # Not hidden
 //

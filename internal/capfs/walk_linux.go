@@ -88,10 +88,12 @@ func (f *FS) atRoot(rootfd int, name string, fn op) error {
 
 // slowPath reports whether openat2's err means the path needs walking a
 // level at a time: a symlink or ".." on the way, a rename racing the
-// walk, or no openat2 at all. Anything else is the answer.
+// walk, a path longer than the kernel takes at once, or no openat2 at
+// all. Anything else is the answer.
 func slowPath(err error) bool {
 	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EXDEV) ||
-		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOSYS)
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.ENAMETOOLONG)
 }
 
 // splitNames splits a name into the names to walk, without "" and "."
@@ -227,23 +229,34 @@ func (w *walk) up() error {
 	}
 	w.canon = w.canon[:len(w.canon)-1]
 	w.pay(len(w.canon))
-	if len(w.canon) == 0 {
-		w.enter(w.root)
-		return nil
+	w.enter(w.root)
+	for rest := w.canon; len(rest) > 0; {
+		n, size := 0, 0
+		for n < len(rest) && size+len(rest[n])+1 <= chunk {
+			size += len(rest[n]) + 1
+			n++
+		}
+		n = max(n, 1) // a single name is at most 255 bytes
+		fd, err := unix.Openat2(w.dir, strings.Join(rest[:n], "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: resolveBeneath,
+		})
+		if errors.Is(err, syscall.ENOSYS) {
+			return w.down() // Linux before 5.6
+		}
+		if err != nil {
+			return err
+		}
+		w.enter(fd)
+		rest = rest[n:]
 	}
-	fd, err := unix.Openat2(w.root, strings.Join(w.canon, "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: resolveBeneath,
-	})
-	if errors.Is(err, syscall.ENOSYS) {
-		return w.down() // Linux before 5.6
-	}
-	if err != nil {
-		return err
-	}
-	w.enter(fd)
 	return nil
 }
+
+// chunk is the most of a path up gives openat2 at once, inside the
+// kernel's PATH_MAX of 4,096 bytes: a longer one is opened a chunk at a
+// time, each beneath the one before.
+const chunk = 4000
 
 // down walks the names of canon from the root again, a level at a time,
 // where the kernel has no openat2; a symlink swapped in among them is
