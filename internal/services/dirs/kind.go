@@ -16,7 +16,7 @@ func init() {
 	capkind.Register(&capkind.Descriptor{
 		Kind:    Kind,
 		Name:    "dir",
-		Summary: "a host directory, confined by os.Root",
+		Summary: "a host directory, confined beneath it",
 		Rights: capkind.RightSet{
 			{Name: "read", Bit: isleapi.RightRead, Doc: "read files, list directories and read symlinks"},
 			{Name: "write", Bit: isleapi.RightWrite, Doc: "write and truncate existing files, change modes and times"},
