@@ -17,7 +17,9 @@ import (
 // The operations on a name, each done by the *at system call on the
 // directory that at resolved, on the last name alone. None lets the
 // kernel follow a symlink: one that must be followed is errFollow, and
-// at walks on to its target.
+// at walks on to its target. An FS with no root directory (fast nil) is
+// the tests' reference, which they hold the walk to: os.Root resolves
+// its names (ops_root.go).
 
 // statAt is Stat (follow) or Lstat of name.
 func (f *FS) statAt(name string, follow bool) (sys.Stat_t, experimentalsys.Errno) {
@@ -81,7 +83,10 @@ func (f *FS) openAt(name string, oflag experimentalsys.Oflag, perm fs.FileMode) 
 
 // mkdirAt makes the directory name.
 func (f *FS) mkdirAt(name string, perm fs.FileMode) experimentalsys.Errno {
-	return toErrno(f.at(name, func(dir int, base string) error {
+	if f.fast == nil {
+		return f.mkdirRoot(name, perm) // the tests' reference
+	}
+	return toErrno(f.atSlash(name, func(dir int, base string) error {
 		return unix.Mkdirat(dir, base, uint32(perm&fs.ModePerm))
 	}))
 }
@@ -90,6 +95,9 @@ func (f *FS) mkdirAt(name string, perm fs.FileMode) experimentalsys.Errno {
 // fchmodat2 refuses to act on a symlink swapped in since the look; a
 // kernel without it (before 6.6) would follow one, as os.Root does.
 func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
+	if f.fast == nil {
+		return f.chmodRoot(name, perm) // the tests' reference
+	}
 	return toErrno(f.at(name, func(dir int, base string) error {
 		if err := isLink(dir, base); err != nil {
 			return err
@@ -121,6 +129,9 @@ func isLink(dir int, base string) error {
 // utimensAt sets name's times; on a symlink at the end, the link's own
 // (follow false) or its target's.
 func (f *FS) utimensAt(name string, atim, mtim int64, follow bool) experimentalsys.Errno {
+	if f.fast == nil {
+		return f.utimensRoot(name, atim, mtim, follow) // the tests' reference
+	}
 	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
 		return f.statErr(name, follow)
 	}
@@ -145,11 +156,14 @@ func (f *FS) statErr(name string, follow bool) experimentalsys.Errno {
 
 // removeAt removes the file (or with dir, the empty directory) name.
 func (f *FS) removeAt(name string, dir bool) experimentalsys.Errno {
+	if f.fast == nil {
+		return f.removeRoot(name, dir) // the tests' reference
+	}
 	flag := 0
 	if dir {
 		flag = unix.AT_REMOVEDIR
 	}
-	return toErrno(f.at(name, func(d int, base string) error {
+	return toErrno(f.atSlash(name, func(d int, base string) error {
 		return unix.Unlinkat(d, base, flag)
 	}))
 }
@@ -157,18 +171,41 @@ func (f *FS) removeAt(name string, dir bool) experimentalsys.Errno {
 // renameAt renames from to to, as rename(2): an empty directory or a
 // file at to is replaced.
 func (f *FS) renameAt(from, to string) experimentalsys.Errno {
-	return toErrno(f.at(from, func(fromDir int, fromBase string) error {
-		return f.at(to, func(toDir int, toBase string) error {
+	if f.fast == nil {
+		return f.renameRoot(from, to) // the tests' reference
+	}
+	return toErrno(f.atSlash(from, func(fromDir int, fromBase string) error {
+		return f.atSlash(to, func(toDir int, toBase string) error {
+			if toBase == "." {
+				return renameDot(fromDir, fromBase) // EBUSY here, which wazero cannot say
+			}
 			return unix.Renameat(fromDir, fromBase, toDir, toBase)
 		})
 	}))
 }
 
+// renameDot is the answer to a rename onto a directory named ".":
+// EISDIR for a file, EINVAL for a directory, as rename answers a
+// directory moved onto its own parent.
+func renameDot(fromDir int, fromBase string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(fromDir, fromBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return syscall.EISDIR
+	}
+	return syscall.EINVAL
+}
+
 // linkAt gives the file oldName (never following a symlink there) the
 // new name newName.
 func (f *FS) linkAt(oldName, newName string) experimentalsys.Errno {
+	if f.fast == nil {
+		return f.linkRoot(oldName, newName) // the tests' reference
+	}
 	return toErrno(f.at(oldName, func(oldDir int, oldBase string) error {
-		return f.at(newName, func(newDir int, newBase string) error {
+		return f.atSlash(newName, func(newDir int, newBase string) error {
 			return unix.Linkat(oldDir, oldBase, newDir, newBase, 0)
 		})
 	}))
@@ -176,13 +213,19 @@ func (f *FS) linkAt(oldName, newName string) experimentalsys.Errno {
 
 // symlinkAt makes name a symlink to target.
 func (f *FS) symlinkAt(target, name string) experimentalsys.Errno {
-	return toErrno(f.at(name, func(dir int, base string) error {
+	if f.fast == nil {
+		return f.symlinkRoot(target, name) // the tests' reference
+	}
+	return toErrno(f.atSlash(name, func(dir int, base string) error {
 		return unix.Symlinkat(target, dir, base)
 	}))
 }
 
 // readlinkAt reads the symlink name.
 func (f *FS) readlinkAt(name string) (string, experimentalsys.Errno) {
+	if f.fast == nil {
+		return f.readlinkRoot(name) // the tests' reference
+	}
 	var target string
 	err := f.at(name, func(dir int, base string) (err error) {
 		target, err = readLink(dir, base)

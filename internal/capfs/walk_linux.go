@@ -42,13 +42,23 @@ type op func(dir int, base string) error
 // holds its last name. A name ending in "/" must be a directory: a
 // symlink there is followed first. at never follows a symlink out of
 // the root: that is EPERM, as an absolute link or a ".." above the root.
-func (f *FS) at(name string, fn op) error {
+func (f *FS) at(name string, fn op) error { return f.resolve(name, false, fn) }
+
+// atSlash is at for an operation that never follows its last name
+// (mkdir, unlink, rmdir, rename, symlink, the new name of a link): a
+// last name with a trailing slash that is missing or no directory goes
+// to fn with its slash, for the kernel to answer as it does for such
+// names (mkdir "d/" makes d, symlink "l/" is ENOENT, mkdir "f/" EEXIST).
+func (f *FS) atSlash(name string, fn op) error { return f.resolve(name, true, fn) }
+
+// resolve is at, or atSlash if slashes.
+func (f *FS) resolve(name string, slashes bool, fn op) error {
 	d, err := f.fast.root(f.root)
 	if err != nil {
 		return err
 	}
 	if cerr := control(d, func(rootfd int) error {
-		err = f.atRoot(rootfd, name, fn)
+		err = f.atRoot(rootfd, name, slashes, fn)
 		return nil
 	}); cerr != 0 {
 		return cerr
@@ -56,34 +66,39 @@ func (f *FS) at(name string, fn op) error {
 	return err
 }
 
-// atRoot is at, given the root's descriptor.
-func (f *FS) atRoot(rootfd int, name string, fn op) error {
+// atRoot is resolve, given the root's descriptor.
+func (f *FS) atRoot(rootfd int, name string, slashes bool, fn op) error {
 	slash := strings.HasSuffix(name, "/") && strings.Trim(name, "/") != ""
 	if !slash && plainPath(name) {
-		dir, base := path.Split(name)
-		parent := rootfd
-		var err error
-		if dir != "" {
-			parent, err = unix.Openat2(rootfd, strings.TrimSuffix(dir, "/"), &unix.OpenHow{
-				Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-				Resolve: resolveBeneath,
-			})
-		}
-		if err == nil {
-			err = fn(parent, base)
-			if parent != rootfd {
-				_ = unix.Close(parent)
-			}
-			if err != errFollow {
-				return err
-			}
-		} else if !slowPath(err) {
+		if err := plain(rootfd, name, fn); err != errFollow {
 			return err
 		}
 	}
 	w := walk{root: rootfd, dir: rootfd, charge: f.charge}
 	defer w.close()
-	return w.run(splitNames(name), slash, fn)
+	return w.run(splitNames(name), slash, slashes, fn)
+}
+
+// plain runs fn on a plain name's directory, opened by the kernel in one
+// openat2 beneath the root that refuses symlinks. errFollow means the
+// name needs the walk: a symlink on the way or at the end.
+func plain(rootfd int, name string, fn op) error {
+	dir, base := path.Split(name)
+	if dir == "" {
+		return fn(rootfd, base)
+	}
+	parent, err := unix.Openat2(rootfd, strings.TrimSuffix(dir, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: resolveBeneath,
+	})
+	if slowPath(err) {
+		return errFollow // for the walk a level at a time
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent) // fn may panic: a nested walk's charger
+	return fn(parent, base)
 }
 
 // slowPath reports whether openat2's err means the path needs walking a
@@ -123,8 +138,10 @@ type walk struct {
 
 // run walks parts to the directory of the last and runs fn there,
 // following a symlink fn reports at the end. With slash the last name
-// must be a directory, and a symlink there is followed first.
-func (w *walk) run(parts []string, slash bool, fn op) error {
+// must be a directory, and a symlink there is followed first; a name
+// that is missing or no directory is ENOENT or ENOTDIR, or with slashes
+// goes to fn with its slash, for the kernel to answer.
+func (w *walk) run(parts []string, slash, slashes bool, fn op) error {
 	for {
 		for len(parts) > 1 {
 			var err error
@@ -142,12 +159,14 @@ func (w *walk) run(parts []string, slash bool, fn op) error {
 			}
 			parts, base = nil, "."
 		}
-		err := errFollow
+		var err error
 		if !slash || base == "." {
 			err = fn(w.dir, base)
 		} else if err = mustBeDir(w.dir, base); err == nil {
 			slash = false
 			err = fn(w.dir, base)
+		} else if slashes && err != errFollow {
+			err = fn(w.dir, base+"/") // missing, or no directory
 		}
 		if err != errFollow {
 			return err
@@ -158,13 +177,11 @@ func (w *walk) run(parts []string, slash bool, fn op) error {
 	}
 }
 
-// mustBeDir is nil if base in dir is a directory or missing (for a
-// mkdir), errFollow if it is a symlink, and ENOTDIR otherwise.
+// mustBeDir is nil if base in dir is a directory, errFollow if it is a
+// symlink, and ENOENT or ENOTDIR otherwise.
 func mustBeDir(dir int, base string) error {
 	var st unix.Stat_t
 	switch err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
-	case errors.Is(err, syscall.ENOENT):
-		return nil
 	case err != nil:
 		return err
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:

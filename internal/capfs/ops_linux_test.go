@@ -1,0 +1,129 @@
+package capfs
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	xsys "github.com/tetratelabs/wazero/experimental/sys"
+)
+
+// Every operation but open and stat (TestOpenFileAnswersAsOSRoot,
+// TestStatAnswersAsOSRoot) answers as os.Root does, on every kind of name:
+// its errno, and the tree afterwards, times and link targets included.
+// Where they differ, on names with a trailing slash that os.Root's
+// reference cleans away, the walk gives Linux's own answer (linuxAnswers).
+func TestOperationsAnswerAsOSRoot(t *testing.T) {
+	names := []string{".", "file", "dir", "dir/file", "ro", "emptydir", "link", "dirlink", "dangling", "out",
+		"fifo", "missing", "dir/missing", "missing/x", "file/x", "dirlink/file", "dirlink/", "dir/", "emptydir/",
+		"./file", "dir/../file", "dirlink/../file", "file/", "link/", "dir/.", "new", "new/"}
+	const when = setTime
+	ops := map[string]func(f *FS, name string) string{
+		"mkdir":    func(f *FS, n string) string { return fmt.Sprint(f.Mkdir(n, 0o700)) },
+		"rmdir":    func(f *FS, n string) string { return fmt.Sprint(f.Rmdir(n)) },
+		"unlink":   func(f *FS, n string) string { return fmt.Sprint(f.Unlink(n)) },
+		"chmod":    func(f *FS, n string) string { return fmt.Sprint(f.Chmod(n, 0o600)) },
+		"utimens":  func(f *FS, n string) string { return fmt.Sprint(f.Utimens(n, when, when)) },
+		"lutimens": func(f *FS, n string) string { return fmt.Sprint(f.Lutimens(n, when, xsys.UTIME_OMIT)) },
+		"readlink": func(f *FS, n string) string { s, e := f.Readlink(n); return s + " " + fmt.Sprint(e) },
+		"symlink":  func(f *FS, n string) string { return fmt.Sprint(f.Symlink("file", n)) },
+		"renameFrom": func(f *FS, n string) string {
+			return fmt.Sprint(f.Rename(n, "emptydir/moved"))
+		},
+		"renameOnto": func(f *FS, n string) string { return fmt.Sprint(f.Rename("emptydir", n)) },
+		"renameFile": func(f *FS, n string) string { return fmt.Sprint(f.Rename("ro", n)) },
+		"linkFrom":   func(f *FS, n string) string { return fmt.Sprint(f.Link(n, "emptydir/linked")) },
+		"linkTo":     func(f *FS, n string) string { return fmt.Sprint(f.Link("file", n)) },
+	}
+	var opNames []string
+	for op := range ops {
+		opNames = append(opNames, op)
+	}
+	sort.Strings(opNames)
+	n, diffs := 0, 0
+	for _, op := range opNames {
+		for _, name := range names {
+			n++
+			base := t.TempDir()
+			mustDo(t, os.WriteFile(filepath.Join(base, "secret"), []byte(secretText), 0o644))
+			walkDir, refDir := filepath.Join(base, "walk"), filepath.Join(base, "ref")
+			mustDo(t, os.Mkdir(walkDir, 0o755))
+			mustDo(t, os.Mkdir(refDir, 0o755))
+			layout(t, walkDir)
+			layout(t, refDir)
+			walk, err := Open(walkDir, ReadWrite)
+			mustDo(t, err)
+			ref, err := Open(refDir, ReadWrite)
+			mustDo(t, err)
+			ref.fast.close()
+			ref.fast = nil // os.Root resolves its names
+			got, want := ops[op](walk, name), ops[op](ref, name)
+			if linux, ok := linuxAnswers[op+" "+name]; ok {
+				want = linux
+			}
+			sa, sb := treeWithTimes(t, walkDir), treeWithTimes(t, refDir)
+			walk.Close()
+			ref.Close()
+			if got != want || sa != sb {
+				diffs++
+				t.Errorf("%s %q: %s, os.Root %s; trees:\n%s\nos.Root's:\n%s", op, name, got, want, sa, sb)
+			}
+			if secret, err := os.ReadFile(filepath.Join(base, "secret")); err != nil || string(secret) != secretText {
+				t.Fatalf("%s %q changed the file outside: %q, %v", op, name, secret, err)
+			}
+		}
+	}
+	t.Logf("%d operations compared, %d differ", n, diffs)
+}
+
+// linuxAnswers are the answers Linux gives (symlinkat, linkat and
+// utimensat on the same names from a shell's ln and touch -h), where the
+// reference cleans the trailing slash away or answers ENOTDIR first.
+var linuxAnswers = map[string]string{
+	"linkTo file/":   fmt.Sprint(xsys.EEXIST),
+	"linkTo link/":   fmt.Sprint(xsys.EEXIST),
+	"symlink file/":  fmt.Sprint(xsys.EEXIST),
+	"symlink link/":  fmt.Sprint(xsys.EEXIST),
+	"lutimens file/": fmt.Sprint(xsys.ENOTDIR),
+	"lutimens link/": fmt.Sprint(xsys.ENOTDIR),
+}
+
+// treeWithTimes is fullTreeState with each entry's modification time and
+// each link's target.
+func treeWithTimes(t *testing.T, dir string) string {
+	t.Helper()
+	var lines []string
+	mustDo(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		line := fmt.Sprintf("%s %v %d", rel, fi.Mode(), fi.Size())
+		switch {
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			line += " " + string(b)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		if fi.ModTime().UnixNano() == setTime {
+			line += " (set)"
+		}
+		lines = append(lines, line)
+		return nil
+	}))
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// setTime is the time TestOperationsAnswerAsOSRoot sets, 2001-09-09.
+const setTime = 1_000_000_000_000_000_000
