@@ -2,8 +2,9 @@
 // beyond its name it lists the directory preopened at fd 3 from cookie 0
 // to its end, through a 4 KiB buffer as libc would, ROUNDS times; with
 // "stat" it stats the path a/a/.../a, 16 levels deep in that directory,
-// STATS times; with "open" it opens that directory and closes it, STATS
-// times. It calls WASI's functions directly, so it needs no libc
+// STATS times; with "link" it stats l/a/.../a, the same directory through
+// the symlink l -> a, STATS times; with "open" it opens that directory and
+// closes it, STATS times. It calls WASI's functions directly, so it needs no libc
 // and runs the same under isle and bare wazero.
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ enum { ROUNDS = 20, STATS = 1000, HEAD = 24 };
 static uint8_t buf[4096];
 static uint8_t filestat[64];
 static const char deep[] = "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a";
+static const char linked[] = "l/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a";
 
 static uint64_t le64(const uint8_t *b) {
 	uint64_t v = 0;
@@ -59,6 +61,10 @@ __attribute__((export_name("_start"))) void start(void) {
 			// O_DIRECTORY, with the rights a listing needs (fd_readdir).
 			if (path_open(3, 0, deep, sizeof deep - 1, 2, 1 << 14, 0, 0, &fd) == 0) fd_close(fd);
 		}
+		return;
+	}
+	if (mode == 'l') {
+		for (int i = 0; i < STATS; i++) path_filestat_get(3, 0, linked, sizeof linked - 1, filestat);
 		return;
 	}
 	if (mode == 's') {

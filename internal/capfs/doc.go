@@ -36,8 +36,9 @@
 // absolute target, or a ".." above the root, is EPERM. The last name is
 // acted on without following a symlink there (O_NOFOLLOW,
 // AT_SYMLINK_NOFOLLOW, fchmodat2); a call that must follow one reads it
-// and walks on. The walk charges its Charger (see FS.ChargedTo) for each
-// name a symlink adds, before walking it: the levels the guest wrote are
+// and walks on. The walk charges its Charger (see FS.ChargedTo) a level
+// for each component of a symlink's target, before walking them, and a
+// level for each name a ".." walks again: the levels the guest wrote are
 // its caller's to charge.
 //
 // The walk asks only search permission of each directory, as the
@@ -103,11 +104,10 @@
 //
 // # What is not guaranteed, and what is done about it
 //
-//   - On Linux before 6.6 (no fchmodat2), Chmod may follow a symlink
-//     swapped in for the file between its look and its change, as
-//     fchmodat does; the kernel then resolves the link unconfined. With
-//     fchmodat2 (and on Linux, Utimens and Lutimens always) a link swapped
-//     in is refused or touched itself.
+//   - On Linux, Chmod is fchmodat2 with AT_SYMLINK_NOFOLLOW; where that
+//     is missing (before 6.6) it opens the file O_PATH|O_NOFOLLOW and
+//     changes it through /proc/self/fd, as Go's os.Root does, and without
+//     /proc it fails (ENOTSUP). It never hands the kernel a name to follow.
 //   - Where os.Root resolves names (not Linux): it always follows a final
 //     symlink, so O_NOFOLLOW is enforced by an Lstat first (a symlink is
 //     ELOOP) and a comparison of the opened file with what Lstat saw (or,
@@ -119,8 +119,10 @@
 //     directories alike, and Rename emulates POSIX's "replace an empty
 //     directory" with a remove and a rename. A swap in between affects
 //     only entries inside the root.
-//   - The special-file check runs before the open and again after it; a
-//     FIFO swapped in between the two can still block the open.
+//   - The special-file check runs before the open and again after it.
+//     On Linux the open is non-blocking (O_NONBLOCK, cleared after), so
+//     a FIFO swapped in between the two is refused, not waited on;
+//     elsewhere it can still block the open.
 //   - Nothing stops crossing into mount points inside the tree, nor hard
 //     links the host has already made to files outside: what the host
 //     puts in the directory is part of the grant.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"syscall"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -65,8 +66,16 @@ func (f *FS) openAt(name string, oflag experimentalsys.Oflag, perm fs.FileMode) 
 		case err != nil && !errors.Is(err, syscall.ENOENT):
 			return err
 		}
+		// Non-blocking, so that a FIFO swapped in since the look cannot
+		// block the open where no kill reaches; checkOpened refuses it.
 		var err error
-		fd, err = unix.Openat(dir, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm&fs.ModePerm))
+		fd, err = unix.Openat(dir, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, uint32(perm&fs.ModePerm))
+		if err == nil && flag&unix.O_NONBLOCK == 0 {
+			if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag); err != nil {
+				_ = unix.Close(fd)
+				fd = -1
+			}
+		}
 		if errors.Is(err, syscall.ENOTDIR) && flag&unix.O_DIRECTORY != 0 && isLink(dir, base) == errFollow {
 			err = syscall.ELOOP // O_DIRECTORY|O_NOFOLLOW of a symlink
 		}
@@ -92,22 +101,38 @@ func (f *FS) mkdirAt(name string, perm fs.FileMode) experimentalsys.Errno {
 }
 
 // chmodAt sets name's permission bits, following a symlink at the end.
-// fchmodat2 refuses to act on a symlink swapped in since the look; a
-// kernel without it (before 6.6) would follow one, as os.Root does.
+// fchmodat2 (Linux 6.6) refuses to act on a symlink; where it is missing,
+// or refuses because a link was swapped in since the look, the file is
+// opened O_PATH|O_NOFOLLOW and changed through /proc/self/fd, as Go's
+// os.Root does: never through a name the kernel would follow.
 func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
 	if f.fast == nil {
 		return f.chmodRoot(name, perm) // the tests' reference
 	}
+	mode := uint32(perm & fs.ModePerm)
 	return toErrno(f.at(name, func(dir int, base string) error {
 		if err := isLink(dir, base); err != nil {
 			return err
 		}
-		err := unix.Fchmodat(dir, base, uint32(perm&fs.ModePerm), unix.AT_SYMLINK_NOFOLLOW)
-		switch {
-		case errors.Is(err, syscall.EOPNOTSUPP) && isLink(dir, base) == errFollow:
+		err := unix.Fchmodat(dir, base, mode, unix.AT_SYMLINK_NOFOLLOW)
+		if !errors.Is(err, syscall.EOPNOTSUPP) {
+			return err
+		}
+		fd, err := unix.Openat(dir, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			return errFollow
-		case errors.Is(err, syscall.EOPNOTSUPP):
-			return unix.Fchmodat(dir, base, uint32(perm&fs.ModePerm), 0)
+		}
+		err = unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), mode, 0)
+		if errors.Is(err, syscall.ENOENT) {
+			return syscall.EOPNOTSUPP // no /proc
 		}
 		return err
 	}))
@@ -176,8 +201,11 @@ func (f *FS) renameAt(from, to string) experimentalsys.Errno {
 	}
 	return toErrno(f.atSlash(from, func(fromDir int, fromBase string) error {
 		return f.atSlash(to, func(toDir int, toBase string) error {
-			if toBase == "." {
-				return renameDot(fromDir, fromBase) // EBUSY here, which wazero cannot say
+			switch {
+			case fromBase == "." || fromBase == "./":
+				return syscall.EINVAL // POSIX's answer; Linux's EBUSY has no errno in wazero's set
+			case toBase == "." || toBase == "./":
+				return renameDot(fromDir, fromBase)
 			}
 			return unix.Renameat(fromDir, fromBase, toDir, toBase)
 		})

@@ -13,15 +13,20 @@ import (
 
 // On Linux capfs resolves every name itself, as os.Root does elsewhere,
 // so that it can charge each level it walks: a symlink's target is
-// charged a level for each of its names before they are walked, and a
+// charged a level for each of its components before they are walked, and a
 // ".." met in one a level for each name walked again from the root. A
 // path the guest wrote is charged by its caller before the call (see
-// Charged), so a stat through eight links of 4 KiB each pays for the
+// FS.ChargedTo), so a stat through eight links of 4 KiB each pays for the
 // 16,000 levels it walks, and ends when its budget does, not after.
 //
 // A plain path (no "..") is first handed to the kernel in one openat2
 // beneath the root that refuses any symlink; only a path that meets one
 // is walked here a level at a time (walk).
+//
+// Locking: beneath.mu guards only the opening and closing of the root
+// directory, and is never held during a walk. A walk is one goroutine's:
+// the descriptors it holds are its own, and the root's stays open while
+// it runs (os.File's RawConn.Control holds a reference to it).
 
 // maxLinks is how many symlinks one name may pass through, as Linux's
 // own limit: past it the call fails with ELOOP.
@@ -46,9 +51,9 @@ func (f *FS) at(name string, fn op) error { return f.resolve(name, false, fn) }
 
 // atSlash is at for an operation that never follows its last name
 // (mkdir, unlink, rmdir, rename, symlink, the new name of a link): a
-// last name with a trailing slash that is missing or no directory goes
-// to fn with its slash, for the kernel to answer as it does for such
-// names (mkdir "d/" makes d, symlink "l/" is ENOENT, mkdir "f/" EEXIST).
+// last name with a trailing slash goes to fn with its slash, and the
+// kernel answers as it does for such names, following no symlink there
+// (mkdir "d/" makes d, symlink "l/" is ENOENT, rmdir "link/" ENOTDIR).
 func (f *FS) atSlash(name string, fn op) error { return f.resolve(name, true, fn) }
 
 // resolve is at, or atSlash if slashes.
@@ -103,20 +108,34 @@ func plain(rootfd int, name string, fn op) error {
 
 // slowPath reports whether openat2's err means the path needs walking a
 // level at a time: a symlink or ".." on the way, a rename racing the
-// walk, a path longer than the kernel takes at once, or no openat2 at
-// all. Anything else is the answer.
+// walk, a path longer than the kernel takes at once, or no openat2 to
+// be had. Anything else is the answer.
 func slowPath(err error) bool {
 	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EXDEV) ||
-		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.ENAMETOOLONG)
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENAMETOOLONG) ||
+		refused(err)
+}
+
+// refused reports whether openat2 itself is unavailable: missing (Linux
+// before 5.6), or refused by a seccomp filter (Docker's default profile
+// before 20.10 answered EPERM). Then the walk opens a level at a time.
+func refused(err error) bool {
+	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EPERM)
 }
 
 // splitNames splits a name into the names to walk, without "" and "."
 // but a last "." after others ("d/."), which makes d a directory to
-// walk into.
+// walk into. It scans name rather than splitting it, so that 4 KiB of
+// "/" or "./" costs no more than a name.
 func splitNames(name string) []string {
-	out := make([]string, 0, strings.Count(name, "/")+1)
-	for _, c := range strings.Split(name, "/") {
+	var out []string
+	for rest := name; rest != ""; {
+		c := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			c, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		if c != "" && c != "." {
 			out = append(out, c)
 		}
@@ -138,9 +157,9 @@ type walk struct {
 
 // run walks parts to the directory of the last and runs fn there,
 // following a symlink fn reports at the end. With slash the last name
-// must be a directory, and a symlink there is followed first; a name
-// that is missing or no directory is ENOENT or ENOTDIR, or with slashes
-// goes to fn with its slash, for the kernel to answer.
+// must be a directory: a symlink there is followed first, or with
+// slashes the name goes to fn with its slash, for the kernel to answer
+// without following it.
 func (w *walk) run(parts []string, slash, slashes bool, fn op) error {
 	for {
 		for len(parts) > 1 {
@@ -160,13 +179,16 @@ func (w *walk) run(parts []string, slash, slashes bool, fn op) error {
 			parts, base = nil, "."
 		}
 		var err error
-		if !slash || base == "." {
+		switch {
+		case !slash || base == ".":
 			err = fn(w.dir, base)
-		} else if err = mustBeDir(w.dir, base); err == nil {
-			slash = false
-			err = fn(w.dir, base)
-		} else if slashes && err != errFollow {
-			err = fn(w.dir, base+"/") // missing, or no directory
+		case slashes:
+			err = fn(w.dir, base+"/") // never followed, whatever it is
+		default:
+			if err = mustBeDir(w.dir, base); err == nil {
+				slash = false
+				err = fn(w.dir, base)
+			}
 		}
 		if err != errFollow {
 			return err
@@ -228,8 +250,11 @@ func (w *walk) expand(name string, rest []string) ([]string, error) {
 	if strings.HasPrefix(target, "/") {
 		return nil, syscall.EPERM // absolute: out of the root
 	}
+	// A level for each "/" as the guest's own paths are charged
+	// (wasip1's chargeWalk): the names, and the empty and "." ones,
+	// which cost the scan if not the kernel.
+	w.pay(strings.Count(target, "/") + 1)
 	parts := splitNames(target)
-	w.pay(len(parts))
 	if strings.HasSuffix(target, "/") && len(rest) == 0 {
 		parts = append(parts, ".") // the target must be a directory
 	}
@@ -258,8 +283,8 @@ func (w *walk) up() error {
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: resolveBeneath,
 		})
-		if errors.Is(err, syscall.ENOSYS) {
-			return w.down() // Linux before 5.6
+		if refused(err) {
+			return w.down()
 		}
 		if err != nil {
 			return err
@@ -276,8 +301,7 @@ func (w *walk) up() error {
 const chunk = 4000
 
 // down walks the names of canon from the root again, a level at a time,
-// where the kernel has no openat2; a symlink swapped in among them is
-// ELOOP.
+// where openat2 is refused; a symlink swapped in among them is ELOOP.
 func (w *walk) down() error {
 	w.enter(w.root)
 	for _, c := range w.canon {
