@@ -56,7 +56,7 @@ func runFiles(h *harness, r *Report) error {
 	if err != nil {
 		return err
 	}
-	bare := h.peer(fmt.Sprintf("bare wazero %s: its own WASI", h.env.Wazero), 3, func() ([]float64, error) {
+	bare := h.peer(fmt.Sprintf("bare wazero %s: its own WASI", h.env.Wazero), 4, func() ([]float64, error) {
 		t, err := bareLister(h.ctx, wasm, dir)
 		return listerFigures(t, entries), err
 	})

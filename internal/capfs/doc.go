@@ -121,8 +121,12 @@
 //     only entries inside the root.
 //   - The special-file check runs before the open and again after it.
 //     On Linux the open is non-blocking (O_NONBLOCK, cleared after), so
-//     a FIFO swapped in between the two is refused, not waited on;
-//     elsewhere it can still block the open.
+//     a FIFO swapped in between the two is refused, not waited on; but it
+//     was opened, and that acts (a writer blocked on it is released), as
+//     opening a device the host left in the tree would. Elsewhere such a
+//     FIFO can block the open. Also on Linux, opening a file on which
+//     another process holds a lease is EAGAIN at once, and starts the
+//     lease's break, where a blocking open would wait for it.
 //   - Nothing stops crossing into mount points inside the tree, nor hard
 //     links the host has already made to files outside: what the host
 //     puts in the directory is part of the grant.

@@ -101,8 +101,9 @@ func (f *FS) mkdirAt(name string, perm fs.FileMode) experimentalsys.Errno {
 }
 
 // chmodAt sets name's permission bits, following a symlink at the end.
-// fchmodat2 (Linux 6.6) refuses to act on a symlink; where it is missing,
-// or refuses because a link was swapped in since the look, the file is
+// fchmodat2 (Linux 6.6) refuses to act on a symlink; where it is missing
+// or filtered, or refuses because a link was swapped in since the look,
+// the file is
 // opened O_PATH|O_NOFOLLOW and changed through /proc/self/fd, as Go's
 // os.Root does: never through a name the kernel would follow.
 func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
@@ -114,8 +115,11 @@ func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
 		if err := isLink(dir, base); err != nil {
 			return err
 		}
+		// EPERM may be a seccomp filter's answer to fchmodat2 (Docker's
+		// default profile before 20.10): where it is a real refusal, the
+		// change below answers the same.
 		err := unix.Fchmodat(dir, base, mode, unix.AT_SYMLINK_NOFOLLOW)
-		if !errors.Is(err, syscall.EOPNOTSUPP) {
+		if !errors.Is(err, syscall.EOPNOTSUPP) && !refused(err) {
 			return err
 		}
 		fd, err := unix.Openat(dir, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -218,7 +218,10 @@ func mustBeDir(dir int, base string) error {
 // names left to walk.
 func (w *walk) step(parts []string) ([]string, error) {
 	c, rest := parts[0], parts[1:]
-	if c == ".." {
+	switch c {
+	case ".": // "d/." from a link's target, "d" walked already
+		return rest, nil
+	case "..":
 		return rest, w.up()
 	}
 	fd, err := unix.Openat(w.dir, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

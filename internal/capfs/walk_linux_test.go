@@ -40,6 +40,7 @@ func TestWalkChargesWhatSymlinksAdd(t *testing.T) {
 	s.hostLink(t, "c/f", "a/b/tofile")                           // 2 names
 	s.hostLink(t, "../../secret", "a/out")                       // 3 names, then a ".." above the root
 	s.hostLink(t, strings.Repeat("./", 1000)+"a//b/c", "padded") // charged its 1,003 "/" and 1
+	s.hostLink(t, "a/b/.", "dotted")                             // 3: the "." is no level of its own
 	f := s.open(t, ReadWrite)
 	for _, tc := range []struct {
 		name   string
@@ -55,8 +56,9 @@ func TestWalkChargesWhatSymlinksAdd(t *testing.T) {
 		{"twice/f", false, 4, 0},
 		{"a/b/tofile", true, 2, 0},
 		{"a/out", true, 3, experimentalsys.EPERM},
-		{"down/../c/f", false, 3 + 2, 0}, // ".." from a/b/c walks a/b again
-		{"padded/f", false, 1004, 0},     // what the scan costs, as a guest's own path
+		{"down/../c/f", false, 3 + 2, 0},     // ".." from a/b/c walks a/b again
+		{"padded/f", false, 1004, 0},         // what the scan costs, as a guest's own path
+		{"dotted/../b/c/f", false, 3 + 1, 0}, // ".." from a/b to a walks a again
 	} {
 		c := &counter{}
 		_, errno := f.WithCharger(c).statAt(tc.name, tc.follow)
