@@ -155,8 +155,31 @@ func layout(t *testing.T, dir string) {
 	mustDo(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
 }
 
+// twinTrees lays out two like trees (layout) beside a secret and opens
+// them with rights: walk resolves names as capfs does, ref through
+// os.Root alone, the reference. Both close when the test ends.
+func twinTrees(t *testing.T, rights api.Rights) (walk, ref *FS, walkDir, refDir, base string) {
+	t.Helper()
+	base = t.TempDir()
+	mustDo(t, os.WriteFile(filepath.Join(base, "secret"), []byte(secretText), 0o644))
+	walkDir, refDir = filepath.Join(base, "walk"), filepath.Join(base, "ref")
+	mustDo(t, os.Mkdir(walkDir, 0o755))
+	mustDo(t, os.Mkdir(refDir, 0o755))
+	layout(t, walkDir)
+	layout(t, refDir)
+	walk, err := Open(walkDir, rights)
+	mustDo(t, err)
+	ref, err = Open(refDir, rights)
+	mustDo(t, err)
+	ref.fast.close()
+	ref.fast = nil
+	t.Cleanup(func() { walk.Close(); ref.Close() })
+	return walk, ref, walkDir, refDir, base
+}
+
 // fullTreeState summarises a tree: every name with its type, permissions,
-// size and content, so two trees can be compared.
+// size, content or link target, and whether its time is setTime, so two
+// trees can be compared.
 func fullTreeState(t *testing.T, dir string) string {
 	t.Helper()
 	var lines []string
@@ -170,9 +193,16 @@ func fullTreeState(t *testing.T, dir string) string {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		line := fmt.Sprintf("%s %v %d", rel, fi.Mode(), fi.Size())
-		if fi.Mode().IsRegular() {
+		switch {
+		case fi.Mode().IsRegular():
 			b, _ := os.ReadFile(p)
 			line += " " + string(b)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		if fi.ModTime().UnixNano() == setTime {
+			line += " (set)"
 		}
 		lines = append(lines, line)
 		return nil
@@ -195,23 +225,9 @@ func TestOpenFileAnswersAsOSRoot(t *testing.T) {
 		xsys.O_NOFOLLOW, xsys.O_NONBLOCK, xsys.O_SYNC}
 	for _, rights := range []api.Rights{ReadWrite, ReadOnly, api.RightWrite | api.RightCreate, api.RightRead | api.RightWrite} {
 		t.Run(fmt.Sprintf("rights%#x", uint32(rights)), func(t *testing.T) {
-			base := t.TempDir()
-			mustDo(t, os.WriteFile(filepath.Join(base, "secret"), []byte(secretText), 0o644))
-			fastDir, slowDir := filepath.Join(base, "fast"), filepath.Join(base, "slow")
-			mustDo(t, os.Mkdir(fastDir, 0o755))
-			mustDo(t, os.Mkdir(slowDir, 0o755))
-			layout(t, fastDir)
-			layout(t, slowDir)
+			fast, slow, fastDir, slowDir, _ := twinTrees(t, rights)
 			defer os.Chmod(filepath.Join(fastDir, "rodir"), 0o755)
 			defer os.Chmod(filepath.Join(slowDir, "rodir"), 0o755)
-			fast, err := Open(fastDir, rights)
-			mustDo(t, err)
-			defer fast.Close()
-			slow, err := Open(slowDir, rights)
-			mustDo(t, err)
-			defer slow.Close()
-			slow.fast.close()
-			slow.fast = nil // os.Root resolves its names: the reference
 			n, diffs := 0, 0
 			for _, access := range []xsys.Oflag{xsys.O_RDONLY, xsys.O_WRONLY, xsys.O_RDWR} {
 				for bits := 0; bits < 1<<len(extra); bits++ {

@@ -2,11 +2,9 @@ package capfs
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	xsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -48,22 +46,10 @@ func TestOperationsAnswerAsOSRoot(t *testing.T) {
 	for _, op := range opNames {
 		for _, name := range names {
 			n++
-			base := t.TempDir()
-			mustDo(t, os.WriteFile(filepath.Join(base, "secret"), []byte(secretText), 0o644))
-			walkDir, refDir := filepath.Join(base, "walk"), filepath.Join(base, "ref")
-			mustDo(t, os.Mkdir(walkDir, 0o755))
-			mustDo(t, os.Mkdir(refDir, 0o755))
-			layout(t, walkDir)
-			layout(t, refDir)
-			walk, err := Open(walkDir, ReadWrite)
-			mustDo(t, err)
-			ref, err := Open(refDir, ReadWrite)
-			mustDo(t, err)
-			ref.fast.close()
-			ref.fast = nil // os.Root resolves its names
-			pristine := treeWithTimes(t, refDir)
+			walk, ref, walkDir, refDir, base := twinTrees(t, ReadWrite)
+			pristine := fullTreeState(t, refDir)
 			got, want := ops[op](walk, name), ops[op](ref, name)
-			sa, sb := treeWithTimes(t, walkDir), treeWithTimes(t, refDir)
+			sa, sb := fullTreeState(t, walkDir), fullTreeState(t, refDir)
 			if linux, ok := linuxAnswers[op+" "+name]; ok {
 				want, sb = linux, pristine // an error, which changes nothing
 			}
@@ -106,39 +92,6 @@ var linuxAnswers = map[string]string{
 	// errnos cannot, and the reference EIO.
 	"renameFrom .":     fmt.Sprint(xsys.EINVAL),
 	"renameFrom dir/.": fmt.Sprint(xsys.EINVAL),
-}
-
-// treeWithTimes is fullTreeState with each entry's modification time and
-// each link's target.
-func treeWithTimes(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	mustDo(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := fmt.Sprintf("%s %v %d", rel, fi.Mode(), fi.Size())
-		switch {
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			line += " " + string(b)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		}
-		if fi.ModTime().UnixNano() == setTime {
-			line += " (set)"
-		}
-		lines = append(lines, line)
-		return nil
-	}))
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 // setTime is the time TestOperationsAnswerAsOSRoot sets, 2001-09-09.
