@@ -101,20 +101,17 @@ func (f *FS) mkdirAt(name string, perm fs.FileMode) experimentalsys.Errno {
 }
 
 // chmodAt sets name's permission bits, following a symlink at the end.
-// fchmodat2 (Linux 6.6) refuses to act on a symlink; where it is missing
-// or filtered, or refuses because a link was swapped in since the look,
-// the file is
-// opened O_PATH|O_NOFOLLOW and changed through /proc/self/fd, as Go's
-// os.Root does: never through a name the kernel would follow.
+// fchmodat2 (Linux 6.6) refuses to act on a symlink; where it refuses, or
+// is missing or filtered, the file is opened O_PATH|O_NOFOLLOW, a link is
+// followed by the walk, and anything else is changed through
+// /proc/self/fd, as Go's os.Root does: never through a name the kernel
+// would follow.
 func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
 	if f.fast == nil {
 		return f.chmodRoot(name, perm) // the tests' reference
 	}
 	mode := uint32(perm & fs.ModePerm)
 	return toErrno(f.at(name, func(dir int, base string) error {
-		if err := isLink(dir, base); err != nil {
-			return err
-		}
 		// EPERM may be a seccomp filter's answer to fchmodat2 (Docker's
 		// default profile before 20.10): where it is a real refusal, the
 		// change below answers the same.
@@ -145,14 +142,11 @@ func (f *FS) chmodAt(name string, perm fs.FileMode) experimentalsys.Errno {
 // isLink is errFollow if base in dir is a symlink, and a failure to
 // look at it.
 func isLink(dir int, base string) error {
-	var st unix.Stat_t
-	if err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+	t, err := typeOf(dir, base)
+	if err == nil && t == unix.S_IFLNK {
 		return errFollow
 	}
-	return nil
+	return err
 }
 
 // utimensAt sets name's times; on a symlink at the end, the link's own
@@ -162,7 +156,8 @@ func (f *FS) utimensAt(name string, atim, mtim int64, follow bool) experimentals
 		return f.utimensRoot(name, atim, mtim, follow) // the tests' reference
 	}
 	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
-		return f.statErr(name, follow)
+		_, errno := f.statAt(name, follow) // changes nothing, but must find its file
+		return errno
 	}
 	ts := []unix.Timespec{unix.Timespec(toTimespec(atim)), unix.Timespec(toTimespec(mtim))}
 	return toErrno(f.at(name, func(dir int, base string) error {
@@ -174,13 +169,6 @@ func (f *FS) utimensAt(name string, atim, mtim int64, follow bool) experimentals
 		// Never through a link: one swapped in is touched itself.
 		return unix.UtimesNanoAt(dir, base, ts, unix.AT_SYMLINK_NOFOLLOW)
 	}))
-}
-
-// statErr is the error a stat of name gives, for calls that change
-// nothing but must still find their file.
-func (f *FS) statErr(name string, follow bool) experimentalsys.Errno {
-	_, errno := f.statAt(name, follow)
-	return errno
 }
 
 // removeAt removes the file (or with dir, the empty directory) name.
@@ -206,9 +194,9 @@ func (f *FS) renameAt(from, to string) experimentalsys.Errno {
 	return toErrno(f.atSlash(from, func(fromDir int, fromBase string) error {
 		return f.atSlash(to, func(toDir int, toBase string) error {
 			switch {
-			case fromBase == "." || fromBase == "./":
+			case fromBase == ".":
 				return syscall.EINVAL // POSIX's answer; Linux's EBUSY has no errno in wazero's set
-			case toBase == "." || toBase == "./":
+			case toBase == ".":
 				return renameDot(fromDir, fromBase)
 			}
 			return unix.Renameat(fromDir, fromBase, toDir, toBase)
@@ -220,11 +208,10 @@ func (f *FS) renameAt(from, to string) experimentalsys.Errno {
 // EISDIR for a file, EINVAL for a directory, as rename answers a
 // directory moved onto its own parent.
 func renameDot(fromDir int, fromBase string) error {
-	var st unix.Stat_t
-	if err := unix.Fstatat(fromDir, fromBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	switch t, err := typeOf(fromDir, fromBase); {
+	case err != nil:
 		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	case t != unix.S_IFDIR:
 		return syscall.EISDIR
 	}
 	return syscall.EINVAL

@@ -207,16 +207,23 @@ func (w *walk) run(parts []string, slash, slashes bool, fn op) error {
 // mustBeDir is nil if base in dir is a directory, errFollow if it is a
 // symlink, and ENOENT or ENOTDIR otherwise.
 func mustBeDir(dir int, base string) error {
-	var st unix.Stat_t
-	switch err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	switch t, err := typeOf(dir, base); {
 	case err != nil:
 		return err
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+	case t == unix.S_IFLNK:
 		return errFollow
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+	case t != unix.S_IFDIR:
 		return syscall.ENOTDIR
 	}
 	return nil
+}
+
+// typeOf is the type (the S_IFMT bits) of base in dir, not following a
+// symlink there.
+func typeOf(dir int, base string) (uint32, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return st.Mode & unix.S_IFMT, err
 }
 
 // leap walks as many of parts as it can (all but the last, up to a "..")

@@ -60,7 +60,13 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 		return errInval
 	}
 	follow := uint32(st[1])&lookupSymlinkFollow != 0 || slash
-	res, serr := s.stat(d.fs, p, follow)
+	var res sys.Stat_t
+	var serr experimentalsys.Errno
+	if follow {
+		res, serr = d.fs.Stat(p)
+	} else {
+		res, serr = d.fs.Lstat(p)
+	}
 	if serr != 0 {
 		return fromSys(serr)
 	}
@@ -68,14 +74,6 @@ func pathFilestatGet(s *State, mem api.Memory, st []uint64) Errno {
 		return errNotdir
 	}
 	return putFilestat(mem, uint32(st[4]), &res)
-}
-
-// stat is Stat (follow) or Lstat of p in fsys.
-func (s *State) stat(fsys experimentalsys.FS, p string, follow bool) (sys.Stat_t, experimentalsys.Errno) {
-	if follow {
-		return fsys.Stat(p)
-	}
-	return fsys.Lstat(p)
 }
 
 // lutimenser is a file system that can set a symlink's own times.
