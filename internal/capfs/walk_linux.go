@@ -32,9 +32,15 @@ import (
 // own limit: past it the call fails with ELOOP.
 const maxLinks = 40
 
-// resolveBeneath is the openat2 resolution of a plain path: never out of
-// the root, through no symlink and no /proc magic link.
-const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+// openBeneath opens the directory p beneath dir, as the kernel resolves
+// a plain path: never out of dir, through no symlink and no /proc magic
+// link (openat2, for O_PATH).
+func openBeneath(dir int, p string) (int, error) {
+	return unix.Openat2(dir, p, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
 
 // errFollow is what an op returns when its last name is a symlink it
 // must follow: the walk reads the link and goes on to its target.
@@ -92,10 +98,7 @@ func plain(rootfd int, name string, fn op) error {
 	if dir == "" {
 		return fn(rootfd, base)
 	}
-	parent, err := unix.Openat2(rootfd, strings.TrimSuffix(dir, "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: resolveBeneath,
-	})
+	parent, err := openBeneath(rootfd, strings.TrimSuffix(dir, "/"))
 	if slowPath(err) {
 		return errFollow // for the walk a level at a time
 	}
@@ -226,11 +229,11 @@ func typeOf(dir int, base string) (uint32, error) {
 	return st.Mode & unix.S_IFMT, err
 }
 
-// leap walks as many of parts as it can (all but the last, up to a "..")
-// in one openat2 beneath the walk's directory that refuses symlinks, as
-// the kernel does a plain path: once at the start and once after each
-// link, so that a path through a symlink costs a few system calls, not
-// two a level. Where openat2 refuses, step walks a level at a time until
+// leap walks as many of parts as it can (all but the last, up to a "."
+// or "..", as many as fit in a chunk) in one openat2 beneath the walk's
+// directory that refuses symlinks, as the kernel does a plain path: once
+// at the start and once after each link, so that a path through a
+// symlink costs a few system calls, not two a level. Where openat2 refuses, step walks a level at a time until
 // the next link; so the kernel never walks a name twice for one link,
 // and each was charged, by the caller or by expand.
 func (w *walk) leap(parts []string) []string {
@@ -239,20 +242,10 @@ func (w *walk) leap(parts []string) []string {
 	for n < len(parts)-1 && parts[n] != ".." && parts[n] != "." {
 		n++
 	}
-	if n < 2 {
+	if n = fitting(parts[:n]); n < 2 {
 		return parts
 	}
-	size := n - 1
-	for _, c := range parts[:n] {
-		size += len(c)
-	}
-	if size > chunk {
-		return parts
-	}
-	fd, err := unix.Openat2(w.dir, strings.Join(parts[:n], "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: resolveBeneath,
-	})
+	fd, err := openBeneath(w.dir, strings.Join(parts[:n], "/"))
 	if err != nil {
 		return parts
 	}
@@ -323,16 +316,8 @@ func (w *walk) up() error {
 	w.pay(len(w.canon))
 	w.enter(w.root)
 	for rest := w.canon; len(rest) > 0; {
-		n, size := 0, 0
-		for n < len(rest) && size+len(rest[n])+1 <= chunk {
-			size += len(rest[n]) + 1
-			n++
-		}
-		n = max(n, 1) // a single name is at most 255 bytes
-		fd, err := unix.Openat2(w.dir, strings.Join(rest[:n], "/"), &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: resolveBeneath,
-		})
+		n := max(fitting(rest), 1) // a single name is at most 255 bytes
+		fd, err := openBeneath(w.dir, strings.Join(rest[:n], "/"))
 		if refused(err) {
 			return w.down()
 		}
@@ -345,10 +330,21 @@ func (w *walk) up() error {
 	return nil
 }
 
-// chunk is the most of a path up gives openat2 at once, inside the
+// chunk is the most of a path the walk gives openat2 at once, inside the
 // kernel's PATH_MAX of 4,096 bytes: a longer one is opened a chunk at a
 // time, each beneath the one before.
 const chunk = 4000
+
+// fitting is how many of names, from the first, join into a path of at
+// most chunk bytes.
+func fitting(names []string) int {
+	n, size := 0, 0
+	for n < len(names) && size+len(names[n])+1 <= chunk {
+		size += len(names[n]) + 1
+		n++
+	}
+	return n
+}
 
 // down walks the names of canon from the root again, a level at a time,
 // where openat2 is refused; a symlink swapped in among them is ELOOP.
