@@ -146,7 +146,11 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 		}
 	}
 	w.resolve(entry, sig)
-	return w.addScratch(body, start, locals)
+	if err := w.addScratch(body, start, locals); err != nil {
+		return err
+	}
+	w.frameSize = w.est.size() // with the scratch locals
+	return nil
 }
 
 // scanCall records what a call needs: its index renumbered, the frame
@@ -239,7 +243,6 @@ func (w *bodyRewriter) blockArity(b wasm.BlockType) int {
 // more than one deep.
 func (w *bodyRewriter) resolve(entry int64, sig wasm.FuncType) {
 	w.chargeOnly = !w.calls && len(w.loops) == 0
-	w.frameSize = w.est.size()
 	w.wrap = w.wrap && w.calls
 	if w.wrap {
 		w.wrapType = w.mod.blockTypeOf(sig.Results, w.wrapType[:0])

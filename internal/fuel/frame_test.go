@@ -348,3 +348,24 @@ func hostRuntime(t *testing.T, stack func(context.Context, api.Module)) wazero.R
 }
 
 func (s frameShape) src2wasm(t testing.TB) []byte { return watSource(t, s.src) }
+
+// TestFrameEstimateCountsScratchLocals checks that the locals the rewrite
+// adds for a bulk operation of unknown length are in the estimate of the
+// frame that holds them: before, the estimate was taken before they were
+// declared.
+func TestFrameEstimateCountsScratchLocals(t *testing.T) {
+	const shape = `(module (memory 1)
+  (func $f (export "f") (param i32) (result i32)
+    %s
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (call $f (i32.sub (local.get 0) (i32.const 1)))))))`
+	plain := rewritten(t, watSource(t, fmt.Sprintf(shape, `(memory.fill (i32.const 0) (i32.const 1) (i32.const 8))`))).frames[0]
+	bulk := rewritten(t, watSource(t, fmt.Sprintf(shape, `(memory.fill (i32.const 0) (i32.const 1) (local.get 0))`))).frames[0]
+	// The fill of unknown length adds 5 scratch locals of 8 bytes; its
+	// length is a local.get, which defines no value, where the constant
+	// length is an i32.const, which defines one.
+	if bulk-plain != 5*8-8 {
+		t.Fatalf("frame estimate %d with a fill of unknown length, %d with a constant one: want 32 bytes more", bulk, plain)
+	}
+}
