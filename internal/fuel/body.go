@@ -15,15 +15,18 @@ const (
 	// editEntry inserts at the body's start the entry fuel check and, in
 	// a function that calls, the stack check, then the opening of the
 	// block that wraps the body if a branch targets the function's label.
-	editEntry  editKind = iota
-	editLoop            // inserts a fuel check after a loop opcode
-	editIndex           // replaces a u32 immediate (a function index, a count) with val
-	editCall            // replaces an instruction with a call of helper val
-	editBulk            // puts a bulk instruction behind a test of its length, longer ones going to helper val
-	editLocals          // inserts the declarations of the scratch locals
-	editLeave           // inserts before a return or tail call: the frame is given back
-	editExit            // inserts before the final end: the wrapping block's end, the frame given back
-	editLazy            // inserts before a call_indirect on lazy table val its slot's fill (lazytable.go)
+	editEntry      editKind = iota
+	editLoop                // inserts a fuel check after a loop opcode
+	editIndex               // replaces a u32 immediate (a function index, a count) with val
+	editCall                // replaces an instruction with a call of helper val
+	editBulk                // puts a bulk instruction behind a test of its length, longer ones going to helper val
+	editLocals              // inserts the declarations of the scratch locals
+	editLeave               // inserts before a return or tail call: the frame is given back
+	editExit                // inserts before the final end: the wrapping block's end, the frame given back
+	editLazy                // inserts before a call_indirect on lazy table val its slot's fill (lazytable.go)
+	editBrTable             // replaces a br_table's labels with tables[val] (hoist.go)
+	editHoistOpen           // inserts before a loop the constructs its hoisted yield needs; val is the loop instruction's length
+	editHoistClose          // inserts after a loop's end its hoisted yield
 )
 
 // edit is one change to a body, at a byte position of the original body.
@@ -40,6 +43,9 @@ type edit struct {
 type frame struct {
 	scope int32 // the loop whose cost instructions in this block add to; -1 is the entry
 	seq   int32 // the construct's number, for the frame estimate
+	// hoisted counts the loops with a hoisted yield (hoist.go) among this
+	// construct and those around it.
+	hoisted int32
 }
 
 // bodyRewriter scans and rewrites function bodies. Its slices are reused
@@ -55,6 +61,8 @@ type bodyRewriter struct {
 	stack stackCode
 	est   frameEstimate
 	tmp   []byte // scratch for measuring injected code
+	// tables are the renumbered labels of the body's br_tables (hoist.go).
+	tables [][]byte
 
 	// Per body, once scanned:
 	calls      bool   // the body calls: it accounts its frame
@@ -71,6 +79,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 	w.ctrl = append(w.ctrl[:0], frame{scope: -1})
 	w.loops = w.loops[:0]
 	w.edits = append(w.edits[:0], edit{pos: start, end: start, kind: editEntry})
+	w.tables = w.tables[:0]
 	w.calls, w.wrap = false, false
 	w.scratch = scratchLocals{}
 	var entry int64
@@ -99,6 +108,9 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 		cost := int64(1)
 		switch in.Op {
 		case wasm.OpEnd:
+			if f := w.ctrl[len(w.ctrl)-1]; f.hoisted > w.ctrl[max(len(w.ctrl)-2, 0)].hoisted {
+				w.edits = append(w.edits, edit{pos: in.End, end: in.End, kind: editHoistClose, loop: f.scope})
+			}
 			w.ctrl = w.ctrl[:len(w.ctrl)-1]
 			if len(w.ctrl) > 0 {
 				scope = w.ctrl[len(w.ctrl)-1].scope
@@ -109,11 +121,12 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 				}
 			}
 		case wasm.OpBlock, wasm.OpIf:
-			w.ctrl = append(w.ctrl, frame{scope: scope, seq: w.est.open(w.blockArity(in.Block))})
+			w.ctrl = append(w.ctrl, frame{scope: scope, seq: w.est.open(w.blockArity(in.Block)), hoisted: w.ctrl[len(w.ctrl)-1].hoisted})
 		case wasm.OpReturn:
 			w.edits = append(w.edits, edit{pos: in.Pos, end: in.Pos, kind: editLeave})
 		case wasm.OpBr, wasm.OpBrIf, wasm.OpBrTable:
 			w.wrap = w.wrap || w.toFunction(in)
+			w.renumberBranch(in)
 		case wasm.OpCall, wasm.OpReturnCall, wasm.OpCallIndirect, wasm.OpReturnCallIndirect:
 			w.scanCall(in)
 			if in.Op != wasm.OpCallIndirect && in.Op != wasm.OpReturnCallIndirect && in.Index < w.mod.counts.ImportedFuncs {
@@ -139,10 +152,8 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 			w.loops[scope] += cost
 		}
 		if in.Op == wasm.OpLoop {
-			scope = int32(len(w.loops))
-			w.loops = append(w.loops, 0)
-			w.ctrl = append(w.ctrl, frame{scope: scope, seq: w.est.open(w.blockArity(in.Block))})
-			w.edits = append(w.edits, edit{pos: in.End, end: in.End, kind: editLoop, loop: scope})
+			w.openLoop(in)
+			scope = w.ctrl[len(w.ctrl)-1].scope
 		}
 	}
 	w.resolve(entry, sig)
@@ -151,6 +162,22 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 	}
 	w.frameSize = w.est.size() // with the scratch locals
 	return nil
+}
+
+// openLoop opens a loop's frame and scope and records its check, with
+// its yield hoisted out of it if it can be (hoist.go).
+func (w *bodyRewriter) openLoop(in *wasm.Instr) {
+	parent := &w.ctrl[len(w.ctrl)-1]
+	f := frame{scope: int32(len(w.loops)), hoisted: parent.hoisted}
+	w.loops = append(w.loops, 0)
+	if w.hoists(in.Block, parent) {
+		f.hoisted++
+		w.est.open(w.resultCount(in.Block)) // where the loop is entered again
+		w.edits = append(w.edits, edit{pos: in.Pos, end: in.Pos, kind: editHoistOpen, loop: f.scope, val: uint32(in.End - in.Pos)})
+	}
+	f.seq = w.est.open(w.blockArity(in.Block))
+	w.ctrl = append(w.ctrl, f)
+	w.edits = append(w.edits, edit{pos: in.End, end: in.End, kind: editLoop, loop: f.scope, val: uint32(f.hoisted - parent.hoisted)})
 }
 
 // scanCall records what a call needs: its index renumbered, the frame
@@ -252,7 +279,9 @@ func (w *bodyRewriter) resolve(entry int64, sig wasm.FuncType) {
 		switch e.kind {
 		case editEntry:
 			e.cost = entry
-		case editLoop:
+		case editLoop, editHoistOpen, editHoistClose:
+			// A loop without instructions cannot branch back to itself,
+			// and none branches out of it: it needs no check.
 			if e.cost = w.loops[e.loop]; e.cost == 0 {
 				continue
 			}
@@ -283,13 +312,13 @@ func (w *bodyRewriter) newLen(body []byte) int {
 	n := len(body)
 	for i := range w.edits {
 		e := &w.edits[i]
-		n += w.injectLen(e) - (e.end - e.pos)
+		n += w.injectLen(e, body) - (e.end - e.pos)
 	}
 	return n
 }
 
 // injectLen is the length of what an edit writes.
-func (w *bodyRewriter) injectLen(e *edit) int {
+func (w *bodyRewriter) injectLen(e *edit, body []byte) int {
 	switch e.kind {
 	case editEntry:
 		n := w.check.len(e.cost, w.chargeOnly || w.calls)
@@ -300,8 +329,14 @@ func (w *bodyRewriter) injectLen(e *edit) int {
 			n += 1 + len(w.wrapType)
 		}
 		return n
-	case editLoop:
-		return w.check.len(e.cost, false)
+	case editLoop, editHoistOpen, editHoistClose:
+		if e.kind == editLoop && e.val == 0 {
+			return w.check.len(e.cost, false)
+		}
+		w.tmp = w.hoistCode(w.tmp[:0], e, body)
+		return len(w.tmp)
+	case editBrTable:
+		return len(w.tables[e.val])
 	case editIndex:
 		return max(wasm.U32Len(e.val), e.end-e.pos)
 	case editCall:
@@ -345,8 +380,14 @@ func (w *bodyRewriter) emit(dst []byte, body []byte, oldBase int, om *OffsetMap)
 			if w.wrap {
 				dst = append(append(dst, byte(wasm.OpBlock)), w.wrapType...)
 			}
-		case editLoop:
-			dst = w.check.append(dst, e.cost, false)
+		case editLoop, editHoistOpen, editHoistClose:
+			if e.kind == editLoop && e.val == 0 {
+				dst = w.check.append(dst, e.cost, false)
+			} else {
+				dst = w.hoistCode(dst, e, body)
+			}
+		case editBrTable:
+			dst = append(dst, w.tables[e.val]...)
 		case editIndex:
 			// Keep the index as wide as it was, so most patches leave the
 			// surrounding offsets, and the offset map, unbroken.

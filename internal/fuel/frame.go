@@ -143,7 +143,17 @@ func (f *frameEstimate) def(x uint32, open []frame) {
 		}
 		f.lastDef[x] = f.seq
 	}
-	f.values += int64(len(open) - first)
+	n := len(open) - first
+	if n > 0 {
+		// A loop with a hoisted yield is entered from two places, each a
+		// merge (hoist.go).
+		outside := int32(0)
+		if first > 0 {
+			outside = open[first-1].hoisted
+		}
+		n += int(open[len(open)-1].hoisted - outside)
+	}
+	f.values += int64(n)
 }
 
 // size is the estimate in bytes.

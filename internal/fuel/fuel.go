@@ -103,11 +103,16 @@ type Result struct {
 // whenever the counter goes negative; to account for call stack use; and
 // to split and charge bulk memory and table operations. See the package
 // documentation.
-func Instrument(original []byte) (*Result, error) {
+func Instrument(original []byte) (*Result, error) { return rewrite(original, false) }
+
+// rewrite is Instrument; inPlace keeps every loop's yield call in its
+// check (hoist.go), for tests to compare.
+func rewrite(original []byte, inPlace bool) (*Result, error) {
 	mod, err := decodeModule(original)
 	if err != nil {
 		return nil, fmt.Errorf("invalid module: %w", err)
 	}
+	mod.inPlace = inPlace
 	if err := mod.checkReserved(); err != nil {
 		return nil, err
 	}

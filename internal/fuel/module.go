@@ -30,6 +30,9 @@ type module struct {
 	lazy []LazyTable
 
 	inj injected
+	// inPlace keeps every loop's yield call in its check, as before
+	// hoisting (hoist.go): tests compare the two.
+	inPlace bool
 	// frames is the frame estimate of each defined function that calls,
 	// 0 for the others; tests read it.
 	frames []int64

@@ -1,0 +1,163 @@
+package fuel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/isle-run/isle/internal/wasm"
+)
+
+// counterRun is what one call of an export did, as the host saw it.
+type counterRun struct {
+	results []uint64
+	err     string
+	used    int64
+	yields  int64
+	peeks   []int64 // the counter at each call of env.peek
+}
+
+// runCounter instantiates b beside a meter of the given slice and env's
+// peek and charge, and calls fn(arg).
+func runCounter(t *testing.T, b []byte, slice int64, fn string, arg uint64) counterRun {
+	t.Helper()
+	ctx := context.Background()
+	m := &meter{slice: slice, limit: 1 << 20}
+	r := newRuntime(t, ctx, m)
+	var run counterRun
+	counter := func(mod api.Module) api.MutableGlobal {
+		return mod.ExportedGlobal(GlobalExport).(api.MutableGlobal)
+	}
+	_, err := r.NewHostModuleBuilder("env").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, mod api.Module, _ []uint64) {
+		run.peeks = append(run.peeks, int64(counter(mod).Get()))
+	}), nil, nil).Export("peek").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, mod api.Module, s []uint64) {
+		c := counter(mod)
+		c.Set(uint64(int64(c.Get()) - int64(s[0])))
+	}), []api.ValueType{api.ValueTypeI64}, nil).Export("charge").
+		Instantiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.InstantiateWithConfig(ctx, b, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.results, err = mod.ExportedFunction(fn).Call(ctx, arg)
+	run.err = firstLine(err)
+	run.used, run.yields = m.used(mod), m.yields.Load()
+	return run
+}
+
+// TestHoistedYieldSpendsTheSame checks that loops whose yield is
+// hoisted out of them spend exactly the fuel of checks that call yield in
+// place, yield at the same points, show the host the same counter at
+// every call and compute the same, whichever way they are left and
+// entered again: fallthrough, return, branches and br_tables to labels
+// outside them and to the function's own, after host calls that charge,
+// calls of functions and tables, bulk helpers, table.grow and traps; and
+// a loop with parameters and the loops of a nest deeper than maxHoisted,
+// which keep their call in place.
+func TestHoistedYieldSpendsTheSame(t *testing.T) {
+	t.Parallel()
+	src := wat(t, "hoist")
+	hoisted, err := Instrument(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPlace, err := rewrite(src, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(hoisted.Wasm, inPlace.Wasm) {
+		t.Fatal("the two rewrites are the same module")
+	}
+	calls := []struct {
+		fn  string
+		arg uint64
+	}{{"sum", 0}, {"sum", 5000}, {"hosts", 300}, {"early", 0}, {"early", 2000},
+		{"branch", 1}, {"branch", 500}, {"branch", 5000}, {"fills", 7}, {"grows", 40}, {"nested", 60},
+		{"results", 1}, {"results", 3000}, {"params", 5000}, {"deep", 1}, {"deep", 20000}, {"traps", 3000}}
+	for _, c := range calls {
+		for _, slice := range []int64{1, 7, 1000, 1 << 40} {
+			t.Run(fmt.Sprintf("%s(%d)/slice=%d", c.fn, c.arg, slice), func(t *testing.T) {
+				want := runCounter(t, inPlace.Wasm, slice, c.fn, c.arg)
+				got := runCounter(t, hoisted.Wasm, slice, c.fn, c.arg)
+				if (want.err != "") != (c.fn == "traps") || want.used <= 0 {
+					t.Fatalf("with yield in place: %+v", want)
+				}
+				if !slices.Equal(got.results, want.results) || got.err != want.err {
+					t.Errorf("results %v, %q; want %v, %q", got.results, got.err, want.results, want.err)
+				}
+				if got.used != want.used || got.yields != want.yields {
+					t.Errorf("used %d fuel in %d yields; want %d in %d", got.used, got.yields, want.used, want.yields)
+				}
+				if !slices.Equal(got.peeks, want.peeks) {
+					t.Errorf("the host saw the counter at %v; want %v", head(got.peeks), head(want.peeks))
+				}
+			})
+		}
+	}
+}
+
+// head is the start of a long list, for messages.
+func head(v []int64) []int64 { return v[:min(len(v), 8)] }
+
+// TestHoistingNestStaysShallow checks that a nest of many loops grows
+// only by the constructs of its outermost maxHoisted loops: wazero's
+// compile time grows with the square of the nesting.
+func TestHoistingNestStaysShallow(t *testing.T) {
+	t.Parallel()
+	const loops = 200
+	src := "(module (func (export \"f\") (param i32)" + strings.Repeat("(loop ", loops) +
+		"(br_if 0 (local.get 0))" + strings.Repeat(")", loops) + "))"
+	orig := watSource(t, src)
+	res, err := Instrument(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The innermost loop's check, with its call in place, opens an if.
+	before, after := maxNesting(t, orig), maxNesting(t, res.Wasm)
+	if want := before + hoistDepth*maxHoisted + 1; after != want {
+		t.Fatalf("nesting %d before the rewrite, %d after: want %d", before, after, want)
+	}
+}
+
+// maxNesting is the deepest nesting of blocks in a module's first body.
+func maxNesting(t *testing.T, b []byte) int {
+	t.Helper()
+	m, err := wasm.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := wasm.DecodeCode(m.Section(wasm.SectionCode).Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := code[0].Body
+	_, start, err := wasm.Locals(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r wasm.Reader
+	var in wasm.Instr
+	r.Reset(body)
+	r.Seek(start)
+	depth, deepest := 0, 0
+	for r.Next(&in) == nil {
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
+			depth++
+			deepest = max(deepest, depth)
+		case wasm.OpEnd:
+			depth--
+		}
+	}
+	return deepest
+}
