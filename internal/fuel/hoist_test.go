@@ -161,3 +161,78 @@ func maxNesting(t *testing.T, b []byte) int {
 	}
 	return deepest
 }
+
+// loopKernels are the loops BenchmarkLoopCheck times: one that carries
+// five values and calls nothing, one of three iterations inside another,
+// and one that calls a function every iteration.
+const loopKernels = `(module
+  (memory 1)
+  (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "carried") (param $n i32) (result i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+    (local.set $a (i32.const 1)) (local.set $b (i32.const 2)) (local.set $c (i32.const 3)) (local.set $d (i32.const 4))
+    (loop $l
+      (local.set $a (i32.add (local.get $a) (i32.mul (local.get $b) (i32.const 31))))
+      (local.set $b (i32.xor (local.get $b) (i32.shr_u (local.get $c) (i32.const 3))))
+      (local.set $c (i32.add (local.get $c) (i32.rotl (local.get $d) (i32.const 5))))
+      (local.set $d (i32.sub (local.get $d) (local.get $a)))
+      (local.set $e (i32.add (local.get $e) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $e) (local.get $n))))
+    (i32.add (i32.add (local.get $a) (local.get $b)) (i32.add (local.get $c) (local.get $d))))
+  (func (export "short") (param $n i32) (result i32)
+    (local $i i32) (local $j i32) (local $s i32)
+    (loop $o
+      (local.set $j (i32.const 0))
+      (loop $in
+        (local.set $s (i32.add (local.get $s) (i32.load (i32.and (local.get $j) (i32.const 60)))))
+        (i32.store (i32.and (local.get $s) (i32.const 60)) (local.get $j))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $in (i32.lt_u (local.get $j) (i32.const 3))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $o (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $s))
+  (func (export "calling") (param $n i32) (result i32)
+    (local $i i32) (local $s i32) (local $a i32) (local $b i32)
+    (loop $o
+      (local.set $s (i32.add (local.get $s) (call $g (local.get $i))))
+      (local.set $a (i32.xor (local.get $a) (local.get $s)))
+      (local.set $b (i32.add (local.get $b) (local.get $a)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $o (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.add (local.get $s) (local.get $b))))`
+
+// BenchmarkLoopCheck times an iteration of each of loopKernels' loops
+// three ways: under bare wazero without metering (the anchor), with the
+// check calling yield in place, and with its yield hoisted out of the
+// loop. go test -bench LoopCheck -count 5 ./internal/fuel
+func BenchmarkLoopCheck(b *testing.B) {
+	ctx := context.Background()
+	src := watSource(b, loopKernels)
+	hoisted, err := Instrument(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inPlace, err := rewrite(src, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := newRuntime(b, ctx, &meter{slice: 1_000_000})
+	ways := []struct {
+		name string
+		wasm []byte
+	}{{"wazero", src}, {"in-place", inPlace.Wasm}, {"hoisted", hoisted.Wasm}}
+	for _, fn := range []string{"carried", "short", "calling"} {
+		for i, w := range ways {
+			mod, err := r.InstantiateWithConfig(ctx, w.wasm, wazero.NewModuleConfig().WithName(fmt.Sprint(fn, i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := mod.ExportedFunction(fn)
+			b.Run(fn+"/"+w.name, func(b *testing.B) {
+				if _, err := f.Call(ctx, uint64(b.N)); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+}
