@@ -63,6 +63,8 @@ type bodyRewriter struct {
 	tmp   []byte // scratch for measuring injected code
 	// tables are the renumbered labels of the body's br_tables (hoist.go).
 	tables [][]byte
+	// hoistedHere counts the body's loops with a hoisted yield.
+	hoistedHere int
 
 	// Per body, once scanned:
 	calls      bool   // the body calls: it accounts its frame
@@ -80,6 +82,7 @@ func (w *bodyRewriter) scan(body []byte, start int, locals uint64, sig wasm.Func
 	w.loops = w.loops[:0]
 	w.edits = append(w.edits[:0], edit{pos: start, end: start, kind: editEntry})
 	w.tables = w.tables[:0]
+	w.hoistedHere = 0
 	w.calls, w.wrap = false, false
 	w.scratch = scratchLocals{}
 	var entry int64
@@ -172,7 +175,10 @@ func (w *bodyRewriter) openLoop(in *wasm.Instr) {
 	w.loops = append(w.loops, 0)
 	if w.hoists(in.Block, parent) {
 		f.hoisted++
-		w.est.open(w.resultCount(in.Block)) // where the loop is entered again
+		w.hoistedHere++
+		n := w.resultCount(in.Block)
+		w.est.open(n) // the block that leaves it
+		w.est.open(n) // the loop that enters it again
 		w.edits = append(w.edits, edit{pos: in.Pos, end: in.Pos, kind: editHoistOpen, loop: f.scope, val: uint32(in.End - in.Pos)})
 	}
 	f.seq = w.est.open(w.blockArity(in.Block))

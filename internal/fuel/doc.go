@@ -16,7 +16,10 @@
 //     as GlobalExport, initially 0) is negative, and before every chunk of
 //     a bulk operation longer than a chunk, whatever the counter. The host
 //     charges what the counter used, refills it, and may trap to kill the
-//     guest.
+//     guest. It must leave the counter at zero or above, or trap: a loop
+//     calls yield from outside itself and enters itself again (see below),
+//     so a counter left negative would call yield again at once, without
+//     an iteration in between.
 //   - isle:fuel.stack () -> (): called on entering a function when the
 //     stack budget (the i32 exported as StackGlobalExport, initially
 //     StackInitial) went negative. The host adds StackChunk until it is not
@@ -69,8 +72,10 @@
 // The charges and the calls of yield are exactly those of a call in
 // place. On C n-body, the overhead over uninstrumented code went from
 // about 25% to 2 to 7%; a loop that calls functions anyway gains nothing.
-// Loops with parameters, and loops nested inside eight hoisted ones, keep
-// the call in place.
+// Loops with parameters, loops nested inside eight hoisted ones and loops
+// after a function's first 64 keep the call in place (hoist.go says why).
+// A hoisted loop's yield lies after the loop's end, so a trap in it, such
+// as a kill, is reported at the row of the loop's last instruction.
 //
 // A bulk operation of n bytes costs 1 + max(n, MemoryChargeFloor)/16
 // units, MemoryBytesPerFuel being 16; of n table entries, 1 + max(n,
@@ -214,7 +219,8 @@
 // "inlined" frames), as well as discriminators and prologue markers. Rows
 // of dead code (tombstone addresses) are dropped too. Injected checks have
 // no row of their own: they fall within the row of the instruction before
-// them, the function's first line or the loop's. A bulk instruction keeps
+// them, the function's first line or the loop's (or, for a hoisted
+// loop's yield, the loop's last instruction's). A bulk instruction keeps
 // its bytes and its row, behind the injected test of its length; a trap
 // in a helper shows the helper's frame over the row of the code just
 // before the instruction, and a trap in table.grow's helper the row of

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/isle-run/isle/internal/wasm"
@@ -196,4 +197,58 @@ func sizeField(code []byte, o int) (int, bool) {
 		prev = c.Offset + len(c.Body)
 	}
 	return 0, false
+}
+
+// TestOffsetMapAcrossHoistedLoops checks that every instruction of the
+// original maps forward to the same opcode and back to itself, where
+// branches leave two hoisted loops at once, a br_table's labels widen
+// past one byte, and bulk operations stand inside hoisted loops
+// (TestOffsetMapInjected's byte check only allows a move of 3).
+func TestOffsetMapAcrossHoistedLoops(t *testing.T) {
+	t.Parallel()
+	src := `(module (memory 1) (func $g (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+(func (export "f") (param $n i32) (result i32) (local $i i32)
+ ` + strings.Repeat("block\n", 126) + `
+  loop $a
+   loop $b
+     local.get $i i32.const 1 i32.add local.tee $i
+     local.get $n i32.ge_u br_if 2
+     local.get $i i32.const 3 i32.rem_u
+     br_table 0 1 126 127 0
+   end
+   local.get $i call $g drop
+   br 1
+  end
+ ` + strings.Repeat("end\n", 126) + ` local.get $i call $g)
+ (func (param i32) (result i32) (loop (loop (loop (br_if 3 (i32.const 5) (local.get 0)) (br_if 1 (local.get 0)) (br 2)))) (i32.const 1) (call $g))
+ (func (param i32) (local i32) (memory.fill (local.get 0) (i32.const 0) (local.get 0)) (loop (loop (memory.fill (local.get 0) (i32.const 0) (local.get 0)) (br_if 1 (local.get 0)) (br_if 0 (local.get 0)))) (loop) (loop (br_if 0 (local.get 0))))
+)`
+	b := watSource(t, src)
+	res, err := Instrument(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCode, newCode := codePayload(t, b), codePayload(t, res.Wasm)
+	bodies, err := wasm.DecodeCode(oldCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, c := range bodies {
+		_, start, _ := wasm.Locals(c.Body)
+		var r wasm.Reader
+		var in wasm.Instr
+		r.Reset(c.Body)
+		r.Seek(start)
+		for r.Next(&in) == nil {
+			o := uint64(c.Offset + in.Pos)
+			n := res.Offsets.rewritten(o)
+			back, ok := res.Offsets.Original(n)
+			checked++
+			if !ok || back != o || newCode[n] != oldCode[o] {
+				t.Errorf("instr %v at old %d -> new %d (byte %#x, want %#x), back %d %v", in.Op, o, n, newCode[n], oldCode[o], back, ok)
+			}
+		}
+	}
+	t.Logf("checked %d instructions", checked)
 }

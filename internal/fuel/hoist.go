@@ -33,13 +33,23 @@ import "github.com/isle-run/isle/internal/wasm"
 // is given back, since the header charges it again when the loop is
 // entered anew: the fuel spent and the points where yield is called are
 // exactly those of the check with the call in place
-// (TestHoistedYieldSpendsTheSame). A loop with parameters keeps the call
-// in place: its values would have to cross the yield.
+// (TestHoistedYieldSpendsTheSame), provided yield leaves the counter at
+// zero or above (or traps), as the host must. A loop with parameters
+// keeps the call in place: its values would have to cross the yield.
+// The frame estimate counts the two constructs where the loop's values
+// merge, so a function with hoisted loops is estimated, and charged to
+// the stack budget, a little more than before.
 //
-// Only the outermost maxHoisted loops of a nest are hoisted, so that a
-// module of deeply nested loops does not nest four times as deep for
-// wazero, whose compile time grows with the square of the nesting.
-const maxHoisted = 8
+// wazero's compile time grows faster than the code: with the square of
+// the nesting, and faster than linearly with the loops of a function
+// (20,000 loops side by side took 64 s to compile with their calls in
+// place, 161 s hoisted, in review). So only the outermost maxHoisted
+// loops of a nest are hoisted, and the first maxHoistedPerFunction loops
+// of a function; the others keep the call in place.
+const (
+	maxHoisted            = 8
+	maxHoistedPerFunction = 64
+)
 
 // hoistDepth is how many labels a hoisted loop adds around its own.
 const hoistDepth = 3
@@ -47,7 +57,7 @@ const hoistDepth = 3
 // hoists reports whether a loop of block type bt opened inside frame
 // parent has its yield hoisted.
 func (w *bodyRewriter) hoists(bt wasm.BlockType, parent *frame) bool {
-	if w.mod.inPlace || parent.hoisted >= maxHoisted {
+	if w.mod.inPlace || parent.hoisted >= maxHoisted || w.hoistedHere >= maxHoistedPerFunction {
 		return false
 	}
 	if t, ok := bt.TypeIndex(); ok {

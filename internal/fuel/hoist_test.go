@@ -132,25 +132,8 @@ func TestHoistingNestStaysShallow(t *testing.T) {
 // maxNesting is the deepest nesting of blocks in a module's first body.
 func maxNesting(t *testing.T, b []byte) int {
 	t.Helper()
-	m, err := wasm.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := wasm.DecodeCode(m.Section(wasm.SectionCode).Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := code[0].Body
-	_, start, err := wasm.Locals(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r wasm.Reader
-	var in wasm.Instr
-	r.Reset(body)
-	r.Seek(start)
 	depth, deepest := 0, 0
-	for r.Next(&in) == nil {
+	eachInstr(t, b, func(in *wasm.Instr) {
 		switch in.Op {
 		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf:
 			depth++
@@ -158,7 +141,7 @@ func maxNesting(t *testing.T, b []byte) int {
 		case wasm.OpEnd:
 			depth--
 		}
-	}
+	})
 	return deepest
 }
 
@@ -234,5 +217,61 @@ func BenchmarkLoopCheck(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestHoistingSiblingsStaysBounded checks that a function of many loops
+// side by side hoists only the yields of its first maxHoistedPerFunction:
+// wazero's compile time grows faster than the loops of a function.
+func TestHoistingSiblingsStaysBounded(t *testing.T) {
+	t.Parallel()
+	const loops = 200
+	src := "(module (func (export \"f\") (param i32)" +
+		strings.Repeat("(loop (br_if 0 (local.get 0)))", loops) + "))"
+	orig := watSource(t, src)
+	res, err := Instrument(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after := countOp(t, orig, wasm.OpLoop), countOp(t, res.Wasm, wasm.OpLoop)
+	if after != before+maxHoistedPerFunction {
+		t.Fatalf("%d loops before the rewrite, %d after: want %d more (one for each hoisted yield)", before, after, maxHoistedPerFunction)
+	}
+}
+
+// countOp counts an opcode in a module's first body.
+func countOp(t *testing.T, b []byte, op wasm.Opcode) int {
+	t.Helper()
+	n := 0
+	eachInstr(t, b, func(in *wasm.Instr) {
+		if in.Op == op {
+			n++
+		}
+	})
+	return n
+}
+
+// eachInstr calls f for every instruction of a module's first body.
+func eachInstr(t *testing.T, b []byte, f func(*wasm.Instr)) {
+	t.Helper()
+	m, err := wasm.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := wasm.DecodeCode(m.Section(wasm.SectionCode).Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := code[0].Body
+	_, start, err := wasm.Locals(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r wasm.Reader
+	var in wasm.Instr
+	r.Reset(body)
+	r.Seek(start)
+	for r.Next(&in) == nil {
+		f(&in)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // rewriteVersion names the rewriter's output format in the disk cache.
 // Bump it whenever internal/fuel or exportGlobals changes what it emits.
-const rewriteVersion = "fuel-10-hoisted-1"
+const rewriteVersion = "fuel-10-hoisted-2"
 
 // instrument returns the fuel-instrumented form of a module, from the disk
 // cache when this exact module was rewritten before.
