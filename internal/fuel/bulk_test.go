@@ -424,27 +424,7 @@ func TestCodeCountWidens(t *testing.T) {
 	if oldCode[0] != 127 || newCode[0]&0x80 == 0 || newCode[1] != 1 {
 		t.Fatalf("code section counts % x before, % x after", oldCode[:2], newCode[:2])
 	}
-	bodies, err := wasm.DecodeCode(oldCode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for fi, c := range bodies {
-		_, start, _ := wasm.Locals(c.Body)
-		var r wasm.Reader
-		var in wasm.Instr
-		r.Reset(c.Body)
-		r.Seek(start)
-		for r.Next(&in) == nil {
-			a := uint64(c.Offset + in.Pos)
-			b := res.Offsets.rewritten(a)
-			if back, ok := res.Offsets.Original(b); !ok || back != a {
-				t.Fatalf("body %d: offset %#x maps to %#x, which maps back to %#x, %v", fi, a, b, back, ok)
-			}
-			if newCode[b] != oldCode[a] {
-				t.Fatalf("body %d: opcode %#x at %#x became %#x at %#x", fi, oldCode[a], a, newCode[b], b)
-			}
-		}
-	}
+	checkMapsBack(t, orig, res)
 	ctx := context.Background()
 	mod, err := newRuntime(t, ctx, &meter{slice: 1 << 40}).Instantiate(ctx, res.Wasm)
 	if err != nil {

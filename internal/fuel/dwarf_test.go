@@ -106,35 +106,17 @@ func TestDWARFEveryInstruction(t *testing.T) {
 				t.Fatal(err)
 			}
 			before, after := newLineLookup(t, orig), newLineLookup(t, res.Wasm)
-			oldCode, newCode := codePayload(t, orig), codePayload(t, res.Wasm)
-			bodies, err := wasm.DecodeCode(oldCode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var n, named int
-			for fi, c := range bodies {
-				_, start, _ := wasm.Locals(c.Body)
-				var r wasm.Reader
-				var in wasm.Instr
-				r.Reset(c.Body)
-				r.Seek(start)
-				for r.Next(&in) == nil {
-					a := uint64(c.Offset + in.Pos)
-					b := res.Offsets.rewritten(a)
-					if back, ok := res.Offsets.Original(b); !ok || back != a {
-						t.Fatalf("body %d: offset %#x maps to %#x, which maps back to %#x, %v", fi, a, b, back, ok)
-					}
-					if newCode[b] != oldCode[a] {
-						t.Fatalf("body %d: opcode %#x at %#x became %#x at %#x", fi, oldCode[a], a, newCode[b], b)
-					}
-					if x, y := before.at(a), after.at(b); x != y {
-						t.Errorf("body %d: %#x is %q before, %#x is %q after", fi, a, x, b, y)
-					} else if x != "" {
-						named++
-					}
-					n++
+			oldCode := codePayload(t, orig)
+			n := checkMapsBack(t, orig, res)
+			named := 0
+			eachCodeInstr(t, oldCode, func(body int, a uint64, _ *wasm.Instr) {
+				b := res.Offsets.rewritten(a)
+				if x, y := before.at(a), after.at(b); x != y {
+					t.Errorf("body %d: %#x is %q before, %#x is %q after", body, a, x, b, y)
+				} else if x != "" {
+					named++
 				}
-			}
+			})
 			t.Logf("%d instructions, %d with a source line", n, named)
 			if named < 100 {
 				t.Fatalf("only %d instructions had a source line", named)
@@ -228,27 +210,5 @@ func TestOffsetMapAcrossHoistedLoops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldCode, newCode := codePayload(t, b), codePayload(t, res.Wasm)
-	bodies, err := wasm.DecodeCode(oldCode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checked := 0
-	for _, c := range bodies {
-		_, start, _ := wasm.Locals(c.Body)
-		var r wasm.Reader
-		var in wasm.Instr
-		r.Reset(c.Body)
-		r.Seek(start)
-		for r.Next(&in) == nil {
-			o := uint64(c.Offset + in.Pos)
-			n := res.Offsets.rewritten(o)
-			back, ok := res.Offsets.Original(n)
-			checked++
-			if !ok || back != o || newCode[n] != oldCode[o] {
-				t.Errorf("instr %v at old %d -> new %d (byte %#x, want %#x), back %d %v", in.Op, o, n, newCode[n], oldCode[o], back, ok)
-			}
-		}
-	}
-	t.Logf("checked %d instructions", checked)
+	t.Logf("checked %d instructions", checkMapsBack(t, b, res))
 }

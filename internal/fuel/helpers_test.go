@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/isle-run/isle/internal/testwasm"
+	"github.com/isle-run/isle/internal/wasm"
 )
 
 // spectestDir finds the converted spec tests.
@@ -118,4 +119,47 @@ func firstLine(err error) string {
 	}
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// eachCodeInstr calls f for every instruction of every body of a code
+// section payload, with the body's index and the instruction's offset in
+// the payload.
+func eachCodeInstr(t testing.TB, code []byte, f func(body int, at uint64, in *wasm.Instr)) {
+	t.Helper()
+	bodies, err := wasm.DecodeCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r wasm.Reader
+	var in wasm.Instr
+	for i, c := range bodies {
+		_, start, err := wasm.Locals(c.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Reset(c.Body)
+		r.Seek(start)
+		for r.Next(&in) == nil {
+			f(i, uint64(c.Offset+in.Pos), &in)
+		}
+	}
+}
+
+// checkMapsBack checks that every instruction of orig maps forward
+// through res.Offsets to the same opcode, and back to itself. It returns
+// how many it checked.
+func checkMapsBack(t *testing.T, orig []byte, res *Result) int {
+	t.Helper()
+	oldCode, newCode := codePayload(t, orig), codePayload(t, res.Wasm)
+	n := 0
+	eachCodeInstr(t, oldCode, func(body int, a uint64, in *wasm.Instr) {
+		n++
+		b := res.Offsets.rewritten(a)
+		if back, ok := res.Offsets.Original(b); !ok || back != a {
+			t.Errorf("body %d: %v at %#x maps to %#x, which maps back to %#x, %v", body, in.Op, a, b, back, ok)
+		} else if newCode[b] != oldCode[a] {
+			t.Errorf("body %d: opcode %#x at %#x became %#x at %#x", body, oldCode[a], a, newCode[b], b)
+		}
+	})
+	return n
 }

@@ -254,24 +254,9 @@ func countOp(t *testing.T, b []byte, op wasm.Opcode) int {
 // eachInstr calls f for every instruction of a module's first body.
 func eachInstr(t *testing.T, b []byte, f func(*wasm.Instr)) {
 	t.Helper()
-	m, err := wasm.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := wasm.DecodeCode(m.Section(wasm.SectionCode).Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := code[0].Body
-	_, start, err := wasm.Locals(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r wasm.Reader
-	var in wasm.Instr
-	r.Reset(body)
-	r.Seek(start)
-	for r.Next(&in) == nil {
-		f(&in)
-	}
+	eachCodeInstr(t, codePayload(t, b), func(body int, _ uint64, in *wasm.Instr) {
+		if body == 0 {
+			f(in)
+		}
+	})
 }
