@@ -29,15 +29,16 @@ import "github.com/isle-run/isle/internal/wasm"
 //	end
 //
 // The loop's own label is unchanged, and branches from inside it to
-// labels outside it count three more (renumber). After yield, the charge
+// labels outside it count three more (renumberBranch). After yield, the charge
 // is given back, since the header charges it again when the loop is
 // entered anew: the fuel spent and the points where yield is called are
 // exactly those of the check with the call in place
 // (TestHoistedYieldSpendsTheSame), provided yield leaves the counter at
 // zero or above (or traps), as the host must. A loop with parameters
 // keeps the call in place: its values would have to cross the yield.
-// The frame estimate counts the two constructs where the loop's values
-// merge, so a function with hoisted loops is estimated, and charged to
+// The frame estimate counts the results of the two constructs around
+// the loop, and the merges of the loop's values where it is entered
+// again, so a function with hoisted loops is estimated, and charged to
 // the stack budget, a little more than before.
 //
 // wazero's compile time grows faster than the code: with the square of
@@ -77,7 +78,7 @@ func (w *bodyRewriter) resultCount(bt wasm.BlockType) int {
 	return 1
 }
 
-// renumber patches a branch from inside hoisted loops to a label outside
+// renumberBranch patches a branch from inside hoisted loops to a label outside
 // them: each loop it leaves adds hoistDepth labels between the two.
 func (w *bodyRewriter) renumberBranch(in *wasm.Instr) {
 	top := len(w.ctrl) - 1
