@@ -89,69 +89,73 @@ func addOf(typ string) string {
 	return typ + ".add"
 }
 
+// recursive builds a $f that counts its depth, runs body, recurses, and
+// reads its n i64 locals after the call, so that every local defined in
+// body lives across it. With counter, $f has an i32 local $i ahead of
+// them. body gets the index of the first i64 local.
+func recursive(n int, counter bool, body func(b *strings.Builder, first int)) string {
+	var b strings.Builder
+	first, i := 1, ""
+	if counter {
+		first, i = 2, "(local $i i32)"
+	}
+	fmt.Fprintf(&b, "(module (global $d (export \"depth\") (mut i32) (i32.const 0))\n(func $f (param i32) (result i64) %s(local%s)\n",
+		i, strings.Repeat(" i64", n))
+	b.WriteString(" global.get $d i32.const 1 i32.add global.set $d\n")
+	body(&b, first)
+	b.WriteString(" local.get 0 call $f\n")
+	for l := range n {
+		fmt.Fprintf(&b, " local.get %d i64.add\n", l+first)
+	}
+	b.WriteString(")\n(func $g)\n(func (export \"run\") i32.const 1 call $f drop))\n")
+	return b.String()
+}
+
 // nestedMerges builds the shape that makes the most merge values of a
 // small body: n locals defined inside d nested ifs, each if followed by a
 // call, all read after the recursive call. Every local gets a merge value
 // at every level, live across the calls after it.
 func nestedMerges(n, d int) frameShape {
-	var b strings.Builder
-	fmt.Fprintf(&b, "(module (global $d (export \"depth\") (mut i32) (i32.const 0))\n(func $f (param i32) (result i64) (local%s)\n",
-		strings.Repeat(" i64", n))
-	b.WriteString(" global.get $d i32.const 1 i32.add global.set $d\n")
-	b.WriteString(strings.Repeat(" local.get 0 if\n", d))
+	src := recursive(n, false, func(b *strings.Builder, first int) {
+		b.WriteString(strings.Repeat(" local.get 0 if\n", d))
+		for i := range n {
+			fmt.Fprintf(b, " global.get $d i64.extend_i32_u i64.const %d i64.add local.set %d\n", i, i+first)
+		}
+		b.WriteString(strings.Repeat(" end call $g\n", d))
+	})
+	return frameShape{name: fmt.Sprintf("%d locals defined in %d nested ifs", n, d), src: src}
+}
+
+// redefine writes the redefinition of n i64 locals from first on.
+func redefine(b *strings.Builder, n, first int) {
 	for i := range n {
-		fmt.Fprintf(&b, " global.get $d i64.extend_i32_u i64.const %d i64.add local.set %d\n", i, i+1)
+		fmt.Fprintf(b, " local.get %d i64.const %d i64.add local.set %d\n", i+first, i, i+first)
 	}
-	b.WriteString(strings.Repeat(" end call $g\n", d))
-	b.WriteString(" local.get 0 call $f\n")
-	for i := range n {
-		fmt.Fprintf(&b, " local.get %d i64.add\n", i+1)
-	}
-	b.WriteString(")\n(func $g)\n(func (export \"run\") i32.const 1 call $f drop))\n")
-	return frameShape{name: fmt.Sprintf("%d locals defined in %d nested ifs", n, d), src: b.String()}
 }
 
 // loopCalls builds a loop that calls once per iteration and redefines n
 // locals, then recurses.
 func loopCalls(n int) frameShape {
-	var b strings.Builder
-	fmt.Fprintf(&b, "(module (global $d (export \"depth\") (mut i32) (i32.const 0))\n(func $f (param i32) (result i64) (local $i i32)(local%s)\n",
-		strings.Repeat(" i64", n))
-	b.WriteString(" global.get $d i32.const 1 i32.add global.set $d\n")
-	b.WriteString(" (loop $l call $g\n")
-	for i := range n {
-		fmt.Fprintf(&b, " local.get %d i64.const %d i64.add local.set %d\n", i+2, i, i+2)
-	}
-	b.WriteString(" (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))))\n")
-	b.WriteString(" local.get 0 call $f\n")
-	for i := range n {
-		fmt.Fprintf(&b, " local.get %d i64.add\n", i+2)
-	}
-	b.WriteString(")\n(func $g)\n(func (export \"run\") i32.const 1 call $f drop))\n")
-	return frameShape{name: fmt.Sprintf("loop with a call redefining %d locals", n), src: b.String()}
+	src := recursive(n, true, func(b *strings.Builder, first int) {
+		b.WriteString(" (loop $l call $g\n")
+		redefine(b, n, first)
+		b.WriteString(" (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))))\n")
+	})
+	return frameShape{name: fmt.Sprintf("loop with a call redefining %d locals", n), src: src}
 }
 
 // loopNest builds k nested loops, each with a result, that call and
 // redefine n locals in the innermost, then recurses: the loops' yields
 // are hoisted, which adds constructs where the locals merge.
 func loopNest(k, n int) frameShape {
-	var b strings.Builder
-	fmt.Fprintf(&b, "(module (global $d (export \"depth\") (mut i32) (i32.const 0))\n(func $f (param i32) (result i64) (local $i i32)(local%s)\n",
-		strings.Repeat(" i64", n))
-	b.WriteString(" global.get $d i32.const 1 i32.add global.set $d\n")
-	b.WriteString(strings.Repeat(" (drop (loop (result i32)\n", k))
-	b.WriteString(" call $g\n")
-	for i := range n {
-		fmt.Fprintf(&b, " local.get %d i64.const %d i64.add local.set %d\n", i+2, i, i+2)
-	}
-	b.WriteString(" (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))) (local.get $i)\n")
-	b.WriteString(" ))" + strings.Repeat(" (local.get $i) ))", k-1))
-	b.WriteString(" local.get 0 call $f\n")
-	for i := range n {
-		fmt.Fprintf(&b, " local.get %d i64.add\n", i+2)
-	}
-	b.WriteString(")\n(func $g)\n(func (export \"run\") i32.const 1 call $f drop))\n")
-	return frameShape{name: fmt.Sprintf("%d nested loops with results, a call redefining %d locals", k, n), src: b.String()}
+	src := recursive(n, true, func(b *strings.Builder, first int) {
+		b.WriteString(strings.Repeat(" (drop (loop (result i32)\n", k))
+		b.WriteString(" call $g\n")
+		redefine(b, n, first)
+		b.WriteString(" (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))) (local.get $i)\n")
+		b.WriteString(" ))" + strings.Repeat(" (local.get $i) ))", k-1))
+	})
+	return frameShape{name: fmt.Sprintf("%d nested loops with results, a call redefining %d locals", k, n), src: src}
 }
 
 // indirect recurses through call_indirect with many arguments.
