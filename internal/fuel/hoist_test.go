@@ -66,15 +66,7 @@ func runCounter(t *testing.T, b []byte, slice int64, fn string, arg uint64) coun
 // which keep their call in place.
 func TestHoistedYieldSpendsTheSame(t *testing.T) {
 	t.Parallel()
-	src := wat(t, "hoist")
-	hoisted, err := Instrument(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inPlace, err := rewrite(src, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hoisted, inPlace := bothRewrites(t, wat(t, "hoist"))
 	if slices.Equal(hoisted.Wasm, inPlace.Wasm) {
 		t.Fatal("the two rewrites are the same module")
 	}
@@ -104,6 +96,20 @@ func TestHoistedYieldSpendsTheSame(t *testing.T) {
 			})
 		}
 	}
+}
+
+// bothRewrites rewrites src with loops' yields hoisted, as Instrument
+// does, and with them in place.
+func bothRewrites(t testing.TB, src []byte) (hoisted, inPlace *Result) {
+	t.Helper()
+	hoisted, err := Instrument(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inPlace, err = rewrite(src, true); err != nil {
+		t.Fatal(err)
+	}
+	return hoisted, inPlace
 }
 
 // head is the start of a long list, for messages.
@@ -191,14 +197,7 @@ const loopKernels = `(module
 func BenchmarkLoopCheck(b *testing.B) {
 	ctx := context.Background()
 	src := watSource(b, loopKernels)
-	hoisted, err := Instrument(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	inPlace, err := rewrite(src, true)
-	if err != nil {
-		b.Fatal(err)
-	}
+	hoisted, inPlace := bothRewrites(b, src)
 	r := newRuntime(b, ctx, &meter{slice: 1_000_000})
 	ways := []struct {
 		name string
