@@ -75,6 +75,11 @@ func FromError(err error) *api.Abandonment {
 	return &api.Abandonment{Cause: api.CauseHostFault, Detail: first, Frames: frames}
 }
 
+// DispatchModule begins the names of the kernel's dispatcher instances,
+// through which reactors' handlers are called: their frames are the
+// kernel's, not the guest's, and Frames leaves them out.
+const DispatchModule = "isle:dispatch"
+
 // Frames parses the "wasm stack trace:" part of a wazero error.
 func Frames(msg string) []api.Frame {
 	_, trace, ok := strings.Cut(msg, "wasm stack trace:\n")
@@ -92,6 +97,9 @@ func Frames(msg string) []api.Frame {
 			}
 		case strings.HasPrefix(line, "\t"):
 			sig := strings.TrimPrefix(line, "\t")
+			if strings.HasPrefix(sig, DispatchModule) {
+				continue
+			}
 			frames = append(frames, api.Frame{Function: funcName(sig), Signature: strings.TrimPrefix(sig, ".")})
 		default:
 			// A blank line ends the trace; anything after it (such as a Go

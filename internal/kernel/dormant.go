@@ -167,6 +167,7 @@ func (p *Process) sleep() (later bool) {
 		d.globals[i] = p.inst.ExportedGlobal(name).Get()
 	}
 	p.alloc.Retain()
+	p.unbind()
 	_ = p.inst.Close(p.callCtx())
 	p.inst, p.fuel.counter, p.callStack.global = nil, nil, nil
 	p.dormant = d

@@ -86,6 +86,7 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	// uncharged.
 	p.watching = nil
 	if p.inst != nil {
+		p.unbind()
 		_ = p.inst.Close(context.Background())
 		// A Process outlives its end in whoever holds it: what the instance
 		// reaches (its compiled code among it) must not.
@@ -95,7 +96,6 @@ func (p *Process) end(exit isleapi.Exit, aborted bool) {
 	// state (closed above), 470 bytes of a corpse's 1.9 KiB.
 	p.grants, p.wasi = nil, nil
 	p.alloc.Release() // the memory a dormant reactor kept
-	p.handler = nil   // the sweep forgets a dead process; its engine goes now
 	p.closeMem()
 	p.exit = pexit(exit)
 	p.ended.Store(time.Now().UnixNano())

@@ -6,22 +6,18 @@ import (
 	"time"
 )
 
-// A reactor calls its isle_handle through an api.Function, which in
-// wazero's compiler is a call engine with its own 10 KiB Go stack (plus
-// 1.5 KiB of engine) that lives as long as the function does. Getting a
-// new one for every turn costs that allocation every message (several µs
-// with the collections it brings on), so a reactor keeps its engine while
-// it is busy; one that has had no turn for a whole sweep period gives it
-// back, and holds no stack while it idles. Sharing one stack among all the
-// reactors a worker runs needs wazero's help (docs/upstream/wazero.md).
+// A reactor that has gone a whole sweep period without a turn is put to
+// sleep (dormant.go): its instance is closed, and only its memory and
+// globals are kept. Its handler holds no call engine of its own in any
+// case: turns run on their worker's (dispatch.go).
 
-// engineIdle is the sweep period: a reactor keeps its engine between 1
+// engineIdle is the sweep period: a reactor keeps its instance between 1
 // and 2 periods after its last turn. A 10,000-process ring goes round in
-// tens of milliseconds, so a busy node never rebuilds an engine.
+// tens of milliseconds, so a busy node never makes an instance again.
 const engineIdle = time.Second
 
-// engineSweeper lists the reactors that hold a call engine and releases
-// those that went a whole period without a turn.
+// engineSweeper lists the reactors that have an instance and puts to
+// sleep those that went a whole period without a turn.
 type engineSweeper struct {
 	mu      sync.Mutex
 	held    []*Process // reactors that may hold an engine
@@ -31,8 +27,8 @@ type engineSweeper struct {
 	period  time.Duration // engineIdle if zero; tests shorten it
 }
 
-// add lists p, which has just made its engine, and makes sure a sweep is
-// due. Called by p's owner.
+// add lists p, which has just been given its instance and dispatch slot,
+// and makes sure a sweep is due. Called by p's owner.
 func (s *engineSweeper) add(p *Process) {
 	s.mu.Lock()
 	s.held = append(s.held, p)
@@ -64,8 +60,8 @@ func (s *engineSweeper) stop() {
 	s.mu.Unlock()
 }
 
-// sweep releases the engine of every listed reactor that is idle and had
-// no turn since the previous sweep, and forgets those that ended.
+// sweep puts to sleep every listed reactor that is idle and had no turn
+// since the previous sweep, and forgets those that ended.
 func (s *engineSweeper) sweep() {
 	s.mu.Lock()
 	held := s.held
@@ -88,10 +84,11 @@ func (s *engineSweeper) sweep() {
 }
 
 // keepEngine is the sweep's decision for one reactor: it reports whether
-// p still holds its engine. p.handler belongs to p's owner; an idle
-// reactor has none, and the next owner takes p.mu to leave schedIdle, so
-// clearing it here under p.mu is safe, and so is putting the reactor to
-// sleep (dormant.go).
+// p stays listed, as a reactor that may yet be put to sleep. A reactor
+// idle since the previous sweep sleeps (dormant.go) if its module allows,
+// and leaves the list either way: it is listed again at the turn that
+// wakes it. The next owner takes p.mu to leave schedIdle, so putting it
+// to sleep here under p.mu is safe.
 func (p *Process) keepEngine() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,9 +101,5 @@ func (p *Process) keepEngine() bool {
 	case p.mbox.sched != schedIdle:
 		return true // queued for a turn, or in one that is still running
 	}
-	if p.sleep() {
-		return true // its wake code is compiling: it keeps its engine, and stays listed once
-	}
-	p.handler = nil
-	return false
+	return p.sleep() // its wake code is compiling: it stays listed, once
 }

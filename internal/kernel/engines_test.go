@@ -15,7 +15,7 @@ import (
 func (p *Process) holdsEngine() (held, idle bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.handler != nil, p.mbox.sched == schedIdle && p.mbox.len() == 0
+	return p.slot != 0, p.mbox.sched == schedIdle && p.mbox.len() == 0
 }
 
 // waitIdle waits until p has finished its turns.

@@ -10,7 +10,7 @@ import (
 
 // rewriteVersion names the rewriter's output format in the disk cache.
 // Bump it whenever internal/fuel or exportGlobals changes what it emits.
-const rewriteVersion = "fuel-10-hoisted-2"
+const rewriteVersion = "fuel-10-hoisted-2-handler-1"
 
 // instrument returns the fuel-instrumented form of a module, from the disk
 // cache when this exact module was rewritten before.
@@ -26,6 +26,9 @@ func (k *Kernel) instrument(sum [32]byte, bin []byte) ([]byte, error) {
 		return nil, err
 	}
 	if res.Wasm, err = exportGlobals(res.Wasm); err != nil {
+		return nil, err
+	}
+	if res.Wasm, err = exportHandler(res.Wasm); err != nil {
 		return nil, err
 	}
 	if path != "" {

@@ -100,8 +100,10 @@ type Kernel struct {
 	fsKind    capkind.Kind
 	onExit    func(*Process, isleapi.Exit)
 	sched     *scheduler
-	// engines releases the call engines of idle reactors (engines.go).
+	// engines puts idle reactors to sleep (engines.go).
 	engines engineSweeper
+	// dispatch holds the handlers of reactors with an instance (dispatch.go).
+	dispatch dispatcher
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
 	node *Group
@@ -189,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	k.engines.period = cfg.IdleSweep
+	k.dispatch.rt = k.rt
 	if k.fuelSlice <= 0 {
 		k.fuelSlice = DefaultFuelSlice
 	}

@@ -49,8 +49,8 @@ type Process struct {
 	// the process: its goroutine (a command) or the worker running its turn
 	// (a reactor). Only one of those exists at a time.
 	inst       api.Module
-	handler    api.Function // reactors: isle_handle, while it keeps one (engines.go)
 	inbox      uint32
+	slot       uint32 // reactors: its handler's dispatch slot, while it has an instance (dispatch.go)
 	inboxCap   uint32
 	handles    HandleTable
 	self       Handle

@@ -128,7 +128,7 @@ func (p *Process) handleBatch(b *batch) bool {
 		if m == nil {
 			return false
 		}
-		if p.handler == nil && !p.ready(m) {
+		if p.slot == 0 && !p.ready(m) {
 			return true
 		}
 		if p.turn(m) {
@@ -137,26 +137,39 @@ func (p *Process) handleBatch(b *batch) bool {
 	}
 }
 
-// ready gives the reactor its handler, and its instance if it is dormant,
-// before it handles m. The handler is made on first use, and again after
-// an idle spell: the call engine wazero makes for it holds a 10 KiB stack
-// that an idle reactor need not pay for (engines.go). It reports false if
-// the process ended because it could not have an instance.
+// ready gives the reactor its instance if it is dormant, and its handler a
+// dispatch slot, before it handles m: at its first turn, and again after
+// it slept (engines.go). It reports false if the process ended because it
+// could not have them.
 func (p *Process) ready(m *Message) bool {
+	err := error(nil)
 	if p.dormant != nil {
-		if err := p.wake(); err != nil {
-			p.noteCrash(m)
-			m.release()
-			m.recycle()
-			p.endTurn()
-			p.finish(p.classify(err))
-			return false
-		}
+		err = p.wake()
 	}
-	p.handler = p.inst.ExportedFunction(handlerExport)
+	if err == nil {
+		p.slot, err = p.k.dispatch.bind(p.inst)
+	}
+	if err != nil {
+		p.noteCrash(m)
+		m.release()
+		m.recycle()
+		p.endTurn()
+		p.finish(p.classify(err))
+		return false
+	}
 	p.k.engines.add(p)
 	p.alloc.Run()
 	return true
+}
+
+// unbind frees the reactor's dispatch slot, if it holds one. Precondition:
+// called by p's owner, or under p.mu while p is idle, before its instance
+// is closed.
+func (p *Process) unbind() {
+	if p.slot != 0 {
+		p.k.dispatch.unbind(p.slot)
+		p.slot = 0
+	}
 }
 
 // detachSlices is how many fuel slices a turn may run, while other
@@ -219,8 +232,9 @@ func (p *Process) turn(m *Message) bool {
 		n := min(uint32(len(m.Data)), p.inboxCap)
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
 	}
-	args := &p.turnWorker.args
-	*args = [4]uint64{uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
+	w := p.turnWorker
+	args := &w.args
+	*args = [5]uint64{slotIndex(p.slot), uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
 	// A turn goes on with what is left of the slice the last one had: a
 	// grant per turn charged and refilled the counter at every message,
 	// a fifth of a short turn's cost. The next yield settles both.
@@ -229,7 +243,9 @@ func (p *Process) turn(m *Message) bool {
 		err = p.grantSlice()
 	}
 	if err == nil {
-		err = p.handler.CallWithStack(p.callCtx(), args[:])
+		slot := p.slot // the turn may end the process, which frees it
+		err = w.dispatchFunc(&p.k.dispatch, slot).CallWithStack(p.callCtx(), args[:])
+		w.settleEngine(p, slot)
 	}
 	if err != nil {
 		p.noteCrash(m)

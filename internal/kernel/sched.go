@@ -2,11 +2,13 @@ package kernel
 
 import (
 	"runtime"
-	"time"
-
-	"github.com/isle-run/isle/internal/polite"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/isle-run/isle/internal/polite"
 )
 
 // The scheduler runs reactor turns on a small set of worker goroutines, one
@@ -97,7 +99,10 @@ type worker struct {
 	// a running turn needs them, and wazero wants them in memory, not on
 	// the Go stack, where a call through an interface would move them to
 	// the heap.
-	args [4]uint64
+	args [5]uint64
+	// dispatch holds the worker's call engine for each dispatcher chunk,
+	// made when it first runs a reactor of that chunk (dispatch.go).
+	dispatch []api.Function
 	// free is the worker's slab of free messages (msgcache.go).
 	free []*Message
 	// fed is the last process the run in progress sent to, other than
