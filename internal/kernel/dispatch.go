@@ -43,7 +43,8 @@ var handlerType = wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.
 
 // dispatcher hands out the slots of the dispatcher instances' tables.
 type dispatcher struct {
-	rt wazero.Runtime
+	rt   wazero.Runtime
+	size uint32 // slots a chunk holds: slotsPerChunk, or fewer in tests
 
 	mu     sync.Mutex // guards everything below
 	code   wazero.CompiledModule
@@ -59,9 +60,10 @@ type dispatchChunk struct {
 	set, clear api.Function // called under dispatcher.mu
 }
 
-// A slot as a Process holds it is its index plus one: zero is none.
-func slotChunk(slot uint32) int    { return int((slot - 1) / slotsPerChunk) }
-func slotIndex(slot uint32) uint64 { return uint64((slot - 1) % slotsPerChunk) }
+// A slot as a Process holds it is its number plus one: zero is none. Its
+// chunk is the instance whose table holds it, at its index.
+func (d *dispatcher) chunkOf(slot uint32) int    { return int((slot - 1) / d.size) }
+func (d *dispatcher) indexOf(slot uint32) uint64 { return uint64((slot - 1) % d.size) }
 
 // bind puts inst's handler in a free slot and returns the slot.
 // Precondition: inst is a reactor's instance (it has handlerRefExport),
@@ -80,9 +82,9 @@ func (d *dispatcher) bind(inst api.Module) (uint32, error) {
 		d.next++
 		slot = d.next
 	}
-	c, err := d.chunk(slotChunk(slot))
+	c, err := d.chunk(d.chunkOf(slot))
 	if err == nil {
-		d.stack = [2]uint64{slotIndex(slot), ref.Get()}
+		d.stack = [2]uint64{d.indexOf(slot), ref.Get()}
 		err = c.set.CallWithStack(context.Background(), d.stack[:])
 	}
 	if err != nil {
@@ -98,8 +100,8 @@ func (d *dispatcher) bind(inst api.Module) (uint32, error) {
 func (d *dispatcher) unbind(slot uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.stack[0] = slotIndex(slot)
-	if err := d.chunks[slotChunk(slot)].clear.CallWithStack(context.Background(), d.stack[:1]); err != nil {
+	d.stack[0] = d.indexOf(slot)
+	if err := d.chunks[d.chunkOf(slot)].clear.CallWithStack(context.Background(), d.stack[:1]); err != nil {
 		return // the runtime is closed: the slot goes with it, never to be reused
 	}
 	d.free = append(d.free, slot)
@@ -113,7 +115,7 @@ func (d *dispatcher) chunk(i int) (*dispatchChunk, error) {
 	}
 	ctx := context.Background()
 	if d.code == nil {
-		code, err := d.rt.CompileModule(ctx, dispatchModule())
+		code, err := d.rt.CompileModule(ctx, dispatchModule(d.size))
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +136,7 @@ func (d *dispatcher) chunk(i int) (*dispatchChunk, error) {
 // it. Precondition: called by w's goroutine, for a slot bound to the
 // reactor whose turn it runs.
 func (w *worker) dispatchFunc(d *dispatcher, slot uint32) api.Function {
-	i := slotChunk(slot)
+	i := d.chunkOf(slot)
 	if i < len(w.dispatch) && w.dispatch[i] != nil {
 		return w.dispatch[i]
 	}
@@ -154,22 +156,22 @@ func (w *worker) dispatchFunc(d *dispatcher, slot uint32) api.Function {
 // needed more than a chunk beyond fuel.StackInitial leaves the stack at
 // most a few times that. Precondition: called by w's goroutine, after p's
 // turn.
-func (w *worker) settleEngine(p *Process, slot uint32) {
+func (w *worker) settleEngine(d *dispatcher, p *Process, slot uint32) {
 	if p.callStack.granted > fuel.StackChunk {
-		w.dispatch[slotChunk(slot)] = nil
+		w.dispatch[d.chunkOf(slot)] = nil
 	}
 }
 
 // dispatchModule is the dispatcher's code:
 //
-//	(table slotsPerChunk slotsPerChunk funcref)
+//	(table size size funcref)
 //	(func (export "set") (param $slot i32) (param $h funcref)
 //	  (table.set (local.get $slot) (local.get $h)))
 //	(func (export "clear") (param $slot i32)
 //	  (table.set (local.get $slot) (ref.null func)))
 //	(func (export "dispatch") (param $slot i32) (param i32 i32 i32 i32)
 //	  (call_indirect (type $handler) (local.get 1) ... (local.get 4) (local.get $slot)))
-func dispatchModule() []byte {
+func dispatchModule(size uint32) []byte {
 	i32, funcref := wasm.I32, wasm.FuncRef
 	const tableSet = 0x26
 	m := &wasm.Module{}
@@ -181,7 +183,7 @@ func dispatchModule() []byte {
 	}))
 	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{1, 2, 3}))
 	m.Put(wasm.SectionTable, wasm.EncodeTables([]wasm.TableType{
-		{Elem: funcref, Limits: wasm.Limits{Flags: 1, Min: slotsPerChunk, Max: slotsPerChunk}},
+		{Elem: funcref, Limits: wasm.Limits{Flags: 1, Min: size, Max: size}},
 	}))
 	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{
 		{Name: "set", Kind: wasm.KindFunc, Index: 0},
@@ -201,6 +203,12 @@ func dispatchModule() []byte {
 		{Body: body(get(0), []byte{byte(wasm.OpRefNull), byte(funcref), tableSet, 0})},
 		{Body: body(get(1), get(2), get(3), get(4), get(0), []byte{byte(wasm.OpCallIndirect), 0, 0})},
 	}))
+	// wazero names a frame by its module's name section: this one lets
+	// fault.Frames tell the dispatcher's frame from the guest's.
+	module := append(wasm.AppendU32(nil, uint32(len(fault.DispatchModule))), fault.DispatchModule...)
+	funcs := wasm.AppendNameMap(nil, []wasm.NameAssoc{{Index: 0, Name: "set"}, {Index: 1, Name: "clear"}, {Index: 2, Name: "dispatch"}})
+	m.Sections = append(m.Sections, wasm.Section{ID: wasm.SectionCustom, Name: "name",
+		Payload: wasm.EncodeNameSubsections([]wasm.NameSubsection{{ID: wasm.NameModule, Payload: module}, {ID: wasm.NameFunction, Payload: funcs}})})
 	return m.Encode()
 }
 

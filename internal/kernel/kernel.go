@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	k.engines.period = cfg.IdleSweep
-	k.dispatch.rt = k.rt
+	k.dispatch.rt, k.dispatch.size = k.rt, slotsPerChunk
 	if k.fuelSlice <= 0 {
 		k.fuelSlice = DefaultFuelSlice
 	}

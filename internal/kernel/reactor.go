@@ -234,7 +234,7 @@ func (p *Process) turn(m *Message) bool {
 	}
 	w := p.turnWorker
 	args := &w.args
-	*args = [5]uint64{slotIndex(p.slot), uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
+	*args = [5]uint64{p.k.dispatch.indexOf(p.slot), uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
 	// A turn goes on with what is left of the slice the last one had: a
 	// grant per turn charged and refilled the counter at every message,
 	// a fifth of a short turn's cost. The next yield settles both.
@@ -245,7 +245,7 @@ func (p *Process) turn(m *Message) bool {
 	if err == nil {
 		slot := p.slot // the turn may end the process, which frees it
 		err = w.dispatchFunc(&p.k.dispatch, slot).CallWithStack(p.callCtx(), args[:])
-		w.settleEngine(p, slot)
+		w.settleEngine(&p.k.dispatch, p, slot)
 	}
 	if err != nil {
 		p.noteCrash(m)
