@@ -12,7 +12,7 @@ import (
 // Bounds on what an idle reactor costs the garbage collector, per
 // process, right after a turn: all of its Go heap (most of it wazero's
 // 10 KiB call stack, which holds no pointers, and which the kernel takes
-// back once the reactor has had no turn for a second: engines.go), and
+// back once the reactor has had no turn for a second: sweep.go), and
 // the part of it the collector must scan. A tiny C reactor measured
 // 15.8 KB and 4.9 KB in 30 objects, and 15.1 KB and 4.4 KB since issue
 // 15's cuts to the kernel's own records.
@@ -53,7 +53,7 @@ func TestHeapPerProcess(t *testing.T) {
 		}
 		procs = append(procs, p)
 	}
-	for _, p := range procs { // a first turn builds wazero's call engine
+	for _, p := range procs { // a first turn makes its instance
 		if _, err := p.Call(ctx, isle.Message{Tag: 1}); err != nil {
 			t.Fatal(err)
 		}

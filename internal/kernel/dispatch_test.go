@@ -100,7 +100,7 @@ func (r *idRecorder) expect(t *testing.T, want map[uint32]uint32) {
 func TestDispatchSlotsStayWithTheirReactors(t *testing.T) {
 	t.Parallel()
 	k, r := idKernel(t, 4)
-	k.engines.period = 1 << 62 // only this test sweeps
+	k.sweeper.period = 1 << 62 // only this test sweeps
 	mod := idReactor(t, k)
 	ids := map[*Process]uint32{}
 	next := uint32(1)
@@ -140,10 +140,10 @@ func TestDispatchSlotsStayWithTheirReactors(t *testing.T) {
 			for p := range ids {
 				waitIdle(t, p)
 			}
-			k.engines.sweep()
-			k.engines.sweep()
+			k.sweeper.sweep()
+			k.sweeper.sweep()
 			for p := range ids {
-				if held, _ := p.holdsEngine(); held {
+				if held, _ := p.holdsSlot(); held {
 					t.Fatalf("reactor %d kept its slot through two sweeps without a turn", ids[p])
 				}
 			}

@@ -27,7 +27,7 @@ import (
 //     any allocation can. Its initial memory is charged at spawn, as for
 //     any process. Spawn then costs a process record, not an instance; the
 //     first turn pays for the instance.
-//   - After it has gone a whole engine sweep without a turn (engines.go),
+//   - After it has gone a whole sweep period without a turn (sweep.go),
 //     if its module keeps no state but its memory and its number globals:
 //     no start function, no instruction that changes a table or uses a
 //     passive segment (the rules images follow, see checkImageable). Its
@@ -148,7 +148,7 @@ func (p *Process) code() *Module {
 // as its module's wake code is still compiling: the reactor then keeps
 // its instance and handler, and the sweep keeps it listed. Precondition:
 // p.mu is held, and p is idle (schedIdle) and not dead: the sweep is its
-// owner for this call (see keepEngine), and clears its handler after.
+// owner for this call (see keepListed), and clears its handler after.
 func (p *Process) sleep() (later bool) {
 	m := p.code()
 	if p.inst == nil || p.dormant != nil || !m.sleeps || p.k.keepInstances {

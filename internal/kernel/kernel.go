@@ -63,7 +63,7 @@ type Config struct {
 	// NoImages turns images off: every reactor runs its own _initialize
 	// (see image.go).
 	NoImages bool
-	// IdleSweep is the engine sweep's period (engines.go); engineIdle if
+	// IdleSweep is the idle sweep's period (sweep.go); sweepPeriod if
 	// zero.
 	IdleSweep time.Duration
 	// KeepInstances turns dormancy off (dormant.go).
@@ -100,8 +100,8 @@ type Kernel struct {
 	fsKind    capkind.Kind
 	onExit    func(*Process, isleapi.Exit)
 	sched     *scheduler
-	// engines puts idle reactors to sleep (engines.go).
-	engines engineSweeper
+	// sweeper puts idle reactors to sleep (sweep.go).
+	sweeper idleSweeper
 	// dispatch holds the handlers of reactors with an instance (dispatch.go).
 	dispatch dispatcher
 	// node is the group every process tree belongs to: its memory limit
@@ -160,7 +160,7 @@ type Kernel struct {
 // New starts a kernel.
 func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	if cfg.IdleSweep < 0 {
-		return nil, fmt.Errorf("IdleSweep is %v: give a positive period, or zero for the default of %v", cfg.IdleSweep, engineIdle)
+		return nil, fmt.Errorf("IdleSweep is %v: give a positive period, or zero for the default of %v", cfg.IdleSweep, sweepPeriod)
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
@@ -190,7 +190,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 	if k.log == nil {
 		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	k.engines.period = cfg.IdleSweep
+	k.sweeper.period = cfg.IdleSweep
 	k.dispatch.rt, k.dispatch.size = k.rt, slotsPerChunk
 	if k.fuelSlice <= 0 {
 		k.fuelSlice = DefaultFuelSlice
@@ -361,7 +361,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 		}
 	}
 	k.sched.close()
-	k.engines.stop()
+	k.sweeper.stop()
 	compiled := make(chan struct{})
 	go func() { k.compiles.Wait(); close(compiled) }()
 	select {

@@ -37,7 +37,7 @@ func (p *Process) runTurns(w *worker) {
 		return
 	}
 	p.mbox.sched = schedRunning
-	p.turned = true // keeps its engine through the next sweep (engines.go)
+	p.turned = true // keeps its instance through the next sweep (sweep.go)
 	b := &w.batch
 	p.mbox.hand = b
 	var until time.Duration // when the run must yield to others; 0: not yet set
@@ -139,7 +139,7 @@ func (p *Process) handleBatch(b *batch) bool {
 
 // ready gives the reactor its instance if it is dormant, and its handler a
 // dispatch slot, before it handles m: at its first turn, and again after
-// it slept (engines.go). It reports false if the process ended because it
+// it slept (sweep.go). It reports false if the process ended because it
 // could not have them.
 func (p *Process) ready(m *Message) bool {
 	err := error(nil)
@@ -157,7 +157,7 @@ func (p *Process) ready(m *Message) bool {
 		p.finish(p.classify(err))
 		return false
 	}
-	p.k.engines.add(p)
+	p.k.sweeper.add(p)
 	p.alloc.Run()
 	return true
 }

@@ -11,25 +11,25 @@ import (
 // globals are kept. Its handler holds no call engine of its own in any
 // case: turns run on their worker's (dispatch.go).
 
-// engineIdle is the sweep period: a reactor keeps its instance between 1
+// sweepPeriod is the sweep period: a reactor keeps its instance between 1
 // and 2 periods after its last turn. A 10,000-process ring goes round in
 // tens of milliseconds, so a busy node never makes an instance again.
-const engineIdle = time.Second
+const sweepPeriod = time.Second
 
-// engineSweeper lists the reactors that have an instance and puts to
+// idleSweeper lists the reactors that have an instance and puts to
 // sleep those that went a whole period without a turn.
-type engineSweeper struct {
+type idleSweeper struct {
 	mu      sync.Mutex
 	held    []*Process // reactors that may hold an engine
 	timer   *time.Timer
 	armed   bool          // a sweep is due
 	stopped bool          // the kernel is closed: no more sweeps
-	period  time.Duration // engineIdle if zero; tests shorten it
+	period  time.Duration // sweepPeriod if zero; tests shorten it
 }
 
 // add lists p, which has just been given its instance and dispatch slot,
 // and makes sure a sweep is due. Called by p's owner.
-func (s *engineSweeper) add(p *Process) {
+func (s *idleSweeper) add(p *Process) {
 	s.mu.Lock()
 	s.held = append(s.held, p)
 	s.arm()
@@ -37,20 +37,20 @@ func (s *engineSweeper) add(p *Process) {
 }
 
 // arm schedules the next sweep, if none is due. Caller holds s.mu.
-func (s *engineSweeper) arm() {
+func (s *idleSweeper) arm() {
 	if s.armed || s.stopped || len(s.held) == 0 {
 		return
 	}
 	s.armed = true
 	if s.timer == nil {
-		s.timer = time.AfterFunc(cmp.Or(s.period, engineIdle), s.sweep)
+		s.timer = time.AfterFunc(cmp.Or(s.period, sweepPeriod), s.sweep)
 		return
 	}
-	s.timer.Reset(cmp.Or(s.period, engineIdle))
+	s.timer.Reset(cmp.Or(s.period, sweepPeriod))
 }
 
 // stop ends the sweeps: the kernel is closed, and every process has ended.
-func (s *engineSweeper) stop() {
+func (s *idleSweeper) stop() {
 	s.mu.Lock()
 	s.stopped = true
 	if s.timer != nil {
@@ -62,14 +62,14 @@ func (s *engineSweeper) stop() {
 
 // sweep puts to sleep every listed reactor that is idle and had no turn
 // since the previous sweep, and forgets those that ended.
-func (s *engineSweeper) sweep() {
+func (s *idleSweeper) sweep() {
 	s.mu.Lock()
 	held := s.held
 	s.held = nil
 	s.mu.Unlock()
 	kept := held[:0]
 	for _, p := range held {
-		if p.keepEngine() {
+		if p.keepListed() {
 			kept = append(kept, p)
 		}
 	}
@@ -83,13 +83,13 @@ func (s *engineSweeper) sweep() {
 	s.mu.Unlock()
 }
 
-// keepEngine is the sweep's decision for one reactor: it reports whether
+// keepListed is the sweep's decision for one reactor: it reports whether
 // p stays listed, as a reactor that may yet be put to sleep. A reactor
 // idle since the previous sweep sleeps (dormant.go) if its module allows,
 // and leaves the list either way: it is listed again at the turn that
 // wakes it. The next owner takes p.mu to leave schedIdle, so putting it
 // to sleep here under p.mu is safe.
-func (p *Process) keepEngine() bool {
+func (p *Process) keepListed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {

@@ -28,9 +28,10 @@ func nopReactor(b *testing.B, k *Kernel) *Module {
 	return mod
 }
 
-// BenchmarkHandlerEngine is why a busy reactor keeps its call engine
-// (engines.go): a call through a kept api.Function against one made for
-// the call, as a reactor that held none would have to.
+// BenchmarkHandlerEngine times a call of a reactor's handler three ways:
+// through an api.Function the reactor keeps, as it did before the
+// dispatcher; through one made for the call, as a reactor that kept none
+// would have to without it; and through the dispatcher (dispatch.go).
 func BenchmarkHandlerEngine(b *testing.B) {
 	ctx := context.Background()
 	k, err := New(ctx, Config{})
@@ -49,6 +50,21 @@ func BenchmarkHandlerEngine(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			if err := f.CallWithStack(p.callCtx(), args); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("dispatched", func(b *testing.B) {
+		slot, err := k.dispatch.bind(p.inst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer k.dispatch.unbind(slot)
+		var w worker
+		args := []uint64{k.dispatch.indexOf(slot), 0, 0, 0, 0}
+		b.ReportAllocs()
+		for range b.N {
+			if err := w.dispatchFunc(&k.dispatch, slot).CallWithStack(p.callCtx(), args); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -10,9 +10,9 @@ import (
 	"github.com/isle-run/isle/internal/wasm"
 )
 
-// holdsEngine reports whether p keeps its call engine, and whether it is
+// holdsSlot reports whether p holds a dispatch slot (so an instance), and whether it is
 // idle, as a sweep would see it.
-func (p *Process) holdsEngine() (held, idle bool) {
+func (p *Process) holdsSlot() (held, idle bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.slot != 0, p.mbox.sched == schedIdle && p.mbox.len() == 0
@@ -23,7 +23,7 @@ func waitIdle(t *testing.T, p *Process) {
 	t.Helper()
 	ctx := testwasm.Context(t)
 	for {
-		if _, idle := p.holdsEngine(); idle {
+		if _, idle := p.holdsSlot(); idle {
 			return
 		}
 		select {
@@ -35,49 +35,49 @@ func waitIdle(t *testing.T, p *Process) {
 	}
 }
 
-// A reactor keeps its engine through the sweep that follows a turn, gives
+// A reactor keeps its instance and slot through the sweep that follows a turn, gives
 // it back at the next one if it had no turn in between, and makes a new
 // one when a message comes.
-func TestIdleReactorGivesItsEngineBack(t *testing.T) {
+func TestIdleReactorGivesItsSlotBack(t *testing.T) {
 	t.Parallel()
 	r := newRecorder()
 	k := recordingKernel(t, r)
-	k.engines.period = time.Hour // only this test sweeps
+	k.sweeper.period = time.Hour // only this test sweeps
 	p := spawn(t, k, recordingReactor(t, k), Spec{})
-	if held, _ := p.holdsEngine(); held {
-		t.Fatal("a reactor that never had a message holds a call engine")
+	if held, _ := p.holdsSlot(); held {
+		t.Fatal("a reactor that never had a message holds a dispatch slot")
 	}
 	for round := uint32(1); round <= 2; round++ {
 		hostSend(t, k, p, round)
 		r.wait(t, "the message", func(tags []uint32) bool { return len(tags) == int(round) })
 		waitIdle(t, p)
-		if held, _ := p.holdsEngine(); !held {
-			t.Fatalf("round %d: no call engine after a turn", round)
+		if held, _ := p.holdsSlot(); !held {
+			t.Fatalf("round %d: no dispatch slot after a turn", round)
 		}
-		k.engines.sweep()
-		if held, _ := p.holdsEngine(); !held {
-			t.Fatalf("round %d: the sweep right after a turn took its engine", round)
+		k.sweeper.sweep()
+		if held, _ := p.holdsSlot(); !held {
+			t.Fatalf("round %d: the sweep right after a turn took its slot", round)
 		}
-		k.engines.sweep()
-		if held, _ := p.holdsEngine(); held {
-			t.Fatalf("round %d: an idle reactor kept its engine through a sweep with no turn", round)
+		k.sweeper.sweep()
+		if held, _ := p.holdsSlot(); held {
+			t.Fatalf("round %d: an idle reactor kept its slot through a sweep with no turn", round)
 		}
 	}
-	k.engines.mu.Lock()
-	n := len(k.engines.held)
-	k.engines.mu.Unlock()
+	k.sweeper.mu.Lock()
+	n := len(k.sweeper.held)
+	k.sweeper.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("the sweeper still lists %d processes, want none", n)
 	}
 }
 
-// The sweeps run on their own while any reactor holds an engine, and a
+// The sweeps run on their own while any reactor is listed, and a
 // process that ended leaves the list.
-func TestEngineSweepsRunOnTheirOwn(t *testing.T) {
+func TestSweepsRunOnTheirOwn(t *testing.T) {
 	t.Parallel()
 	r := newRecorder()
 	k := recordingKernel(t, r)
-	k.engines.period = 1 // as often as the timer can
+	k.sweeper.period = 1 // as often as the timer can
 	m := recordingReactor(t, k)
 	idle := spawn(t, k, m, Spec{})
 	ended := spawn(t, k, m, Spec{})
@@ -88,16 +88,16 @@ func TestEngineSweepsRunOnTheirOwn(t *testing.T) {
 	waitExit(t, ended)
 	ctx := testwasm.Context(t)
 	for {
-		k.engines.mu.Lock()
-		n := len(k.engines.held)
-		k.engines.mu.Unlock()
-		held, _ := idle.holdsEngine()
+		k.sweeper.mu.Lock()
+		n := len(k.sweeper.held)
+		k.sweeper.mu.Unlock()
+		held, _ := idle.holdsSlot()
 		if n == 0 && !held {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("gave up waiting for the sweeps: %d listed, idle reactor holds its engine: %v", n, held)
+			t.Fatalf("gave up waiting for the sweeps: %d listed, idle reactor holds its slot: %v", n, held)
 		default:
 			runtime.Gosched()
 		}
@@ -107,10 +107,10 @@ func TestEngineSweepsRunOnTheirOwn(t *testing.T) {
 // Sweeps as often as the timer allows, while many reactors take turns,
 // lose every message and race nothing (run under -race): a sweep only
 // touches a reactor that is idle, under its lock.
-func TestEngineSweepsBesideTurns(t *testing.T) {
+func TestSweepsBesideTurns(t *testing.T) {
 	r := newRecorder()
 	k := recordingKernel(t, r)
-	k.engines.period = 1
+	k.sweeper.period = 1
 	mod := recordingReactor(t, k)
 	const reactors, senders, each = 16, 4, 300
 	ps := make([]*Process, reactors)
@@ -125,7 +125,7 @@ func TestEngineSweepsBesideTurns(t *testing.T) {
 			for i := range each {
 				hostSend(t, k, ps[(s*each+i)%reactors], uint32(s))
 				if i%16 == 0 {
-					k.engines.sweep() // and from here, beside the timer's
+					k.sweeper.sweep() // and from here, beside the timer's
 				}
 			}
 		}()
@@ -135,7 +135,7 @@ func TestEngineSweepsBesideTurns(t *testing.T) {
 }
 
 // listed counts p's entries in the sweeper's list.
-func (s *engineSweeper) listed(p *Process) int {
+func (s *idleSweeper) listed(p *Process) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -148,28 +148,28 @@ func (s *engineSweeper) listed(p *Process) int {
 }
 
 // A reactor whose module's wake code is still compiling when a sweep
-// would put it to sleep keeps its engine, and is listed once: a second
+// would put it to sleep keeps its instance, and is listed once: a second
 // entry, added by its next turn, would put it to sleep in the first
 // sweep after that turn, not one to two periods later.
 func TestSleepPutOffKeepsTheEngineListedOnce(t *testing.T) {
 	t.Parallel()
 	r := newRecorder()
 	k := recordingKernel(t, r)
-	k.engines.period = time.Hour // only this test sweeps
+	k.sweeper.period = time.Hour // only this test sweeps
 	m := recordingReactorWith(t, k, "dataful recorder", []wasm.Data{{Offset: wasm.Expr{0x41, 0x10, 0x0b}, Init: []byte("isle")}})
 	p := spawn(t, k, m, Spec{})
 	hostSend(t, k, p, 1)
 	r.wait(t, "the first message", func(tags []uint32) bool { return len(tags) == 1 })
 	waitIdle(t, p)
-	k.engines.sweep() // it had a turn: kept
-	k.engines.sweep() // idle a whole period: its wake code starts compiling
-	if held, _ := p.holdsEngine(); !held {
-		t.Fatal("a reactor that could not sleep yet gave its engine back")
+	k.sweeper.sweep() // it had a turn: kept
+	k.sweeper.sweep() // idle a whole period: its wake code starts compiling
+	if held, _ := p.holdsSlot(); !held {
+		t.Fatal("a reactor that could not sleep yet gave its instance back")
 	}
 	hostSend(t, k, p, 2)
 	r.wait(t, "the second message", func(tags []uint32) bool { return len(tags) == 2 })
 	waitIdle(t, p)
-	if n := k.engines.listed(p); n != 1 {
+	if n := k.sweeper.listed(p); n != 1 {
 		t.Fatalf("the sweeper lists the reactor %d times, want once", n)
 	}
 }
