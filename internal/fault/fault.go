@@ -75,10 +75,14 @@ func FromError(err error) *api.Abandonment {
 	return &api.Abandonment{Cause: api.CauseHostFault, Detail: first, Frames: frames}
 }
 
-// DispatchModule begins the names of the kernel's dispatcher instances,
-// through which reactors' handlers are called: their frames are the
-// kernel's, not the guest's, and Frames leaves them out.
-const DispatchModule = "isle:dispatch"
+// DispatchModule is the name the kernel's dispatcher module gives itself,
+// through which reactors' handlers are called; DispatchFrame is the frame
+// of its dispatch function. A turn's outermost frame is the kernel's, not
+// the guest's, and Frames leaves it out.
+const (
+	DispatchModule = "isle:dispatch"
+	DispatchFrame  = DispatchModule + ".dispatch(i32,i32,i32,i32,i32)"
+)
 
 // Frames parses the "wasm stack trace:" part of a wazero error.
 func Frames(msg string) []api.Frame {
@@ -97,15 +101,22 @@ func Frames(msg string) []api.Frame {
 			}
 		case strings.HasPrefix(line, "\t"):
 			sig := strings.TrimPrefix(line, "\t")
-			if strings.HasPrefix(sig, DispatchModule) {
-				continue
-			}
 			frames = append(frames, api.Frame{Function: funcName(sig), Signature: strings.TrimPrefix(sig, ".")})
 		default:
 			// A blank line ends the trace; anything after it (such as a Go
 			// stack for a runtime.Error) is not part of the wasm stack.
-			return frames
+			return dropDispatch(frames)
 		}
+	}
+	return dropDispatch(frames)
+}
+
+// dropDispatch leaves out the outermost frame if it is the dispatcher's. A
+// guest cannot name its own outermost frame so: a turn's is always the
+// dispatcher's, and every other entry point takes no parameters.
+func dropDispatch(frames []api.Frame) []api.Frame {
+	if n := len(frames); n > 0 && frames[n-1].Signature == DispatchFrame {
+		return frames[:n-1]
 	}
 	return frames
 }

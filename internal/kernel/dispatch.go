@@ -52,6 +52,10 @@ type dispatcher struct {
 	free   []uint32  // released slots, reused first
 	next   uint32    // slots ever handed out
 	stack  [2]uint64 // set's and clear's parameters
+	// own holds, by slot, the handler of a reactor whose stack outgrew
+	// one chunk beyond fuel.StackInitial, called through an engine of its
+	// own (see ownFunc).
+	own map[uint32]api.Function
 }
 
 // dispatchChunk is one instance of the dispatch module.
@@ -100,6 +104,7 @@ func (d *dispatcher) bind(inst api.Module) (uint32, error) {
 func (d *dispatcher) unbind(slot uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	delete(d.own, slot)
 	d.stack[0] = d.indexOf(slot)
 	if err := d.chunks[d.chunkOf(slot)].clear.CallWithStack(context.Background(), d.stack[:1]); err != nil {
 		return // the runtime is closed: the slot goes with it, never to be reused
@@ -150,16 +155,37 @@ func (w *worker) dispatchFunc(d *dispatcher, slot uint32) api.Function {
 	return f
 }
 
-// settleEngine drops w's engine for slot's chunk after a turn of p that
-// may have grown its stack far: wazero never shrinks a stack, and the
-// worker's engine is nobody's to be charged for. A reactor that never
-// needed more than a chunk beyond fuel.StackInitial leaves the stack at
-// most a few times that. Precondition: called by w's goroutine, after p's
-// turn.
+// deep reports whether p's stack has outgrown the worker's engines: it
+// was granted more than one chunk beyond fuel.StackInitial. wazero never
+// shrinks a stack it grew, and a worker's engine is nobody's to charge,
+// so such a reactor's turns run on an engine of its own (ownFunc), whose
+// stack it was charged for. A reactor that never needed more leaves a
+// worker's stack at most a few times that.
+func deep(p *Process) bool { return p.callStack.granted > fuel.StackChunk }
+
+// settleEngine drops w's engine for slot's chunk after the turn in which p
+// outgrew it. Precondition: called by w's goroutine, after p's turn.
 func (w *worker) settleEngine(d *dispatcher, p *Process, slot uint32) {
-	if p.callStack.granted > fuel.StackChunk {
+	if deep(p) {
 		w.dispatch[d.chunkOf(slot)] = nil
 	}
+}
+
+// ownFunc returns the handler of the reactor in slot as an api.Function of
+// its own, made at its first deep turn after it was bound and kept until
+// unbind. Precondition: called by the reactor's owner, in a turn.
+func (d *dispatcher) ownFunc(inst api.Module, slot uint32) api.Function {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.own[slot]
+	if f == nil {
+		f = inst.ExportedFunction(handlerExport)
+		if d.own == nil {
+			d.own = map[uint32]api.Function{}
+		}
+		d.own[slot] = f
+	}
+	return f
 }
 
 // dispatchModule is the dispatcher's code:

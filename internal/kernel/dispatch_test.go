@@ -162,22 +162,7 @@ func TestDispatchSlotsStayWithTheirReactors(t *testing.T) {
 func TestDeepTurnLeavesNoStackBehind(t *testing.T) {
 	r := newRecorder()
 	k := recordingKernel(t, r)
-	// rec(n): if n { rec(n - 1) }
-	rec := []byte{0x00, 0x20, 0x00, 0x04, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, 0x0b, 0x0b}
-	// isle_handle: rec(tag); test.seen(tag)
-	handle := []byte{0x00, 0x20, 0x01, 0x10, 0x01, 0x20, 0x01, 0x10, 0x00, 0x0b}
-	handler := wasm.FuncType{Params: []wasm.ValType{wasm.I32, wasm.I32, wasm.I32, wasm.I32}}
-	m := &wasm.Module{}
-	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{Params: []wasm.ValType{wasm.I32}}, handler}))
-	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0}}))
-	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0, 1}))
-	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
-	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{{Name: "isle_handle", Kind: wasm.KindFunc, Index: 2}}))
-	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: rec}, {Body: handle}}))
-	mod, err := k.Load(context.Background(), "deep", m.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := deepReactor(t, k)
 	p := spawn(t, k, mod, Spec{})
 	turn := func(depth uint32) {
 		t.Helper()
@@ -199,6 +184,163 @@ func TestDeepTurnLeavesNoStackBehind(t *testing.T) {
 		t.Fatalf("the heap kept %d KiB after a turn that used %d KiB of stack", grew>>10, p.callStack.granted>>10)
 	}
 	turn(2) // and the reactor still runs
+}
+
+// deepReactor's isle_handle recurses as deep as its message's tag says,
+// then calls test.seen(tag).
+func deepReactor(t *testing.T, k *Kernel) *Module {
+	t.Helper()
+	// rec(n): if n { rec(n - 1) }
+	rec := []byte{0x00, 0x20, 0x00, 0x04, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, 0x0b, 0x0b}
+	// isle_handle: rec(tag); test.seen(tag)
+	handle := []byte{0x00, 0x20, 0x01, 0x10, 0x01, 0x20, 0x01, 0x10, 0x00, 0x0b}
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{{Params: []wasm.ValType{wasm.I32}}, handlerType}))
+	m.Put(wasm.SectionImport, wasm.EncodeImports([]wasm.Import{{Module: "test", Name: "seen", Kind: wasm.KindFunc, Func: 0}}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0, 1}))
+	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{{Name: "isle_handle", Kind: wasm.KindFunc, Index: 2}}))
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: rec}, {Body: handle}}))
+	mod, err := k.Load(context.Background(), "deep", m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
+
+// A reactor that was deep once runs its later turns on an engine of its
+// own, not on a new one each turn: they allocate no more than a shallow
+// reactor's. (Found in review: the worker dropped its engine after every
+// turn of such a reactor, as its grant never goes down.)
+func TestDeepOnceTurnsAllocateNoEngine(t *testing.T) {
+	if testwasm.RaceEnabled() {
+		t.Skip("the race detector allocates on its own account")
+	}
+	r := newRecorder()
+	k := recordingKernel(t, r)
+	mod := deepReactor(t, k)
+	once, shallow := spawn(t, k, mod, Spec{}), spawn(t, k, mod, Spec{})
+	turn := func(p *Process, tag uint32) {
+		t.Helper()
+		n := r.total.Load()
+		hostSend(t, k, p, tag)
+		r.wait(t, "a turn", func([]uint32) bool { return r.total.Load() > n })
+		waitIdle(t, p)
+	}
+	turn(once, 20_000)
+	turn(shallow, 1)
+	if !deep(once) {
+		t.Fatalf("the deep reactor was granted only %d bytes of stack", once.callStack.granted)
+	}
+	perTurn := func(p *Process) float64 {
+		const turns = 300
+		var a, b runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&a)
+		for i := range turns {
+			turn(p, uint32(2+i%3))
+		}
+		runtime.ReadMemStats(&b)
+		return float64(b.TotalAlloc-a.TotalAlloc) / turns
+	}
+	s, d := perTurn(shallow), perTurn(once)
+	if d > s+4<<10 {
+		t.Fatalf("a turn of the reactor that was deep once allocates %.0f bytes, a shallow one's %.0f", d, s)
+	}
+}
+
+// Workers started for turns that blocked drop their call engines when
+// they park as surplus: once those turns and their reactors are gone, the
+// node keeps at most an engine per CPU. (Found in review.)
+func TestSurplusWorkersKeepNoEngines(t *testing.T) {
+	k := newKernel(t)
+	release := make(chan struct{})
+	var blocked sync.WaitGroup
+	block := func(ctx context.Context, _ []uint64) {
+		p := processFrom(ctx)
+		blocked.Done()
+		_ = p.wait(release, -1)
+	}
+	b := k.Runtime().NewHostModuleBuilder("block").NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(block), nil, nil).Export("block")
+	if err := k.AddHostModule(context.Background(), b, "block"); err != nil {
+		t.Fatal(err)
+	}
+	// call 0 (block.block); end
+	mod := loadReactor(t, k, "blocker", []wasm.FuncType{{}},
+		[]wasm.Import{{Module: "block", Name: "block", Kind: wasm.KindFunc, Func: 0}}, []byte{0x00, 0x10, 0x00, 0x0b}, nil)
+	const n = 32
+	ps := make([]*Process, n)
+	blocked.Add(n)
+	for i := range ps {
+		ps[i] = spawn(t, k, mod, Spec{})
+		hostSend(t, k, ps[i], 1)
+	}
+	ctx := testwasm.Context(t)
+	all := make(chan struct{})
+	go func() { blocked.Wait(); close(all) }()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("the turns did not all block")
+	}
+	close(release)
+	for _, p := range ps {
+		waitIdle(t, p)
+		p.Kill("over")
+		waitExit(t, p)
+	}
+	for {
+		s := k.sched
+		s.mu.Lock()
+		workers, idle, engines := len(s.workers), len(s.idle), 0
+		for _, w := range s.idle {
+			for _, f := range w.dispatch {
+				if f != nil {
+					engines++
+				}
+			}
+		}
+		s.mu.Unlock()
+		if idle == workers {
+			if engines > int(s.maxActive) {
+				t.Fatalf("%d parked workers keep %d call engines after every reactor that used them ended", workers, engines)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("only %d of %d workers parked", idle, workers)
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+// A guest whose module names itself like the dispatcher keeps its frames.
+// (Found in review: frames were dropped by the name's prefix.)
+func TestGuestNamedLikeTheDispatcherKeepsItsFrames(t *testing.T) {
+	t.Parallel()
+	k := newKernel(t)
+	m := &wasm.Module{}
+	m.Put(wasm.SectionType, wasm.EncodeTypes([]wasm.FuncType{handlerType}))
+	m.Put(wasm.SectionFunction, wasm.EncodeIndices([]uint32{0}))
+	m.Put(wasm.SectionMemory, wasm.EncodeMemories([]wasm.Limits{{Min: 1}}))
+	m.Put(wasm.SectionExport, wasm.EncodeExports([]wasm.Export{{Name: "isle_handle", Kind: wasm.KindFunc, Index: 0}}))
+	m.Put(wasm.SectionCode, wasm.EncodeCode([]wasm.Code{{Body: []byte{0x00, 0x00, 0x0b}}})) // unreachable
+	name := "isle:dispatch"
+	mn := append(wasm.AppendU32(nil, uint32(len(name))), name...)
+	m.Sections = append(m.Sections, wasm.Section{ID: wasm.SectionCustom, Name: "name",
+		Payload: wasm.EncodeNameSubsections([]wasm.NameSubsection{{ID: wasm.NameModule, Payload: mn}})})
+	mod, err := k.Load(context.Background(), "named", m.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := spawn(t, k, mod, Spec{})
+	hostSend(t, k, p, 1)
+	if e := waitExit(t, p); e.Kind != isleapi.ExitAbandoned || len(e.Abandon.Frames) != 1 {
+		t.Fatalf("exit %v, want abandoned with the guest's one frame", e)
+	}
 }
 
 // A trap in a handler reports the guest's frames, not the dispatcher's.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
+	"github.com/isle-run/isle/internal/fault"
 	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/shape"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -258,6 +260,9 @@ func (k *Kernel) Runtime() wazero.Runtime { return k.rt }
 //
 // Precondition: called before any module that imports from it is loaded.
 func (k *Kernel) AddHostModule(ctx context.Context, b wazero.HostModuleBuilder, name string) error {
+	if strings.HasPrefix(name, fault.DispatchModule) {
+		return fmt.Errorf("host module %s: names beginning with %q are the kernel's", name, fault.DispatchModule)
+	}
 	c, err := b.Compile(ctx)
 	if err != nil {
 		return fmt.Errorf("compile host module %s: %w", name, err)

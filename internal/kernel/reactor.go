@@ -243,9 +243,7 @@ func (p *Process) turn(m *Message) bool {
 		err = p.grantSlice()
 	}
 	if err == nil {
-		slot := p.slot // the turn may end the process, which frees it
-		err = w.dispatchFunc(&p.k.dispatch, slot).CallWithStack(p.callCtx(), args[:])
-		w.settleEngine(&p.k.dispatch, p, slot)
+		err = p.callHandler(w)
 	}
 	if err != nil {
 		p.noteCrash(m)
@@ -260,6 +258,19 @@ func (p *Process) turn(m *Message) bool {
 		return true
 	}
 	return false
+}
+
+// callHandler runs the reactor's handler with w.args: through w's
+// dispatch engine, or through its own if its stack outgrew them
+// (dispatch.go). Precondition: called by w's goroutine, in p's turn.
+func (p *Process) callHandler(w *worker) error {
+	d, slot := &p.k.dispatch, p.slot // the turn may end the process, which frees the slot
+	if deep(p) {
+		return d.ownFunc(p.inst, slot).CallWithStack(p.callCtx(), w.args[1:])
+	}
+	err := w.dispatchFunc(d, slot).CallWithStack(p.callCtx(), w.args[:])
+	w.settleEngine(d, p, slot)
+	return err
 }
 
 // deliver makes m the current message: its capabilities enter the handle
