@@ -244,15 +244,9 @@ func dispatchModule(size uint32) []byte {
 // isle_handle is imported, or not of the handler's type, is refused: the
 // kernel could not call it.
 func exportHandler(bin []byte) ([]byte, error) {
-	mod, err := wasm.Decode(bin)
+	mod, exports, err := decodeExports(bin)
 	if err != nil {
 		return nil, err
-	}
-	var exports []wasm.Export
-	if s := mod.Section(wasm.SectionExport); s != nil {
-		if exports, err = wasm.DecodeExports(s.Payload); err != nil {
-			return nil, err
-		}
 	}
 	handler, command := int64(-1), false
 	for _, e := range exports {

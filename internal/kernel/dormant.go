@@ -232,15 +232,9 @@ const globalExportPrefix = "isle:global:"
 // them when a reactor goes dormant and wakes. The guest sees nothing of
 // it. A module that already exports such a name is refused.
 func exportGlobals(bin []byte) ([]byte, error) {
-	mod, err := wasm.Decode(bin)
+	mod, exports, err := decodeExports(bin)
 	if err != nil {
 		return nil, err
-	}
-	var exports []wasm.Export
-	if s := mod.Section(wasm.SectionExport); s != nil {
-		if exports, err = wasm.DecodeExports(s.Payload); err != nil {
-			return nil, err
-		}
 	}
 	for _, e := range exports {
 		if strings.HasPrefix(e.Name, globalExportPrefix) {
@@ -273,6 +267,21 @@ func exportGlobals(bin []byte) ([]byte, error) {
 	}
 	mod.Put(wasm.SectionExport, wasm.EncodeExports(exports))
 	return mod.Encode(), nil
+}
+
+// decodeExports decodes bin and its exports, for a rewrite that adds some.
+func decodeExports(bin []byte) (*wasm.Module, []wasm.Export, error) {
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, nil, err
+	}
+	var exports []wasm.Export
+	if s := mod.Section(wasm.SectionExport); s != nil {
+		if exports, err = wasm.DecodeExports(s.Payload); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mod, exports, nil
 }
 
 // globalExports lists the names exportGlobals gave bin's mutable globals,
