@@ -66,7 +66,7 @@ func runMemory(h *harness, r *Report) error {
 			Row{Workload: w + ", after one message each", Unit: "KiB", Kind: Memory, Isle: msgd, Peer: erl[1],
 				Note: "an Erlang process has run to its `receive`; an isle reactor that has had a turn also holds what its first turn allocated"},
 			Row{Workload: w + fmt.Sprintf(", after one message each and %v idle", restAfterCall), Unit: "KiB", Kind: Memory, Isle: rested, Peer: erl[1],
-				Note: "the same reactors once they have had no turn for long enough to give back wazero's call engine (its 10 KiB stack), which a busy reactor keeps"})
+				Note: "the same reactors once they have had no turn for long enough to be put to sleep: a dormant reactor gives back its wasm instance, keeping its memory and globals"})
 		if i == len(h.sz.idle)-1 {
 			r.Targets = append(r.Targets, Target{What: "resident memory per idle reactor at " + count(n), Goal: 32, Unit: "KiB", Kind: Memory, Value: idle})
 			if erl[1].Measured() {
@@ -128,8 +128,8 @@ func settledRSS() float64 {
 type idleMem struct{ idle, msgd, pteIdle, pteMsgd, rested, pteRested float64 }
 
 // restAfterCall is how long the reactors rest after their call before
-// the rested figure: the kernel gives an idle reactor's call engine back
-// between one and two seconds after its last turn.
+// the rested figure: the kernel puts an idle reactor to sleep, giving its
+// instance back, between one and two seconds after its last turn.
 const restAfterCall = 3 * time.Second
 
 // isleIdleMemory spawns n tiny reactors into a fresh node and measures what

@@ -274,7 +274,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 	}
 	w, pt, after := "resident memory per idle process, "+count(n), "page tables per idle process, "+count(n), ", after one message each"
 	rested := fmt.Sprintf(" and %v idle", restAfterCall)
-	restNote := "; an idle reactor gives its call engine back after 1 to 2 s without a turn"
+	restNote := "; an idle reactor is put to sleep, giving its instance back, after 1 to 2 s without a turn"
 	rssNote := fmt.Sprintf("%s; isle: RSS growth of the Go host process, whose node is sized for %s processes; Erlang: the BEAM's own accounting", plural(runs, "counted run"), count(n))
 	pteNote := "growth of VmPTE in /proc/self/status, which the resident set does not count"
 	rows := []Row{

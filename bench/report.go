@@ -237,9 +237,10 @@ ends, so no watcher is armed.
 - **Memory per idle process.** The growth of the whole OS process's resident set (VmRSS from ` + "`/proc/self/status`" + `, after
   ` + "`debug.FreeOSMemory`" + ` in Go, after a settle and ` + "`garbage_collect`" + ` in Erlang) while N ({idle}) idle processes are alive,
   divided by N. It counts everything each process costs: the isle kernel's own records and the linear memory pages touched. For
-  isle it is measured three times: right after spawning (a reactor that never had a message has no call stack yet), right after
+  isle it is measured three times: right after spawning (a reactor that never had a message has no instance yet), right after
   one call to each (made from several goroutines at once, which changes nothing a reactor keeps), and 3 s later, once the kernel
-  has taken back the call engines (wazero's 10 KiB stack each) of reactors that had no turn for a second. Erlang is given both by
+  has put to sleep the reactors that had no turn for a second, taking back their instances (no reactor keeps a call stack between
+  turns: they run on their worker's). Erlang is given both by
   its own ` + "`erlang:memory(processes)`" + ` accounting (the row compared first) and by the
   BEAM's RSS growth, which undercounts at small N because its allocators already hold resident memory. OS processes are fewer ({osIdle}
   sleeping copies of a tiny C binary), and their figure is the mean of each one's VmRSS, which counts the shared C library pages in

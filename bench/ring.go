@@ -70,7 +70,7 @@ func ringLapRows(ring, isleName string, laps int, runs [][]float64, erl []Figure
 	return []Row{
 		{Workload: ring + ", the first lap", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: isleName, Runs: runs[2]}, Peer: erl[2],
-			Note: "isle's reactors are born dormant: this lap also makes each one's wasm instance and wazero's call engine for it (a 10 KiB stack), on fresh memory"},
+			Note: "isle's reactors are born dormant: this lap also makes each one's wasm instance, on fresh memory"},
 		{Workload: ring + ", each later lap", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: isleName, Runs: later(runs[1], runs[2])}, Peer: erlLater,
 			Note: "the mean of the laps after the first: " + plural(laps-1, "lap")},
