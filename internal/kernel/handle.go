@@ -160,12 +160,17 @@ func (t *HandleTable) room() int {
 	return n
 }
 
+// firstTableSlots is a table's size when it is made: slot 0, which no
+// handle names, and one entry. Most reactors only ever hold the reply
+// handle of the call they are answering.
+const firstTableSlots = 2
+
 // grow returns a copy of the entries in an array twice as large (at most
 // MaxHandles+1 slots), once the owner is charged for it.
 //
 // Precondition: called by the table's owner.
 func (t *HandleTable) grow() ([]tableEntry, error) {
-	n := min(max(2*cap(t.entries), 4), MaxHandles+1)
+	n := min(max(2*cap(t.entries), firstTableSlots), MaxHandles+1)
 	if owner := t.owner(); owner != nil {
 		cost := tableCost(n) - tableCost(cap(t.entries))
 		if full := owner.chargeMem(cost); full != nil {
