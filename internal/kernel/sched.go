@@ -321,16 +321,16 @@ func (w *worker) park() bool {
 		s.mu.Unlock()
 		return true
 	}
+	if len(s.idle) >= int(s.maxActive) {
+		// A worker started for a blocked turn may not run again for long:
+		// its call engines are nobody's to charge (dispatch.go). Dropped
+		// under s.mu, so whoever lists the idle workers sees them gone.
+		w.dispatch = nil
+	}
 	s.idle = append(s.idle, w)
-	surplus := len(s.idle) > int(s.maxActive)
 	s.mu.Unlock()
 	s.active.Add(-1)
 	w.releaseSlab()
-	if surplus {
-		// A worker started for a blocked turn may not run again for long:
-		// its call engines are nobody's to charge (dispatch.go).
-		w.dispatch = nil
-	}
 	// Work may have been pushed to a local queue between next() and now by
 	// a worker that saw us still active; look once more before sleeping.
 	if w.anyLocalWork() {
