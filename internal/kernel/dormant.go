@@ -146,9 +146,10 @@ func (p *Process) code() *Module {
 // sleep closes an idle reactor's instance, keeping its memory and
 // globals, if its module allows it. It reports whether it could not yet,
 // as its module's wake code is still compiling: the reactor then keeps
-// its instance and handler, and the sweep keeps it listed. Precondition:
-// p.mu is held, and p is idle (schedIdle) and not dead: the sweep is its
-// owner for this call (see keepListed), and clears its handler after.
+// its instance and dispatch slot, and the sweep keeps it listed; asleep,
+// it has given its slot back. Precondition: p.mu is held, and p is idle
+// (schedIdle) and not dead: the sweep is its owner for this call (see
+// keepListed).
 func (p *Process) sleep() (later bool) {
 	m := p.code()
 	if p.inst == nil || p.dormant != nil || !m.sleeps || p.k.keepInstances {

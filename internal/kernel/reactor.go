@@ -142,7 +142,7 @@ func (p *Process) handleBatch(b *batch) bool {
 // it slept (sweep.go). It reports false if the process ended because it
 // could not have them.
 func (p *Process) ready(m *Message) bool {
-	err := error(nil)
+	var err error
 	if p.dormant != nil {
 		err = p.wake()
 	}
@@ -233,8 +233,7 @@ func (p *Process) turn(m *Message) bool {
 		p.inst.Memory().Write(p.inbox, m.Data[:n])
 	}
 	w := p.turnWorker
-	args := &w.args
-	*args = [5]uint64{p.k.dispatch.indexOf(p.slot), uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
+	w.args = [5]uint64{p.k.dispatch.indexOf(p.slot), uint64(uint32(len(m.Data))), uint64(m.Tag), uint64(aux), uint64(uint32(len(p.curHandles)))}
 	// A turn goes on with what is left of the slice the last one had: a
 	// grant per turn charged and refilled the counter at every message,
 	// a fifth of a short turn's cost. The next yield settles both.
