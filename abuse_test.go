@@ -72,3 +72,20 @@ func TestDemonitorOfAConsumedRefIsHarmless(t *testing.T) {
 		t.Fatalf("exit %v; want code 42 (1 to 5 name the step that failed)", exit)
 	}
 }
+
+// A module without a linear memory that hands isle or WASI a pointer gets
+// what a bad pointer gets: isle abandons it as misuse, WASI answers
+// EFAULT. Neither is a fault in isle.
+func TestMemorylessGuestPointers(t *testing.T) {
+	t.Parallel()
+	node := sharedNode(t)
+	exit := run(t, node, load(t, node, testwasm.WAT(t, "testdata/wat/nomemory.wat")), isle.Grants{}, isle.Limits{})
+	if exit.Kind != api.ExitAbandoned || exit.Abandon.Cause != api.CauseMisuse ||
+		!strings.Contains(exit.Abandon.Detail, "send: the module has no memory") {
+		t.Errorf("isle send with a pointer and no memory: %v; want misuse naming the missing memory", exit)
+	}
+	exit = run(t, node, load(t, node, testwasm.WAT(t, "testdata/wat/nomemorywasi.wat")), isle.Grants{}, isle.Limits{})
+	if exit.Kind != api.ExitNormal || exit.Code != 21 {
+		t.Errorf("fd_write with a pointer and no memory: %v; want exit code 21 (EFAULT)", exit)
+	}
+}

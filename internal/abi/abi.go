@@ -68,13 +68,22 @@ func Install(ctx context.Context, k *kernel.Kernel) error {
 	return k.AddHostModule(ctx, b, ModuleName)
 }
 
-// Ctx is the context of one host call: the caller, its memory and handle
+// Ctx is the context of one host call: the caller, its module and handle
 // table, and the function's name for misuse reports.
 type Ctx struct {
-	P       *kernel.Process
-	Mem     api.Memory
+	P *kernel.Process
+	// Module is the caller's module. Its memory is looked up only by a
+	// call that reads or writes it: the lookup reads the instance, which a
+	// turn that sends a bare tag would otherwise never touch (a cache miss
+	// on every hop of a ring of 10,000).
+	Module  MemoryHolder
 	Handles *kernel.HandleTable
 	Name    string
+}
+
+// MemoryHolder has a linear memory, or none (nil): an api.Module.
+type MemoryHolder interface {
+	Memory() api.Memory
 }
 
 // Enter starts a host call: it finds the calling process and makes the
@@ -87,8 +96,17 @@ func Enter(ctx context.Context, mod api.Module, name string) Ctx {
 	// Every host call is a point where a kill takes effect, so a guest
 	// looping on calls stops at once rather than at its next fuel yield.
 	p.CheckKilled()
-	return Ctx{P: p, Mem: mod.Memory(), Handles: p.Handles(), Name: name}
+	var m MemoryHolder = mod
+	if !p.HasMemory() {
+		m = noMemory{}
+	}
+	return Ctx{P: p, Module: m, Handles: p.Handles(), Name: name}
 }
+
+// noMemory is a module without a linear memory.
+type noMemory struct{}
+
+func (noMemory) Memory() api.Memory { return nil }
 
 // Misuse abandons the caller with a reason naming the function.
 func (c Ctx) Misuse(format string, args ...any) {
@@ -100,12 +118,13 @@ func (c Ctx) Bytes(ptr, n uint32) []byte {
 	if n == 0 {
 		return nil
 	}
-	if c.Mem == nil {
+	mem := c.Module.Memory()
+	if mem == nil {
 		c.Misuse("the module has no memory")
 	}
-	b, ok := c.Mem.Read(ptr, n)
+	b, ok := mem.Read(ptr, n)
 	if !ok {
-		c.Misuse("range [%#x, %#x+%d) is outside its %d-byte memory", ptr, ptr, n, c.Mem.Size())
+		c.Misuse("range [%#x, %#x+%d) is outside its %d-byte memory", ptr, ptr, n, mem.Size())
 	}
 	return b
 }

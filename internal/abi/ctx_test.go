@@ -30,9 +30,14 @@ func (m *memory) Read(off, n uint32) ([]byte, bool) {
 	return m.b[off : off+n], true
 }
 
+// holder is a module with the memory it holds, or none.
+type holder struct{ mem api.Memory }
+
+func (h holder) Memory() api.Memory { return h.mem }
+
 // ctx is a host call's context over a 64 KiB memory and an empty table.
 func ctx() Ctx {
-	return Ctx{Mem: &memory{b: make([]byte, 1<<16)}, Handles: &kernel.HandleTable{}, Name: "f"}
+	return Ctx{Module: holder{&memory{b: make([]byte, 1<<16)}}, Handles: &kernel.HandleTable{}, Name: "f"}
 }
 
 // abandons runs f and returns the abandonment it panicked with.
@@ -75,7 +80,7 @@ func TestBytesChecksRanges(t *testing.T) {
 	misuse(t, "range [0xfff1, 0xfff1+16) is outside its 65536-byte memory", func() { c.Bytes(0xfff1, 16) })
 	misuse(t, "range [0xfff0, 0xfff0+4294967040) is outside", func() { c.Bytes(0xfff0, 0xffffff00) })
 	misuse(t, "range [0xffffffff, 0xffffffff+1)", func() { c.Bytes(0xffffffff, 1) })
-	c.Mem = nil
+	c.Module = holder{}
 	misuse(t, "the module has no memory", func() { c.Bytes(0, 1) })
 }
 
@@ -171,7 +176,7 @@ func TestMessageChecks(t *testing.T) {
 	if c.Handles.Len() != 1 {
 		t.Errorf("%d handles left after the move; want 1", c.Handles.Len())
 	}
-	big := Ctx{Mem: &memory{b: make([]byte, 2<<20)}, Handles: &kernel.HandleTable{}, Name: "f"}
+	big := Ctx{Module: holder{&memory{b: make([]byte, 2<<20)}}, Handles: &kernel.HandleTable{}, Name: "f"}
 	if _, _, code := big.message(1, 0, kernel.DefaultMaxMessage+1, 0, 0, false); code != ETooBig {
 		t.Errorf("a payload over the limit: code %d, want ETOOBIG", code)
 	}

@@ -27,6 +27,7 @@ func (soloHost) ChargeBytes(int)              {}
 func (soloHost) CheckFuel()                   {}
 func (soloHost) ChargeHost(int64) error       { return nil }
 func (soloHost) UnchargeHost(int64)           {}
+func (soloHost) HasMemory() bool              { return true }
 
 // TestEndToEndWasip1 runs the escape program through isle's own WASI layer
 // (internal/wasip1), which resolves paths itself before they reach the

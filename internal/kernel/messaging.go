@@ -147,6 +147,10 @@ func ProcessFrom(ctx context.Context) *Process { return processFrom(ctx) }
 // Precondition: called by p's own goroutine or turn (the process's owner).
 func (p *Process) Handles() *HandleTable { return &p.handles }
 
+// HasMemory reports whether p's module defines a linear memory. Without
+// one, wazero's api.Module.Memory is a nil pointer in a non-nil interface.
+func (p *Process) HasMemory() bool { return p.mod.hasMemory }
+
 // Self returns the process's handle to itself, making a new one if the
 // last was sent away. The table keeps its last slot for it, so handles
 // peers send cannot make it fail; it returns 0 only once the process has

@@ -30,6 +30,8 @@ type Module struct {
 	isGo bool
 	// minMemory is the linear memory, in bytes, the module needs at start.
 	minMemory uint64
+	// hasMemory is true if the module defines a linear memory.
+	hasMemory bool
 	kind      moduleKind
 	// usesWASI is true if the module imports anything from WASI.
 	usesWASI bool
@@ -98,21 +100,21 @@ func tableBytes(bin []byte) (int64, error) {
 // initialMemory is the size, in bytes, of the linear memory the module
 // defines at its start, exported or not: a spawn is charged for it before
 // the instance exists (a reactor born dormant has none until its first
-// turn).
-func initialMemory(bin []byte) (uint64, error) {
+// turn). has reports whether it defines one at all.
+func initialMemory(bin []byte) (size uint64, has bool, err error) {
 	mod, err := wasm.Decode(bin)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	s := mod.Section(wasm.SectionMemory)
 	if s == nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	mems, err := wasm.DecodeMemories(s.Payload)
 	if err != nil || len(mems) == 0 {
-		return 0, err
+		return 0, false, err
 	}
-	return uint64(mems[0].Min) * 65536, nil
+	return uint64(mems[0].Min) * 65536, true, nil
 }
 
 // preloadedBytes bounds what instantiating the module writes into its
@@ -265,7 +267,7 @@ func (k *Kernel) compile(ctx context.Context, name string, bin []byte, sum [32]b
 		m.kind = kindReactor
 		m.receivesHandles = true
 	}
-	if m.minMemory, err = initialMemory(rewritten); err != nil {
+	if m.minMemory, m.hasMemory, err = initialMemory(rewritten); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%s: %w: %w", name, isleapi.ErrInvalidModule, err)
 	}

@@ -527,7 +527,7 @@ func (k *Kernel) buildImage(m *Module, s *snapshotState) (*image, error) {
 		return nil, fmt.Errorf("compile the image module: %w", err)
 	}
 	mem := s.memory // charged to the node's ceiling since readSnapshot
-	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), kind: m.kind,
+	im := &Module{Name: m.Name, compiled: compiled, isGo: m.isGo, minMemory: mem.Size(), hasMemory: true, kind: m.kind,
 		usesWASI: m.usesWASI, receivesHandles: m.receivesHandles, fixedMemory: m.fixedMemory, sum: m.sum,
 		startDormant: true, sleeps: true, globals: m.globals} // imageable, and with no data segment
 	im.wake.compiled = compiled

@@ -119,7 +119,11 @@ func wrap(d def, lookup Lookup) api.GoModuleFunc {
 		// guest looping on calls would otherwise meet it only at its next
 		// fuel yield, which a call charged little work reaches late.
 		s.host.CheckKilled()
-		stack[0] = uint64(f(s, mod.Memory(), stack))
+		var mem api.Memory // nil for a module without one: every pointer is EFAULT
+		if s.host.HasMemory() {
+			mem = mod.Memory()
+		}
+		stack[0] = uint64(f(s, mem, stack))
 	}
 }
 
@@ -131,9 +135,13 @@ func procExit(ctx context.Context, mod api.Module, stack []uint64) {
 	panic(sys.NewExitError(code))
 }
 
-// Memory helpers. A range outside linear memory is EFAULT.
+// Memory helpers. A range outside linear memory is EFAULT, and so is any
+// range of a module without a memory (mem nil).
 
 func read(mem api.Memory, ptr, n uint32) ([]byte, Errno) {
+	if mem == nil {
+		return nil, errFault
+	}
 	b, ok := mem.Read(ptr, n)
 	if !ok {
 		return nil, errFault
@@ -142,14 +150,14 @@ func read(mem api.Memory, ptr, n uint32) ([]byte, Errno) {
 }
 
 func putU32(mem api.Memory, ptr, v uint32) Errno {
-	if !mem.WriteUint32Le(ptr, v) {
+	if mem == nil || !mem.WriteUint32Le(ptr, v) {
 		return errFault
 	}
 	return 0
 }
 
 func putU64(mem api.Memory, ptr uint32, v uint64) Errno {
-	if !mem.WriteUint64Le(ptr, v) {
+	if mem == nil || !mem.WriteUint64Le(ptr, v) {
 		return errFault
 	}
 	return 0

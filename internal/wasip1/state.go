@@ -19,6 +19,9 @@ type Host interface {
 	KillContext() context.Context
 	// CheckKilled ends the current host call if the process was killed.
 	CheckKilled()
+	// HasMemory reports whether the process's module defines a linear
+	// memory: without one, its api.Module's Memory is not a usable nil.
+	HasMemory() bool
 	// ChargeWork charges the process units of fuel for work a call did in
 	// proportion to what it asked (see kernel.Process.ChargeWork), and
 	// ChargeBytes for n bytes it moved.

@@ -44,7 +44,7 @@ func fdPrestatDirName(s *State, mem api.Memory, st []uint64) Errno {
 	if uint32(st[2]) < uint32(len(e.preopen)) {
 		return errNametoolong
 	}
-	if !mem.WriteString(uint32(st[1]), e.preopen) {
+	if mem == nil || !mem.WriteString(uint32(st[1]), e.preopen) {
 		return errFault
 	}
 	return 0
