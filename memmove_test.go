@@ -36,3 +36,18 @@ func TestGrowingGuestKeepsItsBytesAcrossMoves(t *testing.T) {
 		}
 	}
 }
+
+// A small process that ends leaves its pages warm for the next one
+// (docs/RATIONALE.md, "Warm pages"): each of a run of processes that
+// write all of their memory finds every byte of it zero. Not parallel, so
+// that each takes up the pages of the one before it.
+func TestWarmPagesCarryNoBytes(t *testing.T) {
+	node := sharedNode(t)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/scribble.wat"))
+	for i := range 50 {
+		exit := run(t, node, mod, isle.Grants{}, isle.Limits{})
+		if !exit.Normal() {
+			t.Fatalf("process %d: %v: exit code 1 is a byte of a process before it", i, exit)
+		}
+	}
+}

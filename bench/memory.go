@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -118,7 +117,7 @@ func runMemory(h *harness, r *Report) error {
 // settledRSS returns the resident set after returning every free page the
 // Go runtime holds to the OS.
 func settledRSS() float64 {
-	debug.FreeOSMemory()
+	isle.FreeOSMemory()
 	return float64(rssBytes())
 }
 

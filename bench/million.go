@@ -7,7 +7,6 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -232,7 +231,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 		fmt.Sprintf("erl_%d", n), fmt.Sprintf("rss_%d", n), fmt.Sprintf("pte_%d", n)), kib)
 	erl[1].Name = "Erlang: the same processes, by the BEAM's RSS growth"
 	erl[2].Name = "Erlang: the same processes, by the growth of the BEAM's VmPTE"
-	debug.FreeOSMemory()
+	isle.FreeOSMemory()
 	message := fitsBig(n, est[1]) == ""
 	if !message {
 		h.logf("  %s reactors after one message each: skipped: %s", count(n), fitsBig(n, est[1]))
@@ -243,7 +242,7 @@ func (h *harness) bigMemory(r *Report, est [2]float64) ([]Figure, error) {
 	isleRuns, err := h.repeatOnly(runs, func() ([]float64, error) {
 		// The last run's reactors are garbage on the Go heap until
 		// collected: give their pages back before asking what is free.
-		debug.FreeOSMemory()
+		isle.FreeOSMemory()
 		if why := fitsBig(n, est[0]); why != "" {
 			return nil, fmt.Errorf("%w: %s", errNoRoom, why)
 		}

@@ -83,8 +83,11 @@ var pool [maxClass + 1]sizeClass
 
 type sizeClass struct {
 	mu   sync.Mutex
-	free [][]byte // zeroed regions ready for reuse
-	slab []byte   // the unused tail of the newest slab
+	free [][]byte // zeroed regions ready for reuse, holding no pages
+	// warm are zeroed regions that kept their pages (warm.go), oldest
+	// first; get takes the newest.
+	warm []freeRegion
+	slab []byte // the unused tail of the newest slab
 	// pmds tracks, for a class smaller than a PMD, the PMDs whose regions
 	// went back to free, by the PMD's address.
 	pmds map[uintptr]pmdState
@@ -92,7 +95,8 @@ type sizeClass struct {
 
 // pmdState is what a class knows of one PMD it carves regions from.
 type pmdState struct {
-	free   uint32 // its regions in the free list
+	free   uint32 // its regions in the free or warm list
+	warm   uint32 // its regions in the warm list, which keep their pages
 	tables bool   // a region freed into it held pages since it was last dropped whole
 }
 
@@ -109,6 +113,9 @@ func get(c int) ([]byte, error) {
 	size := uint64(1) << c
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if r, ok := sc.takeWarm(); ok {
+		return r, nil
+	}
 	if n := len(sc.free); n > 0 {
 		r := sc.free[n-1]
 		sc.free = sc.free[:n-1]
@@ -154,10 +161,19 @@ func pmdOf(r []byte) uintptr {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(r))) &^ uintptr(pmdSize-1)
 }
 
+// pmdAround is the whole PMD r starts in.
+func pmdAround(r []byte) []byte {
+	p := unsafe.Pointer(unsafe.SliceData(r))
+	return unsafe.Slice((*byte)(unsafe.Add(p, -int(uintptr(p)-pmdOf(r)))), pmdSize)
+}
+
 // put zeroes the first dirty bytes of r and makes it reusable. The first
 // imaged bytes are a mapping of an Image, which goes back to anonymous
 // zero pages first.
 func put(r []byte, dirty, imaged uint64) {
+	if imaged == 0 && dirty > 0 && uint64(len(r)) < pmdSize && keepWarm(r, dirty) {
+		return
+	}
 	held := dirty > 0 || imaged > 0 // an image's span has page tables too
 	if imaged > 0 {
 		if !mapZero(r[:imaged]) {
@@ -189,17 +205,17 @@ func put(r []byte, dirty, imaged uint64) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if size < pmdSize {
-		sc.freeShared(r, held)
+		sc.freeShared(r, held, false)
 	}
 	sc.free = append(sc.free, r)
 }
 
-// freeShared counts r, a region smaller than a PMD, free in its PMD, and
-// drops the whole PMD, page tables and all, once every region of it is
-// free and one held pages. Every region of the PMD is zero and in the
-// free list then, and sc.mu keeps them there while it is dropped.
-// Precondition: sc.mu held.
-func (sc *sizeClass) freeShared(r []byte, held bool) {
+// freeShared counts r, a region smaller than a PMD, free in its PMD (and
+// warm, if it keeps its pages), and drops the whole PMD, page tables and
+// all, once every region of it is free, none warm, and one held pages.
+// Every region of the PMD is zero and in the free list then, and sc.mu
+// keeps them there while it is dropped. Precondition: sc.mu held.
+func (sc *sizeClass) freeShared(r []byte, held, warm bool) {
 	if sc.pmds == nil {
 		sc.pmds = map[uintptr]pmdState{}
 	}
@@ -207,9 +223,11 @@ func (sc *sizeClass) freeShared(r []byte, held bool) {
 	st := sc.pmds[base]
 	st.free++
 	st.tables = st.tables || held
-	if uint64(st.free)*uint64(len(r)) == pmdSize && st.tables {
-		start := unsafe.Add(unsafe.Pointer(unsafe.SliceData(r)), -int(uintptr(unsafe.Pointer(unsafe.SliceData(r)))-base))
-		_ = madvise(unsafe.Slice((*byte)(start), pmdSize), syscall.MADV_DONTNEED)
+	if warm {
+		st.warm++
+	}
+	if uint64(st.free)*uint64(len(r)) == pmdSize && st.tables && st.warm == 0 {
+		_ = madvise(pmdAround(r), syscall.MADV_DONTNEED)
 		st.tables = false
 	}
 	sc.pmds[base] = st

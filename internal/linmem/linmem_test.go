@@ -69,8 +69,10 @@ func TestMoveOnceWhenOutgrowingTheFirstRegion(t *testing.T) {
 // TestFreeDropsOnlyWhatMayBeWritten checks that freeing a memory whose
 // guest never ran drops only its preloaded bytes (none: no system call),
 // that a preloaded page comes back zeroed, and that once the guest has run
-// the whole memory is dropped. Not parallel: it replaces madvise.
+// the whole memory is dropped. Not parallel: it replaces madvise, and
+// keeps no region warm (warm.go), so that every free drops its pages.
 func TestFreeDropsOnlyWhatMayBeWritten(t *testing.T) {
+	defer keepNoneWarm()()
 	var dropped []int
 	madvise = func(b []byte, advice int) error {
 		// A whole PMD of free regions goes when the last of them does
