@@ -107,14 +107,16 @@ func classOf(n uint64) int {
 	return bits.Len64(n - 1)
 }
 
-// get returns a zeroed region of class c.
-func get(c int) ([]byte, error) {
+// get returns a zeroed region of class c, and how many bytes from its
+// start may hold pages already (a warm region's; see warm.go): whoever
+// frees it must drop or scrub at least those.
+func get(c int) ([]byte, uint64, error) {
 	sc := &pool[c]
 	size := uint64(1) << c
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if r, ok := sc.takeWarm(); ok {
-		return r, nil
+	if fr, ok := sc.takeWarm(); ok {
+		return fr.r, fr.span, nil
 	}
 	if n := len(sc.free); n > 0 {
 		r := sc.free[n-1]
@@ -125,18 +127,18 @@ func get(c int) ([]byte, error) {
 			st.free--
 			sc.pmds[base] = st
 		}
-		return r, nil
+		return r, 0, nil
 	}
 	if uint64(len(sc.slab)) < size {
 		m, err := mapSlab(max(size, slabSize))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		sc.slab = m
 	}
 	r := sc.slab[:size:size]
 	sc.slab = sc.slab[size:]
-	return r, nil
+	return r, 0, nil
 }
 
 // mapSlab reserves n bytes of address space, aligned to a PMD.
@@ -357,6 +359,10 @@ type memory struct {
 	dirty  uint64 // the most bytes ever handed to the guest, all charged
 	imaged uint64 // the first imaged bytes of region map Allocator.Image
 	filled uint64 // bytes of the image copied in instead of mapped
+	// held is how many bytes from region's start held pages when it was
+	// handed out (a warm region's span): zero, but resident, and dropped
+	// or scrubbed again at free, whatever the guest wrote.
+	held uint64
 }
 
 // written bounds the bytes of the region that may have been written.
@@ -403,7 +409,7 @@ func (m *memory) Reallocate(size uint64) []byte {
 // move gets a region that holds size bytes: first a small one, then, if
 // the guest outgrows it, one of its whole limit.
 func (m *memory) move(size uint64) bool {
-	r, err := get(classOf(max(m.regionFor(size), size)))
+	r, held, err := get(classOf(max(m.regionFor(size), size)))
 	if err != nil {
 		m.alloc.fail(err)
 		return false
@@ -424,7 +430,7 @@ func (m *memory) move(size uint64) bool {
 		} else if m.imaged > 0 {
 			imageMaps.Add(mappingsPerImage) // r's now; put drops the old region's
 		}
-		put(m.region, w, m.imaged)
+		put(m.region, max(w, m.held), m.imaged)
 		if !moved { // the image's pages were copied: r holds none of it
 			m.imaged = 0
 		}
@@ -434,7 +440,7 @@ func (m *memory) move(size uint64) bool {
 			m.filled = min(im.size, uint64(len(r)))
 		}
 	}
-	m.region = r
+	m.region, m.held = r, held
 	return true
 }
 
@@ -463,8 +469,8 @@ func (m *memory) Free() {
 		return // kept for the next instance (Retain)
 	}
 	if m.region != nil {
-		put(m.region, m.written(), m.imaged)
-		m.region, m.imaged, m.filled = nil, 0, 0
+		put(m.region, max(m.written(), m.held), m.imaged)
+		m.region, m.imaged, m.filled, m.held = nil, 0, 0, 0
 	}
 	if m.alloc.Account != nil && m.dirty > 0 {
 		m.alloc.Account.Uncharge(int64(m.dirty))

@@ -145,10 +145,10 @@ func swapOn() bool {
 
 // takeWarm hands out class sc's most recently freed warm region, if it has
 // one. Precondition: sc.mu held.
-func (sc *sizeClass) takeWarm() ([]byte, bool) {
+func (sc *sizeClass) takeWarm() (freeRegion, bool) {
 	n := len(sc.warm)
 	if n == 0 {
-		return nil, false
+		return freeRegion{}, false
 	}
 	fr := sc.warm[n-1]
 	sc.warm[n-1] = freeRegion{}
@@ -159,19 +159,27 @@ func (sc *sizeClass) takeWarm() ([]byte, bool) {
 	st.free--
 	st.warm--
 	sc.pmds[base] = st
-	return fr.r, true
+	return fr, true
 }
 
-// coolOlder gives back the pages of class sc's regions warm since before
-// cutoff, oldest first. Precondition: sc.mu held.
-func (sc *sizeClass) coolOlder(cutoff time.Duration) {
+// coolBatch is how many regions coolOlder cools under one hold of its
+// class's lock: each is a madvise, and spawns and exits of the class wait
+// for the lock meanwhile (64 MiB of one-page regions at once held it for
+// 50-70 ms).
+const coolBatch = 32
+
+// coolOlder gives back the pages of at most coolBatch of class sc's
+// regions warm since before cutoff, oldest first, and reports whether
+// more are left. Precondition: sc.mu held.
+func (sc *sizeClass) coolOlder(cutoff time.Duration) (more bool) {
 	k := 0
-	for k < len(sc.warm) && sc.warm[k].since <= cutoff {
+	for k < len(sc.warm) && k < coolBatch && sc.warm[k].since <= cutoff {
 		sc.cool(sc.warm[k])
 		sc.warm[k] = freeRegion{}
 		k++
 	}
 	sc.warm = sc.warm[k:]
+	return len(sc.warm) > 0 && sc.warm[0].since <= cutoff
 }
 
 // cool drops fr's pages and lists it cold: its whole PMD's, page tables
@@ -222,9 +230,11 @@ func coolOld() {
 func coolAll(cutoff time.Duration) {
 	for c := minClass; c <= maxClass && uint64(1)<<c < pmdSize; c++ {
 		sc := &pool[c]
-		sc.mu.Lock()
-		sc.coolOlder(cutoff)
-		sc.mu.Unlock()
+		for more := true; more; {
+			sc.mu.Lock()
+			more = sc.coolOlder(cutoff)
+			sc.mu.Unlock()
+		}
 	}
 }
 

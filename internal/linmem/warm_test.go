@@ -141,3 +141,34 @@ func TestWarmRegionsCool(t *testing.T) {
 		t.Fatalf("pages are still resident after the region cooled: %v", r)
 	}
 }
+
+// A warm region's pages stay the pool's to give back whatever its next
+// owner does: one that never runs, or writes less than the owner before
+// it, still hands them back at free, so that Release and the timer find
+// them. (A review found 112 MiB of such pages out of every count.) Not
+// parallel: it counts the package's warm bytes.
+func TestWarmPagesOutliveNoOwner(t *testing.T) {
+	Release()
+	for _, run := range []bool{false, true} {
+		m, b := ranMemory(t) // pages 2 and 5 written, 9 read
+		m.Free()
+		a := &Allocator{Limit: 64 << 10}
+		if !run {
+			a.NotRun(0) // a process killed before its first turn
+		}
+		next := a.Allocate(0, 1<<32)
+		again := next.Reallocate(65536)
+		if unsafe.SliceData(again) != unsafe.SliceData(b) {
+			t.Fatal("the next small memory did not take the warm region")
+		}
+		if run {
+			a.Run()
+			again[0] = 1 // less than the owner before it wrote
+		}
+		next.Free()
+		Release()
+		if r := resident(t, b); r[2] || r[5] {
+			t.Fatalf("run %v: the pages of the owner before are resident after Release, with %d bytes counted warm: %v", run, WarmBytes(), r)
+		}
+	}
+}

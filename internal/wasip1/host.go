@@ -135,11 +135,14 @@ func procExit(ctx context.Context, mod api.Module, stack []uint64) {
 	panic(sys.NewExitError(code))
 }
 
-// Memory helpers. A range outside linear memory is EFAULT, and so is any
-// range of a module without a memory (mem nil).
+// Memory helpers. A range outside linear memory is EFAULT; a module
+// without a memory (mem nil) has one of no bytes.
 
 func read(mem api.Memory, ptr, n uint32) ([]byte, Errno) {
-	if mem == nil {
+	if mem == nil { // as a memory of no bytes
+		if ptr == 0 && n == 0 {
+			return nil, 0
+		}
 		return nil, errFault
 	}
 	b, ok := mem.Read(ptr, n)
