@@ -70,7 +70,7 @@ func ringLapRows(ring, isleName string, laps int, runs [][]float64, erl []Figure
 	return []Row{
 		{Workload: ring + ", the first lap", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: isleName, Runs: runs[2]}, Peer: erl[2],
-			Note: "isle's reactors are born dormant: this lap also makes each one's wasm instance, on fresh memory"},
+			Note: "isle's reactors are born dormant: this lap also makes each one's wasm instance, on the pages the run before left warm (the warm-up's, for the first counted run; docs/RATIONALE.md, \"Warm pages\")"},
 		{Workload: ring + ", each later lap", Unit: "ms", Kind: Time,
 			Isle: Figure{Name: isleName, Runs: later(runs[1], runs[2])}, Peer: erlLater,
 			Note: "the mean of the laps after the first: " + plural(laps-1, "lap")},
