@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/isle-run/isle/internal/wasip1"
 )
 
 // escapeMessage is the text of os.Root's unexported "path escapes" error.
@@ -136,6 +138,16 @@ func fromSyscall(e syscall.Errno) experimentalsys.Errno {
 	if e == syscall.EOPNOTSUPP {
 		return experimentalsys.ENOTSUP
 	}
-	// ENOSPC, EDQUOT, EFBIG, EMLINK, EBUSY...: nothing closer than EIO.
+	switch e {
+	case syscall.EMFILE, syscall.ENFILE:
+		return wasip1.ENFILE
+	case syscall.ENOSPC:
+		return wasip1.ENOSPC
+	case syscall.EDQUOT:
+		return wasip1.EDQUOT
+	case syscall.EFBIG:
+		return wasip1.EFBIG
+	}
+	// EMLINK, EBUSY...: nothing closer than EIO.
 	return experimentalsys.EIO
 }

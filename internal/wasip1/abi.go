@@ -13,6 +13,7 @@ const (
 	errAgain       Errno = 6
 	errBadf        Errno = 8
 	errBusy        Errno = 10
+	errDquot       Errno = 19
 	errExist       Errno = 20
 	errFault       Errno = 21
 	errFbig        Errno = 22
@@ -44,8 +45,28 @@ const (
 	errNotcapable  Errno = 76
 )
 
+// Errnos beyond wazero's experimental/sys set, which has no ENFILE,
+// ENOSPC, EDQUOT or EFBIG: a file system (capfs) answers them with these
+// values, outside that set, and fromSys maps them to WASI's own.
+// Anything else that reads them sees an errno it does not know, as it
+// would have seen EIO.
+const (
+	// ENFILE is the host out of descriptors: EMFILE or ENFILE from the
+	// OS. The OS process's limit is every guest's, so to a guest it is
+	// the system's table that is full, not its own (isle's own bounds
+	// answer EMFILE before they are reached).
+	ENFILE experimentalsys.Errno = 0x1000 + iota
+	// ENOSPC is the host's file system full.
+	ENOSPC
+	// EDQUOT is the host's disk quota spent.
+	EDQUOT
+	// EFBIG is a file past the host's largest.
+	EFBIG
+)
+
 // fromSys maps the errnos of wazero's experimental/sys (what capfs and the
-// /.cap file system answer) onto WASI's. Both follow POSIX names.
+// /.cap file system answer) onto WASI's, with those added here beyond
+// wazero's set. Both follow POSIX names.
 func fromSys(e experimentalsys.Errno) Errno {
 	switch e {
 	case 0:
@@ -90,6 +111,14 @@ func fromSys(e experimentalsys.Errno) Errno {
 		return errPerm
 	case experimentalsys.EROFS:
 		return errRofs
+	case ENFILE:
+		return errNfile
+	case ENOSPC:
+		return errNospc
+	case EDQUOT:
+		return errDquot
+	case EFBIG:
+		return errFbig
 	}
 	return errIO
 }
