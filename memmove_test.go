@@ -51,3 +51,38 @@ func TestWarmPagesCarryNoBytes(t *testing.T) {
 		}
 	}
 }
+
+// A node whose ceiling is small keeps at most a sixteenth of it warm,
+// however much its dead processes wrote: 40 reactors that each wrote 256
+// KiB end on a node of 16 MiB, which keeps at most 1 MiB of their pages.
+// Not parallel: it counts the host's warm pages.
+func TestSmallNodeKeepsLittleWarm(t *testing.T) {
+	ctx := testwasm.Context(t)
+	node, err := isle.NewNode(ctx, isle.Config{MaxMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close(ctx)
+	mod := load(t, node, testwasm.WAT(t, "testdata/wat/fillreactor.wat"))
+	isle.FreeOSMemory()
+	var procs []*isle.Process
+	for range 40 {
+		p, err := node.Spawn(ctx, mod, isle.Grants{}, isle.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Call(ctx, isle.Message{Tag: 1}); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		p.Kill()
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if warm := isle.WarmMemory(); warm > 1<<20 {
+		t.Fatalf("%d KiB of dead processes' pages kept warm on a node of 16 MiB; want at most 1 MiB", warm>>10)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	isleapi "github.com/isle-run/isle/api"
 	"github.com/isle-run/isle/internal/capkind"
 	"github.com/isle-run/isle/internal/fault"
+	"github.com/isle-run/isle/internal/linmem"
 	"github.com/isle-run/isle/internal/polite"
 	"github.com/isle-run/isle/internal/shape"
 	"github.com/isle-run/isle/internal/wasip1"
@@ -109,6 +110,9 @@ type Kernel struct {
 	// node is the group every process tree belongs to: its memory limit
 	// is the node's ceiling.
 	node *Group
+	// uncapWarm lifts the node's cap on the pages dead processes leave
+	// warm (linmem.CapWarm): a sixteenth of its ceiling.
+	uncapWarm func()
 	// shape bounds modules before they are compiled.
 	shape shape.Limits
 	// baseConfig is shared by every process; see moduleConfig.
@@ -211,6 +215,7 @@ func New(ctx context.Context, cfg Config) (*Kernel, error) {
 		return nil, err
 	}
 	k.sched = newScheduler(k.polite)
+	k.uncapWarm = linmem.CapWarm(k.node.memLimit / 16)
 	return k, nil
 }
 
@@ -367,6 +372,7 @@ func (k *Kernel) Close(ctx context.Context) error {
 	}
 	k.sched.close()
 	k.sweeper.stop()
+	k.uncapWarm()
 	compiled := make(chan struct{})
 	go func() { k.compiles.Wait(); close(compiled) }()
 	select {

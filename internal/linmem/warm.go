@@ -23,12 +23,59 @@ import (
 // lists the region warm, and the next get hands it out first, its pages
 // still mapped. Warm pages belong to no process. They are bounded twice:
 // at most warmLimit bytes are warm at once (past it, put drops pages as
-// before), and a region warm for warmFor goes back to the kernel, its
+// before; nodes may lower it, CapWarm), and a region warm for warmFor goes back to the kernel, its
 // whole PMD with it when every region of the PMD is free (cool).
 // Release gives every warm page back at once.
 
-// warmLimit bounds the bytes of warm regions' spans; a variable for tests.
-var warmLimit int64 = 64 << 20
+// warmMax bounds the bytes of warm regions' spans in any case.
+const warmMax = 64 << 20
+
+// warmLimit bounds the bytes of warm regions' spans now: the least of
+// warmMax and every cap in warmCaps.
+var warmLimit atomic.Int64
+
+func init() { warmLimit.Store(warmMax) }
+
+// warmCaps are the caps CapWarm put in force.
+var warmCaps struct {
+	mu   sync.Mutex // guards caps, and orders the stores to warmLimit
+	caps map[*int64]struct{}
+}
+
+// CapWarm bounds the bytes kept warm at n, at most, until the returned
+// function is called: the bound in force is the least of every cap and
+// 64 MiB. A node caps them at a sixteenth of its memory ceiling, so that
+// a node told to hold little is not made to look as if it held more. A
+// lower cap bounds what is kept warm from then on; what is warm already
+// goes at its time.
+func CapWarm(n int64) (release func()) {
+	c := &n
+	warmCaps.mu.Lock()
+	if warmCaps.caps == nil {
+		warmCaps.caps = map[*int64]struct{}{}
+	}
+	warmCaps.caps[c] = struct{}{}
+	setWarmLimit()
+	warmCaps.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			warmCaps.mu.Lock()
+			delete(warmCaps.caps, c)
+			setWarmLimit()
+			warmCaps.mu.Unlock()
+		})
+	}
+}
+
+// setWarmLimit stores the least cap. Precondition: warmCaps.mu held.
+func setWarmLimit() {
+	limit := int64(warmMax)
+	for c := range warmCaps.caps {
+		limit = min(limit, max(*c, 0))
+	}
+	warmLimit.Store(limit)
+}
 
 // warmFor is how long a warm region keeps its pages unused, in ns; set by
 // tests.
@@ -68,7 +115,7 @@ func WarmBytes() int64 { return warmBytes.Load() }
 // warmLimit. It reports false, having done nothing, when they do not.
 func keepWarm(r []byte, dirty uint64) bool {
 	n := min(roundUp(dirty), uint64(len(r)))
-	if warmBytes.Add(int64(n)) > warmLimit {
+	if warmBytes.Add(int64(n)) > warmLimit.Load() {
 		warmBytes.Add(-int64(n))
 		return false
 	}

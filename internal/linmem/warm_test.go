@@ -13,9 +13,7 @@ import (
 // and returns what undoes it. Not for parallel tests.
 func keepNoneWarm() func() {
 	Release()
-	old := warmLimit
-	warmLimit = 0
-	return func() { warmLimit = old }
+	return CapWarm(0)
 }
 
 // resident reports, page by page, which pages of b are in memory.
@@ -91,22 +89,34 @@ func TestWarmRegionsComeBackZeroAndResident(t *testing.T) {
 	}
 }
 
-// Past warmLimit, a freed memory drops its pages as before. Not parallel:
-// it sets warmLimit.
+// Past the least cap on warm pages, a freed memory drops its pages as
+// before; once its caps are gone, 64 MiB is the bound again. Not parallel:
+// it caps warm pages.
 func TestWarmLimitHolds(t *testing.T) {
 	Release()
-	old := warmLimit
-	warmLimit = 24 * int64(pageSize) // a region takes 16 until it is scrubbed, then 10
-	defer func() { warmLimit = old; Release() }()
+	limit := 24 * int64(pageSize) // a region takes 16 until it is scrubbed, then 10
+	defer CapWarm(2 * limit)()    // a looser cap changes nothing
+	defer CapWarm(limit)()
+	defer Release()
 	m1, b1 := ranMemory(t)
 	m2, b2 := ranMemory(t)
 	m1.Free()
 	m2.Free()
-	if got := WarmBytes(); got > warmLimit {
-		t.Fatalf("%d bytes warm, over the limit of %d", got, warmLimit)
+	if got := WarmBytes(); got > limit {
+		t.Fatalf("%d bytes warm, over the limit of %d", got, limit)
 	}
 	if r1, r2 := resident(t, b1), resident(t, b2); (r1[2] || r1[5]) == (r2[2] || r2[5]) {
 		t.Fatalf("want exactly one of two freed memories warm under a limit of 24 pages: %v, %v", r1, r2)
+	}
+	Release()
+	release := CapWarm(limit / 2)
+	if got := warmLimit.Load(); got != limit/2 {
+		t.Fatalf("the bound is %d under caps of %d, %d and %d", got, limit, 2*limit, limit/2)
+	}
+	release()
+	release()
+	if got := warmLimit.Load(); got != limit {
+		t.Fatalf("the bound is %d once the cap of %d is released (twice); want %d", got, limit/2, limit)
 	}
 }
 
