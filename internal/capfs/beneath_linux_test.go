@@ -126,6 +126,19 @@ func TestTransientFailureIsTransient(t *testing.T) {
 	s := newSandbox(t, ReadWrite)
 	s.hostFile(t, "d/f", "x")
 	f := s.open(t, ReadWrite)
+	var errno experimentalsys.Errno
+	outOfDescriptors(t, func() { _, errno = f.Stat("d/f") }) // the first use
+	t.Logf("Stat while out of descriptors: %v", errno)
+	if _, errno := f.Stat("d/f"); errno != 0 {
+		t.Fatalf("Stat once descriptors are back: %v", errno)
+	}
+}
+
+// outOfDescriptors runs do with the process out of descriptors: its
+// RLIMIT_NOFILE lowered and filled with /dev/null, both undone after.
+// Not for parallel tests.
+func outOfDescriptors(t *testing.T, do func()) {
+	t.Helper()
 	var lim syscall.Rlimit
 	mustDo(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
 	orig := lim
@@ -139,15 +152,11 @@ func TestTransientFailureIsTransient(t *testing.T) {
 		}
 		fill = append(fill, fd)
 	}
-	_, errno := f.Stat("d/f") // the first use, out of descriptors
+	do()
 	for _, fd := range fill {
 		syscall.Close(fd)
 	}
 	mustDo(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig))
-	t.Logf("Stat while out of descriptors: %v", errno)
-	if _, errno := f.Stat("d/f"); errno != 0 {
-		t.Fatalf("Stat once descriptors are back: %v", errno)
-	}
 }
 
 // openFds counts the process's open descriptors.

@@ -1,7 +1,6 @@
 package capfs
 
 import (
-	"syscall"
 	"testing"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -21,27 +20,13 @@ func TestHostOutOfDescriptorsIsENFILE(t *testing.T) {
 	} else {
 		file.Close()
 	}
-	var lim syscall.Rlimit
-	mustDo(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
-	orig := lim
-	lim.Cur = uint64(openFds(t) + 8)
-	mustDo(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
-	var fill []int
-	for {
-		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			break
+	var errno experimentalsys.Errno
+	outOfDescriptors(t, func() {
+		var file experimentalsys.File
+		if file, errno = f.OpenFile("d/f", experimentalsys.O_RDONLY, 0); errno == 0 {
+			file.Close()
 		}
-		fill = append(fill, fd)
-	}
-	file, errno := f.OpenFile("d/f", experimentalsys.O_RDONLY, 0)
-	if errno == 0 {
-		file.Close()
-	}
-	for _, fd := range fill {
-		syscall.Close(fd)
-	}
-	mustDo(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig))
+	})
 	if errno != wasip1.ENFILE {
 		t.Fatalf("open with the host out of descriptors: %v; want capfs's ENFILE", errno)
 	}
