@@ -22,6 +22,8 @@
 //   - A freed region is returned to the kernel with MADV_DONTNEED, which
 //     drops its pages and makes it read as zero, and then reused: no
 //     process ever sees another's data, and the next spawn needs no mmap.
+//     A region smaller than a PMD is zeroed in place instead, for a while,
+//     keeping its pages for the next process (warm.go).
 //     Only what may have been written is dropped: until guest code runs
 //     (see Allocator.NotRun), that is just what instantiation copied in,
 //     so a process that never ran and has no data segment costs no

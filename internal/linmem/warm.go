@@ -23,8 +23,9 @@ import (
 // lists the region warm, and the next get hands it out first, its pages
 // still mapped. Warm pages belong to no process. They are bounded twice:
 // at most warmLimit bytes are warm at once (past it, put drops pages as
-// before; nodes may lower it, CapWarm), and a region warm for warmFor goes back to the kernel, its
-// whole PMD with it when every region of the PMD is free (cool).
+// before; nodes may lower it, CapWarm), and a region warm for warmFor
+// goes back to the kernel, its whole PMD with it when every region of the
+// PMD is free (cool).
 // Release gives every warm page back at once.
 
 // warmMax bounds the bytes of warm regions' spans in any case.
@@ -157,11 +158,10 @@ func scrub(b []byte) (span uint64, ok bool) {
 		return 0, false
 	}
 	vec := buf[:pages]
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
-		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+	if mincore(b, vec) != nil {
 		return 0, false
 	}
-	swap := swapOn()
+	var swap, asked bool // sysinfo is asked only if a page is not resident
 	for i := uint64(0); i < pages; {
 		if vec[i]&1 != 0 {
 			page := b[i*pageSize : (i+1)*pageSize]
@@ -176,12 +176,26 @@ func scrub(b []byte) (span uint64, ok bool) {
 		for j < pages && vec[j]&1 == 0 {
 			j++
 		}
+		if !asked {
+			swap, asked = swapOn(), true
+		}
 		if swap {
 			_ = madvise(b[i*pageSize:j*pageSize], syscall.MADV_DONTNEED)
 		}
 		i = j
 	}
 	return span, true
+}
+
+// mincore sets vec[i]&1 for each page i of b that is resident.
+// golang.org/x/sys/unix has no Mincore for Linux.
+func mincore(b, vec []byte) error {
+	_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
+		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // swapOn reports whether the host has swap, or may have (sysinfo failed).

@@ -1,7 +1,6 @@
 package linmem
 
 import (
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -20,9 +19,8 @@ func keepNoneWarm() func() {
 func resident(t *testing.T, b []byte) []bool {
 	t.Helper()
 	vec := make([]byte, uint64(len(b))/pageSize)
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
-		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
-		t.Fatalf("mincore: %v", errno)
+	if err := mincore(b, vec); err != nil {
+		t.Fatalf("mincore: %v", err)
 	}
 	out := make([]bool, len(vec))
 	for i, v := range vec {
